@@ -1,0 +1,106 @@
+// Command table. Each command lives in commands/<name>.ts, imported only when it runs.
+// The one error handler below turns typed errors into messages and exit codes.
+import { Command, CommanderError, Option } from 'commander';
+import { addPlanOptions } from './commands/common.ts';
+import { ExitCode, isForgeError } from './errors.ts';
+
+type Runner = (...args: any[]) => Promise<number>;
+
+/** Lazily import commands/<name>.ts and call its run(). */
+function lazy(name: string, fn: string = 'run'): (...args: unknown[]) => Promise<void> {
+  return async (...args: unknown[]) => {
+    const mod = (await import(`./commands/${name}.ts`)) as Record<string, Runner>;
+    // commander passes (...positional, opts, command); drop the command object
+    const code = await mod[fn]!(...args.slice(0, -1));
+    if (code !== 0) process.exitCode = code;
+  };
+}
+
+const fetchOptions = (cmd: Command) =>
+  cmd
+    .option('--distdir <dir>', 'distfiles store (content-addressed; default: <state>/distfiles)')
+    .option('--mirror <url...>', 'try this mirror before upstream (repeatable; files looked up by name)')
+    .option('--offline', 'open no network connection; use only the distfiles store')
+    .option('--no-distro', 'do not look for sources in the host\'s distro archive (apt sources)');
+
+export function program(): Command {
+  const prog = new Command('nginx-forge')
+    .description('Build production nginx from pinned, verified sources, and prove kernel TLS works')
+    .version('0.1.0')
+    .showHelpAfterError('(add --help for usage)')
+    .exitOverride();
+
+  addPlanOptions(prog.command('plan').description('print the resolved build plan (no network, no writes)'))
+    .option('--json', 'print one JSON object')
+    .action(lazy('plan'));
+
+  fetchOptions(addPlanOptions(prog.command('fetch').description('download and verify every source of a profile into the distfiles store')))
+    .option('-j, --jobs <n>', 'parallel downloads', '4')
+    .action(lazy('fetch'));
+
+  fetchOptions(addPlanOptions(prog.command('build').description('fetch, patch, configure, compile, verify, smoke-test and package nginx')))
+    .option('-j, --jobs <n>', 'parallel compile jobs (default: number of CPUs)')
+    .option('-o, --out <dir>', 'artifact directory', 'dist')
+    .option('--prefix <path>', 'install prefix given to nginx configure (overrides the profile)')
+    .option('--force', 'ignore the stage cache and rebuild everything')
+    .option('--no-smoke', 'skip the kTLS smoke test stage')
+    .option('--smoke-vm <mode>', 'smoke test VM mode: auto, always or never', 'auto')
+    .option('--ccache', 'compile through ccache when installed (CCACHE_* variables are passed through)')
+    .option('--json', 'print one JSON summary on stdout')
+    .action(lazy('build'));
+
+  addPlanOptions(prog.command('verify').description('check an nginx binary against a profile\'s plan (nginx -V, symbols, jemalloc, nginx -t)'))
+    .argument('<nginx>', 'path to the nginx binary')
+    .option('--json', 'print one JSON object')
+    .action(lazy('verify'));
+
+  prog
+    .command('smoke')
+    .description('prove kernel TLS + SSL_sendfile with a real TLS download (in a QEMU VM when the host kernel lacks kTLS)')
+    .argument('<nginx>', 'path to the nginx binary')
+    .addOption(new Option('--vm <mode>', 'run inside a VM').choices(['auto', 'always', 'never']).default('auto'))
+    .option('--kernel <file>', 'kernel image for the VM (default: the pinned Debian kernel)')
+    .option('--modules <dir>', 'kernel modules directory (lib/modules/<version>) for --kernel')
+    .option('--ciphers <list>', 'comma-separated cipher suites to test (default: the full matrix)')
+    .option('--size <bytes>', 'size of the served file', String(4 * 1024 * 1024))
+    .option('--json', 'print one JSON object')
+    .option('--distdir <dir>', 'distfiles store for the pinned kernel package')
+    .action(lazy('smoke'));
+
+  prog
+    .command('doctor')
+    .description('check build and smoke-test prerequisites; print install commands for what is missing')
+    .option('--json', 'print one JSON object')
+    .action(lazy('doctor'));
+
+  prog
+    .command('schema')
+    .description('print or write the JSON Schema of recipe files (for editors)')
+    .option('--out <dir>', 'write component.schema.json and profile.schema.json here')
+    .action(lazy('schema'));
+
+  return prog;
+}
+
+export function reportError(e: unknown): number {
+  if (e instanceof CommanderError) {
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return ExitCode.ok;
+    return ExitCode.usage; // commander already printed the message
+  }
+  if (isForgeError(e)) {
+    process.stderr.write(`nginx-forge: error: ${e.message}\n`);
+    if (e.hint) process.stderr.write(`  what to do: ${e.hint}\n`);
+    return e.exitCode;
+  }
+  process.stderr.write(`nginx-forge: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
+  return ExitCode.failure;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await program().parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    return reportError(e);
+  }
+}

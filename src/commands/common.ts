@@ -1,0 +1,37 @@
+// Shared option handling for commands that work on a plan.
+import { Command, Option } from 'commander';
+import { loadRecipes, BUILTIN_RECIPES } from '../recipes/load.ts';
+import { resolvePlan } from '../recipes/resolve.ts';
+import { toolchainFacts } from '../toolchain.ts';
+import type { BuildPlan } from '../plan.ts';
+import path from 'node:path';
+
+export interface PlanFlags {
+  profile: string;
+  set?: string[];
+  recipes?: string;
+  patches?: string;
+}
+
+export function addPlanOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('-p, --profile <name>', 'build profile (recipes/profiles/<name>.json)').default('ktls'))
+    .option('--set <component=version...>', 'use another catalog version of a component (repeatable)')
+    .option('--recipes <dir>', 'use this recipe directory instead of the built-in one')
+    .option('--patches <dir>', 'use this patches directory (default: patches/ next to the recipes)');
+}
+
+export function planFromFlags(flags: PlanFlags, withToolchain = true): BuildPlan {
+  const dir = flags.recipes ? path.resolve(flags.recipes) : BUILTIN_RECIPES;
+  const recipes = loadRecipes(dir);
+  const patchesDir = flags.patches ? path.resolve(flags.patches) : flags.recipes ? path.join(path.dirname(dir), 'patches') : undefined;
+  return resolvePlan(recipes, flags.profile, {
+    set: flags.set,
+    patchesDir,
+    toolchain: withToolchain ? toolchainFacts() : undefined,
+  });
+}
+
+export function printJson(v: unknown): void {
+  process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
+}

@@ -1,0 +1,129 @@
+// Typed errors. Every module throws one of these; the single handler in cli.ts maps them
+// to a message and an exit code. A message always says what, where, expected vs actual
+// when that applies, and what to do next.
+
+export const ExitCode = {
+  ok: 0,
+  failure: 1,
+  usage: 2, // bad input: recipe/profile/flags
+  fetch: 3,
+  build: 4,
+  verify: 5,
+  smoke: 6,
+  missingTool: 7,
+  interrupted: 130,
+} as const;
+
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+export class ForgeError extends Error {
+  readonly exitCode: ExitCodeValue;
+  /** What the user should do next, printed after the message. */
+  readonly hint?: string;
+  constructor(message: string, opts: { exitCode?: ExitCodeValue; hint?: string; cause?: unknown } = {}) {
+    super(message, { cause: opts.cause });
+    this.name = new.target.name;
+    this.exitCode = opts.exitCode ?? ExitCode.failure;
+    this.hint = opts.hint;
+  }
+}
+
+/** One line per problem: `<file>: <field.path>: <problem>`. */
+export interface RecipeProblem {
+  file: string;
+  path: string;
+  message: string;
+}
+
+export class RecipeError extends ForgeError {
+  readonly problems: RecipeProblem[];
+  constructor(problems: RecipeProblem[], hint?: string) {
+    super(problems.map(formatProblem).join('\n'), { exitCode: ExitCode.usage, hint });
+    this.problems = problems;
+  }
+}
+
+export function formatProblem(p: RecipeProblem): string {
+  return `${p.file}: ${p.path || '(root)'}: ${p.message}`;
+}
+
+export class UsageError extends ForgeError {
+  constructor(message: string, hint?: string) {
+    super(message, { exitCode: ExitCode.usage, hint });
+  }
+}
+
+export class FetchError extends ForgeError {
+  constructor(message: string, opts: { hint?: string; cause?: unknown } = {}) {
+    super(message, { exitCode: ExitCode.fetch, ...opts });
+  }
+}
+
+/** Sha256 of downloaded or stored bytes differs from the pinned one. */
+export class HashMismatchError extends FetchError {
+  constructor(
+    readonly source: string,
+    readonly expected: string,
+    readonly actual: string,
+    readonly file?: string,
+  ) {
+    super(`sha256 mismatch for ${file ?? source}\n  from:     ${source}\n  expected: ${expected}\n  actual:   ${actual}`, {
+      hint: 'the bytes are not the pinned ones; nothing was stored. Check the mirror, or the recipe if you changed the version on purpose.',
+    });
+  }
+}
+
+export class ExtractError extends ForgeError {
+  constructor(
+    readonly archive: string,
+    readonly member: string,
+    reason: string,
+  ) {
+    super(`refusing to extract ${archive}: member "${member}": ${reason}`, {
+      exitCode: ExitCode.build,
+      hint: 'the archive is not what the recipe pins; nothing was written outside the target directory.',
+    });
+  }
+}
+
+/** A stage failed: names component, stage, and where the full log is. */
+export class StageError extends ForgeError {
+  constructor(
+    readonly component: string,
+    readonly stage: string,
+    detail: string,
+    opts: { hint?: string; cause?: unknown; log?: string } = {},
+  ) {
+    super(`${component}: ${stage} failed: ${detail}${opts.log ? `\n  full log: ${opts.log}` : ''}`, {
+      exitCode: ExitCode.build,
+      hint: opts.hint,
+      cause: opts.cause,
+    });
+  }
+}
+
+export class MissingToolError extends ForgeError {
+  constructor(tool: string, neededFor: string, hint?: string) {
+    super(`required tool "${tool}" not found (needed for ${neededFor})`, {
+      exitCode: ExitCode.missingTool,
+      hint: hint ?? 'run `nginx-forge doctor` for the install command for your system',
+    });
+  }
+}
+
+export class VerifyError extends ForgeError {
+  constructor(
+    readonly mismatches: { check: string; expected: string; actual: string }[],
+    binary: string,
+  ) {
+    super(
+      `verification of ${binary} failed:\n` +
+        mismatches.map((m) => `  ${m.check}: expected ${m.expected}, got ${m.actual}`).join('\n'),
+      { exitCode: ExitCode.verify, hint: 'the binary does not match the plan; rebuild with --force' },
+    );
+  }
+}
+
+export function isForgeError(e: unknown): e is ForgeError {
+  return e instanceof ForgeError;
+}

@@ -1,0 +1,152 @@
+// Load and validate a recipe directory in two passes:
+//   1. each file against its zod schema (every problem, with its dotted field path);
+//   2. cross-field rules across files (versions that exist, kTLS prerequisites, keyrings present).
+// Reading files is the only I/O here. All problems are collected and thrown at once.
+import { readFileSync, readdirSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import semver from 'semver';
+import type { z } from 'zod';
+import { RecipeError, type RecipeProblem } from '../errors.ts';
+import { ComponentRecipe, ProfileRecipe, ComponentName } from './schema.ts';
+
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const BUILTIN_RECIPES = path.join(PROJECT_ROOT, 'recipes');
+export const BUILTIN_PATCHES = path.join(PROJECT_ROOT, 'patches');
+
+export interface RecipeSet {
+  dir: string;
+  components: Map<ComponentName, { file: string; recipe: ComponentRecipe }>;
+  profiles: Map<string, { file: string; recipe: ProfileRecipe }>;
+}
+
+/** Render a zod issue path like `versions["1.26.3"].artifacts[0].sha256`. */
+export function fieldPath(p: readonly PropertyKey[]): string {
+  let out = '';
+  for (const k of p) {
+    if (typeof k === 'number') out += `[${k}]`;
+    else if (typeof k === 'string' && /^[A-Za-z_$][\w$-]*$/.test(k)) out += out ? `.${k}` : k;
+    else out += `[${JSON.stringify(String(k))}]`;
+  }
+  return out;
+}
+
+export function zodProblems(file: string, error: z.ZodError): RecipeProblem[] {
+  const problems: RecipeProblem[] = [];
+  for (const issue of error.issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        problems.push({ file, path: fieldPath([...issue.path, key]), message: `unknown field "${key}"` });
+      }
+    } else {
+      problems.push({ file, path: fieldPath(issue.path), message: issue.message });
+    }
+  }
+  return problems;
+}
+
+function readJson(file: string, display: string, problems: RecipeProblem[]): unknown {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    problems.push({ file: display, path: '', message: `not valid JSON: ${(e as Error).message}` });
+    return undefined;
+  }
+}
+
+function jsonFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
+}
+
+/** Display path for messages: relative to the cwd when inside it. */
+export function displayPath(file: string): string {
+  const rel = path.relative(process.cwd(), file);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
+}
+
+/** Pass 1 over one directory; returns what parsed, and pushes every problem. */
+function parseDir<S extends z.ZodType>(dir: string, schema: S, problems: RecipeProblem[]) {
+  const out: { file: string; recipe: z.infer<S> }[] = [];
+  for (const f of jsonFiles(dir)) {
+    const full = path.join(dir, f);
+    const display = displayPath(full);
+    const data = readJson(full, display, problems);
+    if (data === undefined) continue;
+    const r = schema.safeParse(data);
+    if (!r.success) {
+      problems.push(...zodProblems(display, r.error));
+      continue;
+    }
+    out.push({ file: display, recipe: r.data });
+  }
+  return out;
+}
+
+export function loadRecipes(dir: string = BUILTIN_RECIPES): RecipeSet {
+  const problems: RecipeProblem[] = [];
+  if (!existsSync(dir)) {
+    throw new RecipeError([{ file: displayPath(dir), path: '', message: 'recipe directory does not exist' }]);
+  }
+  const components = new Map<ComponentName, { file: string; recipe: ComponentRecipe }>();
+  for (const c of parseDir(path.join(dir, 'components'), ComponentRecipe, problems)) {
+    const expected = path.basename(c.file, '.json');
+    if (c.recipe.name !== expected) {
+      problems.push({ file: c.file, path: 'name', message: `is "${c.recipe.name}" but the file is named ${expected}.json; they must match` });
+    }
+    components.set(c.recipe.name, c);
+  }
+  const profiles = new Map<string, { file: string; recipe: ProfileRecipe }>();
+  for (const p of parseDir(path.join(dir, 'profiles'), ProfileRecipe, problems)) {
+    const expected = path.basename(p.file, '.json');
+    if (p.recipe.name !== expected) {
+      problems.push({ file: p.file, path: 'name', message: `is "${p.recipe.name}" but the file is named ${expected}.json; they must match` });
+    }
+    profiles.set(p.recipe.name, p);
+  }
+  const set: RecipeSet = { dir, components, profiles };
+  problems.push(...crossCheckComponents(set));
+  if (problems.length) throw new RecipeError(problems, 'fix the fields named above; `nginx-forge schema` writes a JSON Schema your editor can check against');
+  return set;
+}
+
+/** Pass 2, component files: keyrings exist; artifacts of one version share a top directory. */
+function crossCheckComponents(set: RecipeSet): RecipeProblem[] {
+  const problems: RecipeProblem[] = [];
+  for (const name of ComponentName.options) {
+    if (!set.components.has(name)) {
+      problems.push({ file: displayPath(path.join(set.dir, 'components', `${name}.json`)), path: '', message: `missing: every recipe directory needs the ${name} component` });
+    }
+  }
+  for (const { file, recipe } of set.components.values()) {
+    for (const [version, v] of Object.entries(recipe.versions)) {
+      if (!semver.coerce(version)) problems.push({ file, path: fieldPath(['versions', version]), message: 'is not a comparable version' });
+      const tops = new Set(v.artifacts.map((a) => a.topdir));
+      if (tops.size > 1) {
+        problems.push({ file, path: fieldPath(['versions', version, 'artifacts']), message: `equivalent artifacts must unpack to the same directory, found ${[...tops].join(', ')}` });
+      }
+      const all = [...v.artifacts.map((a, i) => ({ a, p: ['versions', version, 'artifacts', i] as PropertyKey[] })),
+        ...v.patchSets.map((s, i) => ({ a: s.artifact, p: ['versions', version, 'patchSets', i, 'artifact'] as PropertyKey[] }))];
+      for (const { a, p } of all) {
+        if (a.signature && !existsSync(path.join(set.dir, 'keys', a.signature.keyring))) {
+          problems.push({ file, path: fieldPath([...p, 'signature', 'keyring']), message: `key file ${a.signature.keyring} not found in ${displayPath(path.join(set.dir, 'keys'))}` });
+        }
+      }
+    }
+  }
+  return problems;
+}
+
+export function knownVersions(set: RecipeSet, name: ComponentName): string[] {
+  const c = set.components.get(name);
+  return c ? Object.keys(c.recipe.versions).sort((a, b) => compareVersions(a, b)) : [];
+}
+
+export function compareVersions(a: string, b: string): number {
+  const ca = semver.coerce(a);
+  const cb = semver.coerce(b);
+  if (!ca || !cb) return a.localeCompare(b);
+  return semver.compare(ca, cb);
+}
