@@ -73,6 +73,33 @@ export function program(): Command {
     .option('--json', 'print one JSON object')
     .action(lazy('doctor'));
 
+  fetchOptions(addPlanOptions(prog.command('package').description('build (cached) and package nginx as a .deb or a FreeBSD port skeleton')))
+    .addOption(new Option('--format <format>', 'package format').choices(['deb', 'freebsd-port']).makeOptionMandatory())
+    .option('-o, --out <dir>', 'output directory', 'dist')
+    .option('--json', 'print one JSON object')
+    .action(lazy('package'));
+
+  const ci = prog.command('ci').description('helpers for CI pipelines');
+  ci.command('matrix')
+    .description('print the CI build matrix (profiles x distros) as JSON')
+    .option('--recipes <dir>', 'use this recipe directory instead of the built-in one')
+    .action(lazy('ci', 'matrix'));
+
+  const bench = prog.command('bench').description('benchmarks: build orchestration speed, and a built nginx against another');
+  fetchOptions(addPlanOptions(bench.command('build').description('cold build, warm no-op rebuild, nginx-only rebuild, naive single-make baseline')))
+    .option('--json', 'print one JSON object')
+    .option('--results <dir>', 'write results JSON here', 'docs/bench')
+    .action(lazy('bench', 'build'));
+  bench
+    .command('serve')
+    .description('serve benchmarks on loopback (wrk, curl): large TLS downloads, gzip, handshakes, small files')
+    .argument('<nginx>', 'nginx binary under test')
+    .option('--vs <nginx>', 'compare against this nginx (e.g. /usr/sbin/nginx from the distro)')
+    .option('--quick', 'tiny sizes and short runs (checks that it works; numbers meaningless)')
+    .option('--json', 'print one JSON object')
+    .option('--results <dir>', 'write results JSON and chart here', 'docs/bench')
+    .action(lazy('bench', 'serve'));
+
   prog
     .command('schema')
     .description('print or write the JSON Schema of recipe files (for editors)')

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs everything nginx-forge and its test suite need on a fresh Debian/Ubuntu machine:
+# the build toolchain, the smoke test's VM tools, benchmark tools, and the npm packages.
+# Safe to run again: installs only what is missing. Needs root (or sudo) for apt-get.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# One package per line: what it is for.
+APT_PACKAGES=(
+  build-essential   # cc, make: compiling OpenSSL, PCRE2, jemalloc, nginx
+  perl              # OpenSSL's Configure
+  cmake             # zlib-ng
+  patch             # applying patches
+  xz-utils bzip2    # .tar.xz / .tar.bz2 sources
+  gpgv              # detached signature checks
+  linux-libc-dev    # linux/tls.h: OpenSSL's kTLS code
+  ca-certificates
+  curl              # smoke test client
+  openssl           # smoke test certificates
+  qemu-system-x86   # kTLS smoke test in a VM when the host kernel has no kTLS
+  busybox-static    # the VM's initramfs
+  cpio kmod         # initramfs packing, depmod for the VM's kernel modules
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: installing npm packages (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+echo "setup: ready"

@@ -1,0 +1,89 @@
+// The one way nginx-forge runs external commands. Output goes to a log file (appended), never
+// lost; on failure the error names component, stage, the command, what the exit status means,
+// the last error-looking lines, and the log path.
+import { execa, type Options } from 'execa';
+import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { MissingToolError, StageError } from './errors.ts';
+
+export interface RunContext {
+  component: string;
+  stage: string;
+  /** Log file that receives the command line and all of its output. */
+  log: string;
+  cwd?: string;
+  env?: Record<string, string | undefined>;
+  /** Abort all running commands of a build (Ctrl-C, a sibling failure). */
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+/** Turn an exit status into words (conventions of sh, make, and signals). */
+export function exitMeaning(exitCode: number | undefined, signal: string | undefined): string {
+  if (signal) {
+    const why: Record<string, string> = {
+      SIGKILL: 'killed (out of memory, a timeout, or by hand)',
+      SIGTERM: 'terminated',
+      SIGINT: 'interrupted (Ctrl-C)',
+      SIGSEGV: 'crashed (segmentation fault)',
+      SIGABRT: 'aborted',
+    };
+    return `${signal}: ${why[signal] ?? 'killed by a signal'}`;
+  }
+  switch (exitCode) {
+    case 1: return 'exit 1: general failure';
+    case 2: return 'exit 2: failure (for make: a recipe failed; for patch: trouble applying)';
+    case 126: return 'exit 126: command found but not executable';
+    case 127: return 'exit 127: command not found';
+    default:
+      if (exitCode !== undefined && exitCode > 128) return `exit ${exitCode}: killed by signal ${exitCode - 128}`;
+      return `exit ${exitCode}`;
+  }
+}
+
+const ERRORISH = /(error|fatal|undefined reference|cannot|can't|not found|no such|failed|hunk|reject|\*\*\*)/i;
+
+/** The last error-looking lines of a text (falls back to the last lines). */
+export function errorLines(text: string, max = 12): string[] {
+  const lines = text.split('\n').map((l) => l.trimEnd()).filter(Boolean);
+  const hits = lines.filter((l) => ERRORISH.test(l));
+  return (hits.length ? hits : lines).slice(-max);
+}
+
+export function quoteArg(a: string): string {
+  return /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
+}
+
+export async function run(ctx: RunContext, cmd: string, args: string[] = [], extra: Options = {}): Promise<string> {
+  mkdirSync(path.dirname(ctx.log), { recursive: true });
+  const line = [cmd, ...args].map(quoteArg).join(' ');
+  appendFileSync(ctx.log, `\n$ ${ctx.cwd ? `(cd ${ctx.cwd} && ` : ''}${line}${ctx.cwd ? ')' : ''}\n`);
+  const start = readFileSync(ctx.log).length;
+  const r = await execa(cmd, args, {
+    cwd: ctx.cwd,
+    env: ctx.env,
+    extendEnv: true,
+    all: true,
+    reject: false,
+    stdin: 'ignore',
+    cancelSignal: ctx.signal,
+    timeout: ctx.timeoutMs,
+    stdout: ['pipe', { file: ctx.log, append: true }],
+    stderr: ['pipe', { file: ctx.log, append: true }],
+    ...extra,
+  } as Options);
+  if (r.failed) {
+    if ((r as { code?: string }).code === 'ENOENT' || /ENOENT/.test(String(r.message)) && r.exitCode === undefined) {
+      throw new MissingToolError(cmd, `${ctx.component} ${ctx.stage}`);
+    }
+    const logged = readFileSync(ctx.log, 'utf8').slice(start);
+    const meaning = r.isCanceled ? 'cancelled' : r.timedOut ? `timed out after ${ctx.timeoutMs} ms` : exitMeaning(r.exitCode, r.signal);
+    throw new StageError(
+      ctx.component,
+      ctx.stage,
+      `command failed (${meaning}):\n  $ ${line}${ctx.cwd ? `\n  in ${ctx.cwd}` : ''}\n  last error lines:\n${errorLines(logged).map((l) => `    ${l}`).join('\n')}`,
+      { log: ctx.log },
+    );
+  }
+  return String(r.stdout ?? '');
+}
