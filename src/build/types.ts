@@ -1,0 +1,51 @@
+// Public shape of a build run: what runBuild() (src/build/index.ts) takes and returns.
+// The package and bench commands use it too.
+import type { BuildPlan } from '../plan.ts';
+
+export interface BuildOptions {
+  /** distfiles store (default: <state>/distfiles) */
+  distdir?: string;
+  mirrors?: string[];
+  offline?: boolean;
+  /** look in the host's distro archive (apt sources); default true */
+  distro?: boolean;
+  /** parallel compile jobs shared between concurrent builds; default: CPU count */
+  jobs?: number;
+  /** artifact directory; default "dist" */
+  out?: string;
+  /** ignore the stage cache */
+  force?: boolean;
+  /** run the smoke stage (default true) and its VM mode */
+  smoke?: boolean;
+  smokeVm?: 'auto' | 'always' | 'never';
+  ccache?: boolean;
+  /** stop after this stage (package/bench commands use 'install') */
+  until?: 'install' | 'verify' | 'smoke' | 'package';
+  signal?: AbortSignal;
+}
+
+export interface StageResult {
+  id: string;
+  status: 'built' | 'cached' | 'skipped';
+  seconds: number;
+  detail?: string;
+}
+
+export interface BuildSummary {
+  profile: string;
+  planHash: string;
+  /** the installed nginx inside the staging root */
+  binary: string;
+  /** DESTDIR staging tree: usr/sbin/nginx, etc/nginx/..., usr/share/nginx/html, ... */
+  root: string;
+  /** licenses/<component>/<file> of every component */
+  licensesDir: string;
+  /** files written to `out` (tarball, manifest.json, sbom.cdx.json, SHA256SUMS) */
+  artifacts: string[];
+  manifest?: string;
+  sbom?: string;
+  stages: StageResult[];
+  seconds: number;
+}
+
+export type RunBuild = (plan: BuildPlan, opts: BuildOptions) => Promise<BuildSummary>;
