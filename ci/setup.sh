@@ -20,6 +20,8 @@ APT_PACKAGES=(
   qemu-system-x86   # kTLS smoke test in a VM when the host kernel has no kTLS
   busybox-static    # the VM's initramfs
   cpio kmod         # initramfs packing, depmod for the VM's kernel modules
+  wrk               # bench serve: HTTP load generator (loopback only)
+  nginx             # bench serve: the distro's nginx to compare against (its service is never started)
 )
 
 missing=()
