@@ -2,7 +2,7 @@
 // The one error handler below turns typed errors into messages and exit codes.
 import { Command, CommanderError, Option } from 'commander';
 import { addPlanOptions } from './commands/common.ts';
-import { ExitCode, isForgeError } from './errors.ts';
+import { ExitCode, isForgeError, RecipeError } from './errors.ts';
 
 type Runner = (...args: any[]) => Promise<number>;
 
@@ -113,6 +113,12 @@ export function reportError(e: unknown): number {
   if (e instanceof CommanderError) {
     if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return ExitCode.ok;
     return ExitCode.usage; // commander already printed the message
+  }
+  if (e instanceof RecipeError) {
+    // one problem per line, `<file>: <field.path>: <problem>`, nothing else on those lines
+    process.stderr.write(`${e.message}\n`);
+    if (e.hint) process.stderr.write(`nginx-forge: ${e.problems.length} recipe problem(s); ${e.hint}\n`);
+    return e.exitCode;
   }
   if (isForgeError(e)) {
     process.stderr.write(`nginx-forge: error: ${e.message}\n`);

@@ -116,7 +116,7 @@ export function loadRecipes(dir: string = BUILTIN_RECIPES): RecipeSet {
 function crossCheckComponents(set: RecipeSet): RecipeProblem[] {
   const problems: RecipeProblem[] = [];
   for (const name of ComponentName.options) {
-    if (!set.components.has(name)) {
+    if (!set.components.has(name) && !existsSync(path.join(set.dir, 'components', `${name}.json`))) {
       problems.push({ file: displayPath(path.join(set.dir, 'components', `${name}.json`)), path: '', message: `missing: every recipe directory needs the ${name} component` });
     }
   }

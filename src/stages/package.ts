@@ -1,0 +1,152 @@
+// Package stage: the artifacts a CI pipeline or a packager ships.
+//   nginx-<version>-<profile>-<os>-<arch>.tar.gz  sbin/, conf/, licenses/ (sorted, fixed mtime, root-owned)
+//   manifest.json   versions, source hashes, patches + hashes, configure args, toolchain
+//   sbom.cdx.json   CycloneDX 1.5 SBOM
+//   SHA256SUMS
+import { createHash } from 'node:crypto';
+import { cpSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as tar from 'tar';
+import { component, type BuildPlan } from '../plan.ts';
+
+export interface PackageInput {
+  plan: BuildPlan;
+  /** DESTDIR install tree */
+  root: string;
+  licensesDir: string;
+  /** the chosen artifact's file name per component (what was actually fetched) */
+  artifactFiles: Record<string, { file: string; sha256: string }>;
+  epoch: number;
+  out: string;
+}
+
+const sha256File = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
+
+export function artifactBase(plan: BuildPlan): string {
+  const arch = os.arch() === 'x64' ? 'x86_64' : os.arch();
+  return `nginx-${component(plan, 'nginx').version}-${plan.profile}-${os.platform()}-${arch}`;
+}
+
+function listFiles(dir: string, rel = ''): string[] {
+  const out: string[] = [];
+  for (const f of readdirSync(path.join(dir, rel)).sort()) {
+    const r = rel ? `${rel}/${f}` : f;
+    if (statSync(path.join(dir, r)).isDirectory()) out.push(r, ...listFiles(dir, r));
+    else out.push(r);
+  }
+  return out;
+}
+
+/** Deterministic UUID (v5-shaped) from a hash, so the SBOM of the same plan is byte-identical. */
+function uuidFrom(hex: string): string {
+  const h = `${hex.slice(0, 12)}5${hex.slice(13, 16)}${((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16)}${hex.slice(17, 32)}`;
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
+
+export function manifest(input: PackageInput, binarySha: string) {
+  const { plan } = input;
+  return {
+    name: 'nginx',
+    profile: plan.profile,
+    planHash: plan.planHash,
+    sourceDateEpoch: input.epoch,
+    binary: { path: 'sbin/nginx', sha256: binarySha },
+    components: plan.components.map((c) => ({
+      name: c.name,
+      version: c.version,
+      license: c.license,
+      source: input.artifactFiles[c.name] ?? { file: c.artifacts[0]!.file, sha256: c.sha256 },
+      options: c.options,
+    })),
+    patchSets: plan.patchSets.map((s) => ({ component: s.component, name: s.name, file: s.artifact.file, sha256: s.artifact.sha256 })),
+    patches: plan.patches.map((p) => ({ component: p.component, id: p.id, sha256: p.sha256 })),
+    configureArgs: plan.configureArgs,
+    toolchain: plan.toolchain,
+  };
+}
+
+export function cyclonedx(input: PackageInput, binarySha: string) {
+  const { plan } = input;
+  const nginx = component(plan, 'nginx');
+  const ref = (n: string, v: string) => `pkg:generic/${n}@${v}`;
+  return {
+    bomFormat: 'CycloneDX',
+    specVersion: '1.5',
+    serialNumber: `urn:uuid:${uuidFrom(plan.planHash)}`,
+    version: 1,
+    metadata: {
+      timestamp: new Date(input.epoch * 1000).toISOString(),
+      tools: { components: [{ type: 'application', name: 'nginx-forge', version: '0.1.0' }] },
+      component: {
+        type: 'application',
+        'bom-ref': `nginx-forge:${plan.profile}`,
+        name: 'nginx',
+        version: nginx.version,
+        description: `nginx built by nginx-forge, profile ${plan.profile}`,
+        hashes: [{ alg: 'SHA-256', content: binarySha }],
+      },
+    },
+    components: plan.components.map((c) => {
+      const src = input.artifactFiles[c.name] ?? { file: c.artifacts[0]!.file, sha256: c.sha256 };
+      const url = c.artifacts.find((a) => a.sha256 === src.sha256)?.urls[0];
+      return {
+        type: 'library',
+        'bom-ref': ref(c.name, c.version),
+        name: c.name,
+        version: c.version,
+        purl: ref(c.name, c.version),
+        hashes: [{ alg: 'SHA-256', content: src.sha256 }],
+        licenses: [{ expression: c.license }],
+        ...(url ? { externalReferences: [{ type: 'distribution', url }] } : {}),
+        ...(plan.patches.some((p) => p.component === c.name)
+          ? {
+              pedigree: {
+                patches: plan.patches
+                  .filter((p) => p.component === c.name)
+                  .map((p) => ({ type: 'backport', diff: { url: p.id }, resolves: /CVE-\d+-\d+/.test(p.id) ? [{ type: 'security', id: /CVE-\d+-\d+/.exec(p.id)![0] }] : undefined })),
+              },
+            }
+          : {}),
+      };
+    }),
+    dependencies: [{ ref: `nginx-forge:${plan.profile}`, dependsOn: plan.components.map((c) => ref(c.name, c.version)) }],
+  };
+}
+
+/** Writes the artifacts into input.out; returns their paths. */
+export async function writeArtifacts(input: PackageInput): Promise<string[]> {
+  const { plan, root, out } = input;
+  mkdirSync(out, { recursive: true });
+  const base = artifactBase(plan);
+  const stage = path.join(out, `.${base}.staging`);
+  const top = path.join(stage, base);
+  const sbin = path.join(root, 'usr/sbin/nginx');
+  mkdirSync(path.join(top, 'sbin'), { recursive: true });
+  cpSync(sbin, path.join(top, 'sbin/nginx'));
+  const confSrc = path.join(root, 'etc/nginx');
+  if (existsSync(confSrc)) cpSync(confSrc, path.join(top, 'conf'), { recursive: true });
+  cpSync(input.licensesDir, path.join(top, 'licenses'), { recursive: true });
+  const binarySha = sha256File(sbin);
+  const man = manifest(input, binarySha);
+  writeFileSync(path.join(top, 'manifest.json'), `${JSON.stringify(man, null, 2)}\n`);
+
+  const tarball = path.join(out, `${base}.tar.gz`);
+  const mtime = new Date(input.epoch * 1000);
+  await tar.c(
+    { gzip: { level: 9 }, file: tarball, cwd: stage, portable: true, noDirRecurse: true, mtime, noMtime: false },
+    [base, ...listFiles(top).map((f) => `${base}/${f}`)],
+  );
+  const { rmSync } = await import('node:fs');
+  rmSync(stage, { recursive: true, force: true });
+
+  const manifestPath = path.join(out, 'manifest.json');
+  writeFileSync(manifestPath, `${JSON.stringify(man, null, 2)}\n`);
+  const sbomPath = path.join(out, 'sbom.cdx.json');
+  writeFileSync(sbomPath, `${JSON.stringify(cyclonedx(input, binarySha), null, 2)}\n`);
+  const files = [tarball, manifestPath, sbomPath];
+  const sums = files.map((f) => `${sha256File(f)}  ${path.basename(f)}`).join('\n');
+  const sumsPath = path.join(out, 'SHA256SUMS');
+  writeFileSync(sumsPath, `${sums}\n`);
+  return [...files, sumsPath];
+}

@@ -1,0 +1,77 @@
+// Patch stage: apply a component's patches in plan order, with no fuzz. Each patch is checked
+// against its pinned sha256 first, then dry-run; a failing hunk stops the build naming the patch
+// and the file it could not patch. Patch-set patches are read from their fetched archive.
+import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { StageError } from '../errors.ts';
+import { run, type RunContext } from '../exec.ts';
+import type { PlanPatch } from '../plan.ts';
+import { sha256Hex } from '../recipes/resolve.ts';
+
+export interface PatchInput {
+  srcDir: string;
+  patches: PlanPatch[];
+  /** Extracted patch-set archives: patch-set name → directory the archive was unpacked into. */
+  patchSetDirs: Record<string, string>;
+  log: string;
+  signal?: AbortSignal;
+}
+
+function patchFile(p: PlanPatch, patchSetDirs: Record<string, string>): string {
+  if (p.origin.kind === 'local') return p.origin.path;
+  const base = patchSetDirs[p.origin.patchSet];
+  if (!base) throw new Error(`patch set ${p.origin.patchSet} was not extracted`);
+  return path.join(base, p.origin.path);
+}
+
+/** Files a failed `patch` run complained about (from its output). */
+function failedFiles(output: string): string[] {
+  const files = new Set<string>();
+  for (const m of output.matchAll(/(?:patching file|saving rejects to file) '?([^'\n]+?)'?$/gm)) files.add(m[1]!);
+  const failed = [...output.matchAll(/Hunk #\d+ FAILED at \d+[^\n]*/g)].length > 0;
+  const missing = [...output.matchAll(/can't find file to patch[^\n]*/g)].length > 0;
+  return failed || missing ? [...files] : [];
+}
+
+export async function applyPatches(input: PatchInput, component: string): Promise<void> {
+  for (const p of input.patches) {
+    const file = patchFile(p, input.patchSetDirs);
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(file);
+    } catch {
+      throw new StageError(component, 'patch', `patch ${p.id} not found at ${file}`, { log: input.log });
+    }
+    const actual = sha256Hex(bytes);
+    if (actual !== p.sha256) {
+      throw new StageError(component, 'patch', `patch ${p.id} has sha256 ${actual}, the plan pins ${p.sha256}`, {
+        hint: 'the patch file changed after the plan was made, or the patch-set archive is not the pinned one',
+        log: input.log,
+      });
+    }
+    const ctx: RunContext = { component, stage: 'patch', log: input.log, cwd: input.srcDir, signal: input.signal };
+    const args = [`-p${p.strip}`, '--forward', '--fuzz=0', '--batch', '--no-backup-if-mismatch', '-i', file];
+    // dry run into a scratch reject file first: nothing is touched unless every hunk applies
+    const scratch = mkdtempSync(path.join(tmpdir(), 'nginx-forge-patch-'));
+    try {
+      await run(ctx, 'patch', ['--dry-run', '-r', path.join(scratch, 'rej'), ...args]);
+    } catch (e) {
+      const out = readFileSync(input.log, 'utf8').split(`-i ${file}`).pop() ?? '';
+      const files = failedFiles(out);
+      throw new StageError(
+        component,
+        'patch',
+        `patch ${p.id} does not apply${files.length ? ` to ${files.join(', ')}` : ''} (no fuzz allowed)`,
+        {
+          hint: `update or remove ${p.origin.kind === 'local' ? p.origin.path : p.id}; the source tree was left unpatched`,
+          log: input.log,
+          cause: e,
+        },
+      );
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+    await run(ctx, 'patch', args);
+  }
+}

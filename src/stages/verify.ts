@@ -1,0 +1,115 @@
+// Verify stage (and `nginx-forge verify`): check a binary against the plan.
+//   nginx -V: version, "built with OpenSSL <pinned>", every configure argument, enable-ktls
+//   symbols: OpenSSL's ktls_* functions (kTLS profiles)
+//   zlib-ng: its version string is in the binary
+//   jemalloc: MALLOC_CONF=stats_print:true nginx -t prints its statistics
+//   nginx -t on a generated config
+import { execa } from 'execa';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { MissingToolError, VerifyError } from '../errors.ts';
+import { component, type BuildPlan } from '../plan.ts';
+
+export interface Check {
+  check: string;
+  ok: boolean;
+  expected: string;
+  actual: string;
+}
+
+/** How nginx's configure renders its arguments in `nginx -V` (values with spaces in single quotes). */
+export function renderConfigureArgs(args: string[]): string {
+  return args.map((a) => (/\s/.test(a) ? a.replace(/^(--[^=]*=)(.*)$/s, "$1'$2'") : a)).join(' ');
+}
+
+/** A minimal config that keeps every path inside `dir` (binaries carry Debian paths). */
+export function minimalConfig(dir: string): string {
+  const p = (f: string) => path.join(dir, f);
+  for (const d of ['logs', 'tmp']) mkdirSync(p(d), { recursive: true });
+  return `worker_processes 1;
+pid ${p('nginx.pid')};
+error_log ${p('logs/error.log')};
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path ${p('tmp/body')};
+  proxy_temp_path ${p('tmp/proxy')};
+  fastcgi_temp_path ${p('tmp/fastcgi')};
+  uwsgi_temp_path ${p('tmp/uwsgi')};
+  scgi_temp_path ${p('tmp/scgi')};
+  gzip on;
+  server { listen 127.0.0.1:8; location ~ ^/(?<x>[a-z]+)$ { return 200 $x; } }
+}
+`;
+}
+
+async function runNginx(binary: string, args: string[], env: Record<string, string> = {}) {
+  try {
+    return await execa(binary, args, { reject: false, all: true, env, timeout: 30_000 });
+  } catch (e) {
+    throw new MissingToolError(binary, 'verify', `is ${binary} an executable nginx?`);
+  }
+}
+
+export async function verifyBinary(binary: string, plan: BuildPlan): Promise<Check[]> {
+  const checks: Check[] = [];
+  const add = (check: string, ok: boolean, expected: string, actual: string) => checks.push({ check, ok, expected, actual });
+
+  const v = await runNginx(binary, ['-V']);
+  const out = String(v.all ?? '');
+  if (v.exitCode !== 0 && !out.includes('nginx version')) {
+    add('nginx -V', false, 'exit 0', `${v.exitCode ?? v.signal}: ${out.slice(0, 200)}`);
+    return checks;
+  }
+  const nginx = component(plan, 'nginx');
+  const version = /nginx version: nginx\/(\S+)/.exec(out)?.[1] ?? '(none)';
+  add('nginx version', version === nginx.version, nginx.version, version);
+
+  const ssl = component(plan, 'openssl');
+  const built = /built with OpenSSL (\S+)/.exec(out)?.[1] ?? '(none)';
+  add('built with OpenSSL', built === ssl.version, ssl.version, built);
+  const running = /running with OpenSSL (\S+)/.exec(out)?.[1];
+  if (running) add('running with OpenSSL', running === ssl.version, ssl.version, running);
+
+  const line = /configure arguments: (.*)/.exec(out)?.[1] ?? '';
+  const expectedLine = renderConfigureArgs(plan.configureArgs);
+  if (line === expectedLine) {
+    add('configure arguments', true, `${plan.configureArgs.length} arguments`, 'all present, in order');
+  } else {
+    const missing = plan.configureArgs.filter((a) => !line.includes(renderConfigureArgs([a])));
+    add('configure arguments', false, expectedLine, missing.length ? `missing: ${missing.join(' | ')}; got: ${line}` : line);
+  }
+  if (plan.ktls) add('enable-ktls in OpenSSL options', /--with-openssl-opt=[^-]*enable-ktls/.test(line) || line.includes('enable-ktls'), 'enable-ktls', line.includes('enable-ktls') ? 'enable-ktls' : 'absent');
+
+  const bytes = readFileSync(binary);
+  if (plan.ktls) {
+    const nm = await execa('nm', [binary], { reject: false, maxBuffer: 256 * 1024 * 1024 });
+    const syms = String(nm.stdout).split('\n').filter((l) => /\bktls_/.test(l)).length;
+    add('OpenSSL kTLS symbols (nm: ktls_*)', syms > 0, '> 0', nm.exitCode === 0 ? String(syms) : `nm failed: ${nm.stderr}`);
+  }
+  const zng = component(plan, 'zlib-ng');
+  const hasZng = bytes.includes(Buffer.from('zlib-ng'));
+  add('zlib-ng version string', hasZng, `zlib-ng ${zng.version} (…zlib-ng in the binary)`, hasZng ? 'present' : 'absent');
+
+  const dir = mkdtempSync(path.join(tmpdir(), 'nginx-forge-verify-'));
+  try {
+    const conf = path.join(dir, 'nginx.conf');
+    writeFileSync(conf, minimalConfig(dir));
+    const base = ['-t', '-p', dir, '-c', conf, '-e', path.join(dir, 'logs/error.log')];
+    const t = await runNginx(binary, base);
+    add('nginx -t', t.exitCode === 0, 'syntax ok / test is successful', t.exitCode === 0 ? 'ok' : String(t.all).trim().split('\n').slice(-3).join(' '));
+    const je = await runNginx(binary, base, { MALLOC_CONF: 'stats_print:true' });
+    const hasStats = String(je.all).includes('Begin jemalloc statistics');
+    add('jemalloc (MALLOC_CONF=stats_print:true nginx -t)', hasStats, '"Begin jemalloc statistics" printed', hasStats ? 'printed' : 'not printed');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return checks;
+}
+
+/** Throw a VerifyError naming every mismatch. */
+export function assertChecks(binary: string, checks: Check[]): void {
+  const bad = checks.filter((c) => !c.ok);
+  if (bad.length) throw new VerifyError(bad, binary);
+}
