@@ -49,8 +49,8 @@ export class StageCache {
     const lockTarget = `${final}.lock-target`;
     if (!existsSync(lockTarget)) writeFileSync(lockTarget, '');
     const release = await lockfile.lock(lockTarget, {
-      stale: 30_000,
-      update: 5_000,
+      stale: 10_000,
+      update: 2_000,
       retries: { retries: 100_000, minTimeout: 500, maxTimeout: 2_000 },
     });
     try {

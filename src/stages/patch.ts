@@ -25,13 +25,17 @@ function patchFile(p: PlanPatch, patchSetDirs: Record<string, string>): string {
   return path.join(base, p.origin.path);
 }
 
-/** Files a failed `patch` run complained about (from its output). */
-function failedFiles(output: string): string[] {
+/** Files a failed `patch` run could not patch (hunks FAILED under "checking file X"). */
+export function failedFiles(output: string): string[] {
   const files = new Set<string>();
-  for (const m of output.matchAll(/(?:patching file|saving rejects to file) '?([^'\n]+?)'?$/gm)) files.add(m[1]!);
-  const failed = [...output.matchAll(/Hunk #\d+ FAILED at \d+[^\n]*/g)].length > 0;
-  const missing = [...output.matchAll(/can't find file to patch[^\n]*/g)].length > 0;
-  return failed || missing ? [...files] : [];
+  let current: string | undefined;
+  for (const line of output.split('\n')) {
+    const m = /^(?:checking|patching) file '?(.+?)'?$/.exec(line);
+    if (m) current = m[1];
+    else if (/^Hunk #\d+ FAILED/.test(line) && current) files.add(current);
+    else if (/can't find file to patch/.test(line)) files.add(current ?? '(a file missing from the tree)');
+  }
+  return [...files];
 }
 
 export async function applyPatches(input: PatchInput, component: string): Promise<void> {
