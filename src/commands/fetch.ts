@@ -1,0 +1,142 @@
+// `nginx-forge fetch`: download and verify every source of a profile into the distfiles store.
+// The work is done by fetch/ (no UI there); this command only shows it with listr2: one task
+// per file, progress in the title on a TTY, plain timestamped lines otherwise (CI, pipes).
+import { ExitCode, UsageError } from '../errors.ts';
+import { missingFromStore, OfflineMissingError, planFetchItems, type FetchOptions, type FetchResult } from '../fetch/index.ts';
+import { combineErrors, pool } from '../fetch/plan.ts';
+import { distfilesDir, plainOutput } from '../paths.ts';
+import path from 'node:path';
+import { planFromFlags, type PlanFlags } from './common.ts';
+
+export { fetchPlanSources, type PlanSources } from '../fetch/plan.ts';
+
+export interface FetchFlags extends PlanFlags {
+  distdir?: string;
+  mirror?: string[];
+  offline?: boolean;
+  /** false when --no-distro is given */
+  distro?: boolean;
+  jobs?: string | number;
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`;
+}
+
+function parseJobs(j: string | number | undefined): number {
+  if (j === undefined) return 4;
+  const n = typeof j === 'number' ? j : Number(j);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError(`--jobs ${j}: expected a whole number from 1 to 64`);
+  return n;
+}
+
+export async function run(flags: FetchFlags): Promise<number> {
+  const plan = planFromFlags(flags, false);
+  const jobs = parseJobs(flags.jobs);
+  const distdir = distfilesDir(flags.distdir);
+  const controller = new AbortController();
+  const onSigint = () => controller.abort(new Error('interrupted'));
+  process.once('SIGINT', onSigint);
+  const base: FetchOptions = {
+    distdir,
+    mirrors: flags.mirror,
+    offline: Boolean(flags.offline),
+    distro: flags.distro !== false,
+    keysDir: path.join(plan.recipesDir, 'keys'),
+    signal: controller.signal,
+  };
+  const items = planFetchItems(plan);
+  try {
+    if (base.offline) {
+      const missing = await missingFromStore(items, distdir);
+      if (missing.length) throw new OfflineMissingError(missing, distdir);
+    }
+    const results: FetchResult[] = [];
+    const errors: unknown[] = [];
+    const plain = plainOutput();
+    const started = Date.now();
+    const { Listr, PRESET_TIMESTAMP } = await import('listr2');
+    const list = new Listr(
+      items.map((it) => ({
+        title: it.label,
+        task: async (_ctx: unknown, task: { title: string; output: string }) => {
+          let lastTitle = 0;
+          let lastPct = -1;
+          const opts: FetchOptions = {
+            ...base,
+            onLog: (line) => {
+              task.output = line;
+            },
+            onProgress: (e) => {
+              if (plain) {
+                // a few lines per file are enough in a log
+                if (!e.total || e.total < 4 << 20) return;
+                const pct = Math.floor((e.received / e.total) * 4) * 25;
+                if (pct !== lastPct && pct < 100) {
+                  lastPct = pct;
+                  task.output = `${e.file}: ${formatBytes(e.received)} / ${formatBytes(e.total)} (${pct}%)`;
+                }
+                return;
+              }
+              const now = Date.now();
+              if (now - lastTitle < 100 && e.received !== e.total) return;
+              lastTitle = now;
+              task.title = `${e.file}  ${formatBytes(e.received)}${e.total ? ` / ${formatBytes(e.total)}` : ''}`;
+            },
+            onResult: (r) => {
+              results.push(r);
+            },
+          };
+          try {
+            const r = await it.run(opts);
+            const mine = results.filter((x) => x.sha256 === r.artifact.sha256);
+            const stored = mine.some((x) => x.status === 'stored');
+            task.title = `${r.artifact.file}: ${stored ? 'stored' : 'already present'}, ${formatBytes(mine[0]?.size ?? 0)}, verified`;
+          } catch (e) {
+            errors.push(e);
+            throw new Error(`${it.label}: ${String((e as Error).message).split('\n')[0]}`);
+          }
+        },
+      })),
+      {
+        concurrent: jobs,
+        exitOnError: false,
+        registerSignalListeners: false,
+        renderer: plain ? 'simple' : 'default',
+        rendererOptions: plain ? { timestamp: PRESET_TIMESTAMP } : { collapseErrors: false },
+        fallbackRenderer: 'simple',
+        fallbackRendererOptions: { timestamp: PRESET_TIMESTAMP },
+      } as ConstructorParameters<typeof Listr>[1],
+    );
+    await list.run();
+    if (controller.signal.aborted) {
+      process.stderr.write('nginx-forge: fetch interrupted; partial downloads are kept and resumed next time\n');
+      return ExitCode.interrupted;
+    }
+    if (errors.length) throw combineErrors(errors);
+    const seen = new Set<string>();
+    const lines: string[] = [];
+    for (const r of results) {
+      if (seen.has(r.sha256)) continue;
+      seen.add(r.sha256);
+      lines.push(`${(r.status === 'stored' ? 'stored' : 'present').padEnd(8)} ${r.file.padEnd(42)} ${formatBytes(r.size).padStart(10)}  sha256 ${r.sha256}`);
+    }
+    const transferred = results.reduce((n, r) => n + r.transferred, 0);
+    const secs = ((Date.now() - started) / 1000).toFixed(1);
+    lines.push(`all ${seen.size} files verified in ${distdir} (${formatBytes(transferred)} downloaded, ${secs} s)`);
+    process.stdout.write(`${lines.join('\n')}\n`);
+    return ExitCode.ok;
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+  }
+}
+
+

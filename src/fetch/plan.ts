@@ -1,0 +1,110 @@
+// Fetch every source a BuildPlan needs: one archive per component (any of its equivalent
+// artifacts) and every patch-set archive. No UI here: callers show progress through the
+// FetchOptions callbacks (the fetch command wraps this in listr2, the build command in its own tree).
+import { FetchError, ForgeError } from '../errors.ts';
+import type { BuildPlan, ComponentName } from '../plan.ts';
+import type { Artifact } from '../recipes/schema.ts';
+import { fetchArtifact, fetchOneOf, OfflineMissingError, storeEntriesOf, storeEntriesPresent, type FetchOptions } from './index.ts';
+import { inStore } from './store.ts';
+
+export interface PlanFetchItem {
+  /** "component:<name>" or "patchset:<name>" */
+  id: string;
+  /** What to show: the preferred file name. */
+  label: string;
+  alternatives: Artifact[];
+  run(opts: FetchOptions): Promise<{ artifact: Artifact; path: string }>;
+}
+
+export interface PlanSources {
+  components: Record<ComponentName, { artifact: Artifact; path: string }>;
+  patchSets: Record<string, string>;
+}
+
+/** The downloads a plan needs, in plan order. */
+export function planFetchItems(plan: BuildPlan): PlanFetchItem[] {
+  const items: PlanFetchItem[] = plan.components.map((c) => ({
+    id: `component:${c.name}`,
+    label: c.artifacts[0]!.file,
+    alternatives: c.artifacts,
+    run: (opts) => fetchOneOf(c.artifacts, opts),
+  }));
+  for (const ps of plan.patchSets) {
+    items.push({
+      id: `patchset:${ps.name}`,
+      label: ps.artifact.file,
+      alternatives: [ps.artifact],
+      run: async (opts) => ({ artifact: ps.artifact, path: await fetchArtifact(ps.artifact, opts) }),
+    });
+  }
+  return items;
+}
+
+/** What --offline would miss: every item with no complete store entry (artifact + signature). */
+export async function missingFromStore(items: PlanFetchItem[], distdir: string): Promise<OfflineMissingError['missing']> {
+  const missing: OfflineMissingError['missing'] = [];
+  for (const it of items) {
+    let ok = false;
+    for (const a of it.alternatives) if (await storeEntriesPresent(a, distdir)) ok = true;
+    if (ok) continue;
+    if (it.alternatives.length > 1) {
+      missing.push({ file: it.label, sha256: it.alternatives[0]!.sha256, alternatives: it.alternatives });
+      continue;
+    }
+    for (const e of storeEntriesOf(it.alternatives[0]!)) {
+      if (!(await inStore(distdir, e))) missing.push({ file: e.file, sha256: e.sha256 });
+    }
+  }
+  return missing;
+}
+
+/** Run `fn` over `items`, at most `jobs` at a time; every item runs even when some fail. */
+export async function pool<T, R>(items: T[], jobs: number, fn: (item: T, index: number) => Promise<R>): Promise<PromiseSettledResult<R>[]> {
+  const results: PromiseSettledResult<R>[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= items.length) return;
+      try {
+        results[i] = { status: 'fulfilled', value: await fn(items[i]!, i) };
+      } catch (reason) {
+        results[i] = { status: 'rejected', reason };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, items.length)) }, worker));
+  return results;
+}
+
+/** One error for several failed items (or the single error itself). */
+export function combineErrors(errors: unknown[]): unknown {
+  if (errors.length === 1) return errors[0];
+  const forge = errors.filter((e): e is ForgeError => e instanceof ForgeError);
+  if (forge.length !== errors.length) return errors.find((e) => !(e instanceof ForgeError));
+  const hints = [...new Set(forge.map((e) => e.hint).filter(Boolean))];
+  return new FetchError(`${errors.length} sources could not be fetched:\n\n${forge.map((e) => e.message).join('\n\n')}`, {
+    hint: hints.join('\n  '),
+    cause: errors,
+  });
+}
+
+/** Fetch every source of the plan into the store; returns the store paths. */
+export async function fetchPlanSources(plan: BuildPlan, opts: FetchOptions & { jobs?: number }): Promise<PlanSources> {
+  const items = planFetchItems(plan);
+  if (opts.offline) {
+    const missing = await missingFromStore(items, opts.distdir);
+    if (missing.length) throw new OfflineMissingError(missing, opts.distdir);
+  }
+  const settled = await pool(items, opts.jobs ?? 4, (it) => it.run(opts));
+  const errors = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => s.reason);
+  if (errors.length) throw combineErrors(errors);
+  const out: PlanSources = { components: {} as PlanSources['components'], patchSets: {} };
+  items.forEach((it, i) => {
+    const v = (settled[i] as PromiseFulfilledResult<{ artifact: Artifact; path: string }>).value;
+    const [kind, name] = it.id.split(/:(.*)/s) as [string, string];
+    if (kind === 'component') out.components[name as ComponentName] = v;
+    else out.patchSets[name] = v.path;
+  });
+  return out;
+}

@@ -1,0 +1,127 @@
+// The content-addressed distfiles store:
+//   <distdir>/<sha256>/<file>          complete, verified copies (the only thing that counts)
+//   <distdir>/.partial/<sha256>.part   an interrupted download, resumed by the next attempt
+//   <distdir>/.locks/<sha256>          lock (proper-lockfile) held while one process downloads it
+// An entry appears only by rename() of a verified temp file on the same filesystem, so a reader
+// sees either nothing or the whole verified file.
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import lockfile from 'proper-lockfile';
+import { FetchError } from '../errors.ts';
+import type { FileArtifact } from '../recipes/schema.ts';
+
+/** The fields of an artifact the store needs (FileArtifact and Artifact both fit). */
+export type StoreKey = Pick<FileArtifact, 'file' | 'sha256' | 'size'>;
+
+export function storePath(distdir: string, a: StoreKey): string {
+  return path.join(distdir, a.sha256, a.file);
+}
+
+export function partialPath(distdir: string, a: StoreKey): string {
+  return path.join(distdir, '.partial', `${a.sha256}.part`);
+}
+
+export function lockPath(distdir: string, a: StoreKey): string {
+  return path.join(distdir, '.locks', a.sha256);
+}
+
+/** sha256 (hex) and byte count of a file. */
+export async function hashFile(file: string, signal?: AbortSignal): Promise<{ sha256: string; size: number }> {
+  const h = createHash('sha256');
+  let size = 0;
+  for await (const chunk of createReadStream(file, { signal, highWaterMark: 1 << 20 })) {
+    h.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { sha256: h.digest('hex'), size };
+}
+
+export type StoreCheck = { state: 'ok'; path: string } | { state: 'absent' } | { state: 'corrupt'; path: string; actual: string; size: number };
+
+/** Look at a store entry without changing anything. */
+export async function checkStore(distdir: string, a: StoreKey, signal?: AbortSignal): Promise<StoreCheck> {
+  const p = storePath(distdir, a);
+  let st;
+  try {
+    st = await stat(p);
+  } catch {
+    return { state: 'absent' };
+  }
+  if (!st.isFile()) return { state: 'corrupt', path: p, actual: '(not a regular file)', size: 0 };
+  if (a.size !== undefined && st.size !== a.size) return { state: 'corrupt', path: p, actual: `(size ${st.size}, expected ${a.size})`, size: st.size };
+  const h = await hashFile(p, signal);
+  if (h.sha256 !== a.sha256) return { state: 'corrupt', path: p, actual: h.sha256, size: h.size };
+  return { state: 'ok', path: p };
+}
+
+/** Verified store entry or undefined (never a partial file). */
+export async function inStore(distdir: string, a: StoreKey): Promise<string | undefined> {
+  const c = await checkStore(distdir, a);
+  return c.state === 'ok' ? c.path : undefined;
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+
+export { sleep };
+
+/**
+ * Take the per-sha256 lock of the store. Another process (or another call in this process) holding
+ * it makes this wait; `whileWaiting` is called between polls and can end the wait by returning a
+ * value (e.g. the other holder has stored the file meanwhile).
+ */
+export async function withStoreLock<T>(
+  distdir: string,
+  a: StoreKey,
+  opts: { signal?: AbortSignal; onWait?: () => void; whileWaiting?: () => Promise<T | undefined> },
+  fn: () => Promise<T>,
+): Promise<T> {
+  const lp = lockPath(distdir, a);
+  await mkdir(path.dirname(lp), { recursive: true });
+  let release: (() => Promise<void>) | undefined;
+  let waited = false;
+  let compromised: Error | undefined;
+  for (;;) {
+    try {
+      release = await lockfile.lock(lp, {
+        realpath: false,
+        stale: 30_000,
+        update: 5_000,
+        retries: 0,
+        onCompromised: (e) => {
+          compromised = e;
+        },
+      });
+      break;
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'ELOCKED') {
+        throw new FetchError(`cannot lock ${lp}: ${(e as Error).message}`, { cause: e, hint: 'check that the distfiles directory is writable' });
+      }
+      if (!waited) opts.onWait?.();
+      waited = true;
+      const done = await opts.whileWaiting?.();
+      if (done !== undefined) return done;
+      await sleep(150, opts.signal);
+    }
+  }
+  try {
+    const r = await fn();
+    if (compromised) throw new FetchError(`lost the store lock ${lp}: ${compromised.message}`, { hint: 'another process took the lock over; run the command again' });
+    return r;
+  } finally {
+    await release().catch(() => undefined);
+  }
+}
