@@ -1,0 +1,85 @@
+// Render a bench build result: text (terminal), markdown (docs), and a bar chart (SVG).
+import type { BuildBenchResult, Scenario } from './build.ts';
+import { loadLine, machineLine } from './report.ts';
+import { alignTable } from './stats.ts';
+import { barChart } from './svg.ts';
+
+const SHORT: Record<Scenario['id'], string> = {
+  cold: 'cold build',
+  warm: 'warm no-op',
+  'nginx-only': 'nginx-only',
+  naive: 'naive make',
+};
+
+function speedup(r: BuildBenchResult, s: Scenario): string {
+  if (s.id === 'naive') return r.scenarios.some((x) => x.id === 'naive') ? '1.00x' : '-';
+  const v = r.speedup[s.id];
+  return v === undefined ? '-' : `${v >= 100 ? v.toFixed(0) : v.toFixed(2)}x`;
+}
+
+function rows(r: BuildBenchResult): string[][] {
+  const out = [['scenario', 'seconds', 'vs naive (naive / this)', 'stages run']];
+  for (const s of r.scenarios) {
+    const ran = s.id === 'naive' ? `${s.steps?.length ?? 0} steps` : s.built?.length ? s.built.join(' ') : 'none';
+    out.push([SHORT[s.id], s.seconds.toFixed(1), speedup(r, s), ran]);
+  }
+  return out;
+}
+
+export function buildText(r: BuildBenchResult, written: string[] = []): string {
+  const out: string[] = [];
+  out.push(`nginx-forge bench build: profile ${r.profile}, -j${r.jobs}, ${r.startedAt}, ${r.seconds} s in all`);
+  out.push(`machine: ${machineLine(r.machine)}`);
+  out.push(`         ${loadLine(r.load.before, r.load.after)}`);
+  out.push(`variant for the nginx-only rebuild: ${r.variantChange}`);
+  out.push('');
+  out.push(alignTable(rows(r)));
+  const naive = r.scenarios.find((s) => s.id === 'naive');
+  if (naive?.steps) {
+    out.push('', 'naive baseline steps:');
+    out.push(alignTable(naive.steps.map((s) => [`  ${s.name}`, `${s.seconds.toFixed(1)} s`])));
+  }
+  for (const w of r.warnings) out.push(`warning: ${w}`);
+  if (written.length) out.push('', `written: ${written.join(', ')}`);
+  return `${out.join('\n')}\n`;
+}
+
+export function buildMarkdown(r: BuildBenchResult, chartFile?: string): string {
+  const out: string[] = [];
+  out.push(`Measured ${r.startedAt.slice(0, 16).replace('T', ' ')} UTC, profile \`${r.profile}\`, \`-j${r.jobs}\`, ${r.seconds} s in all.`);
+  out.push('');
+  out.push(`- machine: ${machineLine(r.machine)}`);
+  out.push(`- ${loadLine(r.load.before, r.load.after)} (other jobs share the machine)`);
+  out.push(`- tools: ${Object.values(r.machine.tools).join('; ')}`);
+  out.push(`- nginx-only variant: ${r.variantChange}`);
+  out.push('');
+  const [head, ...body] = rows(r);
+  out.push(`| ${head!.join(' | ')} |`, '|---|---:|---:|---|', ...body.map((x) => `| ${x.map((c, i) => (i === 3 ? `\`${c}\`` : c)).join(' | ')} |`));
+  out.push('');
+  if (chartFile) out.push(`![build times](${chartFile})`, '');
+  const naive = r.scenarios.find((s) => s.id === 'naive');
+  if (naive?.steps) {
+    out.push('Naive baseline, step by step:', '', '| step | seconds |', '|---|---:|', ...naive.steps.map((s) => `| ${s.name} | ${s.seconds.toFixed(1)} |`), '');
+  }
+  if (r.warnings.length) out.push(...r.warnings.map((w) => `- warning: ${w}`), '');
+  out.push(`Reproduce: \`${r.command}\``);
+  return `${out.join('\n')}\n`;
+}
+
+export function buildChart(r: BuildBenchResult): string {
+  const series = [
+    { name: 'nginx-forge (stage cache)', color: '#2e86c1' },
+    { name: 'naive: nginx\'s own make, in-tree OpenSSL/PCRE2', color: '#9e9e9e' },
+  ];
+  return barChart({
+    title: `nginx-forge bench build: wall-clock seconds (profile ${r.profile}, -j${r.jobs}; lower is better)`,
+    subtitle: [machineLine(r.machine), `${loadLine(r.load.before, r.load.after)}; ${r.startedAt.slice(0, 10)}`],
+    yLabel: 'seconds',
+    series,
+    groups: r.scenarios.map((s) => ({
+      label: SHORT[s.id],
+      sublabel: s.id === 'naive' ? 'baseline' : `naive / this = ${speedup(r, s)}`,
+      bars: [{ series: series[s.id === 'naive' ? 1 : 0]!.name, value: s.seconds, text: `${s.seconds.toFixed(1)} s` }],
+    })),
+  });
+}

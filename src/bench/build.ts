@@ -1,0 +1,270 @@
+// bench build: how much the stage cache saves, measured in one run on one machine.
+//   cold        every stage runs (empty stage cache; sources come from the verified distfiles store)
+//   warm        the same plan again: every stage restored from the cache (a no-op rebuild)
+//   nginx-only  a profile variant with one extra nginx module: the dependency builds stay cached,
+//               only nginx's extract/patch/configure/compile/install run
+//   naive       the way nginx is usually built by hand: the same verified tarballs and patches,
+//               zlib-ng and jemalloc built first, then nginx's own single `make` with in-tree
+//               --with-openssl=/--with-pcre= and the same configure arguments
+// The stage cache lives in a temporary NGINX_FORGE_HOME, so the user's cache is neither used nor
+// touched; the distfiles store is the user's (read only: nothing is downloaded when it is complete).
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ForgeError } from '../errors.ts';
+import { run } from '../exec.ts';
+import { distfilesDir } from '../paths.ts';
+import type { BuildPlan, ComponentName } from '../plan.ts';
+import type { BuildOptions, BuildSummary, StageResult } from '../build/types.ts';
+import { planFromFlags, type PlanFlags } from '../commands/common.ts';
+import { loadSample, machineInfo, type LoadSample, type MachineInfo } from './machine.ts';
+
+export const BUILD_SCHEMA = 'nginx-forge/bench-build@1';
+
+export type ScenarioId = 'cold' | 'warm' | 'nginx-only' | 'naive';
+
+export interface Scenario {
+  id: ScenarioId;
+  title: string;
+  /** wall-clock seconds, measured around the whole scenario */
+  seconds: number;
+  /** runBuild's per-stage results (forge scenarios) */
+  stages?: StageResult[];
+  /** stages that ran (status "built") */
+  built?: string[];
+  /** naive baseline: its steps and their times */
+  steps?: { name: string; seconds: number }[];
+  binary?: string;
+  load: LoadSample;
+  notes: string[];
+}
+
+export interface BuildBenchResult {
+  schema: typeof BUILD_SCHEMA;
+  startedAt: string;
+  finishedAt: string;
+  seconds: number;
+  command: string;
+  machine: MachineInfo;
+  load: { before: LoadSample; after: LoadSample };
+  profile: string;
+  planHash: string;
+  jobs: number;
+  /** the change that makes the nginx-only variant */
+  variantChange: string;
+  scenarios: Scenario[];
+  /** naive seconds / scenario seconds (how many times faster than the naive build) */
+  speedup: Partial<Record<Exclude<ScenarioId, 'naive'>, number>>;
+  warnings: string[];
+}
+
+export interface BenchBuildFlags extends PlanFlags {
+  distdir?: string;
+  mirror?: string[];
+  offline?: boolean;
+  distro?: boolean;
+}
+
+export interface BenchBuildOptions {
+  flags: BenchBuildFlags;
+  progress?: (line: string) => void;
+  signal?: AbortSignal;
+  /** parallel jobs for both the forge and the naive build (default: CPU count) */
+  jobs?: number;
+  /** override runBuild (tests) */
+  runBuild?: (plan: BuildPlan, opts: BuildOptions) => Promise<BuildSummary>;
+  /** skip the naive baseline (tests) */
+  skipNaive?: boolean;
+}
+
+/** Modules tried, in order, for the nginx-only variant: the first one the profile lacks. */
+export const VARIANT_MODULES = ['--with-http_sub_module', '--with-http_addition_module', '--with-http_secure_link_module'];
+
+/**
+ * Copy a recipe directory and add one nginx module to a profile: only nginx's configure
+ * arguments change, so only nginx's stage keys change.
+ */
+export function variantRecipes(recipesDir: string, profile: string, dest: string): { dir: string; change: string } {
+  cpSync(recipesDir, dest, { recursive: true });
+  const file = path.join(dest, 'profiles', `${profile}.json`);
+  const p = JSON.parse(readFileSync(file, 'utf8')) as { nginx: { modules: string[] } };
+  const add = VARIANT_MODULES.find((m) => !p.nginx.modules.includes(m));
+  if (!add) throw new ForgeError(`profile ${profile} already has every variant module (${VARIANT_MODULES.join(', ')})`);
+  p.nginx.modules.push(add);
+  writeFileSync(file, `${JSON.stringify(p, null, 2)}\n`);
+  return { dir: dest, change: `nginx configure: ${add} added` };
+}
+
+const now = () => performance.now();
+const secs = (t0: number) => Math.round((performance.now() - t0) / 100) / 10;
+
+export async function benchBuild(o: BenchBuildOptions): Promise<BuildBenchResult> {
+  const say = o.progress ?? (() => {});
+  const warnings: string[] = [];
+  const startedAt = new Date().toISOString();
+  const t0 = now();
+  const before = loadSample();
+  const machine = machineInfo(['cc', 'make', 'cmake']);
+  const jobs = o.jobs ?? os.availableParallelism();
+  const plan = planFromFlags(o.flags);
+  const distdir = distfilesDir(o.flags.distdir);
+  const runBuild = o.runBuild ?? (await import('../build/index.ts')).runBuild;
+
+  const prevHome = process.env.NGINX_FORGE_HOME;
+  const scratch = mkdtempSync(path.join(os.tmpdir(), 'nginx-forge-bench-build-'));
+  const scenarios: Scenario[] = [];
+  const buildOpts: BuildOptions = {
+    distdir,
+    mirrors: o.flags.mirror,
+    offline: o.flags.offline,
+    distro: o.flags.distro,
+    jobs,
+    out: path.join(scratch, 'out'),
+    smoke: false,
+    until: 'install',
+    signal: o.signal,
+  };
+  let variantChange = '';
+  try {
+    process.env.NGINX_FORGE_HOME = path.join(scratch, 'home');
+
+    const forge = async (id: ScenarioId, title: string, p: BuildPlan, force: boolean, notes: string[] = []) => {
+      say(`${id}: ${title}`);
+      const s0 = now();
+      const summary = await runBuild(p, { ...buildOpts, force });
+      const seconds = secs(s0);
+      const built = summary.stages.filter((s) => s.status === 'built').map((s) => s.id);
+      say(`${id}: ${seconds} s, ran ${built.length ? built.join(', ') : 'nothing'}`);
+      const sc: Scenario = { id, title, seconds, stages: summary.stages, built, binary: summary.binary, load: loadSample(), notes };
+      scenarios.push(sc);
+      return sc;
+    };
+
+    await forge('cold', 'cold build: empty stage cache, sources from the distfiles store', plan, true);
+    const warm = await forge('warm', 'warm rebuild: same plan, nothing changed', plan, false);
+    const unexpected = (warm.built ?? []).filter((id) => id !== 'fetch');
+    if (unexpected.length) warnings.push(`warm rebuild ran stages it should have restored: ${unexpected.join(', ')}`);
+
+    const variant = variantRecipes(plan.recipesDir, plan.profile, path.join(scratch, 'recipes'));
+    variantChange = variant.change;
+    const vplan = planFromFlags({ ...o.flags, recipes: variant.dir, patches: plan.patchesDir });
+    const depStages = plan.stages.filter((s) => s.id.startsWith('build:'));
+    const changed = depStages.filter((s) => vplan.stages.find((v) => v.id === s.id)?.key !== s.key).map((s) => s.id);
+    if (changed.length) warnings.push(`the variant changed dependency stage keys too: ${changed.join(', ')}`);
+    const only = await forge('nginx-only', `nginx-only rebuild: ${variant.change}`, vplan, false, [variant.change]);
+    const depsBuilt = (only.built ?? []).filter((id) => /^(build|extract|patch):(?!nginx)/.test(id));
+    if (depsBuilt.length) warnings.push(`nginx-only rebuild rebuilt dependency stages: ${depsBuilt.join(', ')}`);
+
+    if (!o.skipNaive) {
+      say('naive: one shell session, nginx\'s own make with in-tree OpenSSL and PCRE2');
+      const s0 = now();
+      const steps = await naiveBuild(plan, distdir, path.join(scratch, 'naive'), jobs, say, o.signal);
+      const seconds = secs(s0);
+      say(`naive: ${seconds} s`);
+      scenarios.push({
+        id: 'naive',
+        title: 'naive baseline: tar, patch, zlib-ng and jemalloc, then nginx ./configure && make (in-tree OpenSSL, PCRE2)',
+        seconds,
+        steps,
+        binary: path.join(scratch, 'naive', 'root', 'usr/sbin/nginx'),
+        load: loadSample(),
+        notes: ['same verified tarballs, same patches, same configure arguments, same -j; no cache, every step every time'],
+      });
+    }
+  } finally {
+    if (prevHome === undefined) delete process.env.NGINX_FORGE_HOME;
+    else process.env.NGINX_FORGE_HOME = prevHome;
+    rmSync(scratch, { recursive: true, force: true });
+  }
+
+  const naive = scenarios.find((s) => s.id === 'naive');
+  const speedup: BuildBenchResult['speedup'] = {};
+  if (naive) {
+    for (const s of scenarios) if (s.id !== 'naive' && s.seconds > 0) speedup[s.id] = Math.round((naive.seconds / s.seconds) * 100) / 100;
+  }
+  const after = loadSample();
+  return {
+    schema: BUILD_SCHEMA,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    seconds: secs(t0),
+    command: `nginx-forge bench build --profile ${plan.profile}`,
+    machine,
+    load: { before, after },
+    profile: plan.profile,
+    planHash: plan.planHash,
+    jobs,
+    variantChange,
+    scenarios,
+    speedup,
+    warnings,
+  };
+}
+
+/** The verified distfile of a component (any of its equivalent archives). */
+function distfile(distdir: string, artifacts: { file: string; sha256: string }[], what: string): string {
+  for (const a of artifacts) {
+    const p = path.join(distdir, a.sha256, a.file);
+    if (existsSync(p)) return p;
+  }
+  throw new ForgeError(`${what}: not in the distfiles store ${distdir}`, { hint: 'run `nginx-forge fetch` first' });
+}
+
+/** The hand-built way, timed step by step. Returns the steps. */
+export async function naiveBuild(
+  plan: BuildPlan,
+  distdir: string,
+  ws: string,
+  jobs: number,
+  say: (l: string) => void,
+  signal?: AbortSignal,
+): Promise<{ name: string; seconds: number }[]> {
+  mkdirSync(ws, { recursive: true });
+  const log = path.join(ws, 'naive.log');
+  const steps: { name: string; seconds: number }[] = [];
+  const step = async (name: string, body: () => Promise<unknown>) => {
+    const s0 = now();
+    await body();
+    steps.push({ name, seconds: secs(s0) });
+    say(`naive: ${name} ${steps.at(-1)!.seconds} s`);
+  };
+  const c = (name: ComponentName) => plan.components.find((x) => x.name === name)!;
+  const ctx = (cwd: string) => ({ component: 'naive', stage: 'bench', log, cwd, signal });
+  const src = (name: ComponentName) => path.join(ws, c(name).topdir);
+  const deps = path.join(ws, 'deps');
+
+  await step('extract sources and patches', async () => {
+    for (const comp of plan.components) await run(ctx(ws), 'tar', ['-xf', distfile(distdir, comp.artifacts, comp.name)]);
+    for (const s of plan.patchSets) {
+      const dir = path.join(ws, '.patchsets', s.name);
+      mkdirSync(dir, { recursive: true });
+      await run(ctx(dir), 'tar', ['-xf', distfile(distdir, [s.artifact], `patch set ${s.name}`)]);
+    }
+  });
+  await step('patch', async () => {
+    for (const p of plan.patches) {
+      const file = p.origin.kind === 'local' ? p.origin.path : path.join(ws, '.patchsets', p.origin.patchSet, p.origin.path);
+      await run(ctx(src(p.component)), 'patch', [`-p${p.strip}`, '--batch', '--forward', '-i', file]);
+    }
+  });
+  const zng = c('zlib-ng');
+  await step('zlib-ng (cmake)', async () => {
+    await run(ctx(src('zlib-ng')), 'cmake', [
+      '-S', '.', '-B', 'build', '-DCMAKE_BUILD_TYPE=Release', '-DZLIB_COMPAT=ON', '-DBUILD_SHARED_LIBS=OFF',
+      '-DZLIB_ENABLE_TESTS=OFF', '-DZLIBNG_ENABLE_TESTS=OFF', '-DWITH_GTEST=OFF', '-DCMAKE_POSITION_INDEPENDENT_CODE=ON',
+      `-DCMAKE_INSTALL_PREFIX=${path.join(ws, plan.layout['zlib-ng'])}`, ...zng.options,
+    ]);
+    await run(ctx(src('zlib-ng')), 'cmake', ['--build', 'build', '-j', String(jobs)]);
+    await run(ctx(src('zlib-ng')), 'cmake', ['--install', 'build']);
+  });
+  await step('jemalloc (configure, make)', async () => {
+    await run(ctx(src('jemalloc')), './configure', [`--prefix=${path.join(ws, plan.layout.jemalloc)}`, '--disable-shared', '--enable-static', '--disable-cxx', '--disable-doc', ...c('jemalloc').options]);
+    await run(ctx(src('jemalloc')), 'make', [`-j${jobs}`, 'build_lib_static']);
+    await run(ctx(src('jemalloc')), 'make', ['install_lib_static', 'install_include']);
+  });
+  mkdirSync(deps, { recursive: true });
+  await step('nginx ./configure', () => run(ctx(src('nginx')), './configure', plan.configureArgs));
+  await step('nginx make (builds OpenSSL and PCRE2 in-tree)', () => run(ctx(src('nginx')), 'make', [`-j${jobs}`]));
+  await step('nginx make install', () => run(ctx(src('nginx')), 'make', ['install', `DESTDIR=${path.join(ws, 'root')}`]));
+  return steps;
+}

@@ -1,0 +1,158 @@
+// Render a bench serve result: a ministat-style text report (terminal), a markdown section (docs),
+// and a chart of candidate/baseline ratios (SVG).
+import type { MachineInfo, LoadSample } from './machine.ts';
+import type { ServeResult, WorkloadResult } from './serve.ts';
+import { alignTable, describeDifference, fmt, fmtPct, ministatTable } from './stats.ts';
+import { barChart } from './svg.ts';
+
+const GiB = 1024 ** 3;
+
+export function machineLine(m: MachineInfo): string {
+  return `${m.cpuModel}, ${m.cores} cores, ${(m.memBytes / GiB).toFixed(1)} GiB RAM, ${m.kernel}, ${m.os}, kTLS ULP: ${m.ktlsUlp ? 'yes' : 'no'}`;
+}
+
+export function loadLine(before: LoadSample, after: LoadSample): string {
+  return `load average ${before.loadavg.join(' ')} before, ${after.loadavg.join(' ')} after`;
+}
+
+const SHORT: Record<string, string> = {
+  download: 'HTTPS download',
+  gzip: 'gzip',
+  handshake: 'TLS handshakes',
+  small: 'small static',
+  'ktls-download': 'kTLS vs userspace',
+};
+
+function ratioText(w: WorkloadResult): string {
+  return w.ratio === undefined || !Number.isFinite(w.ratio) ? 'n/a' : `${w.ratio.toFixed(2)}x`;
+}
+
+function ciText(w: WorkloadResult): string {
+  const d = w.difference;
+  if (!d) return 'n/a';
+  const s = `${fmtPct(d.pct)} ± ${Math.abs(Math.round(d.pctPlusMinus * 10) / 10).toFixed(1)}%`;
+  return d.significant ? s : `${s} (not significant)`;
+}
+
+function workloadText(w: WorkloadResult): string {
+  const lines: string[] = [];
+  lines.push(`== ${w.title} (${w.unit}) ==`);
+  lines.push(w.method);
+  const rows = [];
+  if (w.baseline) rows.push({ label: 'x baseline', summary: w.baseline.summary });
+  rows.push({ label: `${w.baseline ? '+' : 'x'} candidate`, summary: w.candidate.summary });
+  lines.push(ministatTable(rows));
+  if (w.baseline && w.pct) {
+    lines.push(describeDifference(w.difference ?? null, w.unit));
+    lines.push(
+      alignTable([
+        ['', 'Min', 'Max', 'Median', 'Avg'],
+        ['+ vs x', fmtPct(w.pct.min), fmtPct(w.pct.max), fmtPct(w.pct.median), fmtPct(w.pct.avg)],
+      ]),
+    );
+  }
+  for (const side of ['baseline', 'candidate'] as const) {
+    const c = w[side]?.checks;
+    if (c) lines.push(`${side}: ${Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  }
+  for (const n of w.notes) lines.push(n);
+  return lines.join('\n');
+}
+
+export function textReport(r: ServeResult, written: string[] = []): string {
+  const out: string[] = [];
+  out.push(`nginx-forge bench serve${r.quick ? ' --quick (tiny sizes: numbers are meaningless)' : ''}: ${r.startedAt}, ${r.seconds} s`);
+  out.push(`machine: ${machineLine(r.machine)}`);
+  out.push(`         ${loadLine(r.load.before, r.load.after)}`);
+  if (r.binaries.baseline) out.push(`x baseline:  ${r.binaries.baseline.path} (${r.binaries.baseline.label})`);
+  out.push(`${r.binaries.baseline ? '+' : 'x'} candidate: ${r.binaries.candidate.path} (${r.binaries.candidate.label})`);
+  for (const w of r.workloads) out.push('', workloadText(w));
+  out.push('', '== kTLS vs userspace TLS ==');
+  if (r.ktls.workload) out.push(workloadText(r.ktls.workload));
+  if (!r.ktls.measured) out.push(r.ktls.reason ?? 'not measured');
+  if (r.binaries.baseline) {
+    out.push('', '== Summary: candidate vs baseline, medians ==');
+    out.push(alignTable(summaryRows(r).map((row) => row.slice(0, 6))));
+  }
+  for (const w of r.warnings) out.push(`warning: ${w}`);
+  if (written.length) out.push('', `written: ${written.join(', ')}`);
+  return `${out.join('\n')}\n`;
+}
+
+function summaryRows(r: ServeResult): string[][] {
+  const rows = [['workload', 'unit', 'baseline', 'candidate', 'ratio', 'avg diff, 95% CI']];
+  for (const w of r.workloads) {
+    rows.push([SHORT[w.id] ?? w.id, w.unit, w.baseline ? fmt(w.baseline.summary.median, 5) : '-', fmt(w.candidate.summary.median, 5), ratioText(w), ciText(w)]);
+  }
+  return rows;
+}
+
+function mdTable(rows: string[][]): string {
+  const [head, ...body] = rows;
+  return [`| ${head!.join(' | ')} |`, `|${head!.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`, ...body.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+/** The markdown section docs/benchmarks.md quotes (written next to the JSON as serve.md). */
+export function markdownReport(r: ServeResult, chartFile?: string): string {
+  const out: string[] = [];
+  out.push(`Measured ${r.startedAt.slice(0, 16).replace('T', ' ')} UTC${r.quick ? ' with --quick (tiny sizes: numbers are meaningless)' : ''}, ${r.seconds} s.`);
+  out.push('');
+  out.push(`- machine: ${machineLine(r.machine)}`);
+  out.push(`- ${loadLine(r.load.before, r.load.after)} (other jobs share the machine; both binaries run interleaved, so load hits both alike)`);
+  if (r.binaries.baseline) out.push(`- baseline (x): \`${r.binaries.baseline.path}\`: ${r.binaries.baseline.label}`);
+  out.push(`- candidate (+): \`${r.binaries.candidate.path}\`: ${r.binaries.candidate.label}`);
+  out.push(`- one nginx worker each, loopback only; tools: ${Object.values(r.machine.tools).map((t) => t.split(' Copyright')[0]!.split(' (')[0]).join('; ')}`);
+  out.push('');
+  if (r.binaries.baseline) {
+    out.push(mdTable(summaryRows(r)));
+    out.push('');
+    out.push('"ratio" is median(candidate) / median(baseline); "avg diff" is the difference of the averages with its 95% confidence interval (Student\'s t, pooled s, as ministat).');
+    out.push('');
+  }
+  if (chartFile) out.push(`![candidate / baseline](${chartFile})`, '');
+  for (const w of r.workloads) {
+    out.push(`#### ${w.title}`, '', w.method, '', '```', workloadText(w).split('\n').slice(2).join('\n'), '```', '');
+  }
+  out.push('#### kTLS vs userspace TLS', '');
+  if (r.ktls.workload) out.push('```', workloadText(r.ktls.workload), '```', '');
+  out.push(r.ktls.measured ? `Measured (${r.ktls.mode}).` : `**${r.ktls.reason ?? 'not measured'}**`, '');
+  if (r.warnings.length) out.push(...r.warnings.map((w) => `- warning: ${w}`), '');
+  out.push(`Reproduce: \`${r.command}\``);
+  return `${out.join('\n')}\n`;
+}
+
+export function serveChart(r: ServeResult): string {
+  const ws = [...r.workloads, ...(r.ktls.workload ? [r.ktls.workload] : [])].filter((w) => w.baseline && w.ratio !== undefined);
+  const b = r.binaries.baseline;
+  return barChart({
+    title: `nginx-forge bench serve: candidate / baseline (median)${r.quick ? ' [--quick: meaningless]' : ''}`,
+    subtitle: [
+      `${machineLine(r.machine)}`,
+      `${loadLine(r.load.before, r.load.after)}; ${r.startedAt.slice(0, 10)}; whiskers: 95% CI of the difference of averages`,
+    ],
+    yLabel: 'relative to baseline (higher is better)',
+    series: [
+      { name: `baseline: ${b ? b.label : '-'}`, color: '#9e9e9e' },
+      { name: `candidate: ${r.binaries.candidate.label}`, color: '#2e86c1' },
+    ],
+    refLine: { value: 1, label: 'baseline = 1.0' },
+    groups: ws.map((w) => {
+      const d = w.difference;
+      const avgB = w.baseline!.summary.avg;
+      const rel = (x: number) => (avgB ? x / avgB : Number.NaN);
+      return {
+        label: SHORT[w.id] ?? w.id,
+        sublabel: `${fmt(w.baseline!.summary.median, 4)} → ${fmt(w.candidate.summary.median, 4)} ${w.unit}`,
+        bars: [
+          { series: `baseline: ${b ? b.label : '-'}`, value: 1, text: '1.00' },
+          {
+            series: `candidate: ${r.binaries.candidate.label}`,
+            value: w.ratio!,
+            text: `${w.ratio!.toFixed(2)}x`,
+            ...(d ? { lo: 1 + rel(d.diff - d.plusMinus), hi: 1 + rel(d.diff + d.plusMinus) } : {}),
+          },
+        ],
+      };
+    }),
+  });
+}

@@ -1,0 +1,88 @@
+// bench serve / bench build: parse flags, run, print, write results (JSON + chart + markdown).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { printJson, type PlanFlags } from './common.ts';
+import { plainOutput } from '../paths.ts';
+
+export interface ServeFlags {
+  vs?: string;
+  quick?: boolean;
+  json?: boolean;
+  results?: string;
+}
+
+/** Ctrl-C stops the servers we started (by pid) before exiting. */
+function abortOnSignals(): { signal: AbortSignal; dispose: () => void } {
+  const ac = new AbortController();
+  const on = () => ac.abort();
+  process.once('SIGINT', on);
+  process.once('SIGTERM', on);
+  return { signal: ac.signal, dispose: () => (process.off('SIGINT', on), process.off('SIGTERM', on)) };
+}
+
+export async function serve(nginx: string, flags: ServeFlags = {}): Promise<number> {
+  const { benchServe } = await import('../bench/serve.ts');
+  const { markdownReport, serveChart, textReport } = await import('../bench/report.ts');
+  const resultsDir = path.resolve(flags.results ?? 'docs/bench');
+  const base = flags.quick ? 'serve-quick' : 'serve';
+  const progress = (l: string) => process.stderr.write(`${plainOutput() ? `[${new Date().toISOString().slice(11, 19)}] ` : ''}bench: ${l}\n`);
+  const command = ['nginx-forge bench serve', nginx, ...(flags.vs ? ['--vs', flags.vs] : []), ...(flags.quick ? ['--quick'] : [])].join(' ');
+  const { signal, dispose } = abortOnSignals();
+  let result;
+  try {
+    result = await benchServe({ nginx: path.resolve(nginx), vs: flags.vs ? path.resolve(flags.vs) : undefined, quick: flags.quick, progress, command, signal });
+  } finally {
+    dispose();
+  }
+  mkdirSync(resultsDir, { recursive: true });
+  const written: string[] = [];
+  const json = path.join(resultsDir, `${base}.json`);
+  writeFileSync(json, `${JSON.stringify(result, null, 2)}\n`);
+  written.push(json);
+  let chart: string | undefined;
+  if (result.binaries.baseline) {
+    chart = path.join(resultsDir, `${base}.svg`);
+    writeFileSync(chart, serveChart(result));
+    written.push(chart);
+  }
+  const md = path.join(resultsDir, `${base}.md`);
+  writeFileSync(md, markdownReport(result, chart ? path.basename(chart) : undefined));
+  written.push(md);
+  if (flags.json) printJson({ ...result, files: written });
+  else process.stdout.write(textReport(result, written.map((f) => path.relative(process.cwd(), f) || f)));
+  return 0;
+}
+
+export interface BenchBuildFlags extends PlanFlags {
+  distdir?: string;
+  mirror?: string[];
+  offline?: boolean;
+  distro?: boolean;
+  json?: boolean;
+  results?: string;
+}
+
+export async function build(flags: BenchBuildFlags): Promise<number> {
+  const { benchBuild } = await import('../bench/build.ts');
+  const { buildChart, buildMarkdown, buildText } = await import('../bench/build-report.ts');
+  const resultsDir = path.resolve(flags.results ?? 'docs/bench');
+  const progress = (l: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] bench build: ${l}\n`);
+  const { signal, dispose } = abortOnSignals();
+  let result;
+  try {
+    result = await benchBuild({ flags, progress, signal });
+  } finally {
+    dispose();
+  }
+  mkdirSync(resultsDir, { recursive: true });
+  const json = path.join(resultsDir, 'build.json');
+  const svg = path.join(resultsDir, 'build.svg');
+  const md = path.join(resultsDir, 'build.md');
+  writeFileSync(json, `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(svg, buildChart(result));
+  writeFileSync(md, buildMarkdown(result, path.basename(svg)));
+  const written = [json, svg, md];
+  if (flags.json) printJson({ ...result, files: written });
+  else process.stdout.write(buildText(result, written.map((f) => path.relative(process.cwd(), f) || f)));
+  return 0;
+}

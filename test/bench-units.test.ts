@@ -1,0 +1,192 @@
+// Pure pieces of the benchmarks: parsers, the nginx configuration, content, ordering, charts,
+// the nginx-only recipe variant. No servers, no timing.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { buildChart, buildMarkdown, buildText } from '../src/bench/build-report.ts';
+import { benchBuild, variantRecipes, VARIANT_MODULES, type BuildBenchResult } from '../src/bench/build.ts';
+import { parseCurlWriteOut, parseWrk, WRK_MARK, WRK_SCRIPT } from '../src/bench/clients.ts';
+import { compressibleText, xorshift32 } from '../src/bench/content.ts';
+import { renderConf, type ServerSpec } from '../src/bench/server.ts';
+import { humanBytes, interleave } from '../src/bench/serve.ts';
+import { barChart, escapeXml, niceStep } from '../src/bench/svg.ts';
+import type { BuildPlan } from '../src/plan.ts';
+import type { BuildOptions, BuildSummary } from '../src/build/types.ts';
+import { planFromFlags } from '../src/commands/common.ts';
+import { BUILTIN_RECIPES } from '../src/recipes/load.ts';
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'bench-units-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe('wrk and curl output', () => {
+  it('parses the done() hook line', () => {
+    const out = `Running 1s test @ http://127.0.0.1:1/\n${WRK_MARK}{"requests":5000,"duration_us":2000000,"bytes":123,"connect":0,"read":1,"write":0,"status":2,"timeout":0,"p50_us":1500,"p99_us":9000}\n`;
+    const r = parseWrk(out);
+    expect(r).toMatchObject({ requests: 5000, seconds: 2, bytes: 123, rps: 2500, p50Ms: 1.5, p99Ms: 9 });
+    expect(r.errors).toEqual({ connect: 0, read: 1, write: 0, status: 2, timeout: 0 });
+  });
+
+  it('says so when the summary line is missing', () => {
+    expect(() => parseWrk('Running 1s test\n')).toThrow(/no summary line/);
+  });
+
+  it('the wrk hook prints the marker it is parsed by', () => {
+    expect(WRK_SCRIPT).toContain(WRK_MARK.trim());
+    expect(WRK_SCRIPT).toMatch(/^done = function\(summary, latency, requests\)/m);
+  });
+
+  it('parses curl -w', () => {
+    expect(parseCurlWriteOut('200 1073741824 734003200.000 1.463\n')).toEqual({ httpCode: 200, bytes: 1073741824, bytesPerSec: 734003200, seconds: 1.463 });
+    expect(() => parseCurlWriteOut('garbage')).toThrow(/unexpected curl -w output/);
+  });
+});
+
+describe('nginx configuration', () => {
+  const spec: ServerSpec = {
+    bin: '/usr/sbin/nginx',
+    dir: '/tmp/x/candidate',
+    docroot: '/tmp/x/www',
+    cert: '/tmp/x/cert.pem',
+    key: '/tmp/x/key.pem',
+    tlsPort: 40001,
+    plainPort: 40002,
+    ktls: 'on',
+    gzipLevel: 6,
+    workers: 1,
+    earlyErrorLog: true,
+  };
+  const conf = renderConf(spec);
+
+  it('sets every writable path inside the scratch dir', () => {
+    for (const d of ['pid', 'lock_file', 'error_log', 'client_body_temp_path', 'proxy_temp_path', 'fastcgi_temp_path', 'uwsgi_temp_path', 'scgi_temp_path']) {
+      expect(conf).toMatch(new RegExp(`^\\s*${d} /tmp/x/candidate/`, 'm'));
+    }
+    expect(conf).toMatch(/^\s*access_log off;/m);
+    expect(conf).not.toMatch(/\/var\/|\/run\/|\/etc\/nginx/);
+  });
+
+  it('listens on loopback only, and the TLS server does full handshakes', () => {
+    const listens = [...conf.matchAll(/^\s*listen ([^\s;]+)/gm)].map((m) => m[1]);
+    expect(listens).toEqual(['127.0.0.1:40001', '127.0.0.1:40002']);
+    expect(conf).toContain('ssl_session_cache off;');
+    expect(conf).toContain('ssl_session_tickets off;');
+    expect(conf).toContain('gzip_comp_level 6;');
+  });
+
+  it('kTLS directive follows the spec', () => {
+    expect(conf).toContain('ssl_conf_command Options KTLS;');
+    expect(renderConf({ ...spec, ktls: 'off' })).toContain('ssl_conf_command Options -KTLS;');
+    expect(renderConf({ ...spec, ktls: 'unset' })).not.toContain('ssl_conf_command');
+  });
+});
+
+describe('content', () => {
+  it('xorshift32 is deterministic', () => {
+    const a = xorshift32(1);
+    const b = xorshift32(1);
+    const xs = [a(), a(), a()];
+    expect([b(), b(), b()]).toEqual(xs);
+    // x=1: x^=x<<13 -> 8193; x^=x>>>17 -> 8193; x^=x<<5 -> 8193^262176 = 270369
+    expect(xs[0]).toBe(270369);
+  });
+
+  it('compressible text has the asked size, is the same every time, and compresses', async () => {
+    const t = compressibleText(100_000);
+    expect(t.length).toBe(100_000);
+    expect(compressibleText(100_000).equals(t)).toBe(true);
+    const { gzipSync } = await import('node:zlib');
+    const ratio = t.length / gzipSync(t, { level: 6 }).length;
+    expect(ratio).toBeGreaterThan(2);
+    expect(ratio).toBeLessThan(10);
+  });
+
+  it('humanBytes', () => {
+    expect(humanBytes(1 << 30)).toBe('1 GiB');
+    expect(humanBytes(1 << 20)).toBe('1 MiB');
+    expect(humanBytes(64 << 10)).toBe('64 KiB');
+    expect(humanBytes(615)).toBe('615 bytes');
+  });
+});
+
+describe('interleave', () => {
+  it('alternates which side goes first (ABBA)', async () => {
+    const order: string[] = [];
+    await interleave(['a', 'b'], 4, async (s, r) => {
+      order.push(`${s}${r}`);
+    });
+    expect(order).toEqual(['a0', 'b0', 'b1', 'a1', 'a2', 'b2', 'b3', 'a3']);
+  });
+});
+
+describe('svg', () => {
+  it('niceStep and escaping', () => {
+    expect(niceStep(0.37)).toBeCloseTo(0.5, 12);
+    expect(niceStep(3)).toBe(5);
+    expect(niceStep(12)).toBe(20);
+    expect(niceStep(0)).toBe(1);
+    expect(escapeXml(`a<b & "c"`)).toBe('a&lt;b &amp; &quot;c&quot;');
+  });
+
+  it('one rect per finite bar, labels escaped, well-formed ends', () => {
+    const svg = barChart({
+      title: 'T <1>',
+      yLabel: 'y',
+      series: [{ name: 'x', color: '#111111' }, { name: 'y', color: '#222222' }],
+      groups: [
+        { label: 'g1', bars: [{ series: 'x', value: 1 }, { series: 'y', value: 1.5, lo: 1.2, hi: 1.8 }] },
+        { label: 'g2', bars: [{ series: 'x', value: 1 }, { series: 'y', value: Number.NaN }] },
+      ],
+      refLine: { value: 1, label: 'baseline' },
+    });
+    expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+    expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
+    expect(svg).toContain('T &lt;1&gt;');
+    // background + 2 legend swatches + 3 finite bars
+    expect(svg.match(/<rect /g)!.length).toBe(1 + 2 + 3);
+    expect(svg).not.toMatch(/NaN/);
+  });
+});
+
+describe('bench build', () => {
+  it('the nginx-only variant adds one module and changes only nginx stage keys', () => {
+    const plan = planFromFlags({ profile: 'ktls' }, false);
+    const v = variantRecipes(BUILTIN_RECIPES, 'ktls', path.join(tmp, 'recipes'));
+    const added = VARIANT_MODULES.find((m) => !plan.configureArgs.includes(m))!;
+    expect(v.change).toContain(added);
+    const vplan = planFromFlags({ profile: 'ktls', recipes: v.dir, patches: plan.patchesDir }, false);
+    expect(vplan.configureArgs).toEqual([...plan.configureArgs.slice(0, plan.configureArgs.findIndex((a) => a.startsWith('--with-openssl='))), added, ...plan.configureArgs.slice(plan.configureArgs.findIndex((a) => a.startsWith('--with-openssl=')))]);
+    const changed = plan.stages.filter((s) => vplan.stages.find((x) => x.id === s.id)!.key !== s.key).map((s) => s.id);
+    expect(changed.filter((id) => !/nginx|verify|smoke|package/.test(id))).toEqual([]);
+    expect(changed).toContain('configure:nginx');
+    // the built-in recipes are untouched
+    expect(readFileSync(path.join(BUILTIN_RECIPES, 'profiles', 'ktls.json'), 'utf8')).not.toContain(added);
+  });
+
+  it('runs cold, warm and nginx-only through runBuild in a private state dir, and renders', async () => {
+    const calls: { profile: string; force?: boolean; home?: string; hasSub: boolean }[] = [];
+    const before = process.env.NGINX_FORGE_HOME;
+    const fake = async (plan: BuildPlan, opts: BuildOptions): Promise<BuildSummary> => {
+      calls.push({ profile: plan.profile, force: opts.force, home: process.env.NGINX_FORGE_HOME, hasSub: plan.configureArgs.some((a) => VARIANT_MODULES.includes(a)) });
+      const n = calls.length;
+      const status = (id: string) => (n === 1 ? 'built' : n === 3 && /nginx/.test(id) ? 'built' : 'cached');
+      return {
+        profile: plan.profile, planHash: plan.planHash, binary: '/x/usr/sbin/nginx', root: '/x', licensesDir: '/x/l', artifacts: [],
+        stages: plan.stages.map((s) => ({ id: s.id, status: status(s.id), seconds: 0 })), seconds: 0,
+      };
+    };
+    const r: BuildBenchResult = await benchBuild({ flags: { profile: 'ktls' }, runBuild: fake, skipNaive: true, jobs: 2 });
+    expect(process.env.NGINX_FORGE_HOME).toBe(before);
+    expect(calls.map((c) => [c.force, c.hasSub])).toEqual([[true, false], [false, false], [false, true]]);
+    expect(new Set(calls.map((c) => c.home)).size).toBe(1);
+    expect(calls[0]!.home).not.toBe(before);
+    expect(r.scenarios.map((s) => s.id)).toEqual(['cold', 'warm', 'nginx-only']);
+    expect(r.scenarios[1]!.built).toEqual([]);
+    expect(r.scenarios[2]!.built!.every((id) => id.endsWith(':nginx'))).toBe(true);
+    expect(r.warnings).toEqual([]);
+    expect(r.speedup).toEqual({});
+    expect(buildText(r)).toMatch(/cold build/);
+    expect(buildMarkdown(r, 'build.svg')).toContain('![build times](build.svg)');
+    expect(buildChart(r)).toContain('</svg>');
+  });
+});
