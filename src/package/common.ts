@@ -1,0 +1,179 @@
+// Helpers shared by the package formats (.deb, FreeBSD port): timestamps, maintainer identity,
+// license texts, file walking and SHA256SUMS upkeep. No format-specific knowledge here.
+import { createHash } from 'node:crypto';
+import { existsSync, lstatSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { loadRecipes } from '../recipes/load.ts';
+import type { BuildPlan, ComponentName } from '../plan.ts';
+
+/** Used when nothing else names a timestamp: 2026-01-01T00:00:00Z. Fixed, so output stays reproducible. */
+export const DEFAULT_EPOCH = 1767225600;
+
+/**
+ * The timestamp packaged files and dates carry, in this order: an explicit value, the
+ * SOURCE_DATE_EPOCH environment variable (reproducible-builds convention), the build's own
+ * epoch recorded in manifest.json, then DEFAULT_EPOCH.
+ */
+export function sourceDateEpoch(explicit?: number, manifestFile?: string): number {
+  if (explicit !== undefined && Number.isInteger(explicit) && explicit >= 0) return explicit;
+  const env = process.env.SOURCE_DATE_EPOCH;
+  if (env && /^\d+$/.test(env)) return Number(env);
+  if (manifestFile && existsSync(manifestFile)) {
+    try {
+      const m = JSON.parse(readFileSync(manifestFile, 'utf8')) as { sourceDateEpoch?: unknown };
+      if (typeof m.sourceDateEpoch === 'number' && Number.isInteger(m.sourceDateEpoch)) return m.sourceDateEpoch;
+    } catch {
+      // not JSON: ignore, fall through
+    }
+  }
+  return DEFAULT_EPOCH;
+}
+
+export interface Maintainer {
+  name: string;
+  email: string;
+}
+
+/**
+ * Who the package names as maintainer: NGINX_FORGE_MAINTAINER ("Name <email>"), else Debian's
+ * DEBFULLNAME/DEBEMAIL, else a neutral placeholder the user is expected to replace.
+ */
+export function maintainer(explicit?: string): Maintainer {
+  const parse = (s: string): Maintainer | undefined => {
+    const m = /^\s*(.+?)\s*<([^<>\s]+@[^<>\s]+)>\s*$/.exec(s);
+    return m ? { name: m[1]!, email: m[2]! } : undefined;
+  };
+  const fromExplicit = explicit ? parse(explicit) : undefined;
+  if (fromExplicit) return fromExplicit;
+  const fromEnv = process.env.NGINX_FORGE_MAINTAINER ? parse(process.env.NGINX_FORGE_MAINTAINER) : undefined;
+  if (fromEnv) return fromEnv;
+  const email = process.env.DEBEMAIL;
+  if (email && /^[^<>\s]+@[^<>\s]+$/.test(email)) return { name: process.env.DEBFULLNAME || 'nginx-forge', email };
+  // .invalid (RFC 2606) says plainly that nobody set one; lintian accepts it
+  return { name: 'nginx-forge packager', email: 'packager@nginx-forge.invalid' };
+}
+
+export const formatMaintainer = (m: Maintainer) => `${m.name} <${m.email}>`;
+
+/** RFC 2822 date in UTC, as Debian changelogs want: "Thu, 01 Jan 2026 00:00:00 +0000". */
+export function rfc2822(epoch: number): string {
+  const d = new Date(epoch * 1000);
+  const days = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+  const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+  const p2 = (n: number) => String(n).padStart(2, '0');
+  return `${days[d.getUTCDay()]}, ${p2(d.getUTCDate())} ${months[d.getUTCMonth()]} ${d.getUTCFullYear()} ${p2(d.getUTCHours())}:${p2(d.getUTCMinutes())}:${p2(d.getUTCSeconds())} +0000`;
+}
+
+export const sha256File = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
+export const md5File = (f: string) => createHash('md5').update(readFileSync(f)).digest('hex');
+
+/** Every entry below dir (relative paths, '/'-separated, sorted, directories before their contents). */
+export function walk(dir: string, rel = ''): { rel: string; kind: 'dir' | 'file' | 'symlink'; size: number; mode: number }[] {
+  const out: { rel: string; kind: 'dir' | 'file' | 'symlink'; size: number; mode: number }[] = [];
+  for (const name of readdirSync(path.join(dir, rel)).sort()) {
+    const r = rel ? `${rel}/${name}` : name;
+    const st = lstatSync(path.join(dir, r));
+    if (st.isSymbolicLink()) out.push({ rel: r, kind: 'symlink', size: st.size, mode: st.mode & 0o7777 });
+    else if (st.isDirectory()) out.push({ rel: r, kind: 'dir', size: 0, mode: st.mode & 0o7777 }, ...walk(dir, r));
+    else out.push({ rel: r, kind: 'file', size: st.size, mode: st.mode & 0o7777 });
+  }
+  return out;
+}
+
+/** Homepage and description of each component, read from the plan's recipe directory. */
+export function componentInfo(plan: BuildPlan): Record<ComponentName, { homepage: string; description: string }> {
+  const recipes = loadRecipes(plan.recipesDir);
+  const out = {} as Record<ComponentName, { homepage: string; description: string }>;
+  for (const c of plan.components) {
+    const r = recipes.components.get(c.name)?.recipe;
+    out[c.name] = { homepage: r?.homepage ?? '', description: r?.description ?? c.name };
+  }
+  return out;
+}
+
+/** Display names, for descriptions: "OpenSSL 3.5.7". */
+export const DISPLAY_NAME: Record<ComponentName, string> = {
+  nginx: 'nginx',
+  openssl: 'OpenSSL',
+  pcre2: 'PCRE2',
+  'zlib-ng': 'zlib-ng',
+  jemalloc: 'jemalloc',
+};
+
+/** The license files of one component inside a licenses directory (<dir>/<component>/<file>). */
+export function licenseFilesOf(licensesDir: string, name: string): string[] {
+  const candidates = [path.join(licensesDir, name), path.join(licensesDir, 'licenses', name)];
+  const dir = candidates.find((d) => existsSync(d));
+  if (!dir) return [];
+  return readdirSync(dir)
+    .sort()
+    .map((f) => path.join(dir, f))
+    .filter((f) => lstatSync(f).isFile());
+}
+
+/** "Copyright ..." lines of a license text (those with a year), without comment decoration. */
+export function copyrightLines(text: string): string[] {
+  const out: string[] = [];
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/^[\s/*#>-]+/, '').replace(/\s+$/, '');
+    if (/^(copyright\s*)?(\(c\)|©)?\s*\d{4}/i.test(line) && /^(copyright|\(c\)|©)/i.test(line)) {
+      out.push(line.replace(/^copyright\s*/i, '').replace(/\s*all rights reserved\.?$/i, '').trim());
+    }
+  }
+  return [...new Set(out)];
+}
+
+/** SPDX expression → Debian copyright-format short name ("BSD-3-Clause WITH PCRE2-exception" → "BSD-3-clause with PCRE2 exception"). */
+export function dep5License(spdx: string): string {
+  const m = /^(.+?)\s+WITH\s+(.+?)(?:-exception)?$/.exec(spdx.trim());
+  const base = (s: string) => s.replace(/^(BSD-[234])-Clause$/, '$1-clause');
+  if (m) return `${base(m[1]!)} with ${m[2]!} exception`;
+  return spdx
+    .split(/\s+(AND|OR)\s+/)
+    .map((p) => (p === 'AND' ? 'and' : p === 'OR' ? 'or' : base(p)))
+    .join(' ');
+}
+
+/** A text as a Debian control-file continuation: one leading space, blank lines as " .". */
+export function controlText(text: string): string {
+  return text
+    .replace(/\r\n?/g, '\n')
+    .replace(/\t/g, '    ')
+    .replace(/\s+$/, '')
+    .split('\n')
+    .map((l) => (l.trim() === '' ? ' .' : ` ${l.trimEnd()}`))
+    .join('\n');
+}
+
+/** Word-wrap for description lines. */
+export function wrap(text: string, width = 78): string[] {
+  const out: string[] = [];
+  let line = '';
+  for (const w of text.split(/\s+/).filter(Boolean)) {
+    if (line && line.length + 1 + w.length > width) {
+      out.push(line);
+      line = w;
+    } else line = line ? `${line} ${w}` : w;
+  }
+  if (line) out.push(line);
+  return out;
+}
+
+/**
+ * Add (or replace) entries for `files` in <dir>/SHA256SUMS, keeping the lines of other files.
+ * The build's package stage writes SHA256SUMS; packages made afterwards join it.
+ */
+export function updateSha256Sums(dir: string, files: string[]): string {
+  const sumsPath = path.join(dir, 'SHA256SUMS');
+  const entries = new Map<string, string>();
+  if (existsSync(sumsPath)) {
+    for (const line of readFileSync(sumsPath, 'utf8').split('\n')) {
+      const m = /^([0-9a-f]{64}) [ *](.+)$/.exec(line);
+      if (m) entries.set(m[2]!, m[1]!);
+    }
+  }
+  for (const f of files) entries.set(path.relative(dir, f).split(path.sep).join('/'), sha256File(f));
+  const lines = [...entries.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([f, h]) => `${h}  ${f}`);
+  writeFileSync(sumsPath, `${lines.join('\n')}\n`);
+  return sumsPath;
+}
