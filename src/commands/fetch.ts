@@ -2,7 +2,7 @@
 // The work is done by fetch/ (no UI there); this command only shows it with listr2: one task
 // per file, progress in the title on a TTY, plain timestamped lines otherwise (CI, pipes).
 import { ExitCode, UsageError } from '../errors.ts';
-import { missingFromStore, OfflineMissingError, planFetchItems, type FetchOptions, type FetchResult } from '../fetch/index.ts';
+import { missingFromStore, OfflineMissingError, planFetchItems, storeEntriesOf, type FetchOptions, type FetchResult } from '../fetch/index.ts';
 import { combineErrors, pool } from '../fetch/plan.ts';
 import { distfilesDir, plainOutput } from '../paths.ts';
 import path from 'node:path';
@@ -63,7 +63,10 @@ export async function run(flags: FetchFlags): Promise<number> {
     const errors: unknown[] = [];
     const plain = plainOutput();
     const started = Date.now();
-    const { Listr, PRESET_TIMESTAMP } = await import('listr2');
+    const { Listr, ListrLogger, PRESET_TIMESTAMP, ProcessOutput } = await import('listr2');
+    // progress goes to stderr; stdout carries only the summary (scripts can capture it)
+    const processOutput = new ProcessOutput(process.stderr, process.stderr);
+    const logger = () => new ListrLogger({ useIcons: true, processOutput });
     const list = new Listr(
       items.map((it) => ({
         title: it.label,
@@ -87,7 +90,7 @@ export async function run(flags: FetchFlags): Promise<number> {
                 return;
               }
               const now = Date.now();
-              if (now - lastTitle < 100 && e.received !== e.total) return;
+              if (now - lastTitle < 200 && e.received !== e.total) return;
               lastTitle = now;
               task.title = `${e.file}  ${formatBytes(e.received)}${e.total ? ` / ${formatBytes(e.total)}` : ''}`;
             },
@@ -110,10 +113,13 @@ export async function run(flags: FetchFlags): Promise<number> {
         concurrent: jobs,
         exitOnError: false,
         registerSignalListeners: false,
-        renderer: plain ? 'simple' : 'default',
-        rendererOptions: plain ? { timestamp: PRESET_TIMESTAMP } : { collapseErrors: false },
+        // rendering goes to stderr: its TTY-ness decides, not stdout's
+        forceTTY: !plain,
+        renderer: 'default',
+        rendererOptions: { collapseErrors: false, logger: logger() },
         fallbackRenderer: 'simple',
-        fallbackRendererOptions: { timestamp: PRESET_TIMESTAMP },
+        fallbackRendererCondition: plain,
+        fallbackRendererOptions: { timestamp: PRESET_TIMESTAMP, logger: logger() },
       } as ConstructorParameters<typeof Listr>[1],
     );
     await list.run();
@@ -122,9 +128,12 @@ export async function run(flags: FetchFlags): Promise<number> {
       return ExitCode.interrupted;
     }
     if (errors.length) throw combineErrors(errors);
+    // one line per file, in plan order (artifact, then its signature)
+    const order = items.flatMap((it) => it.alternatives.flatMap((a) => storeEntriesOf(a).map((e) => e.sha256)));
+    const sorted = [...results].sort((x, y) => order.indexOf(x.sha256) - order.indexOf(y.sha256));
     const seen = new Set<string>();
     const lines: string[] = [];
-    for (const r of results) {
+    for (const r of sorted) {
       if (seen.has(r.sha256)) continue;
       seen.add(r.sha256);
       lines.push(`${(r.status === 'stored' ? 'stored' : 'present').padEnd(8)} ${r.file.padEnd(42)} ${formatBytes(r.size).padStart(10)}  sha256 ${r.sha256}`);

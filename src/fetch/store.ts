@@ -98,8 +98,9 @@ export async function withStoreLock<T>(
     try {
       release = await lockfile.lock(lp, {
         realpath: false,
-        stale: 30_000,
-        update: 5_000,
+        // a holder that died (SIGKILL) stops refreshing the lock; it is taken over after this
+        stale: 15_000,
+        update: 3_000,
         retries: 0,
         onCompromised: (e) => {
           compromised = e;
