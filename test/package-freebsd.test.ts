@@ -1,0 +1,156 @@
+// The FreeBSD port skeleton, compared byte for byte with test/golden/freebsd-port/<profile>/.
+// After an intended change, regenerate the golden files and review the diff:
+//   UPDATE_GOLDEN=1 npx vitest run test/package-freebsd.test.ts
+import { execa } from 'execa';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { planFromFlags } from '../src/commands/common.ts';
+import { freebsdPath, freebsdPort, writeFreebsdPort } from '../src/package/freebsd.ts';
+import type { BuildPlan } from '../src/plan.ts';
+import { loadRecipes, BUILTIN_RECIPES } from '../src/recipes/load.ts';
+
+const GOLDEN = path.join(import.meta.dirname, 'golden', 'freebsd-port');
+const EPOCH = 1767225600;
+const tmp = () => mkdtempSync(path.join(tmpdir(), 'nf-port-'));
+const planOf = (profile: string, extra: { patches?: string } = {}) => planFromFlags({ profile, ...extra }, false);
+
+function listTree(dir: string, rel = ''): string[] {
+  const out: string[] = [];
+  for (const f of readdirSync(path.join(dir, rel)).sort()) {
+    const r = rel ? `${rel}/${f}` : f;
+    if (statSync(path.join(dir, r)).isDirectory()) out.push(...listTree(dir, r));
+    else out.push(r);
+  }
+  return out;
+}
+
+describe('FreeBSD port skeleton', () => {
+  for (const profile of ['ktls', 'userspace']) {
+    it(`matches the golden files for profile ${profile}`, async () => {
+      const { files } = await freebsdPort({ plan: planOf(profile), sourceDateEpoch: EPOCH });
+      const golden = path.join(GOLDEN, profile);
+      if (process.env.UPDATE_GOLDEN) {
+        rmSync(golden, { recursive: true, force: true });
+        for (const [rel, text] of Object.entries(files)) {
+          mkdirSync(path.dirname(path.join(golden, rel)), { recursive: true });
+          writeFileSync(path.join(golden, rel), text);
+        }
+      }
+      expect(Object.keys(files).sort()).toEqual(listTree(golden));
+      for (const [rel, text] of Object.entries(files)) {
+        expect(text, `${profile}/${rel}`).toBe(readFileSync(path.join(golden, rel), 'utf8'));
+      }
+    });
+  }
+
+  it('distinfo carries exactly the recipes\' sha256 (and size where the recipe has one) for every distfile', async () => {
+    const plan = planOf('ktls');
+    const { files, distfiles } = await freebsdPort({ plan, sourceDateEpoch: EPOCH });
+    const recipes = loadRecipes(BUILTIN_RECIPES);
+    const pinned = new Map<string, { sha256: string; size?: number }>();
+    for (const { recipe } of recipes.components.values()) {
+      for (const v of Object.values(recipe.versions)) {
+        for (const a of [...v.artifacts, ...v.patchSets.map((s) => s.artifact)]) {
+          pinned.set(a.file, a);
+          if (a.distro) pinned.set(a.distro.file, a);
+        }
+      }
+    }
+    const lines = files.distinfo!.trim().split('\n');
+    expect(lines[0]).toBe(`TIMESTAMP = ${EPOCH}`);
+    const sha = lines.filter((l) => l.startsWith('SHA256'));
+    expect(sha).toHaveLength(plan.components.length + plan.patchSets.length);
+    for (const l of sha) {
+      const [, file, hash] = /^SHA256 \((.+)\) = ([0-9a-f]{64})$/.exec(l)!;
+      expect(pinned.get(file!)?.sha256, file).toBe(hash);
+    }
+    for (const l of lines.filter((x) => x.startsWith('SIZE'))) {
+      const [, file, size] = /^SIZE \((.+)\) = (\d+)$/.exec(l)!;
+      expect(pinned.get(file!)?.size, file).toBe(Number(size));
+    }
+    // every component's pinned hash is in distinfo
+    for (const c of plan.components) expect(files.distinfo).toContain(c.sha256);
+    for (const s of plan.patchSets) expect(files.distinfo).toContain(s.artifact.sha256);
+    // the one without a recipe size says so instead of guessing
+    expect(distfiles.filter((d) => d.sizeFrom === 'unknown').map((d) => d.file)).toEqual(['zlib-ng-2.2.4.tar.gz']);
+  });
+
+  it('takes SIZE from a verified copy in the distfiles store, never from a corrupt one', async () => {
+    const plan = structuredClone(planOf('ktls')) as BuildPlan;
+    const store = tmp();
+    const data = Buffer.from('a stand-in zlib-ng tag archive\n');
+    const sha = createHash('sha256').update(data).digest('hex');
+    const z = plan.components.find((c) => c.name === 'zlib-ng')!;
+    z.artifacts[0] = { ...z.artifacts[0]!, sha256: sha, size: undefined };
+    z.sha256 = sha;
+    mkdirSync(path.join(store, sha), { recursive: true });
+    writeFileSync(path.join(store, sha, 'zlib-ng-2.2.4.tar.gz'), data);
+    const ok = await freebsdPort({ plan, distdir: store, sourceDateEpoch: EPOCH });
+    expect(ok.files.distinfo).toContain(`SIZE (zlib-ng-2.2.4.tar.gz) = ${data.length}`);
+    expect(ok.distfiles.find((d) => d.file === 'zlib-ng-2.2.4.tar.gz')!.sizeFrom).toBe('distfiles store');
+    expect(ok.warnings.join('\n')).not.toContain('SIZE of');
+
+    writeFileSync(path.join(store, sha, 'zlib-ng-2.2.4.tar.gz'), 'tampered');
+    const bad = await freebsdPort({ plan, distdir: store, sourceDateEpoch: EPOCH });
+    expect(bad.files.distinfo).not.toContain('SIZE (zlib-ng-2.2.4.tar.gz)');
+    expect(bad.warnings.join('\n')).toContain('SIZE of zlib-ng-2.2.4.tar.gz is unknown');
+    rmSync(store, { recursive: true, force: true });
+  });
+
+  it('ships the project\'s own patches in files/: nginx ones for the framework, others applied in post-patch', async () => {
+    const patches = tmp();
+    const header = 'Fix something important.\nWhy: a test. Upstream: not applicable.\n\n';
+    const diff = '--- a/README\n+++ b/README\n@@ -1 +1 @@\n-x\n+y\n';
+    mkdirSync(path.join(patches, 'nginx', '1.26.3'), { recursive: true });
+    writeFileSync(path.join(patches, 'nginx', '1.26.3', '0001-fix-a-thing.patch'), header + diff);
+    mkdirSync(path.join(patches, 'openssl', '>=3.5'), { recursive: true });
+    writeFileSync(path.join(patches, 'openssl', '>=3.5', '0001-tune.patch'), header + diff);
+    const plan = planOf('ktls', { patches });
+    const dir = path.join(tmp(), 'port');
+    const r = await writeFreebsdPort({ plan, dir, sourceDateEpoch: EPOCH });
+    expect(readFileSync(path.join(dir, 'files/patch-0001-fix-a-thing.patch'), 'utf8')).toBe(header + diff);
+    expect(readFileSync(path.join(dir, 'files/extra-patch-openssl-0001-tune.patch'), 'utf8')).toBe(header + diff);
+    const mk = r.files.Makefile!;
+    expect(mk).toMatch(/^PATCH_STRIP=\t-p1$/m);
+    expect(mk).toMatch(/^post-patch:\n.*\n\t@\$\{PATCH\} -d \$\{WRKDIR\}\/openssl-3\.5\.7 -p1 -E -s --forward < \$\{FILESDIR\}\/extra-patch-openssl-0001-tune\.patch$/m);
+    // the Debian patch set still comes first (pre-patch runs before the framework's do-patch)
+    expect(mk.indexOf('pre-patch:')).toBeGreaterThan(0);
+    rmSync(patches, { recursive: true, force: true });
+  });
+
+  it('moves Debian paths to FreeBSD hier(7)', () => {
+    expect(freebsdPath('sbin-path', '/usr/sbin/nginx')).toBe('${PREFIX}/sbin/nginx');
+    expect(freebsdPath('conf-path', '/etc/nginx/nginx.conf')).toBe('${PREFIX}/etc/nginx/nginx.conf');
+    expect(freebsdPath('pid-path', '/run/nginx.pid')).toBe('/var/run/nginx.pid');
+    expect(freebsdPath('lock-path', '/run/lock/nginx.lock')).toBe('/var/run/nginx.lock');
+    expect(freebsdPath('http-proxy-temp-path', '/var/lib/nginx/proxy')).toBe('/var/tmp/nginx/proxy');
+    expect(freebsdPath('modules-path', '/usr/lib/nginx/modules')).toBe('${PREFIX}/libexec/nginx/modules');
+    expect(freebsdPath('error-log-path', '/var/log/nginx/error.log')).toBe('/var/log/nginx/error.log');
+  });
+
+  it('is a Makefile bmake can read (with a stand-in bsd.port.mk)', async (ctx) => {
+    if ((await execa('sh', ['-c', 'command -v bmake'], { reject: false })).exitCode !== 0) {
+      ctx.skip(); // apt-get install bmake
+      return;
+    }
+    const dir = path.join(tmp(), 'port');
+    await writeFreebsdPort({ plan: planOf('ktls'), dir, sourceDateEpoch: EPOCH });
+    const mk = path.join(path.dirname(dir), 'mk');
+    mkdirSync(mk);
+    writeFileSync(path.join(mk, 'sys.mk'), '');
+    writeFileSync(
+      path.join(mk, 'bsd.port.mk'),
+      '.for v in ECHO_MSG PATCH SETENV MAKE_ENV CMAKE_BIN CONFIGURE_ENV GMAKE MV RM RMDIR MKDIR STRIP_CMD\n$v?=\techo\n.endfor\nPREFIX?=\t/usr/local\nWRKDIR?=\t/w\nSTAGEDIR?=\t/s\nMAKE_JOBS_NUMBER?=\t2\n',
+    );
+    const v = await execa('bmake', ['-m', mk, '-V', 'DISTFILES', '-V', 'OPTIONS_DEFINE'], { cwd: dir });
+    expect(v.stdout).toContain('nginx-1.26.3.tar.gz:nginx');
+    expect(v.stdout).toContain('DEBUG KTLS');
+    const n = await execa('bmake', ['-m', mk, '-n', 'pre-patch', 'pre-configure', 'post-install'], { cwd: dir });
+    expect(n.stdout).toContain('/w/debian/patches/$p');
+    expect(n.stdout).toContain('/s/usr/local/etc/nginx/nginx.conf.sample');
+    expect(existsSync(path.join(dir, 'files/nginx.in'))).toBe(true);
+  });
+});
