@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { StageCache } from '../cache/index.ts';
 import { ForgeError, StageError, ExitCode } from '../errors.ts';
-import { fetchPlanSources } from '../commands/fetch.ts';
+import { fetchPlanSources } from '../fetch/index.ts';
 import type { FetchOptions } from '../fetch/index.ts';
 import { component, stage, type BuildPlan, type ComponentName, type PlanComponent } from '../plan.ts';
 import { logsDir, stagesDir, workDir, distfilesDir } from '../paths.ts';
@@ -182,8 +182,11 @@ export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events:
   let installDir = installHit;
   if (installDir) {
     for (const d of DEPS) {
-      for (const s of [`extract:${d}`, `patch:${d}`]) skipped(s, 'not needed: the nginx install is cached');
-      skipped(`build:${d}`, 'not needed: the nginx install is cached');
+      // an evicted dependency entry is not rebuilt: nothing needs it while the install is cached
+      for (const s of [`extract:${d}`, `patch:${d}`, `build:${d}`]) {
+        if (depHit[d]) cachedStage(s);
+        else skipped(s, 'not needed: the nginx install is cached');
+      }
     }
     for (const s of ['extract:nginx', 'patch:nginx', 'configure:nginx', 'compile:nginx', 'install:nginx']) cachedStage(s);
   } else {
@@ -250,7 +253,7 @@ export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events:
     skipped('smoke', 'skipped (--no-smoke)');
   } else {
     await resultStage(cache, 'smoke', key('smoke'), step, cachedStage, async () =>
-      smokeStage(binary, plan, { vm: opts.smokeVm ?? 'auto', distdir: fetchOpts.distdir, logDir, signal, onLog: (l) => events.update?.('smoke', l) }),
+      smokeStage(binary, plan, { vm: opts.smokeVm ?? 'auto', distdir: fetchOpts.distdir, logDir, signal, onLog: (l: string) => events.update?.('smoke', l) }),
     );
   }
   if (opts.until === 'smoke') return summary();

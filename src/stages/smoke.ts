@@ -3,9 +3,10 @@
 // serve correct bytes without kTLS (BINARY_NO_KTLS), never PASS.
 import { ForgeError, ExitCode } from '../errors.ts';
 import type { BuildPlan } from '../plan.ts';
-import { runSmoke, type SmokeOptions, type SmokeResult } from '../smoke/index.ts';
+import type { SmokeOptions, SmokeResult } from '../smoke/index.ts';
 
 export async function smokeStage(binary: string, plan: BuildPlan, opts: SmokeOptions): Promise<{ verdict: string; result: SmokeResult }> {
+  const { runSmoke } = await import('../smoke/index.ts');
   const result = await runSmoke(binary, opts);
   const expected = plan.ktls ? 'PASS' : 'BINARY_NO_KTLS';
   if (result.verdict !== expected) {
