@@ -41,7 +41,6 @@ export function program(): Command {
   fetchOptions(addPlanOptions(prog.command('build').description('fetch, patch, configure, compile, verify, smoke-test and package nginx')))
     .option('-j, --jobs <n>', 'parallel compile jobs (default: number of CPUs)')
     .option('-o, --out <dir>', 'artifact directory', 'dist')
-    .option('--prefix <path>', 'install prefix given to nginx configure (overrides the profile)')
     .option('--force', 'ignore the stage cache and rebuild everything')
     .option('--no-smoke', 'skip the kTLS smoke test stage')
     .option('--smoke-vm <mode>', 'smoke test VM mode: auto, always or never', 'auto')

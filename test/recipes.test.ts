@@ -167,3 +167,13 @@ describe('plan command', () => {
     }
   });
 });
+
+describe('--prefix', () => {
+  it('changes the configure prefix and, with it, the nginx stage keys', () => {
+    const a = resolvePlan(loadRecipes(), 'ktls');
+    const b = resolvePlan(loadRecipes(), 'ktls', { prefix: '/opt/nginx' });
+    expect(b.configureArgs).toContain('--prefix=/opt/nginx');
+    const changed = a.stages.filter((s, i) => b.stages[i]!.key !== s.key).map((s) => s.id);
+    expect(changed).toEqual(['configure:nginx', 'compile:nginx', 'install:nginx', 'verify', 'smoke', 'package']);
+  });
+});

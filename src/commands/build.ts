@@ -15,7 +15,6 @@ export interface BuildFlags extends PlanFlags {
   distro?: boolean;
   jobs?: string;
   out: string;
-  prefix?: string;
   force?: boolean;
   smoke?: boolean;
   smokeVm?: 'auto' | 'always' | 'never';
@@ -113,9 +112,6 @@ export function summaryJson(s: BuildSummary) {
 
 export async function run(flags: BuildFlags): Promise<number> {
   const plan = planFromFlags(flags);
-  if (flags.prefix) {
-    plan.configureArgs = plan.configureArgs.map((a) => (a.startsWith('--prefix=') ? `--prefix=${flags.prefix}` : a));
-  }
   const controller = new AbortController();
   let interrupted = false;
   const onSignal = () => {

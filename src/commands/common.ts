@@ -11,6 +11,7 @@ export interface PlanFlags {
   set?: string[];
   recipes?: string;
   patches?: string;
+  prefix?: string;
 }
 
 export function addPlanOptions(cmd: Command): Command {
@@ -18,7 +19,8 @@ export function addPlanOptions(cmd: Command): Command {
     .addOption(new Option('-p, --profile <name>', 'build profile (recipes/profiles/<name>.json)').default('ktls'))
     .option('--set <component=version...>', 'use another catalog version of a component (repeatable)')
     .option('--recipes <dir>', 'use this recipe directory instead of the built-in one')
-    .option('--patches <dir>', 'use this patches directory (default: patches/ next to the recipes)');
+    .option('--patches <dir>', 'use this patches directory (default: patches/ next to the recipes)')
+    .option('--prefix <path>', "nginx install prefix (overrides the profile's)");
 }
 
 export function planFromFlags(flags: PlanFlags, withToolchain = true): BuildPlan {
@@ -27,6 +29,7 @@ export function planFromFlags(flags: PlanFlags, withToolchain = true): BuildPlan
   const patchesDir = flags.patches ? path.resolve(flags.patches) : flags.recipes ? path.join(path.dirname(dir), 'patches') : undefined;
   return resolvePlan(recipes, flags.profile, {
     set: flags.set,
+    prefix: flags.prefix,
     patchesDir,
     toolchain: withToolchain ? toolchainFacts() : undefined,
   });

@@ -15,6 +15,8 @@ export interface ResolveOptions {
   patchesDir?: string;
   /** Facts about the build host (compiler version, ...) that must feed the cache keys. */
   toolchain?: Record<string, string>;
+  /** `--prefix`: nginx install prefix instead of the profile's. */
+  prefix?: string;
 }
 
 export function sha256Hex(data: string | Buffer): string {
@@ -159,7 +161,9 @@ export function resolvePlan(recipes: RecipeSet, profileName: string, opts: Resol
   if (!entry) {
     throw new UsageError(`unknown profile "${profileName}" (known: ${[...recipes.profiles.keys()].sort().join(', ')})`, `profiles live in ${displayPath(path.join(recipes.dir, 'profiles'))}`);
   }
-  const { file, recipe: p } = entry;
+  const { file } = entry;
+  const p: ProfileRecipe = opts.prefix ? { ...entry.recipe, nginx: { ...entry.recipe.nginx, prefix: opts.prefix } } : entry.recipe;
+  if (opts.prefix && !opts.prefix.startsWith('/')) throw new UsageError(`--prefix ${opts.prefix}: must be an absolute path`);
   const overrides = parseSets(opts.set, recipes);
   const versions = Object.fromEntries(
     ComponentName.options.map((n) => [n, overrides[n] ?? p.components[n].version]),
