@@ -20,6 +20,7 @@ APT_PACKAGES=(
   qemu-system-x86   # kTLS smoke test in a VM when the host kernel has no kTLS
   busybox-static    # the VM's initramfs
   cpio kmod         # initramfs packing, depmod for the VM's kernel modules
+  ccache            # build --ccache (shared compile cache)
   wrk               # bench serve: HTTP load generator (loopback only)
   nginx             # bench serve: the distro's nginx to compare against (its service is never started)
 )
@@ -33,7 +34,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
+  # packages with services (the distro's nginx) must not start them: policy-rc.d says no
+  policy=/usr/sbin/policy-rc.d
+  own_policy=""
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null && $SUDO chmod +x "$policy" && own_policy=1
+  fi
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  [ -z "$own_policy" ] || $SUDO rm -f "$policy"
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

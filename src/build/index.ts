@@ -5,7 +5,8 @@ import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFil
 import os from 'node:os';
 import path from 'node:path';
 import { StageCache } from '../cache/index.ts';
-import { ForgeError, StageError, ExitCode } from '../errors.ts';
+import { StageError } from '../errors.ts';
+import { ccacheEnv, readStats, statsDelta } from './ccache.ts';
 import { fetchPlanSources } from '../fetch/index.ts';
 import type { FetchOptions } from '../fetch/index.ts';
 import { component, stage, type BuildPlan, type ComponentName, type PlanComponent } from '../plan.ts';
@@ -40,12 +41,7 @@ export function compileEnv(ws: string, epoch: number, ccache: boolean): Record<s
     TZ: 'UTC',
     ZERO_AR_DATE: '1',
   };
-  if (ccache) {
-    env.CC = 'ccache cc';
-    env.CCACHE_BASEDIR = ws;
-    env.CCACHE_NOHASHDIR = '1';
-  }
-  return env;
+  return ccache ? { ...env, ...ccacheEnv(ws) } : env;
 }
 
 export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events: BuildEvents = {}): Promise<BuildSummary> {
@@ -60,12 +56,8 @@ export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events:
   mkdirSync(logDir, { recursive: true });
   const logFor = (id: string) => path.join(logDir, `${id.replace(':', '-')}.log`);
   const key = (id: string) => stage(plan, id).key;
-  if (opts.ccache) {
-    const { execaSync } = await import('execa');
-    if (execaSync('sh', ['-c', 'command -v ccache'], { reject: false }).exitCode !== 0) {
-      throw new ForgeError('--ccache: ccache is not installed', { exitCode: ExitCode.missingTool, hint: 'apt-get install ccache (or drop --ccache)' });
-    }
-  }
+  if (opts.ccache) ccacheEnv(workDir()); // fails early, with the install hint, when ccache is missing
+  const ccacheBefore = opts.ccache ? await readStats() : undefined;
 
   const done = (id: string, status: StageResult['status'], started: number, detail?: string) => {
     const r: StageResult = { id, status, seconds: Math.round((Date.now() - started) / 100) / 10, detail };
@@ -227,7 +219,9 @@ export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events:
   const root = path.join(installDir, 'root');
   const binary = path.join(root, 'usr/sbin/nginx');
   const licensesDir = path.join(installDir, 'licenses');
+  const ccache = ccacheBefore ? statsDelta(ccacheBefore, await readStats()) : undefined;
   const summary = (artifacts: string[] = []): BuildSummary => ({
+    ccache,
     profile: plan.profile,
     planHash: plan.planHash,
     binary,

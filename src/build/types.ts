@@ -46,6 +46,8 @@ export interface BuildSummary {
   sbom?: string;
   stages: StageResult[];
   seconds: number;
+  /** --ccache: this build's compiler cache hits and misses */
+  ccache?: { hits: number; misses: number; hitRate: number };
 }
 
 export type RunBuild = (plan: BuildPlan, opts: BuildOptions) => Promise<BuildSummary>;

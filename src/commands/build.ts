@@ -107,6 +107,7 @@ export function summaryJson(s: BuildSummary) {
     artifacts: s.artifacts,
     stages: s.stages.map((x) => ({ id: x.id, status: x.status, seconds: x.seconds, ...(x.detail ? { detail: x.detail } : {}) })),
     seconds: s.seconds,
+    ...(s.ccache ? { ccache: s.ccache } : {}),
   };
 }
 
@@ -176,6 +177,7 @@ export async function run(flags: BuildFlags): Promise<number> {
       '',
       `nginx ${plan.components[0]!.version} (${plan.profile}) in ${summary.seconds}s: ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')}`,
       `binary:    ${summary.binary}`,
+      ...(summary.ccache ? [`ccache:    ${summary.ccache.hits} hits, ${summary.ccache.misses} misses (${(summary.ccache.hitRate * 100).toFixed(0)}% hit rate)`] : []),
       ...summary.artifacts.map((a) => `artifact:  ${path.relative(process.cwd(), a) || a}`),
     ];
     process.stderr.write(`${lines.join('\n')}\n`);
