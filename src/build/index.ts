@@ -5,7 +5,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFil
 import os from 'node:os';
 import path from 'node:path';
 import { StageCache } from '../cache/index.ts';
-import { StageError } from '../errors.ts';
+import { ExitCode, ForgeError, StageError } from '../errors.ts';
 import { ccacheEnv, readStats, statsDelta } from './ccache.ts';
 import { fetchPlanSources } from '../fetch/index.ts';
 import type { FetchOptions } from '../fetch/index.ts';
@@ -95,6 +95,8 @@ export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events:
   const depHit = Object.fromEntries(DEPS.map((d) => [d, cache.lookup(`build:${d}`, key(`build:${d}`))])) as Record<ComponentName, string | undefined>;
   const needDeps = installHit ? [] : DEPS.filter((d) => !depHit[d]);
   const needSources: ComponentName[] = installHit ? [] : ['nginx', ...needDeps];
+
+  if (needSources.length) await preflight();
 
   // fetch
   const fetchOpts: FetchOptions & { jobs?: number } = {
@@ -276,6 +278,19 @@ export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events:
     return path.join(out, n);
   });
   return summary(artifacts);
+}
+
+/** Before compiling anything: every build tool present, or one error naming all that are missing. */
+async function preflight(): Promise<void> {
+  const { doctor } = await import('../doctor.ts');
+  const r = await doctor();
+  if (r.missing.build.length === 0) return;
+  const family = r.distro.family;
+  const install = (family && r.install[family]) || Object.values(r.install).join('\n    or: ');
+  throw new ForgeError(`cannot build: missing ${r.missing.build.join(', ')}`, {
+    exitCode: ExitCode.missingTool,
+    hint: `install them: ${install}  (\`nginx-forge doctor\` shows every check)`,
+  });
 }
 
 function copyLicenses(c: PlanComponent, src: string, dest: string): void {
