@@ -109,6 +109,16 @@ describe('content', () => {
   });
 });
 
+describe('paired ratios', () => {
+  it('candidate[i] / baseline[i], summarized', async () => {
+    const { pairedRatios } = await import('../src/bench/serve.ts');
+    // 15/10 = 1.5, 20/20 = 1, 27/30 = 0.9 -> median 1, min 0.9, max 1.5
+    expect(pairedRatios([10, 20, 30], [15, 20, 27])).toMatchObject({ n: 3, median: 1, min: 0.9, max: 1.5 });
+    expect(pairedRatios([1, 2], [1])).toBeUndefined();
+    expect(pairedRatios([0, 2], [1, 1])).toBeUndefined();
+  });
+});
+
 describe('interleave', () => {
   it('alternates which side goes first (ABBA)', async () => {
     const order: string[] = [];
@@ -188,5 +198,52 @@ describe('bench build', () => {
     expect(buildText(r)).toMatch(/cold build/);
     expect(buildMarkdown(r, 'build.svg')).toContain('![build times](build.svg)');
     expect(buildChart(r)).toContain('</svg>');
+  });
+});
+
+describe('kTLS in the QEMU guest (pure parts)', () => {
+  it('the guest script is valid sh and bakes in the experiment', async () => {
+    const { renderGuestBench } = await import('../src/bench/ktls-vm.ts');
+    const script = renderGuestBench({ nginx: "/opt/it's/nginx", work: '/run/nginx-forge/work', io: '/run/nginx-forge/io', bytes: 1024, downloads: 3, cipher: 'TLS_AES_256_GCM_SHA384', maxSeconds: 60, earlyErrorLog: true });
+    const file = path.join(tmp, 'guest.sh');
+    (await import('node:fs')).writeFileSync(file, script);
+    const { spawnSync } = await import('node:child_process');
+    expect(spawnSync('sh', ['-n', file]).status).toBe(0);
+    expect(script).toContain(`'/opt/it'\\''s/nginx'`);
+    expect(script).toContain('head -c 1024 /dev/urandom');
+    expect(script).toContain('--tls13-ciphers TLS_AES_256_GCM_SHA384');
+    expect(script).toContain('while [ $n -lt 3 ]');
+  });
+
+  it('parses guest results and reads the tls_stat evidence', async () => {
+    const { parseGuestResults, ktlsFromGuest, EMULATED_LABEL } = await import('../src/bench/ktls-vm.ts');
+    const lines = [
+      'warmup-ktls 200 100 50.0 2.0 0 1',
+      'ktls 200 100 40.0 2.5 1 2',
+      'userspace 200 100 20.0 5.0 2 2',
+      'userspace 200 100 30.0 3.3 2 2',
+      'ktls 200 100 60.0 1.7 2 3',
+      'garbage line',
+    ].join('\n');
+    const d = parseGuestResults(lines);
+    expect(d).toHaveLength(5);
+    expect(d[1]).toEqual({ side: 'ktls', httpCode: 200, bytes: 100, bytesPerSec: 40, seconds: 2.5, txBefore: 1, txAfter: 2 });
+    const k = ktlsFromGuest(d, 100, 'note');
+    expect(k.measured).toBe(true);
+    expect(k.mode).toBe('emulated');
+    expect(k.evidence).toMatchObject({ ktlsDownloadsWithTlsTxSwIncrement: 2, userspaceDownloadsWithTlsTxSwIncrement: 0 });
+    // samples in MiB/s: ktls 40 and 60 bytes/s; userspace 20 and 30 bytes/s
+    expect(k.workload!.candidate.summary.avg * 1024 * 1024).toBeCloseTo(50, 9);
+    expect(k.workload!.baseline!.summary.avg * 1024 * 1024).toBeCloseTo(25, 9);
+    expect(k.workload!.notes).toContain(EMULATED_LABEL);
+    // medians 50 vs 25 bytes/s: ratio 2, +100%
+    expect(k.workload!.ratio).toBeCloseTo(2, 12);
+    expect(k.workload!.pct!.avg).toBeCloseTo(100, 9);
+    expect(k.workload!.title).toContain('emulated');
+
+    // no kernel TLS in the guest: the section says so
+    const none = ktlsFromGuest(parseGuestResults('ktls 200 100 40.0 2.5 - -\nuserspace 200 100 20.0 5.0 - -\n'), 100, '');
+    expect(none.reason).toMatch(/did not engage/);
+    expect(ktlsFromGuest([], 100, '').measured).toBe(false);
   });
 });

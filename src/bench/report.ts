@@ -20,7 +20,7 @@ const SHORT: Record<string, string> = {
   gzip: 'gzip',
   handshake: 'TLS handshakes',
   small: 'small static',
-  'ktls-download': 'kTLS vs userspace',
+  'ktls-download': 'kTLS / userspace',
 };
 
 function ratioText(w: WorkloadResult): string {
@@ -69,20 +69,28 @@ export function textReport(r: ServeResult, written: string[] = []): string {
   for (const w of r.workloads) out.push('', workloadText(w));
   out.push('', '== kTLS vs userspace TLS ==');
   if (r.ktls.workload) out.push(workloadText(r.ktls.workload));
-  if (!r.ktls.measured) out.push(r.ktls.reason ?? 'not measured');
+  if (r.ktls.reason || !r.ktls.measured) out.push(r.ktls.reason ?? 'not measured');
   if (r.binaries.baseline) {
     out.push('', '== Summary: candidate vs baseline, medians ==');
-    out.push(alignTable(summaryRows(r).map((row) => row.slice(0, 6))));
+    out.push(alignTable(summaryRows(r)));
   }
   for (const w of r.warnings) out.push(`warning: ${w}`);
   if (written.length) out.push('', `written: ${written.join(', ')}`);
   return `${out.join('\n')}\n`;
 }
 
+function pairedText(w: WorkloadResult): string {
+  const p = w.paired;
+  if (!p) return 'n/a';
+  return `${p.median.toFixed(2)}x (${p.min.toFixed(2)}-${p.max.toFixed(2)})`;
+}
+
 function summaryRows(r: ServeResult): string[][] {
-  const rows = [['workload', 'unit', 'baseline', 'candidate', 'ratio', 'avg diff, 95% CI']];
-  for (const w of r.workloads) {
-    rows.push([SHORT[w.id] ?? w.id, w.unit, w.baseline ? fmt(w.baseline.summary.median, 5) : '-', fmt(w.candidate.summary.median, 5), ratioText(w), ciText(w)]);
+  const rows = [['workload', 'unit', 'baseline', 'candidate', 'ratio', 'paired ratio (min-max)', 'avg diff, 95% CI']];
+  const all = [...r.workloads, ...(r.ktls.workload ? [r.ktls.workload] : [])];
+  for (const w of all) {
+    const name = w.id === 'ktls-download' ? `kTLS / userspace, same binary${r.ktls.mode === 'emulated' ? ', EMULATED (QEMU TCG)' : ''}` : (SHORT[w.id] ?? w.id);
+    rows.push([name, w.unit, w.baseline ? fmt(w.baseline.summary.median, 5) : '-', fmt(w.candidate.summary.median, 5), ratioText(w), pairedText(w), ciText(w)]);
   }
   return rows;
 }
@@ -106,7 +114,7 @@ export function markdownReport(r: ServeResult, chartFile?: string): string {
   if (r.binaries.baseline) {
     out.push(mdTable(summaryRows(r)));
     out.push('');
-    out.push('"ratio" is median(candidate) / median(baseline); "avg diff" is the difference of the averages with its 95% confidence interval (Student\'s t, pooled s, as ministat).');
+    out.push('"ratio" is median(candidate) / median(baseline); "paired ratio" is the median (and range) of candidate/baseline over runs made back to back, which cancels load drift; "avg diff" is the difference of the averages with its 95% confidence interval (Student\'s t, pooled s, as ministat).');
     out.push('');
   }
   if (chartFile) out.push(`![candidate / baseline](${chartFile})`, '');
@@ -115,14 +123,16 @@ export function markdownReport(r: ServeResult, chartFile?: string): string {
   }
   out.push('#### kTLS vs userspace TLS', '');
   if (r.ktls.workload) out.push('```', workloadText(r.ktls.workload), '```', '');
-  out.push(r.ktls.measured ? `Measured (${r.ktls.mode}).` : `**${r.ktls.reason ?? 'not measured'}**`, '');
+  out.push(r.ktls.measured && !r.ktls.reason ? `Measured (${r.ktls.mode}).` : `**${r.ktls.reason ?? 'not measured'}**`, '');
   if (r.warnings.length) out.push(...r.warnings.map((w) => `- warning: ${w}`), '');
   out.push(`Reproduce: \`${r.command}\``);
   return `${out.join('\n')}\n`;
 }
 
 export function serveChart(r: ServeResult): string {
-  const ws = [...r.workloads, ...(r.ktls.workload ? [r.ktls.workload] : [])].filter((w) => w.baseline && w.ratio !== undefined);
+  // an emulated kTLS result is not comparable to native numbers: table only, not the chart
+  const native = r.ktls.workload && r.ktls.mode === 'native' ? [r.ktls.workload] : [];
+  const ws = [...r.workloads, ...native].filter((w) => w.baseline && w.ratio !== undefined);
   const b = r.binaries.baseline;
   return barChart({
     title: `nginx-forge bench serve: candidate / baseline (median)${r.quick ? ' [--quick: meaningless]' : ''}`,

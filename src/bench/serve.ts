@@ -15,7 +15,7 @@ import { ForgeError, UsageError } from '../errors.ts';
 import { run } from '../exec.ts';
 import { curl, wrk, writeWrkScript, type WrkRun } from './clients.ts';
 import { warmPageCache, writeDocroot, type Docroot } from './content.ts';
-import { isExecutable, kernelHasKtls, loadSample, machineInfo, nginxInfo, type LoadSample, type MachineInfo, type NginxInfo } from './machine.ts';
+import { isExecutable, kernelHasKtls, loadSample, machineInfo, nginxInfo, toolVersion, type LoadSample, type MachineInfo, type NginxInfo } from './machine.ts';
 import { freePort, NginxServer, type ServerSpec } from './server.ts';
 import { difference, pctTable, summarize, type Difference, type PctTable, type Summary } from './stats.ts';
 
@@ -88,6 +88,11 @@ export interface WorkloadResult {
   pct?: PctTable;
   /** median(candidate) / median(baseline) */
   ratio?: number;
+  /**
+   * candidate[i] / baseline[i]: the i-th runs of both ran back to back (same round), so these
+   * ratios cancel slow load changes that the unpaired statistics carry
+   */
+  paired?: Summary;
   difference?: Difference | null;
   notes: string[];
 }
@@ -161,13 +166,21 @@ export async function interleave<S extends string>(sides: S[], rounds: number, f
   }
 }
 
-function compare(w: Omit<WorkloadResult, 'pct' | 'ratio' | 'difference'>): WorkloadResult {
+/** Add the candidate-vs-baseline comparison (percent table, median ratio, t-test difference). */
+/** Per-round ratios candidate[i] / baseline[i]; undefined when the runs do not pair up. */
+export function pairedRatios(base: number[], cand: number[]): Summary | undefined {
+  if (base.length !== cand.length || base.length === 0 || base.some((x) => x <= 0)) return undefined;
+  return summarize(cand.map((c, i) => c / base[i]!));
+}
+
+export function compare(w: Omit<WorkloadResult, 'pct' | 'ratio' | 'difference'>): WorkloadResult {
   if (!w.baseline) return w;
   return {
     ...w,
     pct: pctTable(w.baseline.summary, w.candidate.summary),
     ratio: w.baseline.summary.median === 0 ? Number.NaN : w.candidate.summary.median / w.baseline.summary.median,
     difference: difference(w.baseline.summary, w.candidate.summary),
+    paired: pairedRatios(w.baseline.samples, w.candidate.samples),
   };
 }
 
@@ -377,7 +390,7 @@ export async function benchServe(o: ServeOptions): Promise<ServeResult> {
     }
 
     // ---- kTLS vs userspace TLS, same binary
-    const ktls = await ktlsSection({ settings, infoA, doc, scratch, cert, key, servers, say, tlsUrl: (p, port) => `https://127.0.0.1:${port}${p}`, mainKtlsServer: srv.candidate! });
+    const ktls = await ktlsSection({ settings, infoA, doc, scratch, cert, key, servers, say, tlsUrl: (p, port) => `https://127.0.0.1:${port}${p}`, mainKtlsServer: srv.candidate!, quick, signal: o.signal });
 
     for (const s of servers) {
       const alerts = s.alerts();
@@ -430,17 +443,31 @@ async function ktlsSection(c: {
   say: (l: string) => void;
   tlsUrl: (p: string, port: number) => string;
   mainKtlsServer: NginxServer;
+  quick: boolean;
+  signal?: AbortSignal;
 }): Promise<KtlsSection> {
-  if (!kernelHasKtls()) {
-    return {
-      measured: false,
-      reason:
-        'not measurable on this host: kernel lacks tls ULP (no "tls" in /proc/sys/net/ipv4/tcp_available_ulp), ' +
-        'so OpenSSL falls back to userspace TLS with or without "ssl_conf_command Options KTLS"; kTLS on vs off would measure the same code path',
-    };
-  }
   if (ktlsDirective(c.infoA, 'on') === 'unset') {
     return { measured: false, reason: `${c.infoA.path} is built with ${c.infoA.openssl}; kTLS needs OpenSSL 3.0 or later` };
+  }
+  if (!kernelHasKtls()) {
+    const why =
+      'not measurable on this host: kernel lacks tls ULP (no "tls" in /proc/sys/net/ipv4/tcp_available_ulp), ' +
+      'so OpenSSL falls back to userspace TLS with or without "ssl_conf_command Options KTLS" and on vs off would measure the same code path';
+    const vmMode = process.env.NGINX_FORGE_BENCH_VM ?? 'auto';
+    if (c.quick) return { measured: false, reason: `${why}; the QEMU guest run is skipped with --quick` };
+    if (vmMode === 'never') return { measured: false, reason: `${why}; the QEMU guest run is off (NGINX_FORGE_BENCH_VM=never)` };
+    if (!toolVersion('qemu-system-x86_64', ['--version'])) return { measured: false, reason: `${why}; qemu-system-x86_64 is not installed for the guest run` };
+    try {
+      const { ktlsInVm } = await import('./ktls-vm.ts');
+      const r = await ktlsInVm({ info: c.infoA, settings: c.settings, hostDir: c.scratch, say: c.say, signal: c.signal });
+      return r.measured
+        ? { ...r, reason: `${why}; measured in the QEMU guest instead: emulated (QEMU TCG), not comparable to native${r.reason ? `; ${r.reason}` : ''}` }
+        : { ...r, reason: `${why}; in the QEMU guest: ${r.reason}` };
+    } catch (e) {
+      if (c.signal?.aborted) throw e;
+      const msg = ((e as Error).message ?? String(e)).split('\n').slice(0, 3).join(' / ');
+      return { measured: false, reason: `${why}; the QEMU guest run failed: ${msg}` };
+    }
   }
   // same binary twice: Options KTLS (already running as the candidate) and Options -KTLS
   const dir = path.join(c.scratch, 'userspace');
