@@ -1,0 +1,298 @@
+// kTLS smoke test: serve a file of random bytes over TLS from the given nginx, download it once per
+// cipher suite, and prove the kernel encrypted it (nginx's debug log + /proc/net/tls_stat), natively
+// when the host kernel has the `tls` ULP, in a QEMU guest otherwise. The same run proves PCRE2
+// JIT, zlib-ng gzip and jemalloc. Stages call runSmoke(); the CLI is commands/smoke.ts.
+//
+// Flow: inspect binary → certificate + nginx.conf + probe script into <logDir>/io → run the probe
+// (sh natively, or the VM's chroot) → read observations → judge (verdict.ts, pure).
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { ExitCode, ForgeError, UsageError } from '../errors.ts';
+import { run, type RunContext } from '../exec.ts';
+import { logsDir } from '../paths.ts';
+import { inspectBinary } from './binary.ts';
+import { makeCertificate } from './certs.ts';
+import { renderConfig, workPaths } from './config.ts';
+import { readObservations } from './observations.ts';
+import { PROBE_FILES, renderProbe } from './probe.ts';
+import { parseSuites } from './suites.ts';
+import type { SmokeOptions, SmokeResult } from './types.ts';
+import { judge } from './verdict.ts';
+import { GUEST_FILES } from './vm/guest.ts';
+import { DEFAULT_VM_TIMEOUT_SEC, runInVm } from './vm/index.ts';
+
+export type { SmokeOptions, SmokeResult, Verdict, CipherResult, Proof, VmMode } from './types.ts';
+export { MATRIX, DEFAULT_SUITE, parseSuites } from './suites.ts';
+export { judge } from './verdict.ts';
+
+export const DEFAULT_SIZE = 4 * 1024 * 1024;
+const MIN_SIZE = 1024;
+const MAX_SIZE = 1024 * 1024 * 1024;
+const NATIVE_TIMEOUT_MS = 10 * 60 * 1000;
+
+/** The host kernel's kTLS readiness: the tls ULP is registered (module loaded or built in). */
+export function hostKernel(): { release: string; ulp: string[]; tlsReady: boolean; tlsModule: boolean; modulesDir: string } {
+  const release = os.release();
+  let ulp: string[] = [];
+  try {
+    ulp = readFileSync('/proc/sys/net/ipv4/tcp_available_ulp', 'utf8').split(/\s+/).filter(Boolean);
+  } catch {
+    // not Linux, or no /proc
+  }
+  const modulesDir = path.join('/lib/modules', release);
+  let tlsModule = existsSync('/sys/module/tls');
+  if (!tlsModule) {
+    const dir = path.join(modulesDir, 'kernel/net/tls');
+    try {
+      tlsModule = readdirSync(dir).some((f) => /^tls\.ko/.test(f));
+    } catch {
+      tlsModule = false;
+    }
+  }
+  return { release, ulp, tlsReady: ulp.includes('tls'), tlsModule, modulesDir };
+}
+
+/** Workers must not run as root (root would also autoload tls.ko itself); use nobody's user and group. */
+export function workerUser(etc = '/etc'): { name: string; group: string } | undefined {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return undefined;
+  try {
+    const pw = readFileSync(path.join(etc, 'passwd'), 'utf8').split('\n').find((l) => l.startsWith('nobody:'));
+    const gid = pw?.split(':')[3];
+    const gr = readFileSync(path.join(etc, 'group'), 'utf8')
+      .split('\n')
+      .find((l) => l.split(':')[2] === gid);
+    return { name: 'nobody', group: gr?.split(':')[0] ?? 'nogroup' };
+  } catch {
+    return { name: 'nobody', group: 'nogroup' };
+  }
+}
+
+async function freePorts(n: number): Promise<number[]> {
+  const servers: net.Server[] = [];
+  try {
+    const ports: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const s = net.createServer();
+      servers.push(s);
+      await new Promise<void>((res, rej) => s.once('error', rej).listen(0, '127.0.0.1', () => res()));
+      ports.push((s.address() as net.AddressInfo).port);
+    }
+    return ports;
+  } finally {
+    await Promise.all(servers.map((s) => new Promise<void>((res) => s.close(() => res()))));
+  }
+}
+
+/** A guest directory to mount the scratch tmpfs on: exists on the host, and hides nothing the run needs. */
+export function guestScratch(nginx: string[]): string {
+  const real = nginx.map((n) => path.resolve(n));
+  for (const d of ['/run', '/mnt', '/srv', '/media', '/opt', '/var/tmp', '/tmp']) {
+    if (existsSync(d) && !real.some((r) => r.startsWith(`${d}/`))) return d;
+  }
+  throw new ForgeError(`no directory on the host root can hold the VM's scratch tmpfs without hiding ${nginx.join(', ')}`, { exitCode: ExitCode.smoke });
+}
+
+function stamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+}
+
+function tailLines(t: string, n = 8): string {
+  return t.split('\n').map((l) => l.trimEnd()).filter(Boolean).slice(-n).map((l) => `    ${l}`).join('\n');
+}
+
+/** One nginx run inside a batch: per-run settings; VM/kernel/log settings come from the batch. */
+export type SmokeRun = { nginx: string } & Pick<SmokeOptions, 'ciphers' | 'size' | 'extras' | 'testHooks'>;
+
+export async function runSmoke(nginx: string, opts: SmokeOptions = {}): Promise<SmokeResult> {
+  const [r] = await runSmokeBatch([{ nginx, ciphers: opts.ciphers, size: opts.size, extras: opts.extras, testHooks: opts.testHooks }], opts);
+  return r!;
+}
+
+interface Prepared {
+  run: SmokeRun;
+  dir: string;
+  io: string;
+  /** io as the probe sees it (a guest path in the VM) */
+  ioSeen: string;
+  /** io relative to the VM share */
+  rel: string;
+  work: string;
+  nativeWork?: string;
+  binary: Awaited<ReturnType<typeof inspectBinary>>;
+  suites: ReturnType<typeof parseSuites>;
+  ktlsOption: boolean;
+  debugLog: boolean;
+}
+
+/**
+ * Several smoke runs with one decision on native/VM and, in the VM, ONE boot for all of them
+ * (the guest runs the probes one after another). runSmoke() is a batch of one.
+ */
+export async function runSmokeBatch(runs: SmokeRun[], opts: SmokeOptions = {}): Promise<SmokeResult[]> {
+  const t0 = Date.now();
+  const log = opts.onLog ?? (() => {});
+  if (runs.length === 0) return [];
+  const vmMode = opts.vm ?? 'auto';
+  if (vmMode === 'never' && (opts.kernel || opts.modules)) throw new UsageError('--kernel/--modules need a VM; they cannot be combined with --vm never');
+  if (opts.modules && !opts.kernel) throw new UsageError('--modules needs --kernel');
+  for (const r of runs) {
+    const size = r.size ?? DEFAULT_SIZE;
+    if (!Number.isInteger(size) || size < MIN_SIZE || size > MAX_SIZE) {
+      throw new UsageError(`--size ${r.size}: must be a whole number of bytes from ${MIN_SIZE} to ${MAX_SIZE}`);
+    }
+  }
+
+  const root = path.resolve(opts.logDir ?? path.join(logsDir(), `smoke-${stamp()}-${process.pid}`));
+  mkdirSync(root, { recursive: true });
+  const ctx: RunContext = { component: 'smoke', stage: 'smoke', log: path.join(root, 'smoke.log'), signal: opts.signal };
+  const host = hostKernel();
+  const mode: 'native' | 'vm' = vmMode === 'always' || opts.kernel ? 'vm' : vmMode === 'never' ? 'native' : host.tlsReady ? 'native' : 'vm';
+  if (mode === 'native' && runs.some((r) => r.testHooks?.blockCrypto)) throw new UsageError('testHooks.blockCrypto works only in the VM');
+  const scratch = mode === 'vm' ? guestScratch(runs.map((r) => r.nginx)) : '';
+
+  const prepared: Prepared[] = [];
+  try {
+    for (const [i, run] of runs.entries()) {
+      const dir = runs.length === 1 ? root : path.join(root, `run-${i}`);
+      const io = path.join(dir, 'io');
+      rmSync(io, { recursive: true, force: true });
+      mkdirSync(io, { recursive: true });
+      const rel = path.relative(root, io);
+      const binary = await inspectBinary(path.resolve(run.nginx), ctx);
+      const suites = parseSuites(run.ciphers);
+      const hooks = run.testHooks ?? {};
+      log(
+        `${runs.length > 1 ? `run ${i}: ` : ''}nginx ${binary.version ?? '?'} (OpenSSL ${binary.opensslBuilt ?? '?'}, kTLS in OpenSSL: ${binary.opensslKtls}, debug: ${binary.debug ? 'yes' : 'no'})` +
+          (i === 0 ? `; host kernel ${host.release} ${host.tlsReady ? 'has' : 'lacks'} the tls ULP → ${mode}` : ''),
+      );
+      await makeCertificate(io, ctx);
+      let work: string;
+      let ports: number[];
+      let nativeWork: string | undefined;
+      if (mode === 'vm') {
+        work = `${scratch}/nginx-forge/work/${i}`;
+        ports = [8443, 8080, 8081];
+      } else {
+        // not under the log dir: workers (nobody) must traverse it; the probe makes it 0755
+        nativeWork = mkdtempSync(path.join(os.tmpdir(), 'nginx-forge-smoke-'));
+        work = nativeWork;
+        ports = await freePorts(3);
+      }
+      const ioSeen = mode === 'vm' ? `${scratch}/nginx-forge/share/${rel}` : io;
+      const [tlsPort, httpPort, upstreamPort] = ports as [number, number, number];
+      const p: Prepared = { run, dir, io, ioSeen, rel, work, nativeWork, binary, suites, ktlsOption: !hooks.noKtlsOption, debugLog: !hooks.noDebugLog };
+      prepared.push(p);
+      writeFileSync(
+        path.join(io, 'nginx.conf'),
+        renderConfig({ work, io: ioSeen, tlsPort, httpPort, upstreamPort, suites, user: workerUser(), ktlsOption: p.ktlsOption, logLevel: p.debugLog ? 'debug' : 'info' }),
+      );
+      writeFileSync(
+        path.join(io, 'probe.sh'),
+        renderProbe({
+          nginx: path.resolve(run.nginx),
+          work,
+          io: ioSeen,
+          size: run.size ?? DEFAULT_SIZE,
+          tlsPort,
+          httpPort,
+          upstreamPort,
+          suites,
+          extras: run.extras !== false,
+          tamperBody: hooks.tamperBody,
+        }),
+        { mode: 0o755 },
+      );
+      if (hooks.blockCrypto) writeFileSync(path.join(io, GUEST_FILES.blockModprobe), 'test hook: no module loading during this run\n');
+    }
+
+    let vm: Awaited<ReturnType<typeof runInVm>> | undefined;
+    if (mode === 'vm') {
+      // runs that keep the kernel from loading crypto modules go first, before anything loads them
+      const order = [...prepared].sort((a, b) => Number(Boolean(b.run.testHooks?.blockCrypto)) - Number(Boolean(a.run.testHooks?.blockCrypto)));
+      vm = await runInVm({
+        share: root,
+        runs: order.map((p) => p.rel),
+        scratch,
+        kernel: opts.kernel,
+        modules: opts.modules,
+        distdir: opts.distdir,
+        timeoutSec: opts.vmTimeoutSec ?? DEFAULT_VM_TIMEOUT_SEC,
+        signal: opts.signal,
+        onLog: log,
+        ctx,
+      });
+      vm.modulesLoaded = prepared.map((p) => vm!.modulesLoaded[order.indexOf(p)] ?? []);
+    } else {
+      for (const p of prepared) {
+        log(`running the probe natively (work dir ${p.work})`);
+        try {
+          await run({ ...ctx, stage: 'probe', timeoutMs: NATIVE_TIMEOUT_MS }, '/bin/sh', [path.join(p.io, 'probe.sh')]);
+        } finally {
+          stopLeftoverNginx(workPaths(p.work).pid);
+        }
+      }
+    }
+
+    return prepared.map((p) => {
+      const obs = readObservations(p.io);
+      rmSync(path.join(p.io, PROBE_FILES.gzipDir), { recursive: true, force: true });
+      if (!obs.nginxUp) {
+        throw new ForgeError(
+          `nginx did not start for the smoke test (${mode})\n  nginx -t:\n${tailLines(obs.nginxTOutput)}\n  start:\n${tailLines(obs.nginxStartOutput)}\n  error log: ${path.join(p.io, PROBE_FILES.errorLog)}`,
+          { exitCode: ExitCode.smoke, hint: `the generated config is ${path.join(p.io, 'nginx.conf')}; all logs are in ${p.dir}` },
+        );
+      }
+      if (!obs.complete) {
+        throw new ForgeError(`the smoke probe did not finish (${mode}); partial results in ${p.io}`, {
+          exitCode: ExitCode.smoke,
+          hint: `see ${ctx.log}${vm ? ` and ${vm.consoleLog}` : ''}`,
+        });
+      }
+      const j = judge({
+        mode,
+        obs,
+        binary: p.binary,
+        config: { ktlsOption: p.ktlsOption, debugLog: p.debugLog },
+        suites: p.suites,
+        kernel: mode === 'vm' ? { custom: vm?.kernel.custom } : { tlsModule: host.tlsModule, modulesDir: host.modulesDir },
+        logDir: p.dir,
+      });
+      const result: SmokeResult = {
+        ...j,
+        mode,
+        logs: { dir: p.dir },
+        env: {
+          kernel: obs.kernel || (mode === 'vm' ? (vm?.kernel.release ?? '') : host.release),
+          kernelTls: obs.ulp.includes('tls'),
+          nginx: path.resolve(p.run.nginx),
+          nginxVersion: p.binary.version,
+          openssl: p.binary.opensslRunning ?? p.binary.opensslBuilt,
+          debug: p.binary.debug,
+          opensslKtls: p.binary.opensslKtls,
+          durationMs: Date.now() - t0,
+          vmBootMs: vm?.bootMs,
+          vmMs: vm?.totalMs,
+          probeMs: obs.probeMs,
+          modulesLoaded: vm?.modulesLoaded[prepared.indexOf(p)],
+        },
+      };
+      writeFileSync(path.join(p.dir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
+      log(`smoke${runs.length > 1 ? ` run ${prepared.indexOf(p)}` : ''}: ${result.verdict} (${mode}, ${Math.round(result.env.durationMs / 100) / 10} s); logs: ${p.dir}`);
+      return result;
+    });
+  } finally {
+    for (const p of prepared) if (p.nativeWork) rmSync(p.nativeWork, { recursive: true, force: true });
+  }
+}
+
+/** A native probe that was interrupted can leave nginx running: stop it by its pid file. */
+function stopLeftoverNginx(pidFile: string): void {
+  try {
+    const pid = Number(readFileSync(pidFile, 'utf8').trim());
+    if (pid > 1) process.kill(pid, 'SIGTERM');
+  } catch {
+    // not running (the probe stopped it and nginx removed its pid file)
+  }
+}

@@ -1,0 +1,93 @@
+// Public types of the kTLS smoke test (imported by the build's smoke stage; no listr2 here).
+
+export type VmMode = 'auto' | 'always' | 'never';
+
+export interface SmokeOptions {
+  /** auto (default): a VM when the host kernel has no `tls` ULP; always; never. */
+  vm?: VmMode;
+  /** VM kernel image (bzImage) instead of the pinned Debian kernel; needs `modules`. */
+  kernel?: string;
+  /** lib/modules/<version> directory belonging to `kernel`. */
+  modules?: string;
+  /** Cipher suites to test (TLS 1.3 names start with TLS_); default: the full matrix. */
+  ciphers?: string[];
+  /** Size of the served random file in bytes (default 4 MiB). */
+  size?: number;
+  /** distfiles store for the pinned kernel package (default: <state>/distfiles). */
+  distdir?: string;
+  /** Where logs and raw results are kept (default: <state>/logs/smoke-<time>). */
+  logDir?: string;
+  signal?: AbortSignal;
+  onLog?: (line: string) => void;
+  /** Hard limit for one VM run in seconds (default 240). */
+  vmTimeoutSec?: number;
+  /** Also prove PCRE2 JIT and zlib-ng gzip in the same run (default true; jemalloc is always checked). */
+  extras?: boolean;
+  /**
+   * @internal Test hooks. They change what is served or configured, and the run stays real:
+   * `tamperBody` flips one byte of the served file after its hash was taken (→ CORRUPT);
+   * `noKtlsOption` leaves `ssl_conf_command Options KTLS` out of nginx.conf (→ BINARY_NO_KTLS);
+   * `noDebugLog` logs at `info` instead of `debug`, as a binary without --with-debug would (→ NO_DEBUG_LOG);
+   * `blockCrypto` (VM only) keeps the guest kernel from loading modules during this run, so the
+   * tls ULP is there but no cipher can be set up (→ CIPHER_FALLBACK), as with gcm.ko/ctr.ko missing.
+   */
+  testHooks?: { tamperBody?: boolean; noKtlsOption?: boolean; noDebugLog?: boolean; blockCrypto?: boolean };
+}
+
+export type Verdict = 'PASS' | 'KERNEL_NO_KTLS' | 'BINARY_NO_KTLS' | 'CIPHER_FALLBACK' | 'CORRUPT' | 'NO_DEBUG_LOG';
+
+export interface Proof {
+  ok: boolean;
+  detail: string;
+  /** false: reported only; a failure does not fail the smoke test (e.g. jemalloc on a binary that does not claim it). */
+  required?: boolean;
+}
+
+export interface CipherResult {
+  protocol: string;
+  suite: string;
+  ktls: boolean;
+  verdict: Verdict;
+  detail: string;
+  /** TlsTxSw + TlsTxDevice delta across this download (null: /proc/net/tls_stat not available). */
+  tlsTxDelta?: number | null;
+  /** `BIO_get_ktls_send(): 1` seen for this download. */
+  ktlsSendLine?: boolean;
+  /** SSL_sendfile calls that returned > 0, and the bytes they sent. */
+  sslSendfileCalls?: number;
+  sslSendfileBytes?: number;
+  bodyOk?: boolean;
+  /** Protocol/cipher the client reports as negotiated. */
+  negotiated?: string;
+}
+
+export interface SmokeResult {
+  verdict: Verdict;
+  reason: string;
+  next?: string;
+  mode: 'native' | 'vm';
+  /** true only when verdict is PASS and every required proof holds (exit code 0). */
+  passed: boolean;
+  proofs: Record<string, Proof>;
+  ciphers: CipherResult[];
+  logs: { dir: string };
+  /** Facts about the run: kernel, binary, timings. */
+  env: {
+    kernel: string;
+    kernelTls: boolean;
+    nginx: string;
+    nginxVersion?: string;
+    openssl?: string;
+    debug: boolean;
+    opensslKtls: 'yes' | 'no' | 'unknown';
+    durationMs: number;
+    /** from QEMU start until the guest mounted its results share */
+    vmBootMs?: number;
+    /** the whole QEMU run (boot, every probe of the batch, power-off) */
+    vmMs?: number;
+    /** the probe script alone (nginx -t, start, downloads, gzip, stop) */
+    probeMs?: number;
+    /** Modules loaded in the VM after the run. */
+    modulesLoaded?: string[];
+  };
+}

@@ -1,0 +1,215 @@
+// The VM's initramfs: a static busybox, /init (guest.ts), and the kernel modules the test needs —
+// virtio_pci, 9pnet_virtio, 9p, tls and everything in crypto/, arch/x86/crypto/, lib/crypto/ —
+// with their dependencies, indexed by depmod. Packed as cpio newc + gzip, cached by content.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, mkdtempSync } from 'node:fs';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { ForgeError, MissingToolError, ExitCode } from '../../errors.ts';
+import { run, type RunContext } from '../../exec.ts';
+import { cpioNewc, type CpioEntry } from './cpio.ts';
+import { renderInit } from './guest.ts';
+
+export const INITRAMFS_FORMAT = 1;
+/** Modules loaded by name (virtio transport, 9p, kernel TLS). */
+export const MODULE_ROOTS = ['virtio_pci', '9pnet_virtio', '9p', 'tls'];
+/** Without these the guest cannot mount the host root at all. */
+export const REQUIRED_MODULES = ['virtio_pci', '9pnet_virtio', '9p'];
+/** Whole directories: the kernel loads ciphers on demand (gcm(aes), ctr, ghash, chacha20poly1305...). */
+export const MODULE_DIRS = ['kernel/crypto', 'kernel/arch/x86/crypto', 'kernel/lib/crypto'];
+const SKIP = new Set(['tcrypt']); // runs self-tests when loaded
+
+const KO = /\.ko(\.(xz|zst|gz))?$/;
+export const moduleName = (file: string) => path.basename(file).replace(KO, '').replace(/-/g, '_');
+
+function walk(dir: string, rel = ''): string[] {
+  const out: string[] = [];
+  let ents;
+  try {
+    ents = readdirSync(path.join(dir, rel), { withFileTypes: true });
+  } catch {
+    return out;
+  }
+  for (const e of ents) {
+    const r = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(...walk(dir, r));
+    else if (KO.test(e.name)) out.push(r);
+  }
+  return out;
+}
+
+/** name → path relative to the modules dir (kernel/..., updates/..., extra/...). */
+export function indexModules(modulesDir: string): Map<string, string> {
+  const idx = new Map<string, string>();
+  for (const top of ['kernel', 'updates', 'extra']) for (const r of walk(modulesDir, top)) if (!idx.has(moduleName(r))) idx.set(moduleName(r), r);
+  return idx;
+}
+
+export function builtinModules(modulesDir: string): Set<string> {
+  try {
+    return new Set(readFileSync(path.join(modulesDir, 'modules.builtin'), 'utf8').split('\n').filter(Boolean).map(moduleName));
+  } catch {
+    return new Set();
+  }
+}
+
+/** "depends=a,b" from an uncompressed module's .modinfo strings. */
+export function dependsFromModinfo(ko: Buffer): string[] {
+  const key = Buffer.from('depends=');
+  let i = ko.indexOf(key);
+  while (i >= 0) {
+    if (i === 0 || ko[i - 1] === 0) {
+      const end = ko.indexOf(0, i);
+      const v = ko.subarray(i + key.length, end < 0 ? undefined : end).toString('utf8');
+      return v.split(',').map((s) => s.trim().replace(/-/g, '_')).filter(Boolean);
+    }
+    i = ko.indexOf(key, i + 1);
+  }
+  return [];
+}
+
+async function dependsOf(file: string, ctx: RunContext): Promise<string[]> {
+  if (file.endsWith('.ko')) return dependsFromModinfo(readFileSync(file));
+  const out = await run(ctx, 'modinfo', ['-F', 'depends', file]);
+  return out.split(/[,\n]/).map((s) => s.trim().replace(/-/g, '_')).filter(Boolean);
+}
+
+export interface ModuleSelection {
+  files: string[];
+  /** roots neither present as a module nor built in */
+  missing: string[];
+}
+
+export async function selectModules(modulesDir: string, ctx: RunContext): Promise<ModuleSelection> {
+  const idx = indexModules(modulesDir);
+  const builtin = builtinModules(modulesDir);
+  const want: string[] = [];
+  const missing: string[] = [];
+  for (const m of MODULE_ROOTS) {
+    if (idx.has(m)) want.push(m);
+    else if (!builtin.has(m)) missing.push(m);
+  }
+  for (const [name, rel] of idx) if (MODULE_DIRS.some((d) => rel.startsWith(`${d}/`)) && !SKIP.has(name)) want.push(name);
+  const chosen = new Set<string>();
+  const queue = [...want];
+  while (queue.length) {
+    const m = queue.shift()!;
+    if (chosen.has(m)) continue;
+    const rel = idx.get(m);
+    if (!rel) continue; // built in (or an optional soft dependency)
+    chosen.add(m);
+    for (const d of await dependsOf(path.join(modulesDir, rel), ctx)) if (!chosen.has(d)) queue.push(d);
+  }
+  return { files: [...chosen].map((m) => idx.get(m)!).sort(), missing };
+}
+
+/** True for an ELF executable without a program interpreter (statically linked). */
+export function isStaticElf(buf: Buffer): boolean {
+  if (buf.length < 64 || buf.readUInt32BE(0) !== 0x7f454c46 || buf[4] !== 2 || buf[5] !== 1) return false;
+  const phoff = Number(buf.readBigUInt64LE(0x20));
+  const phentsize = buf.readUInt16LE(0x36);
+  const phnum = buf.readUInt16LE(0x38);
+  for (let i = 0; i < phnum; i++) {
+    const off = phoff + i * phentsize;
+    if (off + 4 > buf.length) return false;
+    if (buf.readUInt32LE(off) === 3 /* PT_INTERP */) return false;
+  }
+  return true;
+}
+
+export function findStaticBusybox(): { path: string; data: Buffer } {
+  const tried: string[] = [];
+  for (const p of ['/bin/busybox', '/usr/bin/busybox', '/sbin/busybox', '/usr/sbin/busybox']) {
+    if (!existsSync(p)) continue;
+    const data = readFileSync(p);
+    if (isStaticElf(data)) return { path: p, data };
+    tried.push(`${p} (dynamically linked)`);
+  }
+  throw new MissingToolError('busybox (statically linked)', 'the smoke test VM initramfs', `install busybox-static (Debian/Ubuntu: apt-get install busybox-static)${tried.length ? `; found only ${tried.join(', ')}` : ''}`);
+}
+
+function findDepmod(): string {
+  for (const p of ['/usr/sbin/depmod', '/sbin/depmod', '/usr/bin/depmod', '/bin/depmod']) if (existsSync(p)) return p;
+  return 'depmod';
+}
+
+export interface InitramfsResult {
+  path: string;
+  modules: number;
+  missing: string[];
+  cached: boolean;
+}
+
+/**
+ * Build (or reuse) the initramfs for the kernel whose modules are in `modulesDir`
+ * (lib/modules/<release>). Written to `cacheDir/initramfs-<key>.cpio.gz` atomically.
+ */
+export async function buildInitramfs(modulesDir: string, cacheDir: string, ctx: RunContext, onLog?: (l: string) => void): Promise<InitramfsResult> {
+  const release = path.basename(path.resolve(modulesDir));
+  const sel = await selectModules(modulesDir, ctx);
+  const stillMissing = sel.missing.filter((m) => REQUIRED_MODULES.includes(m));
+  if (stillMissing.length) {
+    throw new ForgeError(`the VM kernel's modules (${modulesDir}) lack ${stillMissing.join(', ')}, needed to share the host root over 9p`, {
+      exitCode: ExitCode.smoke,
+      hint: 'use a kernel with CONFIG_VIRTIO_PCI, CONFIG_NET_9P_VIRTIO and CONFIG_9P_FS (as modules or built in), or drop --kernel/--modules to use the pinned Debian kernel',
+    });
+  }
+  if (sel.missing.includes('tls')) onLog?.(`VM kernel ${release} has no tls module and no built-in tls: expect KERNEL_NO_KTLS`);
+  const busybox = findStaticBusybox();
+  const init = renderInit();
+  const extras = ['modules.builtin', 'modules.builtin.modinfo', 'modules.order'].filter((f) => existsSync(path.join(modulesDir, f)));
+
+  const h = createHash('sha256');
+  h.update(`format ${INITRAMFS_FORMAT}\0${release}\0${init}\0`);
+  h.update(createHash('sha256').update(busybox.data).digest());
+  const contents = new Map<string, Buffer>();
+  for (const rel of [...sel.files, ...extras]) {
+    const data = readFileSync(path.join(modulesDir, rel));
+    contents.set(rel, data);
+    h.update(`${rel}\0`).update(createHash('sha256').update(data).digest());
+  }
+  const key = h.digest('hex').slice(0, 24);
+  const out = path.join(cacheDir, `initramfs-${release}-${key}.cpio.gz`);
+  if (existsSync(out) && statSync(out).size > 0) return { path: out, modules: sel.files.length, missing: sel.missing, cached: true };
+
+  mkdirSync(cacheDir, { recursive: true });
+  const staging = mkdtempSync(path.join(cacheDir, '.staging-'));
+  try {
+    const modRoot = path.join(staging, 'lib/modules', release);
+    for (const [rel, data] of contents) {
+      mkdirSync(path.dirname(path.join(modRoot, rel)), { recursive: true });
+      writeFileSync(path.join(modRoot, rel), data);
+    }
+    await run(ctx, findDepmod(), ['-b', staging, release]);
+    if (!existsSync(path.join(modRoot, 'modules.dep'))) {
+      throw new ForgeError(`depmod wrote no modules.dep under ${modRoot}`, { exitCode: ExitCode.smoke, hint: `see ${ctx.log}` });
+    }
+    const entries: CpioEntry[] = [];
+    for (const d of ['bin', 'sbin', 'dev', 'proc', 'sys', 'mnt', 'tmp', 'lib', 'lib/modules', 'usr', 'usr/bin', 'usr/sbin', 'etc']) entries.push({ type: 'dir', name: d });
+    entries.push({ type: 'char', name: 'dev/console', major: 5, minor: 1 });
+    entries.push({ type: 'char', name: 'dev/null', major: 1, minor: 3, mode: 0o666 });
+    entries.push({ type: 'file', name: 'bin/busybox', data: busybox.data, mode: 0o755 });
+    entries.push({ type: 'symlink', name: 'bin/sh', target: 'busybox' });
+    entries.push({ type: 'symlink', name: 'sbin/modprobe', target: '../bin/busybox' });
+    entries.push({ type: 'file', name: 'init', data: Buffer.from(init), mode: 0o755 });
+    const tree = (rel: string) => {
+      const abs = path.join(staging, rel);
+      for (const e of readdirSync(abs, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+        const r = `${rel}/${e.name}`;
+        if (e.isDirectory()) {
+          entries.push({ type: 'dir', name: r });
+          tree(r);
+        } else entries.push({ type: 'file', name: r, data: readFileSync(path.join(staging, r)) });
+      }
+    };
+    entries.push({ type: 'dir', name: `lib/modules/${release}` });
+    tree(`lib/modules/${release}`);
+    const tmp = `${out}.tmp-${process.pid}`;
+    writeFileSync(tmp, gzipSync(cpioNewc(entries), { level: 6 }));
+    renameSync(tmp, out);
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+  return { path: out, modules: sel.files.length, missing: sel.missing, cached: false };
+}
+
