@@ -23,6 +23,11 @@ APT_PACKAGES=(
   ccache            # build --ccache (shared compile cache)
   wrk               # bench serve: HTTP load generator (loopback only)
   nginx             # bench serve: the distro's nginx to compare against (its service is never started)
+  dpkg-dev          # package --format deb: dpkg-shlibdeps computes Depends
+  jq                # CI templates: the plan hash for cache keys
+  lintian           # tests: the .deb has no lintian errors
+  debootstrap       # tests: the .deb installs with dpkg in a throwaway Debian root
+  bmake             # tests: the FreeBSD port Makefile parses
 )
 
 missing=()

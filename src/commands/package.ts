@@ -1,0 +1,98 @@
+// `nginx-forge package --format deb|freebsd-port`:
+//   deb           runs the build (cached: usually nothing to do after `nginx-forge build`) up to and
+//                 including its package stage (verify, tarball, manifest, SBOM; no smoke test), then
+//                 wraps the install tree into <out>/nginx-forge-<profile>_<version>-1_<arch>.deb and
+//                 adds it to <out>/SHA256SUMS
+//   freebsd-port  needs no build: writes <out>/freebsd-port/nginx-forge-<profile>/ from the plan
+//                 (SIZE lines from the recipes, or from verified copies in the distfiles store)
+import path from 'node:path';
+import { runBuild, type BuildEvents } from '../build/index.ts';
+import { ForgeError, ExitCode } from '../errors.ts';
+import { buildDeb } from '../package/deb.ts';
+import { updateSha256Sums } from '../package/common.ts';
+import { writeFreebsdPort } from '../package/freebsd.ts';
+import { distfilesDir, logsDir, plainOutput } from '../paths.ts';
+import { planFromFlags, printJson, type PlanFlags } from './common.ts';
+
+export interface PackageFlags extends PlanFlags {
+  format: 'deb' | 'freebsd-port';
+  out: string;
+  json?: boolean;
+  distdir?: string;
+  mirror?: string[];
+  offline?: boolean;
+  distro?: boolean;
+}
+
+/** A path for messages: relative to the cwd when inside it. */
+const shown = (p: string) => {
+  const rel = path.relative(process.cwd(), p);
+  return rel && !rel.startsWith('..') ? rel : p;
+};
+
+const say = (flags: PackageFlags, line: string) => {
+  if (!flags.json) process.stderr.write(`${line}\n`);
+};
+
+export async function run(flags: PackageFlags): Promise<number> {
+  const plan = planFromFlags(flags);
+  const out = path.resolve(flags.out);
+
+  if (flags.format === 'freebsd-port') {
+    const dir = path.join(out, 'freebsd-port', `nginx-forge-${plan.profile}`);
+    const r = await writeFreebsdPort({ plan, dir, distdir: distfilesDir(flags.distdir) });
+    for (const w of r.warnings) say(flags, `warning: ${w}`);
+    if (flags.json) {
+      printJson({ format: 'freebsd-port', profile: plan.profile, dir, files: r.paths, distfiles: r.distfiles, warnings: r.warnings });
+    } else {
+      say(flags, `FreeBSD port: ${shown(dir)}`);
+      for (const p of r.paths) say(flags, `  ${path.relative(dir, p)}`);
+    }
+    return 0;
+  }
+
+  const controller = new AbortController();
+  let interrupted = false;
+  const onSignal = () => {
+    interrupted = true;
+    controller.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  // one line per stage as it settles (the build command has the live tree view)
+  const events: BuildEvents = {
+    end: (id, r) => say(flags, `${plainOutput() ? `[${new Date().toISOString().slice(11, 19)}] ` : ''}${id.padEnd(18)} ${r.status}${r.status === 'built' ? ` ${r.seconds}s` : ''}${r.detail && r.status !== 'cached' ? ` (${r.detail})` : ''}`),
+  };
+  let summary;
+  try {
+    summary = await runBuild(
+      plan,
+      { distdir: flags.distdir, mirrors: flags.mirror, offline: flags.offline, distro: flags.distro, out, smoke: false, until: 'package', signal: controller.signal },
+      events,
+    );
+  } catch (e) {
+    if (interrupted) throw new ForgeError('package interrupted', { exitCode: ExitCode.interrupted, hint: 'run the same command again: finished stages are cached' });
+    throw e;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  const log = path.join(logsDir(), `${plan.profile}-${plan.planHash.slice(0, 12)}`, 'package-deb.log');
+  const deb = await buildDeb({
+    plan,
+    root: summary.root,
+    licensesDir: summary.licensesDir,
+    sbom: summary.sbom,
+    manifest: summary.manifest,
+    outDir: out,
+    log,
+  });
+  const sums = updateSha256Sums(out, [deb]);
+  if (flags.json) {
+    printJson({ format: 'deb', profile: plan.profile, planHash: plan.planHash, deb, artifacts: [...summary.artifacts.filter((a) => a !== sums), deb, sums] });
+  } else {
+    say(flags, `.deb:      ${shown(deb)}`);
+    say(flags, `checksums: ${shown(sums)}`);
+  }
+  return 0;
+}

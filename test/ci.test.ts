@@ -1,0 +1,148 @@
+// The CI templates users copy: they must parse, call only real commands and options, reference
+// only scripts that exist, and build the matrix `nginx-forge ci matrix` prints.
+import type { Command } from 'commander';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { program } from '../src/cli.ts';
+import { ciMatrix, CI_DISTROS } from '../src/commands/ci.ts';
+import { loadRecipes, BUILTIN_RECIPES } from '../src/recipes/load.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const read = (f: string) => readFileSync(path.join(ROOT, f), 'utf8');
+const github = parse(read('ci/github-actions.yml'));
+const gitlab = parse(read('ci/gitlab-ci.yml'));
+
+/** Every shell script in a workflow: GitHub `run:` steps, GitLab before_script/script/after_script. */
+function scripts(): { where: string; text: string }[] {
+  const out: { where: string; text: string }[] = [];
+  for (const [job, j] of Object.entries<any>(github.jobs)) {
+    for (const [i, s] of (j.steps ?? []).entries()) if (s.run) out.push({ where: `github ${job} step ${i}`, text: s.run });
+  }
+  for (const [job, j] of Object.entries<any>(gitlab)) {
+    if (!j || typeof j !== 'object' || Array.isArray(j)) continue;
+    for (const k of ['before_script', 'script', 'after_script']) {
+      for (const line of j[k] ?? []) out.push({ where: `gitlab ${job} ${k}`, text: line });
+    }
+  }
+  return out;
+}
+
+/** `nginx-forge <cmd> [<sub>] args...` invocations (also `node bin/nginx-forge.mjs ...`), one per command segment. */
+function invocations(text: string): string[][] {
+  const out: string[][] = [];
+  const lines = text.split('\n').filter((l) => !/^\s*#/.test(l));
+  for (const line of lines) {
+    const re = /(?:^|[\s($"'])(?:node\s+)?(?:bin\/)?nginx-forge(?:\.mjs)?\s+([^|;&)>]*)/g;
+    for (let m = re.exec(line); m; m = re.exec(line)) {
+      const words = m[1]!.trim().split(/\s+/).filter(Boolean);
+      if (words.length) out.push(words);
+    }
+  }
+  return out;
+}
+
+function longOptions(cmd: Command): Set<string> {
+  const s = new Set<string>(['--help']);
+  for (const o of cmd.options) {
+    if (o.long) s.add(o.long);
+    if (o.long?.startsWith('--no-')) s.add(`--${o.long.slice(5)}`);
+  }
+  return s;
+}
+
+describe('CI templates', () => {
+  it('both parse as YAML with the expected shape', () => {
+    expect(github.name).toBe('nginx-forge');
+    expect(Object.keys(github.jobs)).toEqual(['matrix', 'build']);
+    expect(github.jobs.build.strategy.matrix).toBe('${{ fromJSON(needs.matrix.outputs.matrix) }}');
+    expect(gitlab.stages).toEqual(['build']);
+    expect(gitlab.build.parallel.matrix.length).toBeGreaterThan(0);
+  });
+
+  it('call only real nginx-forge commands, with options those commands have', () => {
+    const prog = program();
+    const seen: string[] = [];
+    for (const { where, text } of scripts()) {
+      for (const words of invocations(text)) {
+        const [name, ...rest] = words;
+        const cmd = prog.commands.find((c) => c.name() === name);
+        expect(cmd, `${where}: nginx-forge ${words.join(' ')}: no command "${name}"`).toBeDefined();
+        let target = cmd!;
+        let args = rest;
+        if (target.commands.length) {
+          const sub = target.commands.find((c) => c.name() === rest[0]);
+          expect(sub, `${where}: nginx-forge ${words.join(' ')}: "${name}" has no subcommand "${rest[0]}"`).toBeDefined();
+          target = sub!;
+          args = rest.slice(1);
+        }
+        const opts = longOptions(target);
+        for (const a of args.filter((x) => x.startsWith('--'))) {
+          expect(opts.has(a.split('=')[0]!), `${where}: nginx-forge ${words.join(' ')}: unknown option ${a}`).toBe(true);
+        }
+        seen.push([name, ...(target !== cmd ? [target.name()] : [])].join(' '));
+      }
+    }
+    // the pipeline steps the issue asks for are all there, in both templates
+    for (const c of ['ci matrix', 'doctor', 'plan', 'fetch', 'build', 'smoke', 'package']) expect(seen, c).toContain(c);
+  });
+
+  it('reference only scripts and files that exist in the repository', () => {
+    const refs = new Set<string>();
+    for (const { text } of scripts()) {
+      const re = /(?:^|[\s"'=(])(?:\$\{?(?:PWD|CI_PROJECT_DIR|GITHUB_WORKSPACE)\}?\/|\.\/)?((?:ci|bin|scripts|recipes|test)\/[A-Za-z0-9_.\/-]+)/g;
+      for (let m = re.exec(text); m; m = re.exec(text)) refs.add(m[1]!);
+    }
+    expect([...refs].sort()).toEqual(expect.arrayContaining(['bin/nginx-forge.mjs', 'ci/setup.sh']));
+    for (const r of refs) expect(existsSync(path.join(ROOT, r)), r).toBe(true);
+  });
+
+  it('GitHub: matrix from `ci matrix`, caches keyed by the plan hash, artifacts uploaded', () => {
+    const m = github.jobs.matrix.steps.find((s: any) => s.id === 'matrix');
+    expect(m.run).toContain('ci matrix');
+    const steps = github.jobs.build.steps;
+    const plan = steps.find((s: any) => s.id === 'plan');
+    expect(plan.run).toContain("--json | jq -r .planHash");
+    const caches = steps.filter((s: any) => String(s.uses).startsWith('actions/cache@'));
+    expect(caches.map((c: any) => c.with.path)).toEqual(['.nginx-forge/distfiles', '.nginx-forge/stages']);
+    for (const c of caches) expect(c.with.key).toContain('${{ steps.plan.outputs.hash }}');
+    expect(github.jobs.build.env.NGINX_FORGE_HOME).toContain('.nginx-forge');
+    const upload = steps.find((s: any) => String(s.uses).startsWith('actions/upload-artifact@') && !s.if);
+    for (const p of ['dist/*.tar.gz', 'dist/*.deb', 'dist/sbom.cdx.json', 'dist/SHA256SUMS']) expect(upload.with.path).toContain(p);
+    // every matrix.<field> the workflow uses is a field `ci matrix` prints
+    const fields = new Set(Object.keys(ciMatrix().include[0]!));
+    for (const [expr] of read('ci/github-actions.yml').matchAll(/\$\{\{[^}]*\}\}/g)) {
+      for (const [, f] of expr.matchAll(/(?<![.\w])matrix\.([A-Za-z]+)/g)) expect(fields.has(f!), `matrix.${f}`).toBe(true);
+    }
+    // every action is pinned to a major version
+    for (const job of Object.values<any>(github.jobs)) for (const s of job.steps) if (s.uses) expect(s.uses).toMatch(/^actions\/[a-z-]+@v\d+$/);
+  });
+
+  it('GitLab: the parallel matrix is exactly `ci matrix` (profiles x distros, same images)', () => {
+    const pairs = new Set<string>();
+    for (const e of gitlab.build.parallel.matrix) {
+      for (const p of [].concat(e.PROFILE)) pairs.add(`${p} ${e.DISTRO} ${e.IMAGE}`);
+    }
+    const expected = new Set(ciMatrix().include.map((e) => `${e.profile} ${e.distro} ${e.image}`));
+    expect([...pairs].sort()).toEqual([...expected].sort());
+    expect(gitlab.build.artifacts.paths).toEqual(expect.arrayContaining(['dist/*.deb', 'dist/sbom.cdx.json', 'dist/SHA256SUMS']));
+  });
+});
+
+describe('ci matrix', () => {
+  it('is every profile of the recipe directory on every CI distro', () => {
+    const profiles = [...loadRecipes(BUILTIN_RECIPES).profiles.keys()].sort();
+    const m = ciMatrix();
+    expect(m.include).toHaveLength(profiles.length * CI_DISTROS.length);
+    expect([...new Set(m.include.map((e) => e.profile))]).toEqual(profiles);
+    const ktls = m.include.find((e) => e.profile === 'ktls')!;
+    expect(ktls).toMatchObject({ ktls: true, distro: 'debian-12', image: 'node:20-bookworm', runsOn: 'ubuntu-24.04', artifact: 'nginx-forge-ktls-debian-12' });
+  });
+
+  it('the CLI prints it as JSON', async () => {
+    const { execa } = await import('execa');
+    const r = await execa(process.execPath, [path.join(ROOT, 'bin/nginx-forge.mjs'), 'ci', 'matrix'], { cwd: ROOT });
+    expect(JSON.parse(r.stdout)).toEqual(ciMatrix());
+  });
+});
