@@ -20,6 +20,7 @@ import {
   storePath,
   type FetchOptions,
 } from '../src/fetch/index.ts';
+import { pool } from '../src/fetch/plan.ts';
 import type { BuildPlan } from '../src/plan.ts';
 import type { FileArtifact } from '../src/recipes/schema.ts';
 import { startServer, type TestServer } from './helpers/httpServer.ts';
@@ -133,6 +134,28 @@ describe('sources and verification', () => {
     expect(server.count('/up/pkg.tgz')).toBe(0);
   });
 
+  it('follows redirects (release download URLs usually redirect)', async () => {
+    server.on('/releases/pkg.tgz', { kind: 'redirect', to: '/objects/abc' });
+    server.on('/objects/abc', { kind: 'bytes', body: DATA });
+    const p = await fetchArtifact(artifact([`${server.url}/releases/pkg.tgz`]), opts());
+    await expectVerified(p);
+    expect(server.requests.map((r) => r.path)).toEqual(['/releases/pkg.tgz', '/objects/abc']);
+  });
+
+  it('a local directory works as a mirror (path or file:// URL), without any HTTP request', async () => {
+    const dir = path.join(tmp, 'local-mirror');
+    await mkdir(dir);
+    await writeFile(path.join(dir, 'pkg-1.0.tar.gz'), DATA);
+    server.on('/up/pkg.tgz', { kind: 'bytes', body: DATA });
+    for (const m of [dir, `file://${dir}`]) {
+      await rm(distdir, { recursive: true, force: true });
+      const r = await fetchArtifactResult(artifact([`${server.url}/up/pkg.tgz`]), opts({ mirrors: [m] }));
+      expect(r.status).toBe('stored');
+      await expectVerified(r.path);
+    }
+    expect(server.count()).toBe(0);
+  });
+
   it('retries 5xx with backoff and then succeeds on the same source', async () => {
     server.on('/flaky/pkg.tgz', { kind: 'flaky', failures: 2, then: { kind: 'bytes', body: DATA } });
     const p = await fetchArtifact(artifact([`${server.url}/flaky/pkg.tgz`]), opts({ retries: 3 }));
@@ -151,6 +174,14 @@ describe('sources and verification', () => {
     expect(msg).toContain(`${server.url}/login/pkg.tgz`);
     expect(msg).toContain(`${server.url}/sneaky/pkg.tgz`);
     expect(server.count()).toBe(2); // neither is retried
+    expect(await partials()).toEqual([]);
+  });
+
+  it('recognises an HTML body even when nothing else gives it away (no pinned size, binary Content-Type)', async () => {
+    server.on('/sneaky/pkg.tgz', { kind: 'html', contentType: 'application/octet-stream' });
+    const e = await caught(fetchArtifact(artifact([`${server.url}/sneaky/pkg.tgz`], { size: undefined }), opts()));
+    expect(e.message).toContain('got an HTML page, not pkg-1.0.tar.gz: probably an error or login page');
+    expect(e.message).not.toContain('sha256 mismatch');
     expect(await partials()).toEqual([]);
   });
 
@@ -241,6 +272,28 @@ describe('interruptions', () => {
     const p = await fetchArtifact(artifact([`${server.url}/stall/pkg.tgz`, `${server.url}/good/pkg.tgz`]), opts({ timeoutMs: 250, retries: 0 }));
     await expectVerified(p);
     expect(logs.some((l) => l.includes('timed out') && l.includes('trying the next source'))).toBe(true);
+  });
+});
+
+describe('cancelling', () => {
+  it('an aborted fetch stops promptly, keeps the partial file, and the next run resumes it', async () => {
+    server.on('/slow/pkg.tgz', { kind: 'bytes', body: DATA, chunkDelayMs: 150 });
+    const ac = new AbortController();
+    const a = artifact([`${server.url}/slow/pkg.tgz`]);
+    let got = 0;
+    const running = fetchArtifact(a, opts({ signal: ac.signal, timeoutMs: 2000, onProgress: (e) => void (got = e.received) }));
+    while (got < 100_000) await new Promise((r) => setTimeout(r, 20));
+    const t0 = Date.now();
+    ac.abort(new Error('user pressed Ctrl-C'));
+    const e = await caught(running);
+    expect(Date.now() - t0).toBeLessThan(500);
+    expect(e.message).toMatch(/Ctrl-C|aborted/);
+    expect(await partials()).toEqual([`${SHA}.part`]);
+    expect(existsSync(path.join(distdir, SHA))).toBe(false);
+    server.on('/slow/pkg.tgz', { kind: 'bytes', body: DATA });
+    const p = await fetchArtifact(a, opts());
+    await expectVerified(p);
+    expect(server.requests.at(-1)!.headers.range).toMatch(/^bytes=[1-9]\d+-$/);
   });
 });
 
@@ -345,6 +398,37 @@ describe('store, offline, locking', () => {
   });
 });
 
+describe('parallel fetching', () => {
+  it('runs at most `jobs` downloads at a time and every item even when one fails', async () => {
+    let running = 0;
+    let peak = 0;
+    const settled = await pool([1, 2, 3, 4, 5, 6, 7], 3, async (n) => {
+      running++;
+      peak = Math.max(peak, running);
+      await new Promise((r) => setTimeout(r, 30));
+      running--;
+      if (n === 2) throw new Error('two failed');
+      return n * 10;
+    });
+    expect(peak).toBe(3);
+    expect(settled.map((r) => (r.status === 'fulfilled' ? r.value : 'x'))).toEqual([10, 'x', 30, 40, 50, 60, 70]);
+  });
+
+  it('fetches several files at once: total time is about one slow download, not the sum', async () => {
+    const bodies = [0, 1, 2].map(() => randomBytes(50_000));
+    const arts = bodies.map((b, i) => {
+      server.on(`/p${i}.tgz`, { kind: 'bytes', body: b, chunkDelayMs: 100 }); // ~0.8 s each, 2.4 s in a row
+      return { file: `p${i}.tar.gz`, sha256: sha(b), urls: [`${server.url}/p${i}.tgz`], topdir: `p${i}` };
+    });
+    const plan = { components: arts.map((a, i) => ({ name: ['nginx', 'openssl', 'pcre2'][i], artifacts: [a] })), patchSets: [] } as unknown as BuildPlan;
+    const t0 = Date.now();
+    const got = await fetchPlanSources(plan, opts({ jobs: 3 } as Partial<FetchOptions>));
+    const took = Date.now() - t0;
+    expect(Object.keys(got.components).sort()).toEqual(['nginx', 'openssl', 'pcre2']);
+    expect(took).toBeLessThan(1_800);
+  });
+});
+
 describe('equivalent alternatives', () => {
   const other = randomBytes(5000);
   const alt = (urls: string[]) => ({ file: 'pkg-1.0-dfsg.tar.xz', sha256: sha(other), size: other.length, urls });
@@ -396,6 +480,8 @@ describe('distro archive discovery (apt sources)', () => {
     );
     await writeFile(path.join(d, 'extra.list'), `# extra\ndeb [arch=amd64 signed-by=/x.gpg] ${url}/second/ bookworm main\ndeb-src ${url}/debian bookworm main\n`);
     await writeFile(path.join(d, 'vendor.list.disabled-by-admin'), `deb ${url}/disabled bookworm main\n`);
+    await writeFile(path.join(d, 'old.disabled.list'), `deb ${url}/disabled-too bookworm main\n`);
+    await writeFile(path.join(d, 'new.sources.disabled'), `Types: deb\nURIs: ${url}/disabled-three\nSuites: bookworm\n`);
     await writeFile(path.join(root, 'etc', 'apt', 'sources.list'), `deb cdrom:[Debian]/ bookworm main\ndeb ${url}/legacy-security bookworm/updates main\n`);
     return root;
   }

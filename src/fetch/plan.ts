@@ -1,7 +1,7 @@
 // Fetch every source a BuildPlan needs: one archive per component (any of its equivalent
 // artifacts) and every patch-set archive. No UI here: callers show progress through the
 // FetchOptions callbacks (the fetch command wraps this in listr2, the build command in its own tree).
-import { FetchError, ForgeError } from '../errors.ts';
+import { FetchError, ForgeError, MissingToolError } from '../errors.ts';
 import type { BuildPlan, ComponentName } from '../plan.ts';
 import type { Artifact } from '../recipes/schema.ts';
 import { fetchArtifact, fetchOneOf, OfflineMissingError, storeEntriesOf, storeEntriesPresent, type FetchOptions } from './index.ts';
@@ -81,7 +81,10 @@ export async function pool<T, R>(items: T[], jobs: number, fn: (item: T, index: 
 export function combineErrors(errors: unknown[]): unknown {
   if (errors.length === 1) return errors[0];
   const forge = errors.filter((e): e is ForgeError => e instanceof ForgeError);
+  // an abort or an internal error wins; so does a missing tool (it is the one thing to fix)
   if (forge.length !== errors.length) return errors.find((e) => !(e instanceof ForgeError));
+  const tool = forge.find((e) => e instanceof MissingToolError);
+  if (tool) return tool;
   const hints = [...new Set(forge.map((e) => e.hint).filter(Boolean))];
   return new FetchError(`${errors.length} sources could not be fetched:\n\n${forge.map((e) => e.message).join('\n\n')}`, {
     hint: hints.join('\n  '),

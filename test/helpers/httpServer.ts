@@ -16,6 +16,8 @@ export type Behaviour =
   | { kind: 'drop'; body: Buffer; after: number; range?: boolean }
   /** Send the headers (and `after` bytes), then nothing at all. */
   | { kind: 'stall'; body: Buffer; after?: number }
+  /** Redirect (302) to another path or URL. */
+  | { kind: 'redirect'; to: string; status?: number }
   /** Fail `failures` times with `status` (default 500), then behave like `then`. */
   | { kind: 'flaky'; failures: number; status?: number; then: Behaviour };
 
@@ -108,6 +110,10 @@ export async function startServer(): Promise<TestServer> {
         if (b.after) res.write(b.body.subarray(0, b.after));
         else res.flushHeaders();
         return; // and then nothing, until the client gives up
+      case 'redirect':
+        res.writeHead(b.status ?? 302, { location: b.to, 'content-type': 'text/html' });
+        res.end('<html><body>moved</body></html>');
+        return;
       case 'flaky':
         if (n <= b.failures) {
           res.writeHead(b.status ?? 500, { 'content-type': 'text/plain' });
