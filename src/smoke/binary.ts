@@ -30,12 +30,23 @@ const KTLS_MARKERS = ['ktls_meth.c', 'ssl/ktls.c', 'ossl_ktls_record_method'];
  * Pure: interpret `nginx -V` output and the bytes of the binary (and of a dynamically linked
  * libssl, when there is one).
  */
-export function interpretBinary(nginxPath: string, versionText: string, bytes: Buffer, libssl?: { path: string; bytes: Buffer }): BinaryInfo {
+export function interpretBinary(
+  nginxPath: string,
+  versionText: string,
+  bytes: Buffer,
+  libssl?: { path: string; bytes: Buffer },
+  /** ldd ran and listed no libssl: OpenSSL is linked into the binary */
+  staticLinked = false,
+): BinaryInfo {
   const configureArgs = /configure arguments:(.*)/.exec(versionText)?.[1]?.trim() ?? '';
   const opensslOpt = /--with-openssl-opt=(?:'([^']*)'|"([^"]*)"|(\S+))/.exec(configureArgs);
   const opensslOptText = opensslOpt ? (opensslOpt[1] ?? opensslOpt[2] ?? opensslOpt[3] ?? '') : undefined;
   const staticOpenssl = /--with-openssl=/.test(configureArgs);
   const marker = (b: Buffer) => KTLS_MARKERS.find((m) => b.includes(m));
+  // ktls_meth.c (the marker that survives stripping) exists from OpenSSL 3.2 on; for older ones
+  // the absence of markers proves nothing
+  const ver = /running with OpenSSL (\d+)\.(\d+)/.exec(versionText) ?? /built with OpenSSL (\d+)\.(\d+)/.exec(versionText);
+  const markersConclusive = ver ? Number(ver[1]) > 3 || (Number(ver[1]) === 3 && Number(ver[2]) >= 2) : false;
   const inBinary = marker(bytes);
   const inLib = libssl ? marker(libssl.bytes) : undefined;
   let opensslKtls: BinaryInfo['opensslKtls'] = 'unknown';
@@ -55,9 +66,12 @@ export function interpretBinary(nginxPath: string, versionText: string, bytes: B
   } else if (staticOpenssl && opensslOptText === undefined) {
     opensslKtls = 'no';
     evidence = 'built --with-openssl without --with-openssl-opt=enable-ktls (OpenSSL 3 leaves kTLS out by default)';
-  } else if (libssl) {
+  } else if (libssl && markersConclusive) {
     opensslKtls = 'no';
     evidence = `${libssl.path} has no kTLS code`;
+  } else if (staticLinked && markersConclusive) {
+    opensslKtls = 'no';
+    evidence = `the OpenSSL linked into the binary has no kTLS code (none of ${KTLS_MARKERS.join(', ')})`;
   }
   if (opensslKtls === 'yes' && opensslOptText !== undefined && !/(^|\s)enable-ktls(\s|$)/.test(opensslOptText)) {
     evidence += '; note: --with-openssl-opt lacks enable-ktls';
@@ -90,12 +104,14 @@ export async function inspectBinary(nginxPath: string, ctx: RunContext): Promise
   const text = await run(ctx, '/bin/sh', ['-c', 'exec "$0" -V 2>&1', nginxPath]);
   // a dynamically linked libssl carries the kTLS code instead of the binary
   let libssl: { path: string; bytes: Buffer } | undefined;
+  let staticLinked = false;
   try {
-    const ldd = await run(ctx, '/bin/sh', ['-c', 'ldd "$0" 2>/dev/null || true', nginxPath]);
+    const ldd = await run(ctx, '/bin/sh', ['-c', 'ldd "$0" 2>/dev/null || echo "ldd failed"', nginxPath]);
     const p = /libssl\.so[^\s]*\s+=>\s+(\S+)/.exec(ldd)?.[1];
     if (p) libssl = { path: p, bytes: readFileSync(p) };
+    else staticLinked = /libc\.so/.test(ldd);
   } catch {
     // no ldd: judge from the binary alone
   }
-  return interpretBinary(nginxPath, text, readFileSync(nginxPath), libssl);
+  return interpretBinary(nginxPath, text, readFileSync(nginxPath), libssl, staticLinked);
 }

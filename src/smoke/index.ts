@@ -279,7 +279,7 @@ export async function runSmokeBatch(runs: SmokeRun[], opts: SmokeOptions = {}): 
         },
       };
       writeFileSync(path.join(p.dir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
-      log(`smoke${runs.length > 1 ? ` run ${prepared.indexOf(p)}` : ''}: ${result.verdict} (${mode}, ${Math.round(result.env.durationMs / 100) / 10} s); logs: ${p.dir}`);
+      log(`${runs.length > 1 ? `run ${prepared.indexOf(p)}: ` : ''}verdict ${result.verdict} (${mode}, ${Math.round(result.env.durationMs / 100) / 10} s); logs: ${p.dir}`);
       return result;
     });
   } finally {
