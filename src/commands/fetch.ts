@@ -127,7 +127,7 @@ export async function run(flags: FetchFlags): Promise<number> {
       process.stderr.write('nginx-forge: fetch interrupted; partial downloads are kept and resumed next time\n');
       return ExitCode.interrupted;
     }
-    if (errors.length) throw combineErrors(errors);
+    if (errors.length) throw combineErrors(errors, distdir);
     // one line per file, in plan order (artifact, then its signature)
     const order = items.flatMap((it) => it.alternatives.flatMap((a) => storeEntriesOf(a).map((e) => e.sha256)));
     const sorted = [...results].sort((x, y) => order.indexOf(x.sha256) - order.indexOf(y.sha256));

@@ -69,10 +69,11 @@ export class SourcesExhaustedError extends FetchError {
     readonly sha256: string,
     readonly attempts: { source: string; reason: string; kind?: string }[],
     distdir: string,
+    noSourceWhy = 'the artifact has no urls, no mirror was given, and it has no distro source',
   ) {
     const lines = attempts.length
       ? attempts.map((t) => `  ${t.source}\n    ${t.reason.split('\n').join('\n    ')}`).join('\n')
-      : '  (no source to try: the artifact has no urls, no mirror was given, and the distro archive is disabled or not configured in apt sources)';
+      : `  (no source to try: ${noSourceWhy})`;
     super(`could not fetch ${file} (sha256 ${sha256}); tried ${attempts.length} source${attempts.length === 1 ? '' : 's'}:\n${lines}`, {
       hint: storeHint([{ file, sha256 }], distdir, true),
     });
@@ -124,6 +125,14 @@ export function sourcesOf(a: FileArtifact, opts: Pick<FetchOptions, 'mirrors' | 
   }
   const seen = new Set<string>();
   return out.filter((s) => !seen.has(s.url) && seen.add(s.url));
+}
+
+/** Why an artifact has no source at all, in the user's terms. */
+function noSourceReason(a: FileArtifact, opts: FetchOptions): string {
+  const base = [a.urls?.length ? '' : 'the artifact has no upstream urls', opts.mirrors?.length ? '' : 'no --mirror was given'].filter(Boolean).join(', ');
+  if (!a.distro) return `${base}, and it has no distro source`;
+  if (opts.distro === false) return `${base}, and its distro source (pool/${a.distro.pool}/${a.distro.file}) is disabled by --no-distro`;
+  return `${base}, and this host's apt sources name no ${a.distro.archive} archive for its distro source (pool/${a.distro.pool}/${a.distro.file})`;
 }
 
 /** The detached signature of an artifact as an artifact of its own (it has its own sha256). */
@@ -215,7 +224,7 @@ async function obtainFile(a: FileArtifact, c: Ctx): Promise<FetchResult> {
           log?.(`${a.file}: ${s.url}: ${f.reason.split('\n').join(' ')}${sources.indexOf(s) < sources.length - 1 ? '; trying the next source' : ''}`);
         }
       }
-      throw new SourcesExhaustedError(a.file, a.sha256, attempts, opts.distdir);
+      throw new SourcesExhaustedError(a.file, a.sha256, attempts, opts.distdir, noSourceReason(a, opts));
     },
   );
 }

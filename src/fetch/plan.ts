@@ -4,7 +4,8 @@
 import { FetchError, ForgeError, MissingToolError } from '../errors.ts';
 import type { BuildPlan, ComponentName } from '../plan.ts';
 import type { Artifact } from '../recipes/schema.ts';
-import { fetchArtifact, fetchOneOf, OfflineMissingError, storeEntriesOf, storeEntriesPresent, type FetchOptions } from './index.ts';
+import path from 'node:path';
+import { fetchArtifact, fetchOneOf, OfflineMissingError, SourcesExhaustedError, storeEntriesOf, storeEntriesPresent, type FetchOptions } from './index.ts';
 import { inStore } from './store.ts';
 
 export interface PlanFetchItem {
@@ -78,18 +79,18 @@ export async function pool<T, R>(items: T[], jobs: number, fn: (item: T, index: 
 }
 
 /** One error for several failed items (or the single error itself). */
-export function combineErrors(errors: unknown[]): unknown {
+export function combineErrors(errors: unknown[], distdir?: string): unknown {
   if (errors.length === 1) return errors[0];
   const forge = errors.filter((e): e is ForgeError => e instanceof ForgeError);
   // an abort or an internal error wins; so does a missing tool (it is the one thing to fix)
   if (forge.length !== errors.length) return errors.find((e) => !(e instanceof ForgeError));
   const tool = forge.find((e) => e instanceof MissingToolError);
   if (tool) return tool;
-  const hints = [...new Set(forge.map((e) => e.hint).filter(Boolean))];
-  return new FetchError(`${errors.length} sources could not be fetched:\n\n${forge.map((e) => e.message).join('\n\n')}`, {
-    hint: hints.join('\n  '),
-    cause: errors,
-  });
+  const downloads = forge.every((e) => e instanceof SourcesExhaustedError || e.cause instanceof Array);
+  const hint = downloads
+    ? `pass --mirror <url> for a mirror that has the files (looked up as <mirror>/<file>), or put each file into the store by hand as ${path.join(distdir ?? '<distdir>', '<sha256>', '<file>')} with the name and sha256 listed above; if a pinned hash or URL is wrong, check the recipe`
+    : [...new Set(forge.map((e) => e.hint).filter(Boolean))].join('\n  ');
+  return new FetchError(`${errors.length} files could not be fetched:\n\n${forge.map((e) => e.message).join('\n\n')}`, { hint, cause: errors });
 }
 
 /** Fetch every source of the plan into the store; returns the store paths. */
@@ -101,7 +102,7 @@ export async function fetchPlanSources(plan: BuildPlan, opts: FetchOptions & { j
   }
   const settled = await pool(items, opts.jobs ?? 4, (it) => it.run(opts));
   const errors = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => s.reason);
-  if (errors.length) throw combineErrors(errors);
+  if (errors.length) throw combineErrors(errors, opts.distdir);
   const out: PlanSources = { components: {} as PlanSources['components'], patchSets: {} };
   items.forEach((it, i) => {
     const v = (settled[i] as PromiseFulfilledResult<{ artifact: Artifact; path: string }>).value;
