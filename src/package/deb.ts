@@ -4,6 +4,7 @@
 //     /usr/sbin/nginx                       the built binary (debug info stripped, symbols kept)
 //     /etc/nginx/*                          all listed in DEBIAN/conffiles
 //     /lib/systemd/system/nginx.service     Type=forking, `nginx -t` before start/reload
+//                                           (/usr/lib/... where dpkg >= 1.22, i.e. Debian 13)
 //     /etc/logrotate.d/nginx
 //     /var/lib/nginx, /var/log/nginx
 //     /usr/share/nginx/html/*
@@ -62,13 +63,14 @@ export interface DebInput {
   user?: string;
   /** 'debug' (default): strip debug info only, keep the symbol table; 'none': ship the binary as built */
   strip?: 'debug' | 'none';
+  /** where the systemd unit goes (default: /lib/systemd/system, /usr/lib/systemd/system with dpkg >= 1.22) */
+  unitDir?: string;
 }
 
 /** Paths the package owns; shared with tests and docs. */
 export const DEB_PATHS = {
   binary: 'usr/sbin/nginx',
   confDir: 'etc/nginx',
-  unit: 'lib/systemd/system/nginx.service',
   logrotate: 'etc/logrotate.d/nginx',
   stateDir: 'var/lib/nginx',
   logDir: 'var/log/nginx',
@@ -95,6 +97,21 @@ async function debArch(ctx: RunContext): Promise<string> {
   } catch {
     return DEBIAN_ARCH[os.arch()] ?? os.arch();
   }
+}
+
+/**
+ * Debian 13 (dpkg 1.22) finished the /usr merge: packages ship /usr/lib/systemd/system and lintian
+ * rejects the aliased /lib path; Debian 12 and older expect /lib/systemd/system.
+ */
+async function defaultUnitDir(ctx: RunContext): Promise<string> {
+  try {
+    const v = (await run(ctx, 'dpkg-query', ['-W', '-f=${Version}', 'dpkg'])).trim();
+    const [major, minor] = v.split(/[.~+-]/).map(Number);
+    if (major! > 1 || (major === 1 && minor! >= 22)) return 'usr/lib/systemd/system';
+  } catch {
+    // not a dpkg system: keep the long-standing path
+  }
+  return 'lib/systemd/system';
 }
 
 /** Depends from dpkg-shlibdeps (needs a debian/control next to it), else the static list. */
@@ -436,7 +453,8 @@ export async function buildDeb(input: DebInput): Promise<string> {
       writeFileSync(f, text);
       chmodSync(f, mode);
     };
-    put(DEB_PATHS.unit, systemdUnit(plan, paths));
+    const unitDir = (input.unitDir ?? (await defaultUnitDir(ctx))).replace(/^\/+|\/+$/g, '');
+    put(`${unitDir}/nginx.service`, systemdUnit(plan, paths));
     put(DEB_PATHS.logrotate, logrotate(paths, user));
     const tempDirs = [...new Set(Object.entries(paths).filter(([k]) => /-temp-path$/.test(k)).map(([, v]) => path.posix.dirname(v)))];
     const logDirs = [...new Set([paths['error-log-path'], paths['http-log-path']].filter(Boolean).map((p) => path.posix.dirname(p!)))];
