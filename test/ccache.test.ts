@@ -20,7 +20,7 @@ describe('--ccache', () => {
     const compileIn = async () => {
       const ws = mkdtempSync(path.join(tmpdir(), 'nf-ws-'));
       writeFileSync(path.join(ws, 'a.c'), 'int forty_two(void) { return 42; }\n');
-      const env = { ...compileEnv(ws, 1700000000, true), CCACHE_DIR: cacheDir };
+      const env: Record<string, string> = { ...compileEnv(ws, 1700000000, true), CCACHE_DIR: cacheDir };
       expect(env.PATH!.split(':')[0]).toMatch(/ccache/);
       await run({ component: 't', stage: 'compile', log: path.join(ws, 'log'), cwd: ws, env }, 'cc', ['-c', '-g', 'a.c', '-o', 'a.o']);
     };
