@@ -54,9 +54,13 @@ export function hostKernel(): { release: string; ulp: string[]; tlsReady: boolea
   return { release, ulp, tlsReady: ulp.includes('tls'), tlsModule, modulesDir };
 }
 
-/** Workers must not run as root (root would also autoload tls.ko itself); use nobody's user and group. */
-export function workerUser(etc = '/etc'): { name: string; group: string } | undefined {
-  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return undefined;
+/**
+ * Workers must not run as root (root would also autoload tls.ko itself): nobody's user and group,
+ * when the master runs as root — always in the VM (the guest runs the probe as root), natively
+ * only when we are root.
+ */
+export function workerUser(asRoot: boolean, etc = '/etc'): { name: string; group: string } | undefined {
+  if (!asRoot) return undefined;
   try {
     const pw = readFileSync(path.join(etc, 'passwd'), 'utf8').split('\n').find((l) => l.startsWith('nobody:'));
     const gid = pw?.split(':')[3];
@@ -186,7 +190,7 @@ export async function runSmokeBatch(runs: SmokeRun[], opts: SmokeOptions = {}): 
       prepared.push(p);
       writeFileSync(
         path.join(io, 'nginx.conf'),
-        renderConfig({ work, io: ioSeen, tlsPort, httpPort, upstreamPort, suites, user: workerUser(), ktlsOption: p.ktlsOption, logLevel: p.debugLog ? 'debug' : 'info' }),
+        renderConfig({ work, io: ioSeen, tlsPort, httpPort, upstreamPort, suites, user: workerUser(mode === 'vm' || process.getuid?.() === 0), ktlsOption: p.ktlsOption, logLevel: p.debugLog ? 'debug' : 'info' }),
       );
       writeFileSync(
         path.join(io, 'probe.sh'),

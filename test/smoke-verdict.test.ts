@@ -1,0 +1,384 @@
+// Pure parts of the kTLS smoke test, on fixtures: verdict logic (every verdict, per suite and
+// overall), log/counter/header parsing, binary detection, config and script rendering, the
+// initramfs pieces. Real nginx runs are in smoke-native.test.ts and smoke-vm.test.ts.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseSize } from '../src/commands/smoke.ts';
+import { FileArtifact } from '../src/recipes/schema.ts';
+import { interpretBinary } from '../src/smoke/binary.ts';
+import { renderConfig } from '../src/smoke/config.ts';
+import { encodingsFromHeaders, negotiatedFrom, parseResults, parseTlsStat, txDelta } from '../src/smoke/observations.ts';
+import { renderProbe } from '../src/smoke/probe.ts';
+import { formatHuman, toJson } from '../src/smoke/report.ts';
+import { MATRIX, parseSuites, primarySuite } from '../src/smoke/suites.ts';
+import { judge } from '../src/smoke/verdict.ts';
+import { cpioNewc } from '../src/smoke/vm/cpio.ts';
+import { renderGuestEnv, renderInit } from '../src/smoke/vm/guest.ts';
+import { dependsFromModinfo, isStaticElf, moduleName } from '../src/smoke/vm/initramfs.ts';
+import { qemuArgs } from '../src/smoke/vm/index.ts';
+import { KERNEL_RECIPE, loadKernelArtifact } from '../src/smoke/vm/kernel.ts';
+import { FREEBSD_KTLS_LOG, input, KTLS_BINARY, observations, suiteObs, tls, USERSPACE_LOG } from './helpers/smokeFixtures.ts';
+
+const userspaceEverywhere = () => MATRIX.map((s) => suiteObs(s, { ktls: false }));
+
+describe('judge: overall verdicts', () => {
+  it('PASS: default suite offloaded (log lines + TlsTxSw), every body verified', () => {
+    const j = judge(input());
+    expect(j.verdict).toBe('PASS');
+    expect(j.passed).toBe(true);
+    expect(j.next).toBeUndefined();
+    expect(j.ciphers.map((c) => c.verdict)).toEqual(['PASS', 'PASS', 'PASS', 'PASS', 'PASS']);
+    expect(j.ciphers[0]).toMatchObject({ ktls: true, tlsTxDelta: 1, ktlsSendLine: true, sslSendfileCalls: 2, sslSendfileBytes: 4194304, bodyOk: true });
+    expect(j.proofs.ktls_log!.ok && j.proofs.ktls_counters!.ok && j.proofs.body!.ok).toBe(true);
+  });
+
+  it("accepts FreeBSD's `BIO_get_ktls_send: 1` line", () => {
+    const obs = observations({ suites: MATRIX.map((s) => suiteObs(s, { log: FREEBSD_KTLS_LOG, counters: false })), tlsStatAvailable: false });
+    const j = judge(input({ obs }));
+    expect(j.ciphers[0]!.ktls).toBe(true);
+    expect(j.verdict).toBe('PASS');
+    // no tls_stat: the counter proof is missing, so the run is not "passed" on Linux terms
+    expect(j.proofs.ktls_counters!.ok).toBe(false);
+    expect(j.passed).toBe(false);
+  });
+
+  it('SSL_sendfile: 0 or -1 lines do not count', () => {
+    const log = ['*2 BIO_get_ktls_send(): 1', '*2 SSL_sendfile: -1', '*2 SSL_sendfile: 0'].join('\n');
+    const j = judge(input({ obs: observations({ suites: MATRIX.map((s) => suiteObs(s, { log })) }) }));
+    expect(j.ciphers[0]!.sslSendfileCalls).toBe(0);
+    expect(j.ciphers[0]!.ktls).toBe(false);
+    expect(j.verdict).not.toBe('PASS');
+  });
+
+  it('KERNEL_NO_KTLS natively: no tls ULP; says how to load it when tls.ko exists', () => {
+    const obs = observations({ ulp: ['mptcp'], tlsStatAvailable: false, kernel: '6.18.44', suites: MATRIX.map((s) => suiteObs(s, { ktls: false, counters: false })) });
+    const withModule = judge(input({ mode: 'native', obs, kernel: { tlsModule: true } }));
+    expect(withModule.verdict).toBe('KERNEL_NO_KTLS');
+    expect(withModule.next).toMatch(/modprobe tls/);
+    expect(withModule.ciphers.every((c) => c.verdict === 'KERNEL_NO_KTLS')).toBe(true);
+    const without = judge(input({ mode: 'native', obs, kernel: { tlsModule: false, modulesDir: '/lib/modules/6.18.44' } }));
+    expect(without.next).toMatch(/--vm always/);
+    expect(without.next).toMatch(/CONFIG_TLS/);
+    expect(without.reason).toMatch(/tcp_available_ulp: mptcp/);
+  });
+
+  it('KERNEL_NO_KTLS in a VM with a user kernel: points at CONFIG_TLS', () => {
+    const obs = observations({ ulp: [], tlsStatAvailable: false, suites: MATRIX.map((s) => suiteObs(s, { ktls: false, counters: false })) });
+    const j = judge(input({ obs, kernel: { custom: true } }));
+    expect(j.verdict).toBe('KERNEL_NO_KTLS');
+    expect(j.next).toMatch(/CONFIG_TLS/);
+  });
+
+  it('BINARY_NO_KTLS: kernel ready, OpenSSL without kTLS; bodies still verified', () => {
+    const j = judge(
+      input({
+        obs: observations({ suites: userspaceEverywhere(), errorLog: USERSPACE_LOG }),
+        binary: { ...KTLS_BINARY, opensslKtls: 'no', opensslKtlsEvidence: 'no kTLS code' },
+      }),
+    );
+    expect(j.verdict).toBe('BINARY_NO_KTLS');
+    expect(j.reason).toMatch(/OpenSSL has no kTLS/);
+    expect(j.next).toMatch(/enable-ktls/);
+    expect(j.proofs.body!.ok).toBe(true);
+    expect(j.ciphers.every((c) => c.verdict === 'BINARY_NO_KTLS' && c.bodyOk)).toBe(true);
+  });
+
+  it('BINARY_NO_KTLS: config without `ssl_conf_command Options KTLS`', () => {
+    const j = judge(input({ obs: observations({ suites: userspaceEverywhere() }), config: { ktlsOption: false, debugLog: true } }));
+    expect(j.verdict).toBe('BINARY_NO_KTLS');
+    expect(j.next).toMatch(/ssl_conf_command Options KTLS/);
+  });
+
+  it('BINARY_NO_KTLS when the binary cannot be judged and nothing was offloaded', () => {
+    const j = judge(input({ obs: observations({ suites: userspaceEverywhere() }), binary: { ...KTLS_BINARY, opensslKtls: 'unknown' } }));
+    expect(j.verdict).toBe('BINARY_NO_KTLS');
+  });
+
+  it('CIPHER_FALLBACK overall: kernel ready, binary capable, no suite offloaded (crypto modules)', () => {
+    const j = judge(input({ obs: observations({ suites: userspaceEverywhere() }) }));
+    expect(j.verdict).toBe('CIPHER_FALLBACK');
+    expect(j.reason).toMatch(/no suite was offloaded/);
+    expect(j.next).toMatch(/modprobe gcm ctr/);
+    expect(j.ciphers.every((c) => c.verdict === 'CIPHER_FALLBACK')).toBe(true);
+  });
+
+  it('CIPHER_FALLBACK per suite only: ChaCha20 not offloaded, default suite is → PASS', () => {
+    const suites = MATRIX.map((s) => suiteObs(s, { ktls: !s.name.includes('CHACHA') }));
+    const j = judge(input({ obs: observations({ suites }) }));
+    expect(j.verdict).toBe('PASS');
+    expect(j.ciphers.find((c) => c.suite === 'TLS_CHACHA20_POLY1305_SHA256')!.verdict).toBe('CIPHER_FALLBACK');
+    expect(j.reason).toMatch(/4\/5 suites offloaded/);
+  });
+
+  it('CIPHER_FALLBACK overall when the default suite alone is not offloaded', () => {
+    const suites = MATRIX.map((s) => suiteObs(s, { ktls: s.name !== 'TLS_AES_128_GCM_SHA256' }));
+    const j = judge(input({ obs: observations({ suites }) }));
+    expect(j.verdict).toBe('CIPHER_FALLBACK');
+    expect(j.reason).toMatch(/offloaded: TLS_AES_256_GCM_SHA384/);
+  });
+
+  it('CORRUPT: a body differs (always a failure, whatever kTLS did)', () => {
+    const suites = MATRIX.map((s, i) => suiteObs(s, i === 2 ? { bodySha256: 'd'.repeat(64) } : {}));
+    const j = judge(input({ obs: observations({ suites }) }));
+    expect(j.verdict).toBe('CORRUPT');
+    expect(j.passed).toBe(false);
+    expect(j.reason).toMatch(/TLS_CHACHA20_POLY1305_SHA256/);
+    expect(j.ciphers[2]!.verdict).toBe('CORRUPT');
+    expect(j.proofs.body!.ok).toBe(false);
+  });
+
+  it('CORRUPT beats KERNEL_NO_KTLS; a failed download is CORRUPT too', () => {
+    const suites = MATRIX.map((s, i) => suiteObs(s, { ktls: false, counters: false, ...(i === 0 ? { curlExit: 35, curlError: 'curl: (35) handshake failure' } : {}) }));
+    const j = judge(input({ obs: observations({ suites, ulp: [] }) }));
+    expect(j.verdict).toBe('CORRUPT');
+    expect(j.ciphers[0]!.detail).toMatch(/curl exit 35/);
+  });
+
+  it('CORRUPT: a gzip response that does not decode to the file', () => {
+    const obs = observations();
+    obs.gzip![3] = { ...obs.gzip![3]!, decodedSha256: 'e'.repeat(64) };
+    const j = judge(input({ obs }));
+    expect(j.verdict).toBe('CORRUPT');
+    expect(j.proofs.gzip!.ok).toBe(false);
+  });
+
+  it('NO_DEBUG_LOG: binary without --with-debug, counters moved — judged by counters alone, and said so', () => {
+    const suites = MATRIX.map((s) => suiteObs(s, { log: '' }));
+    const j = judge(input({ obs: observations({ suites, errorLog: '2026/11/23 [notice] 1#1: start worker processes\n' }), binary: { ...KTLS_BINARY, debug: false } }));
+    expect(j.verdict).toBe('NO_DEBUG_LOG');
+    expect(j.reason).toMatch(/kernel counters alone/);
+    expect(j.reason).toMatch(/without --with-debug/);
+    expect(j.next).toMatch(/--with-debug/);
+    expect(j.proofs.ktls_log).toMatchObject({ ok: false, required: false });
+    expect(j.proofs.ktls_counters!.ok).toBe(true);
+    expect(j.passed).toBe(false);
+  });
+
+  it('no debug log and counters still: not NO_DEBUG_LOG but the fallback verdicts', () => {
+    const suites = MATRIX.map((s) => suiteObs(s, { log: '', ktls: false }));
+    const j = judge(input({ obs: observations({ suites, errorLog: '' }), binary: { ...KTLS_BINARY, debug: false, opensslKtls: 'no' } }));
+    expect(j.verdict).toBe('BINARY_NO_KTLS');
+  });
+
+  it('a debug binary whose log has no [debug] lines is treated as no debug log', () => {
+    const j = judge(input({ obs: observations({ errorLog: '[notice] started\n' }) }));
+    expect(j.verdict).toBe('NO_DEBUG_LOG');
+  });
+
+  it('proofs disagree (log yes, counters no): not offloaded, and the detail says so', () => {
+    const suites = MATRIX.map((s) => suiteObs(s, { tlsAfter: tls(0) }));
+    const j = judge(input({ obs: observations({ suites }) }));
+    expect(j.ciphers[0]!.ktls).toBe(false);
+    expect(j.ciphers[0]!.detail).toMatch(/proofs disagree/);
+  });
+
+  it('PASS with a failed required proof (jemalloc claimed, not there) is not passed', () => {
+    const j = judge(input({ obs: observations({ nginxTOutput: 'syntax is ok' }) }));
+    expect(j.verdict).toBe('PASS');
+    expect(j.passed).toBe(false);
+    expect(j.reason).toMatch(/jemalloc/);
+  });
+
+  it('jemalloc and PCRE JIT only required when the binary claims them', () => {
+    const j = judge(input({ obs: observations({ nginxTOutput: 'syntax is ok', errorLog: `${observations().errorLog}[warn] PCRE2 library does not support JIT\n` }), binary: { ...KTLS_BINARY, claims: { jemalloc: false, pcreJit: false, zlibNg: false } } }));
+    expect(j.proofs.jemalloc).toMatchObject({ ok: false, required: false });
+    expect(j.proofs.pcre_jit).toMatchObject({ ok: false, required: false });
+    expect(j.proofs.pcre_jit!.detail).toMatch(/does not support JIT/);
+    expect(j.passed).toBe(true);
+  });
+
+  it('gzip alert "failed to use preallocated memory" fails the gzip proof', () => {
+    const j = judge(input({ obs: observations({ errorLog: `${observations().errorLog}[alert] 9#9: *40 gzip filter failed to use preallocated memory: 65536 of 16384\n` }) }));
+    expect(j.proofs.gzip!.ok).toBe(false);
+    expect(j.passed).toBe(false);
+  });
+
+  it('extras off: no gzip/pcre proofs', () => {
+    const j = judge(input({ obs: observations({ gzip: null }) }));
+    expect(j.proofs.gzip).toBeUndefined();
+    expect(j.proofs.pcre_jit).toBeUndefined();
+    expect(j.passed).toBe(true);
+  });
+
+  it('--ciphers without the default suite: the first one decides', () => {
+    const suites = [MATRIX[3]!, MATRIX[2]!];
+    expect(primarySuite(suites).name).toBe('ECDHE-ECDSA-AES128-GCM-SHA256');
+    const j = judge(input({ suites, obs: observations({ suites: suites.map((s) => suiteObs(s)) }) }));
+    expect(j.verdict).toBe('PASS');
+    expect(j.ciphers).toHaveLength(2);
+  });
+});
+
+describe('parsing', () => {
+  it('tls_stat', () => {
+    const s = parseTlsStat('TlsCurrTxSw                     \t0\nTlsTxSw                         \t3\nTlsRxSw   1\n');
+    expect(s).toEqual({ TlsCurrTxSw: 0, TlsTxSw: 3, TlsRxSw: 1 });
+    expect(parseTlsStat('')).toBeNull();
+    expect(txDelta(tls(1), tls(2))).toBe(1);
+    expect(txDelta(null, tls(1))).toBe(1);
+    expect(txDelta(tls(1), null)).toBeNull();
+  });
+
+  it('curl -v negotiated suite', () => {
+    expect(negotiatedFrom('* ALPN: server accepted http/1.1\n* SSL connection using TLSv1.3 / TLS_AES_128_GCM_SHA256\r\n')).toBe('TLSv1.3 / TLS_AES_128_GCM_SHA256');
+  });
+
+  it('content-encodings from curl -D over several transfers', () => {
+    const h = 'HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Encoding: gzip\r\n\r\nHTTP/1.1 200 OK\r\nServer: nginx\r\n\r\nHTTP/1.1 404 Not Found\r\ncontent-encoding: gzip\r\n\r\n';
+    expect(encodingsFromHeaders(h)).toEqual(['gzip', '-', 'gzip']);
+  });
+
+  it('results.txt', () => {
+    expect(parseResults('a=1\nre_body=re:forge\nulp=mptcp tls\n')).toEqual({ a: '1', re_body: 're:forge', ulp: 'mptcp tls' });
+  });
+
+  it('--ciphers and --size', () => {
+    expect(parseSuites()).toEqual(MATRIX);
+    expect(parseSuites(['TLS_AES_256_GCM_SHA384,ECDHE-ECDSA-AES128-GCM-SHA256', 'TLS_AES_256_GCM_SHA384'])).toEqual([
+      { protocol: 'TLSv1.3', name: 'TLS_AES_256_GCM_SHA384' },
+      { protocol: 'TLSv1.2', name: 'ECDHE-ECDSA-AES128-GCM-SHA256' },
+    ]);
+    expect(() => parseSuites('ECDHE-RSA-AES128-GCM-SHA256')).toThrow(/ECDSA/);
+    expect(() => parseSuites('TLS_AES;rm')).toThrow(/not a cipher suite/);
+    expect(parseSize('4M')).toBe(4194304);
+    expect(parseSize('512KiB')).toBe(524288);
+    expect(parseSize('1000')).toBe(1000);
+    expect(() => parseSize('lots')).toThrow(/not a size/);
+  });
+});
+
+describe('binary detection', () => {
+  const V = (args: string, ossl = '3.5.7') => `nginx version: nginx/1.26.3\nbuilt with OpenSSL ${ossl} 9 Jun 2026\nconfigure arguments: ${args}\n`;
+  it('kTLS code in the binary → yes; debug and claims from configure arguments', () => {
+    const b = interpretBinary('/n', V("--with-debug --with-openssl-opt='enable-ktls no-docs' --with-pcre-jit --with-ld-opt='-ljemalloc'"), Buffer.from('xx ssl/record/methods/ktls_meth.c yy 1.3.1.zlib-ng'));
+    expect(b).toMatchObject({ debug: true, opensslKtls: 'yes', version: '1.26.3', opensslBuilt: '3.5.7', claims: { jemalloc: true, pcreJit: true, zlibNg: true } });
+  });
+  it('--with-openssl-opt without enable-ktls → no', () => {
+    const b = interpretBinary('/n', V("--with-openssl=../o --with-openssl-opt='no-docs'"), Buffer.from('nothing'));
+    expect(b.opensslKtls).toBe('no');
+    expect(b.debug).toBe(false);
+  });
+  it('statically linked OpenSSL >= 3.2 without kTLS code → no; OpenSSL 3.0 → unknown', () => {
+    expect(interpretBinary('/n', V('--with-debug'), Buffer.from('x'), undefined, true).opensslKtls).toBe('no');
+    expect(interpretBinary('/n', V('--with-debug', '3.0.19'), Buffer.from('x'), undefined, true).opensslKtls).toBe('unknown');
+  });
+  it('dynamic libssl with kTLS code → yes', () => {
+    expect(interpretBinary('/n', V(''), Buffer.from('x'), { path: '/lib/libssl.so.3', bytes: Buffer.from('ktls_meth.c') }).opensslKtls).toBe('yes');
+  });
+  it('OpenSSL 1.1 stub → no', () => {
+    expect(interpretBinary('/n', V('', '1.1.1w'), Buffer.from('SSL_sendfile() not available')).opensslKtls).toBe('no');
+  });
+});
+
+describe('rendering', () => {
+  const suites = MATRIX;
+  it('nginx.conf sets every path explicitly and enables kTLS on HTTP/1.1', () => {
+    const c = renderConfig({ work: '/w', io: '/io', tlsPort: 8443, httpPort: 8080, upstreamPort: 8081, suites, user: { name: 'nobody', group: 'nogroup' } });
+    for (const d of [
+      'pid /w/nginx.pid;',
+      'error_log /w/logs/error.log debug;',
+      'access_log /w/logs/access.log;',
+      'client_body_temp_path /w/tmp/client_body;',
+      'proxy_temp_path /w/tmp/proxy;',
+      'fastcgi_temp_path /w/tmp/fastcgi;',
+      'uwsgi_temp_path /w/tmp/uwsgi;',
+      'scgi_temp_path /w/tmp/scgi;',
+      'sendfile on;',
+      'ssl_conf_command Options KTLS;',
+      'pcre_jit on;',
+      'location ~ ^/re/(?<x>[a-z]+)$',
+      'listen 127.0.0.1:8443 ssl;',
+      'user nobody nogroup;',
+      'proxy_pass http://127.0.0.1:8081/raw/;',
+    ]) {
+      expect(c).toContain(d);
+    }
+    expect(c).not.toMatch(/http2|listen[^;]*quic/);
+    expect(c).not.toMatch(/\/etc\/nginx|\/var\/log|\/var\/lib\/nginx|\/run\/nginx/);
+    const off = renderConfig({ work: '/w', io: '/io', tlsPort: 1, httpPort: 2, upstreamPort: 3, suites, ktlsOption: false, logLevel: 'info' });
+    expect(off).not.toContain('Options KTLS');
+    expect(off).toContain('error_log /w/logs/error.log info;');
+  });
+
+  it('the probe and the VM init are valid sh', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'smoke-sh-'));
+    try {
+      const files = {
+        'probe.sh': renderProbe({ nginx: "/o'dd/nginx", work: '/w', io: '/io', size: 4096, tlsPort: 1, httpPort: 2, upstreamPort: 3, suites, extras: true, tamperBody: true }),
+        'probe-min.sh': renderProbe({ nginx: '/n', work: '/w', io: '/io', size: 4096, tlsPort: 1, httpPort: 2, upstreamPort: 3, suites: [suites[0]!], extras: false }),
+        init: renderInit(),
+        'guest.env': renderGuestEnv({ scratch: '/run', runs: ['io', 'run-1/io'] }),
+      };
+      for (const [f, text] of Object.entries(files)) {
+        writeFileSync(path.join(dir, f), text);
+        const r = spawnSync('sh', ['-n', path.join(dir, f)], { encoding: 'utf8' });
+        expect(r.status, `${f}: ${r.stderr}`).toBe(0);
+      }
+      expect(files['probe.sh']).toContain("NGINX='/o'\\''dd/nginx'");
+      expect(files['probe.sh']).toContain('--tls13-ciphers');
+      expect(files['probe-min.sh']).not.toContain('Accept-Encoding');
+      expect(() => renderGuestEnv({ scratch: '/run', runs: ['a b'] })).toThrow();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('human table and JSON', () => {
+    const j = judge(input());
+    const r = { ...j, mode: 'vm' as const, logs: { dir: '/l' }, env: { kernel: '6.1.0-56-amd64', kernelTls: true, nginx: '/n', debug: true, opensslKtls: 'yes' as const, durationMs: 30000, vmBootMs: 10000 } };
+    const h = formatHuman(r);
+    expect(h).toMatch(/kTLS smoke test: PASS/);
+    expect(h).toMatch(/TLS_CHACHA20_POLY1305_SHA256\s+yes\s+\+1\s+seen\s+2x 4194304 B\s+ok\s+PASS/);
+    expect(Object.keys(toJson(r))).toEqual(expect.arrayContaining(['verdict', 'reason', 'next', 'mode', 'proofs', 'ciphers']));
+  });
+});
+
+describe('VM pieces', () => {
+  it('the pinned kernel recipe is a valid FileArtifact from the security archive', () => {
+    const a = loadKernelArtifact();
+    expect(FileArtifact.safeParse(JSON.parse(readFileSync(KERNEL_RECIPE, 'utf8'))).success).toBe(true);
+    expect(a).toMatchObject({
+      file: 'linux-image-6.1.0-56-amd64_6.1.192-2_amd64.deb',
+      sha256: 'a86e2049672f52354c4536a089203b6c82639420424d31c91cf31a181fd4d8f1',
+      size: 70550672,
+      distro: { pool: 'updates/main/l/linux-signed-amd64', archive: 'security' },
+    });
+  });
+
+  it('QEMU: TCG, never KVM; host root read-only with multidevs=remap', () => {
+    const a = qemuArgs({ vmlinuz: '/k', initrd: '/i', io: '/tmp/a,b' }).join(' ');
+    expect(a).toContain('-accel tcg,thread=multi');
+    expect(a).not.toMatch(/kvm/);
+    expect(a).toContain('path=/,security_model=none,readonly=on,multidevs=remap');
+    expect(a).toContain('path=/tmp/a,,b,');
+    expect(a).toContain('-no-reboot');
+  });
+
+  it('cpio newc: the host cpio lists what we wrote', () => {
+    const buf = cpioNewc([
+      { type: 'dir', name: 'bin' },
+      { type: 'file', name: 'bin/hello', data: Buffer.from('hi\n'), mode: 0o755 },
+      { type: 'symlink', name: 'bin/sh', target: 'hello' },
+      { type: 'char', name: 'dev/console', major: 5, minor: 1 },
+    ]);
+    expect(buf.length % 4).toBe(0);
+    const r = spawnSync('cpio', ['-it', '--quiet'], { input: buf, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim().split('\n')).toEqual(['bin', 'bin/hello', 'bin/sh', 'dev/console']);
+  });
+
+  it('module names and .modinfo depends', () => {
+    expect(moduleName('kernel/drivers/virtio/virtio-pci.ko.xz')).toBe('virtio_pci');
+    const ko = Buffer.concat([Buffer.from('\x7fELF....'), Buffer.from('license=GPL\0depends=9pnet,netfs\0intree=Y\0')]);
+    expect(dependsFromModinfo(ko)).toEqual(['9pnet', 'netfs']);
+    expect(dependsFromModinfo(Buffer.from('\0depends=\0'))).toEqual([]);
+  });
+
+  it('static ELF detection', () => {
+    expect(isStaticElf(readFileSync('/bin/sh'))).toBe(false);
+    expect(isStaticElf(Buffer.from('#!/bin/sh\n'))).toBe(false);
+  });
+});
