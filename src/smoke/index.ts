@@ -30,6 +30,10 @@ export { judge } from './verdict.ts';
 export const DEFAULT_SIZE = 4 * 1024 * 1024;
 const MIN_SIZE = 1024;
 const MAX_SIZE = 1024 * 1024 * 1024;
+/** The guest's scratch tmpfs (75% of 2 GiB) holds the file and one downloaded copy. */
+const MAX_VM_SIZE = 512 * 1024 * 1024;
+/** Bytes per second a TCG guest moves through TLS, conservatively (measured ~7 MB/s unloaded). */
+const VM_BYTES_PER_SEC = 2_000_000;
 const NATIVE_TIMEOUT_MS = 10 * 60 * 1000;
 
 /** The host kernel's kTLS readiness: the tls ULP is registered (module loaded or built in). */
@@ -155,6 +159,13 @@ export async function runSmokeBatch(runs: SmokeRun[], opts: SmokeOptions = {}): 
   const mode: 'native' | 'vm' = vmMode === 'always' || opts.kernel ? 'vm' : vmMode === 'never' ? 'native' : host.tlsReady ? 'native' : 'vm';
   if (mode === 'native' && runs.some((r) => r.testHooks?.blockCrypto)) throw new UsageError('testHooks.blockCrypto works only in the VM');
   const scratch = mode === 'vm' ? guestScratch(runs.map((r) => r.nginx)) : '';
+  if (mode === 'vm') {
+    const big = runs.find((r) => (r.size ?? DEFAULT_SIZE) > MAX_VM_SIZE);
+    if (big) throw new UsageError(`--size ${big.size}: at most ${MAX_VM_SIZE} bytes in the VM (its scratch is a tmpfs in 2 GiB of guest RAM)`);
+  }
+  // default VM time limit: a fixed part for boot and setup, plus the downloads at TCG speed
+  const vmBytes = runs.reduce((n, r) => n + (r.size ?? DEFAULT_SIZE) * parseSuites(r.ciphers).length, 0);
+  const vmTimeoutSec = opts.vmTimeoutSec ?? DEFAULT_VM_TIMEOUT_SEC + 60 * (runs.length - 1) + Math.ceil(vmBytes / VM_BYTES_PER_SEC);
 
   const prepared: Prepared[] = [];
   try {
@@ -222,7 +233,7 @@ export async function runSmokeBatch(runs: SmokeRun[], opts: SmokeOptions = {}): 
         kernel: opts.kernel,
         modules: opts.modules,
         distdir: opts.distdir,
-        timeoutSec: opts.vmTimeoutSec ?? DEFAULT_VM_TIMEOUT_SEC,
+        timeoutSec: vmTimeoutSec,
         signal: opts.signal,
         onLog: log,
         ctx,

@@ -19,7 +19,7 @@ export interface SmokeOptions {
   logDir?: string;
   signal?: AbortSignal;
   onLog?: (line: string) => void;
-  /** Hard limit for one VM run in seconds (default 240). */
+  /** Hard limit for the VM in seconds (default 240, plus 60 per extra batch run and 1 s per 2 MB downloaded). */
   vmTimeoutSec?: number;
   /** Also prove PCRE2 JIT and zlib-ng gzip in the same run (default true; jemalloc is always checked). */
   extras?: boolean;
