@@ -5,11 +5,11 @@
 //
 // Flow: inspect binary → certificate + nginx.conf + probe script into <logDir>/io → run the probe
 // (sh natively, or the VM's chroot) → read observations → judge (verdict.ts, pure).
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { ExitCode, ForgeError, UsageError } from '../errors.ts';
+import { ExitCode, ForgeError, MissingToolError, UsageError } from '../errors.ts';
 import { run, type RunContext } from '../exec.ts';
 import { logsDir } from '../paths.ts';
 import { inspectBinary } from './binary.ts';
@@ -102,6 +102,18 @@ export function guestScratch(nginx: string[]): string {
   throw new ForgeError(`no directory on the host root can hold the VM's scratch tmpfs without hiding ${nginx.join(', ')}`, { exitCode: ExitCode.smoke });
 }
 
+function onPath(tool: string): boolean {
+  const dirs = (process.env.PATH ?? '').split(':').concat(['/usr/bin', '/bin', '/usr/sbin', '/sbin']);
+  return dirs.some((d) => {
+    try {
+      accessSync(path.join(d, tool), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
 function stamp(): string {
   return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
 }
@@ -150,6 +162,16 @@ export async function runSmokeBatch(runs: SmokeRun[], opts: SmokeOptions = {}): 
     if (!Number.isInteger(size) || size < MIN_SIZE || size > MAX_SIZE) {
       throw new UsageError(`--size ${r.size}: must be a whole number of bytes from ${MIN_SIZE} to ${MAX_SIZE}`);
     }
+  }
+
+  // the probe's tools (natively and, through the shared host root, in the VM)
+  for (const [tool, why] of [
+    ['curl', 'the smoke test client'],
+    ['openssl', 'the smoke test certificate'],
+    ['sha256sum', 'hashing the served and downloaded bytes'],
+    ['base64', 'the gzip test file'],
+  ] as const) {
+    if (!onPath(tool)) throw new MissingToolError(tool, why);
   }
 
   const root = path.resolve(opts.logDir ?? path.join(logsDir(), `smoke-${stamp()}-${process.pid}`));

@@ -1,7 +1,7 @@
 // Run the probe inside a QEMU guest (TCG: nested KVM hangs on the machines this was built on):
 // the host root is shared read-only over 9p, the io directory is shared writable, and the guest's
 // /init (guest.ts) chroots into the host root to run the same probe script as a native run.
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ExitCode, ForgeError, StageError } from '../../errors.ts';
 import { run, type RunContext } from '../../exec.ts';
@@ -80,8 +80,12 @@ export async function runInVm(o: VmRunOptions): Promise<VmRunResult> {
   const initrd = await buildInitramfs(kernel.modulesDir, path.join(stateDir(), 'vm', 'initramfs'), o.ctx, o.onLog);
   o.onLog?.(`initramfs ${initrd.path} (${initrd.modules} modules${initrd.cached ? ', cached' : ''})`);
 
+  // nothing from an earlier boot in the same directory may be taken for this one's
+  for (const f of [GUEST_FILES.failed, GUEST_FILES.booted, GUEST_FILES.modprobeTls, GUEST_FILES.dmesg]) rmSync(path.join(o.share, f), { force: true });
+  for (const r of o.runs) for (const f of [GUEST_FILES.probeExit, GUEST_FILES.probeOut, GUEST_FILES.lsmod]) rmSync(path.join(o.share, r, f), { force: true });
   writeFileSync(path.join(o.share, GUEST_FILES.env), renderGuestEnv({ scratch: o.scratch, runs: o.runs }));
   const consoleLog = path.join(o.share, 'console.log');
+  writeFileSync(consoleLog, '');
   const timeoutSec = o.timeoutSec ?? DEFAULT_VM_TIMEOUT_SEC;
   const t0 = Date.now();
   o.onLog?.(`booting QEMU (TCG, 2 vCPUs, 2 GiB; timeout ${timeoutSec} s); console: ${consoleLog}`);
