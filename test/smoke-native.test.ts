@@ -1,10 +1,3 @@
-// TODO(integrator): the nginx binary comes from $NGINX_FORGE_TEST_NGINX or the hand-built
-// /tmp/handbuild/inst/sbin/nginx (see test/helpers/smokeNginx.ts); switch smokeNginx() to
-// builtNginx('ktls') from test/helpers/builtNginx.ts. A missing binary fails these tests.
-//
-// Real nginx runs on the host kernel (no VM): KERNEL_NO_KTLS when the host lacks the tls ULP (the
-// machines this was written on), CORRUPT through a tampered served file, and the CLI contract
-// (--vm never --json, exit code).
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -23,7 +16,7 @@ let plain: SmokeResult;
 let corrupt: SmokeResult;
 
 beforeAll(async () => {
-  const nginx = smokeNginx();
+  const nginx = await smokeNginx();
   const dir = smokeTmp('native');
   dirs.push(dir);
   // both runs natively, one after the other
@@ -36,7 +29,7 @@ beforeAll(async () => {
   );
   plain = rs[0]!;
   corrupt = rs[1]!;
-}, 180_000);
+}, 45 * 60_000);
 
 afterAll(() => {
   if (process.env.NGINX_FORGE_TEST_KEEP !== '1') for (const d of dirs) rmSync(d, { recursive: true, force: true });
@@ -90,7 +83,7 @@ describe('nginx-forge smoke CLI', () => {
   it('--vm never --json: one JSON object, exit code 0 only on PASS', async () => {
     const dir = smokeTmp('cli');
     dirs.push(dir);
-    const r = await execa('node', [path.join(PROJECT_ROOT, 'bin', 'nginx-forge.mjs'), 'smoke', smokeNginx(), '--vm', 'never', '--json', '--size', '64K', '--ciphers', 'TLS_AES_128_GCM_SHA256'], {
+    const r = await execa('node', [path.join(PROJECT_ROOT, 'bin', 'nginx-forge.mjs'), 'smoke', await smokeNginx(), '--vm', 'never', '--json', '--size', '64K', '--ciphers', 'TLS_AES_128_GCM_SHA256'], {
       reject: false,
       env: { NGINX_FORGE_HOME: dir },
       timeout: 120_000,

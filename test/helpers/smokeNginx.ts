@@ -1,44 +1,18 @@
-// nginx binaries for the smoke tests.
-//
-// TODO(integrator): switch to the binaries of the project's e2e build:
-//   smokeNginx()      → builtNginx('ktls')       (test/helpers/builtNginx.ts)
-//   userspaceNginx()  → builtNginx('userspace')  and make the userspace scenario mandatory
-// Until then: $NGINX_FORGE_TEST_NGINX, else the hand-built /tmp/handbuild/inst/sbin/nginx
-// (nginx 1.26.3, OpenSSL 3.5.7 enable-ktls, --with-debug). A missing binary FAILS the tests.
-import { accessSync, constants } from 'node:fs';
+// nginx binaries for the smoke tests: the ones the project's own build produces
+// (test/helpers/builtNginx.ts: the first caller in a test run does the real build).
 import os from 'node:os';
 import path from 'node:path';
 import { mkdtempSync } from 'node:fs';
+import { builtNginx } from './builtNginx.ts';
 
-export const HANDBUILT_NGINX = '/tmp/handbuild/inst/sbin/nginx';
-
-function executable(p: string): boolean {
-  try {
-    accessSync(p, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
+/** The kTLS-capable nginx (--with-debug) of the ktls profile. */
+export function smokeNginx(): Promise<string> {
+  return builtNginx('ktls');
 }
 
-/** The kTLS-capable nginx (--with-debug). Throws (→ the test fails) when it is not there. */
-export function smokeNginx(): string {
-  const p = process.env.NGINX_FORGE_TEST_NGINX || HANDBUILT_NGINX;
-  if (!executable(p)) {
-    throw new Error(
-      `smoke tests need a kTLS-capable nginx built --with-debug: ${p} is missing or not executable ` +
-        '(set NGINX_FORGE_TEST_NGINX, or build one; see test/helpers/smokeNginx.ts)',
-    );
-  }
-  return p;
-}
-
-/** Optional: an nginx whose OpenSSL has no kTLS ($NGINX_FORGE_TEST_NGINX_USERSPACE). */
-export function userspaceNginx(): string | undefined {
-  const p = process.env.NGINX_FORGE_TEST_NGINX_USERSPACE;
-  if (!p) return undefined;
-  if (!executable(p)) throw new Error(`NGINX_FORGE_TEST_NGINX_USERSPACE=${p} is not an executable`);
-  return p;
+/** The userspace profile's nginx: OpenSSL without kTLS. */
+export function userspaceNginx(): Promise<string> {
+  return builtNginx('userspace');
 }
 
 export function smokeTmp(label: string): string {
