@@ -159,6 +159,15 @@ describe('svg', () => {
 });
 
 describe('bench build', () => {
+  it('reads children CPU time from /proc/self/stat', async () => {
+    const { childCpuSeconds } = await import('../src/bench/build.ts');
+    // pid (comm with ") (" inside) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime cutime cstime ...
+    const stat = '4242 (node) (x)) S 1 4242 4242 0 -1 4194560 100 200 0 0 50 7 1234 566 20 0 11 0';
+    expect(childCpuSeconds(stat)).toBeCloseTo(18, 9); // (1234 + 566) / 100
+    expect(childCpuSeconds('1 (x) S')).toBeUndefined();
+    expect(typeof childCpuSeconds()).toBe('number');
+  });
+
   it('the nginx-only variant adds one module and changes only nginx stage keys', () => {
     const plan = planFromFlags({ profile: 'ktls' }, false);
     const v = variantRecipes(BUILTIN_RECIPES, 'ktls', path.join(tmp, 'recipes'));

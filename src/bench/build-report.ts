@@ -11,17 +11,29 @@ const SHORT: Record<Scenario['id'], string> = {
   naive: 'naive make',
 };
 
-function speedup(r: BuildBenchResult, s: Scenario): string {
+/** 473.4, 65.6, 0.042: one decimal, or three below a second */
+export function fmtSecs(x: number): string {
+  return x >= 1 ? x.toFixed(1) : x.toFixed(3);
+}
+
+function speedup(r: BuildBenchResult, s: Scenario, which: 'speedup' | 'cpuSpeedup' = 'speedup'): string {
   if (s.id === 'naive') return r.scenarios.some((x) => x.id === 'naive') ? '1.00x' : '-';
-  const v = r.speedup[s.id];
+  const v = (r[which] ?? {})[s.id];
   return v === undefined ? '-' : `${v >= 100 ? v.toFixed(0) : v.toFixed(2)}x`;
 }
 
-function rows(r: BuildBenchResult): string[][] {
-  const out = [['scenario', 'seconds', 'vs naive (naive / this)', 'stages run']];
+function rows(r: BuildBenchResult, stagesRun = true): string[][] {
+  const out = [['scenario', 'wall s', 'naive / this', 'CPU s', 'naive / this (CPU)', ...(stagesRun ? ['stages run'] : [])]];
   for (const s of r.scenarios) {
     const ran = s.id === 'naive' ? `${s.steps?.length ?? 0} steps` : s.built?.length ? s.built.join(' ') : 'none';
-    out.push([SHORT[s.id], s.seconds.toFixed(1), speedup(r, s), ran]);
+    out.push([
+      SHORT[s.id],
+      fmtSecs(s.seconds),
+      speedup(r, s),
+      s.cpuSeconds === undefined ? '-' : fmtSecs(s.cpuSeconds),
+      speedup(r, s, 'cpuSpeedup'),
+      ...(stagesRun ? [ran] : []),
+    ]);
   }
   return out;
 }
@@ -33,7 +45,8 @@ export function buildText(r: BuildBenchResult, written: string[] = []): string {
   out.push(`         ${loadLine(r.load.before, r.load.after)}`);
   out.push(`variant for the nginx-only rebuild: ${r.variantChange}`);
   out.push('');
-  out.push(alignTable(rows(r)));
+  out.push(alignTable(rows(r, false)));
+  for (const s of r.scenarios) if (s.id !== 'naive') out.push(`${SHORT[s.id]} ran: ${s.built?.length ? s.built.join(' ') : 'nothing (all restored from the cache)'}`);
   const naive = r.scenarios.find((s) => s.id === 'naive');
   if (naive?.steps) {
     out.push('', 'naive baseline steps:');
@@ -54,7 +67,8 @@ export function buildMarkdown(r: BuildBenchResult, chartFile?: string): string {
   out.push(`- nginx-only variant: ${r.variantChange}`);
   out.push('');
   const [head, ...body] = rows(r);
-  out.push(`| ${head!.join(' | ')} |`, '|---|---:|---:|---|', ...body.map((x) => `| ${x.map((c, i) => (i === 3 ? `\`${c}\`` : c)).join(' | ')} |`));
+  out.push(`| ${head!.join(' | ')} |`, '|---|---:|---:|---:|---:|---|', ...body.map((x) => `| ${x.map((c, i) => (i === 5 ? `\`${c}\`` : c)).join(' | ')} |`));
+  out.push('', '"naive / this": how many times faster than the naive build. CPU seconds are user + system time of every process the scenario ran (and of nginx-forge itself), which other jobs on the machine disturb much less than wall-clock time.');
   out.push('');
   if (chartFile) out.push(`![build times](${chartFile})`, '');
   const naive = r.scenarios.find((s) => s.id === 'naive');
@@ -68,18 +82,24 @@ export function buildMarkdown(r: BuildBenchResult, chartFile?: string): string {
 
 export function buildChart(r: BuildBenchResult): string {
   const series = [
-    { name: 'nginx-forge (stage cache)', color: '#2e86c1' },
-    { name: 'naive: nginx\'s own make, in-tree OpenSSL/PCRE2', color: '#9e9e9e' },
+    { name: 'wall-clock seconds', color: '#2e86c1' },
+    { name: 'CPU seconds (user + system, all processes)', color: '#e67e22' },
   ];
   return barChart({
-    title: `nginx-forge bench build: wall-clock seconds (profile ${r.profile}, -j${r.jobs}; lower is better)`,
-    subtitle: [machineLine(r.machine), `${loadLine(r.load.before, r.load.after)}; ${r.startedAt.slice(0, 10)}`],
+    title: `nginx-forge bench build: profile ${r.profile}, -j${r.jobs} (lower is better)`,
+    subtitle: [
+      machineLine(r.machine),
+      `${loadLine(r.load.before, r.load.after)}; ${r.startedAt.slice(0, 10)}; naive = nginx's own make with in-tree OpenSSL/PCRE2, no cache`,
+    ],
     yLabel: 'seconds',
     series,
     groups: r.scenarios.map((s) => ({
       label: SHORT[s.id],
-      sublabel: s.id === 'naive' ? 'baseline' : `naive / this = ${speedup(r, s)}`,
-      bars: [{ series: series[s.id === 'naive' ? 1 : 0]!.name, value: s.seconds, text: `${s.seconds.toFixed(1)} s` }],
+      sublabel: s.id === 'naive' ? 'baseline' : `naive/this: ${speedup(r, s)} wall, ${speedup(r, s, 'cpuSpeedup')} CPU`,
+      bars: [
+        { series: series[0]!.name, value: s.seconds, text: `${fmtSecs(s.seconds)}` },
+        ...(s.cpuSeconds === undefined ? [] : [{ series: series[1]!.name, value: s.cpuSeconds, text: `${fmtSecs(s.cpuSeconds)}` }]),
+      ],
     })),
   });
 }

@@ -28,6 +28,11 @@ export interface Scenario {
   title: string;
   /** wall-clock seconds, measured around the whole scenario */
   seconds: number;
+  /**
+   * CPU seconds (user + system) of every process the scenario ran: less sensitive than wall
+   * time to other jobs on the machine (undefined where /proc is missing)
+   */
+  cpuSeconds?: number;
   /** runBuild's per-stage results (forge scenarios) */
   stages?: StageResult[];
   /** stages that ran (status "built") */
@@ -53,8 +58,10 @@ export interface BuildBenchResult {
   /** the change that makes the nginx-only variant */
   variantChange: string;
   scenarios: Scenario[];
-  /** naive seconds / scenario seconds (how many times faster than the naive build) */
+  /** naive seconds / scenario seconds (how many times faster than the naive build), wall clock */
   speedup: Partial<Record<Exclude<ScenarioId, 'naive'>, number>>;
+  /** the same with CPU seconds */
+  cpuSpeedup: Partial<Record<Exclude<ScenarioId, 'naive'>, number>>;
   warnings: string[];
 }
 
@@ -96,7 +103,44 @@ export function variantRecipes(recipesDir: string, profile: string, dest: string
 }
 
 const now = () => performance.now();
-const secs = (t0: number) => Math.round((performance.now() - t0) / 100) / 10;
+
+/**
+ * CPU seconds used by this process's reaped children and their descendants (cutime + cstime of
+ * /proc/self/stat; a child's total includes the children it waited for, as make does).
+ */
+export function childCpuSeconds(statText?: string): number | undefined {
+  let text = statText;
+  if (text === undefined) {
+    try {
+      text = readFileSync('/proc/self/stat', 'utf8');
+    } catch {
+      return undefined;
+    }
+  }
+  // fields after "(comm)": state is field 3; cutime and cstime are fields 16 and 17
+  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const cutime = Number(rest[16 - 3]);
+  const cstime = Number(rest[17 - 3]);
+  if (!Number.isFinite(cutime) || !Number.isFinite(cstime)) return undefined;
+  return (cutime + cstime) / CLOCK_TICKS;
+}
+
+/** USER_HZ: what /proc reports times in; 100 on every Linux architecture nginx-forge targets */
+const CLOCK_TICKS = 100;
+
+/** CPU of this process (runBuild extracts and hashes in-process) plus its children, since a mark. */
+function cpuMark(): { own: NodeJS.CpuUsage; children: number | undefined } {
+  return { own: process.cpuUsage(), children: childCpuSeconds() };
+}
+
+function cpuSince(m: { own: NodeJS.CpuUsage; children: number | undefined }): number | undefined {
+  const c1 = childCpuSeconds();
+  if (m.children === undefined || c1 === undefined) return undefined;
+  const own = process.cpuUsage(m.own);
+  return Math.round((c1 - m.children + (own.user + own.system) / 1e6) * 100) / 100;
+}
+/** seconds since t0, to the millisecond (a warm no-op rebuild takes well under 0.1 s) */
+const secs = (t0: number) => Math.round(performance.now() - t0) / 1000;
 
 export async function benchBuild(o: BenchBuildOptions): Promise<BuildBenchResult> {
   const say = o.progress ?? (() => {});
@@ -130,12 +174,14 @@ export async function benchBuild(o: BenchBuildOptions): Promise<BuildBenchResult
 
     const forge = async (id: ScenarioId, title: string, p: BuildPlan, force: boolean, notes: string[] = []) => {
       say(`${id}: ${title}`);
+      const c0 = cpuMark();
       const s0 = now();
       const summary = await runBuild(p, { ...buildOpts, force });
       const seconds = secs(s0);
+      const cpuSeconds = cpuSince(c0);
       const built = summary.stages.filter((s) => s.status === 'built').map((s) => s.id);
-      say(`${id}: ${seconds} s, ran ${built.length ? built.join(', ') : 'nothing'}`);
-      const sc: Scenario = { id, title, seconds, stages: summary.stages, built, binary: summary.binary, load: loadSample(), notes };
+      say(`${id}: ${seconds} s (CPU ${cpuSeconds ?? '?'} s), ran ${built.length ? built.join(', ') : 'nothing'}`);
+      const sc: Scenario = { id, title, seconds, cpuSeconds, stages: summary.stages, built, binary: summary.binary, load: loadSample(), notes };
       scenarios.push(sc);
       return sc;
     };
@@ -157,14 +203,17 @@ export async function benchBuild(o: BenchBuildOptions): Promise<BuildBenchResult
 
     if (!o.skipNaive) {
       say('naive: one shell session, nginx\'s own make with in-tree OpenSSL and PCRE2');
+      const c0 = cpuMark();
       const s0 = now();
       const steps = await naiveBuild(plan, distdir, path.join(scratch, 'naive'), jobs, say, o.signal);
       const seconds = secs(s0);
-      say(`naive: ${seconds} s`);
+      const cpuSeconds = cpuSince(c0);
+      say(`naive: ${seconds} s (CPU ${cpuSeconds ?? '?'} s)`);
       scenarios.push({
         id: 'naive',
         title: 'naive baseline: tar, patch, zlib-ng and jemalloc, then nginx ./configure && make (in-tree OpenSSL, PCRE2)',
         seconds,
+        cpuSeconds,
         steps,
         binary: path.join(scratch, 'naive', 'root', 'usr/sbin/nginx'),
         load: loadSample(),
@@ -179,8 +228,14 @@ export async function benchBuild(o: BenchBuildOptions): Promise<BuildBenchResult
 
   const naive = scenarios.find((s) => s.id === 'naive');
   const speedup: BuildBenchResult['speedup'] = {};
+  const cpuSpeedup: BuildBenchResult['cpuSpeedup'] = {};
+  const ratio = (a: number, b: number) => Math.round((a / Math.max(b, 0.001)) * 100) / 100;
   if (naive) {
-    for (const s of scenarios) if (s.id !== 'naive' && s.seconds > 0) speedup[s.id] = Math.round((naive.seconds / s.seconds) * 100) / 100;
+    for (const s of scenarios) {
+      if (s.id === 'naive') continue;
+      speedup[s.id] = ratio(naive.seconds, s.seconds);
+      if (naive.cpuSeconds !== undefined && s.cpuSeconds !== undefined) cpuSpeedup[s.id] = ratio(naive.cpuSeconds, s.cpuSeconds);
+    }
   }
   const after = loadSample();
   return {
@@ -197,6 +252,7 @@ export async function benchBuild(o: BenchBuildOptions): Promise<BuildBenchResult
     variantChange,
     scenarios,
     speedup,
+    cpuSpeedup,
     warnings,
   };
 }

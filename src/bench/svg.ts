@@ -51,7 +51,7 @@ export function barChart(c: ChartSpec): string {
   const top = 44 + subtitle.length * 16 + c.series.length * 18 + 10; // title, subtitles, legend (one line per series)
   const bottom = 58;
   const left = 64;
-  const right = 20;
+  const right = c.refLine ? 100 : 20; // the reference line's label sits in the right margin
   const height = c.height ?? top + 300 + bottom;
   const plotH = height - top - bottom;
   const plotW = width - left - right;
@@ -118,7 +118,7 @@ export function barChart(c: ChartSpec): string {
   if (c.refLine && Number.isFinite(c.refLine.value)) {
     const yy = n(y(c.refLine.value));
     out.push(`<line x1="${left}" y1="${yy}" x2="${width - right}" y2="${yy}" stroke="#c0392b" stroke-dasharray="6 4"/>`);
-    out.push(`<text x="${width - right - 4}" y="${n(y(c.refLine.value) - 5)}" text-anchor="end" fill="#c0392b" font-size="11">${escapeXml(c.refLine.label)}</text>`);
+    out.push(`<text x="${width - right + 4}" y="${n(y(c.refLine.value) + 4)}" fill="#c0392b" font-size="11">${escapeXml(c.refLine.label)}</text>`);
   }
   out.push('</svg>');
   return `${out.join('\n')}\n`;

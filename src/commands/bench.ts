@@ -1,4 +1,5 @@
 // bench serve / bench build: parse flags, run, print, write results (JSON + chart + markdown).
+import { setMaxListeners } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { printJson, type PlanFlags } from './common.ts';
@@ -14,6 +15,8 @@ export interface ServeFlags {
 /** Ctrl-C stops the servers we started (by pid) before exiting. */
 function abortOnSignals(): { signal: AbortSignal; dispose: () => void } {
   const ac = new AbortController();
+  // every command of a build listens on it (run() passes it to execa)
+  setMaxListeners(0, ac.signal);
   const on = () => ac.abort();
   process.once('SIGINT', on);
   process.once('SIGTERM', on);
