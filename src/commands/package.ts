@@ -61,7 +61,7 @@ export async function run(flags: PackageFlags): Promise<number> {
   process.once('SIGTERM', onSignal);
   // one line per stage as it settles (the build command has the live tree view)
   const events: BuildEvents = {
-    end: (id, r) => say(flags, `${plainOutput() ? `[${new Date().toISOString().slice(11, 19)}] ` : ''}${id.padEnd(18)} ${r.status}${r.status === 'built' ? ` ${r.seconds}s` : ''}${r.detail && r.status !== 'cached' ? ` (${r.detail})` : ''}`),
+    end: (id, r) => say(flags, `${plainOutput() ? `[${new Date().toISOString().slice(11, 19)}] ` : ''}${id.padEnd(18)} ${r.status}${r.status === 'built' ? ` ${r.seconds}s` : ''}${r.detail && r.status !== 'cached' && !r.detail.startsWith(r.status) ? ` (${r.detail})` : r.detail && r.status === 'skipped' ? ` (${r.detail.replace(/^skipped\s*/, '').replace(/^\((.*)\)$/, '$1')})` : ''}`),
   };
   let summary;
   try {

@@ -350,7 +350,16 @@ function readme(pkg: string, plan: BuildPlan, stripped: boolean, builtSha: strin
   return lines.join('\n');
 }
 
-function lintianOverrides(pkg: string, stripped: boolean): string {
+/**
+ * Does the binary carry zlib's version banner ("deflate 1.3.1 Copyright ...")? That is what
+ * lintian's embedded-library check looks for; zlib-ng builds may or may not keep it, and an
+ * override must only be shipped where the tag applies.
+ */
+export function hasZlibBanner(binary: Buffer): boolean {
+  return /(?<!4 )(?:in|de)flate \d[ \w.-]{1,20}[\w.-]/.test(binary.toString('latin1'));
+}
+
+function lintianOverrides(pkg: string, stripped: boolean, o2: { zlibBanner: boolean; firstRevision: boolean }): string {
   const o = [
     '# The license files of the statically linked components ship next to the SBOM so an audit',
     '# finds them without unpacking the source; their full texts are also in the copyright file.',
@@ -368,13 +377,19 @@ function lintianOverrides(pkg: string, stripped: boolean): string {
       `${pkg}: unstripped-binary-or-object [usr/sbin/nginx]`,
     );
   }
-  o.push(
-    '# Static linking is the point of this package: zlib-ng (zlib-compat), OpenSSL, PCRE2 and',
-    '# jemalloc are pinned by sha256 and listed in the SBOM; a security fix is a rebuild with a new pin.',
-    `${pkg}: embedded-library zlib [usr/sbin/nginx]`,
-    '# Built locally by nginx-forge, not uploaded to Debian: there is no ITP bug to close.',
-    `${pkg}: initial-upload-closes-no-bugs [usr/share/doc/${pkg}/changelog.Debian.gz:1]`,
-  );
+  if (o2.zlibBanner) {
+    o.push(
+      '# Static linking is the point of this package: zlib-ng (zlib-compat), OpenSSL, PCRE2 and',
+      '# jemalloc are pinned by sha256 and listed in the SBOM; a security fix is a rebuild with a new pin.',
+      `${pkg}: embedded-library zlib [usr/sbin/nginx]`,
+    );
+  }
+  if (o2.firstRevision) {
+    o.push(
+      '# Built locally by nginx-forge, not uploaded to Debian: there is no ITP bug to close.',
+      `${pkg}: initial-upload-closes-no-bugs [usr/share/doc/${pkg}/changelog.Debian.gz:1]`,
+    );
+  }
   return `${o.join('\n')}\n`;
 }
 
@@ -469,7 +484,10 @@ export async function buildDeb(input: DebInput): Promise<string> {
     for (const c of plan.components) {
       for (const f of licenseFilesOf(input.licensesDir, c.name)) put(`usr/share/doc/${pkg}/licenses/${c.name}/${path.basename(f)}`, readFileSync(f));
     }
-    put(`usr/share/lintian/overrides/${pkg}`, lintianOverrides(pkg, stripped));
+    put(
+      `usr/share/lintian/overrides/${pkg}`,
+      lintianOverrides(pkg, stripped, { zlibBanner: hasZlibBanner(readFileSync(binary)), firstRevision: (input.revision ?? 1) === 1 }),
+    );
 
     // normalise: 0755 for directories and executables, 0644 for the rest
     const entries = walk(pkgRoot);
