@@ -7,6 +7,7 @@ import {
   difference,
   fmtPct,
   ministatTable,
+  pairedRatio,
   pctChange,
   pctTable,
   studentTwoSidedCdf,
@@ -140,6 +141,35 @@ describe('difference at 95% confidence (pooled s, as ministat)', () => {
   it('not computable with too few samples', () => {
     expect(difference(summarize([1]), summarize([2]))).toBeNull();
     expect(describeDifference(null)).toMatch(/not computable/);
+  });
+});
+
+describe('paired ratio (interleaved runs)', () => {
+  it('geometric mean and t interval of the log ratios', () => {
+    // ratios 2 and 8: logs ln2 and 3 ln2, mean 2 ln2 -> geomean 4; sd sqrt(2) ln2, se ln2;
+    // t(1) = 12.706 -> interval 4 * 2^(-12.706) .. 4 * 2^(12.706)
+    const p = pairedRatio([1, 1], [2, 8])!;
+    expect(p.n).toBe(2);
+    expect(p.geomean).toBeCloseTo(4, 12);
+    expect(Math.log2(p.hi / 4)).toBeCloseTo(12.7062, 3);
+    expect(Math.log2(4 / p.lo)).toBeCloseTo(12.7062, 3);
+    expect(p.significant).toBe(false);
+  });
+
+  it('a consistent win is significant even when absolute numbers swing with load', () => {
+    // each round the candidate is 1.5x, while the machine's load halves the numbers in some rounds
+    const base = [100, 50, 80, 40, 90];
+    const p = pairedRatio(base, base.map((x) => x * 1.5))!;
+    expect(p.geomean).toBeCloseTo(1.5, 12);
+    expect(p.lo).toBeCloseTo(1.5, 9);
+    expect(p.hi).toBeCloseTo(1.5, 9);
+    expect(p.significant).toBe(true);
+  });
+
+  it('null when runs do not pair up', () => {
+    expect(pairedRatio([1], [2])).toBeNull();
+    expect(pairedRatio([1, 2], [1, 2, 3])).toBeNull();
+    expect(pairedRatio([1, 0], [1, 2])).toBeNull();
   });
 });
 

@@ -113,7 +113,10 @@ describe('paired ratios', () => {
   it('candidate[i] / baseline[i], summarized', async () => {
     const { pairedRatios } = await import('../src/bench/serve.ts');
     // 15/10 = 1.5, 20/20 = 1, 27/30 = 0.9 -> median 1, min 0.9, max 1.5
-    expect(pairedRatios([10, 20, 30], [15, 20, 27])).toMatchObject({ n: 3, median: 1, min: 0.9, max: 1.5 });
+    const p = pairedRatios([10, 20, 30], [15, 20, 27])!;
+    expect(p.ratios).toMatchObject({ n: 3, median: 1, min: 0.9, max: 1.5 });
+    // geometric mean of 1.5, 1, 0.9 = (1.35)^(1/3)
+    expect(p.ci!.geomean).toBeCloseTo(Math.cbrt(1.35), 12);
     expect(pairedRatios([1, 2], [1])).toBeUndefined();
     expect(pairedRatios([0, 2], [1, 1])).toBeUndefined();
   });

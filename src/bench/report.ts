@@ -80,13 +80,13 @@ export function textReport(r: ServeResult, written: string[] = []): string {
 }
 
 function pairedText(w: WorkloadResult): string {
-  const p = w.paired;
-  if (!p) return 'n/a';
-  return `${p.median.toFixed(2)}x (${p.min.toFixed(2)}-${p.max.toFixed(2)})`;
+  const c = w.paired?.ci;
+  if (!c) return 'n/a';
+  return `${c.geomean.toFixed(2)}x [${c.lo.toFixed(2)}, ${c.hi.toFixed(2)}]${c.significant ? '' : ' (not significant)'}`;
 }
 
 function summaryRows(r: ServeResult): string[][] {
-  const rows = [['workload', 'unit', 'baseline', 'candidate', 'ratio', 'paired ratio (min-max)', 'avg diff, 95% CI']];
+  const rows = [['workload', 'unit', 'baseline', 'candidate', 'ratio', 'paired ratio, 95% CI', 'avg diff, 95% CI']];
   const all = [...r.workloads, ...(r.ktls.workload ? [r.ktls.workload] : [])];
   for (const w of all) {
     const name = w.id === 'ktls-download' ? `kTLS / userspace, same binary${r.ktls.mode === 'emulated' ? ', EMULATED (QEMU TCG)' : ''}` : (SHORT[w.id] ?? w.id);
@@ -114,7 +114,7 @@ export function markdownReport(r: ServeResult, chartFile?: string): string {
   if (r.binaries.baseline) {
     out.push(mdTable(summaryRows(r)));
     out.push('');
-    out.push('"ratio" is median(candidate) / median(baseline); "paired ratio" is the median (and range) of candidate/baseline over runs made back to back, which cancels load drift; "avg diff" is the difference of the averages with its 95% confidence interval (Student\'s t, pooled s, as ministat).');
+    out.push('"ratio" is median(candidate) / median(baseline); "paired ratio" is the geometric mean of candidate/baseline over runs made back to back (A B, B A, ...), with its 95% confidence interval (Student\'s t on the log ratios): it cancels the load that changes between rounds; "avg diff" is the difference of the averages with its 95% confidence interval (Student\'s t, pooled s, as ministat).');
     out.push('');
   }
   if (chartFile) out.push(`![candidate / baseline](${chartFile})`, '');
@@ -135,10 +135,11 @@ export function serveChart(r: ServeResult): string {
   const ws = [...r.workloads, ...native].filter((w) => w.baseline && w.ratio !== undefined);
   const b = r.binaries.baseline;
   return barChart({
-    title: `nginx-forge bench serve: candidate / baseline (median)${r.quick ? ' [--quick: meaningless]' : ''}`,
+    title: `nginx-forge bench serve: candidate / baseline${r.quick ? ' [--quick: meaningless]' : ''}`,
     subtitle: [
       `${machineLine(r.machine)}`,
-      `${loadLine(r.load.before, r.load.after)}; ${r.startedAt.slice(0, 10)}; whiskers: 95% CI of the difference of averages`,
+      `${loadLine(r.load.before, r.load.after)}; ${r.startedAt.slice(0, 10)}`,
+      'bars: geometric mean of paired (back-to-back) runs; whiskers: its 95% confidence interval; n.s.: interval includes 1',
     ],
     yLabel: 'relative to baseline (higher is better)',
     series: [
@@ -147,19 +148,18 @@ export function serveChart(r: ServeResult): string {
     ],
     refLine: { value: 1, label: 'baseline = 1.0' },
     groups: ws.map((w) => {
-      const d = w.difference;
-      const avgB = w.baseline!.summary.avg;
-      const rel = (x: number) => (avgB ? x / avgB : Number.NaN);
+      const c = w.paired?.ci;
+      const value = c ? c.geomean : w.ratio!;
       return {
         label: SHORT[w.id] ?? w.id,
-        sublabel: `${fmt(w.baseline!.summary.median, 4)} → ${fmt(w.candidate.summary.median, 4)} ${w.unit}`,
+        sublabel: `medians ${fmt(w.baseline!.summary.median, 4)} → ${fmt(w.candidate.summary.median, 4)} ${w.unit}`,
         bars: [
           { series: `baseline: ${b ? b.label : '-'}`, value: 1, text: '1.00' },
           {
             series: `candidate: ${r.binaries.candidate.label}`,
-            value: w.ratio!,
-            text: `${w.ratio!.toFixed(2)}x`,
-            ...(d ? { lo: 1 + rel(d.diff - d.plusMinus), hi: 1 + rel(d.diff + d.plusMinus) } : {}),
+            value,
+            text: `${value.toFixed(2)}x${c && !c.significant ? ' (n.s.)' : ''}`,
+            ...(c ? { lo: c.lo, hi: c.hi } : {}),
           },
         ],
       };

@@ -17,7 +17,7 @@ import { curl, wrk, writeWrkScript, type WrkRun } from './clients.ts';
 import { warmPageCache, writeDocroot, type Docroot } from './content.ts';
 import { isExecutable, kernelHasKtls, loadSample, machineInfo, nginxInfo, toolVersion, type LoadSample, type MachineInfo, type NginxInfo } from './machine.ts';
 import { freePort, NginxServer, type ServerSpec } from './server.ts';
-import { difference, pctTable, summarize, type Difference, type PctTable, type Summary } from './stats.ts';
+import { difference, pairedRatio, pctTable, summarize, type Difference, type PairedRatio, type PctTable, type Summary } from './stats.ts';
 
 export const SERVE_SCHEMA = 'nginx-forge/bench-serve@1';
 
@@ -90,9 +90,9 @@ export interface WorkloadResult {
   ratio?: number;
   /**
    * candidate[i] / baseline[i]: the i-th runs of both ran back to back (same round), so these
-   * ratios cancel slow load changes that the unpaired statistics carry
+   * ratios cancel the load changes between rounds that the unpaired statistics carry
    */
-  paired?: Summary;
+  paired?: PairedResult;
   difference?: Difference | null;
   notes: string[];
 }
@@ -167,10 +167,17 @@ export async function interleave<S extends string>(sides: S[], rounds: number, f
 }
 
 /** Add the candidate-vs-baseline comparison (percent table, median ratio, t-test difference). */
+export interface PairedResult {
+  /** the per-round ratios */
+  ratios: Summary;
+  /** geometric mean of the ratios with its 95% confidence interval (null for N < 2) */
+  ci: PairedRatio | null;
+}
+
 /** Per-round ratios candidate[i] / baseline[i]; undefined when the runs do not pair up. */
-export function pairedRatios(base: number[], cand: number[]): Summary | undefined {
+export function pairedRatios(base: number[], cand: number[]): PairedResult | undefined {
   if (base.length !== cand.length || base.length === 0 || base.some((x) => x <= 0)) return undefined;
-  return summarize(cand.map((c, i) => c / base[i]!));
+  return { ratios: summarize(cand.map((c, i) => c / base[i]!)), ci: pairedRatio(base, cand) };
 }
 
 export function compare(w: Omit<WorkloadResult, 'pct' | 'ratio' | 'difference'>): WorkloadResult {

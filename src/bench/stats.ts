@@ -194,3 +194,32 @@ export function alignTable(rows: string[][]): string {
     .map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd())
     .join('\n');
 }
+
+export interface PairedRatio {
+  n: number;
+  /** geometric mean of candidate[i] / baseline[i] */
+  geomean: number;
+  /** confidence interval of the geometric mean (Student's t on the log ratios, df = n - 1) */
+  lo: number;
+  hi: number;
+  confidence: number;
+  /** the interval excludes 1 */
+  significant: boolean;
+}
+
+/**
+ * Paired comparison for interleaved runs: the i-th candidate and baseline runs ran back to back,
+ * so their ratio cancels load that changes between rounds. Works on log ratios (a ratio of 2 and
+ * one of 1/2 cancel out), reports the geometric mean with its confidence interval.
+ * Null when the samples do not pair up, a value is not positive, or N < 2.
+ */
+export function pairedRatio(base: readonly number[], cand: readonly number[], confidence = 0.95): PairedRatio | null {
+  const n = base.length;
+  if (n < 2 || cand.length !== n || [...base, ...cand].some((x) => !(x > 0) || !Number.isFinite(x))) return null;
+  const logs = cand.map((c, i) => Math.log(c / base[i]!));
+  const s = summarize(logs);
+  const half = tCritical(confidence, n - 1) * (s.stddev / Math.sqrt(n));
+  const lo = Math.exp(s.avg - half);
+  const hi = Math.exp(s.avg + half);
+  return { n, geomean: Math.exp(s.avg), lo, hi, confidence, significant: lo > 1 || hi < 1 };
+}
