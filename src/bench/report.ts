@@ -139,7 +139,7 @@ export function serveChart(r: ServeResult): string {
     subtitle: [
       `${machineLine(r.machine)}`,
       `${loadLine(r.load.before, r.load.after)}; ${r.startedAt.slice(0, 10)}`,
-      'bars: geometric mean of paired (back-to-back) runs; whiskers: its 95% confidence interval; n.s.: interval includes 1',
+      'bars: geometric mean of paired (back-to-back) runs; whiskers: its 95% CI; n.s.: CI includes 1; under the labels: medians',
     ],
     yLabel: 'relative to baseline (higher is better)',
     series: [
@@ -152,7 +152,7 @@ export function serveChart(r: ServeResult): string {
       const value = c ? c.geomean : w.ratio!;
       return {
         label: SHORT[w.id] ?? w.id,
-        sublabel: `medians ${fmt(w.baseline!.summary.median, 4)} → ${fmt(w.candidate.summary.median, 4)} ${w.unit}`,
+        sublabel: `${fmt(w.baseline!.summary.median, 4)} → ${fmt(w.candidate.summary.median, 4)} ${w.unit === 'handshakes/s' ? '/s' : w.unit}`,
         bars: [
           { series: `baseline: ${b ? b.label : '-'}`, value: 1, text: '1.00' },
           {
