@@ -1,6 +1,6 @@
 // Where nginx-forge keeps its state. One root, overridable for tests and CI caches:
 //   NGINX_FORGE_HOME (default: $XDG_CACHE_HOME/nginx-forge or ~/.cache/nginx-forge)
-//     distfiles/   content-addressed downloads: <sha256>/<file>
+//     distfiles/   content-addressed downloads: <sha256>/<file> (or $NGINX_FORGE_DISTDIR)
 //     stages/      stage cache entries: <stage-id>/<key>/
 //     work/        scratch build trees (safe to delete)
 //     logs/        one log file per stage run
@@ -13,7 +13,9 @@ export function stateDir(): string {
   return path.join(base, 'nginx-forge');
 }
 
-export const distfilesDir = (override?: string) => (override ? path.resolve(override) : path.join(stateDir(), 'distfiles'));
+/** --distdir, else $NGINX_FORGE_DISTDIR (e.g. one store shared by several state dirs), else <state>/distfiles */
+export const distfilesDir = (override?: string) =>
+  path.resolve(override || process.env.NGINX_FORGE_DISTDIR || path.join(stateDir(), 'distfiles'));
 export const stagesDir = () => path.join(stateDir(), 'stages');
 export const workDir = () => path.join(stateDir(), 'work');
 export const logsDir = () => path.join(stateDir(), 'logs');

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { BUILTIN_RECIPES, PROJECT_ROOT } from '../src/recipes/load.ts';
-import { builtSummary, CLI, forge, TEST_HOME } from './helpers/builtNginx.ts';
+import { builtSummary, CLI, forge, TEST_DISTFILES } from './helpers/builtNginx.ts';
 
 const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
 const BUILD_TIMEOUT = 30 * 60_000;
@@ -103,8 +103,8 @@ describe('build --profile ktls (real, from an empty cache)', () => {
   it('a second clean build, killed mid-way and resumed, gives a byte-identical nginx and tarball', async () => {
     const first = await builtSummary('ktls');
     const home = mkdtempSync(path.join(tmpdir(), 'nf-repro-'));
-    const args = ['build', '--profile', 'ktls', '--json', '--no-smoke', '--distdir', path.join(TEST_HOME, 'distfiles'), '--out', path.join(home, 'dist')];
-    const env = { ...process.env, NGINX_FORGE_HOME: home };
+    const args = ['build', '--profile', 'ktls', '--json', '--no-smoke', '--out', path.join(home, 'dist')];
+    const env = { ...process.env, NGINX_FORGE_HOME: home, NGINX_FORGE_DISTDIR: TEST_DISTFILES };
 
     // start, wait until at least one dependency entry is committed while others are compiling, kill -9 the whole tree
     const child = execa('node', [CLI, ...args], { cwd: PROJECT_ROOT, env, reject: false, detached: true });

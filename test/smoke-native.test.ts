@@ -6,10 +6,11 @@ import { ExitCode } from '../src/errors.ts';
 import { PROJECT_ROOT } from '../src/recipes/load.ts';
 import { hostKernel, runSmokeBatch } from '../src/smoke/index.ts';
 import type { SmokeResult } from '../src/smoke/types.ts';
-import { TEST_HOME } from './helpers/builtNginx.ts';
+import { TEST_DISTFILES, TEST_HOME } from './helpers/builtNginx.ts';
 import { smokeNginx, smokeTmp } from './helpers/smokeNginx.ts';
 
 process.env.NGINX_FORGE_HOME = TEST_HOME;
+process.env.NGINX_FORGE_DISTDIR = TEST_DISTFILES;
 const host = hostKernel();
 const dirs: string[] = [];
 let plain: SmokeResult;

@@ -14,10 +14,11 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSmoke, runSmokeBatch, type SmokeRun } from '../src/smoke/index.ts';
 import type { SmokeResult } from '../src/smoke/types.ts';
-import { TEST_HOME } from './helpers/builtNginx.ts';
+import { TEST_DISTFILES, TEST_HOME } from './helpers/builtNginx.ts';
 import { smokeNginx, smokeTmp, userspaceNginx } from './helpers/smokeNginx.ts';
 
 process.env.NGINX_FORGE_HOME = TEST_HOME;
+process.env.NGINX_FORGE_DISTDIR = TEST_DISTFILES;
 let dir: string;
 let results: SmokeResult[] = [];
 let seconds = 0;

@@ -1,15 +1,19 @@
 // The real build, shared by every test that needs an nginx binary. The first call in a test run
 // does the cold build through the CLI (as a user would); later calls hit the stage cache.
 // The cold run's summary is kept on disk so the e2e test can assert it built every stage.
-// TEST_HOME is wiped once per run by test/globalSetup.ts (set NGINX_FORGE_TEST_KEEP=1 to keep
-// the cache between local runs).
+// Each test run gets its own empty state dir (set by test/globalSetup.ts, removed at the end),
+// so concurrent runs never share half-built state; downloads are shared through one
+// content-addressed distfiles store. NGINX_FORGE_TEST_KEEP=1 keeps one fixed state dir between
+// local runs instead (fast re-runs; not a cold build).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { PROJECT_ROOT } from '../../src/recipes/load.ts';
 import type { BuildSummary } from '../../src/build/types.ts';
 
-export const TEST_HOME = path.join(PROJECT_ROOT, '.nginx-forge', 'test-home');
+export const TEST_ROOT = path.join(PROJECT_ROOT, '.nginx-forge');
+export const TEST_HOME = process.env.NGINX_FORGE_TEST_HOME ?? path.join(TEST_ROOT, 'test-home');
+export const TEST_DISTFILES = path.join(TEST_ROOT, 'distfiles');
 export const CLI = path.join(PROJECT_ROOT, 'bin', 'nginx-forge.mjs');
 
 export type Profile = 'ktls' | 'userspace';
@@ -28,7 +32,7 @@ export function forge(args: string[], env: Record<string, string> = {}, timeout 
     cwd: PROJECT_ROOT,
     reject: false,
     timeout,
-    env: { NGINX_FORGE_HOME: TEST_HOME, ...env },
+    env: { NGINX_FORGE_HOME: TEST_HOME, NGINX_FORGE_DISTDIR: TEST_DISTFILES, ...env },
   });
 }
 
