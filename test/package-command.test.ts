@@ -1,76 +1,38 @@
-// `nginx-forge package`: the command's wiring. The build is replaced by a stand-in summary here
-// (the real build is exercised by the build tests).
-// TODO(integrator): add an e2e case with the real build once test/helpers/builtNginx.ts exists:
-//   const s = await builtSummary('ktls'); then `nginx-forge package --format deb` must reuse the
-//   cached stages (every stage "cached") and produce the same .deb as buildDeb on s.root.
+// `nginx-forge package` through the CLI, as a user runs it after `nginx-forge build`: the .deb
+// reuses the shared real build of this test run (test/helpers/builtNginx.ts), so every build
+// stage is a cache hit and only the .deb is made.
 import { execa } from 'execa';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
-import type { BuildOptions, BuildSummary } from '../src/build/types.ts';
+import { afterAll, describe, expect, it } from 'vitest';
+import { builtSummary, forge } from './helpers/builtNginx.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-const HB = '/tmp/handbuild';
 const work = mkdtempSync(path.join(tmpdir(), 'nf-pkgcmd-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-const calls: BuildOptions[] = [];
-vi.mock('../src/build/index.ts', () => ({
-  runBuild: async (plan: { profile: string; planHash: string }, opts: BuildOptions): Promise<BuildSummary> => {
-    calls.push(opts);
-    const base = path.join(work, 'build');
-    const root = path.join(base, 'root');
-    mkdirSync(path.join(root, 'usr/sbin'), { recursive: true });
-    cpSync(`${HB}/inst/sbin/nginx`, path.join(root, 'usr/sbin/nginx'));
-    cpSync(`${HB}/nginx-1.26.3/conf`, path.join(root, 'etc/nginx'), { recursive: true });
-    mkdirSync(path.join(base, 'licenses/nginx'), { recursive: true });
-    cpSync(`${HB}/nginx-1.26.3/LICENSE`, path.join(base, 'licenses/nginx/LICENSE'));
-    const out = opts.out!;
-    mkdirSync(out, { recursive: true });
-    writeFileSync(path.join(out, 'manifest.json'), `${JSON.stringify({ sourceDateEpoch: 1767225600 })}\n`);
-    writeFileSync(path.join(out, 'sbom.cdx.json'), '{}\n');
-    writeFileSync(path.join(out, 'SHA256SUMS'), `${'a'.repeat(64)}  nginx-1.26.3-ktls-linux-x86_64.tar.gz\n`);
-    return {
-      profile: plan.profile,
-      planHash: plan.planHash,
-      binary: path.join(root, 'usr/sbin/nginx'),
-      root,
-      licensesDir: path.join(base, 'licenses'),
-      artifacts: [path.join(out, 'manifest.json'), path.join(out, 'sbom.cdx.json'), path.join(out, 'SHA256SUMS')],
-      manifest: path.join(out, 'manifest.json'),
-      sbom: path.join(out, 'sbom.cdx.json'),
-      stages: [],
-      seconds: 0,
-    };
-  },
-}));
-
-describe.skipIf(!existsSync(`${HB}/inst/sbin/nginx`))('package --format deb', () => {
-  it('builds up to the package stage (no smoke test), wraps the install tree, joins SHA256SUMS', async () => {
-    const { run } = await import('../src/commands/package.ts');
+describe('package --format deb', () => {
+  it('reuses the cached build (verify and package stages, no smoke test), makes the .deb, joins SHA256SUMS', async () => {
+    const built = await builtSummary('ktls');
     const out = path.join(work, 'dist');
-    let printed = '';
-    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
-      printed += String(s);
-      return true;
-    });
-    try {
-      expect(await run({ format: 'deb', profile: 'ktls', out, json: true })).toBe(0);
-    } finally {
-      spy.mockRestore();
-    }
-    expect(calls).toHaveLength(1);
-    expect(calls[0]).toMatchObject({ until: 'package', smoke: false, out });
-    const j = JSON.parse(printed);
+    const r = await forge(['package', '--format', 'deb', '--profile', 'ktls', '--out', out, '--json']);
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    const j = JSON.parse(String(r.stdout));
+    expect(j.planHash).toBe(built.planHash);
+    const status = Object.fromEntries(j.stages.map((x: { id: string; status: string }) => [x.id, x.status]));
+    expect(status.smoke).toBe('skipped');
+    for (const id of ['install:nginx', 'verify', 'package']) expect(status[id], id).toBe('cached');
+    expect(Object.values(status)).not.toContain('built');
     expect(path.basename(j.deb)).toMatch(/^nginx-forge-ktls_1\.26\.3-1_.+\.deb$/);
     expect(existsSync(j.deb)).toBe(true);
     const sums = readFileSync(path.join(out, 'SHA256SUMS'), 'utf8');
-    expect(sums).toContain(`${'a'.repeat(64)}  nginx-1.26.3-ktls-linux-x86_64.tar.gz`);
-    expect(sums).toMatch(new RegExp(`^[0-9a-f]{64}  ${path.basename(j.deb).replace(/[.+]/g, '\\$&')}$`, 'm'));
+    for (const f of ['manifest.json', 'sbom.cdx.json', path.basename(j.deb)]) expect(sums, f).toMatch(new RegExp(`^[0-9a-f]{64}  ${f.replace(/[.+]/g, '\\$&')}$`, 'm'));
+    expect(sums).toMatch(/^[0-9a-f]{64} {2}nginx-1\.26\.3-ktls-linux-[a-z0-9_]+\.tar\.gz$/m);
+    await execa('sha256sum', ['--check', '--quiet', 'SHA256SUMS'], { cwd: out });
     const files = (await execa('dpkg-deb', ['-c', j.deb])).stdout;
     expect(files).toContain('./usr/share/doc/nginx-forge-ktls/sbom.cdx.json');
-  }, 120_000);
+  }, 45 * 60_000);
 });
 
 describe('package --format freebsd-port', () => {

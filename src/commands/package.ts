@@ -89,7 +89,14 @@ export async function run(flags: PackageFlags): Promise<number> {
   });
   const sums = updateSha256Sums(out, [deb]);
   if (flags.json) {
-    printJson({ format: 'deb', profile: plan.profile, planHash: plan.planHash, deb, artifacts: [...summary.artifacts.filter((a) => a !== sums), deb, sums] });
+    printJson({
+      format: 'deb',
+      profile: plan.profile,
+      planHash: plan.planHash,
+      deb,
+      artifacts: [...summary.artifacts.filter((a) => a !== sums), deb, sums],
+      stages: summary.stages.map((x) => ({ id: x.id, status: x.status, seconds: x.seconds })),
+    });
   } else {
     say(flags, `.deb:      ${shown(deb)}`);
     say(flags, `checksums: ${shown(sums)}`);
