@@ -42,6 +42,16 @@ describe('wrk and curl output', () => {
   });
 });
 
+describe('which zlib a binary runs', () => {
+  it('zlib-ng headers with the shared libz linked is system zlib', async () => {
+    const { zlibVerdict } = await import('../src/bench/machine.ts');
+    expect(zlibVerdict('1.3.1.zlib-ng', false)).toBe('zlib-ng (1.3.1.zlib-ng, static)');
+    expect(zlibVerdict('1.3.1.zlib-ng', true)).toMatch(/^zlib \(shared libz; zlib-ng 1\.3\.1\.zlib-ng headers compiled in, but its library not linked\)$/);
+    expect(zlibVerdict(undefined, true)).toBe('zlib (shared libz)');
+    expect(zlibVerdict(undefined, false)).toBe('unknown');
+  });
+});
+
 describe('nginx configuration', () => {
   const spec: ServerSpec = {
     bin: '/usr/sbin/nginx',

@@ -308,7 +308,8 @@ export async function naiveBuild(
     await run(ctx(src('zlib-ng')), 'cmake', [
       '-S', '.', '-B', 'build', '-DCMAKE_BUILD_TYPE=Release', '-DZLIB_COMPAT=ON', '-DBUILD_SHARED_LIBS=OFF',
       '-DZLIB_ENABLE_TESTS=OFF', '-DZLIBNG_ENABLE_TESTS=OFF', '-DWITH_GTEST=OFF', '-DCMAKE_POSITION_INDEPENDENT_CODE=ON',
-      `-DCMAKE_INSTALL_PREFIX=${path.join(ws, plan.layout['zlib-ng'])}`, ...zng.options,
+      // lib/, not GNUInstallDirs' multiarch lib/<triplet>/: nginx's -L../deps/zlib-ng/lib must find libz.a
+      `-DCMAKE_INSTALL_PREFIX=${path.join(ws, plan.layout['zlib-ng'])}`, '-DCMAKE_INSTALL_LIBDIR=lib', ...zng.options,
     ]);
     await run(ctx(src('zlib-ng')), 'cmake', ['--build', 'build', '-j', String(jobs)]);
     await run(ctx(src('zlib-ng')), 'cmake', ['--install', 'build']);

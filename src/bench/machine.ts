@@ -119,12 +119,24 @@ function libs(bin: string): { zlib: string; jemalloc: boolean } {
     // zlib-ng in compat mode reports its version as "1.3.1.zlib-ng"; jemalloc leaves its name in strings
     const bytes = readFileSync(bin);
     const m = /(\d+\.\d+\.\d+(?:\.\d+)?\.zlib-ng)/.exec(bytes.toString('latin1'));
-    if (m) zlib = `zlib-ng (${m[1]})`;
+    zlib = zlibVerdict(m?.[1], /libz\.so/.test(shared), zlib);
     if (bytes.includes('<jemalloc>')) jemalloc = true;
   } catch {
     /* unreadable binary: keep what ldd said */
   }
   return { zlib, jemalloc };
+}
+
+/**
+ * Which zlib runs. The zlib-ng version string only proves zlib-ng's *header* was compiled in
+ * (ZLIB_VERSION); when the binary also needs the shared libz, the linker took the system zlib
+ * and zlib-ng's code is not in the binary at all.
+ */
+export function zlibVerdict(zlibNgString: string | undefined, sharedLibz: boolean, fallback = 'unknown'): string {
+  if (zlibNgString && sharedLibz) return `zlib (shared libz; zlib-ng ${zlibNgString} headers compiled in, but its library not linked)`;
+  if (zlibNgString) return `zlib-ng (${zlibNgString}, static)`;
+  if (sharedLibz) return 'zlib (shared libz)';
+  return fallback;
 }
 
 export function isExecutable(p: string): boolean {
