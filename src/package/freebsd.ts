@@ -316,7 +316,7 @@ export async function freebsdPort(input: PortInput): Promise<PortResult> {
         `\t\${SETENV} \${MAKE_ENV} \${CMAKE_BIN} -S \${WRKDIR}/${c.topdir} -B \${WRKDIR}/${c.topdir}/build-port \\`,
         '\t\t-DCMAKE_BUILD_TYPE=Release -DZLIB_COMPAT=ON -DBUILD_SHARED_LIBS=OFF \\',
         '\t\t-DZLIB_ENABLE_TESTS=OFF -DZLIBNG_ENABLE_TESTS=OFF -DWITH_GTEST=OFF \\',
-        `\t\t-DCMAKE_POSITION_INDEPENDENT_CODE=ON -DCMAKE_INSTALL_PREFIX=${depDir(c.name)}${c.options.length ? ` \\\n\t\t${c.options.map(checkArg).join(' ')}` : ''}`,
+        `\t\t-DCMAKE_POSITION_INDEPENDENT_CODE=ON -DCMAKE_INSTALL_PREFIX=${depDir(c.name)} -DCMAKE_INSTALL_LIBDIR=lib${c.options.length ? ` \\\n\t\t${c.options.map(checkArg).join(' ')}` : ''}`,
         `\t\${SETENV} \${MAKE_ENV} \${CMAKE_BIN} --build \${WRKDIR}/${c.topdir}/build-port --parallel \${MAKE_JOBS_NUMBER}`,
         `\t\${SETENV} \${MAKE_ENV} \${CMAKE_BIN} --install \${WRKDIR}/${c.topdir}/build-port`,
       );
