@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { planFromFlags } from '../src/commands/common.ts';
 import { freebsdPath, freebsdPort, writeFreebsdPort } from '../src/package/freebsd.ts';
 import type { BuildPlan } from '../src/plan.ts';
@@ -14,7 +14,13 @@ import { loadRecipes, BUILTIN_RECIPES } from '../src/recipes/load.ts';
 
 const GOLDEN = path.join(import.meta.dirname, 'golden', 'freebsd-port');
 const EPOCH = 1767225600;
-const tmp = () => mkdtempSync(path.join(tmpdir(), 'nf-port-'));
+const made: string[] = [];
+const tmp = () => {
+  const d = mkdtempSync(path.join(tmpdir(), 'nf-port-'));
+  made.push(d);
+  return d;
+};
+afterAll(() => made.forEach((d) => rmSync(d, { recursive: true, force: true })));
 const planOf = (profile: string, extra: { patches?: string } = {}) => planFromFlags({ profile, ...extra }, false);
 
 function listTree(dir: string, rel = ''): string[] {
