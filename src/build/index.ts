@@ -3,6 +3,7 @@
 // events. It knows nothing about rendering: the build command turns events into a listr2 tree.
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
+import { setMaxListeners } from 'node:events';
 import path from 'node:path';
 import { StageCache } from '../cache/index.ts';
 import { ExitCode, ForgeError, StageError } from '../errors.ts';
@@ -50,6 +51,7 @@ export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events:
   const jobs = opts.jobs ?? os.availableParallelism();
   const controller = new AbortController();
   const signal = opts.signal ? AbortSignal.any([opts.signal, controller.signal]) : controller.signal;
+  setMaxListeners(0, signal); // every running command listens for the abort
   const results = new Map<string, StageResult>();
   const runId = `${plan.profile}-${plan.planHash.slice(0, 12)}`;
   const logDir = path.join(logsDir(), runId);
@@ -116,7 +118,10 @@ export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events:
     cachedStage('fetch', 'nothing to fetch: every build stage is cached');
   }
 
-  const work = path.join(workDir(), runId);
+  // scratch trees are per process: two builds of one plan in one state dir never share them;
+  // trees left by killed builds (their process is gone) are swept here
+  sweepWork();
+  const work = path.join(workDir(), `${runId}.${process.pid}`);
   /** extract + patch one component into `parent`; returns its source dir. */
   async function prepareSource(c: PlanComponent, parent: string): Promise<string> {
     const src = await step(`extract:${c.name}`, async () => {
@@ -278,6 +283,24 @@ export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events:
     return path.join(out, n);
   });
   return summary(artifacts);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function sweepWork(): void {
+  const dir = workDir();
+  if (!existsSync(dir)) return;
+  for (const f of readdirSync(dir)) {
+    const pid = Number(/\.(\d+)$/.exec(f)?.[1]);
+    if (!pid || (pid !== process.pid && !alive(pid))) rmSync(path.join(dir, f), { recursive: true, force: true });
+  }
 }
 
 /** Before compiling anything: every build tool present, or one error naming all that are missing. */

@@ -233,6 +233,9 @@ export function resolvePlan(recipes: RecipeSet, profileName: string, opts: Resol
   };
 }
 
+/** Bumped when the build steps themselves change what they produce: old cache entries then miss. */
+export const BUILDER_VERSION = 2;
+
 /**
  * The stage graph. key = hash(own inputs + keys of the stages it depends on), as in BitBake:
  * change an nginx configure flag and only configure/compile/install (and what follows) change key.
@@ -264,10 +267,10 @@ function planStages(
   const pcreJit = p.nginx.modules.includes('--with-pcre-jit');
   for (const c of components) {
     if (c.name === 'nginx') continue;
-    add(`build:${c.name}`, 'build', [`patch:${c.name}`], { options: c.options, pcreJit: c.name === 'pcre2' ? pcreJit : undefined, toolchain, builder: 1 }, c.name);
+    add(`build:${c.name}`, 'build', [`patch:${c.name}`], { options: c.options, pcreJit: c.name === 'pcre2' ? pcreJit : undefined, toolchain, builder: BUILDER_VERSION }, c.name);
   }
   const depBuilds = components.filter((c) => c.name !== 'nginx').map((c) => `build:${c.name}`);
-  add('configure:nginx', 'configure', ['patch:nginx', ...depBuilds], { configureArgs, toolchain }, 'nginx');
+  add('configure:nginx', 'configure', ['patch:nginx', ...depBuilds], { configureArgs, toolchain, builder: BUILDER_VERSION }, 'nginx');
   add('compile:nginx', 'compile', ['configure:nginx'], {}, 'nginx');
   add('install:nginx', 'install', ['compile:nginx'], {}, 'nginx');
   add('verify', 'verify', ['install:nginx'], { ktls: p.ktls, versions: components.map((c) => [c.name, c.version]) });

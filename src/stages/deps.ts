@@ -86,12 +86,18 @@ async function zlibNg(i: DepBuildInput): Promise<void> {
     '-DWITH_GTEST=OFF',
     '-DCMAKE_POSITION_INDEPENDENT_CODE=ON',
     '-DCMAKE_INSTALL_PREFIX=/usr',
+    // GNUInstallDirs would pick lib/x86_64-linux-gnu on Debian; nginx's -L points at lib/
+    '-DCMAKE_INSTALL_LIBDIR=lib',
+    '-DCMAKE_INSTALL_INCLUDEDIR=include',
     ...i.component.options,
   ]);
   await run(ctx, 'cmake', ['--build', b, '--', ...makeJobs(i.jobs)]);
   const staging = path.join(i.srcDir, '.forge-staging');
   await run({ ...ctx, env: { ...i.env, DESTDIR: staging } }, 'cmake', ['--install', b]);
   hoist(staging, '/usr', i.out);
+  if (!existsSync(path.join(i.out, 'lib', 'libz.a'))) {
+    throw new StageError('zlib-ng', 'build', 'expected lib/libz.a after the install, it is missing', { log: i.log });
+  }
 }
 
 async function jemalloc(i: DepBuildInput): Promise<void> {

@@ -67,4 +67,10 @@ export async function compile(w: NginxWorkspace): Promise<void> {
 
 export async function install(w: NginxWorkspace, root: string): Promise<void> {
   await run(ctx(w, 'install'), 'make', ['-f', 'objs/Makefile', 'install', `DESTDIR=${root}`]);
+  // nginx's install target skips the manual page configure wrote with this build's paths
+  const man = path.join(w.src, 'objs', 'nginx.8');
+  if (existsSync(man)) {
+    mkdirSync(path.join(root, 'usr/share/man/man8'), { recursive: true });
+    cpSync(man, path.join(root, 'usr/share/man/man8/nginx.8'));
+  }
 }

@@ -91,6 +91,11 @@ export async function verifyBinary(binary: string, plan: BuildPlan): Promise<Che
   const zng = component(plan, 'zlib-ng');
   const hasZng = bytes.includes(Buffer.from('zlib-ng'));
   add('zlib-ng version string', hasZng, `zlib-ng ${zng.version} (…zlib-ng in the binary)`, hasZng ? 'present' : 'absent');
+  // The version string alone also comes from zlib-ng's header: the libraries must be linked in,
+  // not picked up from the system at run time.
+  const needed = await neededLibraries(binary);
+  const shared = needed.filter((l) => /^lib(z|ssl|crypto|pcre2-8|jemalloc)\.so/.test(l));
+  add('zlib-ng, OpenSSL, PCRE2, jemalloc linked statically (readelf -d NEEDED)', shared.length === 0, 'none of libz/libssl/libcrypto/libpcre2-8/libjemalloc', shared.length ? shared.join(', ') : `none (NEEDED: ${needed.join(', ')})`);
 
   const dir = mkdtempSync(path.join(tmpdir(), 'nginx-forge-verify-'));
   try {
@@ -106,6 +111,13 @@ export async function verifyBinary(binary: string, plan: BuildPlan): Promise<Che
     rmSync(dir, { recursive: true, force: true });
   }
   return checks;
+}
+
+/** Shared libraries a binary asks the dynamic loader for (ELF NEEDED entries). */
+export async function neededLibraries(binary: string): Promise<string[]> {
+  const r = await execa('readelf', ['-d', binary], { reject: false });
+  if (r.exitCode !== 0) throw new MissingToolError('readelf', 'verify (binutils)');
+  return [...String(r.stdout).matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1]!);
 }
 
 /** Throw a VerifyError naming every mismatch. */
