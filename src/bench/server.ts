@@ -6,6 +6,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileS
 import net from 'node:net';
 import path from 'node:path';
 import { ForgeError } from '../errors.ts';
+import { tempPathDirectives } from '../nginxconf.ts';
 
 export interface ServerSpec {
   bin: string;
@@ -48,11 +49,7 @@ http {
     }
     default_type application/octet-stream;
     access_log off;
-    client_body_temp_path ${d('temp/client_body')};
-    proxy_temp_path ${d('temp/proxy')};
-    fastcgi_temp_path ${d('temp/fastcgi')};
-    uwsgi_temp_path ${d('temp/uwsgi')};
-    scgi_temp_path ${d('temp/scgi')};
+${tempPathDirectives(d('temp'))}
     server_tokens off;
     sendfile on;
     tcp_nopush on;

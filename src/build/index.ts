@@ -143,7 +143,10 @@ export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events:
     return src;
   }
 
-  const epochOf = (src: string) => Math.floor(statSync(path.join(src, readdirSync(src).includes('CHANGES') ? 'CHANGES' : '.')).mtimeMs / 1000);
+  // SOURCE_DATE_EPOCH: the release time of a component, read from a file of its archive (its
+  // first license file; extraction keeps file times). Never a directory's time: a directory's
+  // mtime changes when anything is created in it, which made builds differ.
+  const epochOf = (c: PlanComponent, src: string) => Math.floor(statSync(path.join(src, c.licenseFiles[0]!)).mtimeMs / 1000);
 
   async function buildDep(name: ComponentName): Promise<string> {
     const id = `build:${name}`;
@@ -164,7 +167,7 @@ export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events:
           srcDir: src,
           out,
           jobs,
-          env: compileEnv(ws, epochOf(src), Boolean(opts.ccache)),
+          env: compileEnv(ws, epochOf(c, src), Boolean(opts.ccache)),
           log: logFor(id),
           signal,
           pcreJit: plan.configureArgs.includes('--with-pcre-jit'),
@@ -194,7 +197,7 @@ export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events:
     mkdirSync(ws, { recursive: true });
     const [src, ...depDirs] = await Promise.all([prepareSource(component(plan, 'nginx'), ws), ...DEPS.map(buildDep)]);
     const outputs = Object.fromEntries(DEPS.map((d, i) => [d, depDirs[i]!])) as Record<ComponentName, string>;
-    const epoch = epochOf(src);
+    const epoch = epochOf(component(plan, 'nginx'), src);
     const nw: NginxWorkspace = { ws, src, env: compileEnv(ws, epoch, Boolean(opts.ccache)), jobs, log: logFor, signal };
     const produced = await cache.produce('install:nginx', key('install:nginx'), async (out) => {
       await step('configure:nginx', async () => {

@@ -3,10 +3,9 @@
 import { Listr, PRESET_TIMESTAMP, type ListrTask } from 'listr2';
 import path from 'node:path';
 import { runBuild, type BuildEvents, type BuildSummary, type StageResult } from '../build/index.ts';
-import { ExitCode, ForgeError } from '../errors.ts';
 import type { BuildPlan } from '../plan.ts';
 import { plainOutput } from '../paths.ts';
-import { planFromFlags, printJson, type PlanFlags } from './common.ts';
+import { interruptible, planFromFlags, printJson, type PlanFlags } from './common.ts';
 
 export interface BuildFlags extends PlanFlags {
   distdir?: string;
@@ -113,15 +112,6 @@ export function summaryJson(s: BuildSummary) {
 
 export async function run(flags: BuildFlags): Promise<number> {
   const plan = planFromFlags(flags);
-  const controller = new AbortController();
-  let interrupted = false;
-  const onSignal = () => {
-    interrupted = true;
-    controller.abort();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-
   const view = buildView(plan);
   const listr = new Listr(view.tasks, {
     concurrent: false,
@@ -133,41 +123,30 @@ export async function run(flags: BuildFlags): Promise<number> {
     fallbackRendererOptions: { timestamp: PRESET_TIMESTAMP },
     silentRendererCondition: Boolean(flags.json),
   });
-  const building = runBuild(
-    plan,
-    {
-      distdir: flags.distdir,
-      mirrors: flags.mirror,
-      offline: flags.offline,
-      distro: flags.distro,
-      jobs: flags.jobs ? Number(flags.jobs) : undefined,
-      out: flags.out,
-      force: flags.force,
-      smoke: flags.smoke,
-      smokeVm: flags.smokeVm,
-      ccache: flags.ccache,
-      signal: controller.signal,
-    },
-    view.events,
-  );
   const rendering = listr.run().catch(() => undefined);
-  let summary: BuildSummary;
-  try {
-    summary = await building;
-  } catch (e) {
+  const summary = await interruptible('build', (signal) =>
+    runBuild(
+      plan,
+      {
+        distdir: flags.distdir,
+        mirrors: flags.mirror,
+        offline: flags.offline,
+        distro: flags.distro,
+        jobs: flags.jobs ? Number(flags.jobs) : undefined,
+        out: flags.out,
+        force: flags.force,
+        smoke: flags.smoke,
+        smokeVm: flags.smokeVm,
+        ccache: flags.ccache,
+        signal,
+      },
+      view.events,
+    ),
+  ).catch(async (e) => {
     view.settle();
     await rendering;
-    if (interrupted) {
-      throw new ForgeError('build interrupted', {
-        exitCode: ExitCode.interrupted,
-        hint: 'finished stages are in the cache and unfinished ones left nothing behind: run the same command again to resume',
-      });
-    }
     throw e;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+  });
   await rendering;
   if (flags.json) {
     printJson(summaryJson(summary));

@@ -5,6 +5,7 @@ import { resolvePlan } from '../recipes/resolve.ts';
 import { toolchainFacts } from '../toolchain.ts';
 import type { BuildPlan } from '../plan.ts';
 import path from 'node:path';
+import { ExitCode, ForgeError } from '../errors.ts';
 
 export interface PlanFlags {
   profile: string;
@@ -37,4 +38,33 @@ export function planFromFlags(flags: PlanFlags, withToolchain = true): BuildPlan
 
 export function printJson(v: unknown): void {
   process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
+}
+
+/**
+ * Run a long command with an AbortSignal that Ctrl-C / SIGTERM trigger. An interrupted run ends
+ * in one clear error saying that finished stages are cached and the command can be run again.
+ */
+export async function interruptible<T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  let interrupted = false;
+  const onSignal = () => {
+    interrupted = true;
+    controller.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    return await fn(controller.signal);
+  } catch (e) {
+    if (interrupted) {
+      throw new ForgeError(`${what} interrupted`, {
+        exitCode: ExitCode.interrupted,
+        hint: 'finished stages are in the cache and unfinished ones left nothing behind: run the same command again to resume',
+      });
+    }
+    throw e;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
 }

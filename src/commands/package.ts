@@ -7,12 +7,12 @@
 //                 (SIZE lines from the recipes, or from verified copies in the distfiles store)
 import path from 'node:path';
 import { runBuild, type BuildEvents } from '../build/index.ts';
-import { ForgeError, ExitCode } from '../errors.ts';
 import { buildDeb } from '../package/deb.ts';
 import { updateSha256Sums } from '../package/common.ts';
 import { writeFreebsdPort } from '../package/freebsd.ts';
 import { distfilesDir, logsDir, plainOutput } from '../paths.ts';
-import { planFromFlags, printJson, type PlanFlags } from './common.ts';
+import { interruptible, planFromFlags, printJson, type PlanFlags } from './common.ts';
+import { displayPath as shown } from '../recipes/load.ts';
 
 export interface PackageFlags extends PlanFlags {
   format: 'deb' | 'freebsd-port';
@@ -23,12 +23,6 @@ export interface PackageFlags extends PlanFlags {
   offline?: boolean;
   distro?: boolean;
 }
-
-/** A path for messages: relative to the cwd when inside it. */
-const shown = (p: string) => {
-  const rel = path.relative(process.cwd(), p);
-  return rel && !rel.startsWith('..') ? rel : p;
-};
 
 const say = (flags: PackageFlags, line: string) => {
   if (!flags.json) process.stderr.write(`${line}\n`);
@@ -51,32 +45,13 @@ export async function run(flags: PackageFlags): Promise<number> {
     return 0;
   }
 
-  const controller = new AbortController();
-  let interrupted = false;
-  const onSignal = () => {
-    interrupted = true;
-    controller.abort();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
   // one line per stage as it settles (the build command has the live tree view)
   const events: BuildEvents = {
     end: (id, r) => say(flags, `${plainOutput() ? `[${new Date().toISOString().slice(11, 19)}] ` : ''}${id.padEnd(18)} ${r.status}${r.status === 'built' ? ` ${r.seconds}s` : ''}${r.detail && r.status !== 'cached' && !r.detail.startsWith(r.status) ? ` (${r.detail})` : r.detail && r.status === 'skipped' ? ` (${r.detail.replace(/^skipped\s*/, '').replace(/^\((.*)\)$/, '$1')})` : ''}`),
   };
-  let summary;
-  try {
-    summary = await runBuild(
-      plan,
-      { distdir: flags.distdir, mirrors: flags.mirror, offline: flags.offline, distro: flags.distro, out, smoke: false, until: 'package', signal: controller.signal },
-      events,
-    );
-  } catch (e) {
-    if (interrupted) throw new ForgeError('package interrupted', { exitCode: ExitCode.interrupted, hint: 'run the same command again: finished stages are cached' });
-    throw e;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+  const summary = await interruptible('package', (signal) =>
+    runBuild(plan, { distdir: flags.distdir, mirrors: flags.mirror, offline: flags.offline, distro: flags.distro, out, smoke: false, until: 'package', signal }, events),
+  );
   const log = path.join(logsDir(), `${plan.profile}-${plan.planHash.slice(0, 12)}`, 'package-deb.log');
   const deb = await buildDeb({
     plan,

@@ -2,6 +2,7 @@
 // built for /etc/nginx, /var/lib/nginx, /var/log/nginx, /run/nginx.pid touches none of them when
 // started with `-p <work> -c <conf> -e <errorlog>`.
 import type { Suite } from './suites.ts';
+import { tempPathDirectives } from '../nginxconf.ts';
 
 export interface ConfigParams {
   /** scratch directory nginx serves from and writes to (tmpfs in the VM) */
@@ -67,11 +68,7 @@ events {
 
 http {
     access_log ${w.accessLog};
-    client_body_temp_path ${w.tmp}/client_body;
-    proxy_temp_path ${w.tmp}/proxy;
-    fastcgi_temp_path ${w.tmp}/fastcgi;
-    uwsgi_temp_path ${w.tmp}/uwsgi;
-    scgi_temp_path ${w.tmp}/scgi;
+${tempPathDirectives(w.tmp)}
 
     types {
         text/plain txt;

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { MissingToolError, VerifyError } from '../errors.ts';
 import { component, type BuildPlan } from '../plan.ts';
+import { tempPathDirectives } from '../nginxconf.ts';
 
 export interface Check {
   check: string;
@@ -33,11 +34,7 @@ error_log ${p('logs/error.log')};
 events { worker_connections 64; }
 http {
   access_log off;
-  client_body_temp_path ${p('tmp/body')};
-  proxy_temp_path ${p('tmp/proxy')};
-  fastcgi_temp_path ${p('tmp/fastcgi')};
-  uwsgi_temp_path ${p('tmp/uwsgi')};
-  scgi_temp_path ${p('tmp/scgi')};
+${tempPathDirectives(p('tmp'), '  ')}
   gzip on;
   server { listen 127.0.0.1:8; location ~ ^/(?<x>[a-z]+)$ { return 200 $x; } }
 }
