@@ -159,15 +159,20 @@ export async function doctor(opts: DoctorOptions = {}): Promise<DoctorReport> {
   };
   const ccCmd = (env.CC ?? 'cc').split(/\s+/)[0]!;
 
-  const linux: Spec[] = [
-    { id: 'cc', title: 'C compiler', need: 'build', neededFor: 'compiling OpenSSL, PCRE2, zlib-ng, jemalloc and nginx', packages: PKG['cc'] ?? {}, run: tool(ccCmd) },
-    { id: 'make', title: 'make', need: 'build', neededFor: 'building every component', packages: PKG['make'] ?? {}, run: tool('make') },
+  // the same tools on every system
+  const common: Spec[] = [
     { id: 'perl', title: 'perl', need: 'build', neededFor: 'OpenSSL\'s Configure', packages: PKG['perl'] ?? {}, run: tool('perl', ['-e', 'print "perl $^V\\n"']) },
     { id: 'cmake', title: 'cmake', need: 'build', neededFor: 'zlib-ng (built with CMake)', packages: PKG['cmake'] ?? {}, run: tool('cmake') },
     { id: 'patch', title: 'patch', need: 'build', neededFor: 'applying the security patch set and project patches', packages: PKG['patch'] ?? {}, run: tool('patch') },
     { id: 'xz', title: 'xz', need: 'build', neededFor: '.tar.xz sources (zlib-ng repack, Debian patch set)', packages: PKG['xz'] ?? {}, run: tool('xz') },
     { id: 'bzip2', title: 'bzip2', need: 'build', neededFor: '.tar.bz2 sources (jemalloc)', packages: PKG['bzip2'] ?? {}, run: tool('bzip2', null) },
     { id: 'gpgv', title: 'gpgv', need: 'build', neededFor: 'checking release signatures (nginx .asc)', packages: PKG['gpgv'] ?? {}, run: tool('gpgv', ['--version']) },
+  ];
+
+  const linux: Spec[] = [
+    { id: 'cc', title: 'C compiler', need: 'build', neededFor: 'compiling OpenSSL, PCRE2, zlib-ng, jemalloc and nginx', packages: PKG['cc'] ?? {}, run: tool(ccCmd) },
+    { id: 'make', title: 'make', need: 'build', neededFor: 'building every component', packages: PKG['make'] ?? {}, run: tool('make') },
+    ...common,
     {
       id: 'linux-tls-h',
       title: 'kernel headers (linux/tls.h)',
@@ -243,12 +248,7 @@ export async function doctor(opts: DoctorOptions = {}): Promise<DoctorReport> {
   const freebsd: Spec[] = [
     { id: 'cc', title: 'C compiler', need: 'build', neededFor: 'compiling every component', packages: PKG['cc'] ?? {}, run: tool(ccCmd) },
     { id: 'gmake', title: 'gmake', need: 'build', neededFor: 'jemalloc\'s and OpenSSL\'s GNU makefiles', packages: PKG['gmake'] ?? {}, run: tool('gmake') },
-    { id: 'perl', title: 'perl', need: 'build', neededFor: 'OpenSSL\'s Configure', packages: PKG['perl'] ?? {}, run: tool('perl', ['-e', 'print "perl $^V\\n"']) },
-    { id: 'cmake', title: 'cmake', need: 'build', neededFor: 'zlib-ng (built with CMake)', packages: PKG['cmake'] ?? {}, run: tool('cmake') },
-    { id: 'patch', title: 'patch', need: 'build', neededFor: 'applying patches', packages: PKG['patch'] ?? {}, run: tool('patch', null) },
-    { id: 'xz', title: 'xz', need: 'build', neededFor: '.tar.xz sources', packages: PKG['xz'] ?? {}, run: tool('xz', null) },
-    { id: 'bzip2', title: 'bzip2', need: 'build', neededFor: '.tar.bz2 sources', packages: PKG['bzip2'] ?? {}, run: tool('bzip2', null) },
-    { id: 'gpgv', title: 'gpgv', need: 'build', neededFor: 'checking release signatures', packages: PKG['gpgv'] ?? {}, run: tool('gpgv', ['--version']) },
+    ...common,
     {
       id: 'ktls-sysctl',
       title: 'kernel TLS (kern.ipc.tls.enable)',
