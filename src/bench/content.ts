@@ -44,28 +44,22 @@ export function compressibleText(bytes: number, seed = 0x6e67696e): Buffer {
   return Buffer.from(parts.join('')).subarray(0, bytes);
 }
 
-/** A small HTML page about the size of nginx's default index.html (615 bytes). */
+/** A small HTML page of our own, about the size of a typical default index page (615 bytes, as the docs state). */
 export const SMALL_HTML = `<!DOCTYPE html>
-<html>
+<html lang="en">
 <head>
-<title>Welcome to nginx!</title>
+<meta charset="utf-8">
+<title>nginx-forge benchmark page.</title>
 <style>
-html { color-scheme: light dark; }
-body { width: 35em; margin: 0 auto;
-font-family: Tahoma, Verdana, Arial, sans-serif; }
+body { max-width: 40em; margin: 2em auto; font-family: sans-serif; line-height: 1.4; }
 </style>
 </head>
 <body>
-<h1>Welcome to nginx!</h1>
-<p>If you see this page, the nginx web server is successfully installed and
-working. Further configuration is required.</p>
-
-<p>For online documentation and support please refer to
-<a href="http://nginx.org/">nginx.org</a>.<br/>
-Commercial support is available at
-<a href="http://nginx.com/">nginx.com</a>.</p>
-
-<p><em>Thank you for using nginx.</em></p>
+<h1>nginx-forge benchmark page</h1>
+<p>This page is served by the small-static workload of <code>nginx-forge bench serve</code>.
+Its size is close to that of the index page a fresh nginx installation serves, so the
+numbers describe a realistic small response: headers and a few hundred bytes of body,
+sent over a kept-alive connection, many thousands of times a second!</p>
 </body>
 </html>
 `;
