@@ -3,9 +3,10 @@
 // and FreeBSD. Only what a build needs decides the verdict; missing smoke-test or packaging tools
 // are warnings (the build skips or reports those stages), kernel facts are information.
 import { execa } from 'execa';
-import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { which } from './which.ts';
 
 export type Need = 'build' | 'smoke' | 'package' | 'kernel';
 export type Family = 'debian' | 'alpine' | 'freebsd';
@@ -48,23 +49,7 @@ export interface DoctorOptions {
   osRelease?: string;
 }
 
-/** Look a command up in PATH; an absolute or relative path is checked as is. */
-export function which(cmd: string, env: Record<string, string | undefined>): string | undefined {
-  const executable = (p: string) => {
-    try {
-      accessSync(p, constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (cmd.includes('/')) return executable(cmd) ? cmd : undefined;
-  for (const dir of (env.PATH ?? '').split(path.delimiter).filter(Boolean)) {
-    const p = path.join(dir, cmd);
-    if (existsSync(p) && executable(p)) return p;
-  }
-  return undefined;
-}
+export { which };
 
 async function firstLine(cmd: string, args: string[], env: Record<string, string | undefined>): Promise<string | undefined> {
   try {

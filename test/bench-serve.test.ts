@@ -2,24 +2,18 @@
 // (both binaries measured, N samples each, consistent statistics, JSON + SVG + markdown written,
 // nothing left running). Asserts no timing. The candidate is the project's own ktls build, the
 // baseline Debian's nginx; ci/setup.sh installs it, wrk, curl and openssl (missing ones fail).
-import { execFileSync, spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { builtNginx } from './helpers/builtNginx.ts';
+import { isExecutable, which } from '../src/which.ts';
 import type { ServeResult } from '../src/bench/serve.ts';
 import { QUICK } from '../src/bench/serve.ts';
 
-const exe = (p: string) => {
-  try {
-    accessSync(p, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-};
-const have = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
+const exe = isExecutable;
+const have = (tool: string) => which(tool) !== undefined;
 
 const baseline = '/usr/sbin/nginx';
 let candidate: string;

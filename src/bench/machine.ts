@@ -1,6 +1,6 @@
 // Describe the machine and the binaries a benchmark ran on, so a result file stands on its own.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 
 export interface LoadSample {
@@ -139,11 +139,4 @@ export function zlibVerdict(zlibNgString: string | undefined, sharedLibz: boolea
   return fallback;
 }
 
-export function isExecutable(p: string): boolean {
-  try {
-    accessSync(p, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
+export { isExecutable } from '../which.ts';

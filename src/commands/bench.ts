@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { printJson, type PlanFlags } from './common.ts';
 import { plainOutput } from '../paths.ts';
+import { displayPath } from '../recipes/load.ts';
 
 export interface ServeFlags {
   vs?: string;
@@ -52,7 +53,7 @@ export async function serve(nginx: string, flags: ServeFlags = {}): Promise<numb
   writeFileSync(md, markdownReport(result, chart ? path.basename(chart) : undefined));
   written.push(md);
   if (flags.json) printJson({ ...result, files: written });
-  else process.stdout.write(textReport(result, written.map((f) => path.relative(process.cwd(), f) || f)));
+  else process.stdout.write(textReport(result, written.map(displayPath)));
   return 0;
 }
 
@@ -86,6 +87,6 @@ export async function build(flags: BenchBuildFlags): Promise<number> {
   writeFileSync(md, buildMarkdown(result, path.basename(svg)));
   const written = [json, svg, md];
   if (flags.json) printJson({ ...result, files: written });
-  else process.stdout.write(buildText(result, written.map((f) => path.relative(process.cwd(), f) || f)));
+  else process.stdout.write(buildText(result, written.map(displayPath)));
   return 0;
 }

@@ -1,10 +1,10 @@
 // `nginx-forge build`: runs the orchestrator and renders its events as a listr2 task tree
 // (live on a TTY; plain timestamped lines when not a TTY or under CI; silent with --json).
 import { Listr, PRESET_TIMESTAMP, type ListrTask } from 'listr2';
-import path from 'node:path';
 import { runBuild, type BuildEvents, type BuildSummary, type StageResult } from '../build/index.ts';
 import type { BuildPlan } from '../plan.ts';
 import { plainOutput } from '../paths.ts';
+import { displayPath } from '../recipes/load.ts';
 import { interruptible, planFromFlags, printJson, type PlanFlags } from './common.ts';
 
 export interface BuildFlags extends PlanFlags {
@@ -157,7 +157,7 @@ export async function run(flags: BuildFlags): Promise<number> {
       `nginx ${plan.components[0]!.version} (${plan.profile}) in ${summary.seconds}s: ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')}`,
       `binary:    ${summary.binary}`,
       ...(summary.ccache ? [`ccache:    ${summary.ccache.hits} hits, ${summary.ccache.misses} misses (${(summary.ccache.hitRate * 100).toFixed(0)}% hit rate)`] : []),
-      ...summary.artifacts.map((a) => `artifact:  ${path.relative(process.cwd(), a) || a}`),
+      ...summary.artifacts.map((a) => `artifact:  ${displayPath(a)}`),
     ];
     process.stderr.write(`${lines.join('\n')}\n`);
   }

@@ -5,7 +5,7 @@
 //
 // Flow: inspect binary → certificate + nginx.conf + probe script into <logDir>/io → run the probe
 // (sh natively, or the VM's chroot) → read observations → judge (verdict.ts, pure).
-import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,6 +22,7 @@ import type { SmokeOptions, SmokeResult } from './types.ts';
 import { judge } from './verdict.ts';
 import { GUEST_FILES } from './vm/guest.ts';
 import { DEFAULT_VM_TIMEOUT_SEC, runInVm } from './vm/index.ts';
+import { which } from '../which.ts';
 
 export type { SmokeOptions, SmokeResult, Verdict, CipherResult, Proof, VmMode } from './types.ts';
 export { MATRIX, DEFAULT_SUITE, parseSuites } from './suites.ts';
@@ -103,15 +104,7 @@ export function guestScratch(nginx: string[]): string {
 }
 
 function onPath(tool: string): boolean {
-  const dirs = (process.env.PATH ?? '').split(':').concat(['/usr/bin', '/bin', '/usr/sbin', '/sbin']);
-  return dirs.some((d) => {
-    try {
-      accessSync(path.join(d, tool), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  return which(tool, { PATH: [process.env.PATH ?? '', '/usr/bin', '/bin', '/usr/sbin', '/sbin'].join(':') }) !== undefined;
 }
 
 function stamp(): string {
