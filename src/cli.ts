@@ -6,10 +6,13 @@ import { ExitCode, isForgeError, RecipeError } from './errors.ts';
 
 type Runner = (...args: any[]) => Promise<number>;
 
+/** Commands are .ts under tsx and .js in the compiled CLI (lib/). */
+const EXT = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
+
 /** Lazily import commands/<name>.ts and call its run(). */
 function lazy(name: string, fn: string = 'run'): (...args: unknown[]) => Promise<void> {
   return async (...args: unknown[]) => {
-    const mod = (await import(`./commands/${name}.ts`)) as Record<string, Runner>;
+    const mod = (await import(`./commands/${name}.${EXT}`)) as Record<string, Runner>;
     // commander passes (...positional, opts, command); drop the command object
     const code = await mod[fn]!(...args.slice(0, -1));
     if (code !== 0) process.exitCode = code;
@@ -32,6 +35,8 @@ export function program(): Command {
 
   addPlanOptions(prog.command('plan').description('print the resolved build plan (no network, no writes)'))
     .option('--json', 'print one JSON object')
+    .option('--explain-key <stage>', "show what went into one stage's cache key (inputs, code hashes, dependency keys)")
+    .option('--graph', 'draw the stage graph (Mermaid flowchart)')
     .action(lazy('plan'));
 
   fetchOptions(addPlanOptions(prog.command('fetch').description('download and verify every source of a profile into the distfiles store')))

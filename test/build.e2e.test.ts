@@ -7,6 +7,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { BUILTIN_RECIPES, PROJECT_ROOT } from '../src/recipes/load.ts';
+import { KINDS } from '../src/pipeline/kinds.ts';
 import { builtSummary, CLI, forge, TEST_DISTFILES } from './helpers/builtNginx.ts';
 
 const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
@@ -52,9 +53,14 @@ describe('build --profile ktls (real, from an empty cache)', () => {
     }
   }, BUILD_TIMEOUT);
 
-  it('the same command again restores every stage from the cache', async () => {
+  it('the same command again restores every stage from the cache and runs nothing', async () => {
     const s = await builtSummary('ktls');
-    for (const st of s.stages) expect([st.id, st.status]).toEqual([st.id, 'cached']);
+    for (const st of s.stages) {
+      const kept = KINDS[st.id.split(':')[0] as keyof typeof KINDS].cache; // a stage id starts with its kind
+      // cached outputs are restored; scratch steps (fetch, extract, patch, configure, compile) are not needed
+      if (kept === 'none') expect([st.id, st.status, st.detail]).toEqual([st.id, 'skipped', expect.stringMatching(/^not needed: .* cached$/)]);
+      else expect([st.id, st.status]).toEqual([st.id, 'cached']);
+    }
   }, BUILD_TIMEOUT);
 
   it('`verify` accepts the binary against its profile and rejects it against another', async () => {
@@ -78,8 +84,10 @@ describe('build --profile ktls (real, from an empty cache)', () => {
     const r = await forge(['build', '--recipes', recipes, '--profile', 'ktls', '--json', '--no-smoke', '--out', path.join(base, 'dist')]);
     expect(r.exitCode, r.stderr).toBe(0);
     const st = Object.fromEntries((JSON.parse(r.stdout).stages as { id: string; status: string }[]).map((x) => [x.id, x.status]));
-    for (const d of ['openssl', 'pcre2', 'zlib-ng', 'jemalloc']) expect([d, st[`build:${d}`]]).toEqual([d, 'cached']);
-    for (const n of ['configure:nginx', 'compile:nginx', 'install:nginx', 'verify', 'package']) expect([n, st[n]]).toEqual([n, 'built']);
+    for (const d of ['openssl', 'pcre2', 'zlib-ng', 'jemalloc']) expect([d, st[`library:${d}`]]).toEqual([d, 'cached']);
+    for (const n of ['fetch:nginx', 'extract:nginx', 'patch:nginx', 'configure:nginx', 'compile:nginx', 'install:nginx', 'verify', 'artifacts']) expect([n, st[n]]).toEqual([n, 'built']);
+    // no other component was even fetched
+    for (const d of ['openssl', 'pcre2', 'zlib-ng', 'jemalloc']) expect([d, st[`fetch:${d}`]]).toEqual([d, 'skipped']);
     rmSync(base, { recursive: true, force: true });
   }, BUILD_TIMEOUT);
 

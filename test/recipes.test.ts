@@ -67,7 +67,7 @@ describe('stage keys', () => {
     editJson(path.join(dir, 'profiles/ktls.json'), (j) => j.nginx.modules.push('--with-http_sub_module'));
     const changed = resolvePlan(loadRecipes(dir), 'ktls');
     const diff = base.stages.filter((s, i) => changed.stages[i]!.key !== s.key).map((s) => s.id);
-    expect(diff).toEqual(['configure:nginx', 'compile:nginx', 'install:nginx', 'verify', 'smoke', 'package']);
+    expect(diff).toEqual(['configure:nginx', 'compile:nginx', 'install:nginx', 'verify', 'smoke', 'artifacts']);
   });
 
   it('a changed OpenSSL option rebuilds OpenSSL and nginx but not the other dependencies', () => {
@@ -76,10 +76,10 @@ describe('stage keys', () => {
     editJson(path.join(dir, 'profiles/ktls.json'), (j) => j.components.openssl.options.push('no-engine'));
     const changed = resolvePlan(loadRecipes(dir), 'ktls');
     const diff = base.stages.filter((s, i) => changed.stages[i]!.key !== s.key).map((s) => s.id);
-    expect(diff).toContain('build:openssl');
+    expect(diff).toContain('library:openssl');
     expect(diff).toContain('configure:nginx');
-    expect(diff).not.toContain('build:pcre2');
-    expect(diff).not.toContain('build:zlib-ng');
+    expect(diff).not.toContain('library:pcre2');
+    expect(diff).not.toContain('library:zlib-ng');
   });
 });
 
@@ -174,6 +174,6 @@ describe('--prefix', () => {
     const b = resolvePlan(loadRecipes(), 'ktls', { prefix: '/opt/nginx' });
     expect(b.configureArgs).toContain('--prefix=/opt/nginx');
     const changed = a.stages.filter((s, i) => b.stages[i]!.key !== s.key).map((s) => s.id);
-    expect(changed).toEqual(['configure:nginx', 'compile:nginx', 'install:nginx', 'verify', 'smoke', 'package']);
+    expect(changed).toEqual(['configure:nginx', 'compile:nginx', 'install:nginx', 'verify', 'smoke', 'artifacts']);
   });
 });

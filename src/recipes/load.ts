@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import semver from 'semver';
 import type { z } from 'zod';
 import { RecipeError, type RecipeProblem } from '../errors.ts';
-import { ComponentRecipe, ProfileRecipe, ComponentName } from './schema.ts';
+import { ComponentRecipe, ProfileRecipe, type ComponentName } from './schema.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const BUILTIN_RECIPES = path.join(PROJECT_ROOT, 'recipes');
@@ -112,14 +112,9 @@ export function loadRecipes(dir: string = BUILTIN_RECIPES): RecipeSet {
   return set;
 }
 
-/** Pass 2, component files: keyrings exist; artifacts of one version share a top directory. */
+/** Pass 2, component files: keyrings exist; artifacts of one version share a top directory. (Which components a profile needs is checked when it is resolved.) */
 function crossCheckComponents(set: RecipeSet): RecipeProblem[] {
   const problems: RecipeProblem[] = [];
-  for (const name of ComponentName.options) {
-    if (!set.components.has(name) && !existsSync(path.join(set.dir, 'components', `${name}.json`))) {
-      problems.push({ file: displayPath(path.join(set.dir, 'components', `${name}.json`)), path: '', message: `missing: every recipe directory needs the ${name} component` });
-    }
-  }
   for (const { file, recipe } of set.components.values()) {
     for (const [version, v] of Object.entries(recipe.versions)) {
       if (!semver.coerce(version)) problems.push({ file, path: fieldPath(['versions', version]), message: 'is not a comparable version' });

@@ -80,16 +80,77 @@ export const ComponentVersion = z.strictObject({
   notes: z.string().optional(),
 });
 
-export const ComponentName = z.enum(['nginx', 'openssl', 'pcre2', 'zlib-ng', 'jemalloc']);
+/** Component names are open: a recipe file recipes/components/<name>.json defines one. */
+export const ComponentName = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, { error: 'must be lowercase letters, digits and "-"' });
 export type ComponentName = z.infer<typeof ComponentName>;
+
+const relPath = z
+  .string()
+  .min(1)
+  .refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), { error: 'must be a relative path inside the tree (no "/" at the start, no "..")' });
+
+/**
+ * How a library is compiled: one generic builder per build system (src/stages/library.ts).
+ *   configure: `<script> --prefix=<prefix> <args> <options>`, `make <targets>`, `make <install> DESTDIR=…`
+ *   cmake:     `cmake -S . -B <dir> -DCMAKE_INSTALL_PREFIX=<prefix> <args> <options>`, build, install
+ * After the install, <DESTDIR><prefix> becomes the output (below `outputDir`), or, with `copy`,
+ * the listed files are copied from the build tree (a tree that nginx's --with-*= rule expects).
+ */
+export const BuildSpec = z.strictObject({
+  system: z.enum(['configure', 'cmake']).describe('the generic builder that compiles this component'),
+  script: z.string().regex(/^\.\/[A-Za-z0-9._-]+$/, { error: 'must be a script in the source tree, e.g. "./configure"' }).default('./configure').describe('configure system: the configure script'),
+  args: z.array(z.string()).default([]).describe('fixed arguments of the configure script / cmake'),
+  env: z.record(z.string(), z.string().nullable()).default({}).describe('environment changes for every step: a value sets, null unsets (e.g. OpenSSL records CFLAGS in its version string)'),
+  targets: z.array(z.string()).default([]).describe('make targets that build only what nginx links (empty: the default target)'),
+  install: z.array(z.string()).default([]).describe('configure system: make targets that install, run with DESTDIR (empty with `copy`: no install)'),
+  prefix: z.string().startsWith('/', { error: 'must be an absolute path' }).default('/usr').describe('install prefix compiled into the library'),
+  outputDir: z.string().default('').describe('where the installed prefix goes inside the output, e.g. ".openssl" (nginx\'s --with-openssl= layout)'),
+  copy: z.array(relPath).default([]).describe('files copied from the build tree into the output instead of an install (mtime kept)'),
+  produces: z.array(relPath).default([]).describe('files the output must contain, checked after the build'),
+  flagOptions: z.record(z.string(), z.array(z.string())).default({}).describe('extra options when the profile\'s nginx flags contain the key, e.g. {"--with-pcre-jit": ["--enable-jit"]}'),
+});
+
+/**
+ * How nginx consumes a library. `{dir}` is the library's place relative to nginx's source tree
+ * (e.g. ../openssl-3.5.7 or ../deps/zlib-ng), `{options}` the profile's options joined by spaces.
+ */
+export const ConsumeSpec = z.strictObject({
+  placement: z.enum(['source', 'deps']).describe('source: next to nginx under its own top directory (a --with-*= tree nginx\'s make can also build); deps: under deps/<name>'),
+  configureArgs: z.array(z.string()).default([]).describe('nginx ./configure arguments, e.g. "--with-openssl={dir}"'),
+  ccOpt: z.array(z.string()).default([]).describe('joined into nginx\'s one --with-cc-opt'),
+  ldOpt: z.array(z.string()).default([]).describe('joined into nginx\'s one --with-ld-opt'),
+  newerThanMakefile: z.array(z.string()).default([]).describe('paths below {dir} touched after nginx\'s configure so its make links them instead of rebuilding them ("." for all)'),
+});
+
+/** What verify checks in the binary for this component. */
+export const VerifySpec = z.strictObject({
+  binaryContains: z.string().optional().describe('a string the linked library leaves in the binary, e.g. "zlib-ng"'),
+  sharedNames: z.array(z.string()).default([]).describe('shared-library names that must NOT be in the binary\'s NEEDED list (static linking), e.g. "libz"'),
+  nginxT: z
+    .strictObject({ env: z.record(z.string(), z.string()), expect: z.string() })
+    .optional()
+    .describe('run nginx -t with this environment and expect this text, e.g. jemalloc statistics'),
+});
 
 export const ComponentRecipe = z.strictObject({
   $schema: z.string().optional(),
   name: ComponentName,
+  displayName: z.string().min(1).optional().describe('how people write it: "OpenSSL", "PCRE2" (default: name)'),
   description: z.string().min(1),
   homepage: z.url(),
   license: z.string().min(1).describe('SPDX license identifier'),
-  licenseFiles: z.array(z.string().min(1)).min(1).describe('license files inside the source tree, shipped in artifacts'),
+  licenseFiles: z.array(relPath).min(1).describe('license files inside the source tree, shipped in artifacts'),
+  role: z
+    .enum(['server', 'tls', 'library'])
+    .default('library')
+    .describe('server: nginx itself; tls: the TLS library slot (OpenSSL or a fork); library: any other linked library'),
+  ktls: z
+    .strictObject({ option: z.string().optional(), minVersion: z.string() })
+    .optional()
+    .describe('kernel TLS: the option that enables it (tls role) and the first version that can do it'),
+  build: BuildSpec.optional().describe('libraries: how the generic builder compiles it'),
+  nginx: ConsumeSpec.optional().describe('libraries: how nginx\'s configure consumes the build output'),
+  verify: VerifySpec.default({ sharedNames: [] }),
   versions: z.record(z.string().regex(/^\d+(\.\d+){1,2}$/, { error: 'must be a version like 1.26.3 or 10.48' }), ComponentVersion),
 });
 
@@ -102,13 +163,9 @@ export const ProfileRecipe = z.strictObject({
   $schema: z.string().optional(),
   name: z.string().regex(/^[a-z0-9-]+$/, { error: 'must be lowercase letters, digits and "-"' }),
   description: z.string().min(1),
-  components: z.strictObject({
-    nginx: ComponentPin,
-    openssl: ComponentPin,
-    pcre2: ComponentPin,
-    'zlib-ng': ComponentPin,
-    jemalloc: ComponentPin,
-  }),
+  components: z
+    .record(ComponentName, ComponentPin)
+    .describe('the components this profile builds, in build order; nginx must be one of them, a component not listed is not built'),
   nginx: z.strictObject({
     prefix: z.string().startsWith('/', { error: 'must be an absolute path' }).default('/usr'),
     paths: z
@@ -128,6 +185,9 @@ export type PatchSet = z.infer<typeof PatchSet>;
 export type ComponentRecipe = z.infer<typeof ComponentRecipe>;
 export type ProfileRecipe = z.infer<typeof ProfileRecipe>;
 export type DistroFile = z.infer<typeof DistroFile>;
+export type BuildSpec = z.infer<typeof BuildSpec>;
+export type ConsumeSpec = z.infer<typeof ConsumeSpec>;
+export type VerifySpec = z.infer<typeof VerifySpec>;
 
 export function jsonSchemas(): Record<string, unknown> {
   return {
