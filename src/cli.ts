@@ -49,6 +49,7 @@ export function program(): Command {
     .option('--force', 'ignore the stage cache and rebuild everything')
     .option('--no-smoke', 'skip the kTLS smoke test stage')
     .option('--smoke-vm <mode>', 'smoke test VM mode: auto, always or never', 'auto')
+    .option('--until <stage>', 'build only what this stage needs, e.g. library:openssl or verify (stage ids: `plan`)')
     .option('--ccache', 'compile through ccache when installed (CCACHE_* variables are passed through)')
     .option('--json', 'print one JSON summary on stdout')
     .action(lazy('build'));

@@ -5,6 +5,7 @@ import { runBuild, type BuildEvents, type BuildSummary, type StageResult } from 
 import { KINDS } from '../pipeline/kinds.ts';
 import type { Progress } from '../pipeline/runner.ts';
 import { server, type BuildPlan } from '../plan.ts';
+import { UsageError } from '../errors.ts';
 import { plainOutput } from '../paths.ts';
 import { displayPath } from '../recipes/load.ts';
 import { interruptible, planFromFlags, printJson, type PlanFlags } from './common.ts';
@@ -19,6 +20,7 @@ export interface BuildFlags extends PlanFlags {
   force?: boolean;
   smoke?: boolean;
   smokeVm?: 'auto' | 'always' | 'never';
+  until?: string;
   ccache?: boolean;
   json?: boolean;
 }
@@ -145,6 +147,9 @@ export function summaryJson(s: BuildSummary) {
 
 export async function run(flags: BuildFlags): Promise<number> {
   const plan = planFromFlags(flags);
+  if (flags.until && !plan.stages.some((s) => s.id === flags.until)) {
+    throw new UsageError(`--until ${flags.until}: the plan has no such stage`, `stages of profile ${plan.profile}: ${plan.stages.map((s) => s.id).join(', ')}`);
+  }
   const view = buildView(plan, { plain: plainOutput() });
   const listr = new Listr(view.tasks, {
     concurrent: false,
@@ -172,6 +177,7 @@ export async function run(flags: BuildFlags): Promise<number> {
         force: flags.force,
         smoke: flags.smoke,
         smokeVm: flags.smokeVm,
+        until: flags.until,
         ccache: flags.ccache,
         signal,
       },

@@ -105,7 +105,7 @@ export const BuildSpec = z.strictObject({
   install: z.array(z.string()).default([]).describe('configure system: make targets that install, run with DESTDIR (empty with `copy`: no install)'),
   prefix: z.string().startsWith('/', { error: 'must be an absolute path' }).default('/usr').describe('install prefix compiled into the library'),
   outputDir: z.string().default('').describe('where the installed prefix goes inside the output, e.g. ".openssl" (nginx\'s --with-openssl= layout)'),
-  copy: z.array(relPath).default([]).describe('files copied from the build tree into the output instead of an install (mtime kept)'),
+  copy: z.array(relPath).default([]).describe('files and folders copied from the build tree into the output instead of an install (mtimes kept)'),
   produces: z.array(relPath).default([]).describe('files the output must contain, checked after the build'),
   flagOptions: z.record(z.string(), z.array(z.string())).default({}).describe('extra options when the profile\'s nginx flags contain the key, e.g. {"--with-pcre-jit": ["--enable-jit"]}'),
 });

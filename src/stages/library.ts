@@ -98,7 +98,7 @@ export async function buildLibrary(i: LibraryBuildInput): Promise<void> {
   for (const f of b.copy) {
     const from = path.join(i.srcDir, f);
     if (!existsSync(from)) throw new StageError(c.name, 'library', `expected ${f} in the build tree after the build, it is missing`, { log: i.log, hint: `check "build.copy" in recipes/components/${c.name}.json` });
-    cpSync(from, path.join(i.out, f), { preserveTimestamps: true });
+    cpSync(from, path.join(i.out, f), { preserveTimestamps: true, recursive: true });
   }
   for (const f of b.produces) {
     if (!existsSync(path.join(i.out, f))) {
