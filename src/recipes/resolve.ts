@@ -124,6 +124,7 @@ export function discoverPatches(patchesDir: string, name: ComponentName, version
         id: path.relative(path.dirname(patchesDir), file).split(path.sep).join('/'),
         sha256: sha256Hex(text),
         strip: 1,
+        cves: [],
         origin: { kind: 'local', path: file },
       });
     }
@@ -192,6 +193,7 @@ export function resolvePlan(recipes: RecipeSet, profileName: string, opts: Resol
       license: cr.license,
       licenseFiles: cr.licenseFiles,
       topdir: first.topdir,
+      identity: cr.identity,
     });
     for (const set of v.patchSets) {
       patchSets.push({ component: name, name: set.name, description: set.description, artifact: set.artifact });
@@ -201,6 +203,7 @@ export function resolvePlan(recipes: RecipeSet, profileName: string, opts: Resol
           id: `${set.name}/${ref.file}`,
           sha256: ref.sha256,
           strip: set.strip,
+          cves: ref.cves,
           origin: { kind: 'patchset', patchSet: set.name, path: path.posix.join(set.dir, ref.file) },
         });
       }
@@ -277,6 +280,8 @@ function planStages(
   add('smoke', 'smoke', ['install:nginx'], { ktls: p.ktls });
   add('package', 'package', ['install:nginx', 'verify'], {
     licenses: components.map((c) => [c.name, c.license, c.licenseFiles]),
+    // what the manifest and SBOM say beyond the bytes: identities, resolved CVEs, the SBOM layout
+    sbom: { format: 2, identity: components.map((c) => c.identity), cves: patches.map((x) => x.cves), sets: patchSets.map((s) => s.artifact.file) },
   });
   return stages;
 }
