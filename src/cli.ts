@@ -107,6 +107,7 @@ export function program(): Command {
     .option('--distdir <dir>', 'distfiles store for the newer revisions\' debian tarballs (default: <state>/distfiles)')
     .option('--archive <url...>', 'Debian-style archive base(s) to read dists/<suite>/ and pool/ from, instead of the apt sources\' ones')
     .option('--timeout <seconds>', 'per-request timeout', '20')
+    .option('--read-patches <archive>', 'instead: read a debian.tar.* file\'s patch series (sha256, CVE ids from headers and changelog), compare it with the pinned patch set and print a draft for the recipe')
     .option('--json', 'print one JSON object')
     .action(lazy('audit'));
 

@@ -177,3 +177,52 @@ describe('nginx-forge audit (local archive)', () => {
     expect(j.components.find((c: any) => c.name === 'nginx').distro.newer[0]).toMatchObject({ status: 'read', resolved: ['CVE-2026-42055'], pending: [] });
   }, 60_000);
 });
+
+describe('audit --read-patches (refreshing a pin)', () => {
+  it('finds CVE ids in file names, DEP-3 headers and changelog lines, not in "Add test for CVE-…" names', async () => {
+    const { cvesOfPatch } = await import('../src/audit/patches.ts');
+    const diff = '--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b CVE-2026-00000\n';
+    expect(cvesOfPatch('CVE-2026-42946.1.patch', `From: x\n\n${diff}`)).toEqual({ cves: ['CVE-2026-42946'], sources: ['file name'] });
+    expect(cvesOfPatch('Fix-it.patch', `Subject: fix\n\nFixes CVE-2026-18798\n---\n${diff}`).cves).toEqual(['CVE-2026-18798']);
+    expect(cvesOfPatch('Up.patch', `Bug-Debian-Security: https://security-tracker.debian.org/tracker/CVE-2026-42055\n\n${diff}`).cves).toEqual(['CVE-2026-42055']);
+    expect(cvesOfPatch('Add-test-for-CVE-2026-63072.patch', `Subject: Add test for CVE-2026-63072\n---\n${diff}`).cves).toEqual([]);
+    const changelog = 'nginx (1.0-2) unstable; urgency=high\n\n  * d/p/quiet.patch add, fixes CVE-2026-12345\n\n -- A <a@b.c>  Mon, 30 Nov 2026 10:00:00 +0000\n';
+    expect(cvesOfPatch('quiet.patch', `Subject: q\n---\n${diff}`, changelog)).toEqual({ cves: ['CVE-2026-12345'], sources: ['changelog 1.0-2'] });
+  });
+
+  it('compares an archive series with the pinned patch set and drafts the recipe entries', async () => {
+    const tmp = await mkdtemp(path.join(os.tmpdir(), 'nf-read-patches-'));
+    try {
+      const recipes = path.join(tmp, 'recipes');
+      cpSync(BUILTIN_RECIPES, recipes, { recursive: true });
+      const pinned = JSON.parse(readFileSync(path.join(recipes, 'components/nginx.json'), 'utf8')).versions['1.26.3'].patchSets[0];
+      const diff = '--- a/README\n+++ b/README\n@@ -1 +1 @@\n-a\n+b\n';
+      const newPatch = `Subject: Fix a thing\nBug-Debian-Security: https://security-tracker.debian.org/tracker/CVE-2026-77777\n---\n${diff}`;
+      const members = [
+        { name: 'debian/changelog', type: 'file' as const, data: 'nginx (1.26.3-3+deb13u12) trixie-security; urgency=high\n\n  * new fix\n\n -- A <a@b.c>  Mon, 30 Nov 2026 10:00:00 +0000\n' },
+        { name: 'debian/patches/series', type: 'file' as const, data: `${pinned.excluded[0].file}\nCVE-2025-53859.patch\nnew-fix.patch\n` },
+        { name: `debian/patches/${pinned.excluded[0].file}`, type: 'file' as const, data: `From: Debian Nginx Team <x@y.z>\n---\n${diff}` },
+        { name: 'debian/patches/CVE-2025-53859.patch', type: 'file' as const, data: `Description: changed bytes\n---\n${diff}` },
+        { name: 'debian/patches/new-fix.patch', type: 'file' as const, data: newPatch },
+      ];
+      const archive = await makeTarball(path.join(tmp, 'nginx_1.26.3-3+deb13u12.debian.tar.xz'), members, 'xz');
+      const r = await execa('node', [path.join(PROJECT_ROOT, 'bin/nginx-forge.mjs'), 'audit', '--recipes', recipes, '--read-patches', archive, '--json'], { reject: false });
+      expect(r.exitCode, r.stderr).toBe(0);
+      const j = JSON.parse(r.stdout);
+      expect(j.comparedWith).toBe('nginx nginx-debian-security (nginx_1.26.3-3+deb13u9.debian.tar.xz)');
+      expect(j.patches.map((p: any) => [p.file, p.cves, p.packaging])).toEqual([
+        [pinned.excluded[0].file, [], true],
+        ['CVE-2025-53859.patch', ['CVE-2025-53859'], false],
+        ['new-fix.patch', ['CVE-2026-77777'], false],
+      ]);
+      expect(j.patches[2].sha256).toBe(sha(Buffer.from(newPatch)));
+      expect(j.differences).toContain('new-fix.patch: in the series, neither applied nor excluded by the recipe (names CVE-2026-77777)');
+      expect(j.differences).toContainEqual(expect.stringMatching(/^CVE-2025-53859\.patch: sha256 [0-9a-f]{64}, the recipe pins f32c99fac9148d6d/));
+      expect(j.differences).toContain('CVE-2026-1642.patch: applied by the recipe, not in this series');
+      const text = await execa('node', [path.join(PROJECT_ROOT, 'bin/nginx-forge.mjs'), 'audit', '--recipes', recipes, '--read-patches', archive], { reject: false });
+      expect(text.stdout).toContain(`{ "file": "new-fix.patch", "sha256": "${sha(Buffer.from(newPatch))}", "cves": ["CVE-2026-77777"] }`);
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  }, 60_000);
+});

@@ -130,29 +130,34 @@ export async function unxz(data: Buffer, what: string, signal?: AbortSignal): Pr
   return Buffer.from(r.stdout as Uint8Array);
 }
 
-/** The text of one member of a (possibly compressed) tar archive file. */
-export async function readTarMember(file: string, member: string, signal?: AbortSignal): Promise<string | undefined> {
+/** Members of a (possibly xz-compressed) tar archive file that `want` selects, by path. */
+export async function readTarMembers(file: string, want: (name: string) => boolean, signal?: AbortSignal): Promise<Map<string, Buffer>> {
   const { readFile } = await import('node:fs/promises');
   let data: Buffer = await readFile(file);
   if (data.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) data = await unxz(data, file, signal);
-  return new Promise<string | undefined>((resolve, reject) => {
-    let found: string | undefined;
+  return new Promise((resolve, reject) => {
+    const found = new Map<string, Buffer>();
     const p = new tar.Parser({
       onReadEntry: (entry) => {
         const name = entry.path.replace(/^\.\//, '');
-        if (name !== member) {
+        if (entry.type !== 'File' || !want(name)) {
           entry.resume();
           return;
         }
         const chunks: Buffer[] = [];
         entry.on('data', (c: Buffer) => chunks.push(c));
-        entry.on('end', () => (found = Buffer.concat(chunks).toString('utf8')));
+        entry.on('end', () => found.set(name, Buffer.concat(chunks)));
       },
     });
     p.on('error', reject);
     p.on('end', () => resolve(found));
     p.end(data);
   });
+}
+
+/** The text of one member of a (possibly compressed) tar archive file. */
+export async function readTarMember(file: string, member: string, signal?: AbortSignal): Promise<string | undefined> {
+  return (await readTarMembers(file, (n) => n === member, signal)).get(member)?.toString('utf8');
 }
 
 /** Newest version among a listing's matches, overall and in the pinned series. */
