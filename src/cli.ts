@@ -106,6 +106,18 @@ export function program(): Command {
     .action(lazy('bench', 'serve'));
 
   prog
+    .command('audit')
+    .description('newest upstream releases and distro revisions of a profile\'s pins; exit 8 when a reachable security fix is not applied')
+    .addOption(new Option('-p, --profile <name>', 'build profile (recipes/profiles/<name>.json)').default('ktls'))
+    .option('--recipes <dir>', 'use this recipe directory instead of the built-in one')
+    .option('--distdir <dir>', 'distfiles store for the newer revisions\' debian tarballs (default: <state>/distfiles)')
+    .option('--archive <url...>', 'Debian-style archive base(s) to read dists/<suite>/ and pool/ from, instead of the apt sources\' ones')
+    .option('--timeout <seconds>', 'per-request timeout', '20')
+    .option('--read-patches <archive>', 'instead: read a debian.tar.* file\'s patch series (sha256, CVE ids from headers and changelog), compare it with the pinned patch set and print a draft for the recipe')
+    .option('--json', 'print one JSON object')
+    .action(lazy('audit'));
+
+  prog
     .command('schema')
     .description('print or write the JSON Schema of recipe files (for editors)')
     .option('--out <dir>', 'write component.schema.json and profile.schema.json here')

@@ -7,10 +7,12 @@ export type { ComponentName } from './recipes/schema.ts';
 /** One patch, from the project's patches/ tree or from a pinned distro patch set. */
 export interface PlanPatch {
   component: ComponentName;
-  /** Stable identifier, e.g. "patches/nginx/1.26.3/0001-foo.patch" or "debian-security/CVE-2025-53859.patch". */
+  /** Stable identifier, e.g. "patches/nginx/1.26.3/0001-foo.patch" or "nginx-debian-security/CVE-2025-53859.patch". */
   id: string;
   sha256: string;
   strip: number;
+  /** CVE ids this patch resolves (from the recipe; empty for local patches and non-CVE fixes). */
+  cves: string[];
   /** Local patches: absolute path of the file. Patch-set patches: path inside the patch-set archive. */
   origin: { kind: 'local'; path: string } | { kind: 'patchset'; patchSet: string; path: string };
 }
@@ -52,6 +54,8 @@ export interface PlanComponent {
   verify: VerifySpec;
   /** kTLS facts from the recipe: the option that enables it, the first version that can. */
   ktls?: { option?: string; minVersion: string };
+  /** CPE and purl templates ("{version}") for the SBOM, from the recipe. */
+  identity?: { cpe: string; purl: string };
 }
 
 export type StageKind =

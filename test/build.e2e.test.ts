@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Spec, Validation } from '@cyclonedx/cyclonedx-library';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { BUILTIN_RECIPES, PROJECT_ROOT } from '../src/recipes/load.ts';
@@ -42,7 +43,10 @@ describe('build --profile ktls (real, from an empty cache)', () => {
     expect(manifest.binary.sha256).toBe(sha(s.binary));
     const sbom = JSON.parse(readFileSync(path.join(dir, 'sbom.cdx.json'), 'utf8'));
     expect(sbom.bomFormat).toBe('CycloneDX');
-    expect(sbom.components).toHaveLength(5);
+    expect(sbom.components.filter((c: { type: string }) => c.type === 'library')).toHaveLength(5);
+    expect(await new Validation.JsonStrictValidator(Spec.Version.v1dot5).validate(JSON.stringify(sbom))).toBeNull();
+    const resolved = sbom.vulnerabilities.filter((x: { analysis: { state: string } }) => x.analysis.state === 'resolved').map((x: { id: string }) => x.id);
+    expect(resolved).toEqual(expect.arrayContaining(['CVE-2026-42055', 'CVE-2026-48142', 'CVE-2026-42533', 'CVE-2026-14456']));
 
     const tar = await execa('tar', ['-tzf', s.artifacts.find((a) => a.endsWith('.tar.gz'))!]);
     const members = tar.stdout.split('\n');

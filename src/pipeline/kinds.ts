@@ -36,7 +36,7 @@ export const KINDS: Record<StageKind, KindInfo> = {
   install: { cache: 'dir', title: 'install {c}', code: ['stages/nginx.ts'] },
   verify: { cache: 'result', title: 'verify the binary (nginx -V, symbols, linked libraries, nginx -t)', code: ['stages/verify.ts'] },
   smoke: { cache: 'result', title: 'smoke test: kTLS + SSL_sendfile, PCRE2 JIT, zlib-ng, jemalloc', code: ['stages/smoke.ts', 'smoke'] },
-  artifacts: { cache: 'dir', title: 'artifacts: tarball, manifest, SBOM, SHA256SUMS', code: ['stages/artifacts.ts'] },
+  artifacts: { cache: 'dir', title: 'artifacts: tarball, manifest, SBOM, SHA256SUMS', code: ['stages/artifacts.ts', 'sbom.ts'] },
 };
 
 /** src/ of the project, also when this module runs compiled from dist/. */

@@ -145,6 +145,7 @@ export function discoverPatches(patchesDir: string, name: ComponentName, version
         id: path.relative(path.dirname(patchesDir), file).split(path.sep).join('/'),
         sha256: sha256Hex(text),
         strip: 1,
+        cves: [],
         origin: { kind: 'local', path: file },
       });
     }
@@ -223,6 +224,7 @@ export function resolvePlan(recipes: RecipeSet, profileName: string, opts: Resol
       layout: cr.nginx ? (cr.nginx.placement === 'source' ? first.topdir : `deps/${name}`) : undefined,
       verify: cr.verify,
       ktls: cr.ktls,
+      identity: cr.identity,
     });
     for (const set of v.patchSets) {
       patchSets.push({ component: name, name: set.name, description: set.description, artifact: set.artifact });
@@ -232,6 +234,7 @@ export function resolvePlan(recipes: RecipeSet, profileName: string, opts: Resol
           id: `${set.name}/${ref.file}`,
           sha256: ref.sha256,
           strip: set.strip,
+          cves: ref.cves,
           origin: { kind: 'patchset', patchSet: set.name, path: path.posix.join(set.dir, ref.file) },
         });
       }
@@ -314,7 +317,9 @@ function planStages(g: GraphInput): PlanStage[] {
   add('artifacts', 'artifacts', [`install:${nginx.name}`, 'verify'], {
     components: g.components.map((c) => [c.name, c.version, c.license, c.licenseFiles, c.homepage, c.description, c.artifacts.map((a) => a.sha256)]),
     patches: g.patches.map((x) => [x.id, x.sha256]),
-    patchSets: g.patchSets.map((s) => [s.name, s.description, s.artifact.sha256]),
+    patchSets: g.patchSets.map((s) => [s.name, s.description, s.artifact.sha256, s.artifact.file]),
+    // what the manifest and SBOM say beyond the bytes: identities and resolved CVEs
+    sbom: { identity: g.components.map((c) => c.identity ?? null), cves: g.patches.map((x) => x.cves) },
     toolchain: g.toolchain,
   });
   return stages;

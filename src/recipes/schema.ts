@@ -27,7 +27,7 @@ export const DistroFile = z.strictObject({
 
 const fileName = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/, { error: 'must be a plain file name (no "/" or "..")' });
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._+~-]*$/, { error: 'must be a plain file name (no "/" or "..")' });
 
 export const Signature = z.strictObject({
   urls: z.array(z.url()).default([]),
@@ -59,9 +59,21 @@ export const Artifact = ArtifactFields.extend({
   topdir: z.string().min(1).describe('the single top-level directory the archive must contain'),
 }).refine(...hasSource);
 
+export const CveId = z.string().regex(/^CVE-\d{4}-\d{4,}$/, { error: 'must be a CVE id like CVE-2026-42055' });
+
 export const PatchRef = z.strictObject({
   file: z.string().min(1).describe('path of the patch inside the patch-set archive directory'),
   sha256: Sha256,
+  cves: z
+    .array(CveId)
+    .default([])
+    .describe('CVE ids this patch resolves, as its DEP-3 header or the distro changelog names them (empty for hardening, tests and follow-ups)'),
+});
+
+/** A patch of the distro series deliberately not applied, with the reason. */
+export const ExcludedPatch = z.strictObject({
+  file: z.string().min(1),
+  reason: z.string().min(10).describe('why it is left out (e.g. a Debian packaging change, not a fix)'),
 });
 
 /** A pinned patch series taken from a distribution's source package (e.g. Debian's security fixes). */
@@ -72,12 +84,59 @@ export const PatchSet = z.strictObject({
   dir: z.string().min(1).describe('directory inside the archive that holds the patches'),
   strip: z.number().int().min(0).default(1),
   patches: z.array(PatchRef).min(1).describe('applied in this order, each verified against its sha256'),
+  excluded: z
+    .array(ExcludedPatch)
+    .default([])
+    .describe("patches of the archive's series that are deliberately not applied, each with its reason"),
+  distroVersion: z
+    .string()
+    .regex(/^[0-9][A-Za-z0-9.+~:-]*$/, { error: 'must be a Debian version like 1.26.3-3+deb13u9' })
+    .optional()
+    .describe('the distro source package version this patch set comes from (audit compares it with the Sources index)'),
 });
 
 export const ComponentVersion = z.strictObject({
   artifacts: z.array(Artifact).min(1).describe('equivalent source archives, most preferred first'),
   patchSets: z.array(PatchSet).default([]),
   notes: z.string().optional(),
+});
+
+/** Where `nginx-forge audit` looks for newer releases of a component. */
+export const Watch = z.strictObject({
+  upstream: z
+    .strictObject({
+      url: z.url().describe('a release listing page (download directory, GitHub releases/tags feed)'),
+      pattern: z
+        .string()
+        .min(1)
+        .describe('regular expression whose first group is a release version, e.g. "nginx-(\\d+\\.\\d+\\.\\d+)\\.tar\\.gz"'),
+    })
+    .optional(),
+  distro: z
+    .strictObject({
+      source: z.string().regex(/^[a-z0-9][a-z0-9.+-]+$/, { error: 'must be a Debian source package name' }),
+      suites: z
+        .array(z.string().regex(/^[a-z0-9.-]+$/, { error: 'must be a suite name like "trixie-security"' }))
+        .min(1)
+        .describe('suites whose dists/<suite>/main/source/Sources.xz lists the package (suites ending in -security are read from the security archive)'),
+    })
+    .optional(),
+});
+
+/** How SBOM consumers (vulnerability scanners) identify a component; "{version}" is replaced. */
+export const Identity = z.strictObject({
+  cpe: z
+    .string()
+    .regex(/^cpe:2\.3:a:[a-z0-9_.-]+:[a-z0-9_.-]+:\{version\}(:[^:\s]+){7}$/, {
+      error: 'must be a CPE 2.3 application name with "{version}" as its version, e.g. "cpe:2.3:a:openssl:openssl:{version}:*:*:*:*:*:*:*"',
+    })
+    .describe("the NVD's vendor:product for this component"),
+  purl: z
+    .string()
+    .regex(/^pkg:[a-z][a-z0-9.+-]*\/[^@\s]+@[^@\s]*\{version\}[^@\s]*$/, {
+      error: 'must be a package URL with "{version}" in its version, e.g. "pkg:github/openssl/openssl@openssl-{version}"',
+    })
+    .describe('package URL of the upstream release (pkg:github/<owner>/<repo>@<tag> for GitHub-hosted projects)'),
 });
 
 /** Component names are open: a recipe file recipes/components/<name>.json defines one. */
@@ -151,6 +210,8 @@ export const ComponentRecipe = z.strictObject({
   build: BuildSpec.optional().describe('libraries: how the generic builder compiles it'),
   nginx: ConsumeSpec.optional().describe('libraries: how nginx\'s configure consumes the build output'),
   verify: VerifySpec.default({ sharedNames: [] }),
+  identity: Identity.optional().describe('CPE and package URL written into the SBOM'),
+  watch: Watch.optional().describe('where `nginx-forge audit` looks for newer upstream releases and distro revisions'),
   versions: z.record(z.string().regex(/^\d+(\.\d+){1,2}$/, { error: 'must be a version like 1.26.3 or 10.48' }), ComponentVersion),
 });
 
@@ -182,6 +243,7 @@ export const ProfileRecipe = z.strictObject({
 export type Artifact = z.infer<typeof Artifact>;
 export type FileArtifact = z.infer<typeof FileArtifact>;
 export type PatchSet = z.infer<typeof PatchSet>;
+export type Watch = z.infer<typeof Watch>;
 export type ComponentRecipe = z.infer<typeof ComponentRecipe>;
 export type ProfileRecipe = z.infer<typeof ProfileRecipe>;
 export type DistroFile = z.infer<typeof DistroFile>;
