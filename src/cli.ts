@@ -104,6 +104,14 @@ export function program(): Command {
     .option('--json', 'print one JSON object')
     .option('--results <dir>', 'write results JSON and chart here', 'docs/bench')
     .action(lazy('bench', 'serve'));
+  bench
+    .command('cli')
+    .description('start-up cost of the compiled CLI against tsx: --version and an all-cached build, interleaved runs')
+    .option('--runs <n>', 'runs of each command on each side', '10')
+    .option('-p, --profile <name>', 'profile of the all-cached build (built first if needed)', 'ktls')
+    .option('--json', 'print one JSON object')
+    .option('--results <dir>', 'write results JSON and markdown here', 'docs/bench')
+    .action(lazy('bench', 'cli'));
 
   prog
     .command('audit')

@@ -157,6 +157,7 @@ const relPath = z
  */
 export const BuildSpec = z.strictObject({
   system: z.enum(['configure', 'cmake']).describe('the generic builder that compiles this component'),
+  buildDir: z.string().regex(/^(\.|[A-Za-z0-9._-]+)$/, { error: 'must be "." or a folder name' }).optional().describe('cmake: the build directory below the source tree (default build-forge; "." builds in the tree, leaving a top-level Makefile as nginx\'s --with-*= rules expect)'),
   script: z.string().regex(/^\.\/[A-Za-z0-9._-]+$/, { error: 'must be a script in the source tree, e.g. "./configure"' }).default('./configure').describe('configure system: the configure script'),
   args: z.array(z.string()).default([]).describe('fixed arguments of the configure script / cmake'),
   env: z.record(z.string(), z.string().nullable()).default({}).describe('environment changes for every step: a value sets, null unsets (e.g. OpenSSL records CFLAGS in its version string)'),
