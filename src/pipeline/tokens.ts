@@ -5,9 +5,12 @@
 // job ends: N jobs at most, across OpenSSL's, jemalloc's, PCRE2's, zlib-ng's and nginx's makes,
 // instead of N per make and a load-average brake. This is the protocol Cargo and Buildroot's
 // top-level parallel build use.
-import { closeSync, openSync, read, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, openSync, read, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
+
+/** How often an empty token pool is read again. */
+const POLL_MS = 40;
 
 export interface Tokens {
   /** Resolves when one token is held by the caller. */
@@ -61,8 +64,10 @@ export class JobServer implements Tokens {
     const fifo = path.join(dir, `jobserver.${process.pid}`);
     rmSync(fifo, { force: true });
     await execa('mkfifo', ['-m', '600', fifo]);
-    // read+write: opening never blocks, and the FIFO stays open while the build runs
-    const fd = openSync(fifo, 'r+');
+    // read+write: opening never blocks, and the FIFO stays open while the build runs. Non-blocking,
+    // as make itself sets it on the shared file description: an empty pool reads EAGAIN, and the
+    // runner polls instead of parking a thread-pool thread in read()
+    const fd = openSync(fifo, constants.O_RDWR | constants.O_NONBLOCK);
     const js = new JobServer(fifo, fd, Math.max(1, jobs));
     writeSync(fd, Buffer.alloc(js.jobs, '+'));
     return js;
@@ -87,7 +92,7 @@ export class JobServer implements Tokens {
     });
   }
 
-  /** One blocking read at a time (a thread-pool thread); each byte read is a token for the first waiter. */
+  /** One read at a time; each byte read is a token for the first waiter; an empty pool is polled. */
   private pump(): void {
     if (this.reading || this.closed || this.waiters.length === 0) return;
     this.reading = true;
@@ -95,6 +100,10 @@ export class JobServer implements Tokens {
     read(this.fd, buf, 0, 1, null, (err, n) => {
       this.reading = false;
       if (this.closed) return;
+      if (err && (err.code === 'EAGAIN' || err.code === 'EWOULDBLOCK')) {
+        setTimeout(() => this.pump(), POLL_MS);
+        return;
+      }
       if (err || n !== 1) {
         const e = err ?? new Error('the jobserver FIFO was closed');
         for (const w of this.waiters.splice(0)) w.reject(e);
@@ -113,8 +122,6 @@ export class JobServer implements Tokens {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    // a pending read holds a thread-pool thread: give it a byte so it returns, then close
-    if (this.reading) writeSync(this.fd, '+');
     this.closed = true;
     while (this.reading) await new Promise((r) => setTimeout(r, 5));
     closeSync(this.fd);
