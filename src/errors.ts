@@ -11,6 +11,7 @@ export const ExitCode = {
   verify: 5,
   smoke: 6,
   missingTool: 7,
+  test: 8, // nginx's test suite ran and a file failed (or a module the profile builds was missing)
   interrupted: 130,
 } as const;
 
