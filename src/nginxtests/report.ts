@@ -33,6 +33,8 @@ export function classifySkip(reason: string): { class: SkipClass; module?: strin
   if (m) {
     // Test::Nginx::has(): a module (http_v2, stream, mail, ...) or a feature of the test host
     if (m[1] === 'cryptx') return { class: 'perl-module' };
+    // has('openssl:3.5') and the like: a version of the TLS library, not a module
+    if (m[1]!.includes(':')) return { class: 'unsupported' };
     if (/^(unix|udp|symlink|socket_ssl\w*)$/.test(m[1]!)) return { class: 'environment' };
     return { class: 'module', module: m[1]! };
   }
@@ -77,6 +79,11 @@ function finalResults(tap: string): FinalResults {
 
 /** One file's TAP → its result. */
 export function parseFileTap(file: string, tap: string): FileResult {
+  if (!/^\s*1\.\.\d+/m.test(tap)) {
+    // no plan line at all: the file died before it started (tap-parser would call it "no tests found")
+    const n = (tap.match(/^(not )?ok\b/gm) ?? []).length;
+    return { file, status: 'failed', tests: n, passed: 0, failures: [{ name: n ? `no plan (died after ${n} tests)` : 'no TAP output (the test died before its plan)' }], todo: 0 };
+  }
   const r = finalResults(tap);
   if (r.plan.skipAll) {
     const reason = (r.plan.skipReason || r.plan.comment || '').replace(/^SKIP\s*/i, '').trim() || '(no reason given)';
@@ -182,10 +189,7 @@ export interface SummaryInput {
 export function summarize(meta: Omit<SuiteReport, 'files' | 'tests' | 'skipped' | 'missingModules' | 'failed' | 'logLines' | 'results' | 'ok'>, input: SummaryInput): SuiteReport {
   const results = input.results.map((r) => {
     const why = input.proveBad.get(r.file);
-    if (why && r.status !== 'failed' && !(r.status === 'skipped' && /failed$/.test(why))) {
-      return { ...r, status: 'failed' as const, failures: [...r.failures, { name: `prove: ${why}` }] };
-    }
-    return r;
+    return why ? { ...r, status: 'failed' as const, failures: [...r.failures, { name: `prove: ${why}` }] } : r;
   });
   const skipped: SuiteReport['skipped'] = {};
   const missingModules: SuiteReport['missingModules'] = [];

@@ -53,6 +53,8 @@ export interface NginxTestsOptions {
   recipesDir?: string;
   /** how the suite is fetched (distdir, mirrors, offline, ...) */
   fetch: FetchOptions;
+  /** dynamic modules directory (default: the binary's --modules-path when it exists, else its directory) */
+  modulesDir?: string;
   /** the user to run as when started as root (default "nobody") */
   user?: string;
   /** hard limit for the whole prove run (default 60 min) */
@@ -137,8 +139,12 @@ export async function runNginxTests(binary: string, opts: NginxTestsOptions): Pr
   const ids = asRoot ? userIds(user) : undefined;
   if (asRoot && !which('setpriv')) throw new MissingToolError('setpriv', "running nginx's test suite as an unprivileged user", 'Debian/Ubuntu: apt-get install util-linux');
 
-  const versionOut = await execa(bin, ['-v'], { reject: false, all: true, timeout: 20_000 });
+  const versionOut = await execa(bin, ['-V'], { reject: false, all: true, timeout: 20_000 });
   const nginxVersion = /nginx version: (\S+)/.exec(String(versionOut.all ?? ''))?.[1];
+  // dynamic modules: nginx-tests loads them from TEST_NGINX_MODULES (default: the binary's
+  // directory, which is the copy's here): the binary's --modules-path, else its own directory
+  const modulesPath = /--modules-path=(\S+)/.exec(String(versionOut.all ?? ''))?.[1];
+  const modulesDir = opts.modulesDir ?? (modulesPath && existsSync(modulesPath) ? modulesPath : path.dirname(bin));
   if (!nginxVersion) throw new UsageError(`${binary}: \`-v\` does not print an nginx version (${String(versionOut.all ?? versionOut.exitCode).trim().split('\n')[0]})`, 'pass the path of an nginx binary');
 
   const { recipe } = loadTestSuite(opts.recipesDir);
@@ -170,6 +176,7 @@ export async function runNginxTests(binary: string, opts: NginxTestsOptions): Pr
       LANG: 'C.UTF-8',
       TMPDIR: path.join(runDir, 'tmp'),
       TEST_NGINX_BINARY: path.join(runDir, 'bin', 'nginx'),
+      TEST_NGINX_MODULES: modulesDir,
       TEST_NGINX_LEAVE: '1',
       NGINX_FORGE_TEST_TMP: path.join(runDir, 'tmp'),
       ...(opts.unsafe ? { TEST_NGINX_UNSAFE: '1' } : {}),
@@ -223,25 +230,15 @@ export async function runNginxTests(binary: string, opts: NginxTestsOptions): Pr
     await copyFile(tapArchive, path.join(keep, 'tap.tar.gz'));
 
     // each file's TAP, from the archive prove wrote
-    const tapDir = path.join(runDir, 'out', 'tap');
-    await mkdir(tapDir);
-    await tar.x({ file: tapArchive, cwd: tapDir, strict: true });
-    const meta = YAML.parse(await readFile(path.join(tapDir, 'meta.yml'), 'utf8')) as { file_attributes?: { description: string; start_time: number; end_time: number }[] };
-    const times = new Map((meta.file_attributes ?? []).map((a) => [a.description.replace(/^\.\//, ''), a.end_time - a.start_time]));
-    const results: FileResult[] = [];
-    for (const f of selected) {
-      const tapFile = path.join(tapDir, f);
-      const tapText = existsSync(tapFile) ? await readFile(tapFile, 'utf8') : '';
-      const r = parseFileTap(f, tapText);
-      const secs = times.get(f);
-      results.push(secs !== undefined ? { ...r, seconds: Math.round(secs * 100) / 100 } : r);
-    }
+    const results = await resultsFromTapArchive(tapArchive, path.join(runDir, 'out', 'tap'), selected);
     const proveBad = parseProveSummary(proveOut);
 
     // each file's error logs: lines to report, and the logs of files that failed or logged them
     const logLines: LogLine[] = [];
     const keptLogs = new Map<string, string[]>();
     for (const r of results) {
+      // a skipped file's log holds only why it skipped (try_run: the config this nginx rejects)
+      if (r.status === 'skipped' && !proveBad.has(r.file)) continue;
       const base = r.file.replace(/\.t$/, '');
       const fileTmp = path.join(runDir, 'tmp', base);
       if (!existsSync(fileTmp)) continue;
@@ -287,6 +284,28 @@ export async function runNginxTests(binary: string, opts: NginxTestsOptions): Pr
   } finally {
     await rm(runDir, { recursive: true, force: true }).catch(() => undefined);
   }
+}
+
+/**
+ * Each file's result from a `prove -a` archive (its meta.yml gives the files' times). `files`:
+ * the files that were selected (a file missing from the archive counts as failed); default: every
+ * file in the archive.
+ */
+export async function resultsFromTapArchive(tapArchive: string, scratch: string, files?: string[]): Promise<FileResult[]> {
+  await mkdir(scratch, { recursive: true });
+  await tar.x({ file: tapArchive, cwd: scratch, strict: true });
+  const meta = YAML.parse(await readFile(path.join(scratch, 'meta.yml'), 'utf8')) as { file_order?: string[]; file_attributes?: { description: string; start_time: number; end_time: number }[] };
+  const times = new Map((meta.file_attributes ?? []).map((a) => [a.description.replace(/^\.\//, ''), a.end_time - a.start_time]));
+  const names = files ?? (meta.file_order ?? []).map((f) => f.replace(/^\.\//, '')).sort();
+  const results: FileResult[] = [];
+  for (const f of names) {
+    const tapFile = path.join(scratch, f);
+    const tapText = existsSync(tapFile) ? await readFile(tapFile, 'utf8') : '';
+    const r = parseFileTap(f, tapText);
+    const secs = times.get(f);
+    results.push(secs !== undefined ? { ...r, seconds: Math.round(secs * 100) / 100 } : r);
+  }
+  return results;
 }
 
 /**
