@@ -78,6 +78,14 @@ export function program(): Command {
     .action(lazy('test'));
 
   prog
+    .command('treehash')
+    .description("print the tree hash (a recipe's treeSha256) of a directory, or of an archive's unpacked tree")
+    .argument('<dir-or-archive>', 'a source tree, or an archive (with --topdir)')
+    .option('--topdir <name>', "the archive's single top-level directory")
+    .option('--list', 'print the hashed lines first')
+    .action(lazy('treehash'));
+
+  prog
     .command('doctor')
     .description('check build and smoke-test prerequisites; print install commands for what is missing')
     .option('--json', 'print one JSON object')
