@@ -17,7 +17,7 @@
 // Kept in the logs directory (<state>/logs/test-<time>-<pid>/ unless given): prove's output
 // (prove.log), the TAP archive (tap.tar.gz, `prove -a`), the error logs of every file that
 // failed or logged alert/crit/emerg/sanitizer lines (error-logs/<file>/...), and report.json.
-import { chmod, chown, copyFile, cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, copyFile, cp, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -195,9 +195,7 @@ export async function runNginxTests(binary: string, opts: NginxTestsOptions): Pr
       reject: false,
       all: true,
       stdin: 'ignore',
-      detached: true, // its own process group: an interrupt ends prove, perl and every nginx it started
-      timeout: opts.timeoutMs ?? 60 * 60_000,
-      killSignal: 'SIGTERM',
+      detached: true, // its own process group: an interrupt or the timeout ends prove, perl and the daemons they started
     });
     const killGroup = () => {
       if (child.pid) {
@@ -209,6 +207,11 @@ export async function runNginxTests(binary: string, opts: NginxTestsOptions): Pr
       }
     };
     opts.signal?.addEventListener('abort', killGroup, { once: true });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup();
+    }, opts.timeoutMs ?? 60 * 60_000);
     let proveOut = '';
     child.all?.on('data', (d: Buffer) => {
       const s = d.toString();
@@ -216,13 +219,13 @@ export async function runNginxTests(binary: string, opts: NginxTestsOptions): Pr
       for (const l of s.split('\n')) if (/\.t \.+ |^Files=|^Result:/.test(l)) log(l.trim());
     });
     const res = await child;
+    clearTimeout(timer);
     opts.signal?.removeEventListener('abort', killGroup);
-    if (res.timedOut) killGroup();
     opts.signal?.throwIfAborted();
     await mkdir(keep, { recursive: true });
     await writeFile(path.join(keep, 'prove.log'), `$ ${[cmd, ...(args as string[])].join(' ')}\n${proveOut}`);
     if (!existsSync(tapArchive)) {
-      throw new ForgeError(`prove did not finish (${res.timedOut ? 'timed out' : `exit ${res.exitCode ?? res.signal}`}) and wrote no TAP archive; its output is in ${path.join(keep, 'prove.log')}`, {
+      throw new ForgeError(`prove did not finish (${timedOut ? `timed out after ${Math.round((opts.timeoutMs ?? 3_600_000) / 60_000)} min` : `exit ${res.exitCode ?? res.signal}`}) and wrote no TAP archive; its output is in ${path.join(keep, 'prove.log')}`, {
         exitCode: ExitCode.test,
         hint: /Can't locate/.test(proveOut) ? 'a Perl module is missing: run `nginx-forge doctor`' : 'read the prove log',
       });
@@ -282,8 +285,40 @@ export async function runNginxTests(binary: string, opts: NginxTestsOptions): Pr
     await writeFile(path.join(keep, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
     return report;
   } finally {
+    await stopLeftoverNginx(runDir);
     await rm(runDir, { recursive: true, force: true }).catch(() => undefined);
   }
+}
+
+/**
+ * nginx daemonizes (its own session, out of prove's process group): after an interrupted or timed
+ * out run, end the nginx processes this run started, found by the pid files in its test dirs and
+ * only when /proc says the process runs this run's copy of the binary.
+ */
+async function stopLeftoverNginx(runDir: string): Promise<void> {
+  const ours = path.join(runDir, 'bin', 'nginx');
+  const pids: number[] = [];
+  const tmp = path.join(runDir, 'tmp');
+  for (const f of existsSync(tmp) ? await readdir(tmp) : []) {
+    for (const td of await readdir(path.join(tmp, f)).catch(() => [] as string[])) {
+      const pidText = await readFile(path.join(tmp, f, td, 'nginx.pid'), 'utf8').catch(() => '');
+      const pid = Number(pidText.trim());
+      if (!Number.isInteger(pid) || pid <= 1) continue;
+      const exe = await readlink(`/proc/${pid}/exe`).catch(() => '');
+      if (exe === ours) pids.push(pid);
+    }
+  }
+  const kill = (pid: number, sig: NodeJS.Signals) => {
+    try {
+      process.kill(pid, sig);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const alive = pids.filter((p) => kill(p, 'SIGTERM'));
+  for (let i = 0; i < 20 && alive.some((p) => kill(p, 0 as unknown as NodeJS.Signals)); i++) await new Promise((r) => setTimeout(r, 100));
+  for (const p of alive) kill(p, 'SIGKILL');
 }
 
 /**
