@@ -20,7 +20,7 @@ async function recorded(name: string, extra: Partial<SummaryInput> = {}) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'nf-tap-'));
   scratch.push(dir);
   const results = await resultsFromTapArchive(path.join(FIX, name, 'tap.tar.gz'), dir);
-  const proveBad = parseProveSummary(await readFile(path.join(FIX, name, 'prove.log'), 'utf8'));
+  const proveBad = parseProveSummary(await readFile(path.join(FIX, name, 'prove-output.txt'), 'utf8'));
   return summarize(META, { results, proveBad, logLines: [], keptLogs: new Map(), ...extra });
 }
 
@@ -80,7 +80,7 @@ describe('a run with real failures (ktls binary, worker_rlimit_nofile 12 and ser
   });
 
   it('finds the alert line in the recorded error log', async () => {
-    const lines = scanErrorLog(await readFile(path.join(FIX, 'failing-ktls', 'map-error.log'), 'utf8'));
+    const lines = scanErrorLog(await readFile(path.join(FIX, 'failing-ktls', 'map-error-log.txt'), 'utf8'));
     expect(lines).toEqual([{ level: 'alert', line: expect.stringMatching(/\[alert\] \d+#\d+: socketpair\(\) failed \(24: Too many open files\)$/) }]);
   });
 });
