@@ -14,7 +14,7 @@ import { ccacheEnv, readStats, statsDelta } from './ccache.ts';
 import { KINDS } from './kinds.ts';
 import { binaryIn, implementations } from './registry.ts';
 import { runGraph, Timings, type RunnerEvents } from './runner.ts';
-import { JobServer } from './tokens.ts';
+import { JobServer, MemoryTokens, type Tokens } from './tokens.ts';
 import type { BuildOptions, BuildSummary } from './types.ts';
 
 export type { BuildOptions, BuildSummary, StageResult } from './types.ts';
@@ -47,13 +47,15 @@ export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events:
   const work = path.join(workDir(), `${runId}.${process.pid}`);
   mkdirSync(work, { recursive: true });
   const distdir = distfilesDir(opts.distdir);
-  // one pool of job tokens for the whole build, shared with every make (GNU make jobserver)
-  const jobserver = await JobServer.create(work, jobs);
+  // one pool of job tokens for the whole build, shared with every make (GNU make jobserver);
+  // without mkfifo the tokens stay in memory and each make gets -jN -lN
+  const jobserver = await JobServer.create(work, jobs).catch(() => undefined);
+  const tokens: Tokens = jobserver ?? new MemoryTokens(jobs);
   const impls = implementations({
     plan,
     work,
     jobs,
-    jobserver: { fd: jobserver.fd, makeflags: jobserver.makeflags },
+    jobserver: jobserver && { fd: jobserver.fd, makeflags: jobserver.makeflags },
     ccache: Boolean(opts.ccache),
     fetch: { distdir, mirrors: opts.mirrors, offline: opts.offline, distro: opts.distro, keysDir: path.join(plan.recipesDir, 'keys') },
     smoke: { vm: opts.smokeVm ?? 'auto', distdir, logDir },
@@ -73,7 +75,7 @@ export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events:
         skip,
         force: opts.force,
         slots: jobs,
-        tokens: jobserver,
+        tokens,
         tokenFree: (k) => !KINDS[k].job,
         signal: opts.signal,
         logFor: (id) => path.join(logDir, `${id.replace(':', '-')}.log`),
@@ -86,7 +88,7 @@ export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events:
       events,
     );
   } finally {
-    await jobserver.close();
+    await tokens.close();
     rmSync(work, { recursive: true, force: true });
   }
   const { results, outputs } = result;
