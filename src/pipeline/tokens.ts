@@ -19,10 +19,29 @@ export interface Tokens {
   close(): Promise<void>;
 }
 
+interface Waiter {
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+/** Wait in `queue` until the entry's resolve is called; an abort takes it out and rejects. */
+function queueUp(queue: Waiter[], signal: AbortSignal, queued?: () => void): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const w = { resolve, reject };
+    queue.push(w);
+    signal.addEventListener('abort', () => {
+      const i = queue.indexOf(w);
+      if (i >= 0) queue.splice(i, 1);
+      reject(signal.reason);
+    }, { once: true });
+    queued?.();
+  });
+}
+
 /** Tokens counted in memory (tests, and builds with no make in them). */
 export class MemoryTokens implements Tokens {
   private free: number;
-  private waiters: (() => void)[] = [];
+  private waiters: Waiter[] = [];
   constructor(n: number) {
     this.free = Math.max(1, n);
   }
@@ -32,19 +51,11 @@ export class MemoryTokens implements Tokens {
       this.free--;
       return;
     }
-    await new Promise<void>((resolve, reject) => {
-      const go = () => resolve();
-      this.waiters.push(go);
-      signal.addEventListener('abort', () => {
-        const i = this.waiters.indexOf(go);
-        if (i >= 0) this.waiters.splice(i, 1);
-        reject(signal.reason);
-      }, { once: true });
-    });
+    await queueUp(this.waiters, signal);
   }
   release(): void {
     const next = this.waiters.shift();
-    if (next) next();
+    if (next) next.resolve();
     else this.free++;
   }
   async close(): Promise<void> {}
@@ -56,7 +67,7 @@ export class MemoryTokens implements Tokens {
  */
 export class JobServer implements Tokens {
   private reading = false;
-  private waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private waiters: Waiter[] = [];
   private closed = false;
   private constructor(readonly fifo: string, readonly fd: number, readonly jobs: number) {}
 
@@ -80,16 +91,7 @@ export class JobServer implements Tokens {
 
   acquire(signal: AbortSignal): Promise<void> {
     signal.throwIfAborted();
-    return new Promise<void>((resolve, reject) => {
-      const w = { resolve, reject };
-      this.waiters.push(w);
-      signal.addEventListener('abort', () => {
-        const i = this.waiters.indexOf(w);
-        if (i >= 0) this.waiters.splice(i, 1);
-        reject(signal.reason);
-      }, { once: true });
-      this.pump();
-    });
+    return queueUp(this.waiters, signal, () => this.pump());
   }
 
   /** One read at a time; each byte read is a token for the first waiter; an empty pool is polled. */
