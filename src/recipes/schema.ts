@@ -200,6 +200,7 @@ export const ModuleSpec = z.strictObject({
   requires: z.array(ComponentName).default([]).describe('library components it links (built by the generic builders); the profile must list them'),
   links: z.array(z.enum(['static', 'dynamic'])).min(1).default(['static', 'dynamic']).describe('how it can be linked'),
   directives: z.array(z.string()).default([]).describe('http{} directives that use it: verify runs `nginx -t` with them (and the load_module lines of a dynamic build)'),
+  locationDirectives: z.array(z.string()).default([]).describe('directives that use it inside a location{} (for modules whose directives live there, e.g. echo): part of the same `nginx -t`'),
   encoding: ModuleEncoding.optional().describe('a Content-Encoding it adds: the smoke test proves it on real responses'),
   package: z.string().regex(/^[a-z0-9][a-z0-9-]+$/, { error: 'must be lowercase letters, digits and "-", e.g. "http-brotli"' }).optional().describe('package suffix of a dynamic build (Debian: libnginx-mod-<package>; here nginx-forge-<profile>-mod-<package>)'),
 });

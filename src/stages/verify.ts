@@ -28,7 +28,7 @@ export function renderConfigureArgs(args: string[]): string {
  * A minimal config that keeps every path inside `dir` (binaries carry Debian paths); `extra`
  * adds main-context lines (load_module) and http{} directives (a module's).
  */
-export function minimalConfig(dir: string, extra: { main?: string[]; http?: string[] } = {}): string {
+export function minimalConfig(dir: string, extra: { main?: string[]; http?: string[]; location?: string[] } = {}): string {
   const p = (f: string) => path.join(dir, f);
   for (const d of ['logs', 'tmp']) mkdirSync(p(d), { recursive: true });
   return `${(extra.main ?? []).map((l) => `${l}\n`).join('')}worker_processes 1;
@@ -39,7 +39,7 @@ http {
   access_log off;
 ${tempPathDirectives(p('tmp'), '  ')}
   gzip on;
-${(extra.http ?? []).map((l) => `  ${l}\n`).join('')}  server { listen 127.0.0.1:8; location ~ ^/(?<x>[a-z]+)$ { return 200 $x; } }
+${(extra.http ?? []).map((l) => `  ${l}\n`).join('')}  server { listen 127.0.0.1:8; location ~ ^/(?<x>[a-z]+)$ { return 200 $x; }${extra.location?.length ? ` location /module/ { ${extra.location.join(' ')} }` : ''} }
 }
 `;
 }
@@ -171,9 +171,9 @@ export async function verifyBinary(binary: string, plan: BuildPlan, opts: { root
       const sos = moduleObjects(m).map((so) => path.join(modDir, so));
       if (!sos.every((f) => existsSync(f))) continue;
       const mconf = path.join(dir, `nginx-${m.name}.conf`);
-      writeFileSync(mconf, minimalConfig(dir, { main: sos.map((f) => `load_module ${f};`), http: m.module.directives }));
+      writeFileSync(mconf, minimalConfig(dir, { main: sos.map((f) => `load_module ${f};`), http: m.module.directives, location: m.module.locationDirectives }));
       const r = await runNginx(binary, ['-t', '-p', dir, '-c', mconf, '-e', path.join(dir, 'logs/error.log')]);
-      const how = [sos.length ? `load_module ${moduleObjects(m).join(', ')}` : '', m.module.directives.length ? m.module.directives.join(' ') : ''].filter(Boolean).join(' + ');
+      const how = [sos.length ? `load_module ${moduleObjects(m).join(', ')}` : '', [...m.module.directives, ...m.module.locationDirectives].join(' ')].filter(Boolean).join(' + ');
       add(`module ${m.displayName} (${m.name}, ${m.module.link}): nginx -t with ${how || 'nothing'}`, r.exitCode === 0, 'syntax ok / test is successful', r.exitCode === 0 ? 'ok' : String(r.all).trim().split('\n').slice(-3).join(' '));
     }
   } finally {
