@@ -42,9 +42,12 @@ describe('modules in the plan', () => {
 
   it('ktls-brotli: ngx_brotli as a dynamic module next to nginx, libbrotli a library stage', () => {
     const m = modules(plan);
-    expect(m.map((x) => [x.name, x.version, x.module.link, x.layout])).toEqual([['ngx-brotli', '1.0.0~rc', 'dynamic', 'ngx_brotli-1.0.0rc']]);
+    expect(m.map((x) => [x.name, x.version, x.module.link, x.layout])).toEqual([
+      ['ngx-brotli', '1.0.0~rc', 'dynamic', 'ngx_brotli-1.0.0rc'],
+      ['ngx-echo', '0.63', 'static', 'libnginx-mod-http-echo-0.63'],
+    ]);
     expect(plan.configureArgs).toContain('--add-dynamic-module=../ngx_brotli-1.0.0rc');
-    expect(plan.configureArgs.filter((a) => a.startsWith('--add-module='))).toEqual([]);
+    expect(plan.configureArgs.filter((a) => a.startsWith('--add-module='))).toEqual(['--add-module=../libnginx-mod-http-echo-0.63']);
     const ids = plan.stages.map((s) => s.id);
     expect(ids).toEqual(expect.arrayContaining(['fetch:ngx-brotli', 'extract:ngx-brotli', 'patch:ngx-brotli', 'library:brotli']));
     expect(ids).not.toContain('library:ngx-brotli');
@@ -133,7 +136,10 @@ describe('modules in verify and smoke configs', () => {
   const mods = smokeModules(plan, '/root/usr/lib/nginx/modules');
 
   it('the smoke config loads the .so files and has a location pair per encoding', () => {
-    expect(mods).toHaveLength(1);
+    expect(mods.map((m) => [m.name, m.load.length, Boolean(m.encoding)])).toEqual([
+      ['ngx-brotli', 2, true],
+      ['ngx-echo', 0, false],
+    ]);
     const conf = renderConfig({ work: '/w', io: '/io', tlsPort: 1, httpPort: 2, upstreamPort: 3, suites: parseSuites(undefined), modules: mods });
     expect(conf.split('\n').slice(1, 3)).toEqual([
       'load_module /root/usr/lib/nginx/modules/ngx_http_brotli_filter_module.so;',
@@ -167,5 +173,61 @@ describe('modules in verify and smoke configs', () => {
     expect(bad.ok).toBe(false);
     expect(bad.detail).toMatch(/^module ngx_brotli \(ngx-brotli, dynamic, load_module ngx_http_brotli_filter_module\.so\): on the fly: HTTP 200, not br-encoded/);
     expect(bad.detail).toContain("not the .br file's bytes");
+  });
+});
+
+describe('module packages and the bench brotli location', () => {
+  const plan = resolvePlan(loadRecipes(), 'ktls-brotli');
+
+  it('the snippet loads the .so files by absolute path; the package is named and versioned like Debian\'s', async () => {
+    const { dynamicModules, moduleSnippet, modulePackageName, moduleDebVersion } = await import('../src/package/modules.ts');
+    const [m, ...rest] = dynamicModules(plan);
+    expect(rest).toEqual([]);
+    expect(modulePackageName(plan, m!)).toBe('nginx-forge-ktls-brotli-mod-http-brotli');
+    expect(moduleDebVersion(m!)).toBe('1.0.0~rc-1');
+    expect(moduleSnippet(plan, m!).split('\n').slice(1)).toEqual([
+      'load_module /usr/lib/nginx/modules/ngx_http_brotli_filter_module.so;',
+      'load_module /usr/lib/nginx/modules/ngx_http_brotli_static_module.so;',
+      '',
+    ]);
+  });
+
+  it('the main package loses the .so files and its nginx.conf includes modules-enabled', async () => {
+    const { splitModules, ENABLED_INCLUDE } = await import('../src/package/modules.ts');
+    const { mkdirSync, existsSync } = await import('node:fs');
+    const root = mkdtempSync(path.join(tmpdir(), 'nf-split-'));
+    mkdirSync(path.join(root, 'usr/lib/nginx/modules'), { recursive: true });
+    mkdirSync(path.join(root, 'etc/nginx'), { recursive: true });
+    for (const so of ['ngx_http_brotli_filter_module.so', 'ngx_http_brotli_static_module.so']) writeFileSync(path.join(root, 'usr/lib/nginx/modules', so), 'x');
+    writeFileSync(path.join(root, 'etc/nginx/nginx.conf'), 'worker_processes 1;\n');
+    splitModules(plan, root, path.join(root, 'etc/nginx/nginx.conf'));
+    expect(existsSync(path.join(root, 'usr/lib/nginx/modules'))).toBe(false);
+    expect(existsSync(path.join(root, 'etc/nginx/modules-enabled'))).toBe(true);
+    expect(readFileSync(path.join(root, 'etc/nginx/nginx.conf'), 'utf8')).toBe(`${ENABLED_INCLUDE}\nworker_processes 1;\n`);
+    // the ktls profile (no dynamic module) is left alone
+    const k = resolvePlan(loadRecipes(), 'ktls');
+    writeFileSync(path.join(root, 'etc/nginx/nginx.conf'), 'worker_processes 1;\n');
+    splitModules(k, root, path.join(root, 'etc/nginx/nginx.conf'));
+    expect(readFileSync(path.join(root, 'etc/nginx/nginx.conf'), 'utf8')).toBe('worker_processes 1;\n');
+  });
+
+  it('the FreeBSD port gets each module as an OPTION, on by default', async () => {
+    const { freebsdModuleOptions } = await import('../src/package/modules.ts');
+    const o = freebsdModuleOptions(plan, '${PREFIX}/libexec/nginx/modules');
+    expect(o.define).toEqual(['HTTP_BROTLI', 'HTTP_ECHO']);
+    expect(o.lines).toContain('HTTP_BROTLI_CONFIGURE_ON=\t--add-dynamic-module=${WRKDIR}/ngx_brotli-1.0.0rc');
+    expect(o.lines).toContain('HTTP_ECHO_CONFIGURE_ON=\t--add-module=${WRKDIR}/libnginx-mod-http-echo-0.63');
+    expect(o.plist).toEqual(['%%HTTP_BROTLI%%libexec/nginx/modules/ngx_http_brotli_filter_module.so', '%%HTTP_BROTLI%%libexec/nginx/modules/ngx_http_brotli_static_module.so']);
+    expect(o.isModuleArg('--add-dynamic-module=../ngx_brotli-1.0.0rc')).toBe(true);
+    expect(o.isModuleArg('--with-stream')).toBe(false);
+  });
+
+  it('bench serve: a brotli location over the same files as gzip, and the .so files loaded first', async () => {
+    const { renderConf } = await import('../src/bench/server.ts');
+    const c = renderConf({ bin: '/x', dir: '/d', docroot: '/www', cert: '/c', key: '/k', tlsPort: 1, plainPort: 2, ktls: 'on', gzipLevel: 6, workers: 1, earlyErrorLog: true, loadModules: ['/m/a.so'], brotliLevel: 6 });
+    expect(c.split('\n')[1]).toBe('load_module /m/a.so;');
+    expect(c).toMatch(/location \/br\/ \{\n\s+alias \/www\/gz\/;\n\s+brotli on;\n\s+brotli_comp_level 6;/);
+    const plain = renderConf({ bin: '/x', dir: '/d', docroot: '/www', cert: '/c', key: '/k', tlsPort: 1, plainPort: 2, ktls: 'on', gzipLevel: 6, workers: 1, earlyErrorLog: true });
+    expect(plain).not.toContain('brotli');
   });
 });
