@@ -219,13 +219,14 @@ async function buildModuleDeb(input: ModuleDebInput, m: Module): Promise<string>
     const installedSize = entries.reduce((n, e) => n + (e.kind === 'file' ? Math.ceil(e.size / 1024) : 1), 0);
     const md5sums = entries.filter((e) => e.kind === 'file').map((e) => `${md5File(path.join(pkgRoot, e.rel))}  ${e.rel}`);
     const libs = libraries(plan).filter((l) => m.module.requires.includes(l.name));
+    // a description line starting with "." is a control statement (e.g. ".br files"): wrap narrower
+    const para = (t: string) => [78, 76, 74, 72, 70, 68].map((w) => wrap(t, w)).find((ls) => !ls.some((l) => l.startsWith('.'))) ?? wrap(t.replace(/(^|\s)\./g, '$1 .'), 78);
     const description = [
       `${m.displayName} module for ${input.nginxPackage}`,
-      ...wrap(`${m.description.replace(/\s*\.?$/, '.')}`, 78),
+      ...para(`${m.description.replace(/\s*\.?$/, '.')}`),
       '.',
-      ...wrap(
+      ...para(
         `Dynamic module (${moduleObjects(m).join(', ')}) built by nginx-forge against ${input.nginxPackage} ${input.nginxVersion}${libs.length ? `, linked statically with ${libs.map((l) => `${l.displayName} ${l.version}`).join(', ')}` : ''}. Installing it enables it through /etc/nginx/modules-enabled/.`,
-        78,
       ),
     ];
     const link = `/${MODULE_CONF.enabled}/50-${modulePackageSuffix(m)}.conf`;
