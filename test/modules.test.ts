@@ -211,6 +211,12 @@ describe('module packages and the bench brotli location', () => {
     expect(readFileSync(path.join(root, 'etc/nginx/nginx.conf'), 'utf8')).toBe('worker_processes 1;\n');
   });
 
+  it('what the nginx binary itself links: not the dynamic module, not the library only it needs', async () => {
+    const { linkedIntoBinary } = await import('../src/package/modules.ts');
+    expect(linkedIntoBinary(plan).map((c) => c.name)).toEqual(['openssl', 'pcre2', 'zlib-ng', 'jemalloc', 'ngx-echo']);
+    expect(linkedIntoBinary(resolvePlan(loadRecipes(), 'ktls')).map((c) => c.name)).toEqual(['openssl', 'pcre2', 'zlib-ng', 'jemalloc']);
+  });
+
   it('the FreeBSD port gets each module as an OPTION, on by default', async () => {
     const { freebsdModuleOptions } = await import('../src/package/modules.ts');
     const o = freebsdModuleOptions(plan, '${PREFIX}/libexec/nginx/modules');

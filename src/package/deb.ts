@@ -23,7 +23,7 @@ import { gzipSync } from 'node:zlib';
 import { MissingToolError, StageError } from '../errors.ts';
 import { run, type RunContext } from '../exec.ts';
 import { component, server, type BuildPlan } from '../plan.ts';
-import { splitModules } from './modules.ts';
+import { linkedIntoBinary, splitModules } from './modules.ts';
 import {
   controlText,
   copyrightLines,
@@ -510,8 +510,7 @@ export async function buildDeb(input: DebInput): Promise<string> {
       ...wrap(plan.description.replace(/\s*\.?$/, '.'), 78),
       '.',
       ...wrap(
-        `Statically linked: ${plan.components
-          .filter((c) => c.role !== 'server')
+        `Statically linked: ${linkedIntoBinary(plan)
           .map((c) => `${c.displayName} ${c.version}`)
           .join(', ')}. Build plan ${plan.planHash.slice(0, 16)}; the SBOM and manifest are in /usr/share/doc/${pkg}/.`,
         78,

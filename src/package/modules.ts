@@ -289,3 +289,18 @@ export function freebsdModuleOptions(plan: BuildPlan, modulesDir: string) {
     plist: mods.flatMap((m) => moduleObjects(m).map((so) => `%%${opt(m)}%%${rel}/${so}`)),
   };
 }
+
+/**
+ * The components linked into the nginx binary itself: every library and static module, but not
+ * a dynamic module nor a library only dynamic modules need (those are in the .so files).
+ */
+export function linkedIntoBinary(plan: BuildPlan): PlanComponent[] {
+  const dyn = dynamicModules(plan);
+  const onlyDyn = new Set(
+    libraries(plan)
+      .filter((l) => dyn.some((m) => m.module.requires.includes(l.name)) && !modules(plan).some((m) => m.module.link === 'static' && m.module.requires.includes(l.name)))
+      .filter((l) => l.consume && !l.consume.configureArgs.length && !l.consume.ccOpt.length && !l.consume.ldOpt.length)
+      .map((l) => l.name),
+  );
+  return plan.components.filter((c) => c.role !== 'server' && c.module?.link !== 'dynamic' && !onlyDyn.has(c.name));
+}
