@@ -237,3 +237,13 @@ describe('module packages and the bench brotli location', () => {
     expect(plain).not.toContain('brotli');
   });
 });
+
+describe('a smoke failure names the module', () => {
+  it('nginx output about a .so or a directive of a module names that module', async () => {
+    const { modulesNamedIn } = await import('../src/smoke/index.ts');
+    const mods = smokeModules(resolvePlan(loadRecipes(), 'ktls-brotli'), '/r/usr/lib/nginx/modules');
+    expect(modulesNamedIn('nginx: [emerg] dlopen() "/r/usr/lib/nginx/modules/ngx_http_brotli_filter_module.so" failed', mods)).toEqual(['module ngx_brotli (ngx-brotli, dynamic)']);
+    expect(modulesNamedIn('nginx: [emerg] unknown directive "brotli" in /w/nginx.conf:3', mods)).toEqual(['module ngx_brotli (ngx-brotli, dynamic)']);
+    expect(modulesNamedIn('nginx: [emerg] bind() to 127.0.0.1:8443 failed (98: Address in use)', mods)).toEqual([]);
+  });
+});
