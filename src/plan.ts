@@ -1,6 +1,6 @@
 // The BuildPlan: everything a build needs to know, resolved from recipes + profile + flags.
 // Produced by recipes/resolve.ts (pure). Stages consume it; nothing here does I/O.
-import type { Artifact, BuildSpec, ComponentName, ConsumeSpec, DistroFile, VerifySpec } from './recipes/schema.ts';
+import type { Artifact, BuildSpec, ComponentName, ConsumeSpec, DistroFile, ModuleSpec, VerifySpec } from './recipes/schema.ts';
 
 export type { ComponentName } from './recipes/schema.ts';
 
@@ -30,8 +30,8 @@ export interface PlanComponent {
   displayName: string;
   description: string;
   homepage: string;
-  /** server: nginx itself; tls: the TLS library slot; library: any other linked library. */
-  role: 'server' | 'tls' | 'library';
+  /** server: nginx itself; tls: the TLS library slot; library: any other linked library; module: a third-party nginx module. */
+  role: 'server' | 'tls' | 'library' | 'module';
   version: string;
   /** sha256 of the preferred artifact (the first one in the recipe). */
   sha256: string;
@@ -56,6 +56,8 @@ export interface PlanComponent {
   ktls?: { option?: string; minVersion: string };
   /** CPE and purl templates ("{version}") for the SBOM, from the recipe. */
   identity?: { cpe: string; purl: string };
+  /** Modules: the recipe's module data and how this profile links it. */
+  module?: ModuleSpec & { link: 'static' | 'dynamic' };
 }
 
 export type StageKind =
@@ -130,7 +132,23 @@ export function tlsLibrary(plan: BuildPlan): PlanComponent | undefined {
   return plan.components.find((x) => x.role === 'tls');
 }
 
-/** Every component nginx links (everything but the server), in plan order. */
-export function libraries(plan: BuildPlan): PlanComponent[] {
-  return plan.components.filter((x) => x.role !== 'server');
+/** Every library nginx links (built by a library stage: roles tls and library), in plan order. */
+export function libraries(plan: { components: PlanComponent[] }): PlanComponent[] {
+  return plan.components.filter((x) => x.role === 'tls' || x.role === 'library');
+}
+
+/** The third-party modules (role "module"), in plan order. */
+export function modules(plan: { components: PlanComponent[] }): (PlanComponent & { module: NonNullable<PlanComponent['module']> })[] {
+  return plan.components.filter((x): x is PlanComponent & { module: NonNullable<PlanComponent['module']> } => x.role === 'module' && x.module !== undefined);
+}
+
+/** The .so files a dynamic module installs (file names in the modules path). */
+export function moduleObjects(m: PlanComponent): string[] {
+  return m.module?.link === 'dynamic' ? m.module.names.map((n) => `${n}.so`) : [];
+}
+
+/** nginx's --modules-path (where dynamic modules are installed), or <prefix>/modules as nginx defaults. */
+export function modulesPath(plan: { configureArgs: string[] }): string {
+  const arg = (k: string) => plan.configureArgs.find((a) => a.startsWith(`--${k}=`))?.slice(k.length + 3);
+  return arg('modules-path') ?? `${arg('prefix') ?? '/usr/local/nginx'}/modules`;
 }

@@ -120,6 +120,15 @@ export function cyclonedx(input: SbomInput) {
       purl,
       ...(url ? { externalReferences: [{ type: 'distribution', url }] } : {}),
       ...(Object.keys(pedigree).length ? { pedigree } : {}),
+      ...(c.module
+        ? {
+            description: `nginx module (${c.module.link === 'dynamic' ? 'dynamic: --add-dynamic-module, loaded with load_module' : 'static: --add-module, inside the nginx binary'})`,
+            properties: [
+              { name: 'nginx-forge:module:link', value: c.module.link },
+              ...c.module.names.map((n) => ({ name: 'nginx-forge:module:name', value: n })),
+            ],
+          }
+        : {}),
     };
   });
 
@@ -182,7 +191,11 @@ export function cyclonedx(input: SbomInput) {
       { ref: appRef, dependsOn: plan.components.map(componentRef) },
       ...plan.components.map((c) => ({
         ref: componentRef(c),
-        dependsOn: plan.patchSets.filter((s) => s.component === c.name).map(patchSetRef),
+        dependsOn: [
+          ...plan.patchSets.filter((s) => s.component === c.name).map(patchSetRef),
+          // a module depends on the libraries it links
+          ...(c.module?.requires ?? []).map((n) => componentRef(component(plan, n))),
+        ],
       })),
     ],
     vulnerabilities,

@@ -86,7 +86,7 @@ export interface BenchBuildOptions {
 }
 
 /** Modules tried, in order, for the nginx-only variant: the first one the profile lacks. */
-export const VARIANT_MODULES = ['--with-http_sub_module', '--with-http_addition_module', '--with-http_secure_link_module'];
+export const VARIANT_MODULES = ['--with-http_degradation_module', '--without-http_empty_gif_module'];
 
 /**
  * Copy a recipe directory and add one nginx module to a profile: only nginx's configure

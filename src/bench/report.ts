@@ -18,6 +18,7 @@ export function loadLine(before: LoadSample, after: LoadSample): string {
 const SHORT: Record<string, string> = {
   download: 'HTTPS download',
   gzip: 'gzip',
+  brotli: 'brotli / gzip, same binary',
   handshake: 'TLS handshakes',
   small: 'small static',
   'ktls-download': 'kTLS / userspace',

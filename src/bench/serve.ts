@@ -9,7 +9,8 @@
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
+import { existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { ForgeError, UsageError } from '../errors.ts';
 import { run } from '../exec.ts';
@@ -30,6 +31,8 @@ export interface ServeSettings {
   /** size of the compressible file for gzip */
   textBytes: number;
   gzipLevel: number;
+  /** brotli_comp_level of the brotli workload (compared with gzip at gzipLevel, same file) */
+  brotliLevel: number;
   /** wrk runs per binary and workload, and the length of each */
   rounds: number;
   wrkSeconds: number;
@@ -45,6 +48,7 @@ export const FULL: ServeSettings = {
   downloadMaxSeconds: 120,
   textBytes: 1 << 20,
   gzipLevel: 6,
+  brotliLevel: 6,
   rounds: 5,
   wrkSeconds: 5,
   workers: 1,
@@ -62,7 +66,7 @@ export const QUICK: ServeSettings = {
   wrkSeconds: 1,
 };
 
-export type WorkloadId = 'download' | 'gzip' | 'handshake' | 'small' | 'ktls-download';
+export type WorkloadId = 'download' | 'gzip' | 'brotli' | 'handshake' | 'small' | 'ktls-download';
 
 export interface SideResult {
   /** one number per run, in `unit` */
@@ -158,6 +162,25 @@ function versionAtLeast(nginxVersion: string, want: [number, number, number]): b
   return true;
 }
 
+/**
+ * Brotli in a binary: compiled in (--add-module=…brotli…), or dynamic (--add-dynamic-module=…brotli…)
+ * with its .so files under the modules path of the root the binary sits in (an install tree, a
+ * tarball's modules/ beside sbin/, or the system). undefined: the binary has no brotli.
+ */
+export function brotliSupport(info: NginxInfo): { load: string[] } | undefined {
+  const args = info.configureArgs.split(/\s+/);
+  if (args.some((a) => /^--add-module=.*brotli/.test(a))) return { load: [] };
+  if (!args.some((a) => /^--add-dynamic-module=.*brotli/.test(a))) return undefined;
+  const arg = (k: string) => args.find((a) => a.startsWith(`--${k}=`))?.slice(k.length + 3);
+  const mp = arg('modules-path') ?? `${arg('prefix') ?? '/usr/local/nginx'}/modules`;
+  const sbin = arg('sbin-path');
+  const abs = path.resolve(info.path);
+  const dirs = [...(sbin && abs.endsWith(sbin) ? [path.join(abs.slice(0, abs.length - sbin.length), mp)] : []), path.join(path.dirname(path.dirname(abs)), 'modules'), mp];
+  const names = ['ngx_http_brotli_filter_module.so', 'ngx_http_brotli_static_module.so'];
+  const dir = dirs.find((d) => names.every((n) => existsSync(path.join(d, n))));
+  return dir ? { load: names.map((n) => path.join(dir, n)) } : undefined;
+}
+
 /** Run `fnFor(side)` for both sides `rounds` times, alternating which goes first (ABBA...). */
 export async function interleave<S extends string>(sides: S[], rounds: number, fn: (side: S, round: number) => Promise<void>): Promise<void> {
   for (let r = 0; r < rounds; r++) {
@@ -244,6 +267,8 @@ export async function benchServe(o: ServeOptions): Promise<ServeResult> {
     const doc: Docroot = writeDocroot(path.join(scratch, 'www'), settings.bigBytes, settings.textBytes);
     const script = writeWrkScript(path.join(scratch, 'report.lua'));
 
+    const brotli = brotliSupport(infoA);
+    if (!brotli) say('candidate has no brotli module: no brotli workload');
     // ---- servers: both binaries run side by side (an idle nginx costs nothing)
     const srv: Record<string, NginxServer> = {};
     for (const side of sides) {
@@ -255,6 +280,7 @@ export async function benchServe(o: ServeOptions): Promise<ServeResult> {
         tlsPort: await freePort(), plainPort: await freePort(),
         ktls: ktlsDirective(i, 'on'), gzipLevel: settings.gzipLevel, workers: settings.workers,
         earlyErrorLog: versionAtLeast(i.version, [1, 19, 5]),
+        ...(side === 'candidate' && brotli ? { loadModules: brotli.load, brotliLevel: settings.brotliLevel } : {}),
       });
       await s.start();
       servers.push(s);
@@ -335,6 +361,41 @@ export async function benchServe(o: ServeOptions): Promise<ServeResult> {
         baseline: infoB ? side(data.baseline!) : undefined,
         candidate: side(data.candidate!),
         notes,
+      }));
+      loads.push(loadSample());
+    }
+
+    // ---- (b2) brotli against gzip: the candidate binary, the same file, both on the fly
+    if (brotli) {
+      const enc = { baseline: { token: 'gzip', url: doc.text.url, decode: gunzipSync, level: settings.gzipLevel }, candidate: { token: 'br', url: doc.text.url.replace(/^\/gz\//, '/br/'), decode: brotliDecompressSync, level: settings.brotliLevel } } as const;
+      const data = { baseline: { samples: [] as number[], runs: [] as WrkRun[], checks: {} as Record<string, string | number | boolean> }, candidate: { samples: [] as number[], runs: [] as WrkRun[], checks: {} as Record<string, string | number | boolean> } };
+      for (const k of ['baseline', 'candidate'] as const) {
+        const e = enc[k];
+        const file = path.join(scratch, `enc.${e.token}`);
+        const r = await curl({ url: plainUrl('candidate', e.url), maxSeconds: 30, headers: [`Accept-Encoding: ${e.token}`], output: file });
+        if (!new RegExp(`^content-encoding:\\s*${e.token}\\b`, 'im').test(r.headers)) throw new ForgeError(`candidate: ${e.url} was not ${e.token}-encoded:\n${r.headers}`);
+        const sha = createHash('sha256').update(e.decode(readFileSync(file))).digest('hex');
+        if (sha !== doc.text.sha256) throw new ForgeError(`candidate: the ${e.token} response does not decode to the served file`);
+        data[k].checks = { encoding: e.token, level: e.level, compressedBytes: r.bytes, compressionRatio: Math.round((doc.text.bytes / r.bytes) * 100) / 100 };
+      }
+      await interleave(['baseline', 'candidate'] as const, settings.rounds, async (k, round) => {
+        checkAbort();
+        const e = enc[k];
+        const w = await wrk({ url: plainUrl('candidate', e.url), seconds: settings.wrkSeconds, threads: 1, connections: settings.conns.gzip, headers: [`Accept-Encoding: ${e.token}`], script });
+        data[k].runs.push(w);
+        data[k].samples.push(w.rps);
+        say(`brotli/gzip round ${round + 1}/${settings.rounds} ${e.token}: ${w.rps.toFixed(0)} req/s`);
+      });
+      const br = data.candidate.checks.compressedBytes as number;
+      const gz = data.baseline.checks.compressedBytes as number;
+      workloads.push(compare({
+        id: 'brotli',
+        title: `brotli (level ${settings.brotliLevel}) against gzip (level ${settings.gzipLevel}) of the same ${humanBytes(doc.text.bytes)} compressible file, candidate binary`,
+        unit: 'req/s',
+        method: `wrk -t1 -c${settings.conns.gzip} -d${settings.wrkSeconds}s -H 'Accept-Encoding: br' on /br/ (brotli on) vs -H 'Accept-Encoding: gzip' on /gz/ (gzip on), plain HTTP keep-alive, the candidate binary; ${settings.rounds} runs each, interleaved; baseline = gzip`,
+        baseline: side(data.baseline),
+        candidate: side(data.candidate),
+        notes: [`compressed size: brotli ${br} bytes (ratio ${data.candidate.checks.compressionRatio}), gzip ${gz} bytes (ratio ${data.baseline.checks.compressionRatio}): brotli ${fmtSigned(((br - gz) / gz) * 100)}%`],
       }));
       loads.push(loadSample());
     }

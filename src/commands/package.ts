@@ -7,7 +7,8 @@
 //                 (SIZE lines from the recipes, or from verified copies in the distfiles store)
 import path from 'node:path';
 import { runBuild, type BuildEvents } from '../pipeline/index.ts';
-import { buildDeb } from '../package/deb.ts';
+import { buildDeb, debPackageName, debVersion } from '../package/deb.ts';
+import { buildModuleDebs } from '../package/modules.ts';
 import { updateSha256Sums } from '../package/common.ts';
 import { writeFreebsdPort } from '../package/freebsd.ts';
 import { distfilesDir, logsDir, plainOutput } from '../paths.ts';
@@ -62,18 +63,32 @@ export async function run(flags: PackageFlags): Promise<number> {
     outDir: out,
     log,
   });
-  const sums = updateSha256Sums(out, [deb]);
+  // each dynamic module: its own package, depending on exactly this nginx package
+  const moduleDebs = await buildModuleDebs({
+    plan,
+    root: summary.root,
+    licensesDir: summary.licensesDir,
+    manifest: summary.manifest,
+    outDir: out,
+    log,
+    nginxPackage: debPackageName(plan),
+    nginxVersion: debVersion(plan),
+    arch: /_([^_]+)\.deb$/.exec(deb)![1]!,
+  });
+  const sums = updateSha256Sums(out, [deb, ...moduleDebs]);
   if (flags.json) {
     printJson({
       format: 'deb',
       profile: plan.profile,
       planHash: plan.planHash,
       deb,
-      artifacts: [...summary.artifacts.filter((a) => a !== sums), deb, sums],
+      moduleDebs,
+      artifacts: [...summary.artifacts.filter((a) => a !== sums), deb, ...moduleDebs, sums],
       stages: summary.stages.map((x) => ({ id: x.id, status: x.status, seconds: x.seconds })),
     });
   } else {
     say(flags, `.deb:      ${shown(deb)}`);
+    for (const d of moduleDebs) say(flags, `module:    ${shown(d)}`);
     say(flags, `checksums: ${shown(sums)}`);
   }
   return 0;

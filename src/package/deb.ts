@@ -23,6 +23,7 @@ import { gzipSync } from 'node:zlib';
 import { MissingToolError, StageError } from '../errors.ts';
 import { run, type RunContext } from '../exec.ts';
 import { component, server, type BuildPlan } from '../plan.ts';
+import { linkedIntoBinary, splitModules } from './modules.ts';
 import {
   controlText,
   copyrightLines,
@@ -443,6 +444,7 @@ export async function buildDeb(input: DebInput): Promise<string> {
     const confRel = (paths['conf-path'] ?? '/etc/nginx/nginx.conf').replace(/^\//, '');
     const confFile = path.join(pkgRoot, confRel);
     if (existsSync(confFile)) writeFileSync(confFile, setWorkerUser(readFileSync(confFile, 'utf8'), user));
+    splitModules(plan, pkgRoot, confFile); // dynamic modules ship in their own packages (modules.ts)
 
     // strip debug info (Debian policy 10.1); keep the symbol table for `nm | grep ktls_`
     const binary = path.join(pkgRoot, sbinRel);
@@ -508,8 +510,7 @@ export async function buildDeb(input: DebInput): Promise<string> {
       ...wrap(plan.description.replace(/\s*\.?$/, '.'), 78),
       '.',
       ...wrap(
-        `Statically linked: ${plan.components
-          .filter((c) => c.role !== 'server')
+        `Statically linked: ${linkedIntoBinary(plan)
           .map((c) => `${c.displayName} ${c.version}`)
           .join(', ')}. Build plan ${plan.planHash.slice(0, 16)}; the SBOM and manifest are in /usr/share/doc/${pkg}/.`,
         78,

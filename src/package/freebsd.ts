@@ -18,6 +18,7 @@
 // mirrors) and pre-patch applies the recipe's list, in the recipe's order, from the extracted archive.
 // That keeps the port pinned by one hash per archive and lets the generator run without network
 // or a distfiles store.
+import { freebsdModuleOptions } from './modules.ts';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.ts';
@@ -172,7 +173,9 @@ export async function freebsdPort(input: PortInput): Promise<PortResult> {
   const opensslOpts = tls?.options ?? [];
   const hasDebug = plan.configureArgs.includes('--with-debug');
   const paths: Record<string, string> = {};
+  const modOpts = freebsdModuleOptions(plan, freebsdPath('modules-path', plan.configureArgs.find((a) => a.startsWith('--modules-path='))?.slice(15) ?? '/usr/lib/nginx/modules'));
   for (const a of plan.configureArgs) {
+    if (modOpts.isModuleArg(a)) continue; // module OPTIONS (modules.ts)
     const m = /^--([a-z-]+-path|prefix)=(.*)$/.exec(a);
     if (m) {
       const mapped = freebsdPath(m[1]!, m[2]!);
@@ -251,12 +254,13 @@ export async function freebsdPort(input: PortInput): Promise<PortResult> {
     assign('OPENSSL_OPTIONS', [opensslOpts.filter((o) => o !== 'enable-ktls').join(' ')]),
     assign('CONFIGURE_ARGS', configure),
     '',
-    assign('OPTIONS_DEFINE', ['DEBUG KTLS']),
-    assign('OPTIONS_DEFAULT', [[...(hasDebug ? ['DEBUG'] : []), ...(plan.ktls ? ['KTLS'] : [])].join(' ')]),
+    assign('OPTIONS_DEFINE', [['DEBUG KTLS', ...modOpts.define].join(' ')]),
+    assign('OPTIONS_DEFAULT', [[...(hasDebug ? ['DEBUG'] : []), ...(plan.ktls ? ['KTLS'] : []), ...modOpts.define].join(' ')]),
     assign('DEBUG_DESC', ['Debug logging (needed to prove kTLS from the error log)']),
     assign('KTLS_DESC', ['Kernel TLS offload: OpenSSL enable-ktls, SSL_sendfile (see ktls(4))']),
     assign('DEBUG_CONFIGURE_ON', ['--with-debug']),
     assign('KTLS_VARS', ['OPENSSL_OPTIONS+=enable-ktls']),
+    ...modOpts.lines,
     '',
     assign('SUB_FILES', ['pkg-message']),
     assign('SUB_LIST', [`PIDFILE=${pidPath} CONFFILE=${confPath}`]),
@@ -355,6 +359,7 @@ export async function freebsdPort(input: PortInput): Promise<PortResult> {
     `${plistPath(prefix)}/html/50x.html`,
     `${plistPath(prefix)}/html/index.html`,
     ...[...logDirs, ...tempDirs].sort().map((d) => `@dir ${plistPath(d)}`),
+    ...modOpts.plist,
   ];
 
   const descr = [

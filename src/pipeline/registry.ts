@@ -6,7 +6,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'n
 import path from 'node:path';
 import { StageError } from '../errors.ts';
 import { fetchArtifact, fetchOneOf, type FetchOptions } from '../fetch/index.ts';
-import { component, libraries, server, type BuildPlan, type PlanComponent, type StageKind } from '../plan.ts';
+import { component, libraries, modules, modulesPath, server, type BuildPlan, type PlanComponent, type StageKind } from '../plan.ts';
 import type { Artifact } from '../recipes/schema.ts';
 import type { SmokeOptions } from '../smoke/index.ts';
 import { compileEnv, makeJobs } from './env.ts';
@@ -39,6 +39,8 @@ interface NginxTree extends Tree {
   env: Record<string, string>;
   /** library name -> its cache entry */
   libs: Record<string, string>;
+  /** module name -> the archive its placed source tree came from */
+  mods: Record<string, { file: string; sha256: string }>;
   epoch: number;
 }
 /** What every 'dir' entry of a component records about its source. */
@@ -162,8 +164,18 @@ export function implementations(b: BuildContext): Record<StageKind, () => Promis
           const epoch = epochOf(nginx, tree.src);
           const env = compileEnv(tree.ws, epoch, b.ccache);
           placeLibraries(plan, tree.ws, libs);
+          // modules: the patched source tree goes where the plan's layout says, beside nginx's
+          const mods: NginxTree['mods'] = {};
+          for (const m of modules(plan)) {
+            const t = value<Tree>(ctx, `patch:${m.name}`);
+            const dest = path.join(tree.ws, m.layout!);
+            rmSync(dest, { recursive: true, force: true });
+            mkdirSync(path.dirname(dest), { recursive: true });
+            cpSync(t.src, dest, { recursive: true, preserveTimestamps: true });
+            mods[m.name] = { file: t.fetched.artifact.file, sha256: t.fetched.artifact.sha256 };
+          }
           await configure(plan, { ws: tree.ws, src: tree.src, env, jobs, log: () => ctx.log, signal: ctx.signal });
-          return { ...tree, env, libs, epoch };
+          return { ...tree, env, libs, mods, epoch };
         },
       };
     },
@@ -186,6 +198,10 @@ export function implementations(b: BuildContext): Record<StageKind, () => Promis
           const lic = path.join(ctx.out, 'licenses');
           copyLicenses(nginx, t.src, path.join(lic, nginx.name));
           const artifacts: SourceMeta['artifacts'] = { [nginx.name]: { file: t.fetched.artifact.file, sha256: t.fetched.artifact.sha256 } };
+          for (const m of modules(plan)) {
+            copyLicenses(m, path.join(t.ws, m.layout!), path.join(lic, m.name));
+            artifacts[m.name] = t.mods[m.name]!;
+          }
           for (const [name, dir] of Object.entries(t.libs)) {
             cpSync(path.join(dir, 'licenses', name), path.join(lic, name), { recursive: true });
             Object.assign(artifacts, (JSON.parse(readFileSync(path.join(dir, 'meta.json'), 'utf8')) as SourceMeta).artifacts);
@@ -199,19 +215,21 @@ export function implementations(b: BuildContext): Record<StageKind, () => Promis
       const { verifyBinary, assertChecks } = await import('../stages/verify.ts');
       return {
         async run(ctx) {
-          const binary = binaryIn(path.join(ctx.input(`install:${nginx.name}`).dir!, 'root'), plan);
-          const checks = await verifyBinary(binary, plan);
+          const root = path.join(ctx.input(`install:${nginx.name}`).dir!, 'root');
+          const checks = await verifyBinary(binaryIn(root, plan), plan, { root });
+          const binary = binaryIn(root, plan);
           assertChecks(binary, checks);
           return { checks };
         },
       };
     },
     smoke: async () => {
-      const { smokeStage } = await import('../stages/smoke.ts');
+      const { smokeStage, smokeModules } = await import('../stages/smoke.ts');
       return {
         async run(ctx) {
-          const binary = binaryIn(path.join(ctx.input(`install:${nginx.name}`).dir!, 'root'), plan);
-          return smokeStage(binary, plan, { ...b.smoke, signal: ctx.signal, onLog: (l: string) => ctx.update(l) });
+          const root = path.join(ctx.input(`install:${nginx.name}`).dir!, 'root');
+          const nginxModules = smokeModules(plan, path.join(root, modulesPath(plan)));
+          return smokeStage(binaryIn(root, plan), plan, { ...b.smoke, nginxModules, signal: ctx.signal, onLog: (l: string) => ctx.update(l) });
         },
       };
     },

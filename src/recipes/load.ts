@@ -130,7 +130,7 @@ function crossCheckComponents(set: RecipeSet): RecipeProblem[] {
           if (applied.has(x.file)) problems.push({ file, path: fieldPath(['versions', version, 'patchSets', i, 'excluded', j, 'file']), message: `${x.file} is both applied (patches) and excluded` });
         }
       }
-      if (!semver.coerce(version)) problems.push({ file, path: fieldPath(['versions', version]), message: 'is not a comparable version' });
+      if (!semverOf(version)) problems.push({ file, path: fieldPath(['versions', version]), message: 'is not a comparable version' });
       const tops = new Set(v.artifacts.map((a) => a.topdir));
       if (tops.size > 1) {
         problems.push({ file, path: fieldPath(['versions', version, 'artifacts']), message: `equivalent artifacts must unpack to the same directory, found ${[...tops].join(', ')}` });
@@ -152,9 +152,17 @@ export function knownVersions(set: RecipeSet, name: ComponentName): string[] {
   return c ? Object.keys(c.recipe.versions).sort((a, b) => compareVersions(a, b)) : [];
 }
 
+/**
+ * A recipe version as semver: "1.0.0~rc" (Debian's "~": before the release) becomes the
+ * pre-release 1.0.0-rc, so 1.0.0~rc < 1.0.0 < 1.0.1; "10.48" becomes 10.48.0.
+ */
+export function semverOf(v: string): semver.SemVer | null {
+  return semver.coerce(v.replace('~', '-'), { includePrerelease: true });
+}
+
 export function compareVersions(a: string, b: string): number {
-  const ca = semver.coerce(a);
-  const cb = semver.coerce(b);
+  const ca = semverOf(a);
+  const cb = semverOf(b);
   if (!ca || !cb) return a.localeCompare(b);
   return semver.compare(ca, cb);
 }

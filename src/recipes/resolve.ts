@@ -5,8 +5,8 @@ import path from 'node:path';
 import semver from 'semver';
 import { RecipeError, UsageError, type RecipeProblem } from '../errors.ts';
 import type { BuildPlan, PlanComponent, PlanPatch, PlanPatchSet, PlanStage, StageKind } from '../plan.ts';
-import { distroSource } from '../plan.ts';
-import type { ComponentName, ProfileRecipe } from './schema.ts';
+import { distroSource, libraries, modules } from '../plan.ts';
+import type { ComponentName, ComponentRecipe, ProfileRecipe } from './schema.ts';
 import { codeOf } from '../pipeline/kinds.ts';
 import { BUILTIN_PATCHES, compareVersions, displayPath, fieldPath, knownVersions, type RecipeSet } from './load.ts';
 
@@ -76,9 +76,10 @@ function checkProfile(file: string, p: ProfileRecipe, recipes: RecipeSet, versio
     }
     const r = entry.recipe;
     roles.set(r.role, [...(roles.get(r.role) ?? []), name]);
-    if (r.role !== 'server' && (!r.build || !r.nginx)) {
+    if ((r.role === 'tls' || r.role === 'library') && (!r.build || !r.nginx)) {
       problems.push({ file: entry.file, path: r.build ? 'nginx' : 'build', message: `a ${r.role} component needs "build" and "nginx" (how it is compiled and how nginx consumes it)` });
     }
+    problems.push(...checkModulePin(file, p, recipes, name, entry));
     for (const [i, o] of (p.components[name]?.options ?? []).entries()) {
       if (/\s/.test(o)) problems.push({ file, path: fieldPath(['components', name, 'options', i]), message: 'one option per entry, without spaces' });
     }
@@ -112,6 +113,44 @@ function checkProfile(file: string, p: ProfileRecipe, recipes: RecipeSet, versio
   }
   for (const k of Object.keys(p.nginx.paths)) {
     if (!/^[a-z-]+-path$/.test(k)) problems.push({ file, path: fieldPath(['nginx', 'paths', k]), message: 'must be a configure path option name ending in "-path", e.g. "conf-path"' });
+  }
+  return problems;
+}
+
+/**
+ * A module's pin: `link` is set (and one the recipe allows), a dynamic module has --with-compat,
+ * the libraries it requires are in the profile; a non-module has no `link`.
+ */
+function checkModulePin(file: string, p: ProfileRecipe, recipes: RecipeSet, name: ComponentName, entry: { file: string; recipe: ComponentRecipe }): RecipeProblem[] {
+  const problems: RecipeProblem[] = [];
+  const r = entry.recipe;
+  const pin = p.components[name]!;
+  const at = (...k: string[]) => fieldPath(['components', name, ...k]);
+  if (r.role !== 'module') {
+    if (pin.link) problems.push({ file, path: at('link'), message: `only modules are linked statically or dynamically; ${name} is a ${r.role} component: remove "link"` });
+    if (r.module) problems.push({ file: entry.file, path: 'module', message: `only a component with "role": "module" has a "module" section (this one is a ${r.role})` });
+    return problems;
+  }
+  if (!r.module || !r.nginx) {
+    problems.push({ file: entry.file, path: r.module ? 'nginx' : 'module', message: 'a module component needs "module" (what it builds) and "nginx" (its placement next to nginx\'s tree)' });
+  }
+  if (r.build) problems.push({ file: entry.file, path: 'build', message: 'a module is compiled by nginx\'s own make, not by a builder: remove "build" (put the libraries it needs in their own components, listed in module.requires)' });
+  if (!pin.link) {
+    problems.push({ file, path: at('link'), message: `choose how ${r.displayName ?? name} is linked: "link": "static" (--add-module, inside the binary) or "dynamic" (--add-dynamic-module, a .so loaded with load_module)` });
+  } else if (r.module && !r.module.links.includes(pin.link)) {
+    problems.push({ file, path: at('link'), message: `${r.displayName ?? name} cannot be linked ${pin.link} (its recipe allows: ${r.module.links.join(', ')})` });
+  }
+  if (pin.link === 'dynamic' && !p.nginx.modules.includes('--with-compat')) {
+    problems.push({ file, path: fieldPath(['nginx', 'modules']), message: `${name} is a dynamic module: add "--with-compat" (a dynamic module must be built against a binary configured for it)` });
+  }
+  if (pin.options.length) problems.push({ file, path: at('options'), message: 'a module has no configure of its own: remove "options"' });
+  for (const [i, dep] of (r.module?.requires ?? []).entries()) {
+    const d = recipes.components.get(dep);
+    if (!p.components[dep]) {
+      problems.push({ file, path: at(), message: `${name} needs the library ${dep} (module.requires[${i}] of ${entry.file}): add "${dep}" to the profile's components` });
+    } else if (d && d.recipe.role !== 'library' && d.recipe.role !== 'tls') {
+      problems.push({ file: entry.file, path: fieldPath(['module', 'requires', i]), message: `${dep} is a ${d.recipe.role} component; a module requires libraries` });
+    }
   }
   return problems;
 }
@@ -168,6 +207,11 @@ export function nginxConfigureArgs(p: ProfileRecipe, components: PlanComponent[]
   for (const [k, v] of Object.entries(p.nginx.paths)) args.push(`--${k}=${v}`);
   args.push(...p.nginx.modules);
   for (const c of libs) args.push(...c.consume!.configureArgs.map((t) => fill(t, c)));
+  for (const c of components) {
+    if (c.role !== 'module' || !c.module || !c.layout) continue;
+    const dir = path.posix.join('..', c.layout, c.module.configDir);
+    args.push(c.module.link === 'dynamic' ? `--add-dynamic-module=${dir}` : `--add-module=${dir}`);
+  }
   const cc = [...p.nginx.ccOpt, ...libs.flatMap((c) => c.consume!.ccOpt.map((t) => fill(t, c)))];
   const ld = [...p.nginx.ldOpt, ...libs.flatMap((c) => c.consume!.ldOpt.map((t) => fill(t, c)))];
   if (cc.length) args.push(`--with-cc-opt=${cc.join(' ')}`);
@@ -225,6 +269,7 @@ export function resolvePlan(recipes: RecipeSet, profileName: string, opts: Resol
       verify: cr.verify,
       ktls: cr.ktls,
       identity: cr.identity,
+      ...(cr.role === 'module' && cr.module ? { module: { ...cr.module, link: p.components[name]!.link! } } : {}),
     });
     for (const set of v.patchSets) {
       patchSets.push({ component: name, name: set.name, description: set.description, artifact: set.artifact });
@@ -303,23 +348,27 @@ function planStages(g: GraphInput): PlanStage[] {
     add(`extract:${c.name}`, 'extract', [`fetch:${c.name}`], { topdir: c.topdir }, c.name);
     const own = g.patches.filter((x) => x.component === c.name).map((x) => ({ id: x.id, sha256: x.sha256, strip: x.strip }));
     add(`patch:${c.name}`, 'patch', [`extract:${c.name}`], own, c.name);
-    if (c.role !== 'server') {
+    if (c.role === 'tls' || c.role === 'library') {
       add(`library:${c.name}`, 'library', [`patch:${c.name}`], { build: c.build, options: c.options, licenseFiles: c.licenseFiles, toolchain: g.toolchain }, c.name);
     }
   }
-  const libs = g.components.filter((c) => c.role !== 'server').map((c) => `library:${c.name}`);
-  add(`configure:${nginx.name}`, 'configure', [`patch:${nginx.name}`, ...libs], { configureArgs: g.configureArgs, layout: g.components.map((c) => [c.name, c.layout ?? null, c.consume?.newerThanMakefile ?? []]), toolchain: g.toolchain }, nginx.name);
+  const libs = libraries(g).map((c) => `library:${c.name}`);
+  // a module's patched source tree is placed next to nginx's at configure (no stage of its own)
+  const mods = modules(g);
+  add(`configure:${nginx.name}`, 'configure', [`patch:${nginx.name}`, ...mods.map((m) => `patch:${m.name}`), ...libs], { configureArgs: g.configureArgs, layout: g.components.map((c) => [c.name, c.layout ?? null, c.consume?.newerThanMakefile ?? []]), toolchain: g.toolchain }, nginx.name);
   add(`compile:${nginx.name}`, 'compile', [`configure:${nginx.name}`], {}, nginx.name);
-  add(`install:${nginx.name}`, 'install', [`compile:${nginx.name}`], { licenseFiles: nginx.licenseFiles }, nginx.name);
-  const expectations = { ktls: g.ktls, configureArgs: g.configureArgs, components: g.components.map((c) => [c.name, c.version, c.role, c.verify, c.ktls ?? null]) };
+  add(`install:${nginx.name}`, 'install', [`compile:${nginx.name}`], { licenseFiles: nginx.licenseFiles, modules: mods.map((m) => [m.name, m.licenseFiles]) }, nginx.name);
+  const moduleFacts = mods.map((m) => [m.name, m.module]);
+  const expectations = { ktls: g.ktls, configureArgs: g.configureArgs, components: g.components.map((c) => [c.name, c.version, c.role, c.verify, c.ktls ?? null]), modules: moduleFacts };
   add('verify', 'verify', [`install:${nginx.name}`], expectations);
-  add('smoke', 'smoke', [`install:${nginx.name}`], { ktls: g.ktls, vmKernel: smokePins(g.recipesDir) });
+  add('smoke', 'smoke', [`install:${nginx.name}`], { ktls: g.ktls, vmKernel: smokePins(g.recipesDir), modules: moduleFacts });
   add('artifacts', 'artifacts', [`install:${nginx.name}`, 'verify'], {
     components: g.components.map((c) => [c.name, c.version, c.license, c.licenseFiles, c.homepage, c.description, c.artifacts.map((a) => a.sha256)]),
     patches: g.patches.map((x) => [x.id, x.sha256]),
     patchSets: g.patchSets.map((s) => [s.name, s.description, s.artifact.sha256, s.artifact.file]),
     // what the manifest and SBOM say beyond the bytes: identities and resolved CVEs
     sbom: { identity: g.components.map((c) => c.identity ?? null), cves: g.patches.map((x) => x.cves) },
+    modules: mods.map((m) => [m.name, m.module.link, m.module.names]),
     toolchain: g.toolchain,
   });
   return stages;

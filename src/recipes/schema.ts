@@ -215,6 +215,30 @@ export const ConsumeSpec = z.strictObject({
   newerThanMakefile: z.array(z.string()).default([]).describe('paths below {dir} touched after nginx\'s configure so its make links them instead of rebuilding them ("." for all)'),
 });
 
+/** An encoding a module adds (Content-Encoding), proved by the smoke test on real responses. */
+export const ModuleEncoding = z.strictObject({
+  token: z.enum(['br', 'gzip', 'deflate']).describe('the Content-Encoding token the module produces; the smoke test decodes it with node:zlib'),
+  dynamic: z.array(z.string()).default([]).describe('directives of a location that compresses on the fly, e.g. ["brotli on;"]'),
+  static: z.array(z.string()).default([]).describe('directives of a location that serves a pre-compressed file, e.g. ["brotli_static on;"] (empty: no static proof)'),
+  staticSuffix: z.string().regex(/^\.[a-z0-9]+$/, { error: 'must be a file suffix like ".br"' }).optional().describe('suffix of the pre-compressed file next to the original'),
+});
+
+/**
+ * A third-party nginx module (role "module"): its source tree is placed next to nginx's
+ * (`nginx.placement`) and passed to configure as --add-module={dir} (static) or
+ * --add-dynamic-module={dir} (dynamic), as the profile's pin says (`link`).
+ */
+export const ModuleSpec = z.strictObject({
+  configDir: relPath.default('.').describe('directory of the module\'s `config` script inside its source tree'),
+  names: z.array(z.string().regex(/^ngx_[a-z0-9_]+_module$/, { error: 'must be an nginx module name like ngx_http_brotli_filter_module' })).min(1).describe('the nginx modules it builds; a dynamic build installs <name>.so for each into the modules path'),
+  requires: z.array(ComponentName).default([]).describe('library components it links (built by the generic builders); the profile must list them'),
+  links: z.array(z.enum(['static', 'dynamic'])).min(1).default(['static', 'dynamic']).describe('how it can be linked'),
+  directives: z.array(z.string()).default([]).describe('http{} directives that use it: verify runs `nginx -t` with them (and the load_module lines of a dynamic build)'),
+  locationDirectives: z.array(z.string()).default([]).describe('directives that use it inside a location{} (for modules whose directives live there, e.g. echo): part of the same `nginx -t`'),
+  encoding: ModuleEncoding.optional().describe('a Content-Encoding it adds: the smoke test proves it on real responses'),
+  package: z.string().regex(/^[a-z0-9][a-z0-9-]+$/, { error: 'must be lowercase letters, digits and "-", e.g. "http-brotli"' }).optional().describe('package suffix of a dynamic build (Debian: libnginx-mod-<package>; here nginx-forge-<profile>-mod-<package>)'),
+});
+
 /** What verify checks in the binary for this component. */
 export const VerifySpec = z.strictObject({
   binaryContains: z.string().optional().describe('a string the linked library leaves in the binary, e.g. "zlib-ng"'),
@@ -234,24 +258,29 @@ export const ComponentRecipe = z.strictObject({
   license: z.string().min(1).describe('SPDX license identifier'),
   licenseFiles: z.array(relPath).min(1).describe('license files inside the source tree, shipped in artifacts'),
   role: z
-    .enum(['server', 'tls', 'library'])
+    .enum(['server', 'tls', 'library', 'module'])
     .default('library')
-    .describe('server: nginx itself; tls: the TLS library slot (OpenSSL or a fork); library: any other linked library'),
+    .describe('server: nginx itself; tls: the TLS library slot (OpenSSL or a fork); library: any other linked library; module: a third-party nginx module (source tree passed to --add-module/--add-dynamic-module)'),
   ktls: z
     .strictObject({ option: z.string().optional(), minVersion: z.string() })
     .optional()
     .describe('kernel TLS: the option that enables it (tls role) and the first version that can do it'),
   build: BuildSpec.optional().describe('libraries: how the generic builder compiles it'),
-  nginx: ConsumeSpec.optional().describe('libraries: how nginx\'s configure consumes the build output'),
+  nginx: ConsumeSpec.optional().describe('libraries: how nginx\'s configure consumes the build output; modules: where the source tree goes'),
+  module: ModuleSpec.optional().describe('modules: what the module builds, what it needs, how it is proved'),
   verify: VerifySpec.default({ sharedNames: [] }),
   identity: Identity.optional().describe('CPE and package URL written into the SBOM'),
   watch: Watch.optional().describe('where `nginx-forge audit` looks for newer upstream releases and distro revisions'),
-  versions: z.record(z.string().regex(/^\d+(\.\d+){1,2}$/, { error: 'must be a version like 1.26.3 or 10.48' }), ComponentVersion),
+  versions: z.record(
+    z.string().regex(/^\d+(\.\d+){1,2}(~[a-z0-9]+(\.[a-z0-9]+)*)?$/, { error: 'must be a version like 1.26.3, 10.48 or 1.0.0~rc ("~": a pre-release, ordered before 1.0.0)' }),
+    ComponentVersion,
+  ),
 });
 
 export const ComponentPin = z.strictObject({
   version: z.string().min(1),
   options: z.array(z.string()).default([]).describe("extra options for this component's own configure/cmake"),
+  link: z.enum(['static', 'dynamic']).optional().describe('modules only: static (--add-module, inside the nginx binary) or dynamic (--add-dynamic-module, a .so loaded with load_module; needs --with-compat)'),
 });
 
 export const ProfileRecipe = z.strictObject({
@@ -286,6 +315,7 @@ export type DistroFile = z.infer<typeof DistroFile>;
 export type BuildSpec = z.infer<typeof BuildSpec>;
 export type ConsumeSpec = z.infer<typeof ConsumeSpec>;
 export type VerifySpec = z.infer<typeof VerifySpec>;
+export type ModuleSpec = z.infer<typeof ModuleSpec>;
 
 export function jsonSchemas(): Record<string, unknown> {
   return {

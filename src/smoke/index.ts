@@ -5,7 +5,9 @@
 //
 // Flow: inspect binary → certificate + nginx.conf + probe script into <logDir>/io → run the probe
 // (sh natively, or the VM's chroot) → read observations → judge (verdict.ts, pure).
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { brotliCompressSync, constants as zlibConstants, deflateSync, gzipSync } from 'node:zlib';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,16 +17,16 @@ import { logsDir } from '../paths.ts';
 import { inspectBinary } from './binary.ts';
 import { makeCertificate } from './certs.ts';
 import { renderConfig, workPaths } from './config.ts';
-import { readObservations } from './observations.ts';
-import { PROBE_FILES, renderProbe } from './probe.ts';
+import { readObservations, type ModuleExpectation } from './observations.ts';
+import { moduleIo, PROBE_FILES, renderProbe } from './probe.ts';
 import { parseSuites } from './suites.ts';
-import type { SmokeOptions, SmokeResult } from './types.ts';
+import type { SmokeModule, SmokeOptions, SmokeResult } from './types.ts';
 import { judge } from './verdict.ts';
 import { GUEST_FILES } from './vm/guest.ts';
 import { DEFAULT_VM_TIMEOUT_SEC, runInVm } from './vm/index.ts';
 import { which } from '../which.ts';
 
-export type { SmokeOptions, SmokeResult, Verdict, CipherResult, Proof, VmMode } from './types.ts';
+export type { SmokeOptions, SmokeResult, Verdict, CipherResult, Proof, VmMode, SmokeModule } from './types.ts';
 export { MATRIX, DEFAULT_SUITE, parseSuites } from './suites.ts';
 export { judge } from './verdict.ts';
 
@@ -116,10 +118,10 @@ function tailLines(t: string, n = 8): string {
 }
 
 /** One nginx run inside a batch: per-run settings; VM/kernel/log settings come from the batch. */
-export type SmokeRun = { nginx: string } & Pick<SmokeOptions, 'ciphers' | 'size' | 'extras' | 'testHooks'>;
+export type SmokeRun = { nginx: string } & Pick<SmokeOptions, 'ciphers' | 'size' | 'extras' | 'testHooks' | 'nginxModules'>;
 
 export async function runSmoke(nginx: string, opts: SmokeOptions = {}): Promise<SmokeResult> {
-  const [r] = await runSmokeBatch([{ nginx, ciphers: opts.ciphers, size: opts.size, extras: opts.extras, testHooks: opts.testHooks }], opts);
+  const [r] = await runSmokeBatch([{ nginx, ciphers: opts.ciphers, size: opts.size, extras: opts.extras, testHooks: opts.testHooks, nginxModules: opts.nginxModules }], opts);
   return r!;
 }
 
@@ -173,7 +175,7 @@ export async function runSmokeBatch(runs: SmokeRun[], opts: SmokeOptions = {}): 
   const host = hostKernel();
   const mode: 'native' | 'vm' = vmMode === 'always' || opts.kernel ? 'vm' : vmMode === 'never' ? 'native' : host.tlsReady ? 'native' : 'vm';
   if (mode === 'native' && runs.some((r) => r.testHooks?.blockCrypto)) throw new UsageError('testHooks.blockCrypto works only in the VM');
-  const scratch = mode === 'vm' ? guestScratch(runs.map((r) => r.nginx)) : '';
+  const scratch = mode === 'vm' ? guestScratch(runs.flatMap((r) => [r.nginx, ...(r.nginxModules ?? []).flatMap((m) => m.load)])) : '';
   if (mode === 'vm') {
     const big = runs.find((r) => (r.size ?? DEFAULT_SIZE) > MAX_VM_SIZE);
     if (big) throw new UsageError(`--size ${big.size}: at most ${MAX_VM_SIZE} bytes in the VM (its scratch is a tmpfs in 2 GiB of guest RAM)`);
@@ -214,9 +216,11 @@ export async function runSmokeBatch(runs: SmokeRun[], opts: SmokeOptions = {}): 
       const [tlsPort, httpPort, upstreamPort] = ports as [number, number, number];
       const p: Prepared = { run, dir, io, ioSeen, rel, work, nativeWork, binary, suites, ktlsOption: !hooks.noKtlsOption, debugLog: !hooks.noDebugLog };
       prepared.push(p);
+      const mods = run.nginxModules ?? [];
+      for (const m of mods) prepareModule(io, m);
       writeFileSync(
         path.join(io, 'nginx.conf'),
-        renderConfig({ work, io: ioSeen, tlsPort, httpPort, upstreamPort, suites, user: workerUser(mode === 'vm' || process.getuid?.() === 0), ktlsOption: p.ktlsOption, logLevel: p.debugLog ? 'debug' : 'info' }),
+        renderConfig({ work, io: ioSeen, tlsPort, httpPort, upstreamPort, suites, user: workerUser(mode === 'vm' || process.getuid?.() === 0), ktlsOption: p.ktlsOption, logLevel: p.debugLog ? 'debug' : 'info', modules: mods }),
       );
       writeFileSync(
         path.join(io, 'probe.sh'),
@@ -231,6 +235,7 @@ export async function runSmokeBatch(runs: SmokeRun[], opts: SmokeOptions = {}): 
           suites,
           extras: run.extras !== false,
           tamperBody: hooks.tamperBody,
+          modules: mods,
         }),
         { mode: 0o755 },
       );
@@ -269,8 +274,9 @@ export async function runSmokeBatch(runs: SmokeRun[], opts: SmokeOptions = {}): 
       const obs = readObservations(p.io);
       rmSync(path.join(p.io, PROBE_FILES.gzipDir), { recursive: true, force: true });
       if (!obs.nginxUp) {
+        const named = modulesNamedIn(`${obs.nginxTOutput}\n${obs.nginxStartOutput}`, p.run.nginxModules ?? []);
         throw new ForgeError(
-          `nginx did not start for the smoke test (${mode})\n  nginx -t:\n${tailLines(obs.nginxTOutput)}\n  start:\n${tailLines(obs.nginxStartOutput)}\n  error log: ${path.join(p.io, PROBE_FILES.errorLog)}`,
+          `nginx did not start for the smoke test (${mode})${named.length ? `; nginx names ${named.join(', ')}` : ''}\n  nginx -t:\n${tailLines(obs.nginxTOutput)}\n  start:\n${tailLines(obs.nginxStartOutput)}\n  error log: ${path.join(p.io, PROBE_FILES.errorLog)}`,
           { exitCode: ExitCode.smoke, hint: `the generated config is ${path.join(p.io, 'nginx.conf')}; all logs are in ${p.dir}` },
         );
       }
@@ -315,6 +321,49 @@ export async function runSmokeBatch(runs: SmokeRun[], opts: SmokeOptions = {}): 
   } finally {
     for (const p of prepared) if (p.nativeWork) rmSync(p.nativeWork, { recursive: true, force: true });
   }
+}
+
+/**
+ * A module's proof files in io/mod-<name>/: compressible text, its pre-compressed copy (made
+ * here with node:zlib, so the probe needs no compressor), and what the host expects.
+ */
+export function prepareModule(io: string, m: SmokeModule): void {
+  const f = moduleIo(m.name);
+  mkdirSync(path.join(io, f.src), { recursive: true });
+  if (!m.encoding) return;
+  // ~192 KiB of base64 text over random bytes: compressible, and different every run
+  const text = Buffer.from(randomBytes(144 * 1024).toString('base64').replace(/(.{76})/g, '$1\n'));
+  writeFileSync(path.join(io, f.src, f.file), text);
+  const expect: ModuleExpectation = {
+    name: m.name,
+    displayName: m.displayName,
+    link: m.link,
+    load: m.load,
+    directives: m.directives,
+    token: m.encoding.token,
+    originalSha256: sha256(text),
+    originalSize: text.length,
+  };
+  if (m.encoding.static.length && m.encoding.staticSuffix) {
+    const packed = ENCODERS[m.encoding.token](text);
+    writeFileSync(path.join(io, f.src, `${f.file}${m.encoding.staticSuffix}`), packed);
+    Object.assign(expect, { staticSha256: sha256(packed), staticSize: packed.length, staticSuffix: m.encoding.staticSuffix });
+  }
+  writeFileSync(path.join(io, f.expect), `${JSON.stringify(expect, null, 2)}\n`);
+}
+
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const ENCODERS: Record<NonNullable<SmokeModule['encoding']>['token'], (b: Buffer) => Buffer> = {
+  br: (b) => brotliCompressSync(b, { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 11 } }),
+  gzip: (b) => gzipSync(b, { level: 9 }),
+  deflate: (b) => deflateSync(b, { level: 9 }),
+};
+
+/** Modules whose .so file or directive words appear in nginx's output (a failed load or an unknown directive). */
+export function modulesNamedIn(output: string, mods: SmokeModule[]): string[] {
+  return mods
+    .filter((m) => m.load.some((so) => output.includes(so) || output.includes(path.basename(so))) || m.directives.some((d) => output.includes(`"${d.split(/\s/)[0]}"`)))
+    .map((m) => `module ${m.displayName} (${m.name}, ${m.link})`);
 }
 
 /** A native probe that was interrupted can leave nginx running: stop it by its pid file. */

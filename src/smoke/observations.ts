@@ -1,10 +1,50 @@
 // Read what the probe script wrote into the io directory into typed observations. Pure parsing
 // (plus reading files); judging happens in verdict.ts.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { gunzipSync } from 'node:zlib';
-import { gzipRequests, PROBE_FILES } from './probe.ts';
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
+import { gzipRequests, moduleIo, PROBE_FILES } from './probe.ts';
+import type { SmokeModule } from './types.ts';
+
+/** Content-Encoding tokens node:zlib decodes (the smoke test decodes on the host, natively and for the VM). */
+export const DECODERS: Record<NonNullable<SmokeModule['encoding']>['token'], (b: Buffer) => Buffer> = {
+  br: (b) => brotliDecompressSync(b),
+  gzip: (b) => gunzipSync(b),
+  deflate: (b) => inflateSync(b),
+};
+
+/** What the host prepared for a module's proof (io/mod-<name>/expect.json). */
+export interface ModuleExpectation {
+  name: string;
+  displayName: string;
+  link: 'static' | 'dynamic';
+  load: string[];
+  directives: string[];
+  token: 'br' | 'gzip' | 'deflate';
+  originalSha256: string;
+  originalSize: number;
+  /** the pre-compressed file's hash (static proof), when the module has one */
+  staticSha256?: string;
+  staticSize?: number;
+  staticSuffix?: string;
+}
+
+export interface ModuleResponse {
+  httpCode: string;
+  encoding: string;
+  bodySize: number;
+  bodySha256: string;
+  /** sha256 after decoding with the expected encoding ('-' when not decodable) */
+  decodedSha256: string;
+  problem?: string;
+}
+
+export interface ModuleObservation {
+  expect: ModuleExpectation;
+  dyn?: ModuleResponse;
+  static?: ModuleResponse;
+}
 
 export type TlsStat = Record<string, number>;
 
@@ -59,6 +99,8 @@ export interface Observations {
   reBody?: string;
   reNomatchCode?: string;
   errorLog: string;
+  /** third-party modules with an encoding proof (empty: none in this run) */
+  modules?: ModuleObservation[];
   complete: boolean;
   /** t_end - t_start of the probe */
   probeMs?: number;
@@ -171,6 +213,7 @@ export function readObservations(io: string): Observations {
     reBody: results.re_body,
     reNomatchCode: results.re_nomatch_code,
     errorLog: errorLogBuf.toString('utf8'),
+    modules: readModules(io),
     complete: existsSync(path.join(io, PROBE_FILES.done)),
     probeMs: num(results.t_end) !== undefined && num(results.t_start) !== undefined ? num(results.t_end)! - num(results.t_start)! : undefined,
   };
@@ -228,4 +271,50 @@ function readGzip(io: string): GzipObservation[] {
     }
     return o;
   });
+}
+
+/** Every io/mod-<name>/ the host prepared: the responses the probe saved, decoded here. */
+export function readModules(io: string): ModuleObservation[] {
+  let dirs: string[] = [];
+  try {
+    dirs = readdirSync(io).filter((d) => d.startsWith('mod-')).sort();
+  } catch {
+    return [];
+  }
+  const out: ModuleObservation[] = [];
+  for (const d of dirs) {
+    const name = d.slice('mod-'.length);
+    const f = moduleIo(name);
+    let expect: ModuleExpectation;
+    try {
+      expect = JSON.parse(readFileSync(path.join(io, f.expect), 'utf8')) as ModuleExpectation;
+    } catch {
+      continue;
+    }
+    const read = (kind: 'dyn' | 'static'): ModuleResponse | undefined => {
+      const r = f.responses(kind);
+      if (!existsSync(path.join(io, r.status))) return undefined;
+      const httpCode = readOr(path.join(io, r.status)).trim() || '000';
+      const encoding = encodingsFromHeaders(readOr(path.join(io, r.headers)))[0] ?? '-';
+      let body: Buffer;
+      try {
+        body = readFileSync(path.join(io, r.body));
+      } catch {
+        return { httpCode, encoding, bodySize: 0, bodySha256: '-', decodedSha256: '-', problem: 'no response body' };
+      }
+      const o: ModuleResponse = { httpCode, encoding, bodySize: body.length, bodySha256: sha256(body), decodedSha256: '-' };
+      if (encoding !== expect.token) {
+        o.problem = `not ${expect.token}-encoded (Content-Encoding: ${encoding})`;
+        return o;
+      }
+      try {
+        o.decodedSha256 = sha256(DECODERS[expect.token](body));
+      } catch (e) {
+        o.problem = `decoding ${expect.token} failed: ${(e as Error).message}`;
+      }
+      return o;
+    };
+    out.push({ expect, dyn: read('dyn'), static: expect.staticSha256 ? read('static') : undefined });
+  }
+  return out;
 }

@@ -2,8 +2,9 @@
 // natively and inside the VM (there through chroot into the host root). It judges nothing; it
 // writes facts (hashes, counters, log offsets, curl output) into the io directory, and
 // observations.ts + verdict.ts turn them into verdicts on the host. One place for the checks.
-import { GZIP_LEVELS, GZIP_SIZES, workPaths } from './config.ts';
+import { GZIP_LEVELS, GZIP_SIZES, moduleUrls, workPaths } from './config.ts';
 import type { Suite } from './suites.ts';
+import type { SmokeModule } from './types.ts';
 
 export interface ProbeParams {
   nginx: string;
@@ -18,6 +19,14 @@ export interface ProbeParams {
   extras: boolean;
   /** flip bytes of the served file after hashing it (test hook: a real run that must end CORRUPT) */
   tamperBody?: boolean;
+  /** third-party modules with an encoding proof: files from io/mod-<name>/src are served */
+  modules?: SmokeModule[];
+}
+
+/** A module's files in the io directory: what the host prepared, and what the probe fetched. */
+export function moduleIo(name: string) {
+  const d = `mod-${name}`;
+  return { dir: d, src: `${d}/src`, expect: `${d}/expect.json`, file: 'text.txt', responses: (kind: 'dyn' | 'static') => ({ headers: `${d}/${kind}.headers`, body: `${d}/${kind}.body`, status: `${d}/${kind}.status` }) };
 }
 
 /** Single-quote for sh. */
@@ -45,6 +54,8 @@ export function gzipRequests(): { kind: 'gz' | 'px'; level: number; size: 'small
   for (const kind of ['gz', 'px'] as const) for (const level of GZIP_LEVELS) for (const size of ['small', 'large'] as const) out.push({ kind, level, size, file: `${kind}${level}-${size}` });
   return out;
 }
+
+const encodingModules = (p: ProbeParams) => (p.modules ?? []).filter((m) => m.encoding);
 
 // Under TCG every process start costs ~0.1-0.2 s, so the script keeps external commands few:
 // one curl for all gzip URLs, shell arithmetic instead of tr/cut, curl's own timing.
@@ -108,7 +119,15 @@ put gz_large_sha256 "$(sha ${sq(`${w.gz}/large.txt`)})"
 `
     : ''
 }chmod -R a+r ${sq(w.html)} ${sq(w.gz)}
-
+${encodingModules(p)
+  .map((m) => {
+    const u = moduleUrls(m, p.work);
+    const io = moduleIo(m.name);
+    return `# ${m.displayName}: the file and its pre-compressed copy (made on the host)
+mkdir -p ${sq(u.dir)} && cp "$IO/${io.src}/"* ${sq(u.dir)}/ && chmod -R a+rX "$WORK/mod"
+`;
+  })
+  .join('')}
 # jemalloc: a linked-in jemalloc prints its statistics at exit
 MALLOC_CONF=stats_print:true "$NGINX" -t -p "$WORK/" -c "$CONF" -e "$ERRLOG" > "$IO/${PROBE_FILES.nginxT}" 2>&1
 put nginx_t_exit $?
@@ -163,6 +182,21 @@ ${gz} \\
   put re_nomatch_code "$(curl -s --max-time 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HTTP_PORT/re/Forge9")"`
     : ''
 }
+${encodingModules(p)
+  .map((m) => {
+    const u = moduleUrls(m, p.work);
+    const io = moduleIo(m.name);
+    const kinds = m.encoding!.static.length ? (['dyn', 'static'] as const) : (['dyn'] as const);
+    return `  # ${m.displayName}: Accept-Encoding: ${m.encoding!.token}
+${kinds
+  .map((k) => {
+    const r = io.responses(k);
+    return `  curl -sS --http1.1 --max-time 60 -H ${sq(`Accept-Encoding: ${m.encoding!.token}`)} -D "$IO/${r.headers}" -o "$IO/${r.body}" -w '%{http_code}' "http://127.0.0.1:$HTTP_PORT${k === 'dyn' ? u.dynamic : u.static}${io.file}" > "$IO/${r.status}" 2>> "$IO/curl-mod.txt"`;
+  })
+  .join('\n')}
+`;
+  })
+  .join('')}  put t_modules "$(now)"
 fi
 
 # stop nginx

@@ -2,6 +2,21 @@
 
 export type VmMode = 'auto' | 'always' | 'never';
 
+/** A third-party module the smoke run loads and proves (from the plan's module components). */
+export interface SmokeModule {
+  /** component name, e.g. "ngx-brotli" */
+  name: string;
+  /** how people write it, e.g. "ngx_brotli" */
+  displayName: string;
+  link: 'static' | 'dynamic';
+  /** absolute paths of its .so files, loaded with load_module (a dynamic module) */
+  load: string[];
+  /** directives that use it; their first words name it in nginx's error messages */
+  directives: string[];
+  /** the Content-Encoding it adds: proved on a dynamic and a pre-compressed response */
+  encoding?: { token: 'br' | 'gzip' | 'deflate'; dynamic: string[]; static: string[]; staticSuffix?: string };
+}
+
 export interface SmokeOptions {
   /** auto (default): a VM when the host kernel has no `tls` ULP; always; never. */
   vm?: VmMode;
@@ -23,6 +38,8 @@ export interface SmokeOptions {
   vmTimeoutSec?: number;
   /** Also prove PCRE2 JIT and zlib-ng gzip in the same run (default true; jemalloc is always checked). */
   extras?: boolean;
+  /** Third-party nginx modules to load (dynamic) and prove (their encodings). */
+  nginxModules?: SmokeModule[];
   /**
    * @internal Test hooks. They change what is served or configured, and the run stays real:
    * `tamperBody` flips one byte of the served file after its hash was taken (→ CORRUPT);

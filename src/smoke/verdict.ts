@@ -18,6 +18,7 @@
 // table and the run still PASSes; the overall verdict is CIPHER_FALLBACK only when the kernel is
 // ready and the binary is kTLS-capable but the primary suite was not offloaded — typically no suite
 // at all was, because the kernel could not load its crypto (gcm, ctr, ghash) modules.
+import type { ModuleObservation } from './observations.ts';
 import type { BinaryInfo } from './binary.ts';
 import { rxDelta, txDelta, type Observations, type SuiteObservation } from './observations.ts';
 import { primarySuite, type Suite } from './suites.ts';
@@ -215,6 +216,9 @@ export function judge(input: JudgeInput): Judgement {
     detail: je ? 'MALLOC_CONF=stats_print:true nginx -t printed "Begin jemalloc statistics"' : 'no jemalloc statistics printed: jemalloc is not the allocator',
     required: binary.claims.jemalloc,
   };
+  // third-party modules: each response decodes to the original bytes, the static one is the
+  // pre-compressed file as is; a failure names the module
+  for (const m of obs.modules ?? []) Object.assign(proofs, moduleProof(m));
   proofs.nginx_t = {
     ok: obs.nginxTExit === 0,
     detail: obs.nginxTExit === 0 ? 'configuration test passed' : `nginx -t exit ${obs.nginxTExit}: ${lastLines(obs.nginxTOutput)}`,
@@ -321,4 +325,31 @@ function overall(
     default:
       return { verdict: p.verdict, reason: p.detail };
   }
+}
+
+/** The proof of one module's encoding (key `module:<component>`), named after the module. */
+export function moduleProof(m: ModuleObservation): Record<string, Proof> {
+  const e = m.expect;
+  const who = `module ${e.displayName} (${e.name}, ${e.link}${e.load.length ? `, load_module ${e.load.map((f) => f.split('/').pop()).join(', ')}` : ''})`;
+  const bad: string[] = [];
+  const good: string[] = [];
+  const d = m.dyn;
+  if (!d) bad.push('no on-the-fly response');
+  else if (d.httpCode !== '200' || d.problem || d.decodedSha256 !== e.originalSha256) {
+    bad.push(`on the fly: HTTP ${d.httpCode}, ${d.problem ?? (d.decodedSha256 !== e.originalSha256 ? `decodes to other bytes (${d.decodedSha256.slice(0, 16)}…, expected ${e.originalSha256.slice(0, 16)}…)` : '')}`);
+  } else good.push(`Content-Encoding: ${e.token}, ${e.originalSize} B → ${d.bodySize} B on the fly, decodes to the original bytes`);
+  if (e.staticSha256) {
+    const s = m.static;
+    if (!s) bad.push(`no response for the pre-compressed ${e.staticSuffix ?? ''} file`);
+    else if (s.httpCode !== '200' || s.problem || s.bodySha256 !== e.staticSha256 || s.decodedSha256 !== e.originalSha256) {
+      bad.push(`pre-compressed: HTTP ${s.httpCode}, ${s.problem ?? (s.bodySha256 !== e.staticSha256 ? `not the ${e.staticSuffix ?? ''} file's bytes (compressed on the fly?)` : 'decodes to other bytes')}`);
+    } else good.push(`the pre-compressed ${e.staticSuffix ?? ''} file served as is (${s.bodySize} B)`);
+  }
+  return {
+    [`module:${e.name}`]: {
+      ok: bad.length === 0,
+      detail: bad.length ? `${who}: ${bad.join('; ')}` : `${who}: ${good.join('; ')}`,
+      required: true,
+    },
+  };
 }

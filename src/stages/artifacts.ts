@@ -8,7 +8,7 @@ import { cpSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, 
 import os from 'node:os';
 import path from 'node:path';
 import * as tar from 'tar';
-import { component, type BuildPlan } from '../plan.ts';
+import { component, moduleObjects, modules, modulesPath, type BuildPlan } from '../plan.ts';
 import { cyclonedx as sbom, usedArtifact } from '../sbom.ts';
 
 export interface PackageInput {
@@ -57,6 +57,15 @@ export function manifest(input: PackageInput, binarySha: string) {
         options: c.options,
       };
     }),
+    /** third-party modules: how each is linked, and the .so files of a dynamic one (in the tarball's modules/) */
+    modules: modules(plan).map((m) => ({
+      name: m.name,
+      version: m.version,
+      link: m.module.link,
+      modules: m.module.names,
+      requires: m.module.requires,
+      objects: moduleObjects(m).map((so) => ({ path: `modules/${so}`, sha256: sha256File(path.join(input.root, modulesPath(plan), so)) })),
+    })),
     patchSets: plan.patchSets.map((s) => ({ component: s.component, name: s.name, file: s.artifact.file, sha256: s.artifact.sha256 })),
     patches: plan.patches.map((p) => ({ component: p.component, id: p.id, sha256: p.sha256, cves: p.cves })),
     /** CVE ids resolved by the applied patches (also in the SBOM's vulnerabilities section). */
@@ -84,6 +93,11 @@ export async function writeArtifacts(input: PackageInput): Promise<string[]> {
   const confSrc = path.join(root, 'etc/nginx');
   if (existsSync(confSrc)) cpSync(confSrc, path.join(top, 'conf'), { recursive: true });
   cpSync(input.licensesDir, path.join(top, 'licenses'), { recursive: true });
+  const sos = modules(plan).flatMap((m) => moduleObjects(m));
+  if (sos.length) {
+    mkdirSync(path.join(top, 'modules'), { recursive: true });
+    for (const so of sos) cpSync(path.join(root, modulesPath(plan), so), path.join(top, 'modules', so));
+  }
   const binarySha = sha256File(sbin);
   const man = manifest(input, binarySha);
   writeFileSync(path.join(top, 'manifest.json'), `${JSON.stringify(man, null, 2)}\n`);

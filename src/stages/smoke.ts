@@ -3,8 +3,21 @@
 // required proof: body, gzip/zlib-ng, PCRE2 JIT, jemalloc, nginx -t). A userspace profile must
 // say BINARY_NO_KTLS, never PASS, with every proof that does not concern kTLS holding.
 import { ForgeError, ExitCode } from '../errors.ts';
-import type { BuildPlan } from '../plan.ts';
-import type { SmokeOptions, SmokeResult } from '../smoke/index.ts';
+import path from 'node:path';
+import { moduleObjects, modules, type BuildPlan } from '../plan.ts';
+import type { SmokeModule, SmokeOptions, SmokeResult } from '../smoke/index.ts';
+
+/** The plan's modules as the smoke test takes them: .so files in `modulesDir` to load, the encoding to prove. */
+export function smokeModules(plan: BuildPlan, modulesDir: string): SmokeModule[] {
+  return modules(plan).map((m) => ({
+    name: m.name,
+    displayName: m.displayName,
+    link: m.module.link,
+    load: moduleObjects(m).map((so) => path.join(modulesDir, so)),
+    directives: m.module.directives,
+    ...(m.module.encoding ? { encoding: m.module.encoding } : {}),
+  }));
+}
 
 const KTLS_PROOFS = new Set(['ktls_log', 'ktls_counters']);
 

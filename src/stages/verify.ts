@@ -5,11 +5,11 @@
 //   that must not be NEEDED (linked statically), an `nginx -t` run that shows it (jemalloc stats)
 //   nginx -t on a generated config
 import { execa } from 'execa';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { MissingToolError, VerifyError } from '../errors.ts';
-import { libraries, server, tlsLibrary, type BuildPlan } from '../plan.ts';
+import { libraries, moduleObjects, modules, modulesPath, server, tlsLibrary, type BuildPlan } from '../plan.ts';
 import { tempPathDirectives } from '../nginxconf.ts';
 
 export interface Check {
@@ -24,11 +24,14 @@ export function renderConfigureArgs(args: string[]): string {
   return args.map((a) => (/\s/.test(a) ? a.replace(/^(--[^=]*=)(.*)$/s, "$1'$2'") : a)).join(' ');
 }
 
-/** A minimal config that keeps every path inside `dir` (binaries carry Debian paths). */
-export function minimalConfig(dir: string): string {
+/**
+ * A minimal config that keeps every path inside `dir` (binaries carry Debian paths); `extra`
+ * adds main-context lines (load_module) and http{} directives (a module's).
+ */
+export function minimalConfig(dir: string, extra: { main?: string[]; http?: string[]; location?: string[] } = {}): string {
   const p = (f: string) => path.join(dir, f);
   for (const d of ['logs', 'tmp']) mkdirSync(p(d), { recursive: true });
-  return `worker_processes 1;
+  return `${(extra.main ?? []).map((l) => `${l}\n`).join('')}worker_processes 1;
 pid ${p('nginx.pid')};
 error_log ${p('logs/error.log')};
 events { worker_connections 64; }
@@ -36,9 +39,32 @@ http {
   access_log off;
 ${tempPathDirectives(p('tmp'), '  ')}
   gzip on;
-  server { listen 127.0.0.1:8; location ~ ^/(?<x>[a-z]+)$ { return 200 $x; } }
+${(extra.http ?? []).map((l) => `  ${l}\n`).join('')}  server { listen 127.0.0.1:8; location ~ ^/(?<x>[a-z]+)$ { return 200 $x; }${extra.location?.length ? ` location /module/ { ${extra.location.join(' ')} }` : ''} }
 }
 `;
+}
+
+/**
+ * Where the dynamic modules of this binary are: <root><modules-path> when the install root is
+ * known (the verify stage), else below the root the binary's --sbin-path implies, a tarball's
+ * modules/ beside sbin/, or the modules path itself (an installed system).
+ */
+export function modulesDirFor(binary: string, plan: BuildPlan, root?: string): string {
+  const mp = modulesPath(plan);
+  if (root) return path.join(root, mp);
+  const sbin = plan.configureArgs.find((a) => a.startsWith('--sbin-path='))?.slice('--sbin-path='.length);
+  const abs = path.resolve(binary);
+  const candidates = [
+    ...(sbin && abs.endsWith(sbin) ? [path.join(abs.slice(0, abs.length - sbin.length), mp)] : []),
+    path.join(path.dirname(path.dirname(abs)), 'modules'),
+    mp,
+  ];
+  return candidates.find((d) => existsSync(d)) ?? candidates[0]!;
+}
+
+/** The load_module lines of the plan's dynamic modules, found in `dir`. */
+export function loadModuleLines(plan: BuildPlan, dir: string): string[] {
+  return modules(plan).flatMap((m) => moduleObjects(m).map((so) => `load_module ${path.join(dir, so)};`));
 }
 
 async function runNginx(binary: string, args: string[], env: Record<string, string> = {}) {
@@ -49,7 +75,7 @@ async function runNginx(binary: string, args: string[], env: Record<string, stri
   }
 }
 
-export async function verifyBinary(binary: string, plan: BuildPlan): Promise<Check[]> {
+export async function verifyBinary(binary: string, plan: BuildPlan, opts: { root?: string } = {}): Promise<Check[]> {
   const checks: Check[] = [];
   const add = (check: string, ok: boolean, expected: string, actual: string) => checks.push({ check, ok, expected, actual });
 
@@ -104,6 +130,28 @@ export async function verifyBinary(binary: string, plan: BuildPlan): Promise<Che
     add(`${who} linked statically (readelf -d NEEDED)`, shared.length === 0, `none of ${names.join('/')}`, shared.length ? shared.join(', ') : `none (NEEDED: ${needed.join(', ')})`);
   }
 
+  // modules: a static one is in nginx -V; a dynamic one's .so files are installed, link their
+  // libraries statically, and load (nginx -t below)
+  const modDir = modulesDirFor(binary, plan, opts.root);
+  for (const m of modules(plan)) {
+    const what = `module ${m.displayName} (${m.name}, ${m.module.link})`;
+    const flag = plan.configureArgs.find((a) => /^--add(-dynamic)?-module=/.test(a) && a.includes(`/${m.layout}`));
+    add(`${what} in nginx -V`, Boolean(flag && line.includes(flag)), flag ?? `--add-module for ${m.layout}`, flag && line.includes(flag) ? 'present' : 'absent');
+    const libNames = libraries(plan).filter((l) => m.module.requires.includes(l.name)).flatMap((l) => l.verify.sharedNames);
+    for (const so of moduleObjects(m)) {
+      const file = path.join(modDir, so);
+      if (!existsSync(file)) {
+        add(`${what}: ${so} installed`, false, file, 'missing');
+        continue;
+      }
+      add(`${what}: ${so} installed`, true, file, 'present');
+      if (libNames.length) {
+        const shared = (await neededLibraries(file)).filter((l) => libNames.some((n) => l.startsWith(`${n}.so`)));
+        add(`${what}: ${so} links ${libNames.join('/')} statically`, shared.length === 0, `none of ${libNames.join('/')} NEEDED`, shared.length ? shared.join(', ') : 'none');
+      }
+    }
+  }
+
   const dir = mkdtempSync(path.join(tmpdir(), 'nginx-forge-verify-'));
   try {
     const conf = path.join(dir, 'nginx.conf');
@@ -118,6 +166,15 @@ export async function verifyBinary(binary: string, plan: BuildPlan): Promise<Che
       const seen = String(r.all).includes(t2.expect);
       const env = Object.entries(t2.env).map(([k, v]) => `${k}=${v}`).join(' ');
       add(`${lib.displayName} (${env} nginx -t)`, seen, `"${t2.expect}" printed`, seen ? 'printed' : 'not printed');
+    }
+    for (const m of modules(plan)) {
+      const sos = moduleObjects(m).map((so) => path.join(modDir, so));
+      if (!sos.every((f) => existsSync(f))) continue;
+      const mconf = path.join(dir, `nginx-${m.name}.conf`);
+      writeFileSync(mconf, minimalConfig(dir, { main: sos.map((f) => `load_module ${f};`), http: m.module.directives, location: m.module.locationDirectives }));
+      const r = await runNginx(binary, ['-t', '-p', dir, '-c', mconf, '-e', path.join(dir, 'logs/error.log')]);
+      const how = [sos.length ? `load_module ${moduleObjects(m).join(', ')}` : '', [...m.module.directives, ...m.module.locationDirectives].join(' ')].filter(Boolean).join(' + ');
+      add(`module ${m.displayName} (${m.name}, ${m.module.link}): nginx -t with ${how || 'nothing'}`, r.exitCode === 0, 'syntax ok / test is successful', r.exitCode === 0 ? 'ok' : String(r.all).trim().split('\n').slice(-3).join(' '));
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -16,7 +16,7 @@ export const TEST_HOME = process.env.NGINX_FORGE_TEST_HOME ?? path.join(TEST_ROO
 export const TEST_DISTFILES = path.join(TEST_ROOT, 'distfiles');
 export const CLI = path.join(PROJECT_ROOT, 'bin', 'nginx-forge.mjs');
 
-export type Profile = 'ktls' | 'userspace';
+export type Profile = 'ktls' | 'userspace' | 'ktls-brotli';
 
 export interface SummaryJson {
   profile: string;
