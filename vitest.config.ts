@@ -8,6 +8,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     reporters: ['default'],
+    // unit tests mostly wait (CLI child processes, local servers): more workers than the 2 cores
+    maxWorkers: 4,
     projects: [
       {
         extends: true,
