@@ -78,10 +78,12 @@ export class ExtractError extends ForgeError {
     readonly archive: string,
     readonly member: string,
     reason: string,
+    /** A write error (disk full, name too long) is not the archive's fault: say so. */
+    opts: { hint?: string; verb?: string } = {},
   ) {
-    super(`refusing to extract ${archive}: member "${member}": ${reason}`, {
+    super(`${opts.verb ?? 'refusing to extract'} ${archive}: member "${member}": ${reason}`, {
       exitCode: ExitCode.build,
-      hint: 'the archive is not what the recipe pins; nothing was written outside the target directory.',
+      hint: opts.hint ?? 'the archive is not what the recipe pins; nothing was written outside the target directory.',
     });
   }
 }
