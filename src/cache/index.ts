@@ -4,7 +4,7 @@
 // A lock per entry keeps two builds from producing the same entry at once.
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync, readFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
-import lockfile from 'proper-lockfile';
+import { acquireLock } from '../lock.ts';
 
 export interface CacheEntryMeta {
   stage: string;
@@ -46,13 +46,8 @@ export class StageCache {
     const final = this.entryDir(stageId, key);
     const parent = path.dirname(final);
     mkdirSync(parent, { recursive: true });
-    const lockTarget = `${final}.lock-target`;
-    if (!existsSync(lockTarget)) writeFileSync(lockTarget, '');
-    const release = await lockfile.lock(lockTarget, {
-      stale: 10_000,
-      update: 2_000,
-      retries: { retries: 100_000, minTimeout: 500, maxTimeout: 2_000 },
-    });
+    // the lock records its holder's pid: a build killed with -9 does not stall the next one
+    const release = (await acquireLock(this.lockFile(stageId, key), { pollMs: 500, what: `stage ${stageId}` })) as () => void;
     try {
       if (this.lookup(stageId, key)) return { dir: final, produced: false };
       this.sweep(parent, key);
@@ -78,8 +73,13 @@ export class StageCache {
       }
       return { dir: final, produced: true };
     } finally {
-      await release();
+      release();
     }
+  }
+
+  /** The lock file of an entry (held while a build produces it). */
+  lockFile(stageId: string, key: string): string {
+    return `${this.entryDir(stageId, key)}.lock`;
   }
 
   /** Remove temp directories left by killed builds for this key (we hold the lock). */

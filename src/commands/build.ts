@@ -116,6 +116,7 @@ export async function run(flags: BuildFlags): Promise<number> {
   const listr = new Listr(view.tasks, {
     concurrent: false,
     exitOnError: true,
+    registerSignalListeners: false, // its SIGINT handler exits 127; interruptible() handles signals
     renderer: 'default',
     rendererOptions: { collapseSubtasks: false, showSubtasks: true },
     fallbackRenderer: 'simple',

@@ -6,7 +6,7 @@ import { missingFromStore, OfflineMissingError, planFetchItems, storeEntriesOf, 
 import { combineErrors, pool } from '../fetch/plan.ts';
 import { distfilesDir, plainOutput } from '../paths.ts';
 import path from 'node:path';
-import { planFromFlags, type PlanFlags } from './common.ts';
+import { interruptible, planFromFlags, type PlanFlags } from './common.ts';
 
 export { fetchPlanSources, type PlanSources } from '../fetch/plan.ts';
 
@@ -42,19 +42,20 @@ export async function run(flags: FetchFlags): Promise<number> {
   const plan = planFromFlags(flags, false);
   const jobs = parseJobs(flags.jobs);
   const distdir = distfilesDir(flags.distdir);
-  const controller = new AbortController();
-  const onSigint = () => controller.abort(new Error('interrupted'));
-  process.once('SIGINT', onSigint);
+  return interruptible('fetch', (signal) => fetchAll(plan, flags, jobs, distdir, signal));
+}
+
+async function fetchAll(plan: ReturnType<typeof planFromFlags>, flags: FetchFlags, jobs: number, distdir: string, signal: AbortSignal): Promise<number> {
   const base: FetchOptions = {
     distdir,
     mirrors: flags.mirror,
     offline: Boolean(flags.offline),
     distro: flags.distro !== false,
     keysDir: path.join(plan.recipesDir, 'keys'),
-    signal: controller.signal,
+    signal,
   };
   const items = planFetchItems(plan);
-  try {
+  {
     if (base.offline) {
       const missing = await missingFromStore(items, distdir);
       if (missing.length) throw new OfflineMissingError(missing, distdir);
@@ -123,10 +124,7 @@ export async function run(flags: FetchFlags): Promise<number> {
       } as ConstructorParameters<typeof Listr>[1],
     );
     await list.run();
-    if (controller.signal.aborted) {
-      process.stderr.write('nginx-forge: fetch interrupted; partial downloads are kept and resumed next time\n');
-      return ExitCode.interrupted;
-    }
+    if (signal.aborted) throw signal.reason; // interruptible() reports it (exit 130)
     if (errors.length) throw combineErrors(errors, distdir);
     // one line per file, in plan order (artifact, then its signature)
     const order = items.flatMap((it) => it.alternatives.flatMap((a) => storeEntriesOf(a).map((e) => e.sha256)));
@@ -143,8 +141,6 @@ export async function run(flags: FetchFlags): Promise<number> {
     lines.push(`all ${seen.size} files verified in ${distdir} (${formatBytes(transferred)} downloaded, ${secs} s)`);
     process.stdout.write(`${lines.join('\n')}\n`);
     return ExitCode.ok;
-  } finally {
-    process.removeListener('SIGINT', onSigint);
   }
 }
 

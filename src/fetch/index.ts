@@ -7,6 +7,7 @@
 // sha256 makes concurrent fetches of the same file (threads or processes) download it once.
 import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { FetchError, ForgeError } from '../errors.ts';
 import { BUILTIN_RECIPES } from '../recipes/load.ts';
@@ -191,7 +192,7 @@ async function obtainFile(a: FileArtifact, c: Ctx): Promise<FetchResult> {
     a,
     {
       signal: opts.signal,
-      onWait: () => log?.(`${a.file}: another download of it is running; waiting for it`),
+      onWait: (o) => log?.(`${a.file}: another download of it is running${o ? ` (pid ${o.pid}${o.host !== hostname() ? ` on ${o.host}` : ''})` : ''}; waiting for it`),
       whileWaiting: async () => {
         if (!existsSync(storePath(opts.distdir, a))) return undefined;
         const p = await inStore(opts.distdir, a);
