@@ -18,12 +18,49 @@ export const DistroFile = z.strictObject({
       error: 'must look like "main/n/nginx" (component/prefix/source-package)',
     })
     .describe('pool directory below the archive root, e.g. "main/n/nginx"'),
-  file: z.string().min(1).describe('file name in the pool, e.g. "nginx_1.26.3.orig.tar.gz"'),
+  file: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._+~-]*$/, { error: 'must be a plain file name (no "/" or "..")' })
+    .describe('file name in the pool, e.g. "nginx_1.26.3.orig.tar.gz"'),
   archive: z
     .enum(['main', 'security'])
     .default('main')
     .describe('which apt source provides it: the main archive or the security archive'),
 });
+
+// Paths in recipes name files inside trees nginx-forge owns (an extracted source tree, a patch-set
+// archive, recipes/keys/). They must stay there: relative, normalized, no ".." component, no
+// absolute path (a topdir of "../../x" made build write outside the work directory; a
+// licenseFiles entry of "../../etc/shadow" would have been shipped in the tarball).
+const REL_PATH = /^(?!\.{1,2}(?:\/|$))(?!.*\/\.{1,2}(?:\/|$))[^/\\\0]+(?:\/[^/\\\0]+)*$/;
+
+/** Why a string is not a normalized relative path inside `where` (undefined when it is). */
+export function relPathProblem(s: unknown, where: string): string | undefined {
+  if (typeof s !== 'string') return undefined;
+  if (s === '') return `must not be empty (a path inside ${where})`;
+  if (s.startsWith('/')) return `"${s}" is an absolute path; it must be relative to ${where}`;
+  if (s.includes('\0')) return 'contains a NUL byte';
+  if (s.includes('\\')) return `"${s}" contains "\\"; use "/" between directories`;
+  const parts = s.split('/');
+  if (parts.includes('..')) return `"${s}" contains "..": it must stay inside ${where}`;
+  if (!REL_PATH.test(s)) {
+    const norm = parts.filter((c) => c !== '' && c !== '.').join('/');
+    return norm ? `"${s}" is not normalized: write "${norm}"` : `"${s}" names ${where} itself, not a path inside it`;
+  }
+  return undefined;
+}
+
+/** A normalized relative path inside `where` (also a `pattern` in the JSON Schema). */
+const relPath = (where: string) =>
+  z
+    .string()
+    .regex(REL_PATH, { error: (iss) => relPathProblem(iss.input, where) ?? `must be a relative path inside ${where}` });
+
+/** One path component (a directory name), never "." or "..". */
+const dirName = (where: string) =>
+  z.string().regex(/^(?!\.{1,2}$)[^/\\\0]+$/, {
+    error: (iss) => (typeof iss.input === 'string' && iss.input.includes('/') ? `"${iss.input}" must be a single directory name (no "/")` : `"${String(iss.input)}" must be a plain directory name ${where}`),
+  });
 
 const fileName = z
   .string()
@@ -33,7 +70,7 @@ export const Signature = z.strictObject({
   urls: z.array(z.url()).default([]),
   distro: DistroFile.optional(),
   sha256: Sha256.describe('hash of the detached signature file itself'),
-  keyring: z.string().min(1).describe('armored public key file, relative to recipes/keys/'),
+  keyring: relPath('recipes/keys/').describe('armored public key file, relative to recipes/keys/'),
   fingerprints: z.array(Fingerprint).min(1).describe('signing keys accepted for this artifact'),
 });
 
@@ -56,11 +93,11 @@ export const FileArtifact = ArtifactFields.refine(...hasSource);
 
 /** A source archive: must unpack into exactly one top-level directory. */
 export const Artifact = ArtifactFields.extend({
-  topdir: z.string().min(1).describe('the single top-level directory the archive must contain'),
+  topdir: dirName('(the top-level directory of the archive)').describe('the single top-level directory the archive must contain'),
 }).refine(...hasSource);
 
 export const PatchRef = z.strictObject({
-  file: z.string().min(1).describe('path of the patch inside the patch-set archive directory'),
+  file: relPath('the patch set\'s "dir"').describe('path of the patch inside the patch-set archive directory'),
   sha256: Sha256,
 });
 
@@ -69,7 +106,7 @@ export const PatchSet = z.strictObject({
   name: z.string().regex(/^[a-z0-9-]+$/, { error: 'must be lowercase letters, digits and "-"' }),
   description: z.string().min(1),
   artifact: Artifact,
-  dir: z.string().min(1).describe('directory inside the archive that holds the patches'),
+  dir: relPath('the extracted patch-set archive').describe('directory inside the archive that holds the patches (starts with the artifact\'s topdir)'),
   strip: z.number().int().min(0).default(1),
   patches: z.array(PatchRef).min(1).describe('applied in this order, each verified against its sha256'),
 });
@@ -89,7 +126,7 @@ export const ComponentRecipe = z.strictObject({
   description: z.string().min(1),
   homepage: z.url(),
   license: z.string().min(1).describe('SPDX license identifier'),
-  licenseFiles: z.array(z.string().min(1)).min(1).describe('license files inside the source tree, shipped in artifacts'),
+  licenseFiles: z.array(relPath('the source tree')).min(1).describe('license files inside the source tree, shipped in artifacts'),
   versions: z.record(z.string().regex(/^\d+(\.\d+){1,2}$/, { error: 'must be a version like 1.26.3 or 10.48' }), ComponentVersion),
 });
 
@@ -110,9 +147,15 @@ export const ProfileRecipe = z.strictObject({
     jemalloc: ComponentPin,
   }),
   nginx: z.strictObject({
-    prefix: z.string().startsWith('/', { error: 'must be an absolute path' }).default('/usr'),
+    prefix: z
+      .string()
+      .regex(/^\/(?!.*(?:^|\/)\.{1,2}(?:\/|$)).*$/, { error: (iss) => (String(iss.input).startsWith('/') ? `"${String(iss.input)}" must not contain "." or ".." components` : 'must be an absolute path') })
+      .default('/usr'),
     paths: z
-      .record(z.string(), z.string())
+      .record(
+        z.string(),
+        z.string().regex(/^(?!.*(?:^|\/)\.\.(?:\/|$))[^\0]+$/, { error: (iss) => `"${String(iss.input)}" must not contain ".." (it would install outside the package root)` }),
+      )
       .default({})
       .describe('path options for nginx configure, e.g. {"conf-path": "/etc/nginx/nginx.conf"}'),
     modules: z.array(z.string().regex(/^--(with|without)-[a-z0-9_-]+$/, { error: 'must be a --with-*/--without-* flag' })).default([]),
