@@ -31,6 +31,9 @@ export function formatBytes(n: number): string {
   return `${v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`;
 }
 
+/** Interval of the plain-output progress lines (NGINX_FORGE_PROGRESS_MS changes it, e.g. for tests). */
+const PROGRESS_MS = Math.max(100, Number(process.env.NGINX_FORGE_PROGRESS_MS) || 10_000);
+
 function parseJobs(j: string | number | undefined): number {
   if (j === undefined) return 4;
   const n = typeof j === 'number' ? j : Number(j);
@@ -73,7 +76,25 @@ async function fetchAll(plan: ReturnType<typeof planFromFlags>, flags: FetchFlag
         title: it.label,
         task: async (_ctx: unknown, task: { title: string; output: string }) => {
           let lastTitle = 0;
-          let lastPct = -1;
+          // plain output (CI, logs): one progress line per file at a steady interval, also
+          // while no byte arrives (a stalled or dripping source is visible in the log)
+          let last: { received: number; total?: number; source: string; at: number } | undefined;
+          let prevReceived = 0;
+          const started = Date.now();
+          const ticker = plain
+            ? setInterval(() => {
+                const now = Date.now();
+                if (!last) {
+                  task.output = `${it.label}: waiting for a source (${((now - started) / 1000).toFixed(0)} s)`;
+                  return;
+                }
+                const rate = ((last.received - prevReceived) * 1000) / PROGRESS_MS;
+                prevReceived = last.received;
+                const pct = last.total ? ` (${Math.floor((last.received / last.total) * 100)}%)` : '';
+                task.output = `${it.label}: ${formatBytes(last.received)}${last.total ? ` / ${formatBytes(last.total)}` : ''}${pct}, ${formatBytes(Math.round(rate))}/s from ${last.source}`;
+              }, PROGRESS_MS)
+            : undefined;
+          ticker?.unref();
           const opts: FetchOptions = {
             ...base,
             onLog: (line) => {
@@ -81,13 +102,7 @@ async function fetchAll(plan: ReturnType<typeof planFromFlags>, flags: FetchFlag
             },
             onProgress: (e) => {
               if (plain) {
-                // a few lines per file are enough in a log
-                if (!e.total || e.total < 4 << 20) return;
-                const pct = Math.floor((e.received / e.total) * 4) * 25;
-                if (pct !== lastPct && pct < 100) {
-                  lastPct = pct;
-                  task.output = `${e.file}: ${formatBytes(e.received)} / ${formatBytes(e.total)} (${pct}%)`;
-                }
+                last = { received: e.received, total: e.total, source: e.source, at: Date.now() };
                 return;
               }
               const now = Date.now();
@@ -107,6 +122,8 @@ async function fetchAll(plan: ReturnType<typeof planFromFlags>, flags: FetchFlag
           } catch (e) {
             errors.push(e);
             throw new Error(`${it.label}: ${String((e as Error).message).split('\n')[0]}`);
+          } finally {
+            if (ticker) clearInterval(ticker);
           }
         },
       })),

@@ -20,7 +20,7 @@ import { checkStore, inStore, partialPath, storePath, withStoreLock, type StoreK
 export { aptArchives, aptSources } from './apt.ts';
 export { inStore, storePath, hashFile } from './store.ts';
 export { verifySignature, dearmor } from './signature.ts';
-export { looksLikeHtml, SourceFailure } from './download.ts';
+export { looksLikeHtml, SourceFailure, DOWNLOAD_LIMITS } from './download.ts';
 export { fetchPlanSources, planFetchItems, missingFromStore, type PlanSources, type PlanFetchItem } from './plan.ts';
 
 export interface FetchOptions {
@@ -41,6 +41,13 @@ export interface FetchOptions {
   retries?: number;
   /** first backoff delay in ms, doubled on each retry (default 1000) */
   backoffMs?: number;
+  /** cap for an artifact without a pinned size (default DOWNLOAD_LIMITS.maxBytes, 512 MiB) */
+  maxBytes?: number;
+  /** all attempts against one source, then the next source (default 20 min) */
+  deadlineMs?: number;
+  /** minimum transfer rate in bytes/s over minRateWindowMs, else the next source (default 8 KiB/s over 60 s; 0 turns it off) */
+  minRateBytes?: number;
+  minRateWindowMs?: number;
   /** root of the filesystem whose etc/apt is read for distro archives (default "/"; tests use a fake root) */
   aptRoot?: string;
   onProgress?: (e: { file: string; received: number; total?: number; source: string }) => void;
@@ -141,7 +148,7 @@ export function signatureArtifact(a: FileArtifact): FileArtifact | undefined {
   const s = a.signature;
   if (!s) return undefined;
   const ext = (s.urls[0] ?? s.distro?.file ?? '').match(/\.(asc|sig|sign)$/)?.[0] ?? '.asc';
-  return { file: `${a.file}${ext}`, sha256: s.sha256, urls: s.urls, distro: s.distro };
+  return { file: `${a.file}${ext}`, sha256: s.sha256, ...(s.size !== undefined ? { size: s.size } : {}), urls: s.urls, distro: s.distro };
 }
 
 /** The artifact plus its signature file, i.e. every store entry fetching it needs. */
@@ -166,6 +173,10 @@ async function withCtx<T>(opts: FetchOptions, fn: (c: Ctx) => Promise<T>): Promi
         timeoutMs,
         retries: opts.retries ?? 3,
         backoffMs: opts.backoffMs ?? 1_000,
+        maxBytes: opts.maxBytes,
+        deadlineMs: opts.deadlineMs,
+        minRateBytes: opts.minRateBytes,
+        minRateWindowMs: opts.minRateWindowMs,
         signal: opts.signal,
         onProgress: opts.onProgress,
         onLog: opts.onLog,

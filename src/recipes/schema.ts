@@ -70,6 +70,7 @@ export const Signature = z.strictObject({
   urls: z.array(z.url()).default([]),
   distro: DistroFile.optional(),
   sha256: Sha256.describe('hash of the detached signature file itself'),
+  size: z.number().int().positive().optional().describe('size of the signature file in bytes (the download cap)'),
   keyring: relPath('recipes/keys/').describe('armored public key file, relative to recipes/keys/'),
   fingerprints: z.array(Fingerprint).min(1).describe('signing keys accepted for this artifact'),
 });
@@ -77,7 +78,12 @@ export const Signature = z.strictObject({
 const ArtifactFields = z.strictObject({
   file: fileName.describe('name of the downloaded file (kept in the distfiles store next to its hash)'),
   sha256: Sha256,
-  size: z.number().int().positive().optional(),
+  size: z
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .describe('size in bytes: a download never takes more; without it the cap is the documented default (512 MiB)'),
   urls: z.array(z.url()).default([]).describe('upstream URLs, tried in order'),
   distro: DistroFile.optional(),
   signature: Signature.optional(),
