@@ -2,6 +2,7 @@
 // The one error handler below turns typed errors into messages and exit codes.
 import { Command, CommanderError, Option } from 'commander';
 import { addPlanOptions } from './commands/common.ts';
+import { checkPaths, MAX_BUILD_JOBS, MAX_FETCH_JOBS, parseMirror, positiveInt } from './commands/validate.ts';
 import { ExitCode, isForgeError, RecipeError } from './errors.ts';
 
 type Runner = (...args: any[]) => Promise<number>;
@@ -19,7 +20,7 @@ function lazy(name: string, fn: string = 'run'): (...args: unknown[]) => Promise
 const fetchOptions = (cmd: Command) =>
   cmd
     .option('--distdir <dir>', 'distfiles store (content-addressed; default: <state>/distfiles)')
-    .option('--mirror <url...>', 'try this mirror before upstream (repeatable; files looked up by name)')
+    .option('--mirror <url...>', 'try this mirror before upstream (repeatable; files looked up by name): http(s)://, file:// or an absolute path', parseMirror)
     .option('--offline', 'open no network connection; use only the distfiles store')
     .option('--no-distro', 'do not look for sources in the host\'s distro archive (apt sources)');
 
@@ -28,22 +29,27 @@ export function program(): Command {
     .description('Build production nginx from pinned, verified sources, and prove kernel TLS works')
     .version('0.1.0')
     .showHelpAfterError('(add --help for usage)')
-    .exitOverride();
+    .exitOverride()
+    // paths the command will read or write are checked before it starts (exit 2, the path named)
+    .hook('preAction', (_prog, action) => {
+      const parent = action.parent;
+      checkPaths(parent && parent.parent ? parent.name() : action.name(), action.opts());
+    });
 
   addPlanOptions(prog.command('plan').description('print the resolved build plan (no network, no writes)'))
     .option('--json', 'print one JSON object')
     .action(lazy('plan'));
 
   fetchOptions(addPlanOptions(prog.command('fetch').description('download and verify every source of a profile into the distfiles store')))
-    .option('-j, --jobs <n>', 'parallel downloads', '4')
+    .option('-j, --jobs <n>', `parallel downloads (1-${MAX_FETCH_JOBS})`, positiveInt(MAX_FETCH_JOBS), 4)
     .action(lazy('fetch'));
 
   fetchOptions(addPlanOptions(prog.command('build').description('fetch, patch, configure, compile, verify, smoke-test and package nginx')))
-    .option('-j, --jobs <n>', 'parallel compile jobs (default: number of CPUs)')
+    .option('-j, --jobs <n>', `parallel compile jobs, 1-${MAX_BUILD_JOBS} (default: number of CPUs)`, positiveInt(MAX_BUILD_JOBS))
     .option('-o, --out <dir>', 'artifact directory', 'dist')
     .option('--force', 'ignore the stage cache and rebuild everything')
     .option('--no-smoke', 'skip the kTLS smoke test stage')
-    .option('--smoke-vm <mode>', 'smoke test VM mode: auto, always or never', 'auto')
+    .addOption(new Option('--smoke-vm <mode>', 'smoke test VM mode').choices(['auto', 'always', 'never']).default('auto'))
     .option('--ccache', 'compile through ccache when installed (CCACHE_* variables are passed through)')
     .option('--json', 'print one JSON summary on stdout')
     .action(lazy('build'));

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { setMaxListeners } from 'node:events';
 import { ExitCode, ForgeError } from '../errors.ts';
 import { releaseAllLocksSync } from '../lock.ts';
+import { checkInputDir, parseSet } from './validate.ts';
 
 export interface PlanFlags {
   profile: string;
@@ -20,7 +21,7 @@ export interface PlanFlags {
 export function addPlanOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('-p, --profile <name>', 'build profile (recipes/profiles/<name>.json)').default('ktls'))
-    .option('--set <component=version...>', 'use another catalog version of a component (repeatable)')
+    .option('--set <component=version...>', 'use another catalog version of a component (repeatable, once per component)', parseSet)
     .option('--recipes <dir>', 'use this recipe directory instead of the built-in one')
     .option('--patches <dir>', 'use this patches directory (default: patches/ next to the recipes)')
     .option('--prefix <path>', "nginx install prefix (overrides the profile's)");
@@ -28,6 +29,8 @@ export function addPlanOptions(cmd: Command): Command {
 
 export function planFromFlags(flags: PlanFlags, withToolchain = true): BuildPlan {
   const dir = flags.recipes ? path.resolve(flags.recipes) : BUILTIN_RECIPES;
+  if (flags.recipes) checkInputDir('--recipes', dir);
+  if (flags.patches) checkInputDir('--patches', path.resolve(flags.patches));
   const recipes = loadRecipes(dir);
   const patchesDir = flags.patches ? path.resolve(flags.patches) : flags.recipes ? path.join(path.dirname(dir), 'patches') : undefined;
   return resolvePlan(recipes, flags.profile, {

@@ -7,6 +7,7 @@ import { combineErrors, pool } from '../fetch/plan.ts';
 import { distfilesDir, plainOutput } from '../paths.ts';
 import path from 'node:path';
 import { interruptible, planFromFlags, type PlanFlags } from './common.ts';
+import { MAX_FETCH_JOBS } from './validate.ts';
 
 export { fetchPlanSources, type PlanSources } from '../fetch/plan.ts';
 
@@ -37,7 +38,7 @@ const PROGRESS_MS = Math.max(100, Number(process.env.NGINX_FORGE_PROGRESS_MS) ||
 function parseJobs(j: string | number | undefined): number {
   if (j === undefined) return 4;
   const n = typeof j === 'number' ? j : Number(j);
-  if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError(`--jobs ${j}: expected a whole number from 1 to 64`);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_FETCH_JOBS) throw new UsageError(`--jobs ${j}: expected a whole number from 1 to ${MAX_FETCH_JOBS}`);
   return n;
 }
 

@@ -88,19 +88,33 @@ export class SourcesExhaustedError extends FetchError {
   }
 }
 
-/** --offline and something is not in the store. */
+/** A store entry that exists but fails its check (size or sha256). */
+export interface DamagedEntry {
+  path: string;
+  actual: string;
+  /** the pinned sha256 of that entry (when not the listed one) */
+  expected?: string;
+}
+
+/** --offline and something is not in the store, or is there but damaged. */
 export class OfflineMissingError extends FetchError {
   constructor(
-    readonly missing: { file: string; sha256: string; alternatives?: { file: string; sha256: string }[] }[],
+    readonly missing: { file: string; sha256: string; alternatives?: { file: string; sha256: string }[]; damaged?: DamagedEntry }[],
     distdir: string,
   ) {
+    const damagedLine = (d: DamagedEntry, sha256: string) => `\n      damaged: ${d.path} ${d.actual.startsWith('(') ? d.actual : `hashes to ${d.actual}`}, expected sha256 ${d.expected ?? sha256}`;
     const lines = missing.map((m) =>
       m.alternatives && m.alternatives.length > 1
-        ? `  one of:\n${m.alternatives.map((x) => `    ${x.file}  sha256 ${x.sha256}`).join('\n')}`
-        : `  ${m.file}  sha256 ${m.sha256}`,
+        ? `  one of:\n${m.alternatives.map((x) => `    ${x.file}  sha256 ${x.sha256}`).join('\n')}${m.damaged ? damagedLine(m.damaged, m.sha256) : ''}`
+        : `  ${m.file}  sha256 ${m.sha256}${m.damaged ? damagedLine(m.damaged, m.sha256) : ''}`,
     );
-    super(`offline: ${missing.length} file${missing.length === 1 ? ' is' : 's are'} not in the distfiles store ${distdir}:\n${lines.join('\n')}`, {
-      hint: `run \`nginx-forge fetch\` without --offline where the network is reachable (same --distdir), or copy each file to ${path.join(distdir, '<sha256>', '<file>')}`,
+    const nDamaged = missing.filter((m) => m.damaged).length;
+    const nAbsent = missing.length - nDamaged;
+    const what = [nAbsent ? `${nAbsent} file${nAbsent === 1 ? ' is' : 's are'} not in` : '', nDamaged ? `${nDamaged} file${nDamaged === 1 ? ' is' : 's are'} damaged in` : '']
+      .filter(Boolean)
+      .join(' and ');
+    super(`offline: ${what} the distfiles store ${distdir}:\n${lines.join('\n')}`, {
+      hint: `${nDamaged ? 'a damaged entry is removed and downloaded again by `nginx-forge fetch` without --offline (or delete it and copy a good file in); ' : ''}run \`nginx-forge fetch\` without --offline where the network is reachable (same --distdir), or copy each file to ${path.join(distdir, '<sha256>', '<file>')}`,
     });
   }
 }
@@ -196,7 +210,9 @@ async function obtainFile(a: FileArtifact, c: Ctx): Promise<FetchResult> {
   const present = (p: string): FetchResult => ({ file: a.file, sha256: a.sha256, path: p, size: a.size ?? 0, status: 'present', transferred: 0 });
   const first = await checkStore(opts.distdir, a, opts.signal);
   if (first.state === 'ok') return withSize(present(first.path));
-  if (opts.offline) throw new OfflineMissingError([{ file: a.file, sha256: a.sha256 }], opts.distdir);
+  if (opts.offline) {
+    throw new OfflineMissingError([{ file: a.file, sha256: a.sha256, ...(first.state === 'corrupt' ? { damaged: { path: first.path, actual: first.actual } } : {}) }], opts.distdir);
+  }
   await mkdir(opts.distdir, { recursive: true });
   return withStoreLock(
     opts.distdir,
