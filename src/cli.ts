@@ -2,7 +2,7 @@
 // The one error handler below turns typed errors into messages and exit codes.
 import { Command, CommanderError, Option } from 'commander';
 import { addPlanOptions } from './commands/common.ts';
-import { checkPaths, MAX_BUILD_JOBS, MAX_FETCH_JOBS, parseMirror, positiveInt } from './commands/validate.ts';
+import { checkPaths, MAX_BUILD_JOBS, MAX_FETCH_JOBS, parseByteSize, parseDuration, parseMirror, positiveInt } from './commands/validate.ts';
 import { ExitCode, isForgeError, RecipeError } from './errors.ts';
 
 type Runner = (...args: any[]) => Promise<number>;
@@ -104,6 +104,17 @@ export function program(): Command {
     .option('--json', 'print one JSON object')
     .option('--results <dir>', 'write results JSON and chart here', 'docs/bench')
     .action(lazy('bench', 'serve'));
+
+  prog
+    .command('gc')
+    .description('free space in the state directory: unused stage entries, dead work trees, old VM kernels, unpinned distfiles')
+    .option('--max-age <duration>', 'remove what was not used for this long: 30d, 12h, 0 (default 30d)', parseDuration)
+    .option('--max-size <size>', 'then remove least recently used stage entries until stages/ fits: 2G, 500M', parseByteSize)
+    .option('--dry-run', 'only say what would be removed')
+    .option('--recipes <dir...>', 'also keep the files these recipe directories pin (the built-in ones are always kept)')
+    .option('--distdir <dir>', 'distfiles store (default: <state>/distfiles)')
+    .option('--json', 'print one JSON object')
+    .action(lazy('gc'));
 
   prog
     .command('schema')

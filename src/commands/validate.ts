@@ -131,3 +131,19 @@ export function checkPaths(command: string, o: Record<string, unknown>): void {
     } else checkOutputDir(flag, dir);
   }
 }
+
+/** "30d", "12h", "90m", "45s", "0" → milliseconds (commander argParser). */
+export function parseDuration(v: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(d|h|m|s)?\s*$/i.exec(v);
+  if (!m || (m[2] === undefined && Number(m[1]) !== 0)) throw new InvalidArgumentError('expected a duration like 30d, 12h, 90m or 0.');
+  const unit = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000 }[(m[2] ?? 's').toLowerCase() as 'd' | 'h' | 'm' | 's'];
+  return Math.round(Number(m[1]) * unit);
+}
+
+/** "2G", "500M", "1.5GiB", "0" → bytes (commander argParser). */
+export function parseByteSize(v: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*$/i.exec(v);
+  if (!m) throw new InvalidArgumentError('expected a size like 2G, 500M or 0.');
+  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
+  return Math.round(Number(m[1]) * mult);
+}
