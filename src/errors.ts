@@ -117,11 +117,19 @@ export class VerifyError extends ForgeError {
   constructor(
     readonly mismatches: { check: string; expected: string; actual: string }[],
     binary: string,
+    opts: { listed?: boolean; foreign?: boolean; profile?: string } = {},
   ) {
+    const profile = opts.profile ? ` --profile ${opts.profile}` : '';
     super(
-      `verification of ${binary} failed:\n` +
-        mismatches.map((m) => `  ${m.check}: expected ${m.expected}, got ${m.actual}`).join('\n'),
-      { exitCode: ExitCode.verify, hint: 'the binary does not match the plan; rebuild with --force' },
+      opts.listed
+        ? `verification of ${binary} failed: ${mismatches.length} check${mismatches.length === 1 ? '' : 's'} (listed above)`
+        : `verification of ${binary} failed:\n` + mismatches.map((m) => `  ${m.check}: expected ${m.expected}, got ${m.actual}`).join('\n'),
+      {
+        exitCode: ExitCode.verify,
+        hint: opts.foreign
+          ? `this binary was not built by nginx-forge (its nginx -V has none of its build paths): the checks show how it differs from the profile; \`nginx-forge build${profile}\` builds one that matches`
+          : `the binary does not match the plan: check that --profile (and --set, --prefix) are the ones it was built with; if they are, rebuild it with \`nginx-forge build${profile} --force\``,
+      },
     );
   }
 }
