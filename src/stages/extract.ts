@@ -54,7 +54,7 @@ export interface ExtractLimits {
 export const DEFAULT_EXTRACT_LIMITS: ExtractLimits = {
   maxBytes: 4 * 1024 ** 3,
   maxEntries: 200_000,
-  maxRatio: 100,
+  maxRatio: 30,
   ratioFloor: 64 * 1024 ** 2,
 };
 
