@@ -4,7 +4,8 @@
 //     entry directory's mtime), then the least recently used ones until stages/ fits --max-size;
 //     damaged entries (failing their manifest) and temp dirs of dead producers always;
 //   - work/<run>.<pid> trees whose owner process is gone;
-//   - unpacked VM kernels other than the pinned one (and the pinned one like a stage entry);
+//   - unpacked VM kernels other than the pinned one (and the pinned one, and initramfs images,
+//     when older than --max-age);
 //   - distfiles no recipe pins (the built-in recipes, plus --recipes dirs), stale partial
 //     downloads and dead locks; logs older than --max-age.
 // Never removed: an entry whose lock is held by a live process, or that was used in the last
@@ -220,6 +221,15 @@ export function gc(opts: GcOptions = {}): GcReport {
         if (age > GRACE_MS) remove('vm-kernel', p, 'an interrupted unpack');
       } else if (!pinned.has(f)) remove('vm-kernel', p, 'a kernel no recipe pins any more');
       else if (age > maxAge) remove('vm-kernel', p, `not unpacked or used for ${ago(age)} (unpacked again from distfiles when needed)`);
+    }
+  }
+
+  const initramfs = path.join(stateDir(), 'vm', 'initramfs');
+  if (existsSync(initramfs)) {
+    for (const f of readdirSync(initramfs)) {
+      const p = path.join(initramfs, f);
+      const age = now - mtime(p);
+      if (f.startsWith('.staging-') ? age > GRACE_MS : age > maxAge) remove('vm-kernel', p, f.startsWith('.staging-') ? 'an interrupted initramfs build' : `initramfs built ${ago(age)} ago (rebuilt in seconds when needed)`);
     }
   }
 
