@@ -140,12 +140,14 @@ export class StageCache {
     stageId: string,
     key: string,
     fill: (tmpDir: string) => Promise<Record<string, unknown> | void>,
+    opts: { signal?: AbortSignal } = {},
   ): Promise<{ dir: string; produced: boolean }> {
     const final = this.entryDir(stageId, key);
     const parent = path.dirname(final);
     mkdirSync(parent, { recursive: true });
     // the lock records its holder's pid: a build killed with -9 does not stall the next one
-    const release = (await acquireLock(this.lockFile(stageId, key), { pollMs: 500, what: `stage ${stageId}` })) as () => void;
+    // (waiting for another build's lock ends at once on Ctrl-C when a signal is given)
+    const release = (await acquireLock(this.lockFile(stageId, key), { pollMs: 500, what: `stage ${stageId}`, signal: opts.signal })) as () => void;
     try {
       if (this.lookup(stageId, key)) return { dir: final, produced: false };
       this.sweep(parent, key);
