@@ -68,6 +68,12 @@ describe('output and store paths, up front (exit 2)', () => {
     await usage(['build', '--out', path.join(file, 'sub')], new RegExp(`cannot be created: ${file} is a file`));
   });
 
+  it('a state directory (NGINX_FORGE_HOME) that is a file', async () => {
+    const r = await execa('node', [path.join(PROJECT_ROOT, 'bin/nginx-forge.mjs'), 'build', '--distdir', path.join(tmp, 'dd')], { reject: false, env: { NGINX_FORGE_HOME: file, CI: '1' } });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain(`NGINX_FORGE_HOME ${file}: is a file, not a directory`);
+  });
+
   it('--distdir naming a file', async () => {
     await usage(['fetch', '--distdir', file], new RegExp(`--distdir ${file}: is a file, not a directory`));
     await usage(['build', '--distdir', path.join(file, 'x')], /--distdir .*: cannot create it \(ENOTDIR: a parent of it is a file\)/);

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import { UsageError } from '../errors.ts';
-import { distfilesDir } from '../paths.ts';
+import { distfilesDir, stateDir } from '../paths.ts';
 
 /** Upper bound of --jobs for compiles: beyond this it is a typo (1e9 meant unbounded parallelism). */
 export const MAX_BUILD_JOBS = Math.max(64, os.availableParallelism() * 8);
@@ -130,6 +130,8 @@ export function checkPaths(command: string, o: Record<string, unknown>): void {
       if (existsSync(dir)) checkOutputDir(flag, dir, { writable: false });
     } else checkOutputDir(flag, dir);
   }
+  // build, package, smoke and bench write stages/, work/, logs/ and vm/ there
+  if (['build', 'package', 'smoke', 'bench'].includes(command)) checkOutputDir(process.env.NGINX_FORGE_HOME ? 'NGINX_FORGE_HOME' : 'the state directory', stateDir());
 }
 
 /** "30d", "12h", "90m", "45s", "0" → milliseconds (commander argParser). */
