@@ -29,7 +29,9 @@ export async function run(flags: GcFlags): Promise<number> {
   }
   const verb = report.dryRun ? 'would remove' : 'removed';
   const lines = report.removed.map((r) => `${verb}  ${displayPath(r.path).padEnd(60)} ${fmtBytes(r.bytes).padStart(10)}  ${r.reason}`);
-  for (const s of report.skipped) lines.push(`kept     ${displayPath(s.path).padEnd(60)} ${''.padStart(10)}  ${s.reason}`);
+  const recent = report.skipped.filter((s) => /grace period/.test(s.reason));
+  for (const s of report.skipped.filter((x) => !recent.includes(x))) lines.push(`kept     ${displayPath(s.path).padEnd(60)} ${''.padStart(10)}  ${s.reason}`);
+  if (recent.length) lines.push(`kept ${recent.length} stage entr${recent.length === 1 ? 'y' : 'ies'} used in the last hour (a running build may be reading them)`);
   lines.push(
     `${report.dryRun ? 'would free' : 'freed'} ${fmtBytes(report.freed)} (${report.removed.length} item${report.removed.length === 1 ? '' : 's'}); ` +
       `state ${displayPath(report.before.dir)}: ${fmtBytes(report.before.total)} -> ${fmtBytes(report.after.total)}`,
