@@ -53,4 +53,9 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   echo "setup: installing npm packages (npm ci)"
   npm ci --no-audit --no-fund --loglevel=error
 fi
+# the compiled CLI (lib/): `npm ci` builds it (prepare); rebuild it when src/ changed since
+if [ ! -f lib/cli.js ] || [ -n "$(find src -newer lib/cli.js -print -quit)" ]; then
+  echo "setup: compiling the CLI (npm run build)"
+  npm run build --silent
+fi
 echo "setup: ready"

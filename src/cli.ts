@@ -7,10 +7,13 @@ import { ExitCode, isForgeError, RecipeError } from './errors.ts';
 
 type Runner = (...args: any[]) => Promise<number>;
 
+/** Commands are .ts under tsx and .js in the compiled CLI (lib/). */
+const EXT = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
+
 /** Lazily import commands/<name>.ts and call its run(). */
 function lazy(name: string, fn: string = 'run'): (...args: unknown[]) => Promise<void> {
   return async (...args: unknown[]) => {
-    const mod = (await import(`./commands/${name}.ts`)) as Record<string, Runner>;
+    const mod = (await import(`./commands/${name}.${EXT}`)) as Record<string, Runner>;
     // commander passes (...positional, opts, command); drop the command object
     const code = await mod[fn]!(...args.slice(0, -1));
     if (code !== 0) process.exitCode = code;
@@ -38,6 +41,8 @@ export function program(): Command {
 
   addPlanOptions(prog.command('plan').description('print the resolved build plan (no network, no writes)'))
     .option('--json', 'print one JSON object')
+    .option('--explain-key <stage>', "show what went into one stage's cache key (inputs, code hashes, dependency keys)")
+    .option('--graph', 'draw the stage graph (Mermaid flowchart)')
     .action(lazy('plan'));
 
   fetchOptions(addPlanOptions(prog.command('fetch').description('download and verify every source of a profile into the distfiles store')))
@@ -50,6 +55,7 @@ export function program(): Command {
     .option('--force', 'ignore the stage cache and rebuild everything')
     .option('--no-smoke', 'skip the kTLS smoke test stage')
     .addOption(new Option('--smoke-vm <mode>', 'smoke test VM mode').choices(['auto', 'always', 'never']).default('auto'))
+    .option('--until <stage>', 'build only what this stage needs, e.g. library:openssl or verify (stage ids: `plan`)')
     .option('--ccache', 'compile through ccache when installed (CCACHE_* variables are passed through)')
     .option('--json', 'print one JSON summary on stdout')
     .action(lazy('build'));
@@ -104,6 +110,26 @@ export function program(): Command {
     .option('--json', 'print one JSON object')
     .option('--results <dir>', 'write results JSON and chart here', 'docs/bench')
     .action(lazy('bench', 'serve'));
+  bench
+    .command('cli')
+    .description('start-up cost of the compiled CLI against tsx: --version and an all-cached build, interleaved runs')
+    .option('--runs <n>', 'runs of each command on each side', '10')
+    .option('-p, --profile <name>', 'profile of the all-cached build (built first if needed)', 'ktls')
+    .option('--json', 'print one JSON object')
+    .option('--results <dir>', 'write results JSON and markdown here', 'docs/bench')
+    .action(lazy('bench', 'cli'));
+
+  prog
+    .command('audit')
+    .description('newest upstream releases and distro revisions of a profile\'s pins; exit 8 when a reachable security fix is not applied')
+    .addOption(new Option('-p, --profile <name>', 'build profile (recipes/profiles/<name>.json)').default('ktls'))
+    .option('--recipes <dir>', 'use this recipe directory instead of the built-in one')
+    .option('--distdir <dir>', 'distfiles store for the newer revisions\' debian tarballs (default: <state>/distfiles)')
+    .option('--archive <url...>', 'Debian-style archive base(s) to read dists/<suite>/ and pool/ from, instead of the apt sources\' ones')
+    .option('--timeout <seconds>', 'per-request timeout', '20')
+    .option('--read-patches <archive>', 'instead: read a debian.tar.* file\'s patch series (sha256, CVE ids from headers and changelog), compare it with the pinned patch set and print a draft for the recipe')
+    .option('--json', 'print one JSON object')
+    .action(lazy('audit'));
 
   prog
     .command('gc')

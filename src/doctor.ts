@@ -61,23 +61,7 @@ async function firstLine(cmd: string, args: string[], env: Record<string, string
   }
 }
 
-/** True for an ELF executable without a program interpreter (statically linked). */
-export function isStaticElf(buf: Buffer): boolean {
-  if (buf.length < 64 || buf.readUInt32BE(0) !== 0x7f454c46) return false;
-  const is64 = buf[4] === 2;
-  const le = buf[5] === 1;
-  const u16 = (o: number) => (le ? buf.readUInt16LE(o) : buf.readUInt16BE(o));
-  const u32 = (o: number) => (le ? buf.readUInt32LE(o) : buf.readUInt32BE(o));
-  const phoff = is64 ? Number(le ? buf.readBigUInt64LE(0x20) : buf.readBigUInt64BE(0x20)) : u32(0x1c);
-  const phentsize = u16(is64 ? 0x36 : 0x2a);
-  const phnum = u16(is64 ? 0x38 : 0x2c);
-  for (let i = 0; i < phnum; i++) {
-    const off = phoff + i * phentsize;
-    if (off + 4 > buf.length) return false;
-    if (u32(off) === 3 /* PT_INTERP */) return false;
-  }
-  return true;
-}
+export { isStaticElf } from './smoke/vm/initramfs.ts';
 
 function readOsRelease(file: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -191,14 +175,10 @@ export async function doctor(opts: DoctorOptions = {}): Promise<DoctorReport> {
       neededFor: 'the smoke test VM\'s initramfs',
       packages: PKG['busybox-static']!,
       run: async () => {
-        const candidates = ['/bin/busybox', '/usr/bin/busybox', '/sbin/busybox', '/usr/sbin/busybox', '/bin/busybox.static'];
-        const dynamic: string[] = [];
-        for (const p of candidates) {
-          if (!existsSync(p)) continue;
-          if (isStaticElf(readFileSync(p))) return { ok: true, detail: `${p} (statically linked)` };
-          dynamic.push(p);
-        }
-        return { ok: false, detail: dynamic.length ? `${dynamic.join(', ')}: dynamically linked` : 'no busybox binary' };
+        const { staticBusybox } = await import('./smoke/vm/initramfs.ts');
+        const found = staticBusybox();
+        if (found.path) return { ok: true, detail: `${found.path} (statically linked)` };
+        return { ok: false, detail: found.dynamic.length ? `${found.dynamic.join(', ')}: dynamically linked` : 'no busybox binary' };
       },
     },
     { id: 'depmod', title: 'depmod/modinfo (kmod)', need: 'smoke', neededFor: 'indexing the VM\'s kernel modules', packages: PKG['depmod'] ?? {}, run: async () => {

@@ -11,6 +11,7 @@ export const ExitCode = {
   verify: 5,
   smoke: 6,
   missingTool: 7,
+  securityFixPending: 8, // audit: a reachable security fix is not applied by the profile
   interrupted: 130,
 } as const;
 

@@ -2,8 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ccacheEnv, parseStats, readStats, statsDelta } from '../src/build/ccache.ts';
-import { compileEnv } from '../src/build/index.ts';
+import { ccacheEnv, parseStats, readStats, statsDelta } from '../src/pipeline/ccache.ts';
+import { compileEnv } from '../src/pipeline/env.ts';
 import { run } from '../src/exec.ts';
 
 describe('--ccache', () => {

@@ -55,9 +55,9 @@ function longOptions(cmd: Command): Set<string> {
 describe('CI templates', () => {
   it('both parse as YAML with the expected shape', () => {
     expect(github.name).toBe('nginx-forge');
-    expect(Object.keys(github.jobs)).toEqual(['matrix', 'build']);
+    expect(Object.keys(github.jobs)).toEqual(['matrix', 'build', 'audit']);
     expect(github.jobs.build.strategy.matrix).toBe('${{ fromJSON(needs.matrix.outputs.matrix) }}');
-    expect(gitlab.stages).toEqual(['build']);
+    expect(gitlab.stages).toEqual(['build', 'audit']);
     expect(gitlab.build.parallel.matrix.length).toBeGreaterThan(0);
   });
 
@@ -85,7 +85,7 @@ describe('CI templates', () => {
       }
     }
     // the pipeline steps the issue asks for are all there, in both templates
-    for (const c of ['ci matrix', 'doctor', 'plan', 'fetch', 'build', 'smoke', 'package']) expect(seen, c).toContain(c);
+    for (const c of ['ci matrix', 'doctor', 'plan', 'fetch', 'build', 'smoke', 'package', 'audit']) expect(seen, c).toContain(c);
   });
 
   it('reference only scripts and files that exist in the repository', () => {
@@ -127,6 +127,45 @@ describe('CI templates', () => {
     const expected = new Set(ciMatrix().include.map((e) => `${e.profile} ${e.distro} ${e.image}`));
     expect([...pairs].sort()).toEqual([...expected].sort());
     expect(gitlab.build.artifacts.paths).toEqual(expect.arrayContaining(['dist/*.deb', 'dist/sbom.cdx.json', 'dist/SHA256SUMS']));
+  });
+});
+
+describe('scheduled security audit', () => {
+  /** The audit script must run `audit` for every profile and end with the audit's own exit status. */
+  function checkAuditScript(text: string, where: string) {
+    expect(text, where).toMatch(/nginx-forge\.mjs audit --profile "\$p" --json > "audit\/\$p\.json" \|\| status=\$\?/);
+    expect(text, where).toMatch(/for p in \$\(ls recipes\/profiles \| sed -n 's\/\\\.json\$\/\/p'\)/);
+    expect(text.trim().split('\n').at(-1)!.trim(), where).toBe('exit "$status"');
+    // the JSON run, whose status counts, is never masked
+    expect(text, where).not.toMatch(/--json[^\n]*\|\| true/);
+  }
+
+  it('GitHub: a schedule runs only the audit job, in a Debian container, and keeps the reports', () => {
+    expect(github.on.schedule).toEqual([{ cron: expect.stringMatching(/^\S+ \S+ \S+ \S+ \S+$/) }]);
+    expect(github.jobs.matrix.if).toBe("github.event_name != 'schedule'");
+    // build needs matrix, so it is skipped with it
+    expect(github.jobs.build.needs).toBe('matrix');
+    const audit = github.jobs.audit;
+    expect(audit.if).toContain("github.event_name == 'schedule'");
+    expect(audit.container.image).toMatch(/^node:20-(trixie|bookworm)$/);
+    const run = audit.steps.find((s: any) => String(s.run).includes(' audit '));
+    checkAuditScript(run.run, 'github audit');
+    expect(audit.steps.find((s: any) => String(s.uses).startsWith('actions/upload-artifact@')).if).toBe('always()');
+  });
+
+  it('GitLab: scheduled pipelines run only the audit job', () => {
+    expect(gitlab.build.rules).toEqual([{ if: '$CI_PIPELINE_SOURCE != "schedule"' }]);
+    expect(gitlab.audit.rules).toContainEqual({ if: '$CI_PIPELINE_SOURCE == "schedule"' });
+    expect(gitlab.audit.stage).toBe('audit');
+    expect(gitlab.audit.image).toMatch(/^node:20-(trixie|bookworm)$/);
+    checkAuditScript(gitlab.audit.script.join('\n'), 'gitlab audit');
+    expect(gitlab.audit.artifacts).toMatchObject({ when: 'always', paths: ['audit/'] });
+  });
+
+  it('the exit code the jobs fail on is the documented one', async () => {
+    const { ExitCode } = await import('../src/errors.ts');
+    expect(ExitCode.securityFixPending).toBe(8);
+    expect(read('README.md')).toMatch(/\b8\b[^\n]*security fix/);
   });
 });
 

@@ -1,3 +1,4 @@
+import { staticBusybox } from '../src/smoke/vm/initramfs.ts';
 import { execa } from 'execa';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -104,10 +105,14 @@ describe('doctor', () => {
     expect(renderDoctor(r)).toContain('pkg install -y');
   });
 
-  it('tells a static ELF from a dynamic one', () => {
+  it('tells a static ELF from a dynamic one, and finds the static busybox the VM uses (installed by ci/setup.sh)', async () => {
     expect(isStaticElf(readFileSync(process.execPath))).toBe(false);
-    const bb = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
-    if (bb) expect(typeof isStaticElf(readFileSync(bb))).toBe('boolean');
     expect(isStaticElf(Buffer.from('#!/bin/sh\n'))).toBe(false);
+    const found = staticBusybox();
+    expect(found.path, 'busybox-static is installed by ci/setup.sh').toBeDefined();
+    expect(isStaticElf(readFileSync(found.path!))).toBe(true);
+    // doctor reports exactly what the VM will use
+    const r = await doctor();
+    expect(r.checks.find((c) => c.id === 'busybox-static')).toMatchObject({ ok: true, detail: `${found.path} (statically linked)` });
   });
 });

@@ -25,7 +25,7 @@ function setup(patches: Record<string, string>) {
   const list: PlanPatch[] = Object.entries(patches).map(([name, text]) => {
     const f = path.join(base, name);
     writeFileSync(f, text);
-    return { component: 'nginx', id: `patches/nginx/t/${name}`, sha256: sha256Hex(Buffer.from(text)), strip: 1, origin: { kind: 'local', path: f } };
+    return { component: 'nginx', id: `patches/nginx/t/${name}`, sha256: sha256Hex(Buffer.from(text)), strip: 1, origin: { kind: 'local', path: f }, cves: [] };
   });
   return { base, dir, list };
 }

@@ -54,8 +54,8 @@ const forge = (args: string[]) =>
   });
 
 describe('nginx-forge fetch', () => {
-  // ktls profile: 5 components (zlib-ng has two equivalent archives; the first wins) + 1 patch set
-  const wanted = ['nginx-1.26.3.tar.gz', 'openssl-3.5.7.tar.gz', 'pcre2-10.48.tar.gz', 'zlib-ng-2.2.4.tar.gz', 'jemalloc-5.3.0.tar.bz2', 'nginx_1.26.3-3+deb13u7.debian.tar.xz'];
+  // ktls profile: 5 components (zlib-ng has two equivalent archives; the first wins) + 2 patch sets (nginx, OpenSSL)
+  const wanted = ['nginx-1.26.3.tar.gz', 'openssl-3.5.7.tar.gz', 'pcre2-10.48.tar.gz', 'zlib-ng-2.2.4.tar.gz', 'jemalloc-5.3.0.tar.bz2', 'nginx_1.26.3-3+deb13u9.debian.tar.xz', 'openssl_3.5.7-1~deb13u2.debian.tar.xz'];
 
   it('downloads and verifies every source, then a second run downloads nothing, then --offline works', async () => {
     const first = await forge(['--jobs', '3']);
@@ -63,10 +63,10 @@ describe('nginx-forge fetch', () => {
     for (const f of wanted) {
       expect(first.stdout).toMatch(new RegExp(`^stored +${f.replace(/[.+]/g, '\\$&')} +[0-9.]+ [KMG]?i?B  sha256 ${sha(files.get(f)!)}$`, 'm'));
     }
-    expect(first.stdout).toContain('all 6 files verified');
+    expect(first.stdout).toContain('all 7 files verified');
     // plain (non-TTY) output: timestamped lines, one task per file
     expect(first.stderr).toMatch(/\[\d\d:\d\d:\d\d\] .*nginx-1\.26\.3\.tar\.gz: stored/);
-    expect(server.count()).toBe(6);
+    expect(server.count()).toBe(7);
 
     server.reset();
     const second = await forge([]);
@@ -88,7 +88,7 @@ describe('nginx-forge fetch', () => {
     });
     const res = await r;
     expect(res.exitCode).toBe(3);
-    expect(res.stderr).toContain('offline: 6 files are not in the distfiles store');
+    expect(res.stderr).toContain('offline: 7 files are not in the distfiles store');
     expect(res.stderr).toContain(`nginx-1.26.3.tar.gz  sha256 ${sha(files.get('nginx-1.26.3.tar.gz')!)}`);
     expect(res.stderr).toContain('one of:');
     expect(res.stderr).toContain('what to do:');
@@ -106,6 +106,6 @@ describe('nginx-forge fetch', () => {
     expect(res.stderr).toContain(`${server.url}/dl/pcre2-10.48.tar.gz\n    HTTP 404`);
     expect(res.stderr).toContain('--mirror');
     // the others were still fetched
-    expect(readdirSync(path.join(tmp, 'fresh')).filter((d) => /^[0-9a-f]{64}$/.test(d))).toHaveLength(5);
+    expect(readdirSync(path.join(tmp, 'fresh')).filter((d) => /^[0-9a-f]{64}$/.test(d))).toHaveLength(6);
   });
 });

@@ -20,6 +20,7 @@ const local = (f: string, sha = sha256Hex(readFileSync(path.join(FIX, f)))): Pla
   id: `patches/nginx/test/${f}`,
   sha256: sha,
   strip: 1,
+  cves: [],
   origin: { kind: 'local', path: path.join(FIX, f) },
 });
 

@@ -46,10 +46,44 @@ describe('built-in recipes', () => {
 
   it('lists the Debian security patch set with a hash per patch', () => {
     const plan = resolvePlan(loadRecipes(), 'ktls');
-    const cves = plan.patches.filter((p) => p.id.startsWith('debian-security/CVE-'));
+    const cves = plan.patches.filter((p) => p.id.startsWith('nginx-debian-security/CVE-'));
     expect(cves.length).toBeGreaterThanOrEqual(15);
     for (const p of cves) expect(p.sha256).toMatch(/^[0-9a-f]{64}$/);
-    expect(plan.patchSets[0]!.artifact.sha256).toBe('19fcf637728c01356f4c80909812b32bc38d6f10eabc1e7fa2bb2c6fbcf27474');
+    expect(plan.patchSets[0]!.artifact.sha256).toBe('860b84ea2e0b394ef2124ce118f9479eea7e63d9a6c6991e5b965e7c21a4a407');
+  });
+
+  it('pins the Debian security series of nginx (deb13u9, 21 patches) and OpenSSL (deb13u2), each patch with the CVEs it resolves', () => {
+    const plan = resolvePlan(loadRecipes(), 'ktls');
+    const nginx = plan.patches.filter((p) => p.component === 'nginx' && p.origin.kind === 'patchset');
+    const openssl = plan.patches.filter((p) => p.component === 'openssl' && p.origin.kind === 'patchset');
+    expect(nginx).toHaveLength(21);
+    expect(openssl).toHaveLength(16);
+    const cvesOf = (list: typeof nginx) => new Set(list.flatMap((p) => p.cves));
+    // named by the patch headers (Bug-Debian-Security) and the changelog, not by the file names
+    expect(nginx.find((p) => p.id.endsWith('/Upstream-limit-header-length-for-HTTP-2-and-gRPC.patch'))!.cves).toEqual(['CVE-2026-42055']);
+    expect(nginx.find((p) => p.id.endsWith('/Charset-fixed-another-rare-buffer-overread-in-recode.patch'))!.cves).toEqual(['CVE-2026-48142']);
+    for (const c of ['CVE-2026-56434', 'CVE-2026-60005', 'CVE-2026-42533']) expect(cvesOf(nginx).has(c)).toBe(true);
+    expect([...cvesOf(openssl)].sort()).toEqual(
+      ['CVE-2026-18798', 'CVE-2026-63072', 'CVE-2026-63076', 'CVE-2026-14457', 'CVE-2026-54874', 'CVE-2026-63073', 'CVE-2026-63074', 'CVE-2026-63075', 'CVE-2026-75803', 'CVE-2026-14456'].sort(),
+    );
+    const sets = Object.fromEntries(plan.patchSets.map((s) => [s.name, s.artifact.sha256]));
+    expect(sets).toEqual({
+      'nginx-debian-security': '860b84ea2e0b394ef2124ce118f9479eea7e63d9a6c6991e5b965e7c21a4a407',
+      'openssl-debian-security': '593a47654ead460a3b609503733f80bef552ff0802799d3b47784faacc50809f',
+    });
+    // the userspace profile carries the same OpenSSL fixes
+    const u = resolvePlan(loadRecipes(), 'userspace');
+    expect(u.patches.filter((p) => p.component === 'openssl').map((p) => p.sha256)).toEqual(openssl.map((p) => p.sha256));
+  });
+
+  it('every left-out patch of a pinned series says why; OpenSSL is signature-checked against a pinned key', () => {
+    const r = loadRecipes();
+    const ssl = r.components.get('openssl')!.recipe.versions['3.5.7']!;
+    const excluded = ssl.patchSets[0]!.excluded;
+    expect(excluded.map((x) => x.file)).toEqual(expect.arrayContaining(['debian-targets.patch', 'man-section.patch', 'no-symbolic.patch', 'pic.patch']));
+    for (const x of excluded) expect(x.reason.length).toBeGreaterThan(30);
+    expect(ssl.patchSets[0]!.patches.length + excluded.length).toBe(23);
+    expect(ssl.artifacts[0]!.signature).toMatchObject({ keyring: 'openssl.asc', fingerprints: ['BA5473A2B0587B07FB27CF2D216094DFD0CB81EF'] });
   });
 
   it('the plan is pure and stable: same inputs, same keys', () => {
@@ -67,7 +101,7 @@ describe('stage keys', () => {
     editJson(path.join(dir, 'profiles/ktls.json'), (j) => j.nginx.modules.push('--with-http_sub_module'));
     const changed = resolvePlan(loadRecipes(dir), 'ktls');
     const diff = base.stages.filter((s, i) => changed.stages[i]!.key !== s.key).map((s) => s.id);
-    expect(diff).toEqual(['configure:nginx', 'compile:nginx', 'install:nginx', 'verify', 'smoke', 'package']);
+    expect(diff).toEqual(['configure:nginx', 'compile:nginx', 'install:nginx', 'verify', 'smoke', 'artifacts']);
   });
 
   it('a changed OpenSSL option rebuilds OpenSSL and nginx but not the other dependencies', () => {
@@ -76,10 +110,10 @@ describe('stage keys', () => {
     editJson(path.join(dir, 'profiles/ktls.json'), (j) => j.components.openssl.options.push('no-engine'));
     const changed = resolvePlan(loadRecipes(dir), 'ktls');
     const diff = base.stages.filter((s, i) => changed.stages[i]!.key !== s.key).map((s) => s.id);
-    expect(diff).toContain('build:openssl');
+    expect(diff).toContain('library:openssl');
     expect(diff).toContain('configure:nginx');
-    expect(diff).not.toContain('build:pcre2');
-    expect(diff).not.toContain('build:zlib-ng');
+    expect(diff).not.toContain('library:pcre2');
+    expect(diff).not.toContain('library:zlib-ng');
   });
 });
 
@@ -96,6 +130,30 @@ describe('validation', () => {
     expect(lines).toHaveLength(2);
     expect(lines.some((l) => /versions\["3\.5\.7"\]\.artifacts\[0\]\.sha256: must be a sha256/.test(l))).toBe(true);
     expect(lines.some((l) => /versions\["3\.5\.7"\]\.artifacts\[0\]\.mirrorz: unknown field "mirrorz"/.test(l))).toBe(true);
+  });
+
+  it('rejects a malformed CVE id and a patch-set name used by two components', () => {
+    const dir = copyRecipes();
+    editJson(path.join(dir, 'components/openssl.json'), (j) => {
+      j.versions['3.5.7'].patchSets[0].patches[0].cves = ['CVE-26-1'];
+      j.versions['3.5.7'].patchSets[0].name = 'nginx-debian-security';
+    });
+    try {
+      loadRecipes(dir);
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(RecipeError);
+      const msgs = (e as RecipeError).problems.map((p) => `${path.basename(p.file)}: ${p.path}: ${p.message}`);
+      expect(msgs).toContainEqual(expect.stringMatching(/^openssl\.json: versions\["3\.5\.7"\]\.patchSets\[0\]\.patches\[0\]\.cves\[0\]: must be a CVE id/));
+    }
+    editJson(path.join(dir, 'components/openssl.json'), (j) => (j.versions['3.5.7'].patchSets[0].patches[0].cves = []));
+    try {
+      loadRecipes(dir);
+      expect.unreachable();
+    } catch (e) {
+      const msgs = (e as RecipeError).problems.map((p) => `${p.path}: ${p.message}`);
+      expect(msgs.join('\n')).toMatch(/patchSets\[0\]\.name: "nginx-debian-security" is also a patch set of nginx/);
+    }
   });
 
   it('reports every problem at once across files', () => {
@@ -174,6 +232,6 @@ describe('--prefix', () => {
     const b = resolvePlan(loadRecipes(), 'ktls', { prefix: '/opt/nginx' });
     expect(b.configureArgs).toContain('--prefix=/opt/nginx');
     const changed = a.stages.filter((s, i) => b.stages[i]!.key !== s.key).map((s) => s.id);
-    expect(changed).toEqual(['configure:nginx', 'compile:nginx', 'install:nginx', 'verify', 'smoke', 'package']);
+    expect(changed).toEqual(['configure:nginx', 'compile:nginx', 'install:nginx', 'verify', 'smoke', 'artifacts']);
   });
 });

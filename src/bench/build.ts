@@ -15,7 +15,8 @@ import { ForgeError } from '../errors.ts';
 import { run } from '../exec.ts';
 import { distfilesDir } from '../paths.ts';
 import type { BuildPlan, ComponentName } from '../plan.ts';
-import type { BuildOptions, BuildSummary, StageResult } from '../build/types.ts';
+import { copiedOutputs, libraryCommands } from '../stages/library.ts';
+import type { BuildOptions, BuildSummary, StageResult } from '../pipeline/types.ts';
 import { planFromFlags, type PlanFlags } from '../commands/common.ts';
 import { loadSample, machineInfo, type LoadSample, type MachineInfo } from './machine.ts';
 
@@ -152,7 +153,7 @@ export async function benchBuild(o: BenchBuildOptions): Promise<BuildBenchResult
   const jobs = o.jobs ?? os.availableParallelism();
   const plan = planFromFlags(o.flags);
   const distdir = distfilesDir(o.flags.distdir);
-  const runBuild = o.runBuild ?? (await import('../build/index.ts')).runBuild;
+  const runBuild = o.runBuild ?? (await import('../pipeline/index.ts')).runBuild;
 
   const prevHome = process.env.NGINX_FORGE_HOME;
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'nginx-forge-bench-build-'));
@@ -165,7 +166,7 @@ export async function benchBuild(o: BenchBuildOptions): Promise<BuildBenchResult
     jobs,
     out: path.join(scratch, 'out'),
     smoke: false,
-    until: 'install',
+    until: 'install:nginx',
     signal: o.signal,
   };
   let variantChange = '';
@@ -188,17 +189,17 @@ export async function benchBuild(o: BenchBuildOptions): Promise<BuildBenchResult
 
     await forge('cold', 'cold build: empty stage cache, sources from the distfiles store', plan, true);
     const warm = await forge('warm', 'warm rebuild: same plan, nothing changed', plan, false);
-    const unexpected = (warm.built ?? []).filter((id) => id !== 'fetch');
+    const unexpected = (warm.built ?? []).filter((id) => !id.startsWith('fetch:'));
     if (unexpected.length) warnings.push(`warm rebuild ran stages it should have restored: ${unexpected.join(', ')}`);
 
     const variant = variantRecipes(plan.recipesDir, plan.profile, path.join(scratch, 'recipes'));
     variantChange = variant.change;
     const vplan = planFromFlags({ ...o.flags, recipes: variant.dir, patches: plan.patchesDir });
-    const depStages = plan.stages.filter((s) => s.id.startsWith('build:'));
+    const depStages = plan.stages.filter((s) => s.kind === 'library');
     const changed = depStages.filter((s) => vplan.stages.find((v) => v.id === s.id)?.key !== s.key).map((s) => s.id);
     if (changed.length) warnings.push(`the variant changed dependency stage keys too: ${changed.join(', ')}`);
     const only = await forge('nginx-only', `nginx-only rebuild: ${variant.change}`, vplan, false, [variant.change]);
-    const depsBuilt = (only.built ?? []).filter((id) => /^(build|extract|patch):(?!nginx)/.test(id));
+    const depsBuilt = (only.built ?? []).filter((id) => /^(library|fetch|extract|patch):(?!nginx)/.test(id));
     if (depsBuilt.length) warnings.push(`nginx-only rebuild rebuilt dependency stages: ${depsBuilt.join(', ')}`);
 
     if (!o.skipNaive) {
@@ -303,22 +304,17 @@ export async function naiveBuild(
       await run(ctx(src(p.component)), 'patch', [`-p${p.strip}`, '--batch', '--forward', '-i', file]);
     }
   });
-  const zng = c('zlib-ng');
-  await step('zlib-ng (cmake)', async () => {
-    await run(ctx(src('zlib-ng')), 'cmake', [
-      '-S', '.', '-B', 'build', '-DCMAKE_BUILD_TYPE=Release', '-DZLIB_COMPAT=ON', '-DBUILD_SHARED_LIBS=OFF',
-      '-DZLIB_ENABLE_TESTS=OFF', '-DZLIBNG_ENABLE_TESTS=OFF', '-DWITH_GTEST=OFF', '-DCMAKE_POSITION_INDEPENDENT_CODE=ON',
-      // lib/, not GNUInstallDirs' multiarch lib/<triplet>/: nginx's -L../deps/zlib-ng/lib must find libz.a
-      `-DCMAKE_INSTALL_PREFIX=${path.join(ws, plan.layout['zlib-ng'])}`, '-DCMAKE_INSTALL_LIBDIR=lib', ...zng.options,
-    ]);
-    await run(ctx(src('zlib-ng')), 'cmake', ['--build', 'build', '-j', String(jobs)]);
-    await run(ctx(src('zlib-ng')), 'cmake', ['--install', 'build']);
-  });
-  await step('jemalloc (configure, make)', async () => {
-    await run(ctx(src('jemalloc')), './configure', [`--prefix=${path.join(ws, plan.layout.jemalloc)}`, '--disable-shared', '--enable-static', '--disable-cxx', '--disable-doc', ...c('jemalloc').options]);
-    await run(ctx(src('jemalloc')), 'make', [`-j${jobs}`, 'build_lib_static']);
-    await run(ctx(src('jemalloc')), 'make', ['install_lib_static', 'install_include']);
-  });
+  // libraries nginx's make cannot build in-tree: the recipes' own builder commands, installed in place
+  for (const lib of plan.components.filter((x) => x.role !== 'server' && x.consume?.placement === 'deps')) {
+    await step(`${lib.name} (${lib.build!.system})`, async () => {
+      for (const cmd of libraryCommands(lib, { prefix: path.join(ws, lib.layout!), jobs: [`-j${jobs}`] })) {
+        const env: Record<string, string | undefined> = {};
+        for (const [k, v] of Object.entries(cmd.env)) env[k] = v ?? undefined;
+        await run({ ...ctx(src(lib.name)), env }, cmd.cmd, cmd.args);
+      }
+      for (const f of copiedOutputs(lib)) cpSync(path.join(src(lib.name), f), path.join(ws, lib.layout!, f), { recursive: true });
+    });
+  }
   mkdirSync(deps, { recursive: true });
   await step('nginx ./configure', () => run(ctx(src('nginx')), './configure', plan.configureArgs));
   await step('nginx make (builds OpenSSL and PCRE2 in-tree)', () => run(ctx(src('nginx')), 'make', [`-j${jobs}`]));

@@ -6,7 +6,7 @@
 //   freebsd-port  needs no build: writes <out>/freebsd-port/nginx-forge-<profile>/ from the plan
 //                 (SIZE lines from the recipes, or from verified copies in the distfiles store)
 import path from 'node:path';
-import { runBuild, type BuildEvents } from '../build/index.ts';
+import { runBuild, type BuildEvents } from '../pipeline/index.ts';
 import { buildDeb } from '../package/deb.ts';
 import { updateSha256Sums } from '../package/common.ts';
 import { writeFreebsdPort } from '../package/freebsd.ts';
@@ -50,7 +50,7 @@ export async function run(flags: PackageFlags): Promise<number> {
     end: (id, r) => say(flags, `${plainOutput() ? `[${new Date().toISOString().slice(11, 19)}] ` : ''}${id.padEnd(18)} ${r.status}${r.status === 'built' ? ` ${r.seconds}s` : ''}${r.detail && r.status !== 'cached' && !r.detail.startsWith(r.status) ? ` (${r.detail})` : r.detail && r.status === 'skipped' ? ` (${r.detail.replace(/^skipped\s*/, '').replace(/^\((.*)\)$/, '$1')})` : ''}`),
   };
   const summary = await interruptible('package', (signal) =>
-    runBuild(plan, { distdir: flags.distdir, mirrors: flags.mirror, offline: flags.offline, distro: flags.distro, out, smoke: false, until: 'package', signal }, events),
+    runBuild(plan, { distdir: flags.distdir, mirrors: flags.mirror, offline: flags.offline, distro: flags.distro, out, smoke: false, until: 'artifacts', signal }, events),
   );
   const log = path.join(logsDir(), `${plan.profile}-${plan.planHash.slice(0, 12)}`, 'package-deb.log');
   const deb = await buildDeb({

@@ -271,7 +271,7 @@ async function obtain(a: FileArtifact, c: Ctx): Promise<FetchResult> {
     c.opts.onResult?.(sr);
     const keyring = path.join(c.opts.keysDir ?? path.join(BUILTIN_RECIPES, 'keys'), a.signature.keyring);
     const ok = await verifySignature(r.path, sr.path, keyring, a.signature.fingerprints, { signal: c.opts.signal });
-    c.opts.onLog?.(`${a.file}: good OpenPGP signature by ${ok.fingerprint}`);
+    c.opts.onLog?.(`${a.file}: good OpenPGP signature by ${ok.fingerprint}${ok.note ? ` (${ok.note})` : ''}`);
   }
   return r;
 }

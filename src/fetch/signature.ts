@@ -69,6 +69,8 @@ export interface SignatureCheck {
   fingerprint: string;
   /** gpgv's status lines, for logs. */
   status: string[];
+  /** Set when the key has expired since the signature was made (accepted, but worth a log line). */
+  note?: string;
 }
 
 /**
@@ -108,13 +110,25 @@ export async function verifySignature(
       .filter((l) => l.startsWith('[GNUPG:] '))
       .map((l) => l.slice(9));
     const valid = status.filter((l) => l.startsWith('VALIDSIG '));
-    const bad = status.find((l) => /^(BADSIG|ERRSIG|EXPSIG|EXPKEYSIG|REVKEYSIG|NO_PUBKEY) /.test(l));
     const pinned = new Set(fingerprints.map((f) => f.toUpperCase()));
+    // A key that has expired since is fine for a signature made while it was valid (release keys
+    // expire and get extended; old releases stay signed): accept EXPKEYSIG only then.
+    const keyExpired = status.map((l) => /^KEYEXPIRED (\d+)/.exec(l)?.[1]).filter(Boolean).map(Number);
+    const madeBeforeExpiry = (v: string) => {
+      const made = Number(v.split(' ')[3]);
+      return keyExpired.length > 0 && Number.isFinite(made) && keyExpired.every((t) => made < t);
+    };
+    const bad = status.find(
+      (l) => /^(BADSIG|ERRSIG|EXPSIG|REVKEYSIG|NO_PUBKEY) /.test(l) || (/^EXPKEYSIG /.test(l) && !valid.some(madeBeforeExpiry)),
+    );
     for (const v of valid) {
       const f = v.split(' ');
       const signer = f[1]!.toUpperCase();
       const primary = (f[10] ?? f[1])!.toUpperCase();
-      if (r.exitCode === 0 && !bad && (pinned.has(primary) || pinned.has(signer))) return { fingerprint: primary, status };
+      if (r.exitCode === 0 && !bad && (pinned.has(primary) || pinned.has(signer))) {
+        const expired = status.some((l) => l.startsWith('EXPKEYSIG '));
+        return { fingerprint: primary, status, ...(expired ? { note: `the key expired on ${new Date(Math.min(...keyExpired) * 1000).toISOString().slice(0, 10)}, after the signature was made (${f[2]})` } : {}) };
+      }
     }
     const what = bad
       ? `gpgv says ${bad.split(' ')[0]}${/NO_PUBKEY|ERRSIG/.test(bad) ? ' (the signing key is not in the keyring)' : ''}`

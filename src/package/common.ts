@@ -80,26 +80,6 @@ export function walk(dir: string, rel = ''): { rel: string; kind: 'dir' | 'file'
   return out;
 }
 
-/** Homepage and description of each component, read from the plan's recipe directory. */
-export function componentInfo(plan: BuildPlan): Record<ComponentName, { homepage: string; description: string }> {
-  const recipes = loadRecipes(plan.recipesDir);
-  const out = {} as Record<ComponentName, { homepage: string; description: string }>;
-  for (const c of plan.components) {
-    const r = recipes.components.get(c.name)?.recipe;
-    out[c.name] = { homepage: r?.homepage ?? '', description: r?.description ?? c.name };
-  }
-  return out;
-}
-
-/** Display names, for descriptions: "OpenSSL 3.5.7". */
-export const DISPLAY_NAME: Record<ComponentName, string> = {
-  nginx: 'nginx',
-  openssl: 'OpenSSL',
-  pcre2: 'PCRE2',
-  'zlib-ng': 'zlib-ng',
-  jemalloc: 'jemalloc',
-};
-
 /** The license files of one component inside a licenses directory (<dir>/<component>/<file>). */
 export function licenseFilesOf(licensesDir: string, name: string): string[] {
   const candidates = [path.join(licensesDir, name), path.join(licensesDir, 'licenses', name)];

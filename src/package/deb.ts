@@ -22,13 +22,11 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { MissingToolError, StageError } from '../errors.ts';
 import { run, type RunContext } from '../exec.ts';
-import { component, type BuildPlan } from '../plan.ts';
+import { component, server, type BuildPlan } from '../plan.ts';
 import {
-  componentInfo,
   controlText,
   copyrightLines,
   dep5License,
-  DISPLAY_NAME,
   formatMaintainer,
   licenseFilesOf,
   maintainer,
@@ -267,19 +265,18 @@ const COMMON_LICENSES: Record<string, { file: string; title: string }> = {
 
 /** debian/copyright in the machine-readable format: one Files paragraph per component, full license texts. */
 export function copyrightFile(plan: BuildPlan, licensesDir: string, pkg: string): string {
-  const info = componentInfo(plan);
   const nginx = component(plan, 'nginx');
   const paras: string[] = [
     [
       'Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/',
       'Upstream-Name: nginx',
-      `Source: ${info.nginx.homepage || 'https://nginx.org/'}`,
+      `Source: ${server(plan).homepage || 'https://nginx.org/'}`,
       'Comment:',
       controlText(
         `Binary package ${pkg} built by nginx-forge (profile ${plan.profile}, plan ${plan.planHash}). ` +
           `nginx ${nginx.version} is linked statically with ${plan.components
-            .filter((c) => c.name !== 'nginx')
-            .map((c) => `${DISPLAY_NAME[c.name]} ${c.version}`)
+            .filter((c) => c.role !== 'server')
+            .map((c) => `${c.displayName} ${c.version}`)
             .join(', ')}. ` +
           `The license files of every component are also in /usr/share/doc/${pkg}/licenses/.`,
       ),
@@ -289,21 +286,21 @@ export function copyrightFile(plan: BuildPlan, licensesDir: string, pkg: string)
     const files = licenseFilesOf(licensesDir, c.name);
     const texts = files.map((f) => readFileSync(f, 'utf8'));
     const holders = [...new Set(texts.flatMap(copyrightLines))];
-    const copyright = holders.length ? holders : [`the ${DISPLAY_NAME[c.name]} authors (${info[c.name].homepage})`];
+    const copyright = holders.length ? holders : [`the ${c.displayName} authors (${c.homepage})`];
     const common = COMMON_LICENSES[c.license];
     const body = common
       ? `On Debian systems the full text of the ${common.title} is in /usr/share/common-licenses/${common.file}.\n` +
         `The component's own license file is in /usr/share/doc/${pkg}/licenses/${c.name}/.`
       : texts.length
         ? texts.join('\n\n')
-        : `See ${info[c.name].homepage} (no license file was shipped with the build).`;
+        : `See ${c.homepage} (no license file was shipped with the build).`;
     paras.push(
       [
         `Files: ${c.name === 'nginx' ? '*' : `${c.topdir}/*`}`,
         `Copyright: ${copyright[0]}${copyright.slice(1).map((l) => `\n ${l}`).join('')}`,
         `License: ${dep5License(c.license)}`,
         controlText(body),
-        `Comment: ${DISPLAY_NAME[c.name]} ${c.version} (${c.license}), source ${c.artifacts[0]!.file} sha256 ${c.sha256}`,
+        `Comment: ${c.displayName} ${c.version} (${c.license}), source ${c.artifacts[0]!.file} sha256 ${c.sha256}`,
       ].join('\n'),
     );
   }
@@ -313,7 +310,7 @@ export function copyrightFile(plan: BuildPlan, licensesDir: string, pkg: string)
 function changelog(pkg: string, version: string, plan: BuildPlan, who: string, epoch: number): string {
   const items = [
     `Built by nginx-forge from pinned, verified sources: profile ${plan.profile}, plan ${plan.planHash.slice(0, 16)}.`,
-    `Components: ${plan.components.map((c) => `${DISPLAY_NAME[c.name]} ${c.version}`).join(', ')}.`,
+    `Components: ${plan.components.map((c) => `${c.displayName} ${c.version}`).join(', ')}.`,
   ];
   if (plan.patches.length) items.push(`Patches applied: ${plan.patches.length} (listed in manifest.json and sbom.cdx.json).`);
   const bullets = items.map((i) => wrap(i, 74).map((l, n) => (n === 0 ? `  * ${l}` : `    ${l}`)).join('\n')).join('\n');
@@ -512,8 +509,8 @@ export async function buildDeb(input: DebInput): Promise<string> {
       '.',
       ...wrap(
         `Statically linked: ${plan.components
-          .filter((c) => c.name !== 'nginx')
-          .map((c) => `${DISPLAY_NAME[c.name]} ${c.version}`)
+          .filter((c) => c.role !== 'server')
+          .map((c) => `${c.displayName} ${c.version}`)
           .join(', ')}. Build plan ${plan.planHash.slice(0, 16)}; the SBOM and manifest are in /usr/share/doc/${pkg}/.`,
         78,
       ),
@@ -531,7 +528,7 @@ export async function buildDeb(input: DebInput): Promise<string> {
       'Provides: httpd, nginx',
       'Section: httpd',
       'Priority: optional',
-      `Homepage: ${componentInfo(plan).nginx.homepage || 'https://nginx.org/'}`,
+      `Homepage: ${server(plan).homepage || 'https://nginx.org/'}`,
       `Description: ${description[0]}`,
       ...description.slice(1).map((l) => ` ${l}`),
       '',

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import semver from 'semver';
 import type { z } from 'zod';
 import { RecipeError, type RecipeProblem } from '../errors.ts';
-import { ComponentRecipe, ProfileRecipe, ComponentName } from './schema.ts';
+import { ComponentRecipe, ProfileRecipe, type ComponentName } from './schema.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const BUILTIN_RECIPES = path.join(PROJECT_ROOT, 'recipes');
@@ -112,16 +112,24 @@ export function loadRecipes(dir: string = BUILTIN_RECIPES): RecipeSet {
   return set;
 }
 
-/** Pass 2, component files: keyrings exist; artifacts of one version share a top directory. */
+/** Pass 2, component files: keyrings exist; artifacts of one version share a top directory. (Which components a profile needs is checked when it is resolved.) */
 function crossCheckComponents(set: RecipeSet): RecipeProblem[] {
   const problems: RecipeProblem[] = [];
-  for (const name of ComponentName.options) {
-    if (!set.components.has(name) && !existsSync(path.join(set.dir, 'components', `${name}.json`))) {
-      problems.push({ file: displayPath(path.join(set.dir, 'components', `${name}.json`)), path: '', message: `missing: every recipe directory needs the ${name} component` });
-    }
-  }
+  // patch-set names are unique across components: a build extracts each set into a directory of its name
+  const setNames = new Map<string, string>();
   for (const { file, recipe } of set.components.values()) {
     for (const [version, v] of Object.entries(recipe.versions)) {
+      for (const [i, s] of v.patchSets.entries()) {
+        const other = setNames.get(s.name);
+        if (other && other !== recipe.name) {
+          problems.push({ file, path: fieldPath(['versions', version, 'patchSets', i, 'name']), message: `"${s.name}" is also a patch set of ${other}; patch-set names must be unique across components` });
+        }
+        setNames.set(s.name, recipe.name);
+        const applied = new Set(s.patches.map((x) => x.file));
+        for (const [j, x] of s.excluded.entries()) {
+          if (applied.has(x.file)) problems.push({ file, path: fieldPath(['versions', version, 'patchSets', i, 'excluded', j, 'file']), message: `${x.file} is both applied (patches) and excluded` });
+        }
+      }
       if (!semver.coerce(version)) problems.push({ file, path: fieldPath(['versions', version]), message: 'is not a comparable version' });
       const tops = new Set(v.artifacts.map((a) => a.topdir));
       if (tops.size > 1) {

@@ -6,7 +6,8 @@ import semver from 'semver';
 import { RecipeError, UsageError, type RecipeProblem } from '../errors.ts';
 import type { BuildPlan, PlanComponent, PlanPatch, PlanPatchSet, PlanStage, StageKind } from '../plan.ts';
 import { distroSource } from '../plan.ts';
-import { ComponentName, type ProfileRecipe } from './schema.ts';
+import type { ComponentName, ProfileRecipe } from './schema.ts';
+import { codeOf } from '../pipeline/kinds.ts';
 import { BUILTIN_PATCHES, compareVersions, displayPath, fieldPath, knownVersions, type RecipeSet } from './load.ts';
 
 export interface ResolveOptions {
@@ -43,51 +44,71 @@ export function parseSets(sets: string[] = [], recipes: RecipeSet): Partial<Reco
   for (const s of sets) {
     const m = /^([a-z0-9-]+)=(.+)$/.exec(s);
     if (!m) throw new UsageError(`--set ${s}: expected <component>=<version>, e.g. --set openssl=3.5.9`);
-    const name = ComponentName.safeParse(m[1]);
-    if (!name.success) {
-      throw new UsageError(`--set ${s}: unknown component "${m[1]}" (known: ${ComponentName.options.join(', ')})`);
+    const name = m[1]!;
+    if (!recipes.components.has(name)) {
+      throw new UsageError(`--set ${s}: unknown component "${name}" (known: ${[...recipes.components.keys()].sort().join(', ')})`);
     }
-    const known = knownVersions(recipes, name.data);
+    const known = knownVersions(recipes, name);
     if (!known.includes(m[2]!)) {
       throw new UsageError(
-        `--set ${s}: ${name.data} ${m[2]} is not in the catalog (known: ${known.join(', ')})`,
-        `add it to ${displayPath(path.join(recipes.dir, 'components', `${name.data}.json`))} with its sha256, or pick a known version`,
+        `--set ${s}: ${name} ${m[2]} is not in the catalog (known: ${known.join(', ')})`,
+        `add it to ${displayPath(path.join(recipes.dir, 'components', `${name}.json`))} with its sha256, or pick a known version`,
       );
     }
-    out[name.data] = m[2]!;
+    out[name] = m[2]!;
   }
   return out;
 }
 
-/** Pass 2 for a profile: versions exist, kTLS prerequisites hold. */
+/** Pass 2 for a profile: components exist with their versions, one server, kTLS prerequisites hold. */
 function checkProfile(file: string, p: ProfileRecipe, recipes: RecipeSet, versions: Record<ComponentName, string>): RecipeProblem[] {
   const problems: RecipeProblem[] = [];
-  for (const name of ComponentName.options) {
-    const v = versions[name];
+  const roles = new Map<string, string[]>();
+  for (const [name, v] of Object.entries(versions)) {
+    const entry = recipes.components.get(name);
+    if (!entry) {
+      problems.push({ file, path: fieldPath(['components', name]), message: `no recipe for "${name}" (known: ${[...recipes.components.keys()].sort().join(', ')}); add recipes/components/${name}.json` });
+      continue;
+    }
     const known = knownVersions(recipes, name);
     if (!known.includes(v)) {
       problems.push({ file, path: fieldPath(['components', name, 'version']), message: `unknown version "${v}" (known: ${known.join(', ')})` });
     }
+    const r = entry.recipe;
+    roles.set(r.role, [...(roles.get(r.role) ?? []), name]);
+    if (r.role !== 'server' && (!r.build || !r.nginx)) {
+      problems.push({ file: entry.file, path: r.build ? 'nginx' : 'build', message: `a ${r.role} component needs "build" and "nginx" (how it is compiled and how nginx consumes it)` });
+    }
+    for (const [i, o] of (p.components[name]?.options ?? []).entries()) {
+      if (/\s/.test(o)) problems.push({ file, path: fieldPath(['components', name, 'options', i]), message: 'one option per entry, without spaces' });
+    }
   }
-  const ssl = p.components.openssl;
-  const wantsKtls = ssl.options.includes('enable-ktls');
-  if (p.ktls && !wantsKtls) {
-    problems.push({ file, path: fieldPath(['components', 'openssl', 'options']), message: 'profile has "ktls": true, so OpenSSL options must include "enable-ktls"' });
+  const servers = roles.get('server') ?? [];
+  if (servers.length !== 1) {
+    problems.push({ file, path: 'components', message: `needs exactly one server component (nginx), found ${servers.length ? servers.join(', ') : 'none'}` });
   }
-  if (!p.ktls && wantsKtls) {
-    problems.push({ file, path: fieldPath(['components', 'openssl', 'options']), message: 'contains "enable-ktls" but the profile has "ktls": false; set one or the other' });
+  const tls = roles.get('tls') ?? [];
+  if (tls.length > 1) problems.push({ file, path: 'components', message: `at most one TLS library, found ${tls.join(', ')}` });
+  const sslModule = p.nginx.modules.includes('--with-http_ssl_module');
+  if (p.ktls) {
+    if (!sslModule) problems.push({ file, path: fieldPath(['nginx', 'modules']), message: 'a kTLS profile needs "--with-http_ssl_module"' });
+    if (!tls.length) problems.push({ file, path: 'components', message: 'a kTLS profile needs a TLS library component (role "tls", e.g. openssl)' });
   }
-  if (wantsKtls && compareVersions(versions.openssl, '3.0.0') < 0) {
-    problems.push({ file, path: fieldPath(['components', 'openssl', 'version']), message: `OpenSSL ${versions.openssl} cannot do kernel TLS; kTLS needs OpenSSL 3.0 or later` });
-  }
-  if (p.ktls && compareVersions(versions.nginx, '1.21.4') < 0) {
-    problems.push({ file, path: fieldPath(['components', 'nginx', 'version']), message: `nginx ${versions.nginx} has no SSL_sendfile support; kTLS needs nginx 1.21.4 or later` });
-  }
-  if (p.ktls && !p.nginx.modules.includes('--with-http_ssl_module')) {
-    problems.push({ file, path: fieldPath(['nginx', 'modules']), message: 'a kTLS profile needs "--with-http_ssl_module"' });
-  }
-  for (const [i, o] of ssl.options.entries()) {
-    if (/\s/.test(o)) problems.push({ file, path: fieldPath(['components', 'openssl', 'options', i]), message: 'one option per entry, without spaces' });
+  for (const name of [...servers, ...tls]) {
+    const r = recipes.components.get(name)!.recipe;
+    const v = versions[name]!;
+    const opts = p.components[name]?.options ?? [];
+    const option = r.ktls?.option;
+    const wants = option ? opts.includes(option) : false;
+    if (r.role === 'tls' && option) {
+      if (p.ktls && !wants) problems.push({ file, path: fieldPath(['components', name, 'options']), message: `profile has "ktls": true, so ${r.displayName ?? name} options must include "${option}"` });
+      if (!p.ktls && wants) problems.push({ file, path: fieldPath(['components', name, 'options']), message: `contains "${option}" but the profile has "ktls": false; set one or the other` });
+    }
+    if (p.ktls && r.role === 'tls' && !r.ktls) problems.push({ file, path: fieldPath(['components', name]), message: `${name} cannot do kernel TLS (its recipe has no "ktls")` });
+    if ((p.ktls || wants) && r.ktls && compareVersions(v, r.ktls.minVersion) < 0) {
+      const what = r.role === 'server' ? `has no SSL_sendfile support; kTLS needs ${r.displayName ?? name} ${r.ktls.minVersion} or later` : `cannot do kernel TLS; kTLS needs ${r.displayName ?? name} ${r.ktls.minVersion} or later`;
+      problems.push({ file, path: fieldPath(['components', name, 'version']), message: `${r.displayName ?? name} ${v} ${what}` });
+    }
   }
   for (const k of Object.keys(p.nginx.paths)) {
     if (!/^[a-z-]+-path$/.test(k)) problems.push({ file, path: fieldPath(['nginx', 'paths', k]), message: 'must be a configure path option name ending in "-path", e.g. "conf-path"' });
@@ -124,6 +145,7 @@ export function discoverPatches(patchesDir: string, name: ComponentName, version
         id: path.relative(path.dirname(patchesDir), file).split(path.sep).join('/'),
         sha256: sha256Hex(text),
         strip: 1,
+        cves: [],
         origin: { kind: 'local', path: file },
       });
     }
@@ -131,28 +153,25 @@ export function discoverPatches(patchesDir: string, name: ComponentName, version
   return { patches, problems };
 }
 
-/** Where each component sits in the build workspace, relative to the nginx source tree's parent. */
-function layoutFor(components: PlanComponent[]): Record<ComponentName, string> {
-  const out = {} as Record<ComponentName, string>;
-  for (const c of components) {
-    out[c.name] = c.name === 'zlib-ng' || c.name === 'jemalloc' ? `deps/${c.name}` : c.topdir;
-  }
-  return out;
+/** Fill `{dir}` and `{options}` in a consume template. */
+function fill(template: string, c: PlanComponent): string {
+  return template.replaceAll('{dir}', `../${c.layout}`).replaceAll('{options}', c.options.join(' '));
 }
 
-export function nginxConfigureArgs(p: ProfileRecipe, components: PlanComponent[], layout: Record<ComponentName, string>): string[] {
-  const ssl = components.find((c) => c.name === 'openssl')!;
-  const rel = (n: ComponentName) => `../${layout[n]}`;
+/**
+ * nginx's ./configure arguments: the profile's prefix, paths and modules, then what each library's
+ * recipe says nginx needs (in profile order), then one --with-cc-opt and one --with-ld-opt.
+ */
+export function nginxConfigureArgs(p: ProfileRecipe, components: PlanComponent[]): string[] {
+  const libs = components.filter((c) => c.role !== 'server' && c.consume);
   const args = [`--prefix=${p.nginx.prefix}`];
   for (const [k, v] of Object.entries(p.nginx.paths)) args.push(`--${k}=${v}`);
   args.push(...p.nginx.modules);
-  args.push(`--with-openssl=${rel('openssl')}`);
-  args.push(`--with-openssl-opt=${ssl.options.join(' ')}`);
-  args.push(`--with-pcre=${rel('pcre2')}`);
-  const cc = [...p.nginx.ccOpt, `-I${rel('zlib-ng')}/include`, `-I${rel('jemalloc')}/include`];
-  const ld = [...p.nginx.ldOpt, `-L${rel('zlib-ng')}/lib`, `-L${rel('jemalloc')}/lib`, '-ljemalloc', '-lpthread', '-ldl', '-lm'];
-  args.push(`--with-cc-opt=${cc.join(' ')}`);
-  args.push(`--with-ld-opt=${ld.join(' ')}`);
+  for (const c of libs) args.push(...c.consume!.configureArgs.map((t) => fill(t, c)));
+  const cc = [...p.nginx.ccOpt, ...libs.flatMap((c) => c.consume!.ccOpt.map((t) => fill(t, c)))];
+  const ld = [...p.nginx.ldOpt, ...libs.flatMap((c) => c.consume!.ldOpt.map((t) => fill(t, c)))];
+  if (cc.length) args.push(`--with-cc-opt=${cc.join(' ')}`);
+  if (ld.length) args.push(`--with-ld-opt=${ld.join(' ')}`);
   return args;
 }
 
@@ -165,9 +184,11 @@ export function resolvePlan(recipes: RecipeSet, profileName: string, opts: Resol
   const p: ProfileRecipe = opts.prefix ? { ...entry.recipe, nginx: { ...entry.recipe.nginx, prefix: opts.prefix } } : entry.recipe;
   if (opts.prefix && !opts.prefix.startsWith('/')) throw new UsageError(`--prefix ${opts.prefix}: must be an absolute path`);
   const overrides = parseSets(opts.set, recipes);
-  const versions = Object.fromEntries(
-    ComponentName.options.map((n) => [n, overrides[n] ?? p.components[n].version]),
-  ) as Record<ComponentName, string>;
+  for (const name of Object.keys(overrides)) {
+    if (!p.components[name]) throw new UsageError(`--set ${name}=${overrides[name]}: profile ${p.name} does not use ${name} (it uses ${Object.keys(p.components).join(', ')})`);
+  }
+  const names = Object.keys(p.components);
+  const versions = Object.fromEntries(names.map((n) => [n, overrides[n] ?? p.components[n]!.version])) as Record<ComponentName, string>;
   const problems = checkProfile(file, p, recipes, versions);
   if (problems.length) throw new RecipeError(problems);
 
@@ -175,23 +196,35 @@ export function resolvePlan(recipes: RecipeSet, profileName: string, opts: Resol
   const components: PlanComponent[] = [];
   const patches: PlanPatch[] = [];
   const patchSets: PlanPatchSet[] = [];
-  for (const name of ComponentName.options) {
+  for (const name of names) {
     const cr = recipes.components.get(name)!.recipe;
-    const v = cr.versions[versions[name]]!;
+    const version = versions[name]!;
+    const v = cr.versions[version]!;
     const first = v.artifacts[0]!;
+    const flagOptions = Object.entries(cr.build?.flagOptions ?? {}).flatMap(([flag, o]) => (p.nginx.modules.includes(flag) ? o : []));
     components.push({
       name,
-      version: versions[name],
+      displayName: cr.displayName ?? name,
+      description: cr.description,
+      homepage: cr.homepage,
+      role: cr.role,
+      version,
       sha256: first.sha256,
       artifacts: v.artifacts,
       sources: v.artifacts.flatMap((a) => [
         ...a.urls.map((url) => ({ url, sha256: a.sha256 })),
         ...(a.distro ? [{ url: distroSource(a.distro), sha256: a.sha256 }] : []),
       ]),
-      options: p.components[name].options,
+      options: [...flagOptions.filter((o) => !p.components[name]!.options.includes(o)), ...p.components[name]!.options],
       license: cr.license,
       licenseFiles: cr.licenseFiles,
       topdir: first.topdir,
+      build: cr.build,
+      consume: cr.nginx,
+      layout: cr.nginx ? (cr.nginx.placement === 'source' ? first.topdir : `deps/${name}`) : undefined,
+      verify: cr.verify,
+      ktls: cr.ktls,
+      identity: cr.identity,
     });
     for (const set of v.patchSets) {
       patchSets.push({ component: name, name: set.name, description: set.description, artifact: set.artifact });
@@ -201,20 +234,20 @@ export function resolvePlan(recipes: RecipeSet, profileName: string, opts: Resol
           id: `${set.name}/${ref.file}`,
           sha256: ref.sha256,
           strip: set.strip,
+          cves: ref.cves,
           origin: { kind: 'patchset', patchSet: set.name, path: path.posix.join(set.dir, ref.file) },
         });
       }
     }
-    const local = discoverPatches(patchesDir, name, versions[name]);
+    const local = discoverPatches(patchesDir, name, version);
     problems.push(...local.problems);
     patches.push(...local.patches);
   }
   if (problems.length) throw new RecipeError(problems);
 
-  const layout = layoutFor(components);
-  const configureArgs = nginxConfigureArgs(p, components, layout);
+  const configureArgs = nginxConfigureArgs(p, components);
   const toolchain = opts.toolchain ?? {};
-  const stages = planStages(components, patches, patchSets, configureArgs, toolchain, p);
+  const stages = planStages({ components, patches, patchSets, configureArgs, toolchain, ktls: p.ktls, recipesDir: recipes.dir });
   const body = { profile: p.name, components, configureArgs, patches, stages: stages.map((s) => s.key), toolchain };
   return {
     profile: p.name,
@@ -224,59 +257,70 @@ export function resolvePlan(recipes: RecipeSet, profileName: string, opts: Resol
     patchesDir,
     components,
     configureArgs,
+    nginxFlags: p.nginx.modules,
     patches,
     patchSets,
-    layout,
     stages,
     toolchain,
     planHash: hashOf(body),
   };
 }
 
-/** Bumped when the build steps themselves change what they produce: old cache entries then miss. */
-export const BUILDER_VERSION = 2;
+interface GraphInput {
+  components: PlanComponent[];
+  patches: PlanPatch[];
+  patchSets: PlanPatchSet[];
+  configureArgs: string[];
+  toolchain: Record<string, string>;
+  ktls: boolean;
+  recipesDir: string;
+}
+
+/** The smoke test's own pins: the VM kernel recipe decides the verdict as much as the binary. */
+function smokePins(recipesDir: string): string {
+  const f = path.join(recipesDir, 'vm', 'kernel.json');
+  return existsSync(f) ? sha256Hex(readFileSync(f)) : 'none';
+}
 
 /**
- * The stage graph. key = hash(own inputs + keys of the stages it depends on), as in BitBake:
- * change an nginx configure flag and only configure/compile/install (and what follows) change key.
+ * The stage graph. key = hash(own inputs + code of the stage kind + keys of the stages it depends
+ * on), as in BitBake: change one component's version and only that component's stages and what
+ * follows them change key. Each component is fetched on its own.
  */
-function planStages(
-  components: PlanComponent[],
-  patches: PlanPatch[],
-  patchSets: PlanPatchSet[],
-  configureArgs: string[],
-  toolchain: Record<string, string>,
-  p: ProfileRecipe,
-): PlanStage[] {
+function planStages(g: GraphInput): PlanStage[] {
   const stages: PlanStage[] = [];
   const keys = new Map<string, string>();
   const add = (id: string, kind: StageKind, deps: string[], inputs: unknown, component?: ComponentName) => {
-    const key = hashOf({ id, inputs, deps: deps.map((d) => keys.get(d)) });
+    const keyInputs = { inputs, code: codeOf(kind), deps: Object.fromEntries(deps.map((d) => [d, keys.get(d)!])) };
+    const key = hashOf({ id, ...keyInputs });
     keys.set(id, key);
-    stages.push({ id, kind, component, key, deps });
+    stages.push({ id, kind, component, key, deps, keyInputs });
   };
-  add('fetch', 'fetch', [], {
-    artifacts: components.map((c) => c.artifacts.map((a) => a.sha256)),
-    patchSets: patchSets.map((s) => s.artifact.sha256),
-  });
-  for (const c of components) {
-    add(`extract:${c.name}`, 'extract', ['fetch'], { artifacts: c.artifacts.map((a) => a.sha256), topdir: c.topdir }, c.name);
-    const own = patches.filter((x) => x.component === c.name).map((x) => ({ id: x.id, sha256: x.sha256, strip: x.strip }));
+  const nginx = g.components.find((c) => c.role === 'server')!;
+  for (const c of g.components) {
+    const sets = g.patchSets.filter((s) => s.component === c.name);
+    add(`fetch:${c.name}`, 'fetch', [], { artifacts: c.artifacts.map((a) => a.sha256), patchSets: sets.map((s) => s.artifact.sha256) }, c.name);
+    add(`extract:${c.name}`, 'extract', [`fetch:${c.name}`], { topdir: c.topdir }, c.name);
+    const own = g.patches.filter((x) => x.component === c.name).map((x) => ({ id: x.id, sha256: x.sha256, strip: x.strip }));
     add(`patch:${c.name}`, 'patch', [`extract:${c.name}`], own, c.name);
+    if (c.role !== 'server') {
+      add(`library:${c.name}`, 'library', [`patch:${c.name}`], { build: c.build, options: c.options, licenseFiles: c.licenseFiles, toolchain: g.toolchain }, c.name);
+    }
   }
-  const pcreJit = p.nginx.modules.includes('--with-pcre-jit');
-  for (const c of components) {
-    if (c.name === 'nginx') continue;
-    add(`build:${c.name}`, 'build', [`patch:${c.name}`], { options: c.options, pcreJit: c.name === 'pcre2' ? pcreJit : undefined, toolchain, builder: BUILDER_VERSION }, c.name);
-  }
-  const depBuilds = components.filter((c) => c.name !== 'nginx').map((c) => `build:${c.name}`);
-  add('configure:nginx', 'configure', ['patch:nginx', ...depBuilds], { configureArgs, toolchain, builder: BUILDER_VERSION }, 'nginx');
-  add('compile:nginx', 'compile', ['configure:nginx'], {}, 'nginx');
-  add('install:nginx', 'install', ['compile:nginx'], {}, 'nginx');
-  add('verify', 'verify', ['install:nginx'], { ktls: p.ktls, versions: components.map((c) => [c.name, c.version]) });
-  add('smoke', 'smoke', ['install:nginx'], { ktls: p.ktls });
-  add('package', 'package', ['install:nginx', 'verify'], {
-    licenses: components.map((c) => [c.name, c.license, c.licenseFiles]),
+  const libs = g.components.filter((c) => c.role !== 'server').map((c) => `library:${c.name}`);
+  add(`configure:${nginx.name}`, 'configure', [`patch:${nginx.name}`, ...libs], { configureArgs: g.configureArgs, layout: g.components.map((c) => [c.name, c.layout ?? null, c.consume?.newerThanMakefile ?? []]), toolchain: g.toolchain }, nginx.name);
+  add(`compile:${nginx.name}`, 'compile', [`configure:${nginx.name}`], {}, nginx.name);
+  add(`install:${nginx.name}`, 'install', [`compile:${nginx.name}`], { licenseFiles: nginx.licenseFiles }, nginx.name);
+  const expectations = { ktls: g.ktls, configureArgs: g.configureArgs, components: g.components.map((c) => [c.name, c.version, c.role, c.verify, c.ktls ?? null]) };
+  add('verify', 'verify', [`install:${nginx.name}`], expectations);
+  add('smoke', 'smoke', [`install:${nginx.name}`], { ktls: g.ktls, vmKernel: smokePins(g.recipesDir) });
+  add('artifacts', 'artifacts', [`install:${nginx.name}`, 'verify'], {
+    components: g.components.map((c) => [c.name, c.version, c.license, c.licenseFiles, c.homepage, c.description, c.artifacts.map((a) => a.sha256)]),
+    patches: g.patches.map((x) => [x.id, x.sha256]),
+    patchSets: g.patchSets.map((s) => [s.name, s.description, s.artifact.sha256, s.artifact.file]),
+    // what the manifest and SBOM say beyond the bytes: identities and resolved CVEs
+    sbom: { identity: g.components.map((c) => c.identity ?? null), cves: g.patches.map((x) => x.cves) },
+    toolchain: g.toolchain,
   });
   return stages;
 }

@@ -56,6 +56,16 @@ const relPath = (where: string) =>
     .string()
     .regex(REL_PATH, { error: (iss) => relPathProblem(iss.input, where) ?? `must be a relative path inside ${where}` });
 
+/** A relative path inside `where`, or exactly `alt` ("" = the root itself, "." = all of it). */
+const relPathOr = (alt: string, where: string) =>
+  z.string().refine((v) => v === alt || REL_PATH.test(v), { error: (iss) => relPathProblem(iss.input, where) ?? `must be "${alt}" or a relative path inside ${where}` });
+
+/** An absolute, normalized install path (no "." or ".." components: it is joined below DESTDIR). */
+const absPath = () =>
+  z
+    .string()
+    .regex(/^\/(?!.*(?:^|\/)\.{1,2}(?:\/|$)).*$/, { error: (iss) => (String(iss.input).startsWith('/') ? `"${String(iss.input)}" must not contain "." or ".." components` : 'must be an absolute path') });
+
 /** One path component (a directory name), never "." or "..". */
 const dirName = (where: string) =>
   z.string().regex(/^(?!\.{1,2}$)[^/\\\0]+$/, {
@@ -64,7 +74,7 @@ const dirName = (where: string) =>
 
 const fileName = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/, { error: 'must be a plain file name (no "/" or "..")' });
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._+~-]*$/, { error: 'must be a plain file name (no "/" or "..")' });
 
 export const Signature = z.strictObject({
   urls: z.array(z.url()).default([]),
@@ -102,9 +112,21 @@ export const Artifact = ArtifactFields.extend({
   topdir: dirName('(the top-level directory of the archive)').describe('the single top-level directory the archive must contain'),
 }).refine(...hasSource);
 
+export const CveId = z.string().regex(/^CVE-\d{4}-\d{4,}$/, { error: 'must be a CVE id like CVE-2026-42055' });
+
 export const PatchRef = z.strictObject({
   file: relPath('the patch set\'s "dir"').describe('path of the patch inside the patch-set archive directory'),
   sha256: Sha256,
+  cves: z
+    .array(CveId)
+    .default([])
+    .describe('CVE ids this patch resolves, as its DEP-3 header or the distro changelog names them (empty for hardening, tests and follow-ups)'),
+});
+
+/** A patch of the distro series deliberately not applied, with the reason. */
+export const ExcludedPatch = z.strictObject({
+  file: z.string().min(1),
+  reason: z.string().min(10).describe('why it is left out (e.g. a Debian packaging change, not a fix)'),
 });
 
 /** A pinned patch series taken from a distribution's source package (e.g. Debian's security fixes). */
@@ -115,6 +137,15 @@ export const PatchSet = z.strictObject({
   dir: relPath('the extracted patch-set archive').describe('directory inside the archive that holds the patches (starts with the artifact\'s topdir)'),
   strip: z.number().int().min(0).default(1),
   patches: z.array(PatchRef).min(1).describe('applied in this order, each verified against its sha256'),
+  excluded: z
+    .array(ExcludedPatch)
+    .default([])
+    .describe("patches of the archive's series that are deliberately not applied, each with its reason"),
+  distroVersion: z
+    .string()
+    .regex(/^[0-9][A-Za-z0-9.+~:-]*$/, { error: 'must be a Debian version like 1.26.3-3+deb13u9' })
+    .optional()
+    .describe('the distro source package version this patch set comes from (audit compares it with the Sources index)'),
 });
 
 export const ComponentVersion = z.strictObject({
@@ -123,16 +154,114 @@ export const ComponentVersion = z.strictObject({
   notes: z.string().optional(),
 });
 
-export const ComponentName = z.enum(['nginx', 'openssl', 'pcre2', 'zlib-ng', 'jemalloc']);
+/** Where `nginx-forge audit` looks for newer releases of a component. */
+export const Watch = z.strictObject({
+  upstream: z
+    .strictObject({
+      url: z.url().describe('a release listing page (download directory, GitHub releases/tags feed)'),
+      pattern: z
+        .string()
+        .min(1)
+        .describe('regular expression whose first group is a release version, e.g. "nginx-(\\d+\\.\\d+\\.\\d+)\\.tar\\.gz"'),
+    })
+    .optional(),
+  distro: z
+    .strictObject({
+      source: z.string().regex(/^[a-z0-9][a-z0-9.+-]+$/, { error: 'must be a Debian source package name' }),
+      suites: z
+        .array(z.string().regex(/^[a-z0-9.-]+$/, { error: 'must be a suite name like "trixie-security"' }))
+        .min(1)
+        .describe('suites whose dists/<suite>/main/source/Sources.xz lists the package (suites ending in -security are read from the security archive)'),
+    })
+    .optional(),
+});
+
+/** How SBOM consumers (vulnerability scanners) identify a component; "{version}" is replaced. */
+export const Identity = z.strictObject({
+  cpe: z
+    .string()
+    .regex(/^cpe:2\.3:a:[a-z0-9_.-]+:[a-z0-9_.-]+:\{version\}(:[^:\s]+){7}$/, {
+      error: 'must be a CPE 2.3 application name with "{version}" as its version, e.g. "cpe:2.3:a:openssl:openssl:{version}:*:*:*:*:*:*:*"',
+    })
+    .describe("the NVD's vendor:product for this component"),
+  purl: z
+    .string()
+    .regex(/^pkg:[a-z][a-z0-9.+-]*\/[^@\s]+@[^@\s]*\{version\}[^@\s]*$/, {
+      error: 'must be a package URL with "{version}" in its version, e.g. "pkg:github/openssl/openssl@openssl-{version}"',
+    })
+    .describe('package URL of the upstream release (pkg:github/<owner>/<repo>@<tag> for GitHub-hosted projects)'),
+});
+
+/** Component names are open: a recipe file recipes/components/<name>.json defines one. */
+export const ComponentName = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, { error: 'must be lowercase letters, digits and "-"' });
 export type ComponentName = z.infer<typeof ComponentName>;
+
+/**
+ * How a library is compiled: one generic builder per build system (src/stages/library.ts).
+ *   configure: `<script> --prefix=<prefix> <args> <options>`, `make <targets>`, `make <install> DESTDIR=…`
+ *   cmake:     `cmake -S . -B <dir> -DCMAKE_INSTALL_PREFIX=<prefix> <args> <options>`, build, install
+ * After the install, <DESTDIR><prefix> becomes the output (below `outputDir`), or, with `copy`,
+ * the listed files are copied from the build tree (a tree that nginx's --with-*= rule expects).
+ */
+export const BuildSpec = z.strictObject({
+  system: z.enum(['configure', 'cmake']).describe('the generic builder that compiles this component'),
+  buildDir: z.string().regex(/^(\.|[A-Za-z0-9._-]+)$/, { error: 'must be "." or a folder name' }).optional().describe('cmake: the build directory below the source tree (default build-forge; "." builds in the tree, leaving a top-level Makefile as nginx\'s --with-*= rules expect)'),
+  script: z.string().regex(/^\.\/[A-Za-z0-9._-]+$/, { error: 'must be a script in the source tree, e.g. "./configure"' }).default('./configure').describe('configure system: the configure script'),
+  args: z.array(z.string()).default([]).describe('fixed arguments of the configure script / cmake'),
+  env: z.record(z.string(), z.string().nullable()).default({}).describe('environment changes for every step: a value sets, null unsets (e.g. OpenSSL records CFLAGS in its version string)'),
+  targets: z.array(z.string()).default([]).describe('make targets that build only what nginx links (empty: the default target)'),
+  install: z.array(z.string()).default([]).describe('configure system: make targets that install, run with DESTDIR (empty with `copy`: no install)'),
+  prefix: absPath().default('/usr').describe('install prefix compiled into the library'),
+  outputDir: relPathOr('', 'the output')
+    .default('').describe('where the installed prefix goes inside the output, e.g. ".openssl" (nginx\'s --with-openssl= layout)'),
+  copy: z.array(relPath('the build tree')).default([]).describe('files and folders copied from the build tree into the output instead of an install (mtimes kept)'),
+  produces: z.array(relPath('the output')).default([]).describe('files the output must contain, checked after the build'),
+  flagOptions: z.record(z.string(), z.array(z.string())).default({}).describe('extra options when the profile\'s nginx flags contain the key, e.g. {"--with-pcre-jit": ["--enable-jit"]}'),
+});
+
+/**
+ * How nginx consumes a library. `{dir}` is the library's place relative to nginx's source tree
+ * (e.g. ../openssl-3.5.7 or ../deps/zlib-ng), `{options}` the profile's options joined by spaces.
+ */
+export const ConsumeSpec = z.strictObject({
+  placement: z.enum(['source', 'deps']).describe('source: next to nginx under its own top directory (a --with-*= tree nginx\'s make can also build); deps: under deps/<name>'),
+  configureArgs: z.array(z.string()).default([]).describe('nginx ./configure arguments, e.g. "--with-openssl={dir}"'),
+  ccOpt: z.array(z.string()).default([]).describe('joined into nginx\'s one --with-cc-opt'),
+  ldOpt: z.array(z.string()).default([]).describe('joined into nginx\'s one --with-ld-opt'),
+  newerThanMakefile: z.array(relPathOr('.', '{dir}')).default([]).describe('paths below {dir} touched after nginx\'s configure so its make links them instead of rebuilding them ("." for all)'),
+});
+
+/** What verify checks in the binary for this component. */
+export const VerifySpec = z.strictObject({
+  binaryContains: z.string().optional().describe('a string the linked library leaves in the binary, e.g. "zlib-ng"'),
+  sharedNames: z.array(z.string()).default([]).describe('shared-library names that must NOT be in the binary\'s NEEDED list (static linking), e.g. "libz"'),
+  nginxT: z
+    .strictObject({ env: z.record(z.string(), z.string()), expect: z.string() })
+    .optional()
+    .describe('run nginx -t with this environment and expect this text, e.g. jemalloc statistics'),
+});
 
 export const ComponentRecipe = z.strictObject({
   $schema: z.string().optional(),
   name: ComponentName,
+  displayName: z.string().min(1).optional().describe('how people write it: "OpenSSL", "PCRE2" (default: name)'),
   description: z.string().min(1),
   homepage: z.url(),
   license: z.string().min(1).describe('SPDX license identifier'),
   licenseFiles: z.array(relPath('the source tree')).min(1).describe('license files inside the source tree, shipped in artifacts'),
+  role: z
+    .enum(['server', 'tls', 'library'])
+    .default('library')
+    .describe('server: nginx itself; tls: the TLS library slot (OpenSSL or a fork); library: any other linked library'),
+  ktls: z
+    .strictObject({ option: z.string().optional(), minVersion: z.string() })
+    .optional()
+    .describe('kernel TLS: the option that enables it (tls role) and the first version that can do it'),
+  build: BuildSpec.optional().describe('libraries: how the generic builder compiles it'),
+  nginx: ConsumeSpec.optional().describe('libraries: how nginx\'s configure consumes the build output'),
+  verify: VerifySpec.default({ sharedNames: [] }),
+  identity: Identity.optional().describe('CPE and package URL written into the SBOM'),
+  watch: Watch.optional().describe('where `nginx-forge audit` looks for newer upstream releases and distro revisions'),
   versions: z.record(z.string().regex(/^\d+(\.\d+){1,2}$/, { error: 'must be a version like 1.26.3 or 10.48' }), ComponentVersion),
 });
 
@@ -145,13 +274,9 @@ export const ProfileRecipe = z.strictObject({
   $schema: z.string().optional(),
   name: z.string().regex(/^[a-z0-9-]+$/, { error: 'must be lowercase letters, digits and "-"' }),
   description: z.string().min(1),
-  components: z.strictObject({
-    nginx: ComponentPin,
-    openssl: ComponentPin,
-    pcre2: ComponentPin,
-    'zlib-ng': ComponentPin,
-    jemalloc: ComponentPin,
-  }),
+  components: z
+    .record(ComponentName, ComponentPin)
+    .describe('the components this profile builds, in build order; nginx must be one of them, a component not listed is not built'),
   nginx: z.strictObject({
     prefix: z
       .string()
@@ -174,9 +299,13 @@ export const ProfileRecipe = z.strictObject({
 export type Artifact = z.infer<typeof Artifact>;
 export type FileArtifact = z.infer<typeof FileArtifact>;
 export type PatchSet = z.infer<typeof PatchSet>;
+export type Watch = z.infer<typeof Watch>;
 export type ComponentRecipe = z.infer<typeof ComponentRecipe>;
 export type ProfileRecipe = z.infer<typeof ProfileRecipe>;
 export type DistroFile = z.infer<typeof DistroFile>;
+export type BuildSpec = z.infer<typeof BuildSpec>;
+export type ConsumeSpec = z.infer<typeof ConsumeSpec>;
+export type VerifySpec = z.infer<typeof VerifySpec>;
 
 export function jsonSchemas(): Record<string, unknown> {
   return {

@@ -1,12 +1,12 @@
-// nginx's own stages: configure, compile, install. The workspace puts every dependency where
-// plan.layout says, so the configure arguments hold only relative paths (no build path ever
-// reaches `nginx -V`), and marks the prebuilt OpenSSL/PCRE2 outputs newer than nginx's Makefile
-// so nginx's make links them instead of rebuilding them.
+// nginx's own stages: configure, compile, install. The workspace puts every library's build
+// output where its plan layout says, so the configure arguments hold only relative paths (no
+// build path ever reaches `nginx -V`), and marks what a recipe's `newerThanMakefile` names
+// newer than nginx's Makefile, so nginx's make links prebuilt trees instead of rebuilding them.
 import { cpSync, existsSync, mkdirSync, readdirSync, statSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 import { run, type RunContext } from '../exec.ts';
 import { StageError } from '../errors.ts';
-import type { BuildPlan, ComponentName } from '../plan.ts';
+import { libraries, type BuildPlan } from '../plan.ts';
 
 export interface NginxWorkspace {
   /** parent dir: holds nginx-x.y.z/, openssl-x/, pcre2-x/, deps/... */
@@ -14,15 +14,19 @@ export interface NginxWorkspace {
   /** the nginx source tree inside ws */
   src: string;
   env: Record<string, string>;
-  jobs: number;
+  /** make's parallelism arguments */
+  jobs: string[];
   log: (stage: string) => string;
   signal?: AbortSignal;
+  jobserver?: RunContext['jobserver'];
 }
 
-/** Copy each dependency's cached build output to its place in the workspace. */
-export function placeDependencies(plan: BuildPlan, ws: string, outputs: Partial<Record<ComponentName, string>>): void {
-  for (const [name, dir] of Object.entries(outputs)) {
-    const dest = path.join(ws, plan.layout[name as ComponentName]);
+/** Copy each library's cached build output to its place in the workspace. */
+export function placeLibraries(plan: BuildPlan, ws: string, outputs: Record<string, string>): void {
+  for (const c of libraries(plan)) {
+    const dir = outputs[c.name];
+    if (!dir || !c.layout) continue;
+    const dest = path.join(ws, c.layout);
     mkdirSync(dest, { recursive: true });
     for (const f of readdirSync(dir)) {
       if (f === 'meta.json' || f === 'licenses') continue;
@@ -44,6 +48,7 @@ const ctx = (w: NginxWorkspace, stage: string): RunContext => ({
   cwd: w.src,
   env: w.env,
   signal: w.signal,
+  jobserver: w.jobserver,
 });
 
 export async function configure(plan: BuildPlan, w: NginxWorkspace): Promise<void> {
@@ -54,12 +59,13 @@ export async function configure(plan: BuildPlan, w: NginxWorkspace): Promise<voi
   const past = new Date(Date.now() - 120_000);
   utimesSync(makefile, past, past);
   const now = new Date();
-  touchTree(path.join(w.ws, plan.layout.openssl, '.openssl'), now);
-  touchTree(path.join(w.ws, plan.layout.pcre2), now);
+  for (const c of libraries(plan)) {
+    for (const p of c.consume?.newerThanMakefile ?? []) touchTree(path.join(w.ws, c.layout!, p), now);
+  }
 }
 
 export async function compile(w: NginxWorkspace): Promise<void> {
-  await run(ctx(w, 'compile'), 'make', ['-f', 'objs/Makefile', `-j${w.jobs}`]);
+  await run(ctx(w, 'compile'), 'make', ['-f', 'objs/Makefile', ...w.jobs]);
   if (!existsSync(path.join(w.src, 'objs', 'nginx'))) {
     throw new StageError('nginx', 'compile', 'make finished without producing objs/nginx', { log: w.log('compile') });
   }

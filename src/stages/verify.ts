@@ -1,17 +1,17 @@
 // Verify stage (and `nginx-forge verify`): check a binary against the plan.
-//   nginx -V: version, "built with OpenSSL <pinned>", every configure argument, enable-ktls
+//   nginx -V: version, "built with OpenSSL <pinned>", every configure argument, the kTLS option
 //   kTLS in the TLS library the binary really uses (kTLS profiles): OpenSSL linked in statically
 //     (nm: its ktls_* functions), or the shared libssl it loads (ldd), judged by whether that
 //     library calls sendfile() (SSL_sendfile only does with kTLS compiled in)
-//   zlib-ng: its version string is in the binary
-//   jemalloc: MALLOC_CONF=stats_print:true nginx -t prints its statistics
+//   each library, as its recipe's "verify" says: a string it leaves in the binary, shared names
+//   that must not be NEEDED (linked statically), an `nginx -t` run that shows it (jemalloc stats)
 //   nginx -t on a generated config
 import { execa } from 'execa';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { MissingToolError, VerifyError } from '../errors.ts';
-import { component, type BuildPlan } from '../plan.ts';
+import { libraries, server, tlsLibrary, type BuildPlan } from '../plan.ts';
 import { tempPathDirectives } from '../nginxconf.ts';
 
 export interface Check {
@@ -61,15 +61,17 @@ export async function verifyBinary(binary: string, plan: BuildPlan): Promise<Che
     add('nginx -V', false, 'exit 0', `${v.exitCode ?? v.signal}: ${out.slice(0, 200)}`);
     return checks;
   }
-  const nginx = component(plan, 'nginx');
+  const nginx = server(plan);
   const version = /nginx version: nginx\/(\S+)/.exec(out)?.[1] ?? '(none)';
   add('nginx version', version === nginx.version, nginx.version, version);
 
-  const ssl = component(plan, 'openssl');
-  const built = /built with OpenSSL (\S+)/.exec(out)?.[1] ?? '(none)';
-  add('built with OpenSSL', built === ssl.version, ssl.version, built);
-  const running = /running with OpenSSL (\S+)/.exec(out)?.[1];
-  if (running) add('running with OpenSSL', running === ssl.version, ssl.version, running);
+  const ssl = tlsLibrary(plan);
+  if (ssl) {
+    const built = /built with OpenSSL (\S+)/.exec(out)?.[1] ?? '(none)';
+    add(`built with ${ssl.displayName}`, built === ssl.version, ssl.version, built);
+    const running = /running with OpenSSL (\S+)/.exec(out)?.[1];
+    if (running) add(`running with ${ssl.displayName}`, running === ssl.version, ssl.version, running);
+  }
 
   const line = /configure arguments: (.*)/.exec(out)?.[1] ?? '';
   const expectedLine = renderConfigureArgs(plan.configureArgs);
@@ -86,6 +88,7 @@ export async function verifyBinary(binary: string, plan: BuildPlan): Promise<Che
       .join('; ');
     add('configure arguments', false, `the ${want.length} arguments of the plan (nginx-forge plan --profile ${plan.profile})`, diff);
   }
+  const ktlsOption = ssl?.ktls?.option;
 
   const bytes = readFileSync(binary);
   const needed = await neededLibraries(binary);
@@ -96,20 +99,28 @@ export async function verifyBinary(binary: string, plan: BuildPlan): Promise<Che
       const k = lib ? await sharedLibsslKtls(lib) : undefined;
       add(`kTLS in the shared OpenSSL it loads (${lib ?? sharedSsl})`, k === true, 'libssl built with kTLS (SSL_sendfile calls sendfile)', k === undefined ? `cannot inspect ${lib ?? `${sharedSsl} (not found by ldd)`}` : k ? 'yes' : 'no: that libssl has no kTLS (its SSL_sendfile never calls sendfile)');
     } else {
-      if (/--with-openssl=/.test(line)) add('enable-ktls in OpenSSL options', line.includes('enable-ktls'), 'enable-ktls', line.includes('enable-ktls') ? 'enable-ktls' : 'absent');
+      // the TLS library is built into nginx: its configure options must carry the kTLS option
+      if (ktlsOption) add(`${ktlsOption} in ${ssl!.displayName} options`, line.includes(ktlsOption), ktlsOption, line.includes(ktlsOption) ? ktlsOption : 'absent');
       const nm = await execa('nm', [binary], { reject: false, maxBuffer: 256 * 1024 * 1024 });
       const syms = String(nm.stdout).split('\n').filter((l) => /\bktls_/.test(l)).length;
       const stripped = /no symbols/.test(String(nm.stderr));
       add('kTLS in the OpenSSL linked in (nm: ktls_*)', syms > 0, '> 0 ktls_* functions', nm.exitCode === 0 ? String(syms) : stripped ? 'cannot tell: the binary is stripped' : `nm failed: ${nm.stderr}`);
     }
   }
-  const zng = component(plan, 'zlib-ng');
-  const hasZng = bytes.includes(Buffer.from('zlib-ng'));
-  add('zlib-ng version string', hasZng, `zlib-ng ${zng.version} (…zlib-ng in the binary)`, hasZng ? 'present' : 'absent');
-  // The version string alone also comes from zlib-ng's header: the libraries must be linked in,
-  // not picked up from the system at run time.
-  const shared = needed.filter((l) => /^lib(z|ssl|crypto|pcre2-8|jemalloc)\.so/.test(l));
-  add('zlib-ng, OpenSSL, PCRE2, jemalloc linked statically (readelf -d NEEDED)', shared.length === 0, 'none of libz/libssl/libcrypto/libpcre2-8/libjemalloc', shared.length ? shared.join(', ') : `none (NEEDED: ${needed.join(', ')})`);
+  for (const lib of libraries(plan)) {
+    const text = lib.verify.binaryContains;
+    if (!text) continue;
+    const has = bytes.includes(Buffer.from(text));
+    add(`${lib.displayName} string in the binary`, has, `${lib.displayName} ${lib.version} ("${text}" in the binary)`, has ? 'present' : 'absent');
+  }
+  // a version string alone can also come from a header: the libraries must be linked in,
+  // not picked up from the system at run time
+  const names = libraries(plan).flatMap((l) => l.verify.sharedNames);
+  if (names.length) {
+    const shared = needed.filter((l) => names.some((n) => l.startsWith(`${n}.so`)));
+    const who = libraries(plan).filter((l) => l.verify.sharedNames.length).map((l) => l.displayName).join(', ');
+    add(`${who} linked statically (readelf -d NEEDED)`, shared.length === 0, `none of ${names.join('/')}`, shared.length ? shared.join(', ') : `none (NEEDED: ${needed.join(', ')})`);
+  }
 
   const dir = mkdtempSync(path.join(tmpdir(), 'nginx-forge-verify-'));
   try {
@@ -118,9 +129,14 @@ export async function verifyBinary(binary: string, plan: BuildPlan): Promise<Che
     const base = ['-t', '-p', dir, '-c', conf, '-e', path.join(dir, 'logs/error.log')];
     const t = await runNginx(binary, base);
     add('nginx -t', t.exitCode === 0, 'syntax ok / test is successful', t.exitCode === 0 ? 'ok' : String(t.all).trim().split('\n').slice(-3).join(' '));
-    const je = await runNginx(binary, base, { MALLOC_CONF: 'stats_print:true' });
-    const hasStats = String(je.all).includes('Begin jemalloc statistics');
-    add('jemalloc (MALLOC_CONF=stats_print:true nginx -t)', hasStats, '"Begin jemalloc statistics" printed', hasStats ? 'printed' : 'not printed');
+    for (const lib of libraries(plan)) {
+      const t2 = lib.verify.nginxT;
+      if (!t2) continue;
+      const r = await runNginx(binary, base, t2.env);
+      const seen = String(r.all).includes(t2.expect);
+      const env = Object.entries(t2.env).map(([k, v]) => `${k}=${v}`).join(' ');
+      add(`${lib.displayName} (${env} nginx -t)`, seen, `"${t2.expect}" printed`, seen ? 'printed' : 'not printed');
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

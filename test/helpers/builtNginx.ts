@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { PROJECT_ROOT } from '../../src/recipes/load.ts';
-import type { BuildSummary } from '../../src/build/types.ts';
+import type { BuildSummary } from '../../src/pipeline/types.ts';
 
 export const TEST_ROOT = path.join(PROJECT_ROOT, '.nginx-forge');
 export const TEST_HOME = process.env.NGINX_FORGE_TEST_HOME ?? path.join(TEST_ROOT, 'test-home');

@@ -105,27 +105,41 @@ export async function selectModules(modulesDir: string, ctx: RunContext): Promis
 
 /** True for an ELF executable without a program interpreter (statically linked). */
 export function isStaticElf(buf: Buffer): boolean {
-  if (buf.length < 64 || buf.readUInt32BE(0) !== 0x7f454c46 || buf[4] !== 2 || buf[5] !== 1) return false;
-  const phoff = Number(buf.readBigUInt64LE(0x20));
-  const phentsize = buf.readUInt16LE(0x36);
-  const phnum = buf.readUInt16LE(0x38);
+  if (buf.length < 64 || buf.readUInt32BE(0) !== 0x7f454c46) return false;
+  const is64 = buf[4] === 2;
+  const le = buf[5] === 1;
+  const u16 = (o: number) => (le ? buf.readUInt16LE(o) : buf.readUInt16BE(o));
+  const u32 = (o: number) => (le ? buf.readUInt32LE(o) : buf.readUInt32BE(o));
+  const phoff = is64 ? Number(le ? buf.readBigUInt64LE(0x20) : buf.readBigUInt64BE(0x20)) : u32(0x1c);
+  const phentsize = u16(is64 ? 0x36 : 0x2a);
+  const phnum = u16(is64 ? 0x38 : 0x2c);
   for (let i = 0; i < phnum; i++) {
     const off = phoff + i * phentsize;
     if (off + 4 > buf.length) return false;
-    if (buf.readUInt32LE(off) === 3 /* PT_INTERP */) return false;
+    if (u32(off) === 3 /* PT_INTERP */) return false;
   }
   return true;
 }
 
-export function findStaticBusybox(): { path: string; data: Buffer } {
-  const tried: string[] = [];
-  for (const p of ['/bin/busybox', '/usr/bin/busybox', '/sbin/busybox', '/usr/sbin/busybox']) {
+/** Where busybox is looked for, in order (Debian's busybox-static installs /bin/busybox). */
+export const BUSYBOX_PATHS = ['/bin/busybox', '/usr/bin/busybox', '/sbin/busybox', '/usr/sbin/busybox', '/bin/busybox.static'];
+
+/** The first statically linked busybox, and the dynamically linked ones seen before it. One search for doctor and the VM. */
+export function staticBusybox(): { path?: string; data?: Buffer; dynamic: string[] } {
+  const dynamic: string[] = [];
+  for (const p of BUSYBOX_PATHS) {
     if (!existsSync(p)) continue;
     const data = readFileSync(p);
-    if (isStaticElf(data)) return { path: p, data };
-    tried.push(`${p} (dynamically linked)`);
+    if (isStaticElf(data)) return { path: p, data, dynamic };
+    dynamic.push(p);
   }
-  throw new MissingToolError('busybox (statically linked)', 'the smoke test VM initramfs', `install busybox-static (Debian/Ubuntu: apt-get install busybox-static)${tried.length ? `; found only ${tried.join(', ')}` : ''}`);
+  return { dynamic };
+}
+
+export function findStaticBusybox(): { path: string; data: Buffer } {
+  const found = staticBusybox();
+  if (found.path) return { path: found.path, data: found.data! };
+  throw new MissingToolError('busybox (statically linked)', 'the smoke test VM initramfs', `install busybox-static (Debian/Ubuntu: apt-get install busybox-static)${found.dynamic.length ? `; found only ${found.dynamic.map((p) => `${p} (dynamically linked)`).join(', ')}` : ''}`);
 }
 
 function findDepmod(): string {

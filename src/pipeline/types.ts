@@ -1,4 +1,4 @@
-// Public shape of a build run: what runBuild() (src/build/index.ts) takes and returns.
+// Public shape of a build run: what runBuild() (src/pipeline/index.ts) takes and returns.
 // The package and bench commands use it too.
 import type { BuildPlan } from '../plan.ts';
 
@@ -19,8 +19,8 @@ export interface BuildOptions {
   smoke?: boolean;
   smokeVm?: 'auto' | 'always' | 'never';
   ccache?: boolean;
-  /** stop after this stage (package/bench commands use 'install') */
-  until?: 'install' | 'verify' | 'smoke' | 'package';
+  /** build only what this stage id needs (package/bench commands use "install:nginx") */
+  until?: string;
   signal?: AbortSignal;
 }
 

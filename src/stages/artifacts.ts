@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tar from 'tar';
 import { component, type BuildPlan } from '../plan.ts';
+import { cyclonedx as sbom, usedArtifact } from '../sbom.ts';
 
 export interface PackageInput {
   plan: BuildPlan;
@@ -38,12 +39,6 @@ function listFiles(dir: string, rel = ''): string[] {
   return out;
 }
 
-/** Deterministic UUID (v5-shaped) from a hash, so the SBOM of the same plan is byte-identical. */
-function uuidFrom(hex: string): string {
-  const h = `${hex.slice(0, 12)}5${hex.slice(13, 16)}${((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16)}${hex.slice(17, 32)}`;
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
-}
-
 export function manifest(input: PackageInput, binarySha: string) {
   const { plan } = input;
   return {
@@ -52,66 +47,28 @@ export function manifest(input: PackageInput, binarySha: string) {
     planHash: plan.planHash,
     sourceDateEpoch: input.epoch,
     binary: { path: 'sbin/nginx', sha256: binarySha },
-    components: plan.components.map((c) => ({
-      name: c.name,
-      version: c.version,
-      license: c.license,
-      source: input.artifactFiles[c.name] ?? { file: c.artifacts[0]!.file, sha256: c.sha256 },
-      options: c.options,
-    })),
+    components: plan.components.map((c) => {
+      const used = usedArtifact(c, input.artifactFiles[c.name]);
+      return {
+        name: c.name,
+        version: c.version,
+        license: c.license,
+        source: { file: used.artifact.file, sha256: used.artifact.sha256, ...(used.upstream ? { version: used.version } : {}) },
+        options: c.options,
+      };
+    }),
     patchSets: plan.patchSets.map((s) => ({ component: s.component, name: s.name, file: s.artifact.file, sha256: s.artifact.sha256 })),
-    patches: plan.patches.map((p) => ({ component: p.component, id: p.id, sha256: p.sha256 })),
+    patches: plan.patches.map((p) => ({ component: p.component, id: p.id, sha256: p.sha256, cves: p.cves })),
+    /** CVE ids resolved by the applied patches (also in the SBOM's vulnerabilities section). */
+    resolvedCves: [...new Set(plan.patches.flatMap((p) => p.cves))].sort(),
     configureArgs: plan.configureArgs,
     toolchain: plan.toolchain,
   };
 }
 
+/** The CycloneDX SBOM (src/sbom.ts). */
 export function cyclonedx(input: PackageInput, binarySha: string) {
-  const { plan } = input;
-  const nginx = component(plan, 'nginx');
-  const ref = (n: string, v: string) => `pkg:generic/${n}@${v}`;
-  return {
-    bomFormat: 'CycloneDX',
-    specVersion: '1.5',
-    serialNumber: `urn:uuid:${uuidFrom(plan.planHash)}`,
-    version: 1,
-    metadata: {
-      timestamp: new Date(input.epoch * 1000).toISOString(),
-      tools: { components: [{ type: 'application', name: 'nginx-forge', version: '0.1.0' }] },
-      component: {
-        type: 'application',
-        'bom-ref': `nginx-forge:${plan.profile}`,
-        name: 'nginx',
-        version: nginx.version,
-        description: `nginx built by nginx-forge, profile ${plan.profile}`,
-        hashes: [{ alg: 'SHA-256', content: binarySha }],
-      },
-    },
-    components: plan.components.map((c) => {
-      const src = input.artifactFiles[c.name] ?? { file: c.artifacts[0]!.file, sha256: c.sha256 };
-      const url = c.artifacts.find((a) => a.sha256 === src.sha256)?.urls[0];
-      return {
-        type: 'library',
-        'bom-ref': ref(c.name, c.version),
-        name: c.name,
-        version: c.version,
-        purl: ref(c.name, c.version),
-        hashes: [{ alg: 'SHA-256', content: src.sha256 }],
-        licenses: [{ expression: c.license }],
-        ...(url ? { externalReferences: [{ type: 'distribution', url }] } : {}),
-        ...(plan.patches.some((p) => p.component === c.name)
-          ? {
-              pedigree: {
-                patches: plan.patches
-                  .filter((p) => p.component === c.name)
-                  .map((p) => ({ type: 'backport', diff: { url: p.id }, resolves: /CVE-\d+-\d+/.test(p.id) ? [{ type: 'security', id: /CVE-\d+-\d+/.exec(p.id)![0] }] : undefined })),
-              },
-            }
-          : {}),
-      };
-    }),
-    dependencies: [{ ref: `nginx-forge:${plan.profile}`, dependsOn: plan.components.map((c) => ref(c.name, c.version)) }],
-  };
+  return sbom({ plan: input.plan, artifactFiles: input.artifactFiles, epoch: input.epoch, binarySha });
 }
 
 /** Writes the artifacts into input.out; returns their paths. */

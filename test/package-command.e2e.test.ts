@@ -13,7 +13,7 @@ const work = mkdtempSync(path.join(tmpdir(), 'nf-pkgcmd-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('package --format deb', () => {
-  it('reuses the cached build (verify and package stages, no smoke test), makes the .deb, joins SHA256SUMS', async () => {
+  it('reuses the cached build (install, verify and artifacts stages, no smoke test), makes the .deb, joins SHA256SUMS', async () => {
     const built = await builtSummary('ktls');
     const out = path.join(work, 'dist');
     const r = await forge(['package', '--format', 'deb', '--profile', 'ktls', '--out', out, '--json']);
@@ -22,7 +22,7 @@ describe('package --format deb', () => {
     expect(j.planHash).toBe(built.planHash);
     const status = Object.fromEntries(j.stages.map((x: { id: string; status: string }) => [x.id, x.status]));
     expect(status.smoke).toBe('skipped');
-    for (const id of ['install:nginx', 'verify', 'package']) expect(status[id], id).toBe('cached');
+    for (const id of ['install:nginx', 'verify', 'artifacts']) expect(status[id], id).toBe('cached');
     expect(Object.values(status)).not.toContain('built');
     expect(path.basename(j.deb)).toMatch(/^nginx-forge-ktls_1\.26\.3-1_.+\.deb$/);
     expect(existsSync(j.deb)).toBe(true);

@@ -1,0 +1,150 @@
+// A build: the plan's stage graph run by the one runner (./runner.ts) with the real stage
+// implementations (./registry.ts). This module sets up what a run needs (state directories, the
+// per-process scratch tree, fetch and smoke options, preflight), picks the targets, and turns
+// the runner's outputs into a BuildSummary. It knows nothing about rendering: the build command
+// turns events into a listr2 tree.
+import { cpSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { StageCache } from '../cache/index.ts';
+import { ExitCode, ForgeError } from '../errors.ts';
+import { distfilesDir, logsDir, stagesDir, stateDir, workDir } from '../paths.ts';
+import { server, type BuildPlan } from '../plan.ts';
+import { ccacheEnv, readStats, statsDelta } from './ccache.ts';
+import { KINDS } from './kinds.ts';
+import { binaryIn, implementations } from './registry.ts';
+import { runGraph, Timings, type RunnerEvents } from './runner.ts';
+import { JobServer } from './tokens.ts';
+import type { BuildOptions, BuildSummary } from './types.ts';
+
+export type { BuildOptions, BuildSummary, StageResult } from './types.ts';
+export type BuildEvents = RunnerEvents;
+export { compileEnv } from './env.ts';
+
+/** Kinds that compile: running any of them needs the build tools (preflight). */
+const COMPILING = new Set(['library', 'configure', 'compile']);
+
+/** The stages a build wants by default: nginx's install (the binary) and every stage nothing depends on. */
+export function defaultTargets(plan: BuildPlan): string[] {
+  const used = new Set(plan.stages.flatMap((s) => s.deps));
+  return [`install:${server(plan).name}`, ...plan.stages.filter((s) => !used.has(s.id)).map((s) => s.id)];
+}
+
+export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events: BuildEvents = {}): Promise<BuildSummary> {
+  const t0 = Date.now();
+  const cache = new StageCache(stagesDir());
+  const jobs = opts.jobs ?? os.availableParallelism();
+  const runId = `${plan.profile}-${plan.planHash.slice(0, 12)}`;
+  const logDir = path.join(logsDir(), runId);
+  mkdirSync(logDir, { recursive: true });
+  if (opts.ccache) ccacheEnv(workDir()); // fails early, with the install hint, when ccache is missing
+  const ccacheBefore = opts.ccache ? await readStats() : undefined;
+  const nginx = server(plan);
+  const installId = `install:${nginx.name}`;
+
+  // scratch trees are per process: two builds of one plan in one state dir never share them;
+  // trees left by killed builds (their process is gone) are swept before this one starts
+  const work = path.join(workDir(), `${runId}.${process.pid}`);
+  mkdirSync(work, { recursive: true });
+  const distdir = distfilesDir(opts.distdir);
+  // one pool of job tokens for the whole build, shared with every make (GNU make jobserver)
+  const jobserver = await JobServer.create(work, jobs);
+  const impls = implementations({
+    plan,
+    work,
+    jobs,
+    jobserver: { fd: jobserver.fd, makeflags: jobserver.makeflags },
+    ccache: Boolean(opts.ccache),
+    fetch: { distdir, mirrors: opts.mirrors, offline: opts.offline, distro: opts.distro, keysDir: path.join(plan.recipesDir, 'keys') },
+    smoke: { vm: opts.smokeVm ?? 'auto', distdir, logDir },
+  });
+  // the binary is always wanted: the summary names it, packages wrap its install tree
+  const targets = opts.until ? [installId, opts.until] : defaultTargets(plan);
+  const skip: Record<string, string> = opts.smoke === false ? { smoke: 'skipped (--no-smoke)' } : {};
+  let result: Awaited<ReturnType<typeof runGraph>>;
+  try {
+    result = await runGraph(
+      plan.stages,
+      (k) => KINDS[k].cache,
+      (k) => impls[k](),
+      cache,
+      {
+        targets,
+        skip,
+        force: opts.force,
+        slots: jobs,
+        tokens: jobserver,
+        tokenFree: (k) => !KINDS[k].job,
+        signal: opts.signal,
+        logFor: (id) => path.join(logDir, `${id.replace(':', '-')}.log`),
+        timings: new Timings(path.join(stateDir(), 'timings.json')),
+        async beforeRun(ids) {
+          if (ids.some((id) => COMPILING.has(plan.stages.find((s) => s.id === id)!.kind))) await preflight();
+          sweepWork();
+        },
+      },
+      events,
+    );
+  } finally {
+    await jobserver.close();
+    rmSync(work, { recursive: true, force: true });
+  }
+  const { results, outputs } = result;
+  const installDir = outputs.get(installId)?.dir;
+  const root = installDir ? path.join(installDir, 'root') : '';
+  const ccache = ccacheBefore ? statsDelta(ccacheBefore, await readStats()) : undefined;
+  let artifacts: string[] = [];
+  const art = outputs.get('artifacts');
+  if (art?.dir) {
+    const out = path.resolve(opts.out ?? 'dist');
+    mkdirSync(out, { recursive: true });
+    artifacts = ((art.meta as { files: string[] }).files).map((n) => {
+      cpSync(path.join(art.dir!, 'out', n), path.join(out, n));
+      return path.join(out, n);
+    });
+  }
+  return {
+    ccache,
+    profile: plan.profile,
+    planHash: plan.planHash,
+    binary: root ? binaryIn(root, plan) : '',
+    root,
+    licensesDir: installDir ? path.join(installDir, 'licenses') : '',
+    artifacts,
+    manifest: artifacts.find((a) => a.endsWith('manifest.json')),
+    sbom: artifacts.find((a) => a.endsWith('sbom.cdx.json')),
+    stages: plan.stages.map((s) => results.get(s.id) ?? { id: s.id, status: 'skipped' as const, seconds: 0, detail: 'not reached' }),
+    seconds: Math.round((Date.now() - t0) / 100) / 10,
+  };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function sweepWork(): void {
+  const dir = workDir();
+  if (!existsSync(dir)) return;
+  for (const f of readdirSync(dir)) {
+    const pid = Number(/\.(\d+)$/.exec(f)?.[1]);
+    if (!pid || (pid !== process.pid && !alive(pid))) rmSync(path.join(dir, f), { recursive: true, force: true });
+  }
+}
+
+/** Before compiling anything: every build tool present, or one error naming all that are missing. */
+async function preflight(): Promise<void> {
+  const { doctor } = await import('../doctor.ts');
+  const r = await doctor();
+  if (r.missing.build.length === 0) return;
+  const family = r.distro.family;
+  const install = (family && r.install[family]) || Object.values(r.install).join('\n    or: ');
+  throw new ForgeError(`cannot build: missing ${r.missing.build.join(', ')}`, {
+    exitCode: ExitCode.missingTool,
+    hint: `install them: ${install}  (\`nginx-forge doctor\` shows every check)`,
+  });
+}

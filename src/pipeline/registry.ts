@@ -1,0 +1,231 @@
+// The implementations of the stage kinds for a real build: each turns its inputs (the outputs of
+// the stages it depends on) into its output. Which component, which build system, where a
+// library goes: all of it comes from the plan, which comes from the recipes. The runner
+// (./runner.ts) decides what runs and keeps the outputs.
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { StageError } from '../errors.ts';
+import { fetchArtifact, fetchOneOf, type FetchOptions } from '../fetch/index.ts';
+import { component, libraries, server, type BuildPlan, type PlanComponent, type StageKind } from '../plan.ts';
+import type { Artifact } from '../recipes/schema.ts';
+import type { SmokeOptions } from '../smoke/index.ts';
+import { compileEnv, makeJobs } from './env.ts';
+import type { StageImpl, StageRunContext } from './runner.ts';
+
+export interface BuildContext {
+  plan: BuildPlan;
+  /** this process's scratch directory: <state>/work/<run>.<pid> */
+  work: string;
+  jobs: number;
+  /** the build's make jobserver; without it each make gets -jN -lN */
+  jobserver?: { fd: number; makeflags: string };
+  ccache: boolean;
+  fetch: FetchOptions;
+  smoke: Omit<SmokeOptions, 'signal' | 'onLog'>;
+}
+
+interface Fetched {
+  artifact: Artifact;
+  path: string;
+  patchSets: Record<string, string>;
+}
+interface Tree {
+  /** the component's workspace (parent of its source tree) */
+  ws: string;
+  src: string;
+  fetched: Fetched;
+}
+interface NginxTree extends Tree {
+  env: Record<string, string>;
+  /** library name -> its cache entry */
+  libs: Record<string, string>;
+  epoch: number;
+}
+/** What every 'dir' entry of a component records about its source. */
+export interface SourceMeta {
+  epoch: number;
+  /** component -> the archive actually used */
+  artifacts: Record<string, { file: string; sha256: string }>;
+}
+
+const componentOf = (b: BuildContext, ctx: StageRunContext): PlanComponent => component(b.plan, ctx.stage.component!);
+const value = <T>(ctx: StageRunContext, id: string) => ctx.input(id).value as T;
+
+/**
+ * SOURCE_DATE_EPOCH: the release time of a component, read from a file of its archive (its first
+ * license file; extraction keeps file times). Never a directory's time: a directory's mtime
+ * changes when anything is created in it, which made builds differ.
+ */
+const epochOf = (c: PlanComponent, src: string) => Math.floor(statSync(path.join(src, c.licenseFiles[0]!)).mtimeMs / 1000);
+
+export function copyLicenses(c: PlanComponent, src: string, dest: string): void {
+  mkdirSync(dest, { recursive: true });
+  for (const f of c.licenseFiles) {
+    const from = path.join(src, f);
+    if (!existsSync(from)) throw new StageError(c.name, 'install', `license file ${f} is missing from the source tree`, { hint: `fix licenseFiles in recipes/components/${c.name}.json` });
+    cpSync(from, path.join(dest, path.basename(f)));
+  }
+}
+
+/** The installed binary inside a DESTDIR tree, from the plan's --sbin-path (or <prefix>/sbin/nginx). */
+export function binaryIn(root: string, plan: BuildPlan): string {
+  const arg = (k: string) => plan.configureArgs.find((a) => a.startsWith(`--${k}=`))?.slice(k.length + 3);
+  const sbin = arg('sbin-path') ?? path.posix.join(arg('prefix') ?? '/usr/local/nginx', 'sbin/nginx');
+  return path.join(root, sbin);
+}
+
+export function implementations(b: BuildContext): Record<StageKind, () => Promise<StageImpl>> {
+  const plan = b.plan;
+  const nginx = server(plan);
+  const jobs = b.jobserver ? [] : makeJobs(b.jobs);
+  return {
+    fetch: async () => ({
+      async run(ctx): Promise<Fetched> {
+        const c = componentOf(b, ctx);
+        const opts: FetchOptions = {
+          ...b.fetch,
+          signal: ctx.signal,
+          onLog: (l) => ctx.update(l),
+          onProgress: (e) => ctx.update(`${e.file} ${(e.received / 1e6).toFixed(1)}${e.total ? `/${(e.total / 1e6).toFixed(1)}` : ''} MB`),
+        };
+        const { artifact, path: file } = await fetchOneOf(c.artifacts, opts);
+        const patchSets: Record<string, string> = {};
+        for (const s of plan.patchSets.filter((x) => x.component === c.name)) patchSets[s.name] = await fetchArtifact(s.artifact, opts);
+        return { artifact, path: file, patchSets };
+      },
+    }),
+    extract: async () => {
+      const { extractArchive } = await import('../stages/extract.ts');
+      return {
+        async run(ctx): Promise<Tree> {
+          const c = componentOf(b, ctx);
+          const fetched = value<Fetched>(ctx, `fetch:${c.name}`);
+          const ws = path.join(b.work, c.name);
+          rmSync(ws, { recursive: true, force: true });
+          mkdirSync(ws, { recursive: true });
+          const src = await extractArchive(fetched.path, ws, c.topdir, { signal: ctx.signal });
+          return { ws, src, fetched };
+        },
+      };
+    },
+    patch: async () => {
+      const { extractArchive } = await import('../stages/extract.ts');
+      const { applyPatches } = await import('../stages/patch.ts');
+      return {
+        async run(ctx): Promise<Tree> {
+          const c = componentOf(b, ctx);
+          const tree = value<Tree>(ctx, `extract:${c.name}`);
+          const patches = plan.patches.filter((p) => p.component === c.name);
+          const patchSetDirs: Record<string, string> = {};
+          for (const s of plan.patchSets.filter((x) => x.component === c.name)) {
+            const dir = path.join(tree.ws, '.patchsets', s.name);
+            mkdirSync(dir, { recursive: true });
+            await extractArchive(tree.fetched.patchSets[s.name]!, dir, s.artifact.topdir, { signal: ctx.signal });
+            patchSetDirs[s.name] = dir;
+          }
+          await applyPatches({ srcDir: tree.src, patches, patchSetDirs, log: ctx.log, signal: ctx.signal }, c.name);
+          if (patches.length) ctx.update(`${patches.length} patches applied`);
+          return tree;
+        },
+      };
+    },
+    library: async () => {
+      const { buildLibrary } = await import('../stages/library.ts');
+      return {
+        async run(ctx): Promise<SourceMeta> {
+          const c = componentOf(b, ctx);
+          const tree = value<Tree>(ctx, `patch:${c.name}`);
+          const epoch = epochOf(c, tree.src);
+          await buildLibrary({
+            component: c,
+            srcDir: tree.src,
+            out: ctx.out,
+            jobs,
+            jobserver: b.jobserver,
+            env: compileEnv(tree.ws, epoch, b.ccache),
+            log: ctx.log,
+            signal: ctx.signal,
+            onStep: (s) => ctx.update(s),
+          });
+          copyLicenses(c, tree.src, path.join(ctx.out, 'licenses', c.name));
+          rmSync(tree.ws, { recursive: true, force: true });
+          return { epoch, artifacts: { [c.name]: { file: tree.fetched.artifact.file, sha256: tree.fetched.artifact.sha256 } } };
+        },
+      };
+    },
+    configure: async () => {
+      const { configure, placeLibraries } = await import('../stages/nginx.ts');
+      return {
+        async run(ctx): Promise<NginxTree> {
+          const tree = value<Tree>(ctx, `patch:${nginx.name}`);
+          const libs = Object.fromEntries(libraries(plan).map((l) => [l.name, ctx.input(`library:${l.name}`).dir!]));
+          const epoch = epochOf(nginx, tree.src);
+          const env = compileEnv(tree.ws, epoch, b.ccache);
+          placeLibraries(plan, tree.ws, libs);
+          await configure(plan, { ws: tree.ws, src: tree.src, env, jobs, log: () => ctx.log, signal: ctx.signal });
+          return { ...tree, env, libs, epoch };
+        },
+      };
+    },
+    compile: async () => {
+      const { compile } = await import('../stages/nginx.ts');
+      return {
+        async run(ctx): Promise<NginxTree> {
+          const t = value<NginxTree>(ctx, `configure:${nginx.name}`);
+          await compile({ ws: t.ws, src: t.src, env: t.env, jobs, jobserver: b.jobserver, log: () => ctx.log, signal: ctx.signal });
+          return t;
+        },
+      };
+    },
+    install: async () => {
+      const { install } = await import('../stages/nginx.ts');
+      return {
+        async run(ctx): Promise<SourceMeta> {
+          const t = value<NginxTree>(ctx, `compile:${nginx.name}`);
+          await install({ ws: t.ws, src: t.src, env: t.env, jobs: [], log: () => ctx.log, signal: ctx.signal }, path.join(ctx.out, 'root'));
+          const lic = path.join(ctx.out, 'licenses');
+          copyLicenses(nginx, t.src, path.join(lic, nginx.name));
+          const artifacts: SourceMeta['artifacts'] = { [nginx.name]: { file: t.fetched.artifact.file, sha256: t.fetched.artifact.sha256 } };
+          for (const [name, dir] of Object.entries(t.libs)) {
+            cpSync(path.join(dir, 'licenses', name), path.join(lic, name), { recursive: true });
+            Object.assign(artifacts, (JSON.parse(readFileSync(path.join(dir, 'meta.json'), 'utf8')) as SourceMeta).artifacts);
+          }
+          rmSync(t.ws, { recursive: true, force: true });
+          return { epoch: t.epoch, artifacts };
+        },
+      };
+    },
+    verify: async () => {
+      const { verifyBinary, assertChecks } = await import('../stages/verify.ts');
+      return {
+        async run(ctx) {
+          const binary = binaryIn(path.join(ctx.input(`install:${nginx.name}`).dir!, 'root'), plan);
+          const checks = await verifyBinary(binary, plan);
+          assertChecks(binary, checks);
+          return { checks };
+        },
+      };
+    },
+    smoke: async () => {
+      const { smokeStage } = await import('../stages/smoke.ts');
+      return {
+        async run(ctx) {
+          const binary = binaryIn(path.join(ctx.input(`install:${nginx.name}`).dir!, 'root'), plan);
+          return smokeStage(binary, plan, { ...b.smoke, signal: ctx.signal, onLog: (l: string) => ctx.update(l) });
+        },
+      };
+    },
+    artifacts: async () => {
+      const { writeArtifacts } = await import('../stages/artifacts.ts');
+      return {
+        async run(ctx) {
+          const inst = ctx.input(`install:${nginx.name}`);
+          const meta = inst.meta as unknown as SourceMeta;
+          const root = path.join(inst.dir!, 'root');
+          const files = await writeArtifacts({ plan, root, licensesDir: path.join(inst.dir!, 'licenses'), artifactFiles: meta.artifacts, epoch: meta.epoch, out: path.join(ctx.out, 'out') });
+          return { files: files.map((f) => path.basename(f)) };
+        },
+      };
+    },
+  };
+}

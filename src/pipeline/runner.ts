@@ -1,0 +1,369 @@
+// The one stage runner. It walks a plan's stage graph by the stages' deps, and alone owns cache
+// lookup/restore/store, parallelism, progress events, abort and failure. Stage kinds say how
+// their output is kept (./kinds.ts); implementations (./registry.ts, or fakes in tests) only
+// compute. Nothing here knows about nginx, components or rendering.
+//
+//   1. decide, from the targets backwards: a stage whose output is in the cache is restored and
+//      needs nothing; any other stage runs, and so must (or be restored) everything it depends on
+//   2. run: each stage starts when its deps are done and a slot is free (slots go to the stage
+//      that took longest last time first: the critical path is never starved); a failure aborts
+//      the rest, the runner waits for running stages to stop, then throws the first error
+import { setMaxListeners } from 'node:events';
+import { existsSync, mkdirSync, readFileSync, writeFileSync, openSync, readSync, fstatSync, closeSync, renameSync } from 'node:fs';
+import path from 'node:path';
+import type { PlanStage, StageKind } from '../plan.ts';
+import type { StageCache } from '../cache/index.ts';
+import type { CacheMode } from './kinds.ts';
+import type { StageResult } from './types.ts';
+import { MemoryTokens, type Tokens } from './tokens.ts';
+
+export interface StageOutput {
+  /** cache entry directory ('dir' stages) */
+  dir?: string;
+  /** the stage's value: its result ('result' stages) or what run() returned ('none' stages) */
+  value?: unknown;
+  /** meta.json of a 'dir' entry */
+  meta?: Record<string, unknown>;
+}
+
+export interface StageRunContext {
+  stage: PlanStage;
+  signal: AbortSignal;
+  /** this stage's log file */
+  log: string;
+  /** 'dir' stages: the temp directory to fill; renamed into the cache when run() resolves */
+  out: string;
+  /** the output of a stage this one depends on */
+  input(id: string): StageOutput;
+  /** a line of progress */
+  update(text: string): void;
+}
+
+export interface StageImpl {
+  /** 'dir': returns extra meta.json fields; 'result': returns the JSON result; 'none': any value */
+  run(ctx: StageRunContext): Promise<unknown>;
+}
+
+export interface Progress {
+  elapsed: number;
+  /** how long this stage took last time on this machine */
+  expected?: number;
+  /** the last line of its log */
+  lastLine?: string;
+}
+
+export interface RunnerEvents {
+  start?(id: string, info: { expected?: number }): void;
+  update?(id: string, text: string): void;
+  progress?(id: string, p: Progress): void;
+  end?(id: string, r: StageResult): void;
+  fail?(id: string, e: unknown): void;
+}
+
+export interface RunnerOptions {
+  /** stages whose outputs are wanted; everything they need is decided from them */
+  targets: string[];
+  /** stage id -> why it is not run (e.g. --no-smoke); such a stage must not be needed by another */
+  skip?: Record<string, string>;
+  /** ignore cache hits and produce every needed stage again */
+  force?: boolean;
+  /** job tokens: stages that need one (see tokenFree) run only while holding one */
+  slots: number;
+  /** the token pool (default: `slots` tokens in memory); a JobServer shares it with every make */
+  tokens?: Tokens;
+  /** kinds that run without a token (I/O only: fetch, extract, patch) */
+  tokenFree?(kind: StageKind): boolean;
+  signal?: AbortSignal;
+  logFor(id: string): string;
+  /** durations of earlier runs (ETA, scheduling priority); updated with this run's */
+  timings?: Timings;
+  /** how often running stages report progress, ms (default 1000) */
+  tickMs?: number;
+  /** called once the runner knows which stages will run, before any does (preflight checks) */
+  beforeRun?(ids: string[]): Promise<void>;
+}
+
+export interface RunnerResult {
+  results: Map<string, StageResult>;
+  outputs: Map<string, StageOutput>;
+}
+
+/** Stage durations measured on this machine, kept in one small JSON file. */
+export class Timings {
+  private data: Record<string, number> = {};
+  constructor(readonly file?: string) {
+    if (file && existsSync(file)) {
+      try {
+        this.data = JSON.parse(readFileSync(file, 'utf8')) as Record<string, number>;
+      } catch {
+        this.data = {};
+      }
+    }
+  }
+  get(id: string): number | undefined {
+    return this.data[id];
+  }
+  set(id: string, seconds: number): void {
+    this.data[id] = seconds;
+  }
+  save(): void {
+    if (!this.file) return;
+    mkdirSync(path.dirname(this.file), { recursive: true });
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify(this.data, null, 2)}\n`);
+    renameSync(tmp, this.file);
+  }
+}
+
+/** The last non-empty line of a file, reading only its tail. */
+export function lastLine(file: string): string | undefined {
+  if (!existsSync(file)) return undefined;
+  const fd = openSync(file, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const len = Math.min(size, 4096);
+    const buf = Buffer.alloc(len);
+    readSync(fd, buf, 0, len, size - len);
+    const lines = buf.toString('utf8').split(/[\r\n]+/).map((l) => l.trim()).filter(Boolean);
+    const l = lines.at(-1);
+    return l && l.length > 160 ? `${l.slice(0, 157)}…` : l;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const secs = (ms: number) => Math.round(ms / 100) / 10;
+
+export async function runGraph(
+  stages: PlanStage[],
+  modeOf: (kind: StageKind) => CacheMode,
+  implOf: (kind: StageKind) => Promise<StageImpl>,
+  cache: StageCache,
+  opts: RunnerOptions,
+  events: RunnerEvents = {},
+): Promise<RunnerResult> {
+  const byId = new Map(stages.map((s) => [s.id, s]));
+  const get = (id: string) => {
+    const s = byId.get(id);
+    if (!s) throw new Error(`the plan has no stage ${id} (stages: ${stages.map((x) => x.id).join(', ')})`);
+    return s;
+  };
+  const skip = opts.skip ?? {};
+  const timings = opts.timings ?? new Timings();
+  const results = new Map<string, StageResult>();
+  const outputs = new Map<string, StageOutput>();
+
+  // 1. decide
+  const decision = new Map<string, 'cached' | 'run' | 'skip'>();
+  const need = (id: string, by?: string) => {
+    if (decision.has(id)) return;
+    const st = get(id);
+    if (skip[id] !== undefined) {
+      if (by) throw new Error(`stage ${id} is skipped (${skip[id]}) but ${by} needs it`);
+      decision.set(id, 'skip');
+      return;
+    }
+    const mode = modeOf(st.kind);
+    if (mode !== 'none' && !opts.force && cache.lookup(id, st.key)) {
+      decision.set(id, 'cached');
+      return;
+    }
+    decision.set(id, 'run');
+    for (const d of st.deps) need(d, id);
+  };
+  for (const t of opts.targets) need(t);
+
+  const restore = (id: string): StageOutput => {
+    const st = get(id);
+    const dir = cache.lookup(id, st.key)!;
+    const meta = JSON.parse(readFileSync(path.join(dir, 'meta.json'), 'utf8')) as Record<string, unknown>;
+    const value = modeOf(st.kind) === 'result' ? JSON.parse(readFileSync(path.join(dir, 'result.json'), 'utf8')) : undefined;
+    return { dir, meta, value };
+  };
+  for (const st of stages) {
+    if (decision.get(st.id) !== 'cached') continue;
+    events.start?.(st.id, {});
+    outputs.set(st.id, restore(st.id));
+    const r: StageResult = { id: st.id, status: 'cached', seconds: 0 };
+    results.set(st.id, r);
+    events.end?.(st.id, r);
+  }
+
+  // 2. run
+  const controller = new AbortController();
+  const signal = opts.signal ? AbortSignal.any([opts.signal, controller.signal]) : controller.signal;
+  setMaxListeners(0, signal); // every running command listens for the abort
+  setMaxListeners(0, controller.signal);
+  const tokens = opts.tokens ?? new MemoryTokens(opts.slots);
+  const tokenFree = (id: string) => opts.tokenFree?.(get(id).kind) ?? false;
+  const running = new Map<string, { started: number; log: string }>();
+  const tick = setInterval(() => {
+    for (const [id, r] of running) {
+      events.progress?.(id, { elapsed: secs(Date.now() - r.started), expected: timings.get(id), lastLine: lastLine(r.log) });
+    }
+  }, opts.tickMs ?? 1000);
+  tick.unref();
+  const failures: { id: string; error: unknown }[] = [];
+  const promises = new Map<string, Promise<void>>();
+  // priority: this stage's duration last time plus the longest chain after it
+  const downstream = new Map<string, number>();
+  const priorityOf = (id: string): number => {
+    const known = downstream.get(id);
+    if (known !== undefined) return known;
+    const after = stages.filter((s) => s.deps.includes(id) && decision.get(s.id) === 'run').map((s) => priorityOf(s.id));
+    const p = (timings.get(id) ?? 0) + Math.max(0, ...after);
+    downstream.set(id, p);
+    return p;
+  };
+
+  // Tokens go to the ready stage with the highest priority; one is held back while a stage of
+  // higher priority is about to be ready (only I/O stages, which need no token, are still ahead
+  // of it), so the critical path never waits behind a short build that started a moment earlier.
+  const finished = new Set<string>();
+  const admitted = new Set<string>();
+  const ready: { id: string; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  let acquiring = false;
+  const nearReady = (id: string) =>
+    !admitted.has(id) &&
+    !ready.some((r) => r.id === id) &&
+    get(id).deps.every((d) => finished.has(d) || decision.get(d) !== 'run' || tokenFree(d));
+  const dispatch = (): void => {
+    if (acquiring || ready.length === 0 || signal.aborted) return;
+    acquiring = true;
+    tokens.acquire(signal).then(
+      () => {
+        acquiring = false;
+        ready.sort((x, y) => priorityOf(y.id) - priorityOf(x.id));
+        const best = ready[0]!;
+        const waitFor = toRun.some((o) => !tokenFree(o) && nearReady(o) && priorityOf(o) > priorityOf(best.id));
+        if (waitFor) {
+          tokens.release(); // dispatched again when that stage is ready
+          return;
+        }
+        ready.shift();
+        admitted.add(best.id);
+        best.resolve();
+        dispatch();
+      },
+      (e) => {
+        acquiring = false;
+        for (const r of ready.splice(0)) r.reject(e);
+      },
+    );
+  };
+  signal.addEventListener('abort', () => {
+    for (const r of ready.splice(0)) r.reject(signal.reason);
+  }, { once: true });
+  /** Resolves when the stage may start: at once for token-free stages, else with a token held. */
+  const admit = (id: string): Promise<void> => {
+    if (tokenFree(id)) {
+      admitted.add(id);
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      ready.push({ id, resolve, reject });
+      dispatch();
+    });
+  };
+
+  const execute = (id: string): Promise<void> => {
+    let p = promises.get(id);
+    if (p) return p;
+    p = (async () => {
+      const st = get(id);
+      await Promise.all(st.deps.filter((d) => decision.get(d) === 'run').map(execute));
+      signal.throwIfAborted();
+      await admit(id);
+      const started = Date.now();
+      const log = opts.logFor(id);
+      try {
+        signal.throwIfAborted();
+        running.set(id, { started, log });
+        events.start?.(id, { expected: timings.get(id) });
+        const impl = await implOf(st.kind);
+        const mode = modeOf(st.kind);
+        const ctx = (out: string): StageRunContext => ({
+          stage: st,
+          signal,
+          log,
+          out,
+          input: (dep: string) => {
+            const o = outputs.get(dep);
+            if (!o) throw new Error(`stage ${id} asked for ${dep}, which is not one of its finished inputs`);
+            return o;
+          },
+          update: (text: string) => events.update?.(id, text),
+        });
+        if (opts.force && mode !== 'none') cache.remove(id, st.key);
+        if (mode === 'dir') {
+          const { dir } = await cache.produce(id, st.key, async (tmp) => (await impl.run(ctx(tmp))) as Record<string, unknown> | void);
+          outputs.set(id, restore(id));
+          void dir;
+        } else if (mode === 'result') {
+          const value = await impl.run(ctx(''));
+          await cache.produce(id, st.key, async (tmp) => {
+            writeFileSync(path.join(tmp, 'result.json'), `${JSON.stringify(value ?? null, null, 2)}\n`);
+          });
+          outputs.set(id, restore(id));
+        } else {
+          outputs.set(id, { value: await impl.run(ctx('')) });
+        }
+        const seconds = secs(Date.now() - started);
+        timings.set(id, seconds);
+        const r: StageResult = { id, status: 'built', seconds };
+        results.set(id, r);
+        events.end?.(id, r);
+      } catch (e) {
+        if (!signal.aborted || failures.length === 0) {
+          if (!(opts.signal?.aborted)) failures.push({ id, error: e });
+        }
+        controller.abort(e);
+        events.fail?.(id, e);
+        throw e;
+      } finally {
+        running.delete(id);
+        finished.add(id);
+        if (!tokenFree(id)) tokens.release();
+        dispatch();
+      }
+    })();
+    promises.set(id, p);
+    return p;
+  };
+
+  // started in priority order, so the first free slots go to the longest chains too
+  const toRun = stages.filter((s) => decision.get(s.id) === 'run').map((s) => s.id).sort((a, b) => priorityOf(b) - priorityOf(a));
+  if (toRun.length && opts.beforeRun) {
+    try {
+      await opts.beforeRun(toRun);
+    } catch (e) {
+      clearInterval(tick);
+      throw e;
+    }
+  }
+  const settled = await Promise.allSettled(toRun.map(execute));
+  clearInterval(tick);
+  timings.save();
+  if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('aborted');
+  if (failures.length) throw failures[0]!.error;
+  const rejected = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (rejected) throw rejected.reason;
+
+  // what was not needed: restorable entries say so, the rest is skipped
+  for (const st of stages) {
+    if (results.has(st.id)) continue;
+    const mode = modeOf(st.kind);
+    let r: StageResult;
+    if (skip[st.id] !== undefined) r = { id: st.id, status: 'skipped', seconds: 0, detail: skip[st.id] };
+    else if (mode !== 'none' && cache.lookup(st.id, st.key)) r = { id: st.id, status: 'cached', seconds: 0, detail: 'not needed' };
+    else {
+      const consumers = stages.filter((s) => s.deps.includes(st.id)).map((s) => s.id);
+      const cached = consumers.filter((c) => decision.get(c) === 'cached' || results.get(c)?.status === 'cached');
+      r = { id: st.id, status: 'skipped', seconds: 0, detail: cached.length ? `not needed: ${cached.join(', ')} ${cached.length === 1 ? 'is' : 'are'} cached` : 'not needed for the targets' };
+    }
+    results.set(st.id, r);
+    events.start?.(st.id, {});
+    events.end?.(st.id, r);
+  }
+  return { results, outputs };
+}

@@ -1,0 +1,200 @@
+// The CycloneDX 1.5 SBOM of a build (written by the package stage as sbom.cdx.json).
+//
+// What a scanner (Grype, Dependency-Track, Trivy) needs from it:
+//   - each component with the CPE the NVD uses for it and a package URL that resolves
+//     (pkg:github/<owner>/<repo>@<tag> for the upstream release), its license, and the sha256 of
+//     the archive actually built, with a version that describes those same bytes (a distro repack
+//     gets its own version, the upstream release is then named in pedigree.ancestors);
+//   - the patch-set archives (pkg:deb/debian/<source>@<version>?arch=source) and every applied patch
+//     as "file" components with their sha256, and in the patched component's pedigree.patches each
+//     patch with the issues it resolves (type security, the CVE id);
+//   - a vulnerabilities section: every CVE resolved by an applied patch, analysis.state "resolved",
+//     with the patch (id, sha256, patch set) as the detail. Without it a CPE-matching scanner would
+//     report the patched CVEs of nginx 1.26.3 and OpenSSL 3.5.7 as open.
+import { PackageURL } from 'packageurl-js';
+import { component, type BuildPlan, type PlanComponent, type PlanPatch, type PlanPatchSet } from './plan.ts';
+import type { Artifact } from './recipes/schema.ts';
+
+export interface SbomInput {
+  plan: BuildPlan;
+  /** the chosen artifact's file name per component (what was actually fetched) */
+  artifactFiles: Record<string, { file: string; sha256: string }>;
+  /** SOURCE_DATE_EPOCH: the SBOM's timestamp, so the same plan gives the same bytes */
+  epoch: number;
+  binarySha: string;
+  toolVersion?: string;
+}
+
+/** Deterministic UUID (v5-shaped) from a hash, so the SBOM of the same plan is byte-identical. */
+export function uuidFrom(hex: string): string {
+  const h = `${hex.slice(0, 12)}5${hex.slice(13, 16)}${((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16)}${hex.slice(17, 32)}`;
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
+
+const fill = (template: string, version: string) => template.split('{version}').join(version);
+
+/** Canonical form of a purl (the library encodes what the spec wants encoded). */
+export function canonicalPurl(purl: string): string {
+  return PackageURL.fromString(purl).toString();
+}
+
+/** `<source>_<version>.debian.tar.xz` → the Debian source package and version it belongs to. */
+export function debianSourceOf(file: string): { source: string; version: string } | undefined {
+  const m = /^([a-z0-9][a-z0-9.+-]+)_([0-9][A-Za-z0-9.+~:-]*)\.debian\.tar\.(?:xz|gz|bz2)$/.exec(file);
+  return m ? { source: m[1]!, version: m[2]! } : undefined;
+}
+
+/** The version string an archive's file name gives (`zlib-ng-2.2.4-dfsg.tar.xz` → `2.2.4-dfsg`). */
+function fileVersion(name: string, file: string): string | undefined {
+  const m = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-(.+?)\\.(?:tar\\.(?:gz|xz|bz2|zst)|tgz|zip)$`).exec(file);
+  return m?.[1];
+}
+
+interface UsedArtifact {
+  artifact: Artifact;
+  /** the version the used bytes carry: the recipe version, or a repack's own (e.g. 2.2.4-dfsg) */
+  version: string;
+  /** set when the used archive is not the upstream release (a distro repack) */
+  upstream?: Artifact;
+}
+
+export function usedArtifact(c: PlanComponent, chosen?: { file: string; sha256: string }): UsedArtifact {
+  const artifact = c.artifacts.find((a) => a.sha256 === chosen?.sha256) ?? c.artifacts[0]!;
+  const own = fileVersion(c.name, artifact.file);
+  if (artifact === c.artifacts[0] || !own || own === c.version) return { artifact, version: c.version };
+  return { artifact, version: own, upstream: c.artifacts[0] };
+}
+
+const componentRef = (c: PlanComponent) => `component:${c.name}`;
+const patchSetRef = (s: PlanPatchSet) => `patchset:${s.name}`;
+const patchRef = (p: PlanPatch) => `patch:${p.id}`;
+const vulnSource = (id: string) => ({ name: 'NVD', url: `https://nvd.nist.gov/vuln/detail/${id}` });
+
+export function cyclonedx(input: SbomInput) {
+  const { plan } = input;
+  const nginx = component(plan, 'nginx');
+  const serial = uuidFrom(plan.planHash);
+  const bomLink = (ref: string) => `urn:cdx:${serial}/1#${encodeURIComponent(ref)}`;
+  const appRef = `nginx-forge:${plan.profile}`;
+
+  const components: Record<string, unknown>[] = plan.components.map((c) => {
+    const used = usedArtifact(c, input.artifactFiles[c.name]);
+    const patches = plan.patches.filter((p) => p.component === c.name);
+    const upstreamPurl = c.identity ? canonicalPurl(fill(c.identity.purl, c.version)) : undefined;
+    const purl = used.upstream
+      ? new PackageURL('generic', undefined, c.name, used.version, { checksum: `sha256:${used.artifact.sha256}` }).toString()
+      : (upstreamPurl ?? new PackageURL('generic', undefined, c.name, c.version, { checksum: `sha256:${used.artifact.sha256}` }).toString());
+    const url = used.artifact.urls[0];
+    const pedigree: Record<string, unknown> = {};
+    if (used.upstream) {
+      pedigree.ancestors = [
+        {
+          type: 'library',
+          'bom-ref': `${componentRef(c)}:upstream`,
+          name: c.name,
+          version: c.version,
+          ...(upstreamPurl ? { purl: upstreamPurl } : {}),
+          hashes: [{ alg: 'SHA-256', content: used.upstream.sha256 }],
+        },
+      ];
+    }
+    if (patches.length) {
+      pedigree.patches = patches.map((p) => ({
+        type: p.origin.kind === 'patchset' ? 'backport' : 'unofficial',
+        diff: { url: bomLink(patchRef(p)) },
+        ...(p.cves.length ? { resolves: p.cves.map((id) => ({ type: 'security', id, source: vulnSource(id) })) } : {}),
+      }));
+    }
+    const notes: string[] = [];
+    if (used.upstream) notes.push(`Built from ${used.artifact.file} (sha256 ${used.artifact.sha256}), a repack of the upstream ${c.name} ${c.version} release ${used.upstream.file}.`);
+    if (patches.length) notes.push(`${patches.length} patches applied in this order; each patch is a file component with its sha256 (see diff.url).`);
+    if (notes.length) pedigree.notes = notes.join(' ');
+    return {
+      type: 'library',
+      'bom-ref': componentRef(c),
+      name: c.name,
+      version: used.version,
+      hashes: [{ alg: 'SHA-256', content: used.artifact.sha256 }],
+      licenses: [{ expression: c.license }],
+      ...(c.identity ? { cpe: fill(c.identity.cpe, c.version) } : {}),
+      purl,
+      ...(url ? { externalReferences: [{ type: 'distribution', url }] } : {}),
+      ...(Object.keys(pedigree).length ? { pedigree } : {}),
+    };
+  });
+
+  // patch-set archives and the patches applied from them, each a file with its hash
+  for (const s of plan.patchSets) {
+    const deb = s.artifact.distro ? debianSourceOf(s.artifact.distro.file) : undefined;
+    const applied = plan.patches.filter((p) => p.origin.kind === 'patchset' && p.origin.patchSet === s.name);
+    components.push({
+      type: 'file',
+      'bom-ref': patchSetRef(s),
+      name: s.artifact.file,
+      ...(deb ? { version: deb.version, purl: new PackageURL('deb', 'debian', deb.source, deb.version, { arch: 'source' }).toString() } : {}),
+      description: `${s.description}; patches for ${s.component}`,
+      hashes: [{ alg: 'SHA-256', content: s.artifact.sha256 }],
+      components: applied.map((p) => patchComponent(p)),
+    });
+  }
+  const local = plan.patches.filter((p) => p.origin.kind === 'local');
+  for (const p of local) components.push(patchComponent(p));
+
+  // every CVE an applied patch resolves
+  const byCve = new Map<string, PlanPatch[]>();
+  for (const p of plan.patches) for (const id of p.cves) byCve.set(id, [...(byCve.get(id) ?? []), p]);
+  const vulnerabilities = [...byCve.entries()]
+    .sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true }))
+    .map(([id, patches]) => ({
+      'bom-ref': `vulnerability:${id}`,
+      id,
+      source: vulnSource(id),
+      analysis: {
+        state: 'resolved',
+        response: ['update'],
+        detail: `Resolved in this build by ${patches.map((p) => `${p.id} (sha256 ${p.sha256}${p.origin.kind === 'patchset' ? `, from ${plan.patchSets.find((s) => p.origin.kind === 'patchset' && s.name === p.origin.patchSet)?.artifact.file}` : ''})`).join(' and ')}, applied to the ${[...new Set(patches.map((p) => p.component))].join(', ')} sources before compiling.`,
+      },
+      affects: [...new Set(patches.map((p) => p.component))].map((name) => ({
+        ref: componentRef(component(plan, name)),
+        versions: [{ version: component(plan, name).version, status: 'unaffected' }],
+      })),
+    }));
+
+  return {
+    bomFormat: 'CycloneDX',
+    specVersion: '1.5',
+    serialNumber: `urn:uuid:${serial}`,
+    version: 1,
+    metadata: {
+      timestamp: new Date(input.epoch * 1000).toISOString(),
+      tools: { components: [{ type: 'application', name: 'nginx-forge', version: input.toolVersion ?? '0.1.0' }] },
+      component: {
+        type: 'application',
+        'bom-ref': appRef,
+        name: 'nginx',
+        version: nginx.version,
+        description: `nginx built by nginx-forge, profile ${plan.profile}`,
+        hashes: [{ alg: 'SHA-256', content: input.binarySha }],
+      },
+    },
+    components,
+    dependencies: [
+      { ref: appRef, dependsOn: plan.components.map(componentRef) },
+      ...plan.components.map((c) => ({
+        ref: componentRef(c),
+        dependsOn: plan.patchSets.filter((s) => s.component === c.name).map(patchSetRef),
+      })),
+    ],
+    vulnerabilities,
+  };
+}
+
+function patchComponent(p: PlanPatch) {
+  return {
+    type: 'file',
+    'bom-ref': patchRef(p),
+    name: p.id,
+    hashes: [{ alg: 'SHA-256', content: p.sha256 }],
+    ...(p.cves.length ? { description: `resolves ${p.cves.join(', ')}` } : {}),
+  };
+}
