@@ -2,6 +2,7 @@
 // The one error handler below turns typed errors into messages and exit codes.
 import { Command, CommanderError, Option } from 'commander';
 import { addPlanOptions } from './commands/common.ts';
+import { checkPaths, MAX_BUILD_JOBS, MAX_FETCH_JOBS, parseByteSize, parseDuration, parseMirror, positiveInt } from './commands/validate.ts';
 import { ExitCode, isForgeError, RecipeError } from './errors.ts';
 
 type Runner = (...args: any[]) => Promise<number>;
@@ -22,7 +23,7 @@ function lazy(name: string, fn: string = 'run'): (...args: unknown[]) => Promise
 const fetchOptions = (cmd: Command) =>
   cmd
     .option('--distdir <dir>', 'distfiles store (content-addressed; default: <state>/distfiles)')
-    .option('--mirror <url...>', 'try this mirror before upstream (repeatable; files looked up by name)')
+    .option('--mirror <url...>', 'try this mirror before upstream (repeatable; files looked up by name): http(s)://, file:// or an absolute path', parseMirror)
     .option('--offline', 'open no network connection; use only the distfiles store')
     .option('--no-distro', 'do not look for sources in the host\'s distro archive (apt sources)');
 
@@ -31,7 +32,12 @@ export function program(): Command {
     .description('Build production nginx from pinned, verified sources, and prove kernel TLS works')
     .version('0.1.0')
     .showHelpAfterError('(add --help for usage)')
-    .exitOverride();
+    .exitOverride()
+    // paths the command will read or write are checked before it starts (exit 2, the path named)
+    .hook('preAction', (_prog, action) => {
+      const parent = action.parent;
+      checkPaths(parent && parent.parent ? parent.name() : action.name(), action.opts());
+    });
 
   addPlanOptions(prog.command('plan').description('print the resolved build plan (no network, no writes)'))
     .option('--json', 'print one JSON object')
@@ -40,15 +46,15 @@ export function program(): Command {
     .action(lazy('plan'));
 
   fetchOptions(addPlanOptions(prog.command('fetch').description('download and verify every source of a profile into the distfiles store')))
-    .option('-j, --jobs <n>', 'parallel downloads', '4')
+    .option('-j, --jobs <n>', `parallel downloads (1-${MAX_FETCH_JOBS})`, positiveInt(MAX_FETCH_JOBS), 4)
     .action(lazy('fetch'));
 
   fetchOptions(addPlanOptions(prog.command('build').description('fetch, patch, configure, compile, verify, smoke-test and package nginx')))
-    .option('-j, --jobs <n>', 'parallel compile jobs (default: number of CPUs)')
+    .option('-j, --jobs <n>', `parallel compile jobs, 1-${MAX_BUILD_JOBS} (default: number of CPUs)`, positiveInt(MAX_BUILD_JOBS))
     .option('-o, --out <dir>', 'artifact directory', 'dist')
     .option('--force', 'ignore the stage cache and rebuild everything')
     .option('--no-smoke', 'skip the kTLS smoke test stage')
-    .option('--smoke-vm <mode>', 'smoke test VM mode: auto, always or never', 'auto')
+    .addOption(new Option('--smoke-vm <mode>', 'smoke test VM mode').choices(['auto', 'always', 'never']).default('auto'))
     .option('--until <stage>', 'build only what this stage needs, e.g. library:openssl or verify (stage ids: `plan`)')
     .option('--ccache', 'compile through ccache when installed (CCACHE_* variables are passed through)')
     .option('--json', 'print one JSON summary on stdout')
@@ -143,6 +149,17 @@ export function program(): Command {
     .option('--read-patches <archive>', 'instead: read a debian.tar.* file\'s patch series (sha256, CVE ids from headers and changelog), compare it with the pinned patch set and print a draft for the recipe')
     .option('--json', 'print one JSON object')
     .action(lazy('audit'));
+
+  prog
+    .command('gc')
+    .description('free space in the state directory: unused stage entries, dead work trees, old VM kernels, unpinned distfiles')
+    .option('--max-age <duration>', 'remove what was not used for this long: 30d, 12h, 0 (default 30d)', parseDuration)
+    .option('--max-size <size>', 'then remove least recently used stage entries until stages/ fits: 2G, 500M', parseByteSize)
+    .option('--dry-run', 'only say what would be removed')
+    .option('--recipes <dir...>', 'also keep the files these recipe directories pin (the built-in ones are always kept)')
+    .option('--distdir <dir>', 'distfiles store (default: <state>/distfiles)')
+    .option('--json', 'print one JSON object')
+    .action(lazy('gc'));
 
   prog
     .command('schema')

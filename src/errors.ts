@@ -80,10 +80,12 @@ export class ExtractError extends ForgeError {
     readonly archive: string,
     readonly member: string,
     reason: string,
+    /** A write error (disk full, name too long) is not the archive's fault: say so. */
+    opts: { hint?: string; verb?: string } = {},
   ) {
-    super(`refusing to extract ${archive}: member "${member}": ${reason}`, {
+    super(`${opts.verb ?? 'refusing to extract'} ${archive}: member "${member}": ${reason}`, {
       exitCode: ExitCode.build,
-      hint: 'the archive is not what the recipe pins; nothing was written outside the target directory.',
+      hint: opts.hint ?? 'the archive is not what the recipe pins; nothing was written outside the target directory.',
     });
   }
 }
@@ -117,11 +119,19 @@ export class VerifyError extends ForgeError {
   constructor(
     readonly mismatches: { check: string; expected: string; actual: string }[],
     binary: string,
+    opts: { listed?: boolean; foreign?: boolean; profile?: string } = {},
   ) {
+    const profile = opts.profile ? ` --profile ${opts.profile}` : '';
     super(
-      `verification of ${binary} failed:\n` +
-        mismatches.map((m) => `  ${m.check}: expected ${m.expected}, got ${m.actual}`).join('\n'),
-      { exitCode: ExitCode.verify, hint: 'the binary does not match the plan; rebuild with --force' },
+      opts.listed
+        ? `verification of ${binary} failed: ${mismatches.length} check${mismatches.length === 1 ? '' : 's'} (listed above)`
+        : `verification of ${binary} failed:\n` + mismatches.map((m) => `  ${m.check}: expected ${m.expected}, got ${m.actual}`).join('\n'),
+      {
+        exitCode: ExitCode.verify,
+        hint: opts.foreign
+          ? `this binary was not built by nginx-forge (its nginx -V has none of its build paths): the checks show how it differs from the profile; \`nginx-forge build${profile}\` builds one that matches`
+          : `the binary does not match the plan: check that --profile (and --set, --prefix) are the ones it was built with; if they are, rebuild it with \`nginx-forge build${profile} --force\``,
+      },
     );
   }
 }

@@ -1,8 +1,7 @@
 // bench serve / bench build: parse flags, run, print, write results (JSON + chart + markdown).
-import { setMaxListeners } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { printJson, type PlanFlags } from './common.ts';
+import { interruptible, printJson, type PlanFlags } from './common.ts';
 import { plainOutput } from '../paths.ts';
 import { displayPath } from '../recipes/load.ts';
 import { UsageError } from '../errors.ts';
@@ -14,17 +13,6 @@ export interface ServeFlags {
   results?: string;
 }
 
-/** Ctrl-C stops the servers we started (by pid) before exiting. */
-function abortOnSignals(): { signal: AbortSignal; dispose: () => void } {
-  const ac = new AbortController();
-  // every command of a build listens on it (run() passes it to execa)
-  setMaxListeners(0, ac.signal);
-  const on = () => ac.abort();
-  process.once('SIGINT', on);
-  process.once('SIGTERM', on);
-  return { signal: ac.signal, dispose: () => (process.off('SIGINT', on), process.off('SIGTERM', on)) };
-}
-
 export async function serve(nginx: string, flags: ServeFlags = {}): Promise<number> {
   const { benchServe } = await import('../bench/serve.ts');
   const { markdownReport, serveChart, textReport } = await import('../bench/report.ts');
@@ -32,13 +20,10 @@ export async function serve(nginx: string, flags: ServeFlags = {}): Promise<numb
   const base = flags.quick ? 'serve-quick' : 'serve';
   const progress = (l: string) => process.stderr.write(`${plainOutput() ? `[${new Date().toISOString().slice(11, 19)}] ` : ''}bench: ${l}\n`);
   const command = ['nginx-forge bench serve', nginx, ...(flags.vs ? ['--vs', flags.vs] : []), ...(flags.quick ? ['--quick'] : [])].join(' ');
-  const { signal, dispose } = abortOnSignals();
-  let result;
-  try {
-    result = await benchServe({ nginx: path.resolve(nginx), vs: flags.vs ? path.resolve(flags.vs) : undefined, quick: flags.quick, progress, command, signal });
-  } finally {
-    dispose();
-  }
+  // Ctrl-C / SIGTERM stop the servers we started (by pid), then exit 130
+  const result = await interruptible('bench serve', (signal) =>
+    benchServe({ nginx: path.resolve(nginx), vs: flags.vs ? path.resolve(flags.vs) : undefined, quick: flags.quick, progress, command, signal }),
+  );
   mkdirSync(resultsDir, { recursive: true });
   const written: string[] = [];
   const json = path.join(resultsDir, `${base}.json`);
@@ -72,13 +57,7 @@ export async function build(flags: BenchBuildFlags): Promise<number> {
   const { buildChart, buildMarkdown, buildText } = await import('../bench/build-report.ts');
   const resultsDir = path.resolve(flags.results ?? 'docs/bench');
   const progress = (l: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] bench build: ${l}\n`);
-  const { signal, dispose } = abortOnSignals();
-  let result;
-  try {
-    result = await benchBuild({ flags, progress, signal });
-  } finally {
-    dispose();
-  }
+  const result = await interruptible('bench build', (signal) => benchBuild({ flags, progress, signal }));
   mkdirSync(resultsDir, { recursive: true });
   const json = path.join(resultsDir, 'build.json');
   const svg = path.join(resultsDir, 'build.svg');

@@ -5,7 +5,10 @@ import { resolvePlan } from '../recipes/resolve.ts';
 import { toolchainFacts } from '../toolchain.ts';
 import type { BuildPlan } from '../plan.ts';
 import path from 'node:path';
+import { setMaxListeners } from 'node:events';
 import { ExitCode, ForgeError } from '../errors.ts';
+import { releaseAllLocksSync } from '../lock.ts';
+import { checkInputDir, parseSet } from './validate.ts';
 
 export interface PlanFlags {
   profile: string;
@@ -18,7 +21,7 @@ export interface PlanFlags {
 export function addPlanOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('-p, --profile <name>', 'build profile (recipes/profiles/<name>.json)').default('ktls'))
-    .option('--set <component=version...>', 'use another catalog version of a component (repeatable)')
+    .option('--set <component=version...>', 'use another catalog version of a component (repeatable, once per component)', parseSet)
     .option('--recipes <dir>', 'use this recipe directory instead of the built-in one')
     .option('--patches <dir>', 'use this patches directory (default: patches/ next to the recipes)')
     .option('--prefix <path>', "nginx install prefix (overrides the profile's)");
@@ -26,6 +29,8 @@ export function addPlanOptions(cmd: Command): Command {
 
 export function planFromFlags(flags: PlanFlags, withToolchain = true): BuildPlan {
   const dir = flags.recipes ? path.resolve(flags.recipes) : BUILTIN_RECIPES;
+  if (flags.recipes) checkInputDir('--recipes', dir);
+  if (flags.patches) checkInputDir('--patches', path.resolve(flags.patches));
   const recipes = loadRecipes(dir);
   const patchesDir = flags.patches ? path.resolve(flags.patches) : flags.recipes ? path.join(path.dirname(dir), 'patches') : undefined;
   return resolvePlan(recipes, flags.profile, {
@@ -40,30 +45,59 @@ export function printJson(v: unknown): void {
   process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
 }
 
+/** How long cleanup may take after Ctrl-C / SIGTERM before the process exits anyway. */
+export const INTERRUPT_GRACE_MS = 20_000;
+
+function interruptedError(what: string, sig: string, cause?: unknown): ForgeError {
+  return new ForgeError(`${what} interrupted (${sig})`, {
+    exitCode: ExitCode.interrupted,
+    cause,
+    hint: 'finished stages and verified downloads are kept (partial downloads are resumed); run the same command again to continue',
+  });
+}
+
 /**
- * Run a long command with an AbortSignal that Ctrl-C / SIGTERM trigger. An interrupted run ends
- * in one clear error saying that finished stages are cached and the command can be run again.
+ * THE interrupt path of every long command (build, fetch, package, smoke, bench): Ctrl-C (SIGINT)
+ * and SIGTERM abort the signal passed to `fn`; everything below listens to it, stops its child
+ * processes, removes its temp files and releases its locks while unwinding. The command then ends
+ * with one message and exit 130. A second signal, or cleanup taking longer than
+ * INTERRUPT_GRACE_MS, exits 130 at once (locks still held are removed by src/lock.ts's exit hook).
+ * listr2 must not install its own SIGINT handler (it calls process.exit(127)): every Listr is
+ * constructed with `registerSignalListeners: false`.
  */
 export async function interruptible<T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController();
-  let interrupted = false;
-  const onSignal = () => {
-    interrupted = true;
-    controller.abort();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
-    return await fn(controller.signal);
-  } catch (e) {
+  // every child process and download of a build listens on it
+  setMaxListeners(0, controller.signal);
+  let interrupted: NodeJS.Signals | undefined;
+  let watchdog: NodeJS.Timeout | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
     if (interrupted) {
-      throw new ForgeError(`${what} interrupted`, {
-        exitCode: ExitCode.interrupted,
-        hint: 'finished stages are in the cache and unfinished ones left nothing behind: run the same command again to resume',
-      });
+      process.stderr.write(`nginx-forge: ${sig} again: exiting now\n`);
+      releaseAllLocksSync();
+      process.exit(ExitCode.interrupted);
     }
+    interrupted = sig;
+    process.stderr.write(`nginx-forge: ${sig === 'SIGINT' ? 'Ctrl-C' : sig}: stopping ${what}, cleaning up...\n`);
+    controller.abort(interruptedError(what, sig));
+    watchdog = setTimeout(() => {
+      process.stderr.write(`nginx-forge: cleanup after ${sig} took more than ${INTERRUPT_GRACE_MS / 1000} s; exiting\n`);
+      releaseAllLocksSync();
+      process.exit(ExitCode.interrupted);
+    }, INTERRUPT_GRACE_MS);
+    watchdog.unref();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const r = await fn(controller.signal);
+    if (interrupted) throw interruptedError(what, interrupted);
+    return r;
+  } catch (e) {
+    if (interrupted) throw interruptedError(what, interrupted, e);
     throw e;
   } finally {
+    if (watchdog) clearTimeout(watchdog);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }

@@ -6,7 +6,8 @@ import { missingFromStore, OfflineMissingError, planFetchItems, storeEntriesOf, 
 import { combineErrors, pool } from '../fetch/plan.ts';
 import { distfilesDir, plainOutput } from '../paths.ts';
 import path from 'node:path';
-import { planFromFlags, type PlanFlags } from './common.ts';
+import { interruptible, planFromFlags, type PlanFlags } from './common.ts';
+import { MAX_FETCH_JOBS } from './validate.ts';
 
 export { fetchPlanSources, type PlanSources } from '../fetch/plan.ts';
 
@@ -31,10 +32,13 @@ export function formatBytes(n: number): string {
   return `${v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`;
 }
 
+/** Interval of the plain-output progress lines (NGINX_FORGE_PROGRESS_MS changes it, e.g. for tests). */
+const PROGRESS_MS = Math.max(100, Number(process.env.NGINX_FORGE_PROGRESS_MS) || 10_000);
+
 function parseJobs(j: string | number | undefined): number {
   if (j === undefined) return 4;
   const n = typeof j === 'number' ? j : Number(j);
-  if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError(`--jobs ${j}: expected a whole number from 1 to 64`);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_FETCH_JOBS) throw new UsageError(`--jobs ${j}: expected a whole number from 1 to ${MAX_FETCH_JOBS}`);
   return n;
 }
 
@@ -42,19 +46,20 @@ export async function run(flags: FetchFlags): Promise<number> {
   const plan = planFromFlags(flags, false);
   const jobs = parseJobs(flags.jobs);
   const distdir = distfilesDir(flags.distdir);
-  const controller = new AbortController();
-  const onSigint = () => controller.abort(new Error('interrupted'));
-  process.once('SIGINT', onSigint);
+  return interruptible('fetch', (signal) => fetchAll(plan, flags, jobs, distdir, signal));
+}
+
+async function fetchAll(plan: ReturnType<typeof planFromFlags>, flags: FetchFlags, jobs: number, distdir: string, signal: AbortSignal): Promise<number> {
   const base: FetchOptions = {
     distdir,
     mirrors: flags.mirror,
     offline: Boolean(flags.offline),
     distro: flags.distro !== false,
     keysDir: path.join(plan.recipesDir, 'keys'),
-    signal: controller.signal,
+    signal,
   };
   const items = planFetchItems(plan);
-  try {
+  {
     if (base.offline) {
       const missing = await missingFromStore(items, distdir);
       if (missing.length) throw new OfflineMissingError(missing, distdir);
@@ -72,7 +77,25 @@ export async function run(flags: FetchFlags): Promise<number> {
         title: it.label,
         task: async (_ctx: unknown, task: { title: string; output: string }) => {
           let lastTitle = 0;
-          let lastPct = -1;
+          // plain output (CI, logs): one progress line per file at a steady interval, also
+          // while no byte arrives (a stalled or dripping source is visible in the log)
+          let last: { received: number; total?: number; source: string; at: number } | undefined;
+          let prevReceived = 0;
+          const started = Date.now();
+          const ticker = plain
+            ? setInterval(() => {
+                const now = Date.now();
+                if (!last) {
+                  task.output = `${it.label}: waiting for a source (${((now - started) / 1000).toFixed(0)} s)`;
+                  return;
+                }
+                const rate = ((last.received - prevReceived) * 1000) / PROGRESS_MS;
+                prevReceived = last.received;
+                const pct = last.total ? ` (${Math.floor((last.received / last.total) * 100)}%)` : '';
+                task.output = `${it.label}: ${formatBytes(last.received)}${last.total ? ` / ${formatBytes(last.total)}` : ''}${pct}, ${formatBytes(Math.round(rate))}/s from ${last.source}`;
+              }, PROGRESS_MS)
+            : undefined;
+          ticker?.unref();
           const opts: FetchOptions = {
             ...base,
             onLog: (line) => {
@@ -80,13 +103,7 @@ export async function run(flags: FetchFlags): Promise<number> {
             },
             onProgress: (e) => {
               if (plain) {
-                // a few lines per file are enough in a log
-                if (!e.total || e.total < 4 << 20) return;
-                const pct = Math.floor((e.received / e.total) * 4) * 25;
-                if (pct !== lastPct && pct < 100) {
-                  lastPct = pct;
-                  task.output = `${e.file}: ${formatBytes(e.received)} / ${formatBytes(e.total)} (${pct}%)`;
-                }
+                last = { received: e.received, total: e.total, source: e.source, at: Date.now() };
                 return;
               }
               const now = Date.now();
@@ -106,6 +123,8 @@ export async function run(flags: FetchFlags): Promise<number> {
           } catch (e) {
             errors.push(e);
             throw new Error(`${it.label}: ${String((e as Error).message).split('\n')[0]}`);
+          } finally {
+            if (ticker) clearInterval(ticker);
           }
         },
       })),
@@ -123,10 +142,7 @@ export async function run(flags: FetchFlags): Promise<number> {
       } as ConstructorParameters<typeof Listr>[1],
     );
     await list.run();
-    if (controller.signal.aborted) {
-      process.stderr.write('nginx-forge: fetch interrupted; partial downloads are kept and resumed next time\n');
-      return ExitCode.interrupted;
-    }
+    if (signal.aborted) throw signal.reason; // interruptible() reports it (exit 130)
     if (errors.length) throw combineErrors(errors, distdir);
     // one line per file, in plan order (artifact, then its signature)
     const order = items.flatMap((it) => it.alternatives.flatMap((a) => storeEntriesOf(a).map((e) => e.sha256)));
@@ -143,8 +159,6 @@ export async function run(flags: FetchFlags): Promise<number> {
     lines.push(`all ${seen.size} files verified in ${distdir} (${formatBytes(transferred)} downloaded, ${secs} s)`);
     process.stdout.write(`${lines.join('\n')}\n`);
     return ExitCode.ok;
-  } finally {
-    process.removeListener('SIGINT', onSigint);
   }
 }
 

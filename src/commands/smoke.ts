@@ -1,6 +1,7 @@
 // nginx-forge smoke <nginx>: prove kernel TLS + SSL_sendfile with a real TLS download.
 // Exit 0 only on PASS (with every required proof); ExitCode.smoke otherwise.
-import { ExitCode, ForgeError, UsageError } from '../errors.ts';
+import { ExitCode, UsageError } from '../errors.ts';
+import { interruptible } from './common.ts';
 import { plainOutput } from '../paths.ts';
 import { formatHuman, toJson } from '../smoke/report.ts';
 import type { VmMode } from '../smoke/types.ts';
@@ -26,28 +27,21 @@ export function parseSize(s: string | undefined): number | undefined {
 
 export async function run(nginx: string, flags: SmokeFlags): Promise<number> {
   const { runSmoke } = await import('../smoke/index.ts');
-  const ac = new AbortController();
-  const onSigint = () => ac.abort();
-  process.once('SIGINT', onSigint);
   const plain = plainOutput();
-  try {
+  const size = parseSize(flags.size);
+  return interruptible('smoke test', async (signal) => {
     const result = await runSmoke(nginx, {
       vm: flags.vm ?? 'auto',
       kernel: flags.kernel,
       modules: flags.modules,
       ciphers: flags.ciphers ? [flags.ciphers] : undefined,
-      size: parseSize(flags.size),
+      size,
       distdir: flags.distdir,
-      signal: ac.signal,
+      signal,
       onLog: (l) => process.stderr.write(`${plain ? `[${new Date().toISOString().slice(11, 19)}] ` : ''}smoke: ${l}\n`),
     });
     if (flags.json) process.stdout.write(`${JSON.stringify(toJson(result), null, 2)}\n`);
     else process.stdout.write(formatHuman(result));
     return result.passed ? ExitCode.ok : ExitCode.smoke;
-  } catch (e) {
-    if (ac.signal.aborted) throw new ForgeError('smoke test interrupted', { exitCode: ExitCode.interrupted, cause: e });
-    throw e;
-  } finally {
-    process.off('SIGINT', onSigint);
-  }
+  });
 }

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.ts';
-import { assertChecks, verifyBinary } from '../stages/verify.ts';
+import { execa } from 'execa';
+import { assertChecks, builtByForge, verifyBinary } from '../stages/verify.ts';
 import { planFromFlags, printJson, type PlanFlags } from './common.ts';
 
 export async function run(nginx: string, flags: PlanFlags & { json?: boolean }): Promise<number> {
@@ -9,10 +10,13 @@ export async function run(nginx: string, flags: PlanFlags & { json?: boolean }):
   if (!existsSync(binary)) throw new UsageError(`${nginx}: no such file`, 'give the path of an nginx binary, e.g. the "binary" of `nginx-forge build --json`');
   const plan = planFromFlags(flags);
   const checks = await verifyBinary(binary, plan);
-  if (flags.json) printJson({ binary, profile: plan.profile, ok: checks.every((c) => c.ok), checks });
+  const v = await execa(binary, ['-V'], { reject: false, all: true, timeout: 30_000 }).catch(() => undefined);
+  const foreign = !builtByForge(String(v?.all ?? ''));
+  if (flags.json) printJson({ binary, profile: plan.profile, ok: checks.every((c) => c.ok), builtByNginxForge: !foreign, checks });
   else {
     for (const c of checks) process.stdout.write(`${c.ok ? 'ok  ' : 'FAIL'}  ${c.check}${c.ok ? '' : `\n      expected: ${c.expected}\n      actual:   ${c.actual}`}\n`);
   }
-  assertChecks(binary, checks);
+  // each failed check was printed once, above (or is in the JSON): the error only sums up
+  assertChecks(binary, checks, { listed: true, foreign, profile: plan.profile });
   return 0;
 }

@@ -13,7 +13,21 @@ import { sleep, type StoreKey } from './store.ts';
 
 export const USER_AGENT = 'nginx-forge/0.1.0 (+verified source fetcher)';
 
-export type FailureKind = 'not-found' | 'mismatch' | 'html' | 'http' | 'timeout' | 'network' | 'unreachable' | 'size';
+export type FailureKind = 'not-found' | 'mismatch' | 'html' | 'http' | 'timeout' | 'network' | 'unreachable' | 'size' | 'slow';
+
+/** Limits of one download (FetchOptions can change them; README "Sources, mirrors and offline use"). */
+export const DOWNLOAD_LIMITS = {
+  /** an artifact without a pinned size may not be larger than this */
+  maxBytes: 512 * 1024 ** 2,
+  /** all attempts against one source together, then the next source */
+  deadlineMs: 20 * 60_000,
+  /** a source slower than this (bytes/s) over `minRateWindowMs` is given up for the next one */
+  minRateBytes: 8 * 1024,
+  minRateWindowMs: 60_000,
+};
+
+export const fmtBytes = (n: number) =>
+  n >= 1024 ** 3 ? `${(n / 1024 ** 3).toFixed(1)} GiB` : n >= 1024 ** 2 ? `${(n / 1024 ** 2).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`;
 
 /** Why one source did not deliver. `retryable` failures are retried on the same source first. */
 export class SourceFailure extends Error {
@@ -36,6 +50,56 @@ export interface DownloadContext {
   signal?: AbortSignal;
   onProgress?: (e: { file: string; received: number; total?: number; source: string }) => void;
   onLog?: (line: string) => void;
+  /** cap for artifacts without a pinned size (a pinned size is always the cap) */
+  maxBytes?: number;
+  /** total time for all attempts against one source */
+  deadlineMs?: number;
+  minRateBytes?: number;
+  minRateWindowMs?: number;
+  /** when the current source was first tried (set by downloadFrom) */
+  sourceStarted?: number;
+}
+
+/**
+ * Watches one attempt: aborts it (with a non-retryable SourceFailure, so the next source is tried)
+ * when the source's deadline passes or the transfer rate over the last window stays below the
+ * minimum. Checked on a timer, so a server that sends nothing at all, or 1 byte a second (which
+ * never trips the inactivity timeout), is caught too.
+ */
+function watchdog(url: string, ctx: DownloadContext, received: () => number) {
+  const local = new AbortController();
+  const deadline = ctx.deadlineMs ?? DOWNLOAD_LIMITS.deadlineMs;
+  const minRate = ctx.minRateBytes ?? DOWNLOAD_LIMITS.minRateBytes;
+  const win = ctx.minRateWindowMs ?? DOWNLOAD_LIMITS.minRateWindowMs;
+  const sourceStarted = ctx.sourceStarted ?? Date.now();
+  const started = Date.now();
+  const samples: { t: number; n: number }[] = [{ t: started, n: received() }];
+  const tick = Math.max(20, Math.min(1000, Math.floor(win / 4), Math.floor(deadline / 4)));
+  const timer = setInterval(() => {
+    const now = Date.now();
+    const n = received();
+    if (now - sourceStarted > deadline) {
+      local.abort(new SourceFailure(url, 'timeout', `gave up after ${seconds(now - sourceStarted)}, the deadline per source (${fmtBytes(n)} received)`, false));
+      return;
+    }
+    samples.push({ t: now, n });
+    while (samples.length > 2 && samples[1]!.t <= now - win) samples.shift();
+    const old = samples[0]!;
+    if (minRate > 0 && now - started >= win && now - old.t >= win) {
+      const rate = ((n - old.n) * 1000) / (now - old.t);
+      if (rate < minRate) {
+        local.abort(new SourceFailure(url, 'slow', `too slow: ${fmtBytes(Math.round(rate))}/s over the last ${seconds(now - old.t)} (minimum ${fmtBytes(minRate)}/s)`, false));
+      }
+    }
+  }, tick);
+  timer.unref?.();
+  const signal = ctx.signal ? AbortSignal.any([ctx.signal, local.signal]) : local.signal;
+  return {
+    signal,
+    /** the watchdog's own failure, when it ended the attempt */
+    failure: () => (local.signal.aborted && !ctx.signal?.aborted ? (local.signal.reason as SourceFailure) : undefined),
+    stop: () => clearInterval(timer),
+  };
 }
 
 /** A dispatcher with redirects followed and the connect timeout set; honours HTTP(S)_PROXY/NO_PROXY. */
@@ -134,6 +198,28 @@ export interface Downloaded {
  * A partial file left by an earlier interrupted attempt is continued with a Range request.
  */
 async function attemptHttp(url: string, a: DownloadTarget, part: string, ctx: DownloadContext): Promise<Downloaded> {
+  let received = 0;
+  const wd = watchdog(url, ctx, () => received);
+  try {
+    return await attemptHttpWatched(url, a, part, { ...ctx, signal: wd.signal }, (n) => (received = n));
+  } catch (e) {
+    const f = wd.failure();
+    if (f) {
+      const kept = await sizeOf(part);
+      throw new SourceFailure(f.url, f.kind, `${f.reason}${kept ? `; ${fmtBytes(kept)} kept for resuming` : ''}`, false);
+    }
+    throw e;
+  } finally {
+    wd.stop();
+  }
+}
+
+async function attemptHttpWatched(url: string, a: DownloadTarget, part: string, ctx: DownloadContext, onReceived: (n: number) => void): Promise<Downloaded> {
+  const cap = a.size ?? ctx.maxBytes ?? DOWNLOAD_LIMITS.maxBytes;
+  const capReason = (n: number) =>
+    a.size !== undefined
+      ? `server sent more than the pinned ${a.size} bytes: not the pinned file`
+      : `more than ${fmtBytes(cap)} (${n} bytes so far), the cap for an artifact without a pinned size: an endless or wrong response; pin "size" in the recipe if the file really is this large`;
   let offset = await sizeOf(part);
   if (a.size !== undefined && offset > a.size) {
     await rm(part, { force: true });
@@ -231,10 +317,15 @@ async function attemptHttp(url: string, a: DownloadTarget, part: string, ctx: Do
     if (head && looksLikeHtml(head) && !/\.html?$/i.test(a.file)) throw new SourceFailure(url, 'html', htmlReason(a.file), false);
     throw new SourceFailure(url, 'size', `server has ${expectedTotal} bytes, the recipe pins ${a.size}: not the pinned file`, false);
   }
+  if (a.size === undefined && expectedTotal !== undefined && expectedTotal > cap) {
+    drop();
+    throw new SourceFailure(url, 'size', `server announces ${expectedTotal} bytes, ${capReason(expectedTotal).replace(/^more than/, 'more than')}`, false);
+  }
   const total = a.size ?? expectedTotal;
   await mkdir(path.dirname(part), { recursive: true });
   const fh = await open(part, offset > 0 ? 'a' : 'w');
   let received = offset;
+  onReceived(received);
   let first = offset === 0;
   let sniffedHtml = false;
   try {
@@ -247,12 +338,11 @@ async function attemptHttp(url: string, a: DownloadTarget, part: string, ctx: Do
           break;
         }
       }
+      if (received + chunk.length > cap) throw new SourceFailure(url, 'size', capReason(received + chunk.length), false);
       hash.update(chunk);
       await fh.write(chunk);
       received += chunk.length;
-      if (a.size !== undefined && received > a.size) {
-        throw new SourceFailure(url, 'size', `server sent more than the pinned ${a.size} bytes: not the pinned file`, false);
-      }
+      onReceived(received);
       ctx.onProgress?.({ file: a.file, received, total, source: url });
     }
   } catch (e) {
@@ -302,6 +392,8 @@ async function attemptLocal(url: string, a: DownloadTarget, part: string, ctx: D
     throw new SourceFailure(url, 'not-found', 'no such file', false);
   }
   if (a.size !== undefined && st.size !== a.size) throw new SourceFailure(url, 'size', `file has ${st.size} bytes, the recipe pins ${a.size}`, false);
+  const cap = ctx.maxBytes ?? DOWNLOAD_LIMITS.maxBytes;
+  if (a.size === undefined && st.size > cap) throw new SourceFailure(url, 'size', `file has ${st.size} bytes, more than ${fmtBytes(cap)}, the cap for an artifact without a pinned size`, false);
   await mkdir(path.dirname(part), { recursive: true });
   const h = createHash('sha256');
   const fh = await open(part, 'w');
@@ -330,6 +422,7 @@ export const isLocalSource = (url: string) => url.startsWith('file:') || url.sta
 /** All attempts against one source (1 + retries), with exponential backoff between them. */
 export async function downloadFrom(url: string, a: DownloadTarget, part: string, ctx: DownloadContext): Promise<Downloaded> {
   if (isLocalSource(url)) return attemptLocal(url, a, part, ctx);
+  ctx = { ...ctx, sourceStarted: Date.now() };
   let redone = false;
   for (let attempt = 0; ; attempt++) {
     try {

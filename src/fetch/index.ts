@@ -7,6 +7,7 @@
 // sha256 makes concurrent fetches of the same file (threads or processes) download it once.
 import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { FetchError, ForgeError } from '../errors.ts';
 import { BUILTIN_RECIPES } from '../recipes/load.ts';
@@ -19,7 +20,7 @@ import { checkStore, inStore, partialPath, storePath, withStoreLock, type StoreK
 export { aptArchives, aptSources } from './apt.ts';
 export { inStore, storePath, hashFile } from './store.ts';
 export { verifySignature, dearmor } from './signature.ts';
-export { looksLikeHtml, SourceFailure } from './download.ts';
+export { looksLikeHtml, SourceFailure, DOWNLOAD_LIMITS } from './download.ts';
 export { fetchPlanSources, planFetchItems, missingFromStore, type PlanSources, type PlanFetchItem } from './plan.ts';
 
 export interface FetchOptions {
@@ -40,6 +41,13 @@ export interface FetchOptions {
   retries?: number;
   /** first backoff delay in ms, doubled on each retry (default 1000) */
   backoffMs?: number;
+  /** cap for an artifact without a pinned size (default DOWNLOAD_LIMITS.maxBytes, 512 MiB) */
+  maxBytes?: number;
+  /** all attempts against one source, then the next source (default 20 min) */
+  deadlineMs?: number;
+  /** minimum transfer rate in bytes/s over minRateWindowMs, else the next source (default 8 KiB/s over 60 s; 0 turns it off) */
+  minRateBytes?: number;
+  minRateWindowMs?: number;
   /** root of the filesystem whose etc/apt is read for distro archives (default "/"; tests use a fake root) */
   aptRoot?: string;
   onProgress?: (e: { file: string; received: number; total?: number; source: string }) => void;
@@ -80,19 +88,33 @@ export class SourcesExhaustedError extends FetchError {
   }
 }
 
-/** --offline and something is not in the store. */
+/** A store entry that exists but fails its check (size or sha256). */
+export interface DamagedEntry {
+  path: string;
+  actual: string;
+  /** the pinned sha256 of that entry (when not the listed one) */
+  expected?: string;
+}
+
+/** --offline and something is not in the store, or is there but damaged. */
 export class OfflineMissingError extends FetchError {
   constructor(
-    readonly missing: { file: string; sha256: string; alternatives?: { file: string; sha256: string }[] }[],
+    readonly missing: { file: string; sha256: string; alternatives?: { file: string; sha256: string }[]; damaged?: DamagedEntry }[],
     distdir: string,
   ) {
+    const damagedLine = (d: DamagedEntry, sha256: string) => `\n      damaged: ${d.path} ${d.actual.startsWith('(') ? d.actual : `hashes to ${d.actual}`}, expected sha256 ${d.expected ?? sha256}`;
     const lines = missing.map((m) =>
       m.alternatives && m.alternatives.length > 1
-        ? `  one of:\n${m.alternatives.map((x) => `    ${x.file}  sha256 ${x.sha256}`).join('\n')}`
-        : `  ${m.file}  sha256 ${m.sha256}`,
+        ? `  one of:\n${m.alternatives.map((x) => `    ${x.file}  sha256 ${x.sha256}`).join('\n')}${m.damaged ? damagedLine(m.damaged, m.sha256) : ''}`
+        : `  ${m.file}  sha256 ${m.sha256}${m.damaged ? damagedLine(m.damaged, m.sha256) : ''}`,
     );
-    super(`offline: ${missing.length} file${missing.length === 1 ? ' is' : 's are'} not in the distfiles store ${distdir}:\n${lines.join('\n')}`, {
-      hint: `run \`nginx-forge fetch\` without --offline where the network is reachable (same --distdir), or copy each file to ${path.join(distdir, '<sha256>', '<file>')}`,
+    const nDamaged = missing.filter((m) => m.damaged).length;
+    const nAbsent = missing.length - nDamaged;
+    const what = [nAbsent ? `${nAbsent} file${nAbsent === 1 ? ' is' : 's are'} not in` : '', nDamaged ? `${nDamaged} file${nDamaged === 1 ? ' is' : 's are'} damaged in` : '']
+      .filter(Boolean)
+      .join(' and ');
+    super(`offline: ${what} the distfiles store ${distdir}:\n${lines.join('\n')}`, {
+      hint: `${nDamaged ? 'a damaged entry is removed and downloaded again by `nginx-forge fetch` without --offline (or delete it and copy a good file in); ' : ''}run \`nginx-forge fetch\` without --offline where the network is reachable (same --distdir), or copy each file to ${path.join(distdir, '<sha256>', '<file>')}`,
     });
   }
 }
@@ -140,7 +162,7 @@ export function signatureArtifact(a: FileArtifact): FileArtifact | undefined {
   const s = a.signature;
   if (!s) return undefined;
   const ext = (s.urls[0] ?? s.distro?.file ?? '').match(/\.(asc|sig|sign)$/)?.[0] ?? '.asc';
-  return { file: `${a.file}${ext}`, sha256: s.sha256, urls: s.urls, distro: s.distro };
+  return { file: `${a.file}${ext}`, sha256: s.sha256, ...(s.size !== undefined ? { size: s.size } : {}), urls: s.urls, distro: s.distro };
 }
 
 /** The artifact plus its signature file, i.e. every store entry fetching it needs. */
@@ -165,6 +187,10 @@ export async function withCtx<T>(opts: FetchOptions, fn: (c: Ctx) => Promise<T>)
         timeoutMs,
         retries: opts.retries ?? 3,
         backoffMs: opts.backoffMs ?? 1_000,
+        maxBytes: opts.maxBytes,
+        deadlineMs: opts.deadlineMs,
+        minRateBytes: opts.minRateBytes,
+        minRateWindowMs: opts.minRateWindowMs,
         signal: opts.signal,
         onProgress: opts.onProgress,
         onLog: opts.onLog,
@@ -184,14 +210,16 @@ async function obtainFile(a: FileArtifact, c: Ctx): Promise<FetchResult> {
   const present = (p: string): FetchResult => ({ file: a.file, sha256: a.sha256, path: p, size: a.size ?? 0, status: 'present', transferred: 0 });
   const first = await checkStore(opts.distdir, a, opts.signal);
   if (first.state === 'ok') return withSize(present(first.path));
-  if (opts.offline) throw new OfflineMissingError([{ file: a.file, sha256: a.sha256 }], opts.distdir);
+  if (opts.offline) {
+    throw new OfflineMissingError([{ file: a.file, sha256: a.sha256, ...(first.state === 'corrupt' ? { damaged: { path: first.path, actual: first.actual } } : {}) }], opts.distdir);
+  }
   await mkdir(opts.distdir, { recursive: true });
   return withStoreLock(
     opts.distdir,
     a,
     {
       signal: opts.signal,
-      onWait: () => log?.(`${a.file}: another download of it is running; waiting for it`),
+      onWait: (o) => log?.(`${a.file}: another download of it is running${o ? ` (pid ${o.pid}${o.host !== hostname() ? ` on ${o.host}` : ''})` : ''}; waiting for it`),
       whileWaiting: async () => {
         if (!existsSync(storePath(opts.distdir, a))) return undefined;
         const p = await inStore(opts.distdir, a);

@@ -6,7 +6,7 @@ import type { BuildPlan, ComponentName } from '../plan.ts';
 import type { Artifact } from '../recipes/schema.ts';
 import path from 'node:path';
 import { fetchArtifact, fetchOneOf, OfflineMissingError, SourcesExhaustedError, storeEntriesOf, storeEntriesPresent, type FetchOptions } from './index.ts';
-import { inStore } from './store.ts';
+import { checkStore } from './store.ts';
 
 export interface PlanFetchItem {
   /** "component:<name>" or "patchset:<name>" */
@@ -41,7 +41,8 @@ export function planFetchItems(plan: BuildPlan): PlanFetchItem[] {
   return items;
 }
 
-/** What --offline would miss: every item with no complete store entry (artifact + signature). */
+/** What --offline would miss: every item with no complete store entry (artifact + signature); a
+ *  store file that exists but fails its check is reported as damaged, not as absent. */
 export async function missingFromStore(items: PlanFetchItem[], distdir: string): Promise<OfflineMissingError['missing']> {
   const missing: OfflineMissingError['missing'] = [];
   for (const it of items) {
@@ -49,11 +50,18 @@ export async function missingFromStore(items: PlanFetchItem[], distdir: string):
     for (const a of it.alternatives) if (await storeEntriesPresent(a, distdir)) ok = true;
     if (ok) continue;
     if (it.alternatives.length > 1) {
-      missing.push({ file: it.label, sha256: it.alternatives[0]!.sha256, alternatives: it.alternatives });
+      let damaged: { path: string; actual: string; expected: string } | undefined;
+      for (const a of it.alternatives) {
+        const c = await checkStore(distdir, a);
+        if (c.state === 'corrupt') damaged ??= { path: c.path, actual: c.actual, expected: a.sha256 };
+      }
+      missing.push({ file: it.label, sha256: it.alternatives[0]!.sha256, alternatives: it.alternatives, ...(damaged ? { damaged } : {}) });
       continue;
     }
     for (const e of storeEntriesOf(it.alternatives[0]!)) {
-      if (!(await inStore(distdir, e))) missing.push({ file: e.file, sha256: e.sha256 });
+      const c = await checkStore(distdir, e);
+      if (c.state === 'absent') missing.push({ file: e.file, sha256: e.sha256 });
+      else if (c.state === 'corrupt') missing.push({ file: e.file, sha256: e.sha256, damaged: { path: c.path, actual: c.actual } });
     }
   }
   return missing;

@@ -1,14 +1,14 @@
 // The content-addressed distfiles store:
 //   <distdir>/<sha256>/<file>          complete, verified copies (the only thing that counts)
 //   <distdir>/.partial/<sha256>.part   an interrupted download, resumed by the next attempt
-//   <distdir>/.locks/<sha256>          lock (proper-lockfile) held while one process downloads it
+//   <distdir>/.locks/<sha256>.lock     lock (src/lock.ts, records the holder's pid) held while one process downloads it
 // An entry appears only by rename() of a verified temp file on the same filesystem, so a reader
 // sees either nothing or the whole verified file.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import lockfile from 'proper-lockfile';
+import { acquireLock, type LockOwner } from '../lock.ts';
 import { FetchError } from '../errors.ts';
 import type { FileArtifact } from '../recipes/schema.ts';
 
@@ -24,7 +24,7 @@ export function partialPath(distdir: string, a: StoreKey): string {
 }
 
 export function lockPath(distdir: string, a: StoreKey): string {
-  return path.join(distdir, '.locks', a.sha256);
+  return path.join(distdir, '.locks', `${a.sha256}.lock`);
 }
 
 /** sha256 (hex) and byte count of a file. */
@@ -81,48 +81,28 @@ export { sleep };
 /**
  * Take the per-sha256 lock of the store. Another process (or another call in this process) holding
  * it makes this wait; `whileWaiting` is called between polls and can end the wait by returning a
- * value (e.g. the other holder has stored the file meanwhile).
+ * value (e.g. the other holder has stored the file meanwhile). A lock whose holder died (kill -9)
+ * is taken over at once (src/lock.ts: the lock records its owner's pid).
  */
 export async function withStoreLock<T>(
   distdir: string,
   a: StoreKey,
-  opts: { signal?: AbortSignal; onWait?: () => void; whileWaiting?: () => Promise<T | undefined> },
+  opts: { signal?: AbortSignal; onWait?: (owner?: LockOwner) => void; whileWaiting?: () => Promise<T | undefined> },
   fn: () => Promise<T>,
 ): Promise<T> {
   const lp = lockPath(distdir, a);
-  await mkdir(path.dirname(lp), { recursive: true });
-  let release: (() => Promise<void>) | undefined;
-  let waited = false;
-  let compromised: Error | undefined;
-  for (;;) {
-    try {
-      release = await lockfile.lock(lp, {
-        realpath: false,
-        // a holder that died (SIGKILL) stops refreshing the lock; it is taken over after this
-        stale: 15_000,
-        update: 3_000,
-        retries: 0,
-        onCompromised: (e) => {
-          compromised = e;
-        },
-      });
-      break;
-    } catch (e) {
-      if ((e as { code?: string }).code !== 'ELOCKED') {
-        throw new FetchError(`cannot lock ${lp}: ${(e as Error).message}`, { cause: e, hint: 'check that the distfiles directory is writable' });
-      }
-      if (!waited) opts.onWait?.();
-      waited = true;
-      const done = await opts.whileWaiting?.();
-      if (done !== undefined) return done;
-      await sleep(150, opts.signal);
-    }
-  }
+  let got: Awaited<ReturnType<typeof acquireLock>>;
   try {
-    const r = await fn();
-    if (compromised) throw new FetchError(`lost the store lock ${lp}: ${compromised.message}`, { hint: 'another process took the lock over; run the command again' });
-    return r;
+    await mkdir(path.dirname(lp), { recursive: true });
+    got = await acquireLock(lp, { signal: opts.signal, onWait: opts.onWait, whileWaiting: opts.whileWaiting, what: `download of ${a.file}` });
+  } catch (e) {
+    if (opts.signal?.aborted) throw e;
+    throw new FetchError(`cannot lock ${lp}: ${(e as Error).message}`, { cause: e, hint: `check that the distfiles directory ${distdir} is writable` });
+  }
+  if (typeof got !== 'function') return got.done as T;
+  try {
+    return await fn();
   } finally {
-    await release().catch(() => undefined);
+    got();
   }
 }

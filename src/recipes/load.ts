@@ -135,6 +135,12 @@ function crossCheckComponents(set: RecipeSet): RecipeProblem[] {
       if (tops.size > 1) {
         problems.push({ file, path: fieldPath(['versions', version, 'artifacts']), message: `equivalent artifacts must unpack to the same directory, found ${[...tops].join(', ')}` });
       }
+      v.patchSets.forEach((ps, i) => {
+        const top = ps.artifact.topdir;
+        if (ps.dir !== top && !ps.dir.startsWith(`${top}/`)) {
+          problems.push({ file, path: fieldPath(['versions', version, 'patchSets', i, 'dir']), message: `"${ps.dir}" is outside the patch set's tree: it must be "${top}" or start with "${top}/" (artifact.topdir)` });
+        }
+      });
       const all = [...v.artifacts.map((a, i) => ({ a, p: ['versions', version, 'artifacts', i] as PropertyKey[] })),
         ...v.patchSets.map((s, i) => ({ a: s.artifact, p: ['versions', version, 'patchSets', i, 'artifact'] as PropertyKey[] }))];
       for (const { a, p } of all) {

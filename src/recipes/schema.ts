@@ -18,12 +18,59 @@ export const DistroFile = z.strictObject({
       error: 'must look like "main/n/nginx" (component/prefix/source-package)',
     })
     .describe('pool directory below the archive root, e.g. "main/n/nginx"'),
-  file: z.string().min(1).describe('file name in the pool, e.g. "nginx_1.26.3.orig.tar.gz"'),
+  file: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._+~-]*$/, { error: 'must be a plain file name (no "/" or "..")' })
+    .describe('file name in the pool, e.g. "nginx_1.26.3.orig.tar.gz"'),
   archive: z
     .enum(['main', 'security'])
     .default('main')
     .describe('which apt source provides it: the main archive or the security archive'),
 });
+
+// Paths in recipes name files inside trees nginx-forge owns (an extracted source tree, a patch-set
+// archive, recipes/keys/). They must stay there: relative, normalized, no ".." component, no
+// absolute path (a topdir of "../../x" made build write outside the work directory; a
+// licenseFiles entry of "../../etc/shadow" would have been shipped in the tarball).
+const REL_PATH = /^(?!\.{1,2}(?:\/|$))(?!.*\/\.{1,2}(?:\/|$))[^/\\\0]+(?:\/[^/\\\0]+)*$/;
+
+/** Why a string is not a normalized relative path inside `where` (undefined when it is). */
+export function relPathProblem(s: unknown, where: string): string | undefined {
+  if (typeof s !== 'string') return undefined;
+  if (s === '') return `must not be empty (a path inside ${where})`;
+  if (s.startsWith('/')) return `"${s}" is an absolute path; it must be relative to ${where}`;
+  if (s.includes('\0')) return 'contains a NUL byte';
+  if (s.includes('\\')) return `"${s}" contains "\\"; use "/" between directories`;
+  const parts = s.split('/');
+  if (parts.includes('..')) return `"${s}" contains "..": it must stay inside ${where}`;
+  if (!REL_PATH.test(s)) {
+    const norm = parts.filter((c) => c !== '' && c !== '.').join('/');
+    return norm ? `"${s}" is not normalized: write "${norm}"` : `"${s}" names ${where} itself, not a path inside it`;
+  }
+  return undefined;
+}
+
+/** A normalized relative path inside `where` (also a `pattern` in the JSON Schema). */
+const relPath = (where: string) =>
+  z
+    .string()
+    .regex(REL_PATH, { error: (iss) => relPathProblem(iss.input, where) ?? `must be a relative path inside ${where}` });
+
+/** A relative path inside `where`, or exactly `alt` ("" = the root itself, "." = all of it). */
+const relPathOr = (alt: string, where: string) =>
+  z.string().refine((v) => v === alt || REL_PATH.test(v), { error: (iss) => relPathProblem(iss.input, where) ?? `must be "${alt}" or a relative path inside ${where}` });
+
+/** An absolute, normalized install path (no "." or ".." components: it is joined below DESTDIR). */
+const absPath = () =>
+  z
+    .string()
+    .regex(/^\/(?!.*(?:^|\/)\.{1,2}(?:\/|$)).*$/, { error: (iss) => (String(iss.input).startsWith('/') ? `"${String(iss.input)}" must not contain "." or ".." components` : 'must be an absolute path') });
+
+/** One path component (a directory name), never "." or "..". */
+const dirName = (where: string) =>
+  z.string().regex(/^(?!\.{1,2}$)[^/\\\0]+$/, {
+    error: (iss) => (typeof iss.input === 'string' && iss.input.includes('/') ? `"${iss.input}" must be a single directory name (no "/")` : `"${String(iss.input)}" must be a plain directory name ${where}`),
+  });
 
 const fileName = z
   .string()
@@ -33,14 +80,20 @@ export const Signature = z.strictObject({
   urls: z.array(z.url()).default([]),
   distro: DistroFile.optional(),
   sha256: Sha256.describe('hash of the detached signature file itself'),
-  keyring: z.string().min(1).describe('armored public key file, relative to recipes/keys/'),
+  size: z.number().int().positive().optional().describe('size of the signature file in bytes (the download cap)'),
+  keyring: relPath('recipes/keys/').describe('armored public key file, relative to recipes/keys/'),
   fingerprints: z.array(Fingerprint).min(1).describe('signing keys accepted for this artifact'),
 });
 
 const ArtifactFields = z.strictObject({
   file: fileName.describe('name of the downloaded file (kept in the distfiles store next to its hash)'),
   sha256: Sha256,
-  size: z.number().int().positive().optional(),
+  size: z
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .describe('size in bytes: a download never takes more; without it the cap is the documented default (512 MiB)'),
   urls: z.array(z.url()).default([]).describe('upstream URLs, tried in order'),
   distro: DistroFile.optional(),
   signature: Signature.optional(),
@@ -56,7 +109,7 @@ export const FileArtifact = ArtifactFields.refine(...hasSource);
 
 /** A source archive: must unpack into exactly one top-level directory. */
 export const Artifact = ArtifactFields.extend({
-  topdir: z.string().min(1).describe('the single top-level directory the archive must contain'),
+  topdir: dirName('(the top-level directory of the archive)').describe('the single top-level directory the archive must contain'),
 }).refine(...hasSource);
 
 export const CveId = z.string().regex(/^CVE-\d{4}-\d{4,}$/, { error: 'must be a CVE id like CVE-2026-42055' });
@@ -95,7 +148,7 @@ export const TestSuiteRecipe = z.strictObject({
 });
 
 export const PatchRef = z.strictObject({
-  file: z.string().min(1).describe('path of the patch inside the patch-set archive directory'),
+  file: relPath('the patch set\'s "dir"').describe('path of the patch inside the patch-set archive directory'),
   sha256: Sha256,
   cves: z
     .array(CveId)
@@ -114,7 +167,7 @@ export const PatchSet = z.strictObject({
   name: z.string().regex(/^[a-z0-9-]+$/, { error: 'must be lowercase letters, digits and "-"' }),
   description: z.string().min(1),
   artifact: Artifact,
-  dir: z.string().min(1).describe('directory inside the archive that holds the patches'),
+  dir: relPath('the extracted patch-set archive').describe('directory inside the archive that holds the patches (starts with the artifact\'s topdir)'),
   strip: z.number().int().min(0).default(1),
   patches: z.array(PatchRef).min(1).describe('applied in this order, each verified against its sha256'),
   excluded: z
@@ -176,11 +229,6 @@ export const Identity = z.strictObject({
 export const ComponentName = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, { error: 'must be lowercase letters, digits and "-"' });
 export type ComponentName = z.infer<typeof ComponentName>;
 
-const relPath = z
-  .string()
-  .min(1)
-  .refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), { error: 'must be a relative path inside the tree (no "/" at the start, no "..")' });
-
 /**
  * How a library is compiled: one generic builder per build system (src/stages/library.ts).
  *   configure: `<script> --prefix=<prefix> <args> <options>`, `make <targets>`, `make <install> DESTDIR=…`
@@ -196,10 +244,11 @@ export const BuildSpec = z.strictObject({
   env: z.record(z.string(), z.string().nullable()).default({}).describe('environment changes for every step: a value sets, null unsets (e.g. OpenSSL records CFLAGS in its version string)'),
   targets: z.array(z.string()).default([]).describe('make targets that build only what nginx links (empty: the default target)'),
   install: z.array(z.string()).default([]).describe('configure system: make targets that install, run with DESTDIR (empty with `copy`: no install)'),
-  prefix: z.string().startsWith('/', { error: 'must be an absolute path' }).default('/usr').describe('install prefix compiled into the library'),
-  outputDir: z.string().default('').describe('where the installed prefix goes inside the output, e.g. ".openssl" (nginx\'s --with-openssl= layout)'),
-  copy: z.array(relPath).default([]).describe('files and folders copied from the build tree into the output instead of an install (mtimes kept)'),
-  produces: z.array(relPath).default([]).describe('files the output must contain, checked after the build'),
+  prefix: absPath().default('/usr').describe('install prefix compiled into the library'),
+  outputDir: relPathOr('', 'the output')
+    .default('').describe('where the installed prefix goes inside the output, e.g. ".openssl" (nginx\'s --with-openssl= layout)'),
+  copy: z.array(relPath('the build tree')).default([]).describe('files and folders copied from the build tree into the output instead of an install (mtimes kept)'),
+  produces: z.array(relPath('the output')).default([]).describe('files the output must contain, checked after the build'),
   flagOptions: z.record(z.string(), z.array(z.string())).default({}).describe('extra options when the profile\'s nginx flags contain the key, e.g. {"--with-pcre-jit": ["--enable-jit"]}'),
 });
 
@@ -212,7 +261,7 @@ export const ConsumeSpec = z.strictObject({
   configureArgs: z.array(z.string()).default([]).describe('nginx ./configure arguments, e.g. "--with-openssl={dir}"'),
   ccOpt: z.array(z.string()).default([]).describe('joined into nginx\'s one --with-cc-opt'),
   ldOpt: z.array(z.string()).default([]).describe('joined into nginx\'s one --with-ld-opt'),
-  newerThanMakefile: z.array(z.string()).default([]).describe('paths below {dir} touched after nginx\'s configure so its make links them instead of rebuilding them ("." for all)'),
+  newerThanMakefile: z.array(relPathOr('.', '{dir}')).default([]).describe('paths below {dir} touched after nginx\'s configure so its make links them instead of rebuilding them ("." for all)'),
 });
 
 /** An encoding a module adds (Content-Encoding), proved by the smoke test on real responses. */
@@ -229,7 +278,7 @@ export const ModuleEncoding = z.strictObject({
  * --add-dynamic-module={dir} (dynamic), as the profile's pin says (`link`).
  */
 export const ModuleSpec = z.strictObject({
-  configDir: relPath.default('.').describe('directory of the module\'s `config` script inside its source tree'),
+  configDir: relPathOr('.', 'the module source tree').default('.').describe('directory of the module\'s `config` script inside its source tree'),
   names: z.array(z.string().regex(/^ngx_[a-z0-9_]+_module$/, { error: 'must be an nginx module name like ngx_http_brotli_filter_module' })).min(1).describe('the nginx modules it builds; a dynamic build installs <name>.so for each into the modules path'),
   requires: z.array(ComponentName).default([]).describe('library components it links (built by the generic builders); the profile must list them'),
   links: z.array(z.enum(['static', 'dynamic'])).min(1).default(['static', 'dynamic']).describe('how it can be linked'),
@@ -256,7 +305,7 @@ export const ComponentRecipe = z.strictObject({
   description: z.string().min(1),
   homepage: z.url(),
   license: z.string().min(1).describe('SPDX license identifier'),
-  licenseFiles: z.array(relPath).min(1).describe('license files inside the source tree, shipped in artifacts'),
+  licenseFiles: z.array(relPath('the source tree')).min(1).describe('license files inside the source tree, shipped in artifacts'),
   role: z
     .enum(['server', 'tls', 'library', 'module'])
     .default('library')
@@ -291,9 +340,15 @@ export const ProfileRecipe = z.strictObject({
     .record(ComponentName, ComponentPin)
     .describe('the components this profile builds, in build order; nginx must be one of them, a component not listed is not built'),
   nginx: z.strictObject({
-    prefix: z.string().startsWith('/', { error: 'must be an absolute path' }).default('/usr'),
+    prefix: z
+      .string()
+      .regex(/^\/(?!.*(?:^|\/)\.{1,2}(?:\/|$)).*$/, { error: (iss) => (String(iss.input).startsWith('/') ? `"${String(iss.input)}" must not contain "." or ".." components` : 'must be an absolute path') })
+      .default('/usr'),
     paths: z
-      .record(z.string(), z.string())
+      .record(
+        z.string(),
+        z.string().regex(/^(?!.*(?:^|\/)\.\.(?:\/|$))[^\0]+$/, { error: (iss) => `"${String(iss.input)}" must not contain ".." (it would install outside the package root)` }),
+      )
       .default({})
       .describe('path options for nginx configure, e.g. {"conf-path": "/etc/nginx/nginx.conf"}'),
     modules: z.array(z.string().regex(/^--(with|without)-[a-z0-9_-]+$/, { error: 'must be a --with-*/--without-* flag' })).default([]),

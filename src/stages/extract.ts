@@ -11,6 +11,11 @@
 //      (strict, no preservePaths) and a filter that re-checks every entry, then rename() the
 //      single top-level directory into place. Any failure removes the temp dir: destParent never
 //      holds a partial tree.
+// Limits (checked while streaming, in both passes, before the bytes reach the disk): total
+// uncompressed bytes, number of entries, and the expansion ratio against the compressed size
+// (a 20 MB gzip must not expand into 20 GiB). Every write error of pass 2 (disk full, a name too
+// long for the file system) is reported with the member and path, and the temp dir is removed:
+// node-tar runs non-strict so that it always ends with `close`; every warning is a failure here.
 // gzip is decompressed in-process; xz and bzip2 through `xz -dc` / `bzip2 -dc` (node-tar has no
 // decoder for them). The format is detected from magic bytes, not from the file name.
 import { mkdir, mkdtemp, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
@@ -31,6 +36,75 @@ export function detectCompression(head: Buffer): Compression | undefined {
   if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
   if (head.length >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar') return 'none';
   return undefined;
+}
+
+/** What one extraction may write. The shipped archives stay far below (measured: at most 6,048
+ *  entries, 135 MB, ratio 6.1 — OpenSSL 3.5.7 and jemalloc 5.3.0). */
+export interface ExtractLimits {
+  /** total uncompressed tar bytes */
+  maxBytes: number;
+  /** number of archive entries */
+  maxEntries: number;
+  /** uncompressed / compressed size, enforced once `ratioFloor` bytes were expanded */
+  maxRatio: number;
+  /** below this many uncompressed bytes the ratio is not judged (tar pads small files to 512 B) */
+  ratioFloor: number;
+}
+
+export const DEFAULT_EXTRACT_LIMITS: ExtractLimits = {
+  maxBytes: 4 * 1024 ** 3,
+  maxEntries: 200_000,
+  maxRatio: 30,
+  ratioFloor: 64 * 1024 ** 2,
+};
+
+function fmtBytes(n: number): string {
+  if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(1)} GiB`;
+  if (n >= 1024 ** 2) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${n} B`;
+}
+
+const LIMIT_HINT =
+  'the archive expands beyond what a source tarball should; it is not what the recipe pins (a decompression bomb?). Nothing was kept.';
+
+/** Counts the uncompressed tar bytes as they stream and enforces the byte and ratio limits. */
+class Meter {
+  bytes = 0;
+  entries = 0;
+  declared = 0;
+  sawData = false;
+  constructor(
+    readonly archive: string,
+    readonly compressed: number,
+    readonly limits: ExtractLimits,
+  ) {}
+  /** Returns a Rejection when a limit is exceeded. */
+  onChunk(chunk: Buffer): Rejection | undefined {
+    this.bytes += chunk.length;
+    if (!this.sawData && chunk.some((b) => b !== 0)) this.sawData = true;
+    if (this.bytes > this.limits.maxBytes) {
+      return new Rejection('(archive)', `expands to more than ${fmtBytes(this.limits.maxBytes)} (the limit of uncompressed bytes)`, LIMIT_HINT);
+    }
+    if (this.bytes > this.limits.ratioFloor && this.compressed > 0 && this.bytes / this.compressed > this.limits.maxRatio) {
+      return new Rejection(
+        '(archive)',
+        `expands more than ${this.limits.maxRatio}x: ${fmtBytes(this.bytes)} so far from ${fmtBytes(this.compressed)} compressed (source tarballs expand 2-10x)`,
+        LIMIT_HINT,
+      );
+    }
+    return undefined;
+  }
+  /** Per entry (from its header, before its body is read). */
+  onEntry(member: string, size: number): Rejection | undefined {
+    this.entries++;
+    this.declared += Math.max(0, size || 0);
+    if (this.entries > this.limits.maxEntries) return new Rejection(member, `more than ${this.limits.maxEntries} entries (the limit)`, LIMIT_HINT);
+    if (this.declared > this.limits.maxBytes) {
+      return new Rejection(member, `its entries declare more than ${fmtBytes(this.limits.maxBytes)} (the limit of uncompressed bytes)`, LIMIT_HINT);
+    }
+    return undefined;
+  }
 }
 
 const DECOMPRESSORS: Partial<Record<Compression, [string, string[]]>> = {
@@ -100,9 +174,14 @@ class Rejection extends Error {
   constructor(
     readonly member: string,
     readonly reason: string,
+    readonly hint?: string,
   ) {
     super(reason);
   }
+}
+
+function rejectionError(archive: string, r: Rejection): ExtractError {
+  return new ExtractError(archive, r.member, r.reason, { hint: r.hint });
 }
 
 /** Validation state over the whole archive (pass 1); pass 2 re-runs `check` on each entry. */
@@ -217,24 +296,27 @@ export class TreeValidator {
 }
 
 /** Pass 1: read every header, validate, write nothing. */
-async function listAndValidate(fh: FileHandle, archive: string, comp: Compression, topdir: string, signal?: AbortSignal): Promise<TreeValidator> {
+async function listAndValidate(fh: FileHandle, archive: string, comp: Compression, topdir: string, meter: Meter, signal?: AbortSignal): Promise<TreeValidator> {
   const v = new TreeValidator(topdir);
   const ts = openTar(fh, archive, comp, signal);
   let rejection: Rejection | undefined;
-  let entries = 0;
   const parsed = new Promise<void>((resolve, reject) => {
+    const refuse = (r: Rejection) => {
+      rejection ??= r;
+      ts.stop();
+      resolve();
+    };
     const parser = new Parser({
       strict: true,
       filter: (_p: string, entry: unknown) => {
         if (rejection) return false;
         try {
           v.check(entry as ReadEntry, true);
-          entries++;
+          const over = meter.onEntry((entry as ReadEntry).path, Number((entry as ReadEntry).size));
+          if (over) refuse(over);
         } catch (e) {
           if (!(e instanceof Rejection)) throw e;
-          rejection = e;
-          ts.stop();
-          resolve();
+          refuse(e);
         }
         return false; // listing only: skip the body
       },
@@ -244,28 +326,37 @@ async function listAndValidate(fh: FileHandle, archive: string, comp: Compressio
       // meta/unknown entry types never reach the filter
       const t = String(entry.type);
       if (!FILE_TYPES.has(t) && !DIR_TYPES.has(t) && t !== 'SymbolicLink' && t !== 'Link') {
-        rejection = new Rejection(entry.path, /^(CharacterDevice|BlockDevice|FIFO)$/.test(t) ? t : `unsupported entry type "${t}"`);
-        ts.stop();
-        resolve();
+        refuse(new Rejection(entry.path, /^(CharacterDevice|BlockDevice|FIFO)$/.test(t) ? t : `unsupported entry type "${t}"`));
       }
     });
-    parser.on('error', (e: Error) => (rejection ? resolve() : reject(new ExtractError(archive, '(archive)', `not a valid tar archive: ${e.message}`))));
+    parser.on('error', (e: Error) => {
+      if (rejection) return resolve();
+      // a tar of nothing but end-of-archive blocks (an "empty" tar)
+      if (meter.entries === 0 && !meter.sawData) return reject(new ExtractError(archive, '(archive)', 'the archive is empty (no entries at all)', { hint: 'the file is not the source tarball the recipe pins; delete it from the distfiles store and fetch again' }));
+      reject(new ExtractError(archive, '(archive)', `not a valid tar archive: ${e.message}`));
+    });
     parser.on('end', () => resolve());
     ts.tar.on('error', (e) => (rejection ? resolve() : reject(new ExtractError(archive, '(archive)', `cannot read: ${e.message}`))));
     signal?.addEventListener('abort', () => (ts.stop(), reject(signal.reason)), { once: true });
     ts.tar.pipe(parser as unknown as NodeJS.WritableStream);
+    // after pipe(): the parser sees a chunk's headers (declared sizes) before the byte count
+    ts.tar.on('data', (chunk: Buffer) => {
+      if (rejection) return;
+      const over = meter.onChunk(chunk);
+      if (over) refuse(over);
+    });
   });
   const [p, d] = await Promise.allSettled([parsed, ts.done]);
   if (signal?.aborted) throw signal.reason;
-  if (rejection) throw new ExtractError(archive, rejection.member, rejection.reason);
+  if (rejection) throw rejectionError(archive, rejection);
   // a failing decompressor (missing, damaged data) explains a parse error: report it first
   if (d.status === 'rejected') throw d.reason;
   if (p.status === 'rejected') throw p.reason;
-  if (entries === 0) throw new ExtractError(archive, '(archive)', 'the archive has no entries');
+  if (meter.entries === 0) throw new ExtractError(archive, '(archive)', 'the archive is empty (no entries at all)');
   try {
     v.checkSymlinks();
   } catch (e) {
-    if (e instanceof Rejection) throw new ExtractError(archive, e.member, e.reason);
+    if (e instanceof Rejection) throw rejectionError(archive, e);
     throw e;
   }
   if (!v.kinds.has(topdir) && ![...v.kinds.keys()].some((k) => k.startsWith(`${topdir}/`))) {
@@ -274,18 +365,43 @@ async function listAndValidate(fh: FileHandle, archive: string, comp: Compressio
   return v;
 }
 
+/** How long to wait for node-tar's pending writes after a fatal error before removing the temp dir. */
+const SETTLE_MS = 5000;
+
+/** A write error of pass 2 as the user should read it: which member, which path, what to do. */
+function writeFailure(archive: string, tmp: string, destParent: string, err: unknown, entry?: { path?: unknown; absolute?: unknown }): ExtractError {
+  const e = err as NodeJS.ErrnoException & { path?: string };
+  const member = String(entry?.path ?? '(archive)');
+  const code = e?.code;
+  const abs = typeof e?.path === 'string' ? e.path : typeof entry?.absolute === 'string' ? entry.absolute : undefined;
+  // the path as it would have been (the temp dir is gone when the user reads this)
+  const where = abs ? path.join(destParent, path.relative(tmp, abs)) : undefined;
+  const reason = `cannot write${where ? ` ${where}` : ''}: ${(e?.message ?? String(err)).trim()}`;
+  let hint = 'the partial tree was removed; fix the cause and run the command again.';
+  if (code === 'ENOSPC' || code === 'EDQUOT') hint = `the file system of ${destParent} is full: free space there (or point NGINX_FORGE_HOME at a larger disk) and run the command again; the partial tree was removed.`;
+  else if (code === 'ENAMETOOLONG') hint = 'a member path is too long for this file system (or the state directory path is too deep); the partial tree was removed.';
+  else if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') hint = `${destParent} is not writable: check its permissions (or set NGINX_FORGE_HOME); the partial tree was removed.`;
+  return new ExtractError(archive, member, reason, { verb: 'failed to extract', hint });
+}
+
 /** Pass 2: extract into `tmp` with node-tar's own protections on, re-checking every entry. */
-async function unpackInto(fh: FileHandle, archive: string, comp: Compression, tmp: string, topdir: string, signal?: AbortSignal): Promise<void> {
+async function unpackInto(fh: FileHandle, archive: string, comp: Compression, tmp: string, destParent: string, topdir: string, meter: Meter, signal?: AbortSignal): Promise<void> {
   const v = new TreeValidator(topdir);
   const ts = openTar(fh, archive, comp, signal);
   let rejection: Rejection | undefined;
   let failure: unknown;
-  // Always wait for node-tar's 'close' (all pending writes done) before returning, so the caller
-  // can delete the temp dir without racing a write. After a rejection every entry is skipped.
+  // Wait for node-tar's 'close' (all pending writes done) before returning, so the caller can
+  // delete the temp dir without racing a write. node-tar runs NON-strict: in strict mode a write
+  // error is emitted as 'error' and the unpacker then stalls without ever emitting 'close' (the
+  // process died with exit 13, "unsettled top-level await"). Non-strict, the same error is a
+  // 'warn' and the stream still ends; here every warning is fatal. After a failure the input is
+  // stopped and every further entry skipped; if 'close' still does not come (an aborted parser),
+  // the wait ends after SETTLE_MS.
   await new Promise<void>((resolve) => {
+    let settle: NodeJS.Timeout | undefined;
     const u = new Unpack({
       cwd: tmp,
-      strict: true,
+      strict: false,
       preservePaths: false,
       preserveOwner: false,
       unlink: false,
@@ -298,7 +414,7 @@ async function unpackInto(fh: FileHandle, archive: string, comp: Compression, tm
           if (v.check(entry, true) === undefined) return false; // "./": leave the temp dir alone
         } catch (err) {
           if (!(err instanceof Rejection)) throw err;
-          rejection = err;
+          fail(undefined, err);
           return false;
         }
         if (typeof entry.mode === 'number') {
@@ -309,23 +425,36 @@ async function unpackInto(fh: FileHandle, archive: string, comp: Compression, tm
         return true;
       },
     });
-    u.on('error', (e: Error & { path?: string; entry?: ReadEntry }) => {
-      failure ??= new ExtractError(archive, String(e.entry?.path ?? e.path ?? '(archive)'), e.message);
-    });
-    u.on('close', () => resolve());
-    ts.tar.on('error', (e) => {
-      failure ??= new ExtractError(archive, '(archive)', `cannot read: ${e.message}`);
+    const fail = (f: unknown, r?: Rejection) => {
+      if (rejection || failure) return;
+      if (r) rejection = r;
+      else failure = f;
+      ts.stop();
       u.end();
+      settle = setTimeout(resolve, SETTLE_MS);
+      settle.unref?.();
+    };
+    u.on('warn', (code: string, message: string, data: { entry?: ReadEntry; path?: string; code?: string } & Partial<NodeJS.ErrnoException>) => {
+      if (code === 'TAR_ENTRY_INFO') return;
+      const isErrno = typeof data?.code === 'string' && /^E[A-Z]+$/.test(data.code) && data.code !== code;
+      if (isErrno) fail(writeFailure(archive, tmp, destParent, Object.assign(new Error(message), data), data.entry));
+      else fail(new ExtractError(archive, String(data?.entry?.path ?? data?.path ?? '(archive)'), `${code}: ${message}`));
     });
-    signal?.addEventListener(
-      'abort',
-      () => {
-        failure ??= signal.reason;
-        ts.stop();
-        u.end();
-      },
-      { once: true },
-    );
+    u.on('error', (e: Error & { path?: string; entry?: ReadEntry; code?: string }) => {
+      if (typeof e.code === 'string' && /^E[A-Z]+$/.test(e.code)) fail(writeFailure(archive, tmp, destParent, e, e.entry));
+      else fail(new ExtractError(archive, String(e.entry?.path ?? '(archive)'), e.message));
+    });
+    u.on('close', () => {
+      if (settle) clearTimeout(settle);
+      resolve();
+    });
+    ts.tar.on('data', (chunk: Buffer) => {
+      if (rejection || failure) return;
+      const over = meter.onChunk(chunk);
+      if (over) fail(undefined, over);
+    });
+    ts.tar.on('error', (e) => fail(new ExtractError(archive, '(archive)', `cannot read: ${e.message}`)));
+    signal?.addEventListener('abort', () => fail(signal.reason), { once: true });
     ts.tar.pipe(u as unknown as NodeJS.WritableStream);
   });
   let decompressor: unknown;
@@ -333,17 +462,23 @@ async function unpackInto(fh: FileHandle, archive: string, comp: Compression, tm
     decompressor = e;
   });
   if (signal?.aborted) throw signal.reason;
-  if (rejection) throw new ExtractError(archive, rejection.member, rejection.reason);
-  if (decompressor) throw decompressor;
+  if (rejection) throw rejectionError(archive, rejection);
   if (failure) throw failure;
+  if (decompressor) throw decompressor;
 }
 
 /**
  * Extract archive into destParent; returns the path of the single top-level dir (must equal
  * expectedTopdir). Atomic: extracts into a temp dir beside it, then renames.
  */
-export async function extractArchive(archive: string, destParent: string, expectedTopdir: string, opts: { signal?: AbortSignal } = {}): Promise<string> {
+export async function extractArchive(
+  archive: string,
+  destParent: string,
+  expectedTopdir: string,
+  opts: { signal?: AbortSignal; limits?: Partial<ExtractLimits> } = {},
+): Promise<string> {
   const { signal } = opts;
+  const limits = { ...DEFAULT_EXTRACT_LIMITS, ...opts.limits };
   if (!expectedTopdir || expectedTopdir === '.' || expectedTopdir === '..' || expectedTopdir.includes('/') || expectedTopdir.includes('\0')) {
     throw new ExtractError(archive, expectedTopdir, 'the expected top-level directory must be a plain directory name');
   }
@@ -358,12 +493,16 @@ export async function extractArchive(archive: string, destParent: string, expect
   try {
     const head = Buffer.alloc(512);
     const { bytesRead } = await fh.read(head, 0, 512, 0);
-    const comp = detectCompression(head.subarray(0, bytesRead));
+    const { size } = await fh.stat();
+    if (size === 0) throw new ExtractError(archive, '(archive)', 'the file is empty (0 bytes)', { hint: 'delete it from the distfiles store and fetch again' });
+    let comp = detectCompression(head.subarray(0, bytesRead));
+    // a plain tar with no entries is nothing but zero blocks (no "ustar" magic to detect)
+    if (!comp && bytesRead === 512 && size % 512 === 0 && head.every((b) => b === 0)) comp = 'none';
     if (!comp) throw new ExtractError(archive, '(archive)', 'unknown format: not a gzip, xz, bzip2 or zstd compressed tar, nor a plain tar');
-    await listAndValidate(fh, archive, comp, expectedTopdir, signal);
+    await listAndValidate(fh, archive, comp, expectedTopdir, new Meter(archive, size, limits), signal);
     await mkdir(destParent, { recursive: true });
     tmp = await mkdtemp(path.join(destParent, `.extract-${expectedTopdir}-`));
-    await unpackInto(fh, archive, comp, tmp, expectedTopdir, signal);
+    await unpackInto(fh, archive, comp, tmp, destParent, expectedTopdir, new Meter(archive, size, limits), signal);
     const top = await readdir(tmp);
     if (top.length !== 1 || top[0] !== expectedTopdir) {
       throw new ExtractError(archive, top.find((t) => t !== expectedTopdir) ?? '(archive)', `expected exactly one top-level directory "${expectedTopdir}", found: ${top.join(', ') || 'nothing'}`);

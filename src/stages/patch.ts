@@ -38,8 +38,34 @@ export function failedFiles(output: string): string[] {
   return [...files];
 }
 
+/**
+ * The files a patch names (its ---/+++ headers, after stripping `strip` components) that would
+ * lie outside the tree: absolute, or with a ".." component. GNU patch refuses those itself, but
+ * then says only "can't find file to patch"; this names them.
+ */
+export function outsideTargets(text: string, strip: number): string[] {
+  const bad = new Set<string>();
+  for (const line of text.split('\n')) {
+    const m = /^(?:---|\+\+\+) (.+?)(?:\t.*)?$/.exec(line);
+    if (!m) continue;
+    let name = m[1]!.trim();
+    if (name.startsWith('"') && name.endsWith('"')) name = name.slice(1, -1);
+    if (name === '/dev/null') continue;
+    const parts = name.split('/');
+    // patch -pN removes N leading components (a leading "/" is one empty component)
+    const rest = parts.slice(Math.min(strip, parts.length - 1));
+    const target = rest.join('/');
+    if (target.startsWith('/') || rest.includes('..')) bad.add(name);
+  }
+  return [...bad];
+}
+
 export async function applyPatches(input: PatchInput, component: string): Promise<void> {
-  for (const p of input.patches) {
+  for (const [index, p] of input.patches.entries()) {
+    const applied =
+      index === 0
+        ? 'nothing was patched'
+        : `the ${index} patch${index === 1 ? '' : 'es'} before it ${index === 1 ? 'was' : 'were'} applied to this build's scratch copy only (the next build starts from a fresh extract)`;
     const file = patchFile(p, input.patchSetDirs);
     let bytes: Buffer;
     try {
@@ -51,6 +77,13 @@ export async function applyPatches(input: PatchInput, component: string): Promis
     if (actual !== p.sha256) {
       throw new StageError(component, 'patch', `patch ${p.id} has sha256 ${actual}, the plan pins ${p.sha256}`, {
         hint: 'the patch file changed after the plan was made, or the patch-set archive is not the pinned one',
+        log: input.log,
+      });
+    }
+    const outside = outsideTargets(bytes.toString('latin1'), p.strip);
+    if (outside.length) {
+      throw new StageError(component, 'patch', `patch ${p.id} writes outside the source tree: ${outside.join(', ')} (with -p${p.strip})`, {
+        hint: `a patch may only change files inside the ${component} tree: fix its ---/+++ lines, or its strip level; ${applied}`,
         log: input.log,
       });
     }
@@ -68,7 +101,7 @@ export async function applyPatches(input: PatchInput, component: string): Promis
         'patch',
         `patch ${p.id} does not apply${files.length ? ` to ${files.join(', ')}` : ''} (no fuzz allowed)`,
         {
-          hint: `update or remove ${p.origin.kind === 'local' ? p.origin.path : p.id}; the source tree was left unpatched`,
+          hint: `update or remove ${p.origin.kind === 'local' ? p.origin.path : p.id}; ${applied}`,
           log: input.log,
           cause: e,
         },

@@ -1,6 +1,8 @@
 // Verify stage (and `nginx-forge verify`): check a binary against the plan.
 //   nginx -V: version, "built with OpenSSL <pinned>", every configure argument, the kTLS option
-//   symbols: OpenSSL's ktls_* functions (kTLS profiles)
+//   kTLS in the TLS library the binary really uses (kTLS profiles): OpenSSL linked in statically
+//     (nm: its ktls_* functions), or the shared libssl it loads (ldd), judged by whether that
+//     library calls sendfile() (SSL_sendfile only does with kTLS compiled in)
 //   each library, as its recipe's "verify" says: a string it leaves in the binary, shared names
 //   that must not be NEEDED (linked statically), an `nginx -t` run that shows it (jemalloc stats)
 //   nginx -t on a generated config
@@ -102,17 +104,34 @@ export async function verifyBinary(binary: string, plan: BuildPlan, opts: { root
   if (line === expectedLine) {
     add('configure arguments', true, `${plan.configureArgs.length} arguments`, 'all present, in order');
   } else {
-    const missing = plan.configureArgs.filter((a) => !line.includes(renderConfigureArgs([a])));
-    add('configure arguments', false, expectedLine, missing.length ? `missing: ${missing.join(' | ')}; got: ${line}` : line);
+    // say what differs, not two full dumps (the plan's list: `nginx-forge plan`)
+    const got = splitConfigureLine(line);
+    const want = plan.configureArgs.map((a) => renderConfigureArgs([a]));
+    const missing = want.filter((a) => !got.includes(a));
+    const extra = got.filter((a) => !want.includes(a));
+    const diff = [missing.length ? `missing: ${missing.join(' ')}` : '', extra.length ? `not in the plan: ${extra.join(' ')}` : '', !missing.length && !extra.length ? 'same arguments in another order' : '']
+      .filter(Boolean)
+      .join('; ');
+    add('configure arguments', false, `the ${want.length} arguments of the plan (nginx-forge plan --profile ${plan.profile})`, diff);
   }
   const ktlsOption = ssl?.ktls?.option;
-  if (plan.ktls && ktlsOption) add(`${ktlsOption} in ${ssl!.displayName} options`, line.includes(ktlsOption), ktlsOption, line.includes(ktlsOption) ? ktlsOption : 'absent');
 
   const bytes = readFileSync(binary);
+  const needed = await neededLibraries(binary);
   if (plan.ktls) {
-    const nm = await execa('nm', [binary], { reject: false, maxBuffer: 256 * 1024 * 1024 });
-    const syms = String(nm.stdout).split('\n').filter((l) => /\bktls_/.test(l)).length;
-    add('OpenSSL kTLS symbols (nm: ktls_*)', syms > 0, '> 0', nm.exitCode === 0 ? String(syms) : `nm failed: ${nm.stderr}`);
+    const sharedSsl = needed.find((l) => /^libssl\.so/.test(l));
+    if (sharedSsl) {
+      const lib = await resolveLibrary(binary, sharedSsl);
+      const k = lib ? await sharedLibsslKtls(lib) : undefined;
+      add(`kTLS in the shared OpenSSL it loads (${lib ?? sharedSsl})`, k === true, 'libssl built with kTLS (SSL_sendfile calls sendfile)', k === undefined ? `cannot inspect ${lib ?? `${sharedSsl} (not found by ldd)`}` : k ? 'yes' : 'no: that libssl has no kTLS (its SSL_sendfile never calls sendfile)');
+    } else {
+      // the TLS library is built into nginx: its configure options must carry the kTLS option
+      if (ktlsOption) add(`${ktlsOption} in ${ssl!.displayName} options`, line.includes(ktlsOption), ktlsOption, line.includes(ktlsOption) ? ktlsOption : 'absent');
+      const nm = await execa('nm', [binary], { reject: false, maxBuffer: 256 * 1024 * 1024 });
+      const syms = String(nm.stdout).split('\n').filter((l) => /\bktls_/.test(l)).length;
+      const stripped = /no symbols/.test(String(nm.stderr));
+      add('kTLS in the OpenSSL linked in (nm: ktls_*)', syms > 0, '> 0 ktls_* functions', nm.exitCode === 0 ? String(syms) : stripped ? 'cannot tell: the binary is stripped' : `nm failed: ${nm.stderr}`);
+    }
   }
   for (const lib of libraries(plan)) {
     const text = lib.verify.binaryContains;
@@ -122,7 +141,6 @@ export async function verifyBinary(binary: string, plan: BuildPlan, opts: { root
   }
   // a version string alone can also come from a header: the libraries must be linked in,
   // not picked up from the system at run time
-  const needed = await neededLibraries(binary);
   const names = libraries(plan).flatMap((l) => l.verify.sharedNames);
   if (names.length) {
     const shared = needed.filter((l) => names.some((n) => l.startsWith(`${n}.so`)));
@@ -189,8 +207,35 @@ export async function neededLibraries(binary: string): Promise<string[]> {
   return [...String(r.stdout).matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1]!);
 }
 
-/** Throw a VerifyError naming every mismatch. */
-export function assertChecks(binary: string, checks: Check[]): void {
+/** `configure arguments: ...` split into arguments as nginx prints them (values with spaces quoted). */
+export function splitConfigureLine(line: string): string[] {
+  return [...line.matchAll(/(?:[^\s']+|'[^']*')+/g)].map((m) => m[0]);
+}
+
+/** Where the dynamic loader finds `soname` for this binary (ldd), or undefined. */
+export async function resolveLibrary(binary: string, soname: string): Promise<string | undefined> {
+  const r = await execa('ldd', [binary], { reject: false });
+  const m = new RegExp(`^\\s*${soname.replace(/[.+]/g, '\\$&')} => (\\S+)`, 'm').exec(String(r.stdout));
+  return m && m[1] !== 'not' ? m[1] : undefined;
+}
+
+/** Does this shared libssl do kTLS? With kTLS compiled in, its SSL_sendfile calls sendfile(). */
+export async function sharedLibsslKtls(lib: string): Promise<boolean | undefined> {
+  const r = await execa('nm', ['-D', '--undefined-only', lib], { reject: false });
+  if (r.exitCode !== 0) return undefined;
+  return /\bsendfile(64)?(@|$)/m.test(String(r.stdout));
+}
+
+/** nginx -V of a binary nginx-forge built: its dependencies come from ../deps/ of the build tree. */
+export function builtByForge(nginxV: string): boolean {
+  return /-I\.\.\/deps\/(zlib-ng|jemalloc)\/include|-L\.\.\/deps\/(zlib-ng|jemalloc)\/lib/.test(nginxV);
+}
+
+/**
+ * Throw a VerifyError naming every mismatch. `listed`: the checks were already printed (the
+ * verify command), so the error only sums up; `foreign`: the binary was not built by nginx-forge.
+ */
+export function assertChecks(binary: string, checks: Check[], opts: { listed?: boolean; foreign?: boolean; profile?: string } = {}): void {
   const bad = checks.filter((c) => !c.ok);
-  if (bad.length) throw new VerifyError(bad, binary);
+  if (bad.length) throw new VerifyError(bad, binary, opts);
 }

@@ -18,6 +18,10 @@ export type Behaviour =
   | { kind: 'stall'; body: Buffer; after?: number }
   /** Redirect (302) to another path or URL. */
   | { kind: 'redirect'; to: string; status?: number }
+  /** An endless 200 response without Content-Length: `chunk` bytes every `tickMs` until the client goes. */
+  | { kind: 'endless'; chunk?: number; tickMs?: number }
+  /** A slow drip: headers (with Content-Length), then `bytesPerTick` bytes every `tickMs`. */
+  | { kind: 'drip'; body: Buffer; bytesPerTick: number; tickMs: number }
   /** Fail `failures` times with `status` (default 500), then behave like `then`. */
   | { kind: 'flaky'; failures: number; status?: number; then: Behaviour };
 
@@ -110,6 +114,35 @@ export async function startServer(): Promise<TestServer> {
         if (b.after) res.write(b.body.subarray(0, b.after));
         else res.flushHeaders();
         return; // and then nothing, until the client gives up
+      case 'endless': {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        const buf = Buffer.alloc(b.chunk ?? 64 * 1024, 0x61);
+        const pump = () => {
+          if (res.destroyed || res.writableEnded) return;
+          if (b.tickMs) {
+            res.write(buf);
+            setTimeout(pump, b.tickMs);
+          } else {
+            while (res.write(buf)) if (res.destroyed) return;
+            res.once('drain', pump);
+          }
+        };
+        pump();
+        return;
+      }
+      case 'drip': {
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': b.body.length });
+        let off = 0;
+        const drip = () => {
+          if (res.destroyed) return;
+          if (off >= b.body.length) return void res.end();
+          res.write(b.body.subarray(off, off + b.bytesPerTick));
+          off += b.bytesPerTick;
+          setTimeout(drip, b.tickMs);
+        };
+        drip();
+        return;
+      }
       case 'redirect':
         res.writeHead(b.status ?? 302, { location: b.to, 'content-type': 'text/html' });
         res.end('<html><body>moved</body></html>');

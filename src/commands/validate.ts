@@ -1,0 +1,151 @@
+// Every command-line value is checked here, before any work starts: a bad flag is exit 2 with a
+// message naming the flag, what was given, what is expected and what to do. Two kinds:
+//   - commander argParsers (run while the command line is parsed): --jobs, --mirror, --set, ...
+//   - checkPaths(): the paths a command will write to or read from (--out, --distdir, --recipes,
+//     --patches), run from a preAction hook in cli.ts, so `build --out <a file>` fails at once
+//     instead of after every stage ran.
+import { accessSync, constants, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { InvalidArgumentError } from 'commander';
+import { UsageError } from '../errors.ts';
+import { distfilesDir, stateDir } from '../paths.ts';
+
+/** Upper bound of --jobs for compiles: beyond this it is a typo (1e9 meant unbounded parallelism). */
+export const MAX_BUILD_JOBS = Math.max(64, os.availableParallelism() * 8);
+export const MAX_FETCH_JOBS = 64;
+
+/** A whole number from 1 to `max` (commander argParser). */
+export function positiveInt(max: number): (v: string) => number {
+  return (v: string) => {
+    const n = /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
+    if (!Number.isSafeInteger(n) || n < 1 || n > max) throw new InvalidArgumentError(`expected a whole number from 1 to ${max}.`);
+    return n;
+  };
+}
+
+/** Why a --mirror value cannot be used (undefined when it can). */
+export function mirrorProblem(v: string): string | undefined {
+  if (!v.trim()) return 'empty';
+  if (v.startsWith('/')) return undefined; // a local directory
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    return `"${v}" is neither an http(s):// or file:// URL nor an absolute directory path (a relative path? write it as an absolute path)`;
+  }
+  if (u.protocol === 'http:' || u.protocol === 'https:') return u.hostname ? undefined : `"${v}" has no host name`;
+  if (u.protocol === 'file:') return undefined;
+  return `"${v}": the ${u.protocol.replace(/:$/, '')}:// scheme is not supported (use http://, https://, file:// or an absolute path)`;
+}
+
+/** --mirror (repeatable, variadic): every value checked. */
+export function parseMirror(v: string, prev?: string[]): string[] {
+  const p = mirrorProblem(v);
+  if (p) throw new InvalidArgumentError(p);
+  return [...(prev ?? []), v];
+}
+
+/** --set name=version (repeatable): well-formed, and one component at most once. */
+export function parseSet(v: string, prev?: string[]): string[] {
+  const m = /^([A-Za-z0-9-]+)=(\S+)$/.exec(v);
+  if (!m) throw new InvalidArgumentError(`"${v}": expected <component>=<version>, e.g. --set openssl=3.5.9`);
+  const earlier = (prev ?? []).find((p) => p.split('=')[0] === m[1]);
+  if (earlier) throw new InvalidArgumentError(`"${v}": ${m[1]} is already set ("${earlier}"); give one version per component`);
+  return [...(prev ?? []), v];
+}
+
+function kind(p: string): 'dir' | 'file' | 'absent' | 'other' {
+  try {
+    const st = statSync(p);
+    return st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'other';
+  } catch {
+    return 'absent';
+  }
+}
+
+/** An input directory (--recipes, --patches): must exist and be a directory. */
+export function checkInputDir(flag: string, dir: string): void {
+  const k = kind(dir);
+  if (k === 'absent') throw new UsageError(`${flag} ${dir}: no such directory`, `give the path of an existing ${flag === '--recipes' ? 'recipe directory (with components/ and profiles/)' : 'directory'}`);
+  if (k !== 'dir') throw new UsageError(`${flag} ${dir}: not a directory (it is a ${k === 'file' ? 'file' : 'special file'})`, `${flag} takes a directory${flag === '--recipes' ? ' (with components/ and profiles/), e.g. a copy of the built-in recipes/' : ''}`);
+}
+
+/**
+ * An output or store directory: an existing file there, a parent that is a file, or a directory
+ * that cannot be written is exit 2 now, with the path. Creates the directory when absent.
+ */
+export function checkOutputDir(flag: string, dir: string, opts: { writable?: boolean; create?: boolean } = {}): void {
+  const k = kind(dir);
+  if (k === 'file' || k === 'other') throw new UsageError(`${flag} ${dir}: is a ${k === 'file' ? 'file' : 'special file'}, not a directory`, `give ${flag} a directory (it is created when missing)`);
+  if (k === 'absent' && opts.create === false) {
+    // not created yet (the command creates it when it has something to write): judge the nearest existing parent
+    let up = path.dirname(dir);
+    while (kind(up) === 'absent' && path.dirname(up) !== up) up = path.dirname(up);
+    if (kind(up) !== 'dir') throw new UsageError(`${flag} ${dir}: cannot be created: ${up} is a file, not a directory`, `give ${flag} a directory path`);
+    return checkOutputDir(flag, up, { writable: opts.writable }) ;
+  }
+  if (k === 'absent') {
+    try {
+      mkdirSync(dir, { recursive: true });
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      throw new UsageError(`${flag} ${dir}: cannot create it (${err.code ?? err.message}${err.code === 'ENOTDIR' ? ': a parent of it is a file' : ''})`, `give ${flag} a directory that can be created`);
+    }
+  }
+  if (opts.writable === false) {
+    try {
+      accessSync(dir, constants.R_OK | constants.X_OK);
+    } catch {
+      throw new UsageError(`${flag} ${dir}: cannot be read`, 'check its permissions');
+    }
+    return;
+  }
+  // access(W_OK) says yes to root on a read-only mount: really write a probe file
+  const probe = path.join(dir, `.nginx-forge-probe-${process.pid}`);
+  try {
+    writeFileSync(probe, '');
+    rmSync(probe, { force: true });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new UsageError(
+      `${flag} ${dir}: not writable (${err.code === 'EROFS' ? 'read-only file system' : (err.code ?? err.message)})`,
+      flag === '--distdir' ? 'downloads are stored there: give a writable directory, or use --offline when every file is already in it' : `give ${flag} a writable directory`,
+    );
+  }
+}
+
+/** The path checks of one command, from its parsed options (cli.ts calls this before the action). */
+export function checkPaths(command: string, o: Record<string, unknown>): void {
+  if (typeof o.recipes === 'string') checkInputDir('--recipes', path.resolve(o.recipes));
+  if (typeof o.patches === 'string') checkInputDir('--patches', path.resolve(o.patches));
+  if (['build', 'package', 'schema'].includes(command) && typeof o.out === 'string') checkOutputDir('--out', path.resolve(o.out), { create: false });
+  if (command === 'bench' && typeof o.results === 'string') checkOutputDir('--results', path.resolve(o.results), { create: false });
+  if (['build', 'fetch', 'package'].includes(command) || typeof o.distdir === 'string') {
+    const given = typeof o.distdir === 'string';
+    const dir = distfilesDir(given ? (o.distdir as string) : undefined);
+    const flag = given ? '--distdir' : process.env.NGINX_FORGE_DISTDIR ? 'NGINX_FORGE_DISTDIR' : 'the distfiles store';
+    // offline, a read-only store is fine (nothing is written when every file is there)
+    if (o.offline) {
+      if (existsSync(dir)) checkOutputDir(flag, dir, { writable: false });
+    } else checkOutputDir(flag, dir);
+  }
+  // build, package, smoke and bench write stages/, work/, logs/ and vm/ there
+  if (['build', 'package', 'smoke', 'bench'].includes(command)) checkOutputDir(process.env.NGINX_FORGE_HOME ? 'NGINX_FORGE_HOME' : 'the state directory', stateDir());
+}
+
+/** "30d", "12h", "90m", "45s", "0" → milliseconds (commander argParser). */
+export function parseDuration(v: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(d|h|m|s)?\s*$/i.exec(v);
+  if (!m || (m[2] === undefined && Number(m[1]) !== 0)) throw new InvalidArgumentError('expected a duration like 30d, 12h, 90m or 0.');
+  const unit = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000 }[(m[2] ?? 's').toLowerCase() as 'd' | 'h' | 'm' | 's'];
+  return Math.round(Number(m[1]) * unit);
+}
+
+/** "2G", "500M", "1.5GiB", "0" → bytes (commander argParser). */
+export function parseByteSize(v: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*$/i.exec(v);
+  if (!m) throw new InvalidArgumentError('expected a size like 2G, 500M or 0.');
+  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
+  return Math.round(Number(m[1]) * mult);
+}

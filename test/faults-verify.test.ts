@@ -1,0 +1,56 @@
+// `verify` on a foreign binary (the distro's /usr/sbin/nginx, installed by ci/setup.sh): each
+// failed check printed once, advice for a binary nginx-forge did not build, and kTLS judged in
+// the TLS library the binary really uses (Debian's shared libssl3 does kTLS).
+import path from 'node:path';
+import { execa } from 'execa';
+import { describe, expect, it } from 'vitest';
+import { VerifyError } from '../src/errors.ts';
+import { PROJECT_ROOT } from '../src/recipes/load.ts';
+import { assertChecks, builtByForge, resolveLibrary, sharedLibsslKtls, splitConfigureLine } from '../src/stages/verify.ts';
+
+const DISTRO_NGINX = '/usr/sbin/nginx';
+
+describe('verify', () => {
+  it('a foreign binary: one table, a short error, advice for a binary nginx-forge did not build', async () => {
+    const r = await execa('node', [path.join(PROJECT_ROOT, 'bin/nginx-forge.mjs'), 'verify', DISTRO_NGINX, '--profile', 'ktls'], { reject: false });
+    expect(r.exitCode).toBe(5);
+    // every failed check appears exactly once, in the table
+    const fails = String(r.stdout).match(/^FAIL  .*/gm) ?? [];
+    expect(fails.length).toBeGreaterThan(2);
+    expect(new Set(fails).size).toBe(fails.length);
+    for (const f of fails) expect(`${r.stdout}\n${r.stderr}`.split(f.slice(6)).length - 1, f).toBe(1);
+    expect(r.stderr).toMatch(/verification of \/usr\/sbin\/nginx failed: \d+ checks \(listed above\)/);
+    expect(r.stderr).not.toMatch(/configure arguments/);
+    expect(r.stderr).toMatch(/not built by nginx-forge/);
+    expect(r.stderr).not.toMatch(/--force/);
+    // the configure arguments: what differs, not both full lines
+    expect(r.stdout).toMatch(/FAIL  configure arguments\n\s+expected: the \d+ arguments of the plan \(nginx-forge plan --profile ktls\)\n\s+actual: +missing: .*; not in the plan: /);
+    // kTLS judged on the shared libssl it loads, which does kTLS
+    expect(r.stdout).toMatch(/^ok    kTLS in the shared OpenSSL it loads \(\/.*libssl\.so\.3\)$/m);
+    expect(r.stdout).not.toMatch(/ktls_\*/);
+  });
+
+  it('a shared libssl is judged by whether SSL_sendfile can call sendfile', async () => {
+    const lib = await resolveLibrary(DISTRO_NGINX, 'libssl.so.3');
+    expect(lib).toMatch(/libssl\.so\.3$/);
+    expect(await sharedLibsslKtls(lib!)).toBe(true);
+    const crypto = await resolveLibrary(DISTRO_NGINX, 'libcrypto.so.3');
+    expect(await sharedLibsslKtls(crypto!)).toBe(false); // no sendfile import: what a libssl without kTLS looks like
+  });
+
+  it('the advice fits the binary; the full list is kept where no table was printed (the build stage)', () => {
+    const bad = [{ check: 'nginx version', ok: false, expected: '1.26.3', actual: '1.22.1' }];
+    const e1 = (() => {
+      try {
+        assertChecks('/x/nginx', bad, { listed: false, foreign: false, profile: 'ktls' });
+      } catch (e) {
+        return e as VerifyError;
+      }
+    })()!;
+    expect(e1.message).toContain('nginx version: expected 1.26.3, got 1.22.1');
+    expect(e1.hint).toMatch(/nginx-forge build --profile ktls --force/);
+    expect(builtByForge("configure arguments: --with-cc-opt='-O2 -I../deps/zlib-ng/include'")).toBe(true);
+    expect(builtByForge("configure arguments: --with-cc-opt='-g -O2'")).toBe(false);
+    expect(splitConfigureLine("--a=1 --b='x y' --c")).toEqual(['--a=1', "--b='x y'", '--c']);
+  });
+});
