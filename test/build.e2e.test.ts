@@ -9,7 +9,7 @@ import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { BUILTIN_RECIPES, PROJECT_ROOT } from '../src/recipes/load.ts';
 import { KINDS } from '../src/pipeline/kinds.ts';
-import { builtSummary, CLI, forge, TEST_DISTFILES } from './helpers/builtNginx.ts';
+import { builtSummary, CLI, forge, TEST_DISTFILES, TEST_HOME } from './helpers/builtNginx.ts';
 
 const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
 const BUILD_TIMEOUT = 30 * 60_000;
@@ -126,6 +126,9 @@ describe('build --profile ktls (real, from an empty cache)', () => {
     expect(r.stderr).toContain('nginx: patch failed');
     expect(r.stderr).toContain('0001-broken.patch does not apply to src/core/nginx.h');
     expect(existsSync(path.join(base, 'dist'))).toBe(false);
+    // the failed build's scratch tree is gone (nothing left in work/ until the next build)
+    const work = path.join(TEST_HOME, 'work');
+    expect(existsSync(work) ? readdirSync(work) : []).toEqual([]);
     rmSync(base, { recursive: true, force: true });
   }, BUILD_TIMEOUT);
 
