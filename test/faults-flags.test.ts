@@ -53,7 +53,7 @@ describe('flags, before any work (exit 2)', () => {
 
   it('--mirror: http(s), file:// or an absolute path; nothing else', async () => {
     await usage(['fetch', '--mirror', 'ftp://example.org/pub'], /the ftp:\/\/ scheme is not supported/);
-    await usage(['build', '--mirror', 'mirror/dir'], /"mirror\/dir" is neither an http\(s\):\/\/ or file:\/\/ URL nor an absolute directory path/);
+    await usage(["build", "--mirror", "mirror/dir"], /"mirror\/dir" is neither an http\(s\):\/\/ or file:\/\/ URL nor a directory \(no such directory here\)/);
     await usage(['fetch', '--mirror', 'http://'], /--mirror/);
   });
 });

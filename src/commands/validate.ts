@@ -32,7 +32,7 @@ export function mirrorProblem(v: string): string | undefined {
   try {
     u = new URL(v);
   } catch {
-    return `"${v}" is neither an http(s):// or file:// URL nor an absolute directory path (a relative path? write it as an absolute path)`;
+    return `"${v}" is neither an http(s):// or file:// URL nor a directory (no such directory here)`;
   }
   if (u.protocol === 'http:' || u.protocol === 'https:') return u.hostname ? undefined : `"${v}" has no host name`;
   if (u.protocol === 'file:') return undefined;
@@ -41,6 +41,8 @@ export function mirrorProblem(v: string): string | undefined {
 
 /** --mirror (repeatable, variadic): every value checked. */
 export function parseMirror(v: string, prev?: string[]): string[] {
+  // a relative path that names an existing directory means that directory
+  if (!v.startsWith('/') && !/^[a-z][a-z0-9+.-]*:/i.test(v) && existsSync(v) && statSync(v).isDirectory()) return [...(prev ?? []), path.resolve(v)];
   const p = mirrorProblem(v);
   if (p) throw new InvalidArgumentError(p);
   return [...(prev ?? []), v];
