@@ -12,7 +12,7 @@ import { planFromFlags } from '../src/commands/common.ts';
 import type { BuildPlan } from '../src/plan.ts';
 import { copyRoot, minbaseRoot, removeRoot, shInChroot } from '../src/package/chroot.ts';
 import { copyrightLines, dep5License, updateSha256Sums } from '../src/package/common.ts';
-import { buildDeb, debFields, hasZlibBanner, setWorkerUser } from '../src/package/deb.ts';
+import { buildDeb, debFields, hasZlibBanner } from '../src/package/deb.ts';
 import { lintian } from '../src/package/lintian.ts';
 import { builtSummary } from './helpers/builtNginx.ts';
 
@@ -54,12 +54,6 @@ describe('deb helpers', () => {
   it('spots the zlib banner lintian calls an embedded library', () => {
     expect(hasZlibBanner(Buffer.from('\0 deflate 1.3.1 Copyright 1995-2024 Jean-loup Gailly and Mark Adler \0'))).toBe(true);
     expect(hasZlibBanner(Buffer.from('\0zlib deflate error\0 1.3.1.zlib-ng\0'))).toBe(false);
-  });
-
-  it('sets the worker user only where the stock configuration leaves it open', () => {
-    expect(setWorkerUser('\n#user  nobody;\nworker_processes  1;\n', 'nginx')).toBe('\nuser  nginx;\nworker_processes  1;\n');
-    expect(setWorkerUser('user www-data;\n', 'nginx')).toBe('user www-data;\n');
-    expect(setWorkerUser('events {}\n', 'nginx')).toBe('user  nginx;\nevents {}\n');
   });
 
   it('adds files to SHA256SUMS and keeps the lines of others', () => {
