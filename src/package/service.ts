@@ -118,6 +118,8 @@ export interface TreeInput {
   dest: string;
   /** documentation directory, absolute (/usr/share/doc/<pkg>) */
   docDir: string;
+  /** where the components' license files go (default <docDir>/licenses) */
+  licenseDir?: string;
   /** systemd unit directory, absolute */
   unitDir: string;
   /** logrotate's "create" group */
@@ -204,7 +206,7 @@ export async function stageTree(t: TreeInput): Promise<Tree> {
   if (t.sbom) put(`${t.docDir}/sbom.cdx.json`, readFileSync(t.sbom));
   if (t.manifest) put(`${t.docDir}/manifest.json`, readFileSync(t.manifest));
   for (const c of t.plan.components) {
-    for (const f of licenseFilesOf(t.licensesDir, c.name)) put(`${t.docDir}/licenses/${c.name}/${path.basename(f)}`, readFileSync(f));
+    for (const f of licenseFilesOf(t.licensesDir, c.name)) put(`${t.licenseDir ?? `${t.docDir}/licenses`}/${c.name}/${path.basename(f)}`, readFileSync(f));
   }
   const configs = walk(d)
     .filter((e) => e.kind === 'file' && e.rel.startsWith('etc/'))
