@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { planFromFlags } from '../src/commands/common.ts';
 import { installPaths } from '../src/recipes/resolve.ts';
-import { confInput, exampleTlsServer, ktlsHttpConf, KTLS_TLS12_CIPHERS, nginxConf, shippedConf, tlsSnippet } from '../src/package/conf/nginx.ts';
+import { confInput, exampleTlsServer, shippedTlsHttp, ktlsHttpConf, KTLS_TLS12_CIPHERS, nginxConf, shippedConf, tlsSnippet } from '../src/package/conf/nginx.ts';
 import { logrotate, systemdUnit } from '../src/package/service.ts';
 import { filesSection, rpmLicense, rpmlintrc, rpmSpec } from '../src/package/rpm.ts';
 
@@ -101,6 +101,18 @@ describe('shipped configuration', () => {
     expect(server).not.toContain('[::]');
     expect(server).not.toContain('include');
     expect(server).toContain(`ssl_ciphers ${KTLS_TLS12_CIPHERS.join(':')};`);
+  });
+});
+
+describe('shippedTlsHttp (for the smoke test)', () => {
+  it('is conf.d/ktls.conf verbatim followed by the example server rendered for the run', () => {
+    const t = shippedTlsHttp({ ktls: true, listen: '127.0.0.1:8443', certificate: '/io/cert.pem', certificateKey: '/io/key.pem', root: '/w/html' });
+    expect(t.startsWith(ktlsHttpConf())).toBe(true);
+    expect(t.match(/^\s*ssl_conf_command/gm)).toHaveLength(1);
+    expect(t.match(/^\s*sendfile on;$/gm)).toHaveLength(1);
+    expect(t).toContain('listen 127.0.0.1:8443 ssl;');
+    expect(t).toContain('ssl_certificate_key /io/key.pem;');
+    expect(shippedTlsHttp({ ktls: false, listen: '1', certificate: 'c', certificateKey: 'k', root: 'r' })).not.toContain('ssl_conf_command');
   });
 });
 

@@ -217,3 +217,23 @@ export function shippedConf(c: ConfInput): { files: Record<string, string>; syml
     dirs: ['conf.d', 'modules-available', 'modules-enabled', 'sites-available', 'sites-enabled', 'snippets'],
   };
 }
+
+/**
+ * For the smoke test: the http-level text a kTLS package's configuration puts in front of a TLS
+ * server (conf.d/ktls.conf, verbatim) followed by the example TLS server rendered for this run
+ * (its listen address, certificate and root; the TLS snippet inline). Put it inside http {} with
+ * no other ssl_conf_command or sendfile at http level; the kTLS proofs must then hold for it.
+ */
+export function shippedTlsHttp(o: { ktls: boolean; listen: string; certificate: string; certificateKey: string; root: string; serverName?: string }): string {
+  const server = exampleTlsServer({
+    listen: o.listen,
+    serverName: o.serverName ?? 'localhost',
+    certificate: o.certificate,
+    certificateKey: o.certificateKey,
+    root: o.root,
+    tls: 'inline',
+    confDir: '',
+    http2: false,
+  });
+  return `${o.ktls ? `${ktlsHttpConf()}\n` : 'sendfile on;\n\n'}${server}`;
+}
