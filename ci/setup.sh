@@ -30,6 +30,20 @@ APT_PACKAGES=(
   rpm               # package --format rpm: rpmbuild; tests: rpm --root installs it in a throwaway root
   rpmlint           # tests: the .rpm is rpmlint clean (filters with reasons in <pkg>.rpmlintrc)
   bmake             # tests: the FreeBSD port Makefile parses
+  # nginx-forge test: nginx's own test suite (prove) and what its files use; a file whose module
+  # or daemon is missing is skipped, so CI installs them all
+  libtap-harness-archive-perl  # prove -a: the TAP archive nginx-forge test reads
+  libio-socket-ssl-perl        # TLS test files (ssl*.t, h2_ssl*.t, proxy_ssl*.t)
+  libnet-ssleay-perl           # TLS test files: sessions, ALPN, OCSP
+  libprotocol-websocket-perl   # WebSocket proxy test files
+  libcache-memcached-perl      # memcached*.t
+  libfcgi-perl                 # fastcgi*.t
+  libscgi-perl                 # scgi*.t
+  libgd-perl                   # image_filter*.t
+  memcached                    # memcached*.t start one (its service is never started)
+  uwsgi-core                   # uwsgi*.t start one (the bare binary, no service)
+  uwsgi-plugin-python3         # ... with a Python app
+  util-linux                   # setpriv: the suite runs as nobody when started as root
 )
 
 missing=()

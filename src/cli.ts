@@ -72,6 +72,25 @@ export function program(): Command {
     .option('--distdir <dir>', 'distfiles store for the pinned kernel package')
     .action(lazy('smoke'));
 
+  fetchOptions(prog.command('test').description("run nginx's own test suite (nginx-tests, pinned) against a binary; exit 8 when a file fails"))
+    .argument('<nginx>', 'path to the nginx binary')
+    .option('-p, --profile <name>', 'the profile the binary was built with: a file skipped for a module it builds fails the run')
+    .option('--files <glob...>', "test files to run, shell-style globs on file names (e.g. 'ssl*.t' 'h2*.t'; default: all)")
+    .option('-j, --jobs <n>', 'test files run in parallel (prove -j)', '2')
+    .option('--unsafe', 'also run the files nginx-tests calls unsafe (TEST_NGINX_UNSAFE=1)')
+    .option('--logs <dir>', 'keep prove.log, tap.tar.gz, failing error logs and report.json here (default: <state>/logs/test-<time>-<pid>)')
+    .option('--recipes <dir>', 'use this recipe directory instead of the built-in one')
+    .option('--json', 'print the report as one JSON object on stdout')
+    .action(lazy('test'));
+
+  prog
+    .command('treehash')
+    .description("print the tree hash (a recipe's treeSha256) of a directory, or of an archive's unpacked tree")
+    .argument('<dir-or-archive>', 'a source tree, or an archive (with --topdir)')
+    .option('--topdir <name>', "the archive's single top-level directory")
+    .option('--list', 'print the hashed lines first')
+    .action(lazy('treehash'));
+
   prog
     .command('doctor')
     .description('check build and smoke-test prerequisites; print install commands for what is missing')
@@ -104,6 +123,14 @@ export function program(): Command {
     .option('--json', 'print one JSON object')
     .option('--results <dir>', 'write results JSON and chart here', 'docs/bench')
     .action(lazy('bench', 'serve'));
+  bench
+    .command('cli')
+    .description('start-up cost of the compiled CLI against tsx: --version and an all-cached build, interleaved runs')
+    .option('--runs <n>', 'runs of each command on each side', '10')
+    .option('-p, --profile <name>', 'profile of the all-cached build (built first if needed)', 'ktls')
+    .option('--json', 'print one JSON object')
+    .option('--results <dir>', 'write results JSON and markdown here', 'docs/bench')
+    .action(lazy('bench', 'cli'));
 
   prog
     .command('audit')

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { which } from './which.ts';
 
-export type Need = 'build' | 'smoke' | 'package' | 'kernel';
+export type Need = 'build' | 'smoke' | 'package' | 'test' | 'kernel';
 export type Family = 'debian' | 'alpine' | 'freebsd';
 
 export interface Check {
@@ -108,7 +108,32 @@ const PKG: Record<string, Partial<Record<Family, string>>> = {
   'busybox-static': { debian: 'busybox-static', alpine: 'busybox-static' },
   depmod: { debian: 'kmod', alpine: 'kmod' },
   'dpkg-deb': { debian: 'dpkg', alpine: 'dpkg', freebsd: 'dpkg' },
+  // `nginx-forge test` (nginx's own test suite); a file missing one of these is skipped, not failed
+  prove: { debian: 'perl', alpine: 'perl-utils', freebsd: 'perl5' },
+  setpriv: { debian: 'util-linux', alpine: 'setpriv' },
+  'TAP::Harness::Archive': { debian: 'libtap-harness-archive-perl', freebsd: 'p5-TAP-Harness-Archive' },
+  'IO::Socket::SSL': { debian: 'libio-socket-ssl-perl', alpine: 'perl-io-socket-ssl', freebsd: 'p5-IO-Socket-SSL' },
+  'Net::SSLeay': { debian: 'libnet-ssleay-perl', alpine: 'perl-net-ssleay', freebsd: 'p5-Net-SSLeay' },
+  'Protocol::WebSocket': { debian: 'libprotocol-websocket-perl', freebsd: 'p5-Protocol-WebSocket' },
+  'Cache::Memcached': { debian: 'libcache-memcached-perl', freebsd: 'p5-Cache-Memcached' },
+  FCGI: { debian: 'libfcgi-perl', alpine: 'perl-fcgi', freebsd: 'p5-FCGI' },
+  SCGI: { debian: 'libscgi-perl', freebsd: 'p5-SCGI' },
+  GD: { debian: 'libgd-perl', alpine: 'perl-gd', freebsd: 'p5-GD' },
+  memcached: { debian: 'memcached', alpine: 'memcached', freebsd: 'memcached' },
+  uwsgi: { debian: 'uwsgi-core uwsgi-plugin-python3', alpine: 'uwsgi uwsgi-python3', freebsd: 'uwsgi' },
 };
+
+/** Perl modules nginx's test suite uses, and what for. */
+const TEST_PERL_MODULES: [string, string][] = [
+  ['TAP::Harness::Archive', 'keeping the TAP of every file (prove -a); required'],
+  ['IO::Socket::SSL', 'the TLS test files (ssl*.t, h2_ssl*.t, ...)'],
+  ['Net::SSLeay', 'the TLS test files (sessions, OCSP, ALPN checks)'],
+  ['Protocol::WebSocket', 'the WebSocket proxy test files'],
+  ['Cache::Memcached', 'the memcached test files'],
+  ['FCGI', 'the FastCGI test files'],
+  ['SCGI', 'the SCGI test files'],
+  ['GD', 'the image_filter test files'],
+];
 
 type Spec = Omit<Check, 'ok' | 'detail'> & { run: () => Promise<{ ok: boolean; detail: string; hint?: string }> };
 
@@ -127,6 +152,31 @@ export async function doctor(opts: DoctorOptions = {}): Promise<DoctorReport> {
     return { ok: true, detail: short ? `${p} (${short})` : p };
   };
   const ccCmd = (env.CC ?? 'cc').split(/\s+/)[0]!;
+  const perlModule = (mod: string) => async () => {
+    const perl = which('perl', env);
+    if (!perl) return { ok: false, detail: 'perl: not found in PATH' };
+    const r = await execa(perl, [`-M${mod}`, '-e', `print $${mod}::VERSION // ''`], { env, extendEnv: false, reject: false, timeout: 20_000, stdin: 'ignore' }).catch(() => undefined);
+    return r?.exitCode === 0 ? { ok: true, detail: `${mod} ${String(r.stdout).trim() || '(no version)'}` } : { ok: false, detail: `${mod}: not installed` };
+  };
+  // nginx's test suite: `nginx-forge test`
+  const testSuite: Spec[] = [
+    { id: 'prove', title: 'prove (Perl)', need: 'test', neededFor: "running nginx's test suite", packages: PKG['prove'] ?? {}, run: tool('prove', ['--version']) },
+    ...TEST_PERL_MODULES.map(([mod, what]): Spec => ({ id: mod, title: `Perl ${mod}`, need: 'test', neededFor: what, packages: PKG[mod] ?? {}, run: perlModule(mod) })),
+    { id: 'memcached', title: 'memcached', need: 'test', neededFor: 'the memcached test files start one', packages: PKG['memcached'] ?? {}, run: tool('memcached', ['-V']) },
+    {
+      id: 'uwsgi',
+      title: 'uwsgi (python3 plugin)',
+      need: 'test',
+      neededFor: 'the uwsgi test files start one with a Python app',
+      packages: PKG['uwsgi'] ?? {},
+      run: async () => {
+        const p = which('uwsgi', env);
+        if (!p) return { ok: false, detail: 'uwsgi: not found in PATH' };
+        const plugin = ['/usr/lib/uwsgi/plugins/python3_plugin.so', '/usr/lib/uwsgi/python3_plugin.so', '/usr/local/lib/uwsgi/python3_plugin.so'].find((x) => existsSync(x));
+        return plugin ? { ok: true, detail: `${p}, ${plugin}` } : { ok: false, detail: `${p}, but no python3 plugin` };
+      },
+    },
+  ];
 
   // the same tools on every system
   const common: Spec[] = [
@@ -185,6 +235,8 @@ export async function doctor(opts: DoctorOptions = {}): Promise<DoctorReport> {
       const p = which('depmod', env) ?? ['/usr/sbin/depmod', '/sbin/depmod'].find((x) => existsSync(x));
       return p ? { ok: true, detail: p } : { ok: false, detail: 'depmod: not found' };
     } },
+    ...testSuite,
+    { id: 'setpriv', title: 'setpriv', need: 'test', neededFor: 'running the test suite as nobody when started as root', packages: PKG['setpriv'] ?? {}, run: tool('setpriv', ['--version']) },
     { id: 'dpkg-deb', title: 'dpkg-deb', need: 'package', neededFor: 'building the .deb, and unpacking the smoke VM\'s kernel package', packages: PKG['dpkg-deb'] ?? {}, run: tool('dpkg-deb') },
     {
       id: 'tls-ulp',
@@ -214,6 +266,7 @@ export async function doctor(opts: DoctorOptions = {}): Promise<DoctorReport> {
     { id: 'cc', title: 'C compiler', need: 'build', neededFor: 'compiling every component', packages: PKG['cc'] ?? {}, run: tool(ccCmd) },
     { id: 'gmake', title: 'gmake', need: 'build', neededFor: 'jemalloc\'s and OpenSSL\'s GNU makefiles', packages: PKG['gmake'] ?? {}, run: tool('gmake') },
     ...common,
+    ...testSuite,
     {
       id: 'ktls-sysctl',
       title: 'kernel TLS (kern.ipc.tls.enable)',
@@ -247,7 +300,7 @@ export async function doctor(opts: DoctorOptions = {}): Promise<DoctorReport> {
       return { ...s, ok: r.ok, detail: r.detail, ...(r.hint ? { hint: r.hint } : {}) };
     }),
   );
-  const missing = { build: [], smoke: [], package: [], kernel: [] } as Record<Need, string[]>;
+  const missing = { build: [], smoke: [], package: [], test: [], kernel: [] } as Record<Need, string[]>;
   for (const c of checks) if (!c.ok) missing[c.need].push(c.id);
   const install: Partial<Record<Family, string>> = {};
   const toInstall = checks.filter((c) => !c.ok && c.need !== 'kernel');
@@ -270,6 +323,7 @@ const NEED_WORDS: Record<Need, string> = {
   build: 'build',
   smoke: 'smoke test',
   package: 'packaging',
+  test: 'test suite',
   kernel: 'kernel',
 };
 
@@ -286,6 +340,7 @@ export function renderDoctor(r: DoctorReport): string {
   else lines.push('Everything a build needs is present.');
   if (r.missing.smoke.length) lines.push(`Warning: the smoke test cannot run without: ${names(r.missing.smoke)} (build with --no-smoke, or install them).`);
   if (r.missing.package.length) lines.push(`Warning: packaging (.deb) needs: ${names(r.missing.package)}.`);
+  if (r.missing.test.length) lines.push(`Warning: \`nginx-forge test\` (nginx's test suite) needs: ${names(r.missing.test)} (files that need a missing Perl module or daemon are skipped).`);
   for (const c of r.checks.filter((x) => !x.ok && x.hint)) lines.push(`Note (${c.title}): ${c.hint}.`);
   const families = (['debian', 'alpine', 'freebsd'] as Family[]).filter((f) => r.install[f]);
   if (families.length) {

@@ -12,6 +12,7 @@ export const ExitCode = {
   smoke: 6,
   missingTool: 7,
   securityFixPending: 8, // audit: a reachable security fix is not applied by the profile
+  test: 9, // nginx's test suite ran and a file failed (or a module the profile builds was missing)
   interrupted: 130,
 } as const;
 

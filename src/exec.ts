@@ -16,6 +16,8 @@ export interface RunContext {
   /** Abort all running commands of a build (Ctrl-C, a sibling failure). */
   signal?: AbortSignal;
   timeoutMs?: number;
+  /** join the build's GNU make jobserver: MAKEFLAGS names the FIFO inherited as fd 3 */
+  jobserver?: { fd: number; makeflags: string };
 }
 
 /** Turn an exit status into words (conventions of sh, make, and signals). */
@@ -59,17 +61,17 @@ export async function run(ctx: RunContext, cmd: string, args: string[] = [], ext
   const line = [cmd, ...args].map(quoteArg).join(' ');
   appendFileSync(ctx.log, `\n$ ${ctx.cwd ? `(cd ${ctx.cwd} && ` : ''}${line}${ctx.cwd ? ')' : ''}\n`);
   const start = readFileSync(ctx.log).length;
+  const js = ctx.jobserver;
+  const out = ['pipe', { file: ctx.log, append: true }];
   const r = await execa(cmd, args, {
     cwd: ctx.cwd,
-    env: ctx.env,
+    env: js ? { ...ctx.env, MAKEFLAGS: js.makeflags } : ctx.env,
     extendEnv: true,
     all: true,
     reject: false,
-    stdin: 'ignore',
     cancelSignal: ctx.signal,
     timeout: ctx.timeoutMs,
-    stdout: ['pipe', { file: ctx.log, append: true }],
-    stderr: ['pipe', { file: ctx.log, append: true }],
+    stdio: ['ignore', out, out, ...(js ? [js.fd] : [])],
     ...extra,
   } as Options);
   if (r.failed) {

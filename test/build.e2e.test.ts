@@ -95,6 +95,20 @@ describe('build --profile ktls (real, from an empty cache)', () => {
     rmSync(base, { recursive: true, force: true });
   }, BUILD_TIMEOUT);
 
+  it('a component added by recipe files alone (libatomic_ops, profile ktls-libatomic) builds, links and verifies; the shared libraries come from the cache', async () => {
+    await builtSummary('ktls');
+    const out = mkdtempSync(path.join(tmpdir(), 'nf-atomic-'));
+    const r = await forge(['build', '--profile', 'ktls-libatomic', '--until', 'verify', '--json', '--out', out]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    const st = Object.fromEntries((j.stages as { id: string; status: string }[]).map((x) => [x.id, x.status]));
+    for (const d of ['openssl', 'pcre2', 'zlib-ng', 'jemalloc']) expect([d, st[`library:${d}`]]).toEqual([d, 'cached']);
+    for (const id of ['library:libatomic-ops', 'configure:nginx', 'compile:nginx', 'install:nginx', 'verify']) expect([id, st[id]]).toEqual([id, 'built']);
+    const v = await execa(j.binary, ['-V'], { all: true });
+    expect(v.all).toContain('--with-libatomic=../libatomic_ops-7.8.2');
+    rmSync(out, { recursive: true, force: true });
+  }, BUILD_TIMEOUT);
+
   it('a patch that does not apply stops the build at the patch stage, naming the patch', async () => {
     const base = mkdtempSync(path.join(tmpdir(), 'nf-badpatch-'));
     const dir = path.join(base, 'patches/nginx/1.26.3');

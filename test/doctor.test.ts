@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { doctor, isStaticElf, renderDoctor, which } from '../src/doctor.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-const TOOLS = ['cc', 'make', 'perl', 'cmake', 'patch', 'xz', 'bzip2', 'gpgv', 'curl', 'openssl', 'qemu-system-x86_64', 'depmod', 'dpkg-deb', 'modprobe', 'gmake'];
+const TOOLS = ['cc', 'make', 'perl', 'cmake', 'patch', 'xz', 'bzip2', 'gpgv', 'curl', 'openssl', 'qemu-system-x86_64', 'depmod', 'dpkg-deb', 'modprobe', 'gmake', 'prove', 'setpriv', 'memcached', 'uwsgi'];
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
@@ -73,12 +73,25 @@ describe('doctor', () => {
     const j = JSON.parse(bad.stdout);
     expect(j.ok).toBe(false);
     expect(j.missing.build).toEqual(['perl']);
-    expect(j.install.debian).toBe('apt-get install -y perl');
-    expect(j.install.freebsd).toBe('pkg install -y perl5');
+    // without perl, nginx's test suite lacks its Perl modules too (they are listed after perl)
+    expect(j.install.debian).toMatch(/^apt-get install -y perl( lib[a-z-]+-perl)+$/);
+    expect(j.install.freebsd).toMatch(/^pkg install -y perl5( p5-[A-Za-z-]+)+$/);
+    expect(j.missing.test).toContain('TAP::Harness::Archive');
     const warn = await cli(pathWithout('dpkg-deb'));
     expect(warn.exitCode).toBe(0);
     expect(JSON.parse(warn.stdout).missing.package).toEqual(['dpkg-deb']);
   }, 60_000);
+
+  it("checks what nginx's test suite uses under the need 'test' (a warning, not a failure)", async () => {
+    const all = await doctor();
+    const ids = all.checks.filter((c) => c.need === 'test').map((c) => c.id);
+    expect(ids).toEqual(expect.arrayContaining(['prove', 'TAP::Harness::Archive', 'IO::Socket::SSL', 'Net::SSLeay', 'Protocol::WebSocket', 'Cache::Memcached', 'FCGI', 'SCGI', 'GD', 'memcached', 'uwsgi', 'setpriv']));
+    const r = await doctor({ env: { PATH: pathWithout('memcached', 'uwsgi') } });
+    expect(r.ok).toBe(true);
+    expect(r.missing.test).toEqual(['memcached', 'uwsgi']);
+    expect(r.install.debian).toBe('apt-get install -y memcached uwsgi-core uwsgi-plugin-python3');
+    expect(renderDoctor(r)).toContain("Warning: `nginx-forge test` (nginx's test suite) needs: memcached, uwsgi (python3 plugin)");
+  });
 
   it('reads the kernel\'s ULP list: tls present, or a hint about modprobe / the VM', async () => {
     const proc = mkdtempSync(path.join(tmpdir(), 'nf-proc-'));

@@ -220,7 +220,7 @@ describe('plan command', () => {
   it('the committed JSON Schemas are generated from the zod source', async () => {
     const r = await cli(['schema']);
     const generated = JSON.parse(r.stdout);
-    for (const name of ['component.schema.json', 'profile.schema.json']) {
+    for (const name of ['component.schema.json', 'profile.schema.json', 'testsuite.schema.json']) {
       expect(JSON.parse(readFileSync(path.join(BUILTIN_RECIPES, 'schema', name), 'utf8'))).toEqual(generated[name]);
     }
   });
@@ -233,5 +233,37 @@ describe('--prefix', () => {
     expect(b.configureArgs).toContain('--prefix=/opt/nginx');
     const changed = a.stages.filter((s, i) => b.stages[i]!.key !== s.key).map((s) => s.id);
     expect(changed).toEqual(['configure:nginx', 'compile:nginx', 'install:nginx', 'verify', 'smoke', 'artifacts']);
+  });
+});
+
+describe('test suite recipes (recipes/testsuites/)', () => {
+  it('the built-in nginx-tests recipe pins the snapshot commit by its tree hash', async () => {
+    const { loadTestSuite } = await import('../src/nginxtests/run.ts');
+    const { recipe } = loadTestSuite();
+    expect(recipe.commit).toBe('76bb761cdcaeb6cb024d605c2ef91bf8d8a602d7');
+    expect(recipe.artifact.treeSha256).toBe('497cbb0a74e904fb117fb23bd5c868eaf632741535194dc60a0f4651791913be');
+    expect(recipe.artifact.sha256).toBeUndefined();
+    expect(recipe.artifact.urls).toEqual([`https://github.com/nginx/nginx-tests/archive/${recipe.commit}.tar.gz`]);
+    expect(recipe.artifact.file).toBe(`nginx-tests-${recipe.commit}.tar.gz`);
+  });
+
+  it('a broken test suite recipe: every problem as file: field: problem, exit 2', async () => {
+    const { loadTestSuite } = await import('../src/nginxtests/run.ts');
+    const dir = copyRecipes();
+    editJson(path.join(dir, 'testsuites', 'nginx-tests.json'), (j) => {
+      delete j.artifact.treeSha256;
+      j.commit = 'abc';
+    });
+    const e = (() => {
+      try {
+        loadTestSuite(dir);
+      } catch (x) {
+        return x as RecipeError;
+      }
+    })()!;
+    expect(e).toBeInstanceOf(RecipeError);
+    expect(e.exitCode).toBe(2);
+    expect(e.message).toMatch(/testsuites\/nginx-tests\.json: commit: must be a full git commit id/);
+    expect(e.message).toMatch(/testsuites\/nginx-tests\.json: artifact: needs "sha256" \(the archive\) or "treeSha256"/);
   });
 });

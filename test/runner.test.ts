@@ -67,6 +67,28 @@ describe('runner: parallelism', () => {
   });
 });
 
+describe('runner: tokens for the critical path', () => {
+  it('a token waits for a longer stage that is about to be ready (only I/O ahead of it) instead of going to a short one', async () => {
+    // x (I/O, no token, 150 ms) -> long (needs a token, took 300 s last time); short (needs a token, ready at once)
+    const dir = tmp();
+    const stage = (id: string, kind: 'fetch' | 'library' | 'install', deps: string[]) => ({ id, kind, key: `k-${id}`, deps, keyInputs: { inputs: {}, code: {}, deps: {} } });
+    const stages = [stage('x', 'fetch', []), stage('long', 'library', ['x']), stage('short', 'install', [])];
+    const order: string[] = [];
+    const bodies: Record<string, () => Promise<unknown>> = {
+      fetch: async () => sleep(150),
+      library: async () => { order.push('long'); },
+      install: async () => { order.push('short'); },
+    };
+    const timings = new Timings(path.join(dir, 'timings.json'));
+    timings.set('long', 300);
+    timings.set('short', 5);
+    await runGraph(stages, () => 'none', async (k) => ({ run: bodies[k]! }), new StageCache(path.join(dir, 'stages')), {
+      targets: ['long', 'short'], slots: 1, timings, logFor: (id) => path.join(dir, `${id}.log`), tokenFree: (k) => k === 'fetch',
+    });
+    expect(order).toEqual(['long', 'short']);
+  });
+});
+
 describe('runner: failure', () => {
   it('a failing stage aborts the running ones and the rest never start; nothing half-made is cached', async () => {
     let aAborted = false;

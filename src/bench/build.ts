@@ -15,7 +15,7 @@ import { ForgeError } from '../errors.ts';
 import { run } from '../exec.ts';
 import { distfilesDir } from '../paths.ts';
 import type { BuildPlan, ComponentName } from '../plan.ts';
-import { libraryCommands } from '../stages/library.ts';
+import { copiedOutputs, libraryCommands } from '../stages/library.ts';
 import type { BuildOptions, BuildSummary, StageResult } from '../pipeline/types.ts';
 import { planFromFlags, type PlanFlags } from '../commands/common.ts';
 import { loadSample, machineInfo, type LoadSample, type MachineInfo } from './machine.ts';
@@ -312,6 +312,7 @@ export async function naiveBuild(
         for (const [k, v] of Object.entries(cmd.env)) env[k] = v ?? undefined;
         await run({ ...ctx(src(lib.name)), env }, cmd.cmd, cmd.args);
       }
+      for (const f of copiedOutputs(lib)) cpSync(path.join(src(lib.name), f), path.join(ws, lib.layout!, f), { recursive: true });
     });
   }
   mkdirSync(deps, { recursive: true });

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { printJson, type PlanFlags } from './common.ts';
 import { plainOutput } from '../paths.ts';
 import { displayPath } from '../recipes/load.ts';
+import { UsageError } from '../errors.ts';
 
 export interface ServeFlags {
   vs?: string;
@@ -88,5 +89,22 @@ export async function build(flags: BenchBuildFlags): Promise<number> {
   const written = [json, svg, md];
   if (flags.json) printJson({ ...result, files: written });
   else process.stdout.write(buildText(result, written.map(displayPath)));
+  return 0;
+}
+
+export async function cli(flags: { runs?: string; profile?: string; json?: boolean; results?: string }): Promise<number> {
+  const { benchCli, cliMarkdown, cliText } = await import('../bench/cli.ts');
+  const runs = flags.runs ? Number(flags.runs) : 10;
+  if (!Number.isInteger(runs) || runs < 2 || runs > 1000) throw new UsageError(`--runs ${flags.runs}: expected a whole number from 2 to 1000`);
+  const progress = (l: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] bench cli: ${l}\n`);
+  const result = await benchCli({ runs, profile: flags.profile, progress });
+  const resultsDir = path.resolve(flags.results ?? 'docs/bench');
+  mkdirSync(resultsDir, { recursive: true });
+  const json = path.join(resultsDir, 'cli.json');
+  const md = path.join(resultsDir, 'cli.md');
+  writeFileSync(json, `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(md, cliMarkdown(result));
+  if (flags.json) printJson({ ...result, files: [json, md] });
+  else process.stdout.write(`${cliText(result)}results: ${[json, md].map(displayPath).join(', ')}\n`);
   return 0;
 }

@@ -119,6 +119,9 @@ async function sizeOf(file: string): Promise<number> {
   }
 }
 
+/** What a download is checked against; without sha256 the caller verifies the bytes (e.g. by tree hash). */
+export type DownloadTarget = Omit<StoreKey, 'sha256'> & { sha256?: string };
+
 export interface Downloaded {
   sha256: string;
   size: number;
@@ -130,7 +133,7 @@ export interface Downloaded {
  * One attempt against one source: leaves `part` complete and verified, or throws SourceFailure.
  * A partial file left by an earlier interrupted attempt is continued with a Range request.
  */
-async function attemptHttp(url: string, a: StoreKey, part: string, ctx: DownloadContext): Promise<Downloaded> {
+async function attemptHttp(url: string, a: DownloadTarget, part: string, ctx: DownloadContext): Promise<Downloaded> {
   let offset = await sizeOf(part);
   if (a.size !== undefined && offset > a.size) {
     await rm(part, { force: true });
@@ -139,7 +142,7 @@ async function attemptHttp(url: string, a: StoreKey, part: string, ctx: Download
   let hash = await hashPrefix(part, offset, ctx.signal);
   if (offset > 0 && a.size !== undefined && offset === a.size) {
     // an earlier attempt got every byte but did not finish; check it without asking the network
-    if (hash.copy().digest('hex') === a.sha256) return { sha256: a.sha256, size: offset, transferred: 0 };
+    if (a.sha256 !== undefined && hash.copy().digest('hex') === a.sha256) return { sha256: a.sha256, size: offset, transferred: 0 };
     await rm(part, { force: true });
     offset = 0;
     hash = createHash('sha256');
@@ -276,7 +279,7 @@ async function attemptHttp(url: string, a: StoreKey, part: string, ctx: Download
     throw new SourceFailure(url, 'network', `connection closed after ${received} of ${want} bytes`, true);
   }
   const actual = hash.digest('hex');
-  if (actual !== a.sha256) {
+  if (a.sha256 !== undefined && actual !== a.sha256) {
     await rm(part, { force: true });
     const mm = new HashMismatchError(url, a.sha256, actual, a.file);
     if (resumedFrom > 0) {
@@ -289,7 +292,7 @@ async function attemptHttp(url: string, a: StoreKey, part: string, ctx: Download
 }
 
 /** Copy from a local mirror directory (file:// URL or path); same verification as HTTP. */
-async function attemptLocal(url: string, a: StoreKey, part: string, ctx: DownloadContext): Promise<Downloaded> {
+async function attemptLocal(url: string, a: DownloadTarget, part: string, ctx: DownloadContext): Promise<Downloaded> {
   const file = url.startsWith('file:') ? fileURLToPath(url) : url;
   ctx.onLog?.(`${a.file}: trying ${file}`);
   let st;
@@ -315,7 +318,7 @@ async function attemptLocal(url: string, a: StoreKey, part: string, ctx: Downloa
     await fh.close();
   }
   const actual = h.digest('hex');
-  if (actual !== a.sha256) {
+  if (a.sha256 !== undefined && actual !== a.sha256) {
     await rm(part, { force: true });
     throw new SourceFailure(url, 'mismatch', new HashMismatchError(url, a.sha256, actual, a.file).message, false);
   }
@@ -325,7 +328,7 @@ async function attemptLocal(url: string, a: StoreKey, part: string, ctx: Downloa
 export const isLocalSource = (url: string) => url.startsWith('file:') || url.startsWith('/');
 
 /** All attempts against one source (1 + retries), with exponential backoff between them. */
-export async function downloadFrom(url: string, a: StoreKey, part: string, ctx: DownloadContext): Promise<Downloaded> {
+export async function downloadFrom(url: string, a: DownloadTarget, part: string, ctx: DownloadContext): Promise<Downloaded> {
   if (isLocalSource(url)) return attemptLocal(url, a, part, ctx);
   let redone = false;
   for (let attempt = 0; ; attempt++) {

@@ -149,12 +149,12 @@ export function storeEntriesOf(a: FileArtifact): FileArtifact[] {
   return sig ? [a, sig] : [a];
 }
 
-interface Ctx {
+export interface Ctx {
   opts: FetchOptions;
   dl: DownloadContext;
 }
 
-async function withCtx<T>(opts: FetchOptions, fn: (c: Ctx) => Promise<T>): Promise<T> {
+export async function withCtx<T>(opts: FetchOptions, fn: (c: Ctx) => Promise<T>): Promise<T> {
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const { dispatcher, close } = makeDispatcher(timeoutMs);
   try {

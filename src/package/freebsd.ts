@@ -30,7 +30,7 @@ import path from 'node:path';
 import { UsageError } from '../errors.ts';
 import { checkStore } from '../fetch/store.ts';
 import { component, server, tlsLibrary, type BuildPlan } from '../plan.ts';
-import { libraryCommands } from '../stages/library.ts';
+import { copiedOutputs, libraryCommands } from '../stages/library.ts';
 import { TEMP_PATHS } from '../recipes/resolve.ts';
 import type { Artifact } from '../recipes/schema.ts';
 import { sourceDateEpoch, wrap } from './common.ts';
@@ -444,6 +444,10 @@ export async function freebsdPort(input: PortInput): Promise<PortResult> {
       const args = cmd.args.map((a) => (a.includes('${WRKDIR}/') || a === '-j${MAKE_JOBS_NUMBER}' ? a : checkArg(a)));
       const portEnv = cmd.step === 'configure' ? '${CONFIGURE_ENV}' : '${MAKE_ENV}';
       mk.push(`\tcd ${src} && \${SETENV} ${portEnv}${env.length ? ` ${env.join(' ')}` : ''} ${cmd.cmd} ${args.join(' ')}`);
+    }
+    for (const f of copiedOutputs(c)) {
+      const to = `\${WRKDIR}/${c.layout}/${path.posix.dirname(f)}`;
+      mk.push(`\t\${MKDIR} ${to} && \${CP} -R ${src}/${checkArg(f)} ${to}/`);
     }
   }
   mk.push('');

@@ -14,6 +14,7 @@ import { ccacheEnv, readStats, statsDelta } from './ccache.ts';
 import { KINDS } from './kinds.ts';
 import { binaryIn, implementations } from './registry.ts';
 import { runGraph, Timings, type RunnerEvents } from './runner.ts';
+import { JobServer, MemoryTokens, type Tokens } from './tokens.ts';
 import type { BuildOptions, BuildSummary } from './types.ts';
 
 export type { BuildOptions, BuildSummary, StageResult } from './types.ts';
@@ -44,11 +45,17 @@ export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events:
   // scratch trees are per process: two builds of one plan in one state dir never share them;
   // trees left by killed builds (their process is gone) are swept before this one starts
   const work = path.join(workDir(), `${runId}.${process.pid}`);
+  mkdirSync(work, { recursive: true });
   const distdir = distfilesDir(opts.distdir);
+  // one pool of job tokens for the whole build, shared with every make (GNU make jobserver);
+  // without mkfifo the tokens stay in memory and each make gets -jN -lN
+  const jobserver = await JobServer.create(work, jobs).catch(() => undefined);
+  const tokens: Tokens = jobserver ?? new MemoryTokens(jobs);
   const impls = implementations({
     plan,
     work,
     jobs,
+    jobserver: jobserver && { fd: jobserver.fd, makeflags: jobserver.makeflags },
     ccache: Boolean(opts.ccache),
     fetch: { distdir, mirrors: opts.mirrors, offline: opts.offline, distro: opts.distro, keysDir: path.join(plan.recipesDir, 'keys') },
     smoke: { vm: opts.smokeVm ?? 'auto', distdir, logDir },
@@ -68,6 +75,8 @@ export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events:
         skip,
         force: opts.force,
         slots: jobs,
+        tokens,
+        tokenFree: (k) => !KINDS[k].job,
         signal: opts.signal,
         logFor: (id) => path.join(logDir, `${id.replace(':', '-')}.log`),
         timings: new Timings(path.join(stateDir(), 'timings.json')),
@@ -79,6 +88,7 @@ export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events:
       events,
     );
   } finally {
+    await tokens.close();
     rmSync(work, { recursive: true, force: true });
   }
   const { results, outputs } = result;

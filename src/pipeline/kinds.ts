@@ -18,6 +18,8 @@ export interface KindInfo {
   cache: CacheMode;
   /** Title in progress views; `{c}` is the component's display name. */
   title: string;
+  /** Runs only while holding a job token (it keeps a CPU busy); false for I/O-only kinds. */
+  job: boolean;
   /**
    * Source files and folders (relative to src/) whose code decides this stage's output. Their
    * content is part of the key: changing the builder rebuilds, no hand-bumped version needed.
@@ -27,16 +29,16 @@ export interface KindInfo {
 }
 
 export const KINDS: Record<StageKind, KindInfo> = {
-  fetch: { cache: 'none', title: 'fetch {c}', code: [] },
-  extract: { cache: 'none', title: 'extract {c}', code: ['stages/extract.ts'] },
-  patch: { cache: 'none', title: 'patch {c}', code: ['stages/patch.ts'] },
-  library: { cache: 'dir', title: 'build {c}', code: ['stages/library.ts', 'pipeline/env.ts'] },
-  configure: { cache: 'none', title: 'configure {c}', code: ['stages/nginx.ts', 'pipeline/env.ts'] },
-  compile: { cache: 'none', title: 'compile {c}', code: ['stages/nginx.ts', 'pipeline/env.ts'] },
-  install: { cache: 'dir', title: 'install {c}', code: ['stages/nginx.ts'] },
-  verify: { cache: 'result', title: 'verify the binary (nginx -V, symbols, linked libraries, nginx -t)', code: ['stages/verify.ts'] },
-  smoke: { cache: 'result', title: 'smoke test: kTLS + SSL_sendfile, PCRE2 JIT, zlib-ng, jemalloc', code: ['stages/smoke.ts', 'smoke'] },
-  artifacts: { cache: 'dir', title: 'artifacts: tarball, manifest, SBOM, SHA256SUMS', code: ['stages/artifacts.ts', 'sbom.ts'] },
+  fetch: { cache: 'none', title: 'fetch {c}', job: false, code: [] },
+  extract: { cache: 'none', title: 'extract {c}', job: false, code: ['stages/extract.ts'] },
+  patch: { cache: 'none', title: 'patch {c}', job: false, code: ['stages/patch.ts'] },
+  library: { cache: 'dir', title: 'build {c}', job: true, code: ['stages/library.ts', 'pipeline/env.ts'] },
+  configure: { cache: 'none', title: 'configure {c}', job: true, code: ['stages/nginx.ts', 'pipeline/env.ts'] },
+  compile: { cache: 'none', title: 'compile {c}', job: true, code: ['stages/nginx.ts', 'pipeline/env.ts'] },
+  install: { cache: 'dir', title: 'install {c}', job: true, code: ['stages/nginx.ts'] },
+  verify: { cache: 'result', title: 'verify the binary (nginx -V, symbols, linked libraries, nginx -t)', job: true, code: ['stages/verify.ts'] },
+  smoke: { cache: 'result', title: 'smoke test: kTLS + SSL_sendfile, PCRE2 JIT, zlib-ng, jemalloc', job: true, code: ['stages/smoke.ts', 'smoke'] },
+  artifacts: { cache: 'dir', title: 'artifacts: tarball, manifest, SBOM, SHA256SUMS', job: true, code: ['stages/artifacts.ts', 'sbom.ts'] },
 };
 
 /** src/ of the project, also when this module runs compiled from dist/. */

@@ -17,6 +17,8 @@ export interface BuildContext {
   /** this process's scratch directory: <state>/work/<run>.<pid> */
   work: string;
   jobs: number;
+  /** the build's make jobserver; without it each make gets -jN -lN */
+  jobserver?: { fd: number; makeflags: string };
   ccache: boolean;
   fetch: FetchOptions;
   smoke: Omit<SmokeOptions, 'signal' | 'onLog'>;
@@ -75,6 +77,7 @@ export function binaryIn(root: string, plan: BuildPlan): string {
 export function implementations(b: BuildContext): Record<StageKind, () => Promise<StageImpl>> {
   const plan = b.plan;
   const nginx = server(plan);
+  const jobs = b.jobserver ? [] : makeJobs(b.jobs);
   return {
     fetch: async () => ({
       async run(ctx): Promise<Fetched> {
@@ -137,7 +140,8 @@ export function implementations(b: BuildContext): Record<StageKind, () => Promis
             component: c,
             srcDir: tree.src,
             out: ctx.out,
-            jobs: makeJobs(b.jobs),
+            jobs,
+            jobserver: b.jobserver,
             env: compileEnv(tree.ws, epoch, b.ccache),
             log: ctx.log,
             signal: ctx.signal,
@@ -158,7 +162,7 @@ export function implementations(b: BuildContext): Record<StageKind, () => Promis
           const epoch = epochOf(nginx, tree.src);
           const env = compileEnv(tree.ws, epoch, b.ccache);
           placeLibraries(plan, tree.ws, libs);
-          await configure(plan, { ws: tree.ws, src: tree.src, env, jobs: makeJobs(b.jobs), log: () => ctx.log, signal: ctx.signal });
+          await configure(plan, { ws: tree.ws, src: tree.src, env, jobs, log: () => ctx.log, signal: ctx.signal });
           return { ...tree, env, libs, epoch };
         },
       };
@@ -168,7 +172,7 @@ export function implementations(b: BuildContext): Record<StageKind, () => Promis
       return {
         async run(ctx): Promise<NginxTree> {
           const t = value<NginxTree>(ctx, `configure:${nginx.name}`);
-          await compile({ ws: t.ws, src: t.src, env: t.env, jobs: makeJobs(b.jobs), log: () => ctx.log, signal: ctx.signal });
+          await compile({ ws: t.ws, src: t.src, env: t.env, jobs, jobserver: b.jobserver, log: () => ctx.log, signal: ctx.signal });
           return t;
         },
       };

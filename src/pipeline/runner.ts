@@ -15,6 +15,7 @@ import type { PlanStage, StageKind } from '../plan.ts';
 import type { StageCache } from '../cache/index.ts';
 import type { CacheMode } from './kinds.ts';
 import type { StageResult } from './types.ts';
+import { MemoryTokens, type Tokens } from './tokens.ts';
 
 export interface StageOutput {
   /** cache entry directory ('dir' stages) */
@@ -66,8 +67,12 @@ export interface RunnerOptions {
   skip?: Record<string, string>;
   /** ignore cache hits and produce every needed stage again */
   force?: boolean;
-  /** stages running at once */
+  /** job tokens: stages that need one (see tokenFree) run only while holding one */
   slots: number;
+  /** the token pool (default: `slots` tokens in memory); a JobServer shares it with every make */
+  tokens?: Tokens;
+  /** kinds that run without a token (I/O only: fetch, extract, patch) */
+  tokenFree?(kind: StageKind): boolean;
   signal?: AbortSignal;
   logFor(id: string): string;
   /** durations of earlier runs (ETA, scheduling priority); updated with this run's */
@@ -124,37 +129,6 @@ export function lastLine(file: string): string | undefined {
     return l && l.length > 160 ? `${l.slice(0, 157)}…` : l;
   } finally {
     closeSync(fd);
-  }
-}
-
-/** Slots handed out by priority (highest first), then by arrival. */
-class Slots {
-  private free: number;
-  private queue: { priority: number; seq: number; go: () => void }[] = [];
-  private seq = 0;
-  constructor(n: number) {
-    this.free = Math.max(1, n);
-  }
-  async acquire(priority: number, signal: AbortSignal): Promise<void> {
-    if (this.free > 0) {
-      this.free--;
-      return;
-    }
-    await new Promise<void>((resolve, reject) => {
-      const entry = { priority, seq: this.seq++, go: resolve };
-      this.queue.push(entry);
-      this.queue.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
-      signal.addEventListener('abort', () => {
-        const i = this.queue.indexOf(entry);
-        if (i >= 0) this.queue.splice(i, 1);
-        reject(signal.reason);
-      }, { once: true });
-    });
-  }
-  release(): void {
-    const next = this.queue.shift();
-    if (next) next.go();
-    else this.free++;
   }
 }
 
@@ -220,7 +194,8 @@ export async function runGraph(
   const signal = opts.signal ? AbortSignal.any([opts.signal, controller.signal]) : controller.signal;
   setMaxListeners(0, signal); // every running command listens for the abort
   setMaxListeners(0, controller.signal);
-  const slots = new Slots(opts.slots);
+  const tokens = opts.tokens ?? new MemoryTokens(opts.slots);
+  const tokenFree = (id: string) => opts.tokenFree?.(get(id).kind) ?? false;
   const running = new Map<string, { started: number; log: string }>();
   const tick = setInterval(() => {
     for (const [id, r] of running) {
@@ -241,6 +216,56 @@ export async function runGraph(
     return p;
   };
 
+  // Tokens go to the ready stage with the highest priority; one is held back while a stage of
+  // higher priority is about to be ready (only I/O stages, which need no token, are still ahead
+  // of it), so the critical path never waits behind a short build that started a moment earlier.
+  const finished = new Set<string>();
+  const admitted = new Set<string>();
+  const ready: { id: string; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  let acquiring = false;
+  const nearReady = (id: string) =>
+    !admitted.has(id) &&
+    !ready.some((r) => r.id === id) &&
+    get(id).deps.every((d) => finished.has(d) || decision.get(d) !== 'run' || tokenFree(d));
+  const dispatch = (): void => {
+    if (acquiring || ready.length === 0 || signal.aborted) return;
+    acquiring = true;
+    tokens.acquire(signal).then(
+      () => {
+        acquiring = false;
+        ready.sort((x, y) => priorityOf(y.id) - priorityOf(x.id));
+        const best = ready[0]!;
+        const waitFor = toRun.some((o) => !tokenFree(o) && nearReady(o) && priorityOf(o) > priorityOf(best.id));
+        if (waitFor) {
+          tokens.release(); // dispatched again when that stage is ready
+          return;
+        }
+        ready.shift();
+        admitted.add(best.id);
+        best.resolve();
+        dispatch();
+      },
+      (e) => {
+        acquiring = false;
+        for (const r of ready.splice(0)) r.reject(e);
+      },
+    );
+  };
+  signal.addEventListener('abort', () => {
+    for (const r of ready.splice(0)) r.reject(signal.reason);
+  }, { once: true });
+  /** Resolves when the stage may start: at once for token-free stages, else with a token held. */
+  const admit = (id: string): Promise<void> => {
+    if (tokenFree(id)) {
+      admitted.add(id);
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      ready.push({ id, resolve, reject });
+      dispatch();
+    });
+  };
+
   const execute = (id: string): Promise<void> => {
     let p = promises.get(id);
     if (p) return p;
@@ -248,7 +273,7 @@ export async function runGraph(
       const st = get(id);
       await Promise.all(st.deps.filter((d) => decision.get(d) === 'run').map(execute));
       signal.throwIfAborted();
-      await slots.acquire(priorityOf(id), signal);
+      await admit(id);
       const started = Date.now();
       const log = opts.logFor(id);
       try {
@@ -297,7 +322,9 @@ export async function runGraph(
         throw e;
       } finally {
         running.delete(id);
-        slots.release();
+        finished.add(id);
+        if (!tokenFree(id)) tokens.release();
+        dispatch();
       }
     })();
     promises.set(id, p);

@@ -60,6 +60,39 @@ export const Artifact = ArtifactFields.extend({
 }).refine(...hasSource);
 
 export const CveId = z.string().regex(/^CVE-\d{4}-\d{4,}$/, { error: 'must be a CVE id like CVE-2026-42055' });
+/**
+ * A source archive pinned by its content: the sha256 of its unpacked tree (`treeSha256`, defined in
+ * src/fetch/treehash.ts and README), of its bytes (`sha256`), or both; at least one. For archives
+ * whose bytes are not stable (a forge's /archive/<commit>.tar.gz), pin only the tree. Such an
+ * archive is kept in the distfiles store as <distdir>/tree-<treeSha256>/<file>, and only after its
+ * unpacked tree matched. (Component artifacts still need `sha256`: the plan, SBOM and FreeBSD
+ * distinfo carry it.)
+ */
+export const SourceArtifact = ArtifactFields.extend({
+  sha256: Sha256.optional().describe('hash of the archive file itself (optional when treeSha256 is pinned)'),
+  treeSha256: Sha256.optional().describe('hash of the unpacked tree below topdir (see README: "Sources pinned by content")'),
+  topdir: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/, { error: 'must be a plain directory name' })
+    .describe('the single top-level directory the archive must contain'),
+})
+  .refine(...hasSource)
+  .refine((a) => a.sha256 !== undefined || a.treeSha256 !== undefined, { error: 'needs "sha256" (the archive) or "treeSha256" (its unpacked tree), or both' });
+
+/** A test suite run against a built nginx (not linked into it): recipes/testsuites/<name>.json. */
+export const TestSuiteRecipe = z.strictObject({
+  $schema: z.string().optional(),
+  name: z.string().regex(/^[a-z0-9-]+$/, { error: 'must be lowercase letters, digits and "-"' }),
+  description: z.string().min(1),
+  homepage: z.url(),
+  license: z.string().min(1).describe('SPDX license identifier'),
+  commit: z
+    .string()
+    .regex(/^[0-9a-f]{40}$/, { error: 'must be a full git commit id: 40 lowercase hex characters' })
+    .describe('the upstream commit the snapshot is'),
+  date: z.iso.date().describe('commit date (YYYY-MM-DD)'),
+  artifact: SourceArtifact,
+});
 
 export const PatchRef = z.strictObject({
   file: z.string().min(1).describe('path of the patch inside the patch-set archive directory'),
@@ -157,6 +190,7 @@ const relPath = z
  */
 export const BuildSpec = z.strictObject({
   system: z.enum(['configure', 'cmake']).describe('the generic builder that compiles this component'),
+  buildDir: z.string().regex(/^(\.|[A-Za-z0-9._-]+)$/, { error: 'must be "." or a folder name' }).optional().describe('cmake: the build directory below the source tree (default build-forge; "." builds in the tree, leaving a top-level Makefile as nginx\'s --with-*= rules expect)'),
   script: z.string().regex(/^\.\/[A-Za-z0-9._-]+$/, { error: 'must be a script in the source tree, e.g. "./configure"' }).default('./configure').describe('configure system: the configure script'),
   args: z.array(z.string()).default([]).describe('fixed arguments of the configure script / cmake'),
   env: z.record(z.string(), z.string().nullable()).default({}).describe('environment changes for every step: a value sets, null unsets (e.g. OpenSSL records CFLAGS in its version string)'),
@@ -242,6 +276,8 @@ export const ProfileRecipe = z.strictObject({
 
 export type Artifact = z.infer<typeof Artifact>;
 export type FileArtifact = z.infer<typeof FileArtifact>;
+export type SourceArtifact = z.infer<typeof SourceArtifact>;
+export type TestSuiteRecipe = z.infer<typeof TestSuiteRecipe>;
 export type PatchSet = z.infer<typeof PatchSet>;
 export type Watch = z.infer<typeof Watch>;
 export type ComponentRecipe = z.infer<typeof ComponentRecipe>;
@@ -255,5 +291,6 @@ export function jsonSchemas(): Record<string, unknown> {
   return {
     'component.schema.json': z.toJSONSchema(ComponentRecipe, { io: 'input' }),
     'profile.schema.json': z.toJSONSchema(ProfileRecipe, { io: 'input' }),
+    'testsuite.schema.json': z.toJSONSchema(TestSuiteRecipe, { io: 'input' }),
   };
 }

@@ -32,7 +32,7 @@ export interface CommandTarget {
   /** how to call make and cmake (the FreeBSD port: ${GMAKE}, ${CMAKE_BIN}) */
   make?: string;
   cmake?: string;
-  /** CMake's build directory, relative to the source tree */
+  /** CMake's build directory, relative to the source tree, when the recipe names none */
   cmakeDir?: string;
 }
 
@@ -46,11 +46,10 @@ export function libraryCommands(c: PlanComponent, t: CommandTarget): Command[] {
   const b = buildSpecOf(c);
   const make = t.make ?? 'make';
   const prefix = t.prefix ?? b.prefix;
-  const installs = b.install.length > 0 || b.system === 'cmake';
   const destdir = t.destdir ? [`DESTDIR=${t.destdir}`] : [];
   if (b.system === 'cmake') {
     const cmake = t.cmake ?? 'cmake';
-    const dir = t.cmakeDir ?? 'build-forge';
+    const dir = b.buildDir ?? t.cmakeDir ?? 'build-forge';
     return [
       { step: 'configure', cmd: cmake, args: ['-S', '.', '-B', dir, `-DCMAKE_INSTALL_PREFIX=${prefix}`, ...b.args, ...c.options], env: b.env },
       { step: 'make', cmd: cmake, args: ['--build', dir, '--', ...t.jobs, ...b.targets], env: b.env },
@@ -58,10 +57,15 @@ export function libraryCommands(c: PlanComponent, t: CommandTarget): Command[] {
     ];
   }
   return [
-    { step: 'configure', cmd: b.script, args: [...(installs ? [`--prefix=${prefix}`] : []), ...b.args, ...c.options], env: b.env },
+    { step: 'configure', cmd: b.script, args: [`--prefix=${prefix}`, ...b.args, ...c.options], env: b.env },
     { step: 'make', cmd: make, args: [...t.jobs, ...b.targets], env: b.env },
     ...(b.install.length ? [{ step: 'install' as const, cmd: make, args: [...b.install, ...destdir], env: b.env }] : []),
   ];
+}
+
+/** Files and folders of the build tree that make up the output (recipe `copy`), relative to both. Pure. */
+export function copiedOutputs(c: PlanComponent): string[] {
+  return buildSpecOf(c).copy;
 }
 
 export interface LibraryBuildInput {
@@ -72,6 +76,8 @@ export interface LibraryBuildInput {
   env: Record<string, string>;
   log: string;
   signal?: AbortSignal;
+  /** the build's make jobserver (then `jobs` is empty: MAKEFLAGS carries the parallelism) */
+  jobserver?: RunContext['jobserver'];
   onStep?: (step: string) => void;
 }
 
@@ -86,7 +92,7 @@ export async function buildLibrary(i: LibraryBuildInput): Promise<void> {
   const c = i.component;
   const b = buildSpecOf(c);
   const staging = path.join(i.srcDir, '.forge-staging');
-  const ctx: RunContext = { component: c.name, stage: 'library', log: i.log, cwd: i.srcDir, signal: i.signal };
+  const ctx: RunContext = { component: c.name, stage: 'library', log: i.log, cwd: i.srcDir, signal: i.signal, jobserver: i.jobserver };
   mkdirSync(i.out, { recursive: true });
   for (const cmd of libraryCommands(c, { destdir: staging, jobs: i.jobs })) {
     i.onStep?.(`${cmd.step}: ${cmd.cmd} ${cmd.args.slice(0, 3).join(' ')}${cmd.args.length > 3 ? ' …' : ''}`);
@@ -95,7 +101,7 @@ export async function buildLibrary(i: LibraryBuildInput): Promise<void> {
     await run({ ...ctx, env }, cmd.cmd, cmd.args);
   }
   if (existsSync(path.join(staging, b.prefix))) hoist(staging, b.prefix, path.join(i.out, b.outputDir));
-  for (const f of b.copy) {
+  for (const f of copiedOutputs(c)) {
     const from = path.join(i.srcDir, f);
     if (!existsSync(from)) throw new StageError(c.name, 'library', `expected ${f} in the build tree after the build, it is missing`, { log: i.log, hint: `check "build.copy" in recipes/components/${c.name}.json` });
     cpSync(from, path.join(i.out, f), { preserveTimestamps: true, recursive: true });

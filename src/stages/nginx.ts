@@ -18,6 +18,7 @@ export interface NginxWorkspace {
   jobs: string[];
   log: (stage: string) => string;
   signal?: AbortSignal;
+  jobserver?: RunContext['jobserver'];
 }
 
 /** Copy each library's cached build output to its place in the workspace. */
@@ -47,6 +48,7 @@ const ctx = (w: NginxWorkspace, stage: string): RunContext => ({
   cwd: w.src,
   env: w.env,
   signal: w.signal,
+  jobserver: w.jobserver,
 });
 
 export async function configure(plan: BuildPlan, w: NginxWorkspace): Promise<void> {

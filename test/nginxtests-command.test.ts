@@ -1,0 +1,93 @@
+// `nginx-forge test` through the CLI: bad input and fetch problems are clear errors with their
+// exit codes (2, 3) before anything runs; the suite is verified by its tree hash on the way in.
+import { existsSync, mkdtempSync, rmSync, writeFileSync, chmodSync, mkdirSync, copyFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import { afterAll, describe, expect, it } from 'vitest';
+import { resolveMirror } from '../src/commands/test.ts';
+import { PROJECT_ROOT } from '../src/recipes/load.ts';
+import { CLI } from './helpers/builtNginx.ts';
+
+const MIRROR = process.env.NGINX_FORGE_TEST_MIRROR ?? path.resolve(PROJECT_ROOT, '..', 'shared', 'distfiles');
+const SNAPSHOT = 'nginx-tests-76bb761cdcaeb6cb024d605c2ef91bf8d8a602d7.tar.gz';
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const tmp = () => {
+  const d = mkdtempSync(path.join(os.tmpdir(), 'nf-test-cmd-'));
+  dirs.push(d);
+  return d;
+};
+const cli = (args: string[], home: string) =>
+  execa(process.execPath, [CLI, ...args], { cwd: PROJECT_ROOT, reject: false, env: { NGINX_FORGE_HOME: home, NGINX_FORGE_DISTDIR: path.join(home, 'distfiles') }, timeout: 120_000 });
+
+/** A stand-in binary that answers -V like nginx (for the checks that run before the suite). */
+function fakeNginx(dir: string): string {
+  const p = path.join(dir, 'nginx');
+  writeFileSync(p, '#!/bin/sh\necho "nginx version: nginx/1.26.3" >&2\necho "configure arguments: --with-http_ssl_module" >&2\n');
+  chmodSync(p, 0o755);
+  return p;
+}
+
+describe('nginx-forge test: errors before the suite runs', () => {
+  it('a binary that does not exist: exit 2', async () => {
+    const home = tmp();
+    const r = await cli(['test', path.join(home, 'nope', 'nginx')], home);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/nginx-forge: error: .*nope\/nginx: no such file/);
+  });
+
+  it('a file that is not nginx: exit 2', async () => {
+    const home = tmp();
+    const r = await cli(['test', '/bin/true'], home);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain('does not print an nginx version');
+  });
+
+  it('--jobs 0: exit 2', async () => {
+    const home = tmp();
+    const r = await cli(['test', fakeNginx(home), '--jobs', '0'], home);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain('--jobs 0: must be a whole number from 1 to 64');
+  });
+
+  it('offline without the suite in the store: exit 3 naming the file', async () => {
+    const home = tmp();
+    const r = await cli(['test', fakeNginx(home), '--offline'], home);
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toContain(SNAPSHOT);
+  });
+
+  it('a mirror whose copy is not the pinned tree: exit 3 with both tree hashes, nothing stored', async () => {
+    const home = tmp();
+    const mirror = path.join(home, 'mirror');
+    mkdirSync(mirror);
+    // a real tar.gz with the right top directory, but other files
+    const top = path.join(home, 'src', SNAPSHOT.replace(/\.tar\.gz$/, ''));
+    mkdirSync(top, { recursive: true });
+    writeFileSync(path.join(top, 'README'), 'not the suite\n');
+    await execa('tar', ['-czf', path.join(mirror, SNAPSHOT), '-C', path.dirname(top), path.basename(top)]);
+    const r = await cli(['test', fakeNginx(home), '--mirror', mirror, '--no-distro'], home);
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toMatch(/tree sha256 mismatch[\s\S]*expected: 497cbb0a74e904fb117fb23bd5c868eaf632741535194dc60a0f4651791913be/);
+    expect(r.stderr).toContain('could not fetch');
+    expect(existsSync(path.join(home, 'distfiles', 'tree-497cbb0a74e904fb117fb23bd5c868eaf632741535194dc60a0f4651791913be'))).toBe(false);
+  });
+
+  it('--files matching no file: exit 2, with the suite fetched from the mirror and verified', async () => {
+    const home = tmp();
+    const mirror = path.join(home, 'mirror');
+    mkdirSync(mirror);
+    copyFileSync(path.join(MIRROR, SNAPSHOT), path.join(mirror, SNAPSHOT));
+    const r = await cli(['test', fakeNginx(home), '--mirror', path.relative(PROJECT_ROOT, mirror), '--files', 'nomatch*.t'], home);
+    expect(r.exitCode, r.stderr).toBe(2);
+    expect(r.stderr).toContain('--files nomatch*.t: matches none of the suite\'s 492 files');
+    expect(r.stderr).toMatch(/stored .*tree-497cbb0a/);
+  });
+
+  it('a relative --mirror directory is resolved against the working directory', () => {
+    expect(resolveMirror('../shared/distfiles')).toBe(path.resolve('../shared/distfiles'));
+    expect(resolveMirror('https://mirror.example/d')).toBe('https://mirror.example/d');
+    expect(resolveMirror('/abs/dir')).toBe('/abs/dir');
+  });
+});
