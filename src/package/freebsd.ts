@@ -276,7 +276,7 @@ export async function freebsdPort(input: PortInput): Promise<PortResult> {
   const runDirs = [...new Set([pidPath, paths['lock-path']!].map((p) => path.posix.dirname(p)))].filter((d) => !d.startsWith('${PREFIX}'));
   const portConf = portConfiguration(plan, paths);
 
-  const licenses = new Map<string, { file: string; spdx: string }>();
+  const licenses = new Map<string, { file?: string; spdx: string }>();
   const BSD_LICENSE: Record<string, string> = { 'BSD-2-Clause': 'BSD2CLAUSE', 'BSD-3-Clause': 'BSD3CLAUSE', 'Apache-2.0': 'APACHE20', Zlib: 'ZLIB', MIT: 'MIT', ISCL: 'ISCL' };
   const custom: string[] = [];
   for (const c of plan.components) {
@@ -286,7 +286,9 @@ export async function freebsdPort(input: PortInput): Promise<PortResult> {
       id = base.toUpperCase().replace(/[^A-Z0-9]/g, '');
       custom.push(id);
     }
-    if (!licenses.has(id)) licenses.set(id, { file: `\${WRKDIR}/${c.topdir}/${c.licenseFiles[0]}`, spdx: c.license });
+    // the TLS library's sources are absent with SYSTEM_SSL: a license the framework knows needs no file
+    const optionalSource = c.role === 'tls' && !custom.includes(id);
+    if (!licenses.has(id)) licenses.set(id, { file: optionalSource ? undefined : `\${WRKDIR}/${c.topdir}/${c.licenseFiles[0]}`, spdx: c.license });
   }
 
   // libraries nginx's own make cannot build from a --with-*= source tree are built before configure,
@@ -320,7 +322,7 @@ export async function freebsdPort(input: PortInput): Promise<PortResult> {
     '',
     assign('LICENSE', [[...licenses.keys()].join(' ')]),
     assign('LICENSE_COMB', ['multi']),
-    ...[...licenses.entries()].map(([id, l]) => assign(`LICENSE_FILE_${id}`, [l.file])),
+    ...[...licenses.entries()].flatMap(([id, l]) => (l.file ? [assign(`LICENSE_FILE_${id}`, [l.file])] : [])),
     ...custom.flatMap((id) => [
       assign(`LICENSE_NAME_${id}`, [licenses.get(id)!.spdx]),
       assign(`LICENSE_PERMS_${id}`, ['dist-mirror dist-sell pkg-mirror pkg-sell auto-accept']),
