@@ -27,6 +27,8 @@ APT_PACKAGES=(
   jq                # CI templates: the plan hash for cache keys
   lintian           # tests: the .deb has no lintian errors
   debootstrap       # tests: the .deb installs with dpkg in a throwaway Debian root
+  rpm               # package --format rpm: rpmbuild; tests: rpm --root installs it in a throwaway root
+  rpmlint           # tests: the .rpm is rpmlint clean (filters with reasons in <pkg>.rpmlintrc)
   bmake             # tests: the FreeBSD port Makefile parses
   # nginx-forge test: nginx's own test suite (prove) and what its files use; a file whose module
   # or daemon is missing is skipped, so CI installs them all

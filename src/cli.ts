@@ -103,8 +103,8 @@ export function program(): Command {
     .option('--json', 'print one JSON object')
     .action(lazy('doctor'));
 
-  fetchOptions(addPlanOptions(prog.command('package').description('build (cached) and package nginx as a .deb or a FreeBSD port skeleton')))
-    .addOption(new Option('--format <format>', 'package format').choices(['deb', 'freebsd-port']).makeOptionMandatory())
+  fetchOptions(addPlanOptions(prog.command('package').description('build (cached) and package nginx as a .deb, an .rpm or a FreeBSD port skeleton')))
+    .addOption(new Option('--format <format>', 'package format').choices(['deb', 'rpm', 'freebsd-port']).makeOptionMandatory())
     .option('-o, --out <dir>', 'output directory', 'dist')
     .option('--json', 'print one JSON object')
     .action(lazy('package'));

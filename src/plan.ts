@@ -84,6 +84,36 @@ export interface PlanStage {
   keyInputs: { inputs: unknown; code: Record<string, string>; deps: Record<string, string> };
 }
 
+/**
+ * Where nginx installs and what it writes, as the packages need it (computed once from the profile's
+ * prefix and paths, with nginx's own defaults for a path the profile leaves out). All absolute.
+ */
+export interface PlanInstall {
+  prefix: string;
+  sbin: string;
+  /** nginx.conf, and the directory it sits in (mime.types, conf.d/, sites-enabled/ ...) */
+  conf: string;
+  confDir: string;
+  modules: string;
+  errorLog: string;
+  accessLog: string;
+  pid: string;
+  lock: string;
+  /** temp path per directive ("client_body_temp_path" → "/var/lib/nginx/body") */
+  temp: Record<string, string>;
+  /** one place each: the directories holding logs, temp files, and the pid/lock files */
+  logDirs: string[];
+  tempDirs: string[];
+  runDirs: string[];
+  /** the html root nginx's make install fills (<prefix>/html) */
+  html: string;
+  /** system user and group the workers run as */
+  user: string;
+  group: string;
+  /** systemd unit / rc.d service name */
+  service: string;
+}
+
 export interface BuildPlan {
   profile: string;
   description: string;
@@ -97,6 +127,8 @@ export interface BuildPlan {
   patchSets: PlanPatchSet[];
   /** nginx ./configure flags of the profile (modules), for stages that judge by them. */
   nginxFlags: string[];
+  /** install paths and names for the packages */
+  install: PlanInstall;
   stages: PlanStage[];
   /** Facts about the build host that feed the keys (compiler version, ...). */
   toolchain: Record<string, string>;

@@ -12,7 +12,7 @@ import { planFromFlags } from '../src/commands/common.ts';
 import type { BuildPlan } from '../src/plan.ts';
 import { copyRoot, minbaseRoot, removeRoot, shInChroot } from '../src/package/chroot.ts';
 import { copyrightLines, dep5License, updateSha256Sums } from '../src/package/common.ts';
-import { buildDeb, debFields, hasZlibBanner, setWorkerUser } from '../src/package/deb.ts';
+import { buildDeb, debFields, hasZlibBanner } from '../src/package/deb.ts';
 import { lintian } from '../src/package/lintian.ts';
 import { builtSummary } from './helpers/builtNginx.ts';
 
@@ -54,12 +54,6 @@ describe('deb helpers', () => {
   it('spots the zlib banner lintian calls an embedded library', () => {
     expect(hasZlibBanner(Buffer.from('\0 deflate 1.3.1 Copyright 1995-2024 Jean-loup Gailly and Mark Adler \0'))).toBe(true);
     expect(hasZlibBanner(Buffer.from('\0zlib deflate error\0 1.3.1.zlib-ng\0'))).toBe(false);
-  });
-
-  it('sets the worker user only where the stock configuration leaves it open', () => {
-    expect(setWorkerUser('\n#user  nobody;\nworker_processes  1;\n', 'nginx')).toBe('\nuser  nginx;\nworker_processes  1;\n');
-    expect(setWorkerUser('user www-data;\n', 'nginx')).toBe('user www-data;\n');
-    expect(setWorkerUser('events {}\n', 'nginx')).toBe('user  nginx;\nevents {}\n');
   });
 
   it('adds files to SHA256SUMS and keeps the lines of others', () => {
@@ -124,9 +118,18 @@ describe('.deb of the real build', () => {
     }
     const unit = readFileSync(path.join(x, 'lib/systemd/system/nginx.service'), 'utf8');
     expect(unit).toContain('PIDFile=/run/nginx.pid');
-    expect(unit).toContain('ExecStartPre=-/sbin/modprobe -q tls'); // ktls profile
-    expect(readFileSync(path.join(x, 'etc/nginx/nginx.conf'), 'utf8')).toMatch(/^user {2}nginx;$/m);
-    expect(readFileSync(path.join(x, 'DEBIAN/postinst'), 'utf8')).toMatch(/adduser --system/);
+    expect(unit).toContain('ExecStartPre=-+/sbin/modprobe -q tls'); // ktls profile; "+": outside the sandbox
+    expect(unit).toContain('ProtectSystem=full');
+    expect(unit).toContain('NoNewPrivileges=yes');
+    // the production configuration, not nginx's sample
+    expect(readFileSync(path.join(x, 'etc/nginx/nginx.conf'), 'utf8')).toMatch(/^user nginx;\nworker_processes auto;$/m);
+    expect(readFileSync(path.join(x, 'etc/nginx/conf.d/ktls.conf'), 'utf8')).toMatch(/^ssl_conf_command Options KTLS;$/m);
+    for (const c of ['/etc/nginx/conf.d/ktls.conf', '/etc/nginx/sites-available/default', '/etc/nginx/sites-available/example-tls', '/etc/nginx/snippets/tls.conf']) expect(conffiles).toContain(c);
+    const postinst = readFileSync(path.join(x, 'DEBIAN/postinst'), 'utf8');
+    expect(postinst).toMatch(/adduser --system/);
+    expect(postinst).not.toContain('useradd');
+    expect(postinst).toContain('[ -z "${DPKG_ROOT:-}" ] && [ -d /run/systemd/system ]');
+    expect(readFileSync(path.join(x, 'DEBIAN/prerm'), 'utf8')).toContain('if [ -z "${DPKG_ROOT:-}" ] && [ "$1" = remove ] && [ -d /run/systemd/system ]; then');
     expect(readFileSync(path.join(doc, 'manifest.json'), 'utf8')).toBe(readFileSync(tree.manifest!, 'utf8'));
     expect(readFileSync(path.join(doc, 'sbom.cdx.json'), 'utf8')).toBe(readFileSync(tree.sbom!, 'utf8'));
   });
@@ -173,6 +176,10 @@ describe('.deb of the real build', () => {
       const t = await shInChroot(r, log, '/usr/sbin/nginx -t');
       expect(t).toContain('syntax is ok');
       expect(t).toContain('test is successful');
+      // the shipped configuration as nginx reads it: kTLS on at http level, the default site enabled
+      const dump = await shInChroot(r, log, '/usr/sbin/nginx -T');
+      expect(dump).toContain('# configuration file /etc/nginx/conf.d/ktls.conf:');
+      expect(dump).toContain('# configuration file /etc/nginx/sites-enabled/default:');
       await shInChroot(r, log, 'dpkg --purge nginx-forge-ktls');
       for (const p of ['usr/sbin/nginx', 'etc/nginx/nginx.conf', 'var/lib/nginx', 'lib/systemd/system/nginx.service']) {
         expect(existsSync(path.join(r, p)), p).toBe(false);

@@ -78,10 +78,19 @@ describe('FreeBSD port skeleton', () => {
       expect(pinned.get(file!)?.size, file).toBe(Number(size));
     }
     // every component's pinned hash is in distinfo
-    for (const c of plan.components) expect(files.distinfo).toContain(c.sha256);
+    for (const c of plan.components) expect(c.artifacts.some((a) => files.distinfo!.includes(a.sha256)), c.name).toBe(true);
     for (const s of plan.patchSets) expect(files.distinfo).toContain(s.artifact.sha256);
-    // the one without a recipe size says so instead of guessing
-    expect(distfiles.filter((d) => d.sizeFrom === 'unknown').map((d) => d.file)).toEqual(['zlib-ng-2.2.4.tar.gz']);
+    // portlint's fatal distinfo check (checkdistinfo): a SIZE and a SHA256 record for every distfile
+    for (const d of distfiles) {
+      expect(files.distinfo, d.file).toContain(`SHA256 (${d.file}) = `);
+      expect(files.distinfo, d.file).toContain(`SIZE (${d.file}) = `);
+    }
+    expect(distfiles.filter((d) => d.sizeFrom !== 'recipe')).toEqual([]);
+    expect(files.distinfo!.replace(/\n$/, '').split('\n').filter((l) => !l.trim())).toEqual([]);
+    // zlib-ng: the bytes the Linux build records (Debian's repack), not the tag archive
+    const z = distfiles.find((d) => d.component === 'zlib-ng')!;
+    expect(z.file).toBe('node-yarnpkg_4.1.0+dfsg.orig-zlib-ng.tar.xz');
+    expect(z.sha256).toBe(plan.components.find((c) => c.name === 'zlib-ng')!.artifacts.find((a) => a.file === 'zlib-ng-2.2.4-dfsg.tar.xz')!.sha256);
   });
 
   it('takes SIZE from a verified copy in the distfiles store, never from a corrupt one', async () => {
@@ -90,19 +99,20 @@ describe('FreeBSD port skeleton', () => {
     const data = Buffer.from('a stand-in zlib-ng tag archive\n');
     const sha = createHash('sha256').update(data).digest('hex');
     const z = plan.components.find((c) => c.name === 'zlib-ng')!;
-    z.artifacts[0] = { ...z.artifacts[0]!, sha256: sha, size: undefined };
-    z.sha256 = sha;
+    // the port's zlib-ng distfile is the Debian repack (artifacts[1]): pretend its recipe has no size
+    z.artifacts[1] = { ...z.artifacts[1]!, sha256: sha, size: undefined };
     mkdirSync(path.join(store, sha), { recursive: true });
-    writeFileSync(path.join(store, sha, 'zlib-ng-2.2.4.tar.gz'), data);
+    writeFileSync(path.join(store, sha, 'zlib-ng-2.2.4-dfsg.tar.xz'), data);
     const ok = await freebsdPort({ plan, distdir: store, sourceDateEpoch: EPOCH });
-    expect(ok.files.distinfo).toContain(`SIZE (zlib-ng-2.2.4.tar.gz) = ${data.length}`);
-    expect(ok.distfiles.find((d) => d.file === 'zlib-ng-2.2.4.tar.gz')!.sizeFrom).toBe('distfiles store');
+    const f = 'node-yarnpkg_4.1.0+dfsg.orig-zlib-ng.tar.xz';
+    expect(ok.files.distinfo).toContain(`SIZE (${f}) = ${data.length}`);
+    expect(ok.distfiles.find((d) => d.file === f)!.sizeFrom).toBe('distfiles store');
     expect(ok.warnings.join('\n')).not.toContain('SIZE of');
 
-    writeFileSync(path.join(store, sha, 'zlib-ng-2.2.4.tar.gz'), 'tampered');
+    writeFileSync(path.join(store, sha, 'zlib-ng-2.2.4-dfsg.tar.xz'), 'tampered');
     const bad = await freebsdPort({ plan, distdir: store, sourceDateEpoch: EPOCH });
-    expect(bad.files.distinfo).not.toContain('SIZE (zlib-ng-2.2.4.tar.gz)');
-    expect(bad.warnings.join('\n')).toContain('SIZE of zlib-ng-2.2.4.tar.gz is unknown');
+    expect(bad.files.distinfo).not.toContain(`SIZE (${f})`);
+    expect(bad.warnings.join('\n')).toContain(`SIZE of ${f} is unknown`);
     rmSync(store, { recursive: true, force: true });
   });
 
@@ -122,8 +132,9 @@ describe('FreeBSD port skeleton', () => {
     const mk = r.files.Makefile!;
     expect(mk).toMatch(/^PATCH_STRIP=\t-p1$/m);
     expect(mk).toMatch(/^post-patch:\n.*\n\t@\$\{PATCH\} -d \$\{WRKDIR\}\/openssl-3\.5\.7 -p1 -E -s --forward < \$\{FILESDIR\}\/extra-patch-openssl-0001-tune\.patch$/m);
-    // the Debian patch set still comes first (pre-patch runs before the framework's do-patch)
-    expect(mk.indexOf('pre-patch:')).toBeGreaterThan(0);
+    // the Debian patch set goes through the framework too (EXTRA_PATCHES: applied before files/patch-*)
+    expect(mk).toMatch(/^EXTRA_PATCHES=\t\$\{WRKDIR\}\/nginx-debian-security\/debian\/patches\/CVE-2025-53859\.patch:-p1 \\$/m);
+    expect(mk).not.toContain('pre-patch:');
     rmSync(patches, { recursive: true, force: true });
   });
 
@@ -147,14 +158,23 @@ describe('FreeBSD port skeleton', () => {
     writeFileSync(path.join(mk, 'sys.mk'), '');
     writeFileSync(
       path.join(mk, 'bsd.port.mk'),
-      '.for v in ECHO_MSG PATCH SETENV MAKE_ENV CMAKE_BIN CONFIGURE_ENV GMAKE MV RM RMDIR MKDIR STRIP_CMD\n$v?=\techo\n.endfor\nPREFIX?=\t/usr/local\nWRKDIR?=\t/w\nSTAGEDIR?=\t/s\nMAKE_JOBS_NUMBER?=\t2\n',
+      '.for v in ECHO_MSG PATCH SETENV MAKE_ENV CMAKE_BIN CONFIGURE_ENV GMAKE MV RM RMDIR MKDIR STRIP_CMD TAR INSTALL_DATA INSTALL_MAN LN\n$v?=\techo\n.endfor\nPREFIX?=\t/usr/local\nWRKDIR?=\t/w\nSTAGEDIR?=\t/s\n_DISTDIR?=\t/d\nMAKE_JOBS_NUMBER?=\t2\n',
     );
-    const v = await execa('bmake', ['-m', mk, '-V', 'DISTFILES', '-V', 'OPTIONS_DEFINE'], { cwd: dir });
-    expect(v.stdout).toContain('nginx-1.26.3.tar.gz:nginx');
-    expect(v.stdout).toContain('DEBUG KTLS');
-    const n = await execa('bmake', ['-m', mk, '-n', 'pre-patch', 'pre-configure', 'post-install'], { cwd: dir });
-    expect(n.stdout).toContain('/w/debian/patches/$p');
-    expect(n.stdout).toContain('/s/usr/local/etc/nginx/nginx.conf.sample');
+    const v = await execa('bmake', ['-m', mk, '-v', 'DISTFILES', '-v', 'OPTIONS_DEFINE', '-v', 'OPTIONS_DEFAULT', '-v', 'EXTRA_PATCHES', '-v', 'CONFIGURE_ARGS'], { cwd: dir });
+    const [distfiles, define, dflt, extra, args] = v.stdout.split('\n');
+    expect(distfiles).toContain('nginx-1.26.3.tar.gz:nginx');
+    expect(define).toBe('DEBUG KTLS');
+    // production default: no debug build, the pinned OpenSSL, kTLS
+    expect(dflt).toBe('PINNED_SSL KTLS');
+    expect(extra).toContain('/w/nginx-debian-security/debian/patches/CVE-2025-53859.patch:-p1');
+    expect(args).toContain('--with-cc-opt="');
+    expect(args).not.toContain('--with-debug');
+    const n = await execa('bmake', ['-m', mk, '-n', 'post-extract', 'post-extract-PINNED_SSL-on', 'pre-configure', 'post-install'], { cwd: dir });
+    // each patch-set archive into its own directory
+    expect(n.stdout).toContain('-xf /d/nginx_1.26.3-3+deb13u9.debian.tar.xz -C /w/nginx-debian-security');
+    expect(n.stdout).toContain('-C /w/openssl-debian-security');
+    expect(n.stdout).toContain('/w/nginx.conf /s/usr/local/etc/nginx/nginx.conf.sample');
+    expect(n.stdout).toContain('/w/nginx-1.26.3/objs/nginx.8 /s/usr/local/share/man/man8');
     expect(existsSync(path.join(dir, 'files/nginx.in'))).toBe(true);
   });
 });

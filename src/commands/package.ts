@@ -1,14 +1,18 @@
-// `nginx-forge package --format deb|freebsd-port`:
+// `nginx-forge package --format deb|rpm|freebsd-port`:
 //   deb           runs the build (cached: usually nothing to do after `nginx-forge build`) up to and
 //                 including its package stage (verify, tarball, manifest, SBOM; no smoke test), then
 //                 wraps the install tree into <out>/nginx-forge-<profile>_<version>-1_<arch>.deb and
 //                 adds it to <out>/SHA256SUMS
+//   rpm           the same build, then rpmbuild on a spec generated from the plan:
+//                 <out>/nginx-forge-<profile>-<version>-1.<arch>.rpm, with the spec and the rpmlint
+//                 filter file (<pkg>.spec, <pkg>.rpmlintrc) beside it
 //   freebsd-port  needs no build: writes <out>/freebsd-port/nginx-forge-<profile>/ from the plan
 //                 (SIZE lines from the recipes, or from verified copies in the distfiles store)
 import path from 'node:path';
 import { runBuild, type BuildEvents } from '../pipeline/index.ts';
 import { buildDeb, debPackageName, debVersion } from '../package/deb.ts';
 import { buildModuleDebs } from '../package/modules.ts';
+import { buildRpm } from '../package/rpm.ts';
 import { updateSha256Sums } from '../package/common.ts';
 import { writeFreebsdPort } from '../package/freebsd.ts';
 import { distfilesDir, logsDir, plainOutput } from '../paths.ts';
@@ -16,7 +20,7 @@ import { interruptible, planFromFlags, printJson, type PlanFlags } from './commo
 import { displayPath as shown } from '../recipes/load.ts';
 
 export interface PackageFlags extends PlanFlags {
-  format: 'deb' | 'freebsd-port';
+  format: 'deb' | 'rpm' | 'freebsd-port';
   out: string;
   json?: boolean;
   distdir?: string;
@@ -53,41 +57,40 @@ export async function run(flags: PackageFlags): Promise<number> {
   const summary = await interruptible('package', (signal) =>
     runBuild(plan, { distdir: flags.distdir, mirrors: flags.mirror, offline: flags.offline, distro: flags.distro, out, smoke: false, until: 'artifacts', signal }, events),
   );
-  const log = path.join(logsDir(), `${plan.profile}-${plan.planHash.slice(0, 12)}`, 'package-deb.log');
-  const deb = await buildDeb({
-    plan,
-    root: summary.root,
-    licensesDir: summary.licensesDir,
-    sbom: summary.sbom,
-    manifest: summary.manifest,
-    outDir: out,
-    log,
-  });
-  // each dynamic module: its own package, depending on exactly this nginx package
-  const moduleDebs = await buildModuleDebs({
-    plan,
-    root: summary.root,
-    licensesDir: summary.licensesDir,
-    manifest: summary.manifest,
-    outDir: out,
-    log,
-    nginxPackage: debPackageName(plan),
-    nginxVersion: debVersion(plan),
-    arch: /_([^_]+)\.deb$/.exec(deb)![1]!,
-  });
-  const sums = updateSha256Sums(out, [deb, ...moduleDebs]);
+  const logDir = path.join(logsDir(), `${plan.profile}-${plan.planHash.slice(0, 12)}`);
+  const tree = { plan, root: summary.root, licensesDir: summary.licensesDir, sbom: summary.sbom, manifest: summary.manifest, outDir: out };
+  const made =
+    flags.format === 'rpm'
+      ? (await buildRpm({ ...tree, log: path.join(logDir, 'package-rpm.log') })).rpm
+      : await buildDeb({ ...tree, log: path.join(logDir, 'package-deb.log') });
+  // .deb: each dynamic module in a package of its own, depending on exactly this nginx package
+  const moduleDebs =
+    flags.format === 'deb'
+      ? await buildModuleDebs({
+          plan,
+          root: summary.root,
+          licensesDir: summary.licensesDir,
+          manifest: summary.manifest,
+          outDir: out,
+          log: path.join(logDir, 'package-deb.log'),
+          nginxPackage: debPackageName(plan),
+          nginxVersion: debVersion(plan),
+          arch: /_([^_]+)\.deb$/.exec(made)![1]!,
+        })
+      : [];
+  const sums = updateSha256Sums(out, [made, ...moduleDebs]);
   if (flags.json) {
     printJson({
-      format: 'deb',
+      format: flags.format,
       profile: plan.profile,
       planHash: plan.planHash,
-      deb,
+      [flags.format]: made,
       moduleDebs,
-      artifacts: [...summary.artifacts.filter((a) => a !== sums), deb, ...moduleDebs, sums],
+      artifacts: [...summary.artifacts.filter((a) => a !== sums), made, ...moduleDebs, sums],
       stages: summary.stages.map((x) => ({ id: x.id, status: x.status, seconds: x.seconds })),
     });
   } else {
-    say(flags, `.deb:      ${shown(deb)}`);
+    say(flags, `.${flags.format}:${' '.repeat(Math.max(1, 10 - flags.format.length - 2))}${shown(made)}`);
     for (const d of moduleDebs) say(flags, `module:    ${shown(d)}`);
     say(flags, `checksums: ${shown(sums)}`);
   }

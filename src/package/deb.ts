@@ -2,8 +2,9 @@
 //
 //   nginx-forge-<profile>_<nginx version>-<revision>_<arch>.deb
 //     /usr/sbin/nginx                       the built binary (debug info stripped, symbols kept)
-//     /etc/nginx/*                          all listed in DEBIAN/conffiles
-//     /lib/systemd/system/nginx.service     Type=forking, `nginx -t` before start/reload
+//     /etc/nginx/*                          all listed in DEBIAN/conffiles; the production layout of
+//                                           conf/nginx.ts (conf.d, sites-*, modules-enabled, snippets)
+//     /lib/systemd/system/nginx.service     Type=forking, `nginx -t` before start/reload, sandboxed
 //                                           (/usr/lib/... where dpkg >= 1.22, i.e. Debian 13)
 //     /etc/logrotate.d/nginx
 //     /var/lib/nginx, /var/log/nginx
@@ -13,14 +14,15 @@
 //                                           manifest.json, licenses/<component>/<file>
 //     /usr/share/lintian/overrides/<pkg>    each override with its reason
 //   DEBIAN/ control, conffiles, md5sums, postinst (creates the system user), prerm, postrm
+//           (dh_installsystemd 13.11's snippets, DPKG_ROOT guards included)
+// Paths and names come from plan.install; the shared tree is service.ts's stageTree().
 //
 // Deterministic: every mtime is SOURCE_DATE_EPOCH, modes are normalised, owners are root
 // (--root-owner-group), dpkg-deb sorts the members. Same inputs → byte-identical .deb.
-import { chmodSync, cpSync, existsSync, lutimesSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, lutimesSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { MissingToolError, StageError } from '../errors.ts';
 import { run, type RunContext } from '../exec.ts';
 import { component, server, type BuildPlan } from '../plan.ts';
 import { linkedIntoBinary, splitModules } from './modules.ts';
@@ -33,11 +35,11 @@ import {
   maintainer,
   md5File,
   rfc2822,
-  sha256File,
   sourceDateEpoch,
   walk,
   wrap,
 } from './common.ts';
+import { ownedDirs, rel, stageTree } from './service.ts';
 
 export interface DebInput {
   plan: BuildPlan;
@@ -58,35 +60,14 @@ export interface DebInput {
   sourceDateEpoch?: number;
   /** Debian architecture (default: dpkg --print-architecture) */
   arch?: string;
-  /** system user the workers run as, created by postinst (default "nginx") */
-  user?: string;
   /** 'debug' (default): strip debug info only, keep the symbol table; 'none': ship the binary as built */
   strip?: 'debug' | 'none';
   /** where the systemd unit goes (default: /lib/systemd/system, /usr/lib/systemd/system with dpkg >= 1.22) */
   unitDir?: string;
 }
 
-/** Paths the package owns; shared with tests and docs. */
-export const DEB_PATHS = {
-  binary: 'usr/sbin/nginx',
-  confDir: 'etc/nginx',
-  logrotate: 'etc/logrotate.d/nginx',
-  stateDir: 'var/lib/nginx',
-  logDir: 'var/log/nginx',
-} as const;
-
 export const debPackageName = (plan: BuildPlan) => `nginx-forge-${plan.profile}`;
 export const debVersion = (plan: BuildPlan, revision = 1) => `${component(plan, 'nginx').version}-${revision}`;
-
-/** The paths nginx was configured with (from the plan's configure arguments). */
-export function configuredPaths(plan: BuildPlan): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const a of plan.configureArgs) {
-    const m = /^--([a-z-]+(?:-path)|prefix)=(.*)$/.exec(a);
-    if (m) out[m[1]!] = m[2]!;
-  }
-  return out;
-}
 
 const DEBIAN_ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'armhf', ia32: 'i386', ppc64: 'ppc64el', s390x: 's390x', riscv64: 'riscv64' };
 
@@ -128,91 +109,38 @@ async function sharedLibDepends(ctx: RunContext, binary: string, scratch: string
   return { depends: 'libc6', how: 'static list (dpkg-shlibdeps unavailable)' };
 }
 
-function systemdUnit(plan: BuildPlan, paths: Record<string, string>): string {
-  const sbin = paths['sbin-path'] ?? '/usr/sbin/nginx';
-  const pid = paths['pid-path'] ?? '/run/nginx.pid';
-  const lines = [
-    '[Unit]',
-    `Description=nginx web server (nginx-forge, profile ${plan.profile})`,
-    'Documentation=https://nginx.org/en/docs/',
-    'After=network-online.target remote-fs.target nss-lookup.target',
-    'Wants=network-online.target',
-    '',
-    '[Service]',
-    'Type=forking',
-    `PIDFile=${pid}`,
-  ];
-  if (plan.ktls) {
-    // kTLS needs the kernel's tls module; "-" makes a kernel without it a warning, not a failure
-    lines.push('ExecStartPre=-/sbin/modprobe -q tls');
-  }
-  lines.push(
-    `ExecStartPre=${sbin} -t -q`,
-    `ExecStart=${sbin}`,
-    `ExecReload=${sbin} -t -q`,
-    `ExecReload=/bin/kill -HUP $MAINPID`,
-    `ExecStop=-/sbin/start-stop-daemon --quiet --stop --retry QUIT/5 --pidfile ${pid}`,
-    'TimeoutStopSec=5',
-    'KillMode=mixed',
-    '',
-    '[Install]',
-    'WantedBy=multi-user.target',
-    '',
-  );
-  return lines.join('\n');
-}
-
-function logrotate(paths: Record<string, string>, user: string): string {
-  const pid = paths['pid-path'] ?? '/run/nginx.pid';
-  const logDirs = [...new Set([paths['error-log-path'], paths['http-log-path']].filter(Boolean).map((p) => path.posix.dirname(p!)))];
-  const dirs = logDirs.length ? logDirs : ['/var/log/nginx'];
-  return `${dirs.map((d) => `${d}/*.log`).join(' ')} {
-\tdaily
-\tmissingok
-\trotate 14
-\tcompress
-\tdelaycompress
-\tnotifempty
-\tcreate 0640 ${user} adm
-\tsharedscripts
-\tpostrotate
-\t\t# ask the master process to reopen its log files
-\t\tif [ -s ${pid} ]; then kill -USR1 "$(cat ${pid})" 2>/dev/null || true; fi
-\tendscript
-}
-`;
-}
-
-function postinst(pkg: string, user: string, stateDirs: string[]): string {
+function postinst(pkg: string, user: string, stateDirs: string[], service: string): string {
   return `#!/bin/sh
 # postinst of ${pkg} (generated by nginx-forge)
 set -e
 
+# the unprivileged user nginx's worker processes run as (adduser is in Depends); like apt's own
+# postinst, not for an install into another root (dpkg --root, DPKG_ROOT)
+if [ "$1" = configure ] && [ -z "\${DPKG_ROOT:-}" ] && ! getent passwd ${user} >/dev/null; then
+\tadduser --system --group --quiet --home /nonexistent --no-create-home ${user}
+fi
 if [ "$1" = configure ]; then
-\t# the unprivileged user nginx's worker processes run as
-\tif ! getent passwd ${user} >/dev/null; then
-\t\tif command -v adduser >/dev/null 2>&1; then
-\t\t\tadduser --system --group --quiet --home /nonexistent --no-create-home ${user}
-\t\telse
-\t\t\tuseradd --system --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin ${user}
-\t\tfi
-\tfi
-${stateDirs.map((d) => `\tinstall -d -m 0755 ${d}`).join('\n')}
+${stateDirs.map((d) => `\tinstall -d -m 0755 "\${DPKG_ROOT:-}${d}"`).join('\n')}
 fi
 
+# Automatically added by dh_installsystemd/13.11.4 (the same text, for ${service}.service)
 if [ "$1" = configure ] || [ "$1" = abort-upgrade ] || [ "$1" = abort-deconfigure ] || [ "$1" = abort-remove ]; then
-\t# enable the service the way Debian's own packages do, and start it when systemd runs
-\tif command -v deb-systemd-helper >/dev/null 2>&1; then
-\t\tif deb-systemd-helper --quiet was-enabled nginx.service; then
-\t\t\tdeb-systemd-helper enable nginx.service >/dev/null || true
-\t\telse
-\t\t\tdeb-systemd-helper update-state nginx.service >/dev/null || true
-\t\tfi
+\t# was-enabled defaults to true, so new installations run enable.
+\tif deb-systemd-helper --quiet was-enabled '${service}.service'; then
+\t\tdeb-systemd-helper enable '${service}.service' >/dev/null || true
+\telse
+\t\tdeb-systemd-helper update-state '${service}.service' >/dev/null || true
 \tfi
-\tif [ -d /run/systemd/system ]; then
+fi
+if [ "$1" = configure ] || [ "$1" = abort-upgrade ] || [ "$1" = abort-deconfigure ] || [ "$1" = abort-remove ]; then
+\tif [ -z "\${DPKG_ROOT:-}" ] && [ -d /run/systemd/system ]; then
 \t\tsystemctl --system daemon-reload >/dev/null || true
-\t\tif [ -n "$2" ]; then action=restart; else action=start; fi
-\t\tdeb-systemd-invoke "$action" nginx.service >/dev/null || true
+\t\tif [ -n "$2" ]; then
+\t\t\t_dh_action=restart
+\t\telse
+\t\t\t_dh_action=start
+\t\tfi
+\t\tdeb-systemd-invoke $_dh_action '${service}.service' >/dev/null || true
 \tfi
 fi
 
@@ -220,34 +148,34 @@ exit 0
 `;
 }
 
-function prerm(pkg: string): string {
+function prerm(pkg: string, service: string): string {
   return `#!/bin/sh
 # prerm of ${pkg} (generated by nginx-forge)
 set -e
 
-if [ -d /run/systemd/system ] && [ "$1" = remove ]; then
-\tdeb-systemd-invoke stop nginx.service >/dev/null || true
+if [ -z "\${DPKG_ROOT:-}" ] && [ "$1" = remove ] && [ -d /run/systemd/system ]; then
+\tdeb-systemd-invoke stop '${service}.service' >/dev/null || true
 fi
 
 exit 0
 `;
 }
 
-function postrm(pkg: string, purgeDirs: string[]): string {
+function postrm(pkg: string, purgeDirs: string[], service: string): string {
   return `#!/bin/sh
 # postrm of ${pkg} (generated by nginx-forge)
 set -e
 
-if [ -d /run/systemd/system ] && [ "$1" = remove ]; then
+if [ "$1" = remove ] && [ -d /run/systemd/system ]; then
 \tsystemctl --system daemon-reload >/dev/null || true
 fi
 
 if [ "$1" = purge ]; then
-\tif command -v deb-systemd-helper >/dev/null 2>&1; then
-\t\tdeb-systemd-helper purge nginx.service >/dev/null || true
+\tif [ -x "/usr/bin/deb-systemd-helper" ]; then
+\t\tdeb-systemd-helper purge '${service}.service' >/dev/null || true
 \tfi
 \t# logs and temporary files; the system user is kept (Debian never reuses its ids)
-\trm -rf ${purgeDirs.join(' ')}
+\trm -rf ${purgeDirs.map((d) => `"\${DPKG_ROOT:-}${d}"`).join(' ')}
 fi
 
 exit 0
@@ -334,8 +262,10 @@ function readme(pkg: string, plan: BuildPlan, stripped: boolean, builtSha: strin
   if (plan.ktls) {
     lines.push(
       '',
-      'Kernel TLS: the kernel must offer the "tls" module (modprobe tls; the unit tries it),',
-      'and the server needs "ssl_conf_command Options KTLS;" and "sendfile on;".',
+      'Kernel TLS: the kernel must offer the "tls" module (modprobe tls; the unit tries it).',
+      `${plan.install.confDir}/conf.d/ktls.conf turns it on for every TLS server`,
+      '("ssl_conf_command Options KTLS;", "sendfile on;"); sites-available/example-tls',
+      'shows a TLS server with ciphers the kernel offloads.',
     );
   }
   lines.push(
@@ -357,7 +287,7 @@ export function hasZlibBanner(binary: Buffer): boolean {
   return /(?<!4 )(?:in|de)flate \d[ \w.-]{1,20}[\w.-]/.test(binary.toString('latin1'));
 }
 
-function lintianOverrides(pkg: string, stripped: boolean, o2: { zlibBanner: boolean; firstRevision: boolean }): string {
+function lintianOverrides(pkg: string, sbin: string, stripped: boolean, o2: { zlibBanner: boolean; firstRevision: boolean }): string {
   const o = [
     '# The license files of the statically linked components ship next to the SBOM so an audit',
     '# finds them without unpacking the source; their full texts are also in the copyright file.',
@@ -367,19 +297,19 @@ function lintianOverrides(pkg: string, stripped: boolean, o2: { zlibBanner: bool
     o.push(
       '# Debug information is removed; the symbol table is kept on purpose so that',
       '# `nm /usr/sbin/nginx | grep ktls_` (nginx-forge verify) can prove OpenSSL was built with kTLS.',
-      `${pkg}: unstripped-binary-or-object [usr/sbin/nginx]`,
+      `${pkg}: unstripped-binary-or-object [${sbin}]`,
     );
   } else {
     o.push(
       '# Shipped byte-identical to the verified, smoke-tested binary recorded in manifest.json.',
-      `${pkg}: unstripped-binary-or-object [usr/sbin/nginx]`,
+      `${pkg}: unstripped-binary-or-object [${sbin}]`,
     );
   }
   if (o2.zlibBanner) {
     o.push(
       '# Static linking is the point of this package: zlib-ng (zlib-compat), OpenSSL, PCRE2 and',
       '# jemalloc are pinned by sha256 and listed in the SBOM; a security fix is a rebuild with a new pin.',
-      `${pkg}: embedded-library zlib [usr/sbin/nginx]`,
+      `${pkg}: embedded-library zlib [${sbin}]`,
     );
   }
   if (o2.firstRevision) {
@@ -391,101 +321,53 @@ function lintianOverrides(pkg: string, stripped: boolean, o2: { zlibBanner: bool
   return `${o.join('\n')}\n`;
 }
 
-/** Use the configured user for workers: turn nginx's stock "#user  nobody;" into "user <name>;". */
-export function setWorkerUser(conf: string, user: string): string {
-  if (/^\s*user\s+\S+/m.test(conf)) return conf; // the configuration already picks one
-  if (/^#user\s+nobody;\s*$/m.test(conf)) return conf.replace(/^#user\s+nobody;\s*$/m, `user  ${user};`);
-  return `user  ${user};\n${conf}`;
-}
-
 /** Build the .deb; returns its path in outDir. */
 export async function buildDeb(input: DebInput): Promise<string> {
   const { plan } = input;
+  const i = plan.install;
   const ctx: RunContext = { component: 'nginx', stage: 'package:deb', log: input.log };
   const pkg = debPackageName(plan);
   const version = debVersion(plan, input.revision ?? 1);
-  const user = input.user ?? 'nginx';
+  const user = i.user;
   const epoch = sourceDateEpoch(input.sourceDateEpoch, input.manifest);
   const who = formatMaintainer(maintainer(input.maintainer));
-  const paths = configuredPaths(plan);
-  const sbinRel = (paths['sbin-path'] ?? `/${DEB_PATHS.binary}`).replace(/^\//, '');
-  if (!existsSync(path.join(input.root, sbinRel))) {
-    throw new StageError('nginx', 'package:deb', `the staging tree has no ${sbinRel}: ${input.root}`, {
-      hint: 'package the output of the install stage (nginx-forge package runs the build first)',
-    });
-  }
-  for (const f of [input.sbom, input.manifest]) {
-    if (f && !existsSync(f)) throw new StageError('nginx', 'package:deb', `missing file ${f}`);
-  }
 
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'nginx-forge-deb-'));
   try {
     const pkgRoot = path.join(scratch, 'pkg');
-    mkdirSync(pkgRoot);
-    cpSync(input.root, pkgRoot, { recursive: true, verbatimSymlinks: true });
+    const docDir = `/usr/share/doc/${pkg}`;
+    const unitDir = `/${(input.unitDir ?? (await defaultUnitDir(ctx))).replace(/^\/+|\/+$/g, '')}`;
+    const tree = await stageTree({
+      plan,
+      root: input.root,
+      licensesDir: input.licensesDir,
+      sbom: input.sbom,
+      manifest: input.manifest,
+      dest: pkgRoot,
+      docDir,
+      unitDir,
+      logGroup: 'adm',
+      strip: input.strip ?? 'debug',
+      ctx,
+      stage: 'package:deb',
+    });
+    const { binary, builtSha, stripped } = tree;
+    // dynamic modules ship in packages of their own (modules.ts)
+    splitModules(plan, pkgRoot, path.join(pkgRoot, rel(i.conf)));
 
-    // Not for a package: /run and /var/run are tmpfs at boot (nginx's make install creates the
-    // pid directory), *.default are nginx's pristine copies of the files next to them.
-    for (const d of ['run', 'var/run', 'var/lock']) rmSync(path.join(pkgRoot, d), { recursive: true, force: true });
-    const confDir = path.join(pkgRoot, DEB_PATHS.confDir);
-    if (existsSync(confDir)) {
-      for (const e of walk(confDir)) if (e.kind === 'file' && e.rel.endsWith('.default')) rmSync(path.join(confDir, e.rel));
-    }
-    // manual pages go compressed (Debian policy 12.1)
-    const man = path.join(pkgRoot, 'usr/share/man');
-    if (existsSync(man)) {
-      for (const e of walk(man)) {
-        if (e.kind !== 'file' || e.rel.endsWith('.gz')) continue;
-        const f = path.join(man, e.rel);
-        writeFileSync(`${f}.gz`, gzipSync(readFileSync(f), { level: 9 }));
-        rmSync(f);
-      }
-    }
-    const confRel = (paths['conf-path'] ?? '/etc/nginx/nginx.conf').replace(/^\//, '');
-    const confFile = path.join(pkgRoot, confRel);
-    if (existsSync(confFile)) writeFileSync(confFile, setWorkerUser(readFileSync(confFile, 'utf8'), user));
-    splitModules(plan, pkgRoot, confFile); // dynamic modules ship in their own packages (modules.ts)
-
-    // strip debug info (Debian policy 10.1); keep the symbol table for `nm | grep ktls_`
-    const binary = path.join(pkgRoot, sbinRel);
-    const builtSha = sha256File(binary);
-    let stripped = false;
-    if ((input.strip ?? 'debug') === 'debug') {
-      try {
-        await run(ctx, 'strip', ['--strip-debug', '--remove-section=.comment', binary]);
-        stripped = true;
-      } catch (e) {
-        if (!(e instanceof MissingToolError)) throw e;
-      }
-    }
-
-    // files the package adds
-    const doc = path.join(pkgRoot, 'usr/share/doc', pkg);
-    const put = (rel: string, text: string | Buffer, mode = 0o644) => {
-      const f = path.join(pkgRoot, rel);
+    // files only the .deb has
+    const put = (p: string, text: string | Buffer, mode = 0o644) => {
+      const f = path.join(pkgRoot, rel(p));
       mkdirSync(path.dirname(f), { recursive: true });
       writeFileSync(f, text);
       chmodSync(f, mode);
     };
-    const unitDir = (input.unitDir ?? (await defaultUnitDir(ctx))).replace(/^\/+|\/+$/g, '');
-    put(`${unitDir}/nginx.service`, systemdUnit(plan, paths));
-    put(DEB_PATHS.logrotate, logrotate(paths, user));
-    const tempDirs = [...new Set(Object.entries(paths).filter(([k]) => /-temp-path$/.test(k)).map(([, v]) => path.posix.dirname(v)))];
-    const logDirs = [...new Set([paths['error-log-path'], paths['http-log-path']].filter(Boolean).map((p) => path.posix.dirname(p!)))];
-    const ownedDirs = [...new Set([...tempDirs, ...logDirs, `/${DEB_PATHS.stateDir}`, `/${DEB_PATHS.logDir}`])].sort();
-    for (const d of ownedDirs) mkdirSync(path.join(pkgRoot, d), { recursive: true });
-    mkdirSync(doc, { recursive: true });
-    put(`usr/share/doc/${pkg}/copyright`, copyrightFile(plan, input.licensesDir, pkg));
-    put(`usr/share/doc/${pkg}/changelog.Debian.gz`, gzipSync(changelog(pkg, version, plan, who, epoch), { level: 9 }));
-    put(`usr/share/doc/${pkg}/README.Debian`, readme(pkg, plan, stripped, builtSha, user));
-    if (input.sbom) put(`usr/share/doc/${pkg}/sbom.cdx.json`, readFileSync(input.sbom));
-    if (input.manifest) put(`usr/share/doc/${pkg}/manifest.json`, readFileSync(input.manifest));
-    for (const c of plan.components) {
-      for (const f of licenseFilesOf(input.licensesDir, c.name)) put(`usr/share/doc/${pkg}/licenses/${c.name}/${path.basename(f)}`, readFileSync(f));
-    }
+    put(`${docDir}/copyright`, copyrightFile(plan, input.licensesDir, pkg));
+    put(`${docDir}/changelog.Debian.gz`, gzipSync(changelog(pkg, version, plan, who, epoch), { level: 9 }));
+    put(`${docDir}/README.Debian`, readme(pkg, plan, stripped, builtSha, user));
     put(
-      `usr/share/lintian/overrides/${pkg}`,
-      lintianOverrides(pkg, stripped, { zlibBanner: hasZlibBanner(readFileSync(binary)), firstRevision: (input.revision ?? 1) === 1 }),
+      `/usr/share/lintian/overrides/${pkg}`,
+      lintianOverrides(pkg, rel(i.sbin), stripped, { zlibBanner: hasZlibBanner(readFileSync(binary)), firstRevision: (input.revision ?? 1) === 1 }),
     );
 
     // normalise: 0755 for directories and executables, 0644 for the rest
@@ -499,7 +381,7 @@ export async function buildDeb(input: DebInput): Promise<string> {
     const arch = input.arch ?? (await debArch(ctx));
     // Installed-Size: KiB, each file rounded up, each directory/symlink one unit (as dpkg-gencontrol does)
     const installedSize = entries.reduce((n, e) => n + (e.kind === 'file' ? Math.ceil(e.size / 1024) : 1), 0);
-    const conffiles = entries.filter((e) => e.kind === 'file' && e.rel.startsWith('etc/')).map((e) => `/${e.rel}`);
+    const conffiles = tree.configs;
     const md5sums = entries
       .filter((e) => e.kind === 'file' && !e.rel.startsWith('etc/'))
       .map((e) => `${md5File(path.join(pkgRoot, e.rel))}  ${e.rel}`);
@@ -512,7 +394,7 @@ export async function buildDeb(input: DebInput): Promise<string> {
       ...wrap(
         `Statically linked: ${linkedIntoBinary(plan)
           .map((c) => `${c.displayName} ${c.version}`)
-          .join(', ')}. Build plan ${plan.planHash.slice(0, 16)}; the SBOM and manifest are in /usr/share/doc/${pkg}/.`,
+          .join(', ')}. Build plan ${plan.planHash.slice(0, 16)}; the SBOM and manifest are in ${docDir}/.`,
         78,
       ),
     ];
@@ -544,10 +426,10 @@ export async function buildDeb(input: DebInput): Promise<string> {
     meta('control', control, 0o644);
     meta('conffiles', `${conffiles.join('\n')}\n`, 0o644);
     meta('md5sums', `${md5sums.join('\n')}\n`, 0o644);
-    const purge = [...new Set([...tempDirs, `/${DEB_PATHS.stateDir}`, ...logDirs, `/${DEB_PATHS.logDir}`])].sort();
-    meta('postinst', postinst(pkg, user, [...new Set([...tempDirs, `/${DEB_PATHS.stateDir}`])].sort()), 0o755);
-    meta('prerm', prerm(pkg), 0o755);
-    meta('postrm', postrm(pkg, purge), 0o755);
+    const dirs = ownedDirs(plan);
+    meta('postinst', postinst(pkg, user, dirs.state, i.service), 0o755);
+    meta('prerm', prerm(pkg, i.service), 0o755);
+    meta('postrm', postrm(pkg, [...dirs.state, ...dirs.logs].sort(), i.service), 0o755);
     chmodSync(debian, 0o755);
 
     // one timestamp for everything (deepest first so a directory's mtime is not touched afterwards)

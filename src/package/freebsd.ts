@@ -2,29 +2,37 @@
 // configure arguments, built by the ports framework on FreeBSD.
 //
 //   Makefile      PORTNAME/PORTVERSION, every source as a DISTFILE with a MASTER_SITES group,
-//                 OPTIONS (KTLS, DEBUG), zlib-ng + jemalloc built static in pre-configure (as the
-//                 Linux build does), nginx's configure arguments from the plan with the paths
-//                 moved to FreeBSD's hier(7): /usr → ${PREFIX}, /etc → ${PREFIX}/etc, /run → /var/run
+//                 OPTIONS: DEBUG (off), KTLS, and SSL = PINNED_SSL (the recipe's OpenSSL, built by
+//                 nginx's make) | SYSTEM_SSL (base or ports OpenSSL through USES=ssl);
+//                 zlib-ng + jemalloc built static in pre-configure (as the Linux build does);
+//                 install paths from plan.install moved to hier(7): /usr -> ${PREFIX},
+//                 /etc -> ${PREFIX}/etc, /run -> /var/run; --with-cc-opt/--with-ld-opt start with
+//                 the user's ${CFLAGS}/${LDFLAGS}; CONFLICTS_INSTALL with the other profiles' ports
 //   distinfo      TIMESTAMP, SHA256 and SIZE of every distfile (SIZE: the recipe's, else the
 //                 verified copy in the distfiles store; a file with neither gets no SIZE line and
-//                 a warning: SIZE is optional to the framework, SHA256 is what it checks)
+//                 a warning). Each distfile is the archive a Linux build records in its manifest
+//                 and SBOM: Debian's pool copy first (zlib-ng: Debian's repack), see portArtifact()
 //   pkg-plist, pkg-descr, pkg-message, files/nginx.in (rc.d script)
+//   files/*.in    the production configuration (conf/nginx.ts) for FreeBSD's paths, user www,
+//                 installed as @sample files; man page nginx.8
 //   files/patch-*            the project's own nginx patches (patches/nginx/...), applied by the
-//                            framework (-p1) after the patch sets
+//                            framework (-p1) after EXTRA_PATCHES
 //   files/extra-patch-<c>-*  the project's own patches of the other components, applied in post-patch
 //
-// Patch sets (e.g. Debian's security fixes for nginx) are NOT copied into files/: their archive is
-// one more DISTFILE (pinned by its sha256 in distinfo, fetched from the ports framework's DEBIAN
-// mirrors) and pre-patch applies the recipe's list, in the recipe's order, from the extracted archive.
-// That keeps the port pinned by one hash per archive and lets the generator run without network
-// or a distfiles store.
+// Patch sets (e.g. Debian's security fixes) are NOT copied into files/: their archive is one more
+// DISTFILE (pinned by its sha256 in distinfo, fetched from the ports framework's DEBIAN mirrors),
+// left out of EXTRACT_ONLY and unpacked by post-extract into ${WRKDIR}/<patch set>/, so two
+// archives that both hold debian/ never meet. nginx's are applied by the framework (EXTRA_PATCHES,
+// in the recipe's order); another component's in post-patch (-d <its source tree>).
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { confInput, shippedConf } from './conf/nginx.ts';
 import { freebsdModuleOptions } from './modules.ts';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.ts';
 import { checkStore } from '../fetch/store.ts';
 import { component, server, tlsLibrary, type BuildPlan } from '../plan.ts';
 import { copiedOutputs, libraryCommands } from '../stages/library.ts';
+import { TEMP_PATHS } from '../recipes/resolve.ts';
 import type { Artifact } from '../recipes/schema.ts';
 import { sourceDateEpoch, wrap } from './common.ts';
 
@@ -95,19 +103,32 @@ export function freebsdPath(key: string, p: string): string {
 /** A path as a plist entry: relative to ${PREFIX}, or absolute outside it. */
 const plistPath = (p: string) => (p.startsWith('${PREFIX}/') ? p.slice('${PREFIX}/'.length) : p);
 
-/** The artifact the port fetches: the first one with an upstream URL, else one in Debian's main pool. */
-function portArtifact(c: BuildPlan['components'][number]): { artifact: Artifact; file: string; site: string } | undefined {
-  for (const a of c.artifacts) {
+/**
+ * The artifact the port fetches. An archive Debian's main pool carries comes first: it is the one a
+ * Linux build on a Debian host can always fetch, and the bytes its manifest and SBOM then record
+ * (zlib-ng: Debian's repack, not the tag archive). From its upstream URL when it has one whose
+ * last segment is the file, else from the ports framework's DEBIAN mirrors. Without a pool copy:
+ * the first artifact with an upstream URL.
+ */
+export function portArtifact(c: BuildPlan['components'][number]): { artifact: Artifact; file: string; site: string } | undefined {
+  const upstream = (a: Artifact) => {
     const url = a.urls[0];
-    if (!url) continue;
+    if (!url) return undefined;
     const base = url.slice(url.lastIndexOf('/') + 1);
     if (base === a.file) return { artifact: a, file: a.file, site: url.slice(0, url.length - base.length) };
     // a URL whose last segment is not the file name (e.g. a tag archive): the framework fetches
     // <site><file>, and "?dummy=/" turns the appended name into an ignored query string
     return { artifact: a, file: a.file, site: `${url}?dummy=/` };
+  };
+  for (const a of c.artifacts) {
+    if (!a.distro || a.distro.archive !== 'main') continue;
+    const u = upstream(a);
+    if (u && u.file === a.file && !u.site.includes('?dummy=/')) return u;
+    return { artifact: a, file: a.distro.file, site: `DEBIAN/pool/${a.distro.pool}/` };
   }
   for (const a of c.artifacts) {
-    if (a.distro && a.distro.archive === 'main') return { artifact: a, file: a.distro.file, site: `DEBIAN/pool/${a.distro.pool}/` };
+    const u = upstream(a);
+    if (u) return u;
   }
   return undefined;
 }
@@ -122,6 +143,53 @@ async function sizeOf(a: { file: string; sha256: string; size?: number }, distdi
     }
   }
   return { from: 'unknown' };
+}
+
+/** The other profiles of the recipe set: their ports install the same files (CONFLICTS_INSTALL). */
+function otherProfiles(plan: BuildPlan): string[] {
+  const dir = path.join(plan.recipesDir, 'profiles');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => f.replace(/\.json$/, ''))
+    .filter((p) => p !== plan.profile)
+    .sort();
+}
+
+/**
+ * The production configuration (conf/nginx.ts) with FreeBSD's paths and user: SUB_FILES templates
+ * (%%PREFIX%% filled by the framework), each installed as a @sample file.
+ */
+export function portConfiguration(plan: BuildPlan, paths: Record<string, string>): {
+  templates: Record<string, { rel: string; text: string }>;
+  symlinks: Record<string, string>;
+  dirs: string[];
+} {
+  const sub = (p: string) => p.replaceAll('${PREFIX}', '%%PREFIX%%');
+  const i = plan.install;
+  const conf = sub(paths['conf-path']!);
+  const install = {
+    ...i,
+    prefix: sub(paths.prefix!),
+    sbin: sub(paths['sbin-path']!),
+    conf,
+    confDir: path.posix.dirname(conf),
+    modules: sub(paths['modules-path']!),
+    errorLog: sub(paths['error-log-path']!),
+    accessLog: sub(paths['http-log-path']!),
+    pid: sub(paths['pid-path']!),
+    lock: sub(paths['lock-path']!),
+    html: `${sub(paths.prefix!)}/html`,
+    user: 'www',
+    group: 'www',
+  };
+  const shipped = shippedConf({ ...confInput(plan), install });
+  const templates: Record<string, { rel: string; text: string }> = {};
+  for (const [rel, text] of Object.entries(shipped.files)) {
+    // flat names in files/ (SUB_FILES): "sites-available/default" -> "default", "conf.d/ktls.conf" -> "ktls.conf"
+    templates[path.posix.basename(rel)] = { rel, text: text.replaceAll('systemctl reload nginx', 'service nginx reload') };
+  }
+  return { templates, symlinks: shipped.symlinks, dirs: shipped.dirs };
 }
 
 export async function freebsdPort(input: PortInput): Promise<PortResult> {
@@ -139,7 +207,6 @@ export async function freebsdPort(input: PortInput): Promise<PortResult> {
       warnings.push(`${c.name} ${c.version}: no artifact with an upstream URL or a Debian main-pool file; put ${c.artifacts[0]!.file} into DISTDIR by hand`);
       continue;
     }
-    if (chosen.artifact.sha256 !== c.sha256) warnings.push(`${c.name}: the port fetches ${chosen.file} (an equivalent archive of the recipe), not the preferred ${c.artifacts[0]!.file}`);
     const s = await sizeOf({ file: chosen.artifact.file, sha256: chosen.artifact.sha256, size: chosen.artifact.size }, input.distdir);
     distfiles.push({ component: c.name, file: chosen.file, group: groupOf(c.name), site: chosen.site, sha256: chosen.artifact.sha256, size: s.size, sizeFrom: s.from });
   }
@@ -167,39 +234,52 @@ export async function freebsdPort(input: PortInput): Promise<PortResult> {
     }
   }
 
-  // configure arguments, FreeBSD paths
-  const configure: string[] = [];
+  // configure arguments: install paths from plan.install moved to hier(7); modules and library
+  // arguments from the plan; compiler flags are the user's (CFLAGS/LDFLAGS) plus what the libraries need
+  const i = plan.install;
+  const fb = (key: string, p: string) => freebsdPath(key, p);
+  const paths: Record<string, string> = {
+    prefix: fb('prefix', i.prefix),
+    'sbin-path': fb('sbin-path', i.sbin),
+    'modules-path': fb('modules-path', i.modules),
+    'conf-path': fb('conf-path', i.conf),
+    'error-log-path': fb('error-log-path', i.errorLog),
+    'http-log-path': fb('http-log-path', i.accessLog),
+    'pid-path': fb('pid-path', i.pid),
+    'lock-path': fb('lock-path', i.lock),
+  };
+  for (const [opt, directive] of Object.entries(TEMP_PATHS)) paths[opt] = fb(opt, i.temp[directive]!);
+  const configure: string[] = Object.entries(paths).map(([k, v]) => `--${k}=${v}`);
   const tls = tlsLibrary(plan);
   const opensslOpts = tls?.options ?? [];
-  const hasDebug = plan.configureArgs.includes('--with-debug');
-  const paths: Record<string, string> = {};
-  const modOpts = freebsdModuleOptions(plan, freebsdPath('modules-path', plan.configureArgs.find((a) => a.startsWith('--modules-path='))?.slice(15) ?? '/usr/lib/nginx/modules'));
+  const tlsArgs: string[] = [];
+  const modOpts = freebsdModuleOptions(plan, paths['modules-path']!);
+  const libs = plan.components.filter((c) => c.role !== 'server' && c.consume);
+  const fill = (t: string, c: (typeof libs)[number]) => t.replaceAll('{dir}', `../${c.layout}`).replaceAll('{options}', c.options.join(' '));
   for (const a of plan.configureArgs) {
     if (modOpts.isModuleArg(a)) continue; // module OPTIONS (modules.ts)
-    const m = /^--([a-z-]+-path|prefix)=(.*)$/.exec(a);
-    if (m) {
-      const mapped = freebsdPath(m[1]!, m[2]!);
-      paths[m[1]!] = mapped;
-      configure.push(`--${m[1]}=${mapped}`);
-    } else if (a.startsWith('--with-openssl-opt=')) {
-      configure.push('--with-openssl-opt="${OPENSSL_OPTIONS}"');
-    } else if (a === '--with-debug') {
-      // DEBUG option
-    } else {
-      configure.push(quoteArg(a));
+    if (/^--([a-z-]+-path|prefix)=/.test(a) || a.startsWith('--with-cc-opt=') || a.startsWith('--with-ld-opt=') || a === '--with-debug') continue;
+    if (tls && tls.consume?.configureArgs.some((t) => fill(t, tls) === a)) {
+      tlsArgs.push(a.startsWith('--with-openssl-opt=') ? '--with-openssl-opt="${OPENSSL_OPTIONS}"' : quoteArg(a));
+      continue;
     }
+    configure.push(quoteArg(a));
   }
+  const ccOpt = libs.flatMap((c) => c.consume!.ccOpt.map((t) => checkArg(fill(t, c))));
+  const ldOpt = libs.flatMap((c) => c.consume!.ldOpt.map((t) => checkArg(fill(t, c))));
+  configure.push(`--with-cc-opt="\${CFLAGS}${ccOpt.length ? ` ${ccOpt.join(' ')}` : ''}"`, `--with-ld-opt="\${LDFLAGS}${ldOpt.length ? ` ${ldOpt.join(' ')}` : ''}"`);
   configure.push('--user=www', '--group=www');
-  const confPath = paths['conf-path'] ?? '${PREFIX}/etc/nginx/nginx.conf';
+  const confPath = paths['conf-path']!;
   const confDir = path.posix.dirname(confPath);
-  const sbinPath = paths['sbin-path'] ?? '${PREFIX}/sbin/nginx';
-  const prefix = paths.prefix ?? '${PREFIX}/share/nginx';
-  const pidPath = paths['pid-path'] ?? '/var/run/nginx.pid';
-  const logDirs = [...new Set([paths['error-log-path'], paths['http-log-path']].filter(Boolean).map((p) => path.posix.dirname(p!)))];
-  const tempDirs = [...new Set(Object.entries(paths).filter(([k]) => /-temp-path$/.test(k)).map(([, v]) => path.posix.dirname(v)))];
-  const runDirs = [...new Set([pidPath, paths['lock-path']].filter(Boolean).map((p) => path.posix.dirname(p!)))].filter((d) => !d.startsWith('${PREFIX}'));
+  const sbinPath = paths['sbin-path']!;
+  const prefix = paths.prefix!;
+  const pidPath = paths['pid-path']!;
+  const logDirs = [...new Set([paths['error-log-path']!, paths['http-log-path']!].map((p) => path.posix.dirname(p)))].sort();
+  const tempDirs = [...new Set(Object.keys(TEMP_PATHS).map((k) => path.posix.dirname(paths[k]!)))].sort();
+  const runDirs = [...new Set([pidPath, paths['lock-path']!].map((p) => path.posix.dirname(p)))].filter((d) => !d.startsWith('${PREFIX}'));
+  const portConf = portConfiguration(plan, paths);
 
-  const licenses = new Map<string, { file: string; spdx: string }>();
+  const licenses = new Map<string, { file?: string; spdx: string }>();
   const BSD_LICENSE: Record<string, string> = { 'BSD-2-Clause': 'BSD2CLAUSE', 'BSD-3-Clause': 'BSD3CLAUSE', 'Apache-2.0': 'APACHE20', Zlib: 'ZLIB', MIT: 'MIT', ISCL: 'ISCL' };
   const custom: string[] = [];
   for (const c of plan.components) {
@@ -209,12 +289,22 @@ export async function freebsdPort(input: PortInput): Promise<PortResult> {
       id = base.toUpperCase().replace(/[^A-Z0-9]/g, '');
       custom.push(id);
     }
-    if (!licenses.has(id)) licenses.set(id, { file: `\${WRKDIR}/${c.topdir}/${c.licenseFiles[0]}`, spdx: c.license });
+    // the TLS library's sources are absent with SYSTEM_SSL: a license the framework knows needs no file
+    const optionalSource = c.role === 'tls' && !custom.includes(id);
+    if (!licenses.has(id)) licenses.set(id, { file: optionalSource ? undefined : `\${WRKDIR}/${c.topdir}/${c.licenseFiles[0]}`, spdx: c.license });
   }
 
   // libraries nginx's own make cannot build from a --with-*= source tree are built before configure,
   // with the same generic builder commands the pipeline runs (recipes' "build"), installed in place
   const separate = plan.components.filter((c) => c.role !== 'server' && c.consume?.placement === 'deps');
+  // the pinned TLS library is one side of an OPTIONS choice: base/ports OpenSSL (USES=ssl) is the other
+  const tlsGroup = tls ? groupOf(tls.name) : undefined;
+  const tlsSets = new Set(plan.patchSets.filter((s) => tls && s.component === tls.name).map((s) => groupOf(s.name)));
+  const optional = (d: PortDistfile) => d.group === tlsGroup || tlsSets.has(d.group);
+  const archiveSets = new Set(plan.patchSets.map((s) => groupOf(s.name)));
+  const mainFiles = distfiles.filter((d) => !optional(d));
+  const tlsFiles = distfiles.filter(optional);
+  const conflicts = ['nginx', 'nginx-devel', 'nginx-full', 'nginx-lite', 'nginx-naxsi', ...otherProfiles(plan).map((p) => `nginx-forge-${p}`)];
   const mk: string[] = [
     `# nginx built from pinned, verified sources: nginx-forge profile "${plan.profile}".`,
     `# Generated by \`nginx-forge package --format freebsd-port --profile ${plan.profile}\`;`,
@@ -225,7 +315,9 @@ export async function freebsdPort(input: PortInput): Promise<PortResult> {
     assign('CATEGORIES', ['www']),
     assign('MASTER_SITES', distfiles.map((d) => `${d.site}:${d.group}`)),
     assign('PKGNAMESUFFIX', [suffix]),
-    assign('DISTFILES', distfiles.map((d) => `${d.file}:${d.group}`)),
+    assign('DISTFILES', mainFiles.map((d) => `${d.file}:${d.group}`)),
+    // patch-set archives are not extracted over WRKDIR: post-extract unpacks each into its own directory
+    assign('EXTRACT_ONLY', mainFiles.filter((d) => !archiveSets.has(d.group)).map((d) => d.file)),
     '',
     assign('MAINTAINER', [input.maintainer ?? 'ports@FreeBSD.org']),
     assign('COMMENT', [`Nginx with statically linked ${plan.components.filter((c) => c.role !== 'server').map((c) => c.displayName).join(', ')} (${plan.profile})`]),
@@ -233,7 +325,7 @@ export async function freebsdPort(input: PortInput): Promise<PortResult> {
     '',
     assign('LICENSE', [[...licenses.keys()].join(' ')]),
     assign('LICENSE_COMB', ['multi']),
-    ...[...licenses.entries()].map(([id, l]) => assign(`LICENSE_FILE_${id}`, [l.file])),
+    ...[...licenses.entries()].flatMap(([id, l]) => (l.file ? [assign(`LICENSE_FILE_${id}`, [l.file])] : [])),
     ...custom.flatMap((id) => [
       assign(`LICENSE_NAME_${id}`, [licenses.get(id)!.spdx]),
       assign(`LICENSE_PERMS_${id}`, ['dist-mirror dist-sell pkg-mirror pkg-sell auto-accept']),
@@ -245,31 +337,56 @@ export async function freebsdPort(input: PortInput): Promise<PortResult> {
     assign('CPE_PRODUCT', ['nginx']),
     assign('USE_RC_SUBR', ['nginx']),
     '',
-    assign('CONFLICTS_INSTALL', ['nginx nginx-devel nginx-full nginx-lite nginx-naxsi']),
+    '# every nginx-forge profile installs sbin/nginx, as the ports\' own nginx flavours do',
+    assign('CONFLICTS_INSTALL', [conflicts.join(' ')]),
     '',
     assign('WRKSRC', [`\${WRKDIR}/${nginx.topdir}`]),
     assign('HAS_CONFIGURE', ['yes']),
-    '# OpenSSL is built by nginx\'s own make (--with-openssl); nginx keeps only the last',
-    '# --with-openssl-opt, so all of OpenSSL\'s options travel in this one variable',
-    assign('OPENSSL_OPTIONS', [opensslOpts.filter((o) => o !== 'enable-ktls').join(' ')]),
+    '# the user\'s CFLAGS and LDFLAGS reach nginx (--with-cc-opt/--with-ld-opt) and the libraries',
+    '# (CONFIGURE_ENV, MAKE_ENV); the Linux profile\'s own hardening flags are the framework\'s job here',
     assign('CONFIGURE_ARGS', configure),
     '',
-    assign('OPTIONS_DEFINE', [['DEBUG KTLS', ...modOpts.define].join(' ')]),
-    assign('OPTIONS_DEFAULT', [[...(hasDebug ? ['DEBUG'] : []), ...(plan.ktls ? ['KTLS'] : []), ...modOpts.define].join(' ')]),
-    assign('DEBUG_DESC', ['Debug logging (needed to prove kTLS from the error log)']),
-    assign('KTLS_DESC', ['Kernel TLS offload: OpenSSL enable-ktls, SSL_sendfile (see ktls(4))']),
+    ...(tls
+      ? [
+          assign('OPTIONS_DEFINE', [['DEBUG', ...(tls.ktls ? ['KTLS'] : []), ...modOpts.define].join(' ')]),
+          assign('OPTIONS_SINGLE', ['SSL']),
+          assign('OPTIONS_SINGLE_SSL', ['PINNED_SSL SYSTEM_SSL']),
+          assign('OPTIONS_DEFAULT', [['PINNED_SSL', ...(plan.ktls ? ['KTLS'] : []), ...modOpts.define].join(' ')]),
+        ]
+      : [assign('OPTIONS_DEFINE', [['DEBUG', ...modOpts.define].join(' ')]), assign('OPTIONS_DEFAULT', [modOpts.define.join(' ')])]),
+    assign('DEBUG_DESC', ['Debug logging (nginx -V shows --with-debug; for diagnosis, not production)']),
     assign('DEBUG_CONFIGURE_ON', ['--with-debug']),
-    assign('KTLS_VARS', ['OPENSSL_OPTIONS+=enable-ktls']),
+    ...(tls
+      ? [
+          assign('SSL_DESC', ['TLS library']),
+          assign('PINNED_SSL_DESC', [`${tls.displayName} ${tls.version} as pinned by nginx-forge, linked statically`]),
+          assign('SYSTEM_SSL_DESC', ['OpenSSL from base or ports (DEFAULT_VERSIONS+=ssl=...)']),
+          assign('PINNED_SSL_DISTFILES', tlsFiles.map((d) => `${d.file}:${d.group}`)),
+          '# OpenSSL is built by nginx\'s own make (--with-openssl); nginx keeps only the last',
+          '# --with-openssl-opt, so all of OpenSSL\'s options travel in this one variable',
+          assign('OPENSSL_OPTIONS', [opensslOpts.filter((o) => o !== tls.ktls?.option).join(' ')]),
+          assign('PINNED_SSL_CONFIGURE_ON', tlsArgs),
+          assign('PINNED_SSL_EXTRACT_ONLY', tlsFiles.filter((d) => !archiveSets.has(d.group)).map((d) => d.file)),
+          assign('SYSTEM_SSL_USES', ['ssl']),
+          assign('SYSTEM_SSL_CFLAGS', ['-I${OPENSSLINC}']),
+          assign('SYSTEM_SSL_LDFLAGS', ['-L${OPENSSLLIB}']),
+          ...(tls.ktls
+            ? [
+                assign('KTLS_DESC', ['Kernel TLS offload: SSL_sendfile, ktls(4); base OpenSSL has it on FreeBSD 13+']),
+                ...(tls.ktls.option ? [assign('KTLS_VARS', [`OPENSSL_OPTIONS+=${tls.ktls.option}`])] : []),
+              ]
+            : []),
+        ]
+      : []),
     ...modOpts.lines,
     '',
-    assign('SUB_FILES', ['pkg-message']),
+    assign('SUB_FILES', ['pkg-message', ...Object.keys(portConf.templates).sort()]),
     assign('SUB_LIST', [`PIDFILE=${pidPath} CONFFILE=${confPath}`]),
     '',
   ];
   const setPatches = plan.patches.filter((p) => p.origin.kind === 'patchset');
   const localNginx = plan.patches.filter((p) => p.origin.kind === 'local' && p.component === 'nginx');
   const localOther = plan.patches.filter((p) => p.origin.kind === 'local' && p.component !== 'nginx');
-  if (localNginx.length) mk.push('# files/patch-* are the project\'s own nginx patches (git-style a/ b/ paths)', assign('PATCH_STRIP', ['-p1']), '');
 
   const files: Record<string, string> = {};
   const patchFileName = (id: string) => path.posix.basename(id).replace(/[^A-Za-z0-9._-]/g, '_');
@@ -282,30 +399,36 @@ export async function freebsdPort(input: PortInput): Promise<PortResult> {
     files[`files/extra-patch-${p.component}-${patchFileName(p.id)}`] = readFileSync(p.origin.path, 'utf8');
   }
 
-  if (setPatches.length) {
-    const sets = plan.patchSets
-      .map((set) => ({ set, list: setPatches.filter((p) => p.origin.kind === 'patchset' && p.origin.patchSet === set.name) }))
-      .filter((x) => x.list.length);
-    const varOf = (name: string) => `${groupOf(name).toUpperCase()}_PATCHES`;
-    for (const { set, list } of sets) {
-      mk.push(`# ${set.name}: ${set.description}; applied in this order`);
-      mk.push(assign(varOf(set.name), list.map((p) => checkArg(path.posix.basename(p.origin.path)))));
-    }
-    mk.push('', 'pre-patch:');
-    for (const { set, list } of sets) {
-      const c = component(plan, set.component);
-      const dir = path.posix.dirname(list[0]!.origin.path);
-      mk.push(
-        `\t@for p in \${${varOf(set.name)}}; do \\`,
-        `\t\t\${ECHO_MSG} "===>  Applying ${set.name} $$p"; \\`,
-        `\t\t\${PATCH} -d \${WRKDIR}/${c.topdir} -p${list[0]!.strip} -E -s --forward < \${WRKDIR}/${dir}/$$p || exit 1; \\`,
-        '\tdone',
-      );
-    }
+  // patch sets: each archive unpacked into ${WRKDIR}/<set>/; nginx's go through the framework
+  // (EXTRA_PATCHES, applied before files/patch-*), the other components' in post-patch
+  const sets = plan.patchSets
+    .map((set) => ({ set, list: setPatches.filter((p) => p.origin.kind === 'patchset' && p.origin.patchSet === set.name), d: distfiles.find((x) => x.group === groupOf(set.name)) }))
+    .filter((x) => x.list.length && x.d);
+  const setPath = (set: string, p: (typeof setPatches)[number]) => `\${WRKDIR}/${set}/${checkArg(p.origin.kind === 'patchset' ? p.origin.path : '')}`;
+  const nginxSets = sets.filter((x) => x.set.component === 'nginx');
+  if (nginxSets.length || localNginx.length) {
+    for (const { set } of nginxSets) mk.push(`# ${set.name}: ${set.description}; applied in this order`);
+    if (nginxSets.length) mk.push(assign('EXTRA_PATCHES', nginxSets.flatMap(({ set, list }) => list.map((p) => `${setPath(set.name, p)}:-p${p.strip}`))));
+    if (localNginx.length) mk.push('# files/patch-* are the project\'s own nginx patches (git-style a/ b/ paths)', assign('PATCH_STRIP', ['-p1']));
     mk.push('');
   }
-  if (localOther.length) {
-    mk.push('post-patch:');
+  const extractLines = (list: typeof sets) =>
+    list.flatMap(({ set, d }) => [`\t@\${MKDIR} \${WRKDIR}/${set.name}`, `\t@\${TAR} -xf \${_DISTDIR}/${d!.file} -C \${WRKDIR}/${set.name}`]);
+  const mainSets = sets.filter((x) => !optional(x.d!));
+  const tlsSetList = sets.filter((x) => optional(x.d!));
+  if (mainSets.length) mk.push('post-extract:', ...extractLines(mainSets), '');
+  if (tlsSetList.length) mk.push('post-extract-PINNED_SSL-on:', ...extractLines(tlsSetList), '');
+  const applyLines = (list: typeof sets) =>
+    list.flatMap(({ set, list: ps }) => {
+      const c = component(plan, set.component);
+      return [
+        `# ${set.name}: ${set.description}; applied in this order`,
+        ...ps.map((p) => `\t@\${PATCH} -d \${WRKDIR}/${c.topdir} -p${p.strip} -E -s --forward < ${setPath(set.name, p)}`),
+      ];
+    });
+  const otherMain = mainSets.filter((x) => x.set.component !== 'nginx');
+  if (otherMain.length || localOther.length) {
+    mk.push('post-patch:', ...applyLines(otherMain));
     for (const p of localOther) {
       const c = component(plan, p.component);
       mk.push(`\t@\${ECHO_MSG} "===>  Applying ${p.id}"`);
@@ -313,6 +436,7 @@ export async function freebsdPort(input: PortInput): Promise<PortResult> {
     }
     mk.push('');
   }
+  if (tlsSetList.length) mk.push('post-patch-PINNED_SSL-on:', ...applyLines(tlsSetList), '');
 
   mk.push('pre-configure:');
   for (const c of separate) {
@@ -334,8 +458,9 @@ export async function freebsdPort(input: PortInput): Promise<PortResult> {
   }
   mk.push('');
 
-  // what nginx's `make install` writes, as the package should own it
-  const confFiles = ['fastcgi.conf', 'fastcgi_params', 'mime.types', path.posix.basename(confPath), 'scgi_params', 'uwsgi_params'].sort();
+  // what nginx's `make install` writes, as the package should own it; nginx.conf is replaced by
+  // the production configuration (conf/nginx.ts), rendered for FreeBSD's paths in files/*.in
+  const confFiles = ['fastcgi.conf', 'fastcgi_params', 'mime.types', 'scgi_params', 'uwsgi_params'].sort();
   const plainConf = ['koi-utf', 'koi-win', 'win-utf'];
   mk.push(
     'post-install:',
@@ -344,23 +469,41 @@ export async function freebsdPort(input: PortInput): Promise<PortResult> {
     `\t\${MV} \${STAGEDIR}${confDir}/\${f} \${STAGEDIR}${confDir}/\${f}.sample`,
     `\t\${RM} \${STAGEDIR}${confDir}/\${f}.default`,
     '.endfor',
+    `\t\${RM} \${STAGEDIR}${confDir}/${path.posix.basename(confPath)} \${STAGEDIR}${confDir}/${path.posix.basename(confPath)}.default`,
+    `\t@\${MKDIR} ${portConf.dirs.map((d) => `\${STAGEDIR}${confDir}/${d}`).join(' ')}`,
+    ...Object.entries(portConf.templates)
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([name, { rel }]) => `\t\${INSTALL_DATA} \${WRKDIR}/${name} \${STAGEDIR}${confDir}/${rel}.sample`),
+    ...Object.entries(portConf.symlinks).map(([f, target]) => `\t\${LN} -sf ${target} \${STAGEDIR}${confDir}/${f}`),
     ...runDirs.map((d) => `\t-\${RMDIR} \${STAGEDIR}${d}`),
     ...tempDirs.map((d) => `\t\${MKDIR} \${STAGEDIR}${d}`),
+    `\t\${INSTALL_MAN} \${WRKSRC}/objs/nginx.8 \${STAGEDIR}\${PREFIX}/share/man/man8`,
     `\t\${STRIP_CMD} --strip-debug \${STAGEDIR}${sbinPath}`,
     '',
     '.include <bsd.port.mk>',
     '',
   );
 
-  const plist = [
+  const confEntries = [
     ...confFiles.map((f) => `@sample ${plistPath(confDir)}/${f}.sample`),
+    ...Object.values(portConf.templates).map(({ rel }) => `@sample ${plistPath(confDir)}/${rel}.sample`),
     ...plainConf.map((f) => `${plistPath(confDir)}/${f}`),
+    ...Object.keys(portConf.symlinks).map((f) => `${plistPath(confDir)}/${f}`),
+    // empty directories only: a directory with files in it is the files' parent already
+    ...portConf.dirs
+      .filter((d) => ![...Object.values(portConf.templates).map((t) => t.rel), ...Object.keys(portConf.symlinks)].some((f) => f.startsWith(`${d}/`)))
+      .map((d) => `@dir ${plistPath(confDir)}/${d}`),
+  ];
+  const plist = [
+    ...confEntries.sort((a, b) => (a.replace(/^@\w+ /, '') < b.replace(/^@\w+ /, '') ? -1 : 1)),
     plistPath(sbinPath),
     `${plistPath(prefix)}/html/50x.html`,
     `${plistPath(prefix)}/html/index.html`,
+    'share/man/man8/nginx.8.gz',
     ...[...logDirs, ...tempDirs].sort().map((d) => `@dir ${plistPath(d)}`),
     ...modOpts.plist,
   ];
+  for (const [name, { text }] of Object.entries(portConf.templates)) files[`files/${name}.in`] = text;
 
   const descr = [
     ...wrap(`nginx ${nginx.version} built from pinned, verified sources by nginx-forge, profile "${plan.profile}": ${plan.description}.`, 72),
@@ -377,9 +520,9 @@ export async function freebsdPort(input: PortInput): Promise<PortResult> {
         '  sysctl kern.ipc.tls.enable=1            (persist it in /etc/sysctl.conf)',
         '  kldload ktls_ocf                        (only where /boot/kernel/ktls_ocf.ko',
         '                                           exists; newer kernels have it built in)',
-        'and the server block needs:',
-        '  ssl_conf_command Options KTLS;',
-        '  sendfile on;',
+        'The configuration turns it on for every TLS server in',
+        '  %%PREFIX%%/etc/nginx/conf.d/ktls.conf (ssl_conf_command Options KTLS; sendfile on;)',
+        'and sites-available/example-tls shows a TLS server the kernel can offload.',
       ]
     : [];
   const message = [

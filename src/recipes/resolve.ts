@@ -4,7 +4,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import semver from 'semver';
 import { RecipeError, UsageError, type RecipeProblem } from '../errors.ts';
-import type { BuildPlan, PlanComponent, PlanPatch, PlanPatchSet, PlanStage, StageKind } from '../plan.ts';
+import type { BuildPlan, PlanComponent, PlanInstall, PlanPatch, PlanPatchSet, PlanStage, StageKind } from '../plan.ts';
 import { distroSource, libraries, modules } from '../plan.ts';
 import type { ComponentName, ComponentRecipe, ProfileRecipe } from './schema.ts';
 import { codeOf } from '../pipeline/kinds.ts';
@@ -219,6 +219,59 @@ export function nginxConfigureArgs(p: ProfileRecipe, components: PlanComponent[]
   return args;
 }
 
+/** nginx's temp path options and the directive each one sets. */
+export const TEMP_PATHS: Record<string, string> = {
+  'http-client-body-temp-path': 'client_body_temp_path',
+  'http-proxy-temp-path': 'proxy_temp_path',
+  'http-fastcgi-temp-path': 'fastcgi_temp_path',
+  'http-uwsgi-temp-path': 'uwsgi_temp_path',
+  'http-scgi-temp-path': 'scgi_temp_path',
+};
+
+/**
+ * Install paths from the profile's prefix and paths; a path the profile leaves out gets nginx's own
+ * default (auto/options: relative to the prefix). Packaging reads these instead of the configure argv.
+ */
+export function installPaths(prefix: string, paths: Record<string, string>, user = 'nginx'): PlanInstall {
+  const at = (key: string, dflt: string) => {
+    const v = paths[key] ?? dflt;
+    return v.startsWith('/') ? v : path.posix.join(prefix, v);
+  };
+  const defaults: Record<string, string> = {
+    'http-client-body-temp-path': 'client_body_temp',
+    'http-proxy-temp-path': 'proxy_temp',
+    'http-fastcgi-temp-path': 'fastcgi_temp',
+    'http-uwsgi-temp-path': 'uwsgi_temp',
+    'http-scgi-temp-path': 'scgi_temp',
+  };
+  const conf = at('conf-path', 'conf/nginx.conf');
+  const errorLog = at('error-log-path', 'logs/error.log');
+  const accessLog = at('http-log-path', 'logs/access.log');
+  const pid = at('pid-path', 'logs/nginx.pid');
+  const lock = at('lock-path', 'logs/nginx.lock');
+  const temp = Object.fromEntries(Object.entries(TEMP_PATHS).map(([k, d]) => [d, at(k, defaults[k]!)]));
+  const uniq = (xs: string[]) => [...new Set(xs)].sort();
+  return {
+    prefix,
+    sbin: at('sbin-path', 'sbin/nginx'),
+    conf,
+    confDir: path.posix.dirname(conf),
+    modules: at('modules-path', 'modules'),
+    errorLog,
+    accessLog,
+    pid,
+    lock,
+    temp,
+    logDirs: uniq([errorLog, accessLog].map((p) => path.posix.dirname(p))),
+    tempDirs: uniq(Object.values(temp).map((p) => path.posix.dirname(p))),
+    runDirs: uniq([pid, lock].map((p) => path.posix.dirname(p))),
+    html: path.posix.join(prefix, 'html'),
+    user,
+    group: user,
+    service: 'nginx',
+  };
+}
+
 export function resolvePlan(recipes: RecipeSet, profileName: string, opts: ResolveOptions = {}): BuildPlan {
   const entry = recipes.profiles.get(profileName);
   if (!entry) {
@@ -303,6 +356,7 @@ export function resolvePlan(recipes: RecipeSet, profileName: string, opts: Resol
     components,
     configureArgs,
     nginxFlags: p.nginx.modules,
+    install: installPaths(p.nginx.prefix, p.nginx.paths),
     patches,
     patchSets,
     stages,

@@ -1,0 +1,308 @@
+// An RPM package from a build's DESTDIR staging tree: a spec generated from the plan, built with
+// rpmbuild. Same content as the .deb (service.ts's stageTree): binary, production configuration
+// as %config(noreplace), systemd unit, logrotate rule, system user created in %pre, license files
+// as %license, SBOM and manifest as %doc.
+//
+//   <pkg>-<nginx version>-<release>.<arch>.rpm
+//     /usr/sbin/nginx, /etc/nginx/*, /usr/lib/systemd/system/nginx.service, /etc/logrotate.d/nginx,
+//     /var/lib/nginx, /var/log/nginx, /usr/share/nginx/html/*,
+//     /usr/share/doc/<pkg>/{sbom.cdx.json,manifest.json}, /usr/share/licenses/<pkg>/<component>/*
+//
+// The spec does not compile anything: %install copies the staged tree (the build already ran
+// under nginx-forge's pinned, verified pipeline). Reproducible where rpmbuild allows it:
+// SOURCE_DATE_EPOCH, clamped file mtimes, build time and build host fixed.
+// rpmlint findings that are intended are filtered in <pkg>.rpmlintrc, each with its reason.
+import { appendFileSync, chmodSync, copyFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import { run, type RunContext } from '../exec.ts';
+import { component, server, type BuildPlan } from '../plan.ts';
+import { formatMaintainer, maintainer, sourceDateEpoch, walk, wrap } from './common.ts';
+import { stageTree, type Tree } from './service.ts';
+
+export interface RpmInput {
+  plan: BuildPlan;
+  root: string;
+  licensesDir: string;
+  sbom?: string;
+  manifest?: string;
+  outDir: string;
+  log: string;
+  release?: number;
+  maintainer?: string;
+  sourceDateEpoch?: number;
+  strip?: 'debug' | 'none';
+}
+
+export const rpmPackageName = (plan: BuildPlan) => `nginx-forge-${plan.profile}`;
+export const UNIT_DIR = '/usr/lib/systemd/system';
+
+/** Directories of the base system: the package uses them but must not own them. */
+const SYSTEM_DIRS = new Set([
+  '/etc',
+  '/etc/logrotate.d',
+  '/usr',
+  '/usr/bin',
+  '/usr/sbin',
+  '/usr/lib',
+  '/usr/lib/systemd',
+  '/usr/lib/systemd/system',
+  '/usr/share',
+  '/usr/share/doc',
+  '/usr/share/licenses',
+  '/usr/share/man',
+  '/usr/share/man/man8',
+  '/var',
+  '/var/lib',
+  '/var/log',
+  '/run',
+]);
+
+/** SPDX expression of the whole package: every component's license, joined with AND. */
+export function rpmLicense(plan: BuildPlan): string {
+  const parts = [...new Set(plan.components.map((c) => c.license))];
+  return parts.map((l) => (/\s(AND|OR)\s/.test(l) ? `(${l})` : l)).join(' AND ');
+}
+
+/** The %files section for a staged tree (paths relative to the package root). */
+export function filesSection(plan: BuildPlan, entries: { rel: string; kind: 'dir' | 'file' | 'symlink' }[], pkg: string): string[] {
+  const i = plan.install;
+  const doc = `/usr/share/doc/${pkg}`;
+  const lic = `/usr/share/licenses/${pkg}`;
+  const state = new Set([...i.tempDirs, ...i.logDirs]);
+  const out: string[] = [];
+  for (const e of entries) {
+    const p = `/${e.rel}`;
+    if (e.kind === 'dir') {
+      if (SYSTEM_DIRS.has(p)) continue;
+      // logs: root-owned, only the master (root) writes them; temp: the workers write there
+      if (i.logDirs.includes(p)) out.push(`%dir %attr(0750,root,root) ${p}`);
+      else if (state.has(p)) out.push(`%dir %attr(0750,${i.user},${i.group}) ${p}`);
+      else out.push(`%dir ${p}`);
+    } else if (p.startsWith(`${lic}/`)) {
+      out.push(`%license ${p}`);
+    } else if (p.startsWith(`${doc}/`)) {
+      out.push(`%doc ${p}`);
+    } else if (e.kind === 'file' && p.startsWith('/etc/')) {
+      out.push(`%config(noreplace) ${p}`);
+    } else if (p === i.sbin) {
+      out.push(`%attr(0755,root,root) ${p}`);
+    } else {
+      out.push(p);
+    }
+  }
+  return out;
+}
+
+export interface SpecInput {
+  plan: BuildPlan;
+  pkg: string;
+  release: number;
+  who: string;
+  epoch: number;
+  files: string[];
+  /** %install copies this directory into the build root */
+  treeDir: string;
+}
+
+export function rpmSpec(s: SpecInput): string {
+  const { plan } = s;
+  const i = plan.install;
+  const nginx = component(plan, 'nginx');
+  const libs = plan.components.filter((c) => c.role !== 'server');
+  const date = new Date(s.epoch * 1000).toUTCString().replace(/^(\w{3}), (\d{2}) (\w{3}) (\d{4}).*$/, '$1 $3 $2 $4');
+  const conflicts = ['nginx', 'nginx-core', 'nginx-filesystem', 'nginx-mainline'].filter((x) => x !== s.pkg);
+  const description = [
+    ...wrap(`nginx ${nginx.version} built by nginx-forge from pinned, verified sources, profile "${plan.profile}": ${plan.description.replace(/\s*\.?$/, '.')}`, 76),
+    '',
+    ...wrap(`Statically linked: ${libs.map((c) => `${c.displayName} ${c.version}`).join(', ')}. Build plan ${plan.planHash.slice(0, 16)}; the SBOM and manifest are in /usr/share/doc/${s.pkg}/.`, 76),
+  ];
+  const user = i.user;
+  return `# Generated by nginx-forge (profile ${plan.profile}, plan ${plan.planHash.slice(0, 16)}); do not edit:
+# change the recipes and run \`nginx-forge package --format rpm\` again.
+#
+# Nothing is compiled here: %install copies the tree nginx-forge built, verified and staged.
+%global debug_package %{nil}
+# the binary is already stripped (debug info only; the symbol table stays for \`nm | grep ktls_\`)
+%global __os_install_post %{nil}
+%global _build_id_links none
+# reproducible: file mtimes clamped to SOURCE_DATE_EPOCH, which is also the build time
+%global clamp_mtime_to_source_date_epoch 1
+%global use_source_date_epoch_as_buildtime 1
+%global _buildhost nginx-forge
+
+Name:           ${s.pkg}
+Version:        ${nginx.version}
+Release:        ${s.release}
+Summary:        High performance web server (nginx built by nginx-forge, profile ${plan.profile})
+Group:          Productivity/Networking/Web/Servers
+Packager:       ${s.who}
+License:        ${rpmLicense(plan)}
+URL:            ${server(plan).homepage || 'https://nginx.org/'}
+Requires(pre):  /usr/sbin/useradd
+Requires(pre):  /usr/sbin/groupadd
+Requires(pre):  /usr/bin/getent
+Recommends:     logrotate
+Provides:       webserver
+Provides:       nginx = ${nginx.version}-${s.release}
+Conflicts:      ${conflicts.join(' ')}
+
+%description
+${description.join('\n')}
+
+%prep
+
+%build
+
+%install
+cp -a ${s.treeDir}/. %{buildroot}/
+
+%pre
+# the unprivileged user nginx's worker processes run as
+getent group ${user} >/dev/null || groupadd -r ${user}
+getent passwd ${user} >/dev/null || \\
+    useradd -r -g ${user} -d ${i.tempDirs[0] ?? '/nonexistent'} -s /sbin/nologin -c "nginx web server" ${user}
+exit 0
+
+%post
+# as %systemd_post expands (the macro is not available everywhere rpmbuild runs)
+if [ $1 -eq 1 ] && [ -x /usr/bin/systemctl ]; then
+    /usr/bin/systemctl --no-reload preset ${i.service}.service >/dev/null 2>&1 || :
+fi
+
+%preun
+if [ $1 -eq 0 ] && [ -x /usr/bin/systemctl ]; then
+    /usr/bin/systemctl --no-reload disable --now ${i.service}.service >/dev/null 2>&1 || :
+fi
+
+%postun
+if [ $1 -ge 1 ] && [ -x /usr/bin/systemctl ]; then
+    /usr/bin/systemctl try-restart ${i.service}.service >/dev/null 2>&1 || :
+fi
+
+%files
+${s.files.join('\n')}
+
+%changelog
+* ${date} ${s.who} - ${nginx.version}-${s.release}
+- Built by nginx-forge from pinned, verified sources: profile ${plan.profile},
+  plan ${plan.planHash.slice(0, 16)}.
+- Components: ${plan.components.map((c) => `${c.displayName} ${c.version}`).join(', ')}.
+`;
+}
+
+/**
+ * rpmlint findings this package has on purpose, as rpmlint's own filter file (addFilter takes a
+ * regular expression over the output line). Each with its reason.
+ */
+export function rpmlintrc(plan: BuildPlan, pkg: string): string {
+  const f = (why: string[], re: string) => [...why.map((l) => `# ${l}`), `addFilter("${re}")`, ''];
+  return [
+    `# rpmlint filters for ${pkg} (generated by nginx-forge). Each one is intended:`,
+    '',
+    ...f(['Debug information is removed; the symbol table is kept on purpose so that', '`nm /usr/sbin/nginx | grep ktls_` (nginx-forge verify) can prove OpenSSL was built with kTLS.'], `${pkg}\\.\\S+: [EW]: unstripped-binary-or-object ${plan.install.sbin}`),
+    ...f(['The packages are signed (or not) by whoever publishes them, after the build.'], `${pkg}\\.\\S+: [EW]: no-signature`),
+    ...f(["The worker user is created in %pre with groupadd/useradd, as Fedora's own nginx package does;", 'sysusers.d is not on every RPM distribution this package may be installed on.'], `${pkg}\\.\\S+: [EW]: (non-standard-(uid|gid)|dangerous-command-in-%pre)`),
+    ...f(['The log and temp directories are 0750 on purpose: nginx keeps them private.'], `${pkg}\\.\\S+: [EW]: non-standard-dir-perm`),
+    ...f(['The only file under /usr/lib is the systemd unit, which belongs there (/usr/lib/systemd/system).'], `${pkg}\\.\\S+: [EW]: only-non-binary-in-usr-lib`),
+    ...f(["Manual pages are gzip-compressed (Fedora, RHEL); rpmlint's default expects openSUSE's bzip2,", 'and then does not see the page it has for nginx either.'], `${pkg}\\.\\S+: [EW]: (manpage-not-compressed bz2|no-manual-page-for-binary nginx)`),
+    ...f(["SPDX identifiers of the components' licenses; rpmlint's built-in list predates some of them."], `${pkg}\\.\\S+: [EW]: invalid-license(-exception)? (BSD-3-Clause|PCRE2-exception)`),
+    ...f(['The logrotate rule is named after the service (nginx), not the package: it takes the place', "of the distribution nginx's file (the packages conflict)."], `${pkg}\\.\\S+: [EW]: incoherent-logrotate-file /etc/logrotate.d/${plan.install.service}`),
+    ...f(["nginx's own code: gethostbyname() only resolves names in the configuration at startup."], `${pkg}\\.\\S+: [EW]: binary-or-shlib-calls-gethostbyname ${plan.install.sbin}`),
+  ].join('\n');
+}
+
+async function rpmArch(ctx: RunContext): Promise<string> {
+  try {
+    return (await run(ctx, 'rpm', ['--eval', '%{_arch}'])).trim();
+  } catch {
+    return os.arch() === 'x64' ? 'x86_64' : os.arch() === 'arm64' ? 'aarch64' : os.arch();
+  }
+}
+
+export interface RpmResult {
+  rpm: string;
+  spec: string;
+  rpmlintrc: string;
+  tree: Tree;
+}
+
+/** Build the .rpm; returns its path in outDir (the spec and rpmlintrc are written next to it). */
+export async function buildRpm(input: RpmInput): Promise<RpmResult> {
+  const { plan } = input;
+  const ctx: RunContext = { component: 'nginx', stage: 'package:rpm', log: input.log };
+  const pkg = rpmPackageName(plan);
+  const release = input.release ?? 1;
+  const epoch = sourceDateEpoch(input.sourceDateEpoch, input.manifest);
+  const who = formatMaintainer(maintainer(input.maintainer));
+  const scratch = mkdtempSync(path.join(os.tmpdir(), 'nginx-forge-rpm-'));
+  try {
+    const treeDir = path.join(scratch, 'tree');
+    const tree = await stageTree({
+      plan,
+      root: input.root,
+      licensesDir: input.licensesDir,
+      sbom: input.sbom,
+      manifest: input.manifest,
+      dest: treeDir,
+      docDir: `/usr/share/doc/${pkg}`,
+      licenseDir: `/usr/share/licenses/${pkg}`,
+      unitDir: UNIT_DIR,
+      // RPM distributions have no "adm" group: logs stay root's group
+      logGroup: 'root',
+      strip: input.strip ?? 'debug',
+      ctx,
+      stage: 'package:rpm',
+    });
+    const entries = walk(treeDir);
+    for (const e of entries) {
+      if (e.kind !== 'symlink') chmodSync(path.join(treeDir, e.rel), e.kind === 'dir' || e.mode & 0o111 ? 0o755 : 0o644);
+    }
+    const spec = rpmSpec({ plan, pkg, release, who, epoch, files: filesSection(plan, entries, pkg), treeDir });
+    const top = path.join(scratch, 'rpmbuild');
+    for (const d of ['BUILD', 'BUILDROOT', 'RPMS', 'SPECS', 'SRPMS', 'SOURCES']) mkdirSync(path.join(top, d), { recursive: true });
+    const specFile = path.join(top, 'SPECS', `${pkg}.spec`);
+    writeFileSync(specFile, spec);
+    await run(
+      { ...ctx, env: { ...process.env, SOURCE_DATE_EPOCH: String(epoch), LC_ALL: 'C', TZ: 'UTC' }, timeoutMs: 20 * 60_000 },
+      'rpmbuild',
+      ['-bb', '--define', `_topdir ${top}`, specFile],
+    );
+    const arch = await rpmArch(ctx);
+    const built = walk(path.join(top, 'RPMS')).filter((e) => e.kind === 'file' && e.rel.endsWith('.rpm')).map((e) => e.rel);
+    if (built.length !== 1) throw new Error(`rpmbuild made ${built.length} packages, expected one: ${built.join(', ')}`);
+    mkdirSync(input.outDir, { recursive: true });
+    const out = path.resolve(input.outDir);
+    const rpm = path.join(out, `${pkg}-${component(plan, 'nginx').version}-${release}.${arch}.rpm`);
+    copyFileSync(path.join(top, 'RPMS', built[0]!), `${rpm}.tmp`);
+    renameSync(`${rpm}.tmp`, rpm);
+    const specOut = path.join(out, `${pkg}.spec`);
+    writeFileSync(specOut, spec.replaceAll(treeDir, '%{_sourcedir}/tree'));
+    const lintrc = path.join(out, `${pkg}.rpmlintrc`);
+    writeFileSync(lintrc, rpmlintrc(plan, pkg));
+    return { rpm, spec: specOut, rpmlintrc: lintrc, tree: { ...tree, dest: '' } };
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+export interface RpmlintReport {
+  version: string;
+  errors: string[];
+  warnings: string[];
+  lines: string[];
+}
+
+/** rpmlint with the package's filter file; every E:/W: line that is left. */
+export async function rpmlint(rpm: string, rc: string | undefined, log: string): Promise<RpmlintReport> {
+  const ctx = { component: 'nginx', stage: 'package:rpmlint', log };
+  const version = (await run(ctx, 'rpmlint', ['--version'])).trim();
+  // rpmlint exits non-zero when it reports errors: the output is what matters
+  const r = await execa('rpmlint', [...(rc ? ['-r', rc] : []), rpm], { reject: false, all: true, env: { LC_ALL: 'C.UTF-8' } });
+  const out = String(r.all ?? '');
+  appendFileSync(log, `\n$ rpmlint ${rc ? `-r ${rc} ` : ''}${rpm}\n${out}\n`);
+  const lines = out.split('\n');
+  const found = lines.filter((l) => /: [EW]: /.test(l));
+  return { version, errors: found.filter((l) => /: E: /.test(l)), warnings: found.filter((l) => /: W: /.test(l)), lines };
+}

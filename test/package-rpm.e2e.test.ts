@@ -1,0 +1,130 @@
+// The .rpm of the real ktls build (test/helpers/builtNginx.ts: the shared build of this test run).
+// Built with rpmbuild, checked with rpmlint (findings filtered only in the package's own
+// rpmlintrc, each with its reason), and installed for real: `rpm --root` into a throwaway copy
+// of the debootstrap minbase root (cached in the stage cache, as for the .deb test), %pre creating
+// the user, then `nginx -V` and `nginx -t` of the shipped configuration inside it (chroot).
+// --nodeps: the root is Debian, whose libc is not in the rpm database; rpm -V proves the files.
+import { execa } from 'execa';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { planFromFlags } from '../src/commands/common.ts';
+import type { BuildPlan } from '../src/plan.ts';
+import { copyRoot, minbaseRoot, removeRoot, shInChroot } from '../src/package/chroot.ts';
+import { buildRpm, rpmlint, type RpmResult } from '../src/package/rpm.ts';
+import { builtSummary } from './helpers/builtNginx.ts';
+
+const work = mkdtempSync(path.join(tmpdir(), 'nf-rpm-test-'));
+const log = path.join(work, 'package.log');
+const rpmq = (args: string[]) => execa('rpm', args, { reject: false, all: true, env: { LC_ALL: 'C' } });
+
+async function builtTree() {
+  const s = await builtSummary('ktls');
+  const root = s.binary.replace(/\/usr\/sbin\/nginx$/, '');
+  return {
+    root,
+    licensesDir: path.join(path.dirname(root), 'licenses'),
+    manifest: s.artifacts.find((a) => a.endsWith('manifest.json')),
+    sbom: s.artifacts.find((a) => a.endsWith('sbom.cdx.json')),
+  };
+}
+
+describe('.rpm of the real build', () => {
+  let plan: BuildPlan;
+  let r: RpmResult;
+  let tree: Awaited<ReturnType<typeof builtTree>>;
+
+  beforeAll(async () => {
+    plan = planFromFlags({ profile: 'ktls' });
+    tree = await builtTree();
+    r = await buildRpm({ plan, ...tree, outDir: path.join(work, 'out'), log, maintainer: 'Test Packager <test@nginx-forge.invalid>' });
+  }, 45 * 60_000);
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it('carries the same content as the .deb: binary, %config(noreplace) configuration, unit, logrotate, docs, licenses', async () => {
+    expect(path.basename(r.rpm)).toBe('nginx-forge-ktls-1.26.3-1.x86_64.rpm');
+    const q = await rpmq(['-qp', '--qf', '%{NAME} %{VERSION} %{RELEASE} %{PACKAGER}\\n', r.rpm]);
+    expect(q.stdout.trim()).toBe('nginx-forge-ktls 1.26.3 1 Test Packager <test@nginx-forge.invalid>');
+    const files = (await rpmq(['-qpl', r.rpm])).stdout.split('\n');
+    for (const f of [
+      '/usr/sbin/nginx',
+      '/etc/nginx/nginx.conf',
+      '/etc/nginx/conf.d/ktls.conf',
+      '/etc/nginx/sites-available/example-tls',
+      '/etc/nginx/sites-enabled/default',
+      '/etc/nginx/snippets/tls.conf',
+      '/etc/nginx/mime.types',
+      '/etc/logrotate.d/nginx',
+      '/usr/lib/systemd/system/nginx.service',
+      '/usr/share/doc/nginx-forge-ktls/sbom.cdx.json',
+      '/usr/share/doc/nginx-forge-ktls/manifest.json',
+      '/usr/share/licenses/nginx-forge-ktls/openssl/LICENSE.txt',
+      '/var/lib/nginx',
+      '/var/log/nginx',
+    ]) {
+      expect(files, f).toContain(f);
+    }
+    expect(files.some((f) => f.endsWith('.default') || f.startsWith('/run'))).toBe(false);
+    const configs = (await rpmq(['-qpc', r.rpm])).stdout.trim().split('\n');
+    expect(configs).toContain('/etc/nginx/nginx.conf');
+    expect(configs).toContain('/etc/logrotate.d/nginx');
+    // noreplace: rpm's file flags carry RPMFILE_NOREPLACE (16) with RPMFILE_CONFIG (1)
+    const flags = (await rpmq(['-qp', '--qf', '[%{FILENAMES} %{FILEFLAGS}\\n]', r.rpm])).stdout;
+    expect(Number(/^\/etc\/nginx\/nginx\.conf (\d+)$/m.exec(flags)![1]) & 17).toBe(17);
+    const scripts = (await rpmq(['-qp', '--scripts', r.rpm])).stdout;
+    expect(scripts).toMatch(/preinstall scriptlet[\s\S]*useradd -r -g nginx/);
+  });
+
+  it('is rpmlint clean with its own filter file, and every filter is used', async () => {
+    const l = await rpmlint(r.rpm, r.rpmlintrc, log);
+    console.info(`rpmlint ${l.version}: ${l.errors.length} errors, ${l.warnings.length} warnings`);
+    // an unused filter is an rpmlint error (unused-rpmlintrc-filter), so this also checks the filters
+    expect([...l.errors, ...l.warnings]).toEqual([]);
+    expect(l.lines.join('\n')).toMatch(/0 errors, 0 warnings/);
+  }, 120_000);
+
+  it('is reproducible: the same inputs give the same bytes', async () => {
+    const again = await buildRpm({ plan, ...tree, outDir: path.join(work, 'out2'), log, maintainer: 'Test Packager <test@nginx-forge.invalid>' });
+    const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
+    expect(sha(again.rpm)).toBe(sha(r.rpm));
+  }, 120_000);
+
+  it('installs with rpm --root into a throwaway root: %pre makes the user, nginx -V and nginx -t pass, erase cleans up', async () => {
+    expect(process.getuid?.() === 0, 'this test needs root (debootstrap, chroot); CI runs as root').toBe(true);
+    const base = await minbaseRoot(log);
+    const root = await copyRoot(base.dir, log);
+    try {
+      expect((await rpmq(['--root', root, '--initdb'])).exitCode).toBe(0);
+      const install = await rpmq(['--root', root, '-i', '--nodeps', r.rpm]);
+      expect(install.exitCode, install.all).toBe(0);
+      expect(await shInChroot(root, log, 'getent passwd nginx')).toMatch(/^nginx:x:\d+:\d+:nginx web server:\/var\/lib\/nginx:\/sbin\/nologin$/m);
+      const verify = await rpmq(['--root', root, '-V', '--nodeps', 'nginx-forge-ktls']);
+      expect(verify.exitCode, verify.all).toBe(0);
+      expect(await shInChroot(root, log, '/usr/sbin/nginx -V')).toMatch(/nginx version: nginx\/1\.26\.3[\s\S]*built with OpenSSL 3\.5\.7[\s\S]*--conf-path=\/etc\/nginx\/nginx\.conf/);
+      const t = await shInChroot(root, log, '/usr/sbin/nginx -t');
+      expect(t).toContain('/etc/nginx/nginx.conf syntax is ok');
+      expect(t).toContain('test is successful');
+      // the shipped configuration as nginx reads it: kTLS on at http level, the sites included
+      const dump = await shInChroot(root, log, '/usr/sbin/nginx -T');
+      expect(dump).toContain('# configuration file /etc/nginx/conf.d/ktls.conf:');
+      expect(dump).toContain('# configuration file /etc/nginx/sites-enabled/default:');
+      expect(dump).not.toContain('# configuration file /etc/nginx/sites-available/example-tls:');
+      // the example TLS server passes too once enabled with an ECDSA certificate in place
+      await shInChroot(
+        root,
+        log,
+        'mkdir -p /etc/nginx/ssl && cd /etc/nginx/ssl && ln -s ../sites-available/example-tls ../sites-enabled/example-tls',
+      );
+      await execa('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=example.com', '-days', '2',
+        '-keyout', path.join(root, 'etc/nginx/ssl/example.com.ecdsa.key'), '-out', path.join(root, 'etc/nginx/ssl/example.com.ecdsa.crt')]);
+      expect(await shInChroot(root, log, '/usr/sbin/nginx -t')).toContain('test is successful');
+      const erase = await rpmq(['--root', root, '-e', '--nodeps', 'nginx-forge-ktls']);
+      expect(erase.exitCode, erase.all).toBe(0);
+      for (const p of ['usr/sbin/nginx', 'usr/lib/systemd/system/nginx.service', 'etc/nginx/nginx.conf']) expect(existsSync(path.join(root, p)), p).toBe(false);
+    } finally {
+      removeRoot(root);
+    }
+  }, 15 * 60_000);
+});
