@@ -1,7 +1,7 @@
 // Command table. Each command lives in commands/<name>.ts, imported only when it runs.
 // The one error handler below turns typed errors into messages and exit codes.
 import { Command, CommanderError, Option } from 'commander';
-import { addPlanOptions } from './commands/common.ts';
+import { addPlanOptions } from './commands/options.ts';
 import { checkPaths, MAX_BUILD_JOBS, MAX_FETCH_JOBS, parseByteSize, parseDuration, parseMirror, positiveInt } from './commands/validate.ts';
 import { ExitCode, isForgeError, RecipeError } from './errors.ts';
 

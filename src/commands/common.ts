@@ -1,5 +1,4 @@
 // Shared option handling for commands that work on a plan.
-import { Command, Option } from 'commander';
 import { loadRecipes, BUILTIN_RECIPES } from '../recipes/load.ts';
 import { resolvePlan } from '../recipes/resolve.ts';
 import { toolchainFacts } from '../toolchain.ts';
@@ -16,15 +15,6 @@ export interface PlanFlags {
   recipes?: string;
   patches?: string;
   prefix?: string;
-}
-
-export function addPlanOptions(cmd: Command): Command {
-  return cmd
-    .addOption(new Option('-p, --profile <name>', 'build profile (recipes/profiles/<name>.json)').default('ktls'))
-    .option('--set <component=version...>', 'use another catalog version of a component (repeatable, once per component)', parseSet)
-    .option('--recipes <dir>', 'use this recipe directory instead of the built-in one')
-    .option('--patches <dir>', 'use this patches directory (default: patches/ next to the recipes)')
-    .option('--prefix <path>', "nginx install prefix (overrides the profile's)");
 }
 
 export function planFromFlags(flags: PlanFlags, withToolchain = true): BuildPlan {

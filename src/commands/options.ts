@@ -1,0 +1,13 @@
+// The options every command that works on a plan shares. Light on purpose: the CLI's command
+// table imports it at start, so it loads commander and the flag validators and nothing else.
+import { Command, Option } from 'commander';
+import { parseSet } from './validate.ts';
+
+export function addPlanOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('-p, --profile <name>', 'build profile (recipes/profiles/<name>.json)').default('ktls'))
+    .option('--set <component=version...>', 'use another catalog version of a component (repeatable, once per component)', parseSet)
+    .option('--recipes <dir>', 'use this recipe directory instead of the built-in one')
+    .option('--patches <dir>', 'use this patches directory (default: patches/ next to the recipes)')
+    .option('--prefix <path>', "nginx install prefix (overrides the profile's)");
+}
