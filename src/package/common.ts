@@ -1,7 +1,7 @@
 // Helpers shared by the package formats (.deb, FreeBSD port): timestamps, maintainer identity,
 // license texts, file walking and SHA256SUMS upkeep. No format-specific knowledge here.
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadRecipes } from '../recipes/load.ts';
 import type { BuildPlan, ComponentName } from '../plan.ts';
@@ -156,4 +156,20 @@ export function updateSha256Sums(dir: string, files: string[]): string {
   const lines = [...entries.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([f, h]) => `${h}  ${f}`);
   writeFileSync(sumsPath, `${lines.join('\n')}\n`);
   return sumsPath;
+}
+
+/**
+ * DEBIAN/ of a package tree: the control files, data files 0644, maintainer scripts 0755.
+ * One writer for the main package (deb.ts) and the module packages (modules.ts).
+ */
+export function writeDebianDir(pkgRoot: string, files: { data: Record<string, string>; scripts: Record<string, string> }): void {
+  const debian = path.join(pkgRoot, 'DEBIAN');
+  mkdirSync(debian);
+  for (const [kind, mode] of [['data', 0o644], ['scripts', 0o755]] as const) {
+    for (const [name, text] of Object.entries(files[kind])) {
+      writeFileSync(path.join(debian, name), text);
+      chmodSync(path.join(debian, name), mode);
+    }
+  }
+  chmodSync(debian, 0o755);
 }

@@ -38,6 +38,7 @@ import {
   sourceDateEpoch,
   walk,
   wrap,
+  writeDebianDir,
 } from './common.ts';
 import { ownedDirs, rel, stageTree } from './service.ts';
 
@@ -417,20 +418,15 @@ export async function buildDeb(input: DebInput): Promise<string> {
       '',
     ].join('\n');
 
-    const debian = path.join(pkgRoot, 'DEBIAN');
-    mkdirSync(debian);
-    const meta = (name: string, text: string, mode: number) => {
-      writeFileSync(path.join(debian, name), text);
-      chmodSync(path.join(debian, name), mode);
-    };
-    meta('control', control, 0o644);
-    meta('conffiles', `${conffiles.join('\n')}\n`, 0o644);
-    meta('md5sums', `${md5sums.join('\n')}\n`, 0o644);
     const dirs = ownedDirs(plan);
-    meta('postinst', postinst(pkg, user, dirs.state, i.service), 0o755);
-    meta('prerm', prerm(pkg, i.service), 0o755);
-    meta('postrm', postrm(pkg, [...dirs.state, ...dirs.logs].sort(), i.service), 0o755);
-    chmodSync(debian, 0o755);
+    writeDebianDir(pkgRoot, {
+      data: { control, conffiles: `${conffiles.join('\n')}\n`, md5sums: `${md5sums.join('\n')}\n` },
+      scripts: {
+        postinst: postinst(pkg, user, dirs.state, i.service),
+        prerm: prerm(pkg, i.service),
+        postrm: postrm(pkg, [...dirs.state, ...dirs.logs].sort(), i.service),
+      },
+    });
 
     // one timestamp for everything (deepest first so a directory's mtime is not touched afterwards)
     const t = new Date(epoch * 1000);

@@ -18,7 +18,7 @@ import { gzipSync } from 'node:zlib';
 import { MissingToolError, StageError } from '../errors.ts';
 import { run, type RunContext } from '../exec.ts';
 import { component, libraries, moduleObjects, modules, modulesPath, type BuildPlan, type PlanComponent } from '../plan.ts';
-import { controlText, copyrightLines, dep5License, formatMaintainer, licenseFilesOf, maintainer, md5File, rfc2822, sourceDateEpoch, walk, wrap } from './common.ts';
+import { controlText, copyrightLines, dep5License, formatMaintainer, licenseFilesOf, maintainer, md5File, rfc2822, sourceDateEpoch, walk, wrap, writeDebianDir } from './common.ts';
 
 type Module = ReturnType<typeof modules>[number];
 
@@ -244,17 +244,10 @@ async function buildModuleDeb(input: ModuleDebInput, m: Module): Promise<string>
       ...description.slice(1).map((l) => ` ${l}`),
       '',
     ].join('\n');
-    const debian = path.join(pkgRoot, 'DEBIAN');
-    mkdirSync(debian);
-    const meta = (name: string, text: string, mode: number) => {
-      writeFileSync(path.join(debian, name), text);
-      chmodSync(path.join(debian, name), mode);
-    };
-    meta('control', control, 0o644);
-    meta('md5sums', `${md5sums.join('\n')}\n`, 0o644);
-    meta('postinst', postinst(pkg, `/${snippetRel}`, link), 0o755);
-    meta('postrm', postrm(pkg, link), 0o755);
-    chmodSync(debian, 0o755);
+    writeDebianDir(pkgRoot, {
+      data: { control, md5sums: `${md5sums.join('\n')}\n` },
+      scripts: { postinst: postinst(pkg, `/${snippetRel}`, link), postrm: postrm(pkg, link) },
+    });
     const t = new Date(epoch * 1000);
     for (const e of [...walk(pkgRoot)].reverse()) lutimesSync(path.join(pkgRoot, e.rel), t, t);
     lutimesSync(pkgRoot, t, t);
