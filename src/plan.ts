@@ -68,6 +68,7 @@ export type StageKind =
   | 'install'
   | 'verify'
   | 'smoke'
+  | 'test'
   | 'artifacts';
 
 export interface PlanStage {

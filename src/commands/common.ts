@@ -13,6 +13,16 @@ export interface PlanFlags {
   recipes?: string;
   patches?: string;
   prefix?: string;
+  /** build/plan --test: add the stage `test`; --test-files implies it */
+  test?: boolean;
+  testFiles?: string[];
+}
+
+/** `--test [--test-files GLOB...]` of build and plan. */
+export function addTestOptions(cmd: Command): Command {
+  return cmd
+    .option('--test', "add the stage test: nginx's own test suite (nginx-tests, pinned) against the built binary")
+    .option('--test-files <glob...>', "with --test (implies it): only these test files, shell-style globs on file names, e.g. 'ssl*.t' 'h2*.t'");
 }
 
 export function addPlanOptions(cmd: Command): Command {
@@ -32,6 +42,7 @@ export function planFromFlags(flags: PlanFlags, withToolchain = true): BuildPlan
     set: flags.set,
     prefix: flags.prefix,
     patchesDir,
+    tests: flags.test || flags.testFiles?.length ? { files: flags.testFiles } : undefined,
     toolchain: withToolchain ? toolchainFacts() : undefined,
   });
 }
