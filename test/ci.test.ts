@@ -142,7 +142,7 @@ describe('nginx\'s test suite in CI', () => {
     const gh = github.jobs.sanitizers.steps.filter((s: any) => s.run).flatMap((s: any) => commands(s.run));
     const gl = gitlab.sanitizers.script.flatMap((l: string) => commands(l));
     for (const [where, cmds] of [['github', gh], ['gitlab', gl]] as const) {
-      const build = cmds.find((c) => c.startsWith('build '));
+      const build = cmds.find((c: string) => c.startsWith('build '));
       expect(build, where).toBeDefined();
       expect(build, where).toContain('--test');
       expect(build, where).toContain('--no-smoke');
