@@ -251,6 +251,10 @@ export function resolvePlan(recipes: RecipeSet, profileName: string, opts: Resol
   if (problems.length) throw new RecipeError(problems);
 
   const configureArgs = nginxConfigureArgs(p, components);
+  const sanitizers = sanitizersOf(configureArgs);
+  if (Boolean(p.sanitizers) !== sanitizers.length > 0) {
+    throw new RecipeError([{ file, path: 'sanitizers', message: p.sanitizers ? 'is true but nginx.ccOpt/ldOpt have no -fsanitize= option' : `nginx is compiled with -fsanitize=${sanitizers.join(',')}: set "sanitizers": true (a diagnostic build, not shipped)` }]);
+  }
   const toolchain = opts.toolchain ?? {};
   let tests: TestStageInputs | undefined;
   if (opts.tests) {
