@@ -8,8 +8,9 @@
 //   `[alert] ... exited on signal 6` in the master's log. LeakSanitizer is off (detect_leaks=0):
 //   nginx never frees its cycle pools at exit (master, workers and `nginx -t` all end with the
 //   process), so every process would report the same "leaks" and each file would fail on them.
-// - UndefinedBehaviorSanitizer: print_stacktrace=1, halt_on_error=1 (the profile also compiles with
-//   -fno-sanitize-recover=undefined, so a finding ends the process whatever the environment says).
+// - UndefinedBehaviorSanitizer: print_stacktrace=1, halt_on_error=1, abort_on_error=1: the first
+//   finding ends the process with SIGABRT (the build is recoverable, so `nginx -t` in the verify
+//   stage and a run by hand print every finding and go on).
 
 /** The sanitizers named by -fsanitize= options in configure arguments, sorted, e.g. ["address", "undefined"]. */
 export function sanitizersOf(configureArgs: string[]): string[] {
@@ -25,6 +26,6 @@ export function sanitizersOf(configureArgs: string[]): string[] {
 export function sanitizerEnv(sanitizers: string[]): Record<string, string> {
   const env: Record<string, string> = {};
   if (sanitizers.includes('address')) env.ASAN_OPTIONS = 'detect_leaks=0:abort_on_error=1:halt_on_error=1:print_summary=1';
-  if (sanitizers.includes('undefined')) env.UBSAN_OPTIONS = 'print_stacktrace=1:halt_on_error=1';
+  if (sanitizers.includes('undefined')) env.UBSAN_OPTIONS = 'print_stacktrace=1:halt_on_error=1:abort_on_error=1';
   return env;
 }
