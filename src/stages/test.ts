@@ -34,10 +34,12 @@ export async function testStage(
     signal: opts.signal,
     onLog: opts.onLog,
   });
-  if (!report.ok) {
+  // a sanitizer build: any sanitizer line is a finding, even in a file the suite passed
+  const sanitizerLines = report.logLines.filter((l) => l.level === 'sanitizer');
+  if (!report.ok || sanitizerLines.length) {
     const failed = report.failed.map((f) => f.file);
     const missing = report.missingModules.map((m) => `${m.file} (no ${m.module})`);
-    const san = report.logLines.filter((l) => l.level === 'sanitizer');
+    const san = sanitizerLines;
     const what = [
       ...(failed.length ? [`${failed.length} file(s) failed: ${failed.join(', ')}`] : []),
       ...(missing.length ? [`skipped for a module the profile builds: ${missing.join(', ')}`] : []),
