@@ -1,7 +1,7 @@
 // Command table. Each command lives in commands/<name>.ts, imported only when it runs.
 // The one error handler below turns typed errors into messages and exit codes.
 import { Command, CommanderError, Option } from 'commander';
-import { addPlanOptions } from './commands/options.ts';
+import { addPlanOptions, addTestOptions } from './commands/options.ts';
 import { checkPaths, MAX_BUILD_JOBS, MAX_FETCH_JOBS, parseByteSize, parseDuration, parseMirror, positiveInt } from './commands/validate.ts';
 import { ExitCode, isForgeError, RecipeError } from './errors.ts';
 
@@ -39,7 +39,7 @@ export function program(): Command {
       checkPaths(parent && parent.parent ? parent.name() : action.name(), action.opts());
     });
 
-  addPlanOptions(prog.command('plan').description('print the resolved build plan (no network, no writes)'))
+  addTestOptions(addPlanOptions(prog.command('plan').description('print the resolved build plan (no network, no writes)')))
     .option('--json', 'print one JSON object')
     .option('--explain-key <stage>', "show what went into one stage's cache key (inputs, code hashes, dependency keys)")
     .option('--graph', 'draw the stage graph (Mermaid flowchart)')
@@ -49,7 +49,7 @@ export function program(): Command {
     .option('-j, --jobs <n>', `parallel downloads (1-${MAX_FETCH_JOBS})`, positiveInt(MAX_FETCH_JOBS), 4)
     .action(lazy('fetch'));
 
-  fetchOptions(addPlanOptions(prog.command('build').description('fetch, patch, configure, compile, verify, smoke-test and package nginx')))
+  addTestOptions(fetchOptions(addPlanOptions(prog.command('build').description('fetch, patch, configure, compile, verify, smoke-test and package nginx; with --test also run nginx\'s test suite'))))
     .option('-j, --jobs <n>', `parallel compile jobs, 1-${MAX_BUILD_JOBS} (default: number of CPUs)`, positiveInt(MAX_BUILD_JOBS))
     .option('-o, --out <dir>', 'artifact directory', 'dist')
     .option('--force', 'ignore the stage cache and rebuild everything')

@@ -70,6 +70,7 @@ export type StageKind =
   | 'install'
   | 'verify'
   | 'smoke'
+  | 'test'
   | 'artifacts';
 
 export interface PlanStage {

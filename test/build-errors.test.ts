@@ -34,6 +34,6 @@ describe('build: bad input', () => {
   it('an unknown profile is a usage error listing the known ones', async () => {
     const r = await execa('node', [CLI, 'build', '--profile', 'nope'], { cwd: PROJECT_ROOT, reject: false });
     expect(r.exitCode).toBe(2);
-    expect(r.stderr).toContain('unknown profile "nope" (known: ktls, ktls-brotli, ktls-libatomic, userspace)');
+    expect(r.stderr).toContain('unknown profile "nope" (known: ktls, ktls-asan, ktls-brotli, ktls-libatomic, userspace)');
   });
 });

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { program } from '../src/cli.ts';
-import { ciMatrix, CI_DISTROS } from '../src/commands/ci.ts';
+import { ciMatrix, CI_DISTROS, sanitizerProfiles } from '../src/commands/ci.ts';
 import { loadRecipes, BUILTIN_RECIPES } from '../src/recipes/load.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -55,7 +55,7 @@ function longOptions(cmd: Command): Set<string> {
 describe('CI templates', () => {
   it('both parse as YAML with the expected shape', () => {
     expect(github.name).toBe('nginx-forge');
-    expect(Object.keys(github.jobs)).toEqual(['matrix', 'build', 'audit']);
+    expect(Object.keys(github.jobs)).toEqual(['matrix', 'build', 'sanitizers', 'audit']);
     expect(github.jobs.build.strategy.matrix).toBe('${{ fromJSON(needs.matrix.outputs.matrix) }}');
     expect(gitlab.stages).toEqual(['build', 'audit']);
     expect(gitlab.build.parallel.matrix.length).toBeGreaterThan(0);
@@ -130,6 +130,35 @@ describe('CI templates', () => {
   });
 });
 
+describe('nginx\'s test suite in CI', () => {
+  const commands = (text: string) => invocations(text).map((w) => w.join(' '));
+
+  it('the sanitizer profiles are not in the release matrix; both templates build each one with --test', () => {
+    const san = sanitizerProfiles();
+    expect(san).toContain('ktls-asan');
+    for (const e of ciMatrix().include) expect(san).not.toContain(e.profile);
+    expect(github.jobs.sanitizers.strategy.matrix.profile).toEqual(san);
+    expect([].concat(...gitlab.sanitizers.parallel.matrix.map((e: any) => [].concat(e.PROFILE)))).toEqual(san);
+    const gh = github.jobs.sanitizers.steps.filter((s: any) => s.run).flatMap((s: any) => commands(s.run));
+    const gl = gitlab.sanitizers.script.flatMap((l: string) => commands(l));
+    for (const [where, cmds] of [['github', gh], ['gitlab', gl]] as const) {
+      const build = cmds.find((c: string) => c.startsWith('build '));
+      expect(build, where).toBeDefined();
+      expect(build, where).toContain('--test');
+      expect(build, where).toContain('--no-smoke');
+    }
+    expect(github.jobs.sanitizers.if).toBe(github.jobs.matrix.if);
+    expect(gitlab.sanitizers.rules).toEqual(gitlab.build.rules);
+  });
+
+  it('the normal job runs build --test for the ktls profile only, in both templates', () => {
+    const step = github.jobs.build.steps.find((s: any) => s.run && commands(s.run).some((c) => c.startsWith('build ') && c.includes('--test')));
+    expect(step?.if).toBe("matrix.profile == 'ktls'");
+    const line = gitlab.build.script.find((l: string) => commands(l).some((c) => c.startsWith('build ') && c.includes('--test')));
+    expect(line).toMatch(/^if \[ "\$PROFILE" = ktls \]; then /);
+  });
+});
+
 describe('scheduled security audit', () => {
   /** The audit script must run `audit` for every profile and end with the audit's own exit status. */
   function checkAuditScript(text: string, where: string) {
@@ -170,8 +199,9 @@ describe('scheduled security audit', () => {
 });
 
 describe('ci matrix', () => {
-  it('is every profile of the recipe directory on every CI distro', () => {
-    const profiles = [...loadRecipes(BUILTIN_RECIPES).profiles.keys()].sort();
+  it('is every release profile of the recipe directory (not the sanitizer ones) on every CI distro', () => {
+    const recipes = loadRecipes(BUILTIN_RECIPES);
+    const profiles = [...recipes.profiles.keys()].sort().filter((p) => !recipes.profiles.get(p)!.recipe.sanitizers);
     const m = ciMatrix();
     expect(m.include).toHaveLength(profiles.length * CI_DISTROS.length);
     expect([...new Set(m.include.map((e) => e.profile))]).toEqual(profiles);

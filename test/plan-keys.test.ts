@@ -135,3 +135,85 @@ describe('plan --explain-key and --graph', () => {
     expect(r.stdout).toContain('library_openssl --> configure_nginx');
   });
 });
+
+describe('stage keys: the test stage (build --test)', () => {
+  const recipes = loadRecipes();
+  const ids = (p: BuildPlan) => p.stages.map((s) => s.id);
+
+  it('the plan has the stage test only when asked, after the install, and the other keys do not change', () => {
+    const without = resolvePlan(recipes, 'ktls', { toolchain: { cc: 'gcc 12' } });
+    const withTest = resolvePlan(recipes, 'ktls', { toolchain: { cc: 'gcc 12' }, tests: {} });
+    expect(ids(without)).not.toContain('test');
+    expect(ids(withTest)).toContain('test');
+    const t = withTest.stages.find((s) => s.id === 'test')!;
+    expect(t.kind).toBe('test');
+    expect(t.deps).toEqual(['install:nginx']);
+    for (const s of without.stages) expect(withTest.stages.find((x) => x.id === s.id)!.key, s.id).toBe(s.key);
+    // the suite's pin is in the key, and no sanitizer environment for the ktls binary
+    const inputs = t.keyInputs.inputs as { suite: { commit: string; treeSha256: string }; files: string[]; env: Record<string, string> };
+    expect(inputs.suite.commit).toMatch(/^[0-9a-f]{40}$/);
+    expect(inputs.suite.treeSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(inputs.files).toEqual([]);
+    expect(inputs.env).toEqual({});
+    expect(Object.keys(t.keyInputs.code)).toEqual(['nginxtests', 'stages/test.ts']);
+  });
+
+  it('the file selection changes the test key only (order and duplicates do not)', () => {
+    const all = resolvePlan(recipes, 'ktls', { tests: {} });
+    const some = resolvePlan(recipes, 'ktls', { tests: { files: ['ssl*.t', 'h2*.t'] } });
+    const same = resolvePlan(recipes, 'ktls', { tests: { files: ['h2*.t', 'ssl*.t', './h2*.t'] } });
+    expect(changedIds(all, some)).toEqual(['test']);
+    expect(changedIds(some, same)).toEqual([]);
+  });
+
+  it('a new suite pin changes the test key only', () => {
+    const dir = copyRecipes();
+    const a = resolvePlan(loadRecipes(dir), 'ktls', { tests: {} });
+    const f = path.join(dir, 'testsuites', 'nginx-tests.json');
+    const j = JSON.parse(readFileSync(f, 'utf8'));
+    j.artifact.treeSha256 = 'e'.repeat(64);
+    writeFileSync(f, JSON.stringify(j, null, 2));
+    const b = resolvePlan(loadRecipes(dir), 'ktls', { tests: {} });
+    expect(changedIds(a, b)).toEqual(['test']);
+    j.commit = 'a'.repeat(40);
+    j.artifact.topdir = `nginx-tests-${j.commit}`;
+    writeFileSync(f, JSON.stringify(j, null, 2));
+    const c = resolvePlan(loadRecipes(dir), 'ktls', { tests: {} });
+    expect(changedIds(b, c)).toEqual(['test']);
+  });
+
+  it('a sanitizer profile runs the suite with sanitizer options that make findings fatal, and builds without jemalloc', () => {
+    const asan = resolvePlan(recipes, 'ktls-asan', { tests: {} });
+    const env = (asan.stages.find((s) => s.id === 'test')!.keyInputs.inputs as { env: Record<string, string> }).env;
+    expect(env.ASAN_OPTIONS).toContain('detect_leaks=0');
+    expect(env.ASAN_OPTIONS).toContain('abort_on_error=1');
+    expect(env.UBSAN_OPTIONS).toContain('halt_on_error=1');
+    expect(asan.components.map((c) => c.name)).not.toContain('jemalloc');
+    expect(asan.configureArgs.find((a) => a.startsWith('--with-cc-opt='))).toContain('-fsanitize=address,undefined');
+    expect(asan.configureArgs.join(' ')).not.toContain('jemalloc');
+    // the libraries it shares with ktls are the same cache entries
+    const ktls = resolvePlan(recipes, 'ktls', { tests: {} });
+    for (const lib of ['library:openssl', 'library:pcre2', 'library:zlib-ng']) {
+      expect(asan.stages.find((s) => s.id === lib)!.key, lib).toBe(ktls.stages.find((s) => s.id === lib)!.key);
+    }
+  });
+
+  it('a profile compiled with -fsanitize= must say "sanitizers": true (and the reverse)', () => {
+    const dir = copyRecipes();
+    const f = path.join(dir, 'profiles', 'ktls.json');
+    const j = JSON.parse(readFileSync(f, 'utf8'));
+    j.nginx.ccOpt.push('-fsanitize=address');
+    writeFileSync(f, JSON.stringify(j, null, 2));
+    expect(() => resolvePlan(loadRecipes(dir), 'ktls')).toThrow(/ktls\.json: sanitizers: nginx is compiled with -fsanitize=address: set "sanitizers": true/);
+    const g = path.join(dir, 'profiles', 'ktls-asan.json');
+    const k = JSON.parse(readFileSync(g, 'utf8'));
+    k.nginx.ccOpt = k.nginx.ccOpt.filter((o: string) => !o.startsWith('-fsanitize'));
+    k.nginx.ldOpt = k.nginx.ldOpt.filter((o: string) => !o.startsWith('-fsanitize'));
+    writeFileSync(g, JSON.stringify(k, null, 2));
+    expect(() => resolvePlan(loadRecipes(dir), 'ktls-asan')).toThrow(/sanitizers: is true but nginx.ccOpt\/ldOpt have no -fsanitize= option/);
+  });
+
+  it('--test-files with a directory is a usage error', () => {
+    expect(() => resolvePlan(recipes, 'ktls', { tests: { files: ['t/ssl*.t'] } })).toThrow(/--test-files .*no directories/);
+  });
+});

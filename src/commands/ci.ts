@@ -31,11 +31,18 @@ export function ciMatrix(recipesDir: string = BUILTIN_RECIPES): { include: Matri
   const include: MatrixEntry[] = [];
   for (const name of [...recipes.profiles.keys()].sort()) {
     const p = recipes.profiles.get(name)!.recipe;
+    if (p.sanitizers) continue; // not shipped: the sanitizer job builds it (sanitizerProfiles)
     for (const d of CI_DISTROS) {
       include.push({ profile: name, ktls: p.ktls, distro: d.distro, image: d.image, runsOn: d.runsOn, artifact: `nginx-forge-${name}-${d.distro}` });
     }
   }
   return { include };
+}
+
+/** Profiles marked `"sanitizers": true`: CI's sanitizer job builds each and runs the suite under it. */
+export function sanitizerProfiles(recipesDir: string = BUILTIN_RECIPES): string[] {
+  const recipes = loadRecipes(recipesDir);
+  return [...recipes.profiles.keys()].sort().filter((n) => recipes.profiles.get(n)!.recipe.sanitizers);
 }
 
 export async function matrix(flags: { recipes?: string }): Promise<number> {

@@ -15,8 +15,12 @@ export interface PlanFlags {
   recipes?: string;
   patches?: string;
   prefix?: string;
+  /** build/plan --test: add the stage `test`; --test-files implies it */
+  test?: boolean;
+  testFiles?: string[];
 }
 
+/** `--test [--test-files GLOB...]` of build and plan. */
 export function planFromFlags(flags: PlanFlags, withToolchain = true): BuildPlan {
   const dir = flags.recipes ? path.resolve(flags.recipes) : BUILTIN_RECIPES;
   if (flags.recipes) checkInputDir('--recipes', dir);
@@ -27,6 +31,7 @@ export function planFromFlags(flags: PlanFlags, withToolchain = true): BuildPlan
     set: flags.set,
     prefix: flags.prefix,
     patchesDir,
+    tests: flags.test || flags.testFiles?.length ? { files: flags.testFiles } : undefined,
     toolchain: withToolchain ? toolchainFacts() : undefined,
   });
 }

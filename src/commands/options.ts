@@ -11,3 +11,9 @@ export function addPlanOptions(cmd: Command): Command {
     .option('--patches <dir>', 'use this patches directory (default: patches/ next to the recipes)')
     .option('--prefix <path>', "nginx install prefix (overrides the profile's)");
 }
+
+export function addTestOptions(cmd: Command): Command {
+  return cmd
+    .option('--test', "add the stage test: nginx's own test suite (nginx-tests, pinned) against the built binary")
+    .option('--test-files <glob...>', "with --test (implies it): only these test files, shell-style globs on file names, e.g. 'ssl*.t' 'h2*.t'");
+}

@@ -25,11 +25,12 @@ import { execa } from 'execa';
 import picomatch from 'picomatch';
 import * as tar from 'tar';
 import YAML from 'yaml';
-import { ExitCode, ForgeError, MissingToolError, RecipeError, UsageError } from '../errors.ts';
+import { ExitCode, ForgeError, MissingToolError, UsageError } from '../errors.ts';
+
+export { loadTestSuite } from './suite.ts';
 import { fetchSourceTree } from '../fetch/source.ts';
 import type { FetchOptions } from '../fetch/index.ts';
-import { BUILTIN_RECIPES, displayPath, zodProblems } from '../recipes/load.ts';
-import { TestSuiteRecipe } from '../recipes/schema.ts';
+import { loadTestSuite } from './suite.ts';
 import { logsDir as stateLogsDir } from '../paths.ts';
 import { which } from '../which.ts';
 import { parseFileTap, parseProveSummary, scanErrorLog, summarize, type FileResult, type LogLine, type SuiteReport } from './report.ts';
@@ -62,25 +63,6 @@ export interface NginxTestsOptions {
   signal?: AbortSignal;
   /** progress lines (prove's per-file lines, fetch events) */
   onLog?: (line: string) => void;
-}
-
-/** The suite recipe, validated (exit 2 with `file: field: problem` when broken). */
-export function loadTestSuite(recipesDir: string = BUILTIN_RECIPES, name = 'nginx-tests'): { file: string; recipe: TestSuiteRecipe } {
-  const full = path.join(recipesDir, 'testsuites', `${name}.json`);
-  const file = displayPath(full);
-  let data: unknown;
-  try {
-    data = JSON.parse(readFileSync(full, 'utf8'));
-  } catch (e) {
-    throw new RecipeError([{ file, path: '', message: existsSync(full) ? `not valid JSON: ${(e as Error).message}` : 'missing: the test suite recipe is not in this recipe directory' }]);
-  }
-  const r = TestSuiteRecipe.safeParse(data);
-  if (!r.success) throw new RecipeError(zodProblems(file, r.error));
-  if (r.data.name !== name) throw new RecipeError([{ file, path: 'name', message: `is "${r.data.name}" but the file is named ${name}.json; they must match` }]);
-  if (!r.data.artifact.topdir.includes(r.data.commit)) {
-    throw new RecipeError([{ file, path: 'artifact.topdir', message: `"${r.data.artifact.topdir}" does not name the pinned commit ${r.data.commit}` }]);
-  }
-  return { file, recipe: r.data };
 }
 
 /** uid/gid of a user from /etc/passwd (no lookup tool needed). */

@@ -38,6 +38,7 @@ export const KINDS: Record<StageKind, KindInfo> = {
   install: { cache: 'dir', title: 'install {c}', job: true, code: ['stages/nginx.ts'] },
   verify: { cache: 'result', title: 'verify the binary (nginx -V, symbols, linked libraries, nginx -t)', job: true, code: ['stages/verify.ts'] },
   smoke: { cache: 'result', title: 'smoke test: kTLS + SSL_sendfile, PCRE2 JIT, zlib-ng, jemalloc', job: true, code: ['stages/smoke.ts', 'smoke'] },
+  test: { cache: 'result', title: "nginx's test suite (nginx-tests) against the binary", job: true, code: ['nginxtests', 'stages/test.ts'] },
   artifacts: { cache: 'dir', title: 'artifacts: tarball, manifest, SBOM, SHA256SUMS', job: true, code: ['stages/artifacts.ts', 'sbom.ts'] },
 };
 

@@ -2,13 +2,14 @@
 // the stages it depends on) into its output. Which component, which build system, where a
 // library goes: all of it comes from the plan, which comes from the recipes. The runner
 // (./runner.ts) decides what runs and keeps the outputs.
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { StageError } from '../errors.ts';
 import { fetchArtifact, fetchOneOf, type FetchOptions } from '../fetch/index.ts';
 import { component, libraries, modules, modulesPath, server, type BuildPlan, type PlanComponent, type StageKind } from '../plan.ts';
 import type { Artifact } from '../recipes/schema.ts';
 import type { SmokeOptions } from '../smoke/index.ts';
+import type { TestStageInputs } from '../stages/test.ts';
 import { compileEnv, makeJobs } from './env.ts';
 import type { StageImpl, StageRunContext } from './runner.ts';
 
@@ -230,6 +231,24 @@ export function implementations(b: BuildContext): Record<StageKind, () => Promis
           const root = path.join(ctx.input(`install:${nginx.name}`).dir!, 'root');
           const nginxModules = smokeModules(plan, path.join(root, modulesPath(plan)));
           return smokeStage(binaryIn(root, plan), plan, { ...b.smoke, nginxModules, signal: ctx.signal, onLog: (l: string) => ctx.update(l) });
+        },
+      };
+    },
+    test: async () => {
+      const { testStage } = await import('../stages/test.ts');
+      return {
+        async run(ctx) {
+          const binary = binaryIn(path.join(ctx.input(`install:${nginx.name}`).dir!, 'root'), plan);
+          return testStage(binary, plan, ctx.stage.keyInputs.inputs as TestStageInputs, {
+            fetch: b.fetch,
+            jobs: Math.min(Math.max(b.jobs, 1), 64),
+            logsDir: path.join(path.dirname(ctx.log), 'test'),
+            signal: ctx.signal,
+            onLog: (l) => {
+              appendFileSync(ctx.log, `${l}\n`);
+              ctx.update(l);
+            },
+          });
         },
       };
     },

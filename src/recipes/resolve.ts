@@ -8,6 +8,9 @@ import type { BuildPlan, PlanComponent, PlanInstall, PlanPatch, PlanPatchSet, Pl
 import { distroSource, libraries, modules } from '../plan.ts';
 import type { ComponentName, ComponentRecipe, ProfileRecipe } from './schema.ts';
 import { codeOf } from '../pipeline/kinds.ts';
+import { sanitizerEnv, sanitizersOf } from '../nginxtests/sanitizers.ts';
+import { loadTestSuite } from '../nginxtests/suite.ts';
+import type { TestStageInputs } from '../stages/test.ts';
 import { BUILTIN_PATCHES, compareVersions, displayPath, fieldPath, knownVersions, type RecipeSet } from './load.ts';
 
 export interface ResolveOptions {
@@ -18,6 +21,8 @@ export interface ResolveOptions {
   toolchain?: Record<string, string>;
   /** `--prefix`: nginx install prefix instead of the profile's. */
   prefix?: string;
+  /** `build --test [--test-files GLOB...]`: add the stage `test` (nginx's test suite against the binary). */
+  tests?: { files?: string[]; unsafe?: boolean };
 }
 
 export function sha256Hex(data: string | Buffer): string {
@@ -344,8 +349,24 @@ export function resolvePlan(recipes: RecipeSet, profileName: string, opts: Resol
   if (problems.length) throw new RecipeError(problems);
 
   const configureArgs = nginxConfigureArgs(p, components);
+  const sanitizers = sanitizersOf(configureArgs);
+  if (Boolean(p.sanitizers) !== sanitizers.length > 0) {
+    throw new RecipeError([{ file, path: 'sanitizers', message: p.sanitizers ? 'is true but nginx.ccOpt/ldOpt have no -fsanitize= option' : `nginx is compiled with -fsanitize=${sanitizers.join(',')}: set "sanitizers": true (a diagnostic build, not shipped)` }]);
+  }
   const toolchain = opts.toolchain ?? {};
-  const stages = planStages({ components, patches, patchSets, configureArgs, toolchain, ktls: p.ktls, recipesDir: recipes.dir });
+  let tests: TestStageInputs | undefined;
+  if (opts.tests) {
+    const suite = loadTestSuite(recipes.dir).recipe;
+    const files = [...new Set((opts.tests.files ?? []).map((g) => g.replace(/^\.\//, '')))].sort();
+    if (files.some((g) => !g || g.includes('/'))) throw new UsageError(`--test-files ${opts.tests.files!.join(' ')}: each is a glob on a test file name, e.g. 'ssl*.t' (no directories)`);
+    tests = {
+      suite: { name: suite.name, commit: suite.commit, treeSha256: suite.artifact.treeSha256, sha256: suite.artifact.sha256 },
+      files,
+      unsafe: Boolean(opts.tests.unsafe),
+      env: sanitizerEnv(sanitizersOf(configureArgs)),
+    };
+  }
+  const stages = planStages({ components, patches, patchSets, configureArgs, toolchain, ktls: p.ktls, recipesDir: recipes.dir, tests });
   const body = { profile: p.name, components, configureArgs, patches, stages: stages.map((s) => s.key), toolchain };
   return {
     profile: p.name,
@@ -373,6 +394,8 @@ interface GraphInput {
   toolchain: Record<string, string>;
   ktls: boolean;
   recipesDir: string;
+  /** the test stage's inputs, when asked for (build --test) */
+  tests?: TestStageInputs;
 }
 
 /** The smoke test's own pins: the VM kernel recipe decides the verdict as much as the binary. */
@@ -416,6 +439,8 @@ function planStages(g: GraphInput): PlanStage[] {
   const expectations = { ktls: g.ktls, configureArgs: g.configureArgs, components: g.components.map((c) => [c.name, c.version, c.role, c.verify, c.ktls ?? null]), modules: moduleFacts };
   add('verify', 'verify', [`install:${nginx.name}`], expectations);
   add('smoke', 'smoke', [`install:${nginx.name}`], { ktls: g.ktls, vmKernel: smokePins(g.recipesDir), modules: moduleFacts });
+  // the suite's pin, the file selection and the environment (sanitizer options); the binary comes in by the install key
+  if (g.tests) add('test', 'test', [`install:${nginx.name}`], g.tests);
   add('artifacts', 'artifacts', [`install:${nginx.name}`, 'verify'], {
     components: g.components.map((c) => [c.name, c.version, c.license, c.licenseFiles, c.homepage, c.description, c.artifacts.map((a) => a.sha256)]),
     patches: g.patches.map((x) => [x.id, x.sha256]),

@@ -356,6 +356,10 @@ export const ProfileRecipe = z.strictObject({
     ldOpt: z.array(z.string()).default([]),
   }),
   ktls: z.boolean().describe('whether this profile promises kernel TLS (verify and smoke expect it)'),
+  sanitizers: z
+    .boolean()
+    .default(false)
+    .describe('a diagnostic build with sanitizers (-fsanitize= in nginx.ccOpt/ldOpt), not for production: CI builds it in its own job and runs nginx\'s test suite under it instead of packaging it'),
 });
 
 export type Artifact = z.infer<typeof Artifact>;
