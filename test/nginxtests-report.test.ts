@@ -148,3 +148,14 @@ describe('pieces', () => {
     expect(modulesOfFlags(['--with-http_v2_module', '--with-stream', '--with-stream_ssl_module', '--with-threads'])).toEqual(['http_v2', 'v2', 'stream_ssl']);
   });
 });
+
+describe("prove's summary report", () => {
+  const summary = (body: string) => `proxy_cache_control.t .. ok\nAll tests successful.\n\nTest Summary Report\n-------------------\n${body}\nFiles=2, Tests=22,  0 wallclock secs\nResult: PASS\n`;
+  it('a file listed only for "TODO passed" (an expected failure that now passes) is not a failure', () => {
+    expect(parseProveSummary(summary('proxy_cache_control.t (Wstat: 0 Tests: 22 Failed: 0)\n  TODO passed:   3')).size).toBe(0);
+  });
+  it('failed tests, a non-zero exit and parse errors are', () => {
+    const bad = parseProveSummary(summary('a.t (Wstat: 0 Tests: 5 Failed: 2)\n  Failed tests:  1-2\nb.t (Wstat: 256 (exited 1) Tests: 3 Failed: 0)\nc.t (Wstat: 0 Tests: 4 Failed: 0)\n  Parse errors: Bad plan.  You planned 5 tests but ran 4.'));
+    expect(Object.fromEntries(bad)).toEqual({ 'a.t': '2 failed', 'b.t': 'exit status exited 1', 'c.t': 'Parse errors: Bad plan.  You planned 5 tests but ran 4.' });
+  });
+});
