@@ -77,13 +77,20 @@ describe('CycloneDX SBOM', () => {
       ['openssl_3.5.7-1~deb13u2.debian.tar.xz', 'pkg:deb/debian/openssl@3.5.7-1~deb13u2?arch=source', '593a47654ead460a3b609503733f80bef552ff0802799d3b47784faacc50809f'],
     ]);
     const files = sets.flatMap((s: any) => s.components);
-    expect(files).toHaveLength(plan.patches.length);
-    for (const p of plan.patches) {
+    const fromSets = plan.patches.filter((p) => p.origin.kind === 'patchset');
+    expect(files).toHaveLength(fromSets.length);
+    for (const p of fromSets) {
       const f = files.find((x: any) => x.name === p.id);
       expect(f.hashes[0].content).toBe(p.sha256);
     }
+    // the project's own patches are file components of their own, with their hash
+    const local = plan.patches.filter((p) => p.origin.kind === 'local');
+    expect(local.map((p) => p.id)).toContain('patches/nginx/1.26.3/0001-upstream-cache-control-delta-seconds-overflow.patch');
+    for (const p of local) expect(bom.components.find((c: any) => c.type === 'file' && c.name === p.id).hashes[0].content).toBe(p.sha256);
     const nginx = bom.components.find((c: any) => c.name === 'nginx');
-    expect(nginx.pedigree.patches).toHaveLength(21);
+    // 21 from Debian's series (backports) and the project's own (unofficial)
+    expect(nginx.pedigree.patches).toHaveLength(21 + local.filter((p) => p.component === 'nginx').length);
+    expect(nginx.pedigree.patches.filter((x: any) => x.type === 'backport')).toHaveLength(21);
     const h2 = nginx.pedigree.patches.find((x: any) => x.diff.url.endsWith(encodeURIComponent('patch:nginx-debian-security/Upstream-limit-header-length-for-HTTP-2-and-gRPC.patch')));
     expect(h2.resolves).toEqual([{ type: 'security', id: 'CVE-2026-42055', source: { name: 'NVD', url: 'https://nvd.nist.gov/vuln/detail/CVE-2026-42055' } }]);
     // the diff url is a BOM-Link to the patch's file component in this very SBOM
