@@ -166,6 +166,23 @@ describe('runner: cache', () => {
   });
 });
 
+describe('runner: what a cached target leaves out', () => {
+  it('scratch stages before a restored one are skipped naming it, also along a chain', async () => {
+    // fetch -> extract (scratch) -> lib (cached dir)
+    const dir = tmp();
+    const stage = (id: string, kind: 'fetch' | 'extract' | 'library', deps: string[]) => ({ id, kind, key: `k-${id}`, deps, keyInputs: { inputs: {}, code: {}, deps: {} } });
+    const stages = [stage('f', 'fetch', []), stage('x', 'extract', ['f']), stage('lib', 'library', ['x'])];
+    const modeOf = (k: string) => (k === 'library' ? 'dir' : 'none') as 'dir' | 'none';
+    const cache = new StageCache(path.join(dir, 'stages'));
+    const impl = async () => ({ run: async () => ({}) });
+    await runGraph(stages, modeOf, impl, cache, { targets: ['lib'], slots: 1, logFor: (id) => path.join(dir, `${id}.log`) });
+    const r = await runGraph(stages, modeOf, impl, cache, { targets: ['lib'], slots: 1, logFor: (id) => path.join(dir, `${id}.log`) });
+    expect(r.results.get('lib')!.status).toBe('cached');
+    expect(r.results.get('x')).toMatchObject({ status: 'skipped', detail: 'not needed: lib is cached' });
+    expect(r.results.get('f')).toMatchObject({ status: 'skipped', detail: 'not needed: lib is cached' });
+  });
+});
+
 describe('runner: targets and skips', () => {
   it('a target runs only what it needs', async () => {
     const ran: string[] = [];

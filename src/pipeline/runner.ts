@@ -349,19 +349,30 @@ export async function runGraph(
   const rejected = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (rejected) throw rejected.reason;
 
-  // what was not needed: restorable entries say so, the rest is skipped
-  for (const st of stages) {
+  // what was not needed: restorable entries say so, the rest is skipped, naming the cached stage
+  // that made it unnecessary (consumers first, so a reason passes down a chain of scratch stages)
+  for (const st of [...stages].reverse()) {
     if (results.has(st.id)) continue;
     const mode = modeOf(st.kind);
     let r: StageResult;
     if (skip[st.id] !== undefined) r = { id: st.id, status: 'skipped', seconds: 0, detail: skip[st.id] };
     else if (mode !== 'none' && cache.lookup(st.id, st.key)) r = { id: st.id, status: 'cached', seconds: 0, detail: 'not needed' };
     else {
-      const consumers = stages.filter((s) => s.deps.includes(st.id)).map((s) => s.id);
-      const cached = consumers.filter((c) => decision.get(c) === 'cached' || results.get(c)?.status === 'cached');
-      r = { id: st.id, status: 'skipped', seconds: 0, detail: cached.length ? `not needed: ${cached.join(', ')} ${cached.length === 1 ? 'is' : 'are'} cached` : 'not needed for the targets' };
+      const consumers = stages.filter((s) => s.deps.includes(st.id)).map((s) => results.get(s.id)).filter((x): x is StageResult => x !== undefined);
+      const cached = consumers.filter((c) => c.status === 'cached').map((c) => c.id);
+      const inherited = consumers.find((c) => c.status === 'skipped' && c.detail?.startsWith('not needed: '))?.detail;
+      r = {
+        id: st.id,
+        status: 'skipped',
+        seconds: 0,
+        detail: cached.length ? `not needed: ${cached.join(', ')} ${cached.length === 1 ? 'is' : 'are'} cached` : inherited ?? 'not needed for the targets',
+      };
     }
     results.set(st.id, r);
+  }
+  for (const st of stages) {
+    const r = results.get(st.id)!;
+    if (r.status === 'built' || decision.get(st.id) === 'cached') continue;
     events.start?.(st.id, {});
     events.end?.(st.id, r);
   }
