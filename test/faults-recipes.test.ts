@@ -8,17 +8,8 @@ import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { RecipeError } from '../src/errors.ts';
 import { BUILTIN_RECIPES, loadRecipes, PROJECT_ROOT } from '../src/recipes/load.ts';
+import { copyRecipes, editJson } from './helpers/recipes.ts';
 
-function copyRecipes(): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'nf-faults-recipes-'));
-  cpSync(BUILTIN_RECIPES, path.join(dir, 'recipes'), { recursive: true });
-  return path.join(dir, 'recipes');
-}
-const editJson = (file: string, edit: (j: any) => void) => {
-  const j = JSON.parse(readFileSync(file, 'utf8'));
-  edit(j);
-  writeFileSync(file, JSON.stringify(j, null, 2));
-};
 const problemsOf = (dir: string): string[] => {
   try {
     loadRecipes(dir);
@@ -31,7 +22,7 @@ const problemsOf = (dir: string): string[] => {
 
 describe('recipe path fields', () => {
   it('every path field: absolute, "..", not normalized; one line per problem naming file and field', () => {
-    const dir = copyRecipes();
+    const dir = copyRecipes('nf-faults-recipes-');
     editJson(path.join(dir, 'components/openssl.json'), (j) => {
       j.versions['3.5.7'].artifacts[0].topdir = '../../../../../../../tmp/evil';
       j.licenseFiles = ['../../../../../../etc/shadow'];
@@ -69,7 +60,7 @@ describe('recipe path fields', () => {
   });
 
   it('a patch-set dir outside the patch set\'s own tree', () => {
-    const dir = copyRecipes();
+    const dir = copyRecipes('nf-faults-recipes-');
     editJson(path.join(dir, 'components/nginx.json'), (j) => {
       j.versions['1.26.3'].patchSets[0].dir = 'elsewhere/patches';
     });
@@ -78,7 +69,7 @@ describe('recipe path fields', () => {
   });
 
   it('profile paths: prefix and nginx.paths must not climb out with ".."', () => {
-    const dir = copyRecipes();
+    const dir = copyRecipes('nf-faults-recipes-');
     editJson(path.join(dir, 'profiles/ktls.json'), (j) => {
       j.nginx.prefix = '/usr/../../etc';
       j.nginx.paths = { ...(j.nginx.paths ?? {}), 'conf-path': '../../../etc/passwd' };
@@ -89,7 +80,7 @@ describe('recipe path fields', () => {
   });
 
   it('the CLI refuses them before any work: exit 2, nothing but the problem lines', async () => {
-    const dir = copyRecipes();
+    const dir = copyRecipes('nf-faults-recipes-');
     editJson(path.join(dir, 'components/openssl.json'), (j) => {
       j.versions['3.5.7'].artifacts[0].topdir = '../../../../../../../tmp/evil';
     });

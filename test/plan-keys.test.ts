@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { BUILTIN_RECIPES, knownVersions, loadRecipes, PROJECT_ROOT } from '../src/recipes/load.ts';
 import { resolvePlan } from '../src/recipes/resolve.ts';
 import type { BuildPlan } from '../src/plan.ts';
+import { copyRecipes } from './helpers/recipes.ts';
 
 /** A stage and everything that depends on it, transitively. */
 function withDependents(plan: BuildPlan, ids: string[]): Set<string> {
@@ -49,15 +50,10 @@ describe('stage keys: --set', () => {
   }
 });
 
-function copyRecipes(): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'nf-keys-'));
-  cpSync(BUILTIN_RECIPES, path.join(dir, 'recipes'), { recursive: true });
-  return path.join(dir, 'recipes');
-}
 
 describe('stage keys: what decides smoke, verify and builders', () => {
   it('a new pinned VM kernel changes the smoke key only', () => {
-    const dir = copyRecipes();
+    const dir = copyRecipes('nf-keys-');
     const a = resolvePlan(loadRecipes(dir), 'ktls');
     const f = path.join(dir, 'vm', 'kernel.json');
     const j = JSON.parse(readFileSync(f, 'utf8'));
@@ -68,7 +64,7 @@ describe('stage keys: what decides smoke, verify and builders', () => {
   });
 
   it('a verify expectation in a recipe changes verify (and the artifacts after it), not the build', () => {
-    const dir = copyRecipes();
+    const dir = copyRecipes('nf-keys-');
     const a = resolvePlan(loadRecipes(dir), 'ktls');
     const f = path.join(dir, 'components', 'zlib-ng.json');
     const j = JSON.parse(readFileSync(f, 'utf8'));
@@ -79,7 +75,7 @@ describe('stage keys: what decides smoke, verify and builders', () => {
   });
 
   it('a library recipe\'s build data changes that library and nginx, not the others', () => {
-    const dir = copyRecipes();
+    const dir = copyRecipes('nf-keys-');
     const a = resolvePlan(loadRecipes(dir), 'ktls');
     const f = path.join(dir, 'components', 'jemalloc.json');
     const j = JSON.parse(readFileSync(f, 'utf8'));
@@ -167,7 +163,7 @@ describe('stage keys: the test stage (build --test)', () => {
   });
 
   it('a new suite pin changes the test key only', () => {
-    const dir = copyRecipes();
+    const dir = copyRecipes('nf-keys-');
     const a = resolvePlan(loadRecipes(dir), 'ktls', { tests: {} });
     const f = path.join(dir, 'testsuites', 'nginx-tests.json');
     const j = JSON.parse(readFileSync(f, 'utf8'));
@@ -199,7 +195,7 @@ describe('stage keys: the test stage (build --test)', () => {
   });
 
   it('a profile compiled with -fsanitize= must say "sanitizers": true (and the reverse)', () => {
-    const dir = copyRecipes();
+    const dir = copyRecipes('nf-keys-');
     const f = path.join(dir, 'profiles', 'ktls.json');
     const j = JSON.parse(readFileSync(f, 'utf8'));
     j.nginx.ccOpt.push('-fsanitize=address');

@@ -6,20 +6,11 @@ import { describe, expect, it } from 'vitest';
 import { BUILTIN_RECIPES, loadRecipes, PROJECT_ROOT } from '../src/recipes/load.ts';
 import { resolvePlan } from '../src/recipes/resolve.ts';
 import { RecipeError, UsageError } from '../src/errors.ts';
+import { copyRecipes, editJson } from './helpers/recipes.ts';
 
 const cli = (args: string[], env: Record<string, string> = {}) =>
   execa('node', [path.join(PROJECT_ROOT, 'bin/nginx-forge.mjs'), ...args], { reject: false, env, cwd: PROJECT_ROOT });
 
-function copyRecipes(): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'nf-recipes-'));
-  cpSync(BUILTIN_RECIPES, path.join(dir, 'recipes'), { recursive: true });
-  return path.join(dir, 'recipes');
-}
-const editJson = (file: string, edit: (j: any) => void) => {
-  const j = JSON.parse(readFileSync(file, 'utf8'));
-  edit(j);
-  writeFileSync(file, JSON.stringify(j, null, 2));
-};
 
 describe('built-in recipes', () => {
   it('load and resolve the ktls profile into a plan with five pinned components', () => {
@@ -96,7 +87,7 @@ describe('built-in recipes', () => {
 
 describe('stage keys', () => {
   it('a changed nginx configure flag changes only nginx stages and what follows', () => {
-    const dir = copyRecipes();
+    const dir = copyRecipes('nf-recipes-');
     const base = resolvePlan(loadRecipes(dir), 'ktls');
     editJson(path.join(dir, 'profiles/ktls.json'), (j) => j.nginx.modules.push('--with-http_sub_module'));
     const changed = resolvePlan(loadRecipes(dir), 'ktls');
@@ -105,7 +96,7 @@ describe('stage keys', () => {
   });
 
   it('a changed OpenSSL option rebuilds OpenSSL and nginx but not the other dependencies', () => {
-    const dir = copyRecipes();
+    const dir = copyRecipes('nf-recipes-');
     const base = resolvePlan(loadRecipes(dir), 'ktls');
     editJson(path.join(dir, 'profiles/ktls.json'), (j) => j.components.openssl.options.push('no-engine'));
     const changed = resolvePlan(loadRecipes(dir), 'ktls');
@@ -119,7 +110,7 @@ describe('stage keys', () => {
 
 describe('validation', () => {
   it('reports a 63-character sha256 and an unknown field as two lines naming file and field, exit 2', async () => {
-    const dir = copyRecipes();
+    const dir = copyRecipes('nf-recipes-');
     editJson(path.join(dir, 'components/openssl.json'), (j) => {
       j.versions['3.5.7'].artifacts[0].sha256 = 'a'.repeat(63);
       j.versions['3.5.7'].artifacts[0].mirrorz = ['x'];
@@ -133,7 +124,7 @@ describe('validation', () => {
   });
 
   it('rejects a malformed CVE id and a patch-set name used by two components', () => {
-    const dir = copyRecipes();
+    const dir = copyRecipes('nf-recipes-');
     editJson(path.join(dir, 'components/openssl.json'), (j) => {
       j.versions['3.5.7'].patchSets[0].patches[0].cves = ['CVE-26-1'];
       j.versions['3.5.7'].patchSets[0].name = 'nginx-debian-security';
@@ -157,7 +148,7 @@ describe('validation', () => {
   });
 
   it('reports every problem at once across files', () => {
-    const dir = copyRecipes();
+    const dir = copyRecipes('nf-recipes-');
     editJson(path.join(dir, 'components/pcre2.json'), (j) => (j.homepage = 'not a url'));
     editJson(path.join(dir, 'profiles/ktls.json'), (j) => (j.nginx.prefix = 'relative'));
     try {
@@ -171,7 +162,7 @@ describe('validation', () => {
   });
 
   it('cross-field: OpenSSL older than 3.0 cannot do kTLS; nginx older than 1.21.4 has no SSL_sendfile', () => {
-    const dir = copyRecipes();
+    const dir = copyRecipes('nf-recipes-');
     editJson(path.join(dir, 'components/openssl.json'), (j) => (j.versions['1.1.1'] = j.versions['3.5.7']));
     editJson(path.join(dir, 'components/nginx.json'), (j) => (j.versions['1.20.2'] = { artifacts: j.versions['1.26.3'].artifacts }));
     editJson(path.join(dir, 'profiles/ktls.json'), (j) => {
@@ -198,7 +189,7 @@ describe('validation', () => {
   });
 
   it('a local patch without a header is rejected', () => {
-    const dir = copyRecipes();
+    const dir = copyRecipes('nf-recipes-');
     const pdir = path.join(path.dirname(dir), 'patches/nginx/1.26.x');
     mkdirSync(pdir, { recursive: true });
     writeFileSync(path.join(pdir, '0001-x.patch'), '--- a/README\n+++ b/README\n@@ -1 +1 @@\n-a\n+b\n');
@@ -249,7 +240,7 @@ describe('test suite recipes (recipes/testsuites/)', () => {
 
   it('a broken test suite recipe: every problem as file: field: problem, exit 2', async () => {
     const { loadTestSuite } = await import('../src/nginxtests/run.ts');
-    const dir = copyRecipes();
+    const dir = copyRecipes('nf-recipes-');
     editJson(path.join(dir, 'testsuites', 'nginx-tests.json'), (j) => {
       delete j.artifact.treeSha256;
       j.commit = 'abc';
