@@ -34,9 +34,29 @@ describe('libraryCommands', () => {
   it('builds only the static library nginx links: jemalloc once (no PIC twin, no install), PCRE2 libpcre2-8 only', () => {
     const je = component(plan, 'jemalloc');
     const cmds = libraryCommands(je, { jobs: ['-j2'] });
-    expect(cmds.map((c) => [c.step, c.args.at(-1)])).toEqual([['configure', '--disable-doc'], ['make', 'lib/libjemalloc.a']]);
+    expect(cmds.map((c) => [c.step, c.args.at(-1)])).toEqual([
+      ['configure', '--disable-doc'],
+      ['make', 'include/jemalloc/internal/private_namespace.gen.h'],
+      ['make', 'lib/libjemalloc.a'],
+    ]);
+    // the symbol-name objects first, unoptimised, in their own make run; the library's own flags untouched
+    expect(cmds[1]!.args).toEqual(['-j2', 'EXTRA_CFLAGS=-O0 -g0', 'include/jemalloc/internal/private_namespace.gen.h']);
+    expect(cmds[2]!.args).toEqual(['-j2', 'lib/libjemalloc.a']);
     expect(copiedOutputs(je)).toEqual(['lib/libjemalloc.a', 'include/jemalloc/jemalloc.h']);
     expect(libraryCommands(component(plan, 'pcre2'), { jobs: [] })[1]!.args).toEqual(['libpcre2-8.la']);
+  });
+
+  it('trim switches come after the args and before the profile\'s options; the upstream default build (naive baseline) has none of the trimming', () => {
+    const ossl = component(plan, 'openssl');
+    const args = libraryCommands(ossl, { jobs: [] })[0]!.args;
+    expect(args.indexOf('no-threads')).toBeLessThan(args.indexOf('no-quic'));
+    expect(args.indexOf('no-apps')).toBeLessThan(args.indexOf('enable-ktls'));
+    const je = libraryCommands(component(plan, 'jemalloc'), { jobs: ['-j2'], prefix: '/x', upstreamDefault: true });
+    expect(je.map((c) => [c.step, c.args])).toEqual([
+      ['configure', ['--prefix=/x', '--disable-shared', '--enable-static']],
+      ['make', ['-j2']],
+      ['install', ['install']],
+    ]);
   });
 
   it('cmake system: the build directory from the target unless the recipe names one; the install takes DESTDIR from the environment', () => {

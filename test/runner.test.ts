@@ -65,6 +65,22 @@ describe('runner: parallelism', () => {
     await t.run({ slots: 1, timings });
     expect(order).toEqual(['b', 'a']);
   });
+
+  it('on a first build (no timings) slots go by the caller\'s estimates; a measured time wins over an estimate', async () => {
+    const run = async (timings: Timings) => {
+      const order: string[] = [];
+      const dir = tmp();
+      const t = setup({ a: async () => { order.push('a'); }, b: async () => { order.push('b'); } }, {}, dir);
+      await t.run({ slots: 1, timings, estimate: (id: string) => ({ a: 5, b: 90 })[id] });
+      return order;
+    };
+    const dir = tmp();
+    expect(await run(new Timings(path.join(dir, 'none.json')))).toEqual(['b', 'a']);
+    const measured = new Timings(path.join(dir, 'measured.json'));
+    measured.set('a', 200);
+    measured.set('b', 100);
+    expect(await run(measured)).toEqual(['a', 'b']);
+  });
 });
 
 describe('runner: tokens for the critical path', () => {

@@ -24,6 +24,13 @@ function speedup(r: BuildBenchResult, s: Scenario, which: 'speedup' | 'cpuSpeedu
   return v >= 1000 ? '>1000x' : `${v >= 100 ? v.toFixed(0) : v.toFixed(2)}x`;
 }
 
+/** The nginx-only rebuild against nginx's own compile+link alone (measured in the naive tree). */
+function compileLinkLine(r: BuildBenchResult): string | undefined {
+  const only = r.scenarios.find((s) => s.id === 'nginx-only');
+  if (r.nginxCompileLink === undefined || !only) return undefined;
+  return `nginx-only rebuild ${fmtSecs(only.seconds)} s against nginx's own compile+link alone ${fmtSecs(r.nginxCompileLink)} s (its objects removed, make in the naive tree): ${r.nginxOnlyOverCompileLink?.toFixed(2)}x`;
+}
+
 function rows(r: BuildBenchResult, stagesRun = true): string[][] {
   const out = [['scenario', 'wall s', 'naive / this', 'CPU s', 'naive / this (CPU)', ...(stagesRun ? ['stages run'] : [])]];
   for (const s of r.scenarios) {
@@ -49,6 +56,8 @@ export function buildText(r: BuildBenchResult, written: string[] = []): string {
   out.push('');
   out.push(alignTable(rows(r, false)));
   for (const s of r.scenarios) if (s.id !== 'naive') out.push(`${SHORT[s.id]} ran: ${s.built?.length ? s.built.join(' ') : 'nothing (all restored from the cache)'}`);
+  const cl = compileLinkLine(r);
+  if (cl) out.push(cl);
   const naive = r.scenarios.find((s) => s.id === 'naive');
   if (naive?.steps) {
     out.push('', 'naive baseline steps:');
@@ -71,6 +80,8 @@ export function buildMarkdown(r: BuildBenchResult, chartFile?: string): string {
   const [head, ...body] = rows(r);
   out.push(`| ${head!.join(' | ')} |`, '|---|---:|---:|---:|---:|---|', ...body.map((x) => `| ${x.map((c, i) => (i === 5 ? `\`${c}\`` : c)).join(' | ')} |`));
   out.push('', '"naive / this": how many times faster than the naive build. CPU seconds are user + system time of every process the scenario ran (and of nginx-forge itself), which other jobs on the machine disturb much less than wall-clock time.');
+  const cl = compileLinkLine(r);
+  if (cl) out.push('', cl);
   out.push('');
   if (chartFile) out.push(`![build times](${chartFile})`, '');
   const naive = r.scenarios.find((s) => s.id === 'naive');

@@ -4,11 +4,17 @@
 //   nginx-only  a profile variant with one extra nginx module: the dependency builds stay cached,
 //               only nginx's extract/patch/configure/compile/install run
 //   naive       the way nginx is usually built by hand: the same verified tarballs and patches,
-//               zlib-ng and jemalloc built first, then nginx's own single `make` with in-tree
-//               --with-openssl=/--with-pcre= and the same configure arguments
+//               zlib-ng and jemalloc built first by their own default build (the recipe's configure
+//               arguments without its `trim` switches, the default make target, `make install`),
+//               then nginx's own single `make` with in-tree --with-openssl=/--with-pcre= and the
+//               same nginx configure arguments (OpenSSL gets the profile's options only, as
+//               nginx's make passes them: none of the recipe's trim switches)
+// After the naive build (outside its time), nginx's own compile+link alone is measured in the
+// naive tree: its objects removed, `make` again (OpenSSL and PCRE2 are up to date there). The
+// nginx-only rebuild is compared with it.
 // The stage cache lives in a temporary NGINX_FORGE_HOME, so the user's cache is neither used nor
 // touched; the distfiles store is the user's (read only: nothing is downloaded when it is complete).
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ForgeError } from '../errors.ts';
@@ -63,6 +69,10 @@ export interface BuildBenchResult {
   speedup: Partial<Record<Exclude<ScenarioId, 'naive'>, number>>;
   /** the same with CPU seconds */
   cpuSpeedup: Partial<Record<Exclude<ScenarioId, 'naive'>, number>>;
+  /** nginx's own compile+link alone (objects removed, `make` in the naive tree), wall seconds */
+  nginxCompileLink?: number;
+  /** nginx-only rebuild seconds / nginxCompileLink: the cost of a rebuild beyond compiling nginx */
+  nginxOnlyOverCompileLink?: number;
   warnings: string[];
 }
 
@@ -170,6 +180,7 @@ export async function benchBuild(o: BenchBuildOptions): Promise<BuildBenchResult
     signal: o.signal,
   };
   let variantChange = '';
+  let nginxCompileLinkSecs: number | undefined;
   try {
     process.env.NGINX_FORGE_HOME = path.join(scratch, 'home');
 
@@ -210,15 +221,22 @@ export async function benchBuild(o: BenchBuildOptions): Promise<BuildBenchResult
       const seconds = secs(s0);
       const cpuSeconds = cpuSince(c0);
       say(`naive: ${seconds} s (CPU ${cpuSeconds ?? '?'} s)`);
+      const s1 = now();
+      await nginxCompileLink(path.join(scratch, 'naive'), plan, jobs, o.signal);
+      nginxCompileLinkSecs = secs(s1);
+      say(`nginx's own compile+link alone: ${nginxCompileLinkSecs} s`);
       scenarios.push({
         id: 'naive',
-        title: 'naive baseline: tar, patch, zlib-ng and jemalloc, then nginx ./configure && make (in-tree OpenSSL, PCRE2)',
+        title: 'naive baseline: tar, patch, zlib-ng and jemalloc by their default builds, then nginx ./configure && make (in-tree OpenSSL, PCRE2)',
         seconds,
         cpuSeconds,
         steps,
         binary: path.join(scratch, 'naive', 'root', 'usr/sbin/nginx'),
         load: loadSample(),
-        notes: ['same verified tarballs, same patches, same configure arguments, same -j; no cache, every step every time'],
+        notes: [
+          'same verified tarballs, same patches, same nginx configure arguments, same -j; no cache, every step every time',
+          'libraries nginx cannot build in-tree: their default make target and install, without the recipes\' trim switches and before-runs',
+        ],
       });
     }
   } finally {
@@ -239,6 +257,7 @@ export async function benchBuild(o: BenchBuildOptions): Promise<BuildBenchResult
     }
   }
   const after = loadSample();
+  const only = scenarios.find((s) => s.id === 'nginx-only');
   return {
     schema: BUILD_SCHEMA,
     startedAt,
@@ -254,6 +273,9 @@ export async function benchBuild(o: BenchBuildOptions): Promise<BuildBenchResult
     scenarios,
     speedup,
     cpuSpeedup,
+    ...(nginxCompileLinkSecs !== undefined && only
+      ? { nginxCompileLink: nginxCompileLinkSecs, nginxOnlyOverCompileLink: ratio(only.seconds, nginxCompileLinkSecs) }
+      : {}),
     warnings,
   };
 }
@@ -304,10 +326,10 @@ export async function naiveBuild(
       await run(ctx(src(p.component)), 'patch', [`-p${p.strip}`, '--batch', '--forward', '-i', file]);
     }
   });
-  // libraries nginx's make cannot build in-tree: the recipes' own builder commands, installed in place
+  // libraries nginx's make cannot build in-tree: their own default build, installed in place
   for (const lib of plan.components.filter((x) => x.role !== 'server' && x.consume?.placement === 'deps')) {
-    await step(`${lib.name} (${lib.build!.system})`, async () => {
-      for (const cmd of libraryCommands(lib, { prefix: path.join(ws, lib.layout!), jobs: [`-j${jobs}`] })) {
+    await step(`${lib.name} (${lib.build!.system}, default target, install)`, async () => {
+      for (const cmd of libraryCommands(lib, { prefix: path.join(ws, lib.layout!), jobs: [`-j${jobs}`], upstreamDefault: true })) {
         const env: Record<string, string | undefined> = {};
         for (const [k, v] of Object.entries(cmd.env)) env[k] = v ?? undefined;
         await run({ ...ctx(src(lib.name)), env }, cmd.cmd, cmd.args);
@@ -320,4 +342,27 @@ export async function naiveBuild(
   await step('nginx make (builds OpenSSL and PCRE2 in-tree)', () => run(ctx(src('nginx')), 'make', [`-j${jobs}`]));
   await step('nginx make install', () => run(ctx(src('nginx')), 'make', ['install', `DESTDIR=${path.join(ws, 'root')}`]));
   return steps;
+}
+
+/**
+ * nginx's own compile+link time, in the naive tree after its build: nginx's objects and binary
+ * removed, `make` again. OpenSSL's and PCRE2's rules depend on objs/Makefile, which is unchanged,
+ * so only nginx compiles and links.
+ */
+export async function nginxCompileLink(ws: string, plan: BuildPlan, jobs: number, signal?: AbortSignal): Promise<void> {
+  const nginx = plan.components.find((x) => x.role === 'server')!;
+  const objs = path.join(ws, nginx.topdir, 'objs');
+  const removeObjects = (dir: string): void => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) removeObjects(p);
+      else if (e.name.endsWith('.o')) rmSync(p);
+    }
+  };
+  removeObjects(path.join(objs, 'src'));
+  if (existsSync(path.join(objs, 'addon'))) removeObjects(path.join(objs, 'addon'));
+  rmSync(path.join(objs, 'ngx_modules.o'), { force: true });
+  rmSync(path.join(objs, 'nginx'), { force: true });
+  await run({ component: 'naive', stage: 'bench', log: path.join(ws, 'naive-compile-link.log'), cwd: path.join(ws, nginx.topdir), signal }, 'make', [`-j${jobs}`]);
+  if (!existsSync(path.join(objs, 'nginx'))) throw new ForgeError(`nginx's make did not link ${path.join(objs, 'nginx')} again`);
 }

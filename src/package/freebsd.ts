@@ -80,9 +80,10 @@ function checkArg(a: string): string {
 
 function quoteArg(a: string): string {
   checkArg(a);
-  const m = /^(--[a-z0-9_-]+=)(.*)$/.exec(a);
-  if (m && /[\s'*?[\]{}()&;|<>~]/.test(m[2]!)) return `${m[1]}"${m[2]}"`;
-  return a;
+  const special = /[\s'*?[\]{}()&;|<>~]/;
+  const m = /^(-{0,2}[A-Za-z0-9_-]+=)(.*)$/.exec(a);
+  if (m && special.test(m[2]!)) return `${m[1]}"${m[2]}"`;
+  return special.test(a) ? `"${a}"` : a;
 }
 
 const groupOf = (name: string) => name.replace(/[^A-Za-z0-9]/g, '_');
@@ -447,7 +448,7 @@ export async function freebsdPort(input: PortInput): Promise<PortResult> {
     for (const cmd of cmds) {
       const env = Object.entries(cmd.env).map(([k, v]) => (v === null ? `-u ${k}` : `${k}="${checkArg(v)}"`));
       // our own make variables (${WRKDIR}, ${MAKE_JOBS_NUMBER}) stay; recipe text is checked
-      const args = cmd.args.map((a) => (a.includes('${WRKDIR}/') || a === '-j${MAKE_JOBS_NUMBER}' ? a : checkArg(a)));
+      const args = cmd.args.map((a) => (a.includes('${WRKDIR}/') || a === '-j${MAKE_JOBS_NUMBER}' ? a : quoteArg(a)));
       const portEnv = cmd.step === 'configure' ? '${CONFIGURE_ENV}' : '${MAKE_ENV}';
       mk.push(`\tcd ${src} && \${SETENV} ${portEnv}${env.length ? ` ${env.join(' ')}` : ''} ${cmd.cmd} ${args.join(' ')}`);
     }

@@ -11,6 +11,7 @@ import { ExitCode, ForgeError } from '../errors.ts';
 import { distfilesDir, logsDir, stagesDir, stateDir, workDir } from '../paths.ts';
 import { server, type BuildPlan } from '../plan.ts';
 import { ccacheEnv, readStats, statsDelta } from './ccache.ts';
+import { firstBuildEstimates } from './estimate.ts';
 import { KINDS } from './kinds.ts';
 import { binaryIn, implementations } from './registry.ts';
 import { runGraph, Timings, type RunnerEvents } from './runner.ts';
@@ -62,6 +63,7 @@ export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events:
   });
   // the binary is always wanted: the summary names it, packages wrap its install tree
   const targets = opts.until ? [installId, opts.until] : defaultTargets(plan);
+  const estimates = firstBuildEstimates(plan);
   const skip: Record<string, string> = opts.smoke === false ? { smoke: 'skipped (--no-smoke)' } : {};
   let result: Awaited<ReturnType<typeof runGraph>>;
   try {
@@ -80,6 +82,7 @@ export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events:
         signal: opts.signal,
         logFor: (id) => path.join(logDir, `${id.replace(':', '-')}.log`),
         timings: new Timings(path.join(stateDir(), 'timings.json')),
+        estimate: (id) => estimates.get(id),
         async beforeRun(ids) {
           if (ids.some((id) => COMPILING.has(plan.stages.find((s) => s.id === id)!.kind))) await preflight();
           sweepWork();

@@ -6,7 +6,7 @@ import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, st
 import path from 'node:path';
 import { StageError } from '../errors.ts';
 import { fetchArtifact, fetchOneOf, type FetchOptions } from '../fetch/index.ts';
-import { component, libraries, modules, modulesPath, server, type BuildPlan, type PlanComponent, type StageKind } from '../plan.ts';
+import { component, modules, modulesPath, server, type BuildPlan, type PlanComponent, type StageKind } from '../plan.ts';
 import type { Artifact } from '../recipes/schema.ts';
 import type { SmokeOptions } from '../smoke/index.ts';
 import type { TestStageInputs } from '../stages/test.ts';
@@ -157,14 +157,14 @@ export function implementations(b: BuildContext): Record<StageKind, () => Promis
       };
     },
     configure: async () => {
-      const { configure, placeLibraries } = await import('../stages/nginx.ts');
+      const { configure, librariesFor, placeLibraries } = await import('../stages/nginx.ts');
       return {
         async run(ctx): Promise<NginxTree> {
           const tree = value<Tree>(ctx, `patch:${nginx.name}`);
-          const libs = Object.fromEntries(libraries(plan).map((l) => [l.name, ctx.input(`library:${l.name}`).dir!]));
+          const libs = Object.fromEntries(librariesFor(plan, 'configure').map((l) => [l.name, ctx.input(`library:${l.name}`).dir!]));
           const epoch = epochOf(nginx, tree.src);
           const env = compileEnv(tree.ws, epoch, b.ccache);
-          placeLibraries(plan, tree.ws, libs);
+          placeLibraries(plan, tree.ws, libs, 'configure');
           // modules: the patched source tree goes where the plan's layout says, beside nginx's
           const mods: NginxTree['mods'] = {};
           for (const m of modules(plan)) {
@@ -181,10 +181,14 @@ export function implementations(b: BuildContext): Record<StageKind, () => Promis
       };
     },
     compile: async () => {
-      const { compile } = await import('../stages/nginx.ts');
+      const { compile, librariesFor, placeLibraries } = await import('../stages/nginx.ts');
       return {
         async run(ctx): Promise<NginxTree> {
-          const t = value<NginxTree>(ctx, `configure:${nginx.name}`);
+          const configured = value<NginxTree>(ctx, `configure:${nginx.name}`);
+          // the libraries only nginx's make reads (an in-tree OpenSSL) were built beside configure
+          const late = Object.fromEntries(librariesFor(plan, 'make').map((l) => [l.name, ctx.input(`library:${l.name}`).dir!]));
+          placeLibraries(plan, configured.ws, late, 'make');
+          const t: NginxTree = { ...configured, libs: { ...configured.libs, ...late } };
           await compile({ ws: t.ws, src: t.src, env: t.env, jobs, jobserver: b.jobserver, log: () => ctx.log, signal: ctx.signal });
           return t;
         },

@@ -6,7 +6,8 @@
 //   1. decide, from the targets backwards: a stage whose output is in the cache is restored and
 //      needs nothing; any other stage runs, and so must (or be restored) everything it depends on
 //   2. run: each stage starts when its deps are done and a slot is free (slots go to the stage
-//      that took longest last time first: the critical path is never starved); a failure aborts
+//      with the longest chain after it, by last time's durations or, on a first build, the
+//      caller's estimates: the critical path is never starved); a failure aborts
 //      the rest, the runner waits for running stages to stop, then throws the first error
 import { setMaxListeners } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, openSync, readSync, fstatSync, closeSync, renameSync } from 'node:fs';
@@ -77,6 +78,11 @@ export interface RunnerOptions {
   logFor(id: string): string;
   /** durations of earlier runs (ETA, scheduling priority); updated with this run's */
   timings?: Timings;
+  /**
+   * A stage's expected seconds when no earlier run on this machine measured it (a first build):
+   * scheduling priority only, so the critical path starts first on a fresh machine too
+   */
+  estimate?(id: string): number | undefined;
   /** how often running stages report progress, ms (default 1000) */
   tickMs?: number;
   /** called once the runner knows which stages will run, before any does (preflight checks) */
@@ -211,7 +217,7 @@ export async function runGraph(
     const known = downstream.get(id);
     if (known !== undefined) return known;
     const after = stages.filter((s) => s.deps.includes(id) && decision.get(s.id) === 'run').map((s) => priorityOf(s.id));
-    const p = (timings.get(id) ?? 0) + Math.max(0, ...after);
+    const p = (timings.get(id) ?? opts.estimate?.(id) ?? 0) + Math.max(0, ...after);
     downstream.set(id, p);
     return p;
   };

@@ -429,11 +429,11 @@ function planStages(g: GraphInput): PlanStage[] {
       add(`library:${c.name}`, 'library', [`patch:${c.name}`], { build: c.build, options: c.options, licenseFiles: c.licenseFiles, toolchain: g.toolchain }, c.name);
     }
   }
-  const libs = libraries(g).map((c) => `library:${c.name}`);
+  const libsFor = (phase: 'configure' | 'make') => libraries(g).filter((c) => (c.consume?.neededBy ?? 'configure') === phase).map((c) => `library:${c.name}`);
   // a module's patched source tree is placed next to nginx's at configure (no stage of its own)
   const mods = modules(g);
-  add(`configure:${nginx.name}`, 'configure', [`patch:${nginx.name}`, ...mods.map((m) => `patch:${m.name}`), ...libs], { configureArgs: g.configureArgs, layout: g.components.map((c) => [c.name, c.layout ?? null, c.consume?.newerThanMakefile ?? []]), toolchain: g.toolchain }, nginx.name);
-  add(`compile:${nginx.name}`, 'compile', [`configure:${nginx.name}`], {}, nginx.name);
+  add(`configure:${nginx.name}`, 'configure', [`patch:${nginx.name}`, ...mods.map((m) => `patch:${m.name}`), ...libsFor('configure')], { configureArgs: g.configureArgs, layout: g.components.map((c) => [c.name, c.layout ?? null, c.consume?.newerThanMakefile ?? []]), toolchain: g.toolchain }, nginx.name);
+  add(`compile:${nginx.name}`, 'compile', [`configure:${nginx.name}`, ...libsFor('make')], {}, nginx.name);
   add(`install:${nginx.name}`, 'install', [`compile:${nginx.name}`], { licenseFiles: nginx.licenseFiles, modules: mods.map((m) => [m.name, m.licenseFiles]) }, nginx.name);
   const moduleFacts = mods.map((m) => [m.name, m.module]);
   const expectations = { ktls: g.ktls, configureArgs: g.configureArgs, components: g.components.map((c) => [c.name, c.version, c.role, c.verify, c.ktls ?? null]), modules: moduleFacts };

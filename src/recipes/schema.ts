@@ -231,7 +231,7 @@ export type ComponentName = z.infer<typeof ComponentName>;
 
 /**
  * How a library is compiled: one generic builder per build system (src/stages/library.ts).
- *   configure: `<script> --prefix=<prefix> <args> <options>`, `make <targets>`, `make <install> DESTDIR=…`
+ *   configure: `<script> --prefix=<prefix> <args> <options>`, `make <before…>`, `make <targets>`, `make <install> DESTDIR=…`
  *   cmake:     `cmake -S . -B <dir> -DCMAKE_INSTALL_PREFIX=<prefix> <args> <options>`, build, install
  * After the install, <DESTDIR><prefix> becomes the output (below `outputDir`), or, with `copy`,
  * the listed files are copied from the build tree (a tree that nginx's --with-*= rule expects).
@@ -241,7 +241,21 @@ export const BuildSpec = z.strictObject({
   buildDir: z.string().regex(/^(\.|[A-Za-z0-9._-]+)$/, { error: 'must be "." or a folder name' }).optional().describe('cmake: the build directory below the source tree (default build-forge; "." builds in the tree, leaving a top-level Makefile as nginx\'s --with-*= rules expect)'),
   script: z.string().regex(/^\.\/[A-Za-z0-9._-]+$/, { error: 'must be a script in the source tree, e.g. "./configure"' }).default('./configure').describe('configure system: the configure script'),
   args: z.array(z.string()).default([]).describe('fixed arguments of the configure script / cmake'),
+  trim: z
+    .array(z.string())
+    .default([])
+    .describe('configure switches that only leave out what nginx does not link (subsystems, programs, tests, docs); passed after `args`; the naive benchmark baseline builds without them'),
   env: z.record(z.string(), z.string().nullable()).default({}).describe('environment changes for every step: a value sets, null unsets (e.g. OpenSSL records CFLAGS in its version string)'),
+  before: z
+    .array(
+      z.strictObject({
+        targets: z.array(z.string()).min(1).describe('make targets'),
+        makeArgs: z.array(z.string()).default([]).describe('make variables for this run only, e.g. "EXTRA_CFLAGS=-O0 -g0"'),
+        reason: z.string().min(1).describe('why: what these targets are and why nginx does not need them built the usual way'),
+      }),
+    )
+    .default([])
+    .describe('make runs before `targets`, each with its own variables: build-time inputs nginx never links (e.g. objects only read for their symbol names) built cheaply; make does not remake them afterwards'),
   targets: z.array(z.string()).default([]).describe('make targets that build only what nginx links (empty: the default target)'),
   install: z.array(z.string()).default([]).describe('configure system: make targets that install, run with DESTDIR (empty with `copy`: no install)'),
   prefix: absPath().default('/usr').describe('install prefix compiled into the library'),
@@ -262,6 +276,10 @@ export const ConsumeSpec = z.strictObject({
   ccOpt: z.array(z.string()).default([]).describe('joined into nginx\'s one --with-cc-opt'),
   ldOpt: z.array(z.string()).default([]).describe('joined into nginx\'s one --with-ld-opt'),
   newerThanMakefile: z.array(relPathOr('.', '{dir}')).default([]).describe('paths below {dir} touched after nginx\'s configure so its make links them instead of rebuilding them ("." for all)'),
+  neededBy: z
+    .enum(['configure', 'make'])
+    .default('configure')
+    .describe('configure: nginx\'s ./configure reads the build output (its feature tests link it, or it looks into the tree); make: only nginx\'s make uses it (configure just writes rules for an in-tree --with-openssl= tree), so nginx\'s configure runs while it is still being built'),
 });
 
 /** An encoding a module adds (Content-Encoding), proved by the smoke test on real responses. */

@@ -34,6 +34,11 @@ export interface CommandTarget {
   cmake?: string;
   /** CMake's build directory, relative to the source tree, when the recipe names none */
   cmakeDir?: string;
+  /**
+   * The library's own default build, as its install notes say (the naive benchmark baseline):
+   * no `trim` switches, no `before` runs, the default make target, then its install target
+   */
+  upstreamDefault?: boolean;
 }
 
 export function buildSpecOf(c: PlanComponent): BuildSpec {
@@ -43,7 +48,8 @@ export function buildSpecOf(c: PlanComponent): BuildSpec {
 
 /** The commands that compile (and, when the recipe says so, install) one library. Pure. */
 export function libraryCommands(c: PlanComponent, t: CommandTarget): Command[] {
-  const b = buildSpecOf(c);
+  const spec = buildSpecOf(c);
+  const b = t.upstreamDefault ? { ...spec, trim: [], before: [], targets: [], install: spec.system === 'configure' ? ['install'] : spec.install } : spec;
   const make = t.make ?? 'make';
   const prefix = t.prefix ?? b.prefix;
   const destdir = t.destdir ? [`DESTDIR=${t.destdir}`] : [];
@@ -51,13 +57,15 @@ export function libraryCommands(c: PlanComponent, t: CommandTarget): Command[] {
     const cmake = t.cmake ?? 'cmake';
     const dir = b.buildDir ?? t.cmakeDir ?? 'build-forge';
     return [
-      { step: 'configure', cmd: cmake, args: ['-S', '.', '-B', dir, `-DCMAKE_INSTALL_PREFIX=${prefix}`, ...b.args, ...c.options], env: b.env },
+      { step: 'configure', cmd: cmake, args: ['-S', '.', '-B', dir, `-DCMAKE_INSTALL_PREFIX=${prefix}`, ...b.args, ...b.trim, ...c.options], env: b.env },
+      ...b.before.map((x) => ({ step: 'make' as const, cmd: cmake, args: ['--build', dir, '--', ...t.jobs, ...x.makeArgs, ...x.targets], env: b.env })),
       { step: 'make', cmd: cmake, args: ['--build', dir, '--', ...t.jobs, ...b.targets], env: b.env },
       { step: 'install', cmd: cmake, args: ['--install', dir], env: { ...b.env, ...(t.destdir ? { DESTDIR: t.destdir } : {}) } },
     ];
   }
   return [
-    { step: 'configure', cmd: b.script, args: [`--prefix=${prefix}`, ...b.args, ...c.options], env: b.env },
+    { step: 'configure', cmd: b.script, args: [`--prefix=${prefix}`, ...b.args, ...b.trim, ...c.options], env: b.env },
+    ...b.before.map((x) => ({ step: 'make' as const, cmd: make, args: [...t.jobs, ...x.makeArgs, ...x.targets], env: b.env })),
     { step: 'make', cmd: make, args: [...t.jobs, ...b.targets], env: b.env },
     ...(b.install.length ? [{ step: 'install' as const, cmd: make, args: [...b.install, ...destdir], env: b.env }] : []),
   ];

@@ -21,9 +21,18 @@ export interface NginxWorkspace {
   jobserver?: RunContext['jobserver'];
 }
 
-/** Copy each library's cached build output to its place in the workspace. */
-export function placeLibraries(plan: BuildPlan, ws: string, outputs: Record<string, string>): void {
-  for (const c of libraries(plan)) {
+/** Libraries nginx's configure reads (`configure`), or only its make (`make`): recipe `nginx.neededBy`. */
+export function librariesFor(plan: BuildPlan, phase: 'configure' | 'make') {
+  return libraries(plan).filter((c) => (c.consume?.neededBy ?? 'configure') === phase);
+}
+
+/**
+ * Copy the cached build outputs of one phase's libraries to their places in the workspace. The
+ * make-phase ones are placed after configure: then, like the others, what their recipe's
+ * `newerThanMakefile` names is made newer than nginx's Makefile.
+ */
+export function placeLibraries(plan: BuildPlan, ws: string, outputs: Record<string, string>, phase: 'configure' | 'make'): void {
+  for (const c of librariesFor(plan, phase)) {
     const dir = outputs[c.name];
     if (!dir || !c.layout) continue;
     const dest = path.join(ws, c.layout);
@@ -32,7 +41,13 @@ export function placeLibraries(plan: BuildPlan, ws: string, outputs: Record<stri
       if (f === 'meta.json' || f === 'licenses') continue;
       cpSync(path.join(dir, f), path.join(dest, f), { recursive: true, preserveTimestamps: true });
     }
+    if (phase === 'make') markNewer(ws, c);
   }
+}
+
+function markNewer(ws: string, c: ReturnType<typeof libraries>[number]): void {
+  const now = new Date();
+  for (const p of c.consume?.newerThanMakefile ?? []) touchTree(path.join(ws, c.layout!, p), now);
 }
 
 function touchTree(p: string, t: Date): void {
@@ -58,10 +73,7 @@ export async function configure(plan: BuildPlan, w: NginxWorkspace): Promise<voi
   // prebuilt dependency outputs must look newer than the Makefile their rules depend on
   const past = new Date(Date.now() - 120_000);
   utimesSync(makefile, past, past);
-  const now = new Date();
-  for (const c of libraries(plan)) {
-    for (const p of c.consume?.newerThanMakefile ?? []) touchTree(path.join(w.ws, c.layout!, p), now);
-  }
+  for (const c of librariesFor(plan, 'configure')) markNewer(w.ws, c);
 }
 
 export async function compile(w: NginxWorkspace): Promise<void> {
