@@ -68,6 +68,35 @@ describe('make jobserver', () => {
     expect(readFileSync(path.join(root, 'a.log'), 'utf8')).not.toMatch(/jobserver unavailable|warning/i);
   });
 
+  it('a token a stage gives back goes to the runner\'s waiting stage, not to a make blocked on the FIFO', async () => {
+    // 2 tokens: stage A holds one, a make (stage B) holds the other and wants more for its 4 jobs;
+    // a third stage C waits. When A gives its token back, C must start at once, while B's make
+    // still runs one job at a time (it never got A's token).
+    const root = mkdtempSync(path.join(tmpdir(), 'nf-js-'));
+    const journal = path.join(root, 'journal');
+    const js = await JobServer.create(root, 2);
+    const s = new AbortController().signal;
+    try {
+      await js.acquire(s); // A
+      await js.acquire(s); // B's own
+      const make = run({ component: 'b', stage: 'library', log: path.join(root, 'b.log'), cwd: makeDir(root, 'b', 4, journal), jobserver: { fd: js.fd, makeflags: js.makeflags } }, 'make', []);
+      await new Promise((r) => setTimeout(r, 300)); // make is now blocked reading the empty FIFO
+      let cStarted = 0;
+      const c = js.acquire(s).then(() => (cStarted = Date.now()));
+      await new Promise((r) => setTimeout(r, 100));
+      const released = Date.now();
+      js.release(); // A ends
+      await c;
+      expect(cStarted - released).toBeLessThan(30);
+      await make;
+      js.release(); // B
+      js.release(); // C
+      expect(maxConcurrent(journal)).toBe(1);
+    } finally {
+      await js.close();
+    }
+  });
+
   it('close() returns while a token read is still pending, and the waiter is rejected by its abort', async () => {
     const root = mkdtempSync(path.join(tmpdir(), 'nf-js-'));
     const js = await JobServer.create(root, 1);

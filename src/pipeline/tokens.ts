@@ -113,13 +113,22 @@ export class JobServer implements Tokens {
       }
       const w = this.waiters.shift();
       if (w) w.resolve();
-      else this.release(); // its waiter gave up (abort) while the read was pending
+      else if (!this.closed) writeSync(this.fd, '+'); // its waiter gave up (abort) or was served by a release while the read was pending
       this.pump();
     });
   }
 
+  /**
+   * A token a stage gives back goes straight to the runner's waiting stage, if there is one,
+   * instead of into the FIFO: a make blocked in read() would otherwise always win it over the
+   * runner's polling, and a ready stage (a small library nginx's configure waits for) would
+   * wait until the longest make had finished.
+   */
   release(): void {
-    if (!this.closed) writeSync(this.fd, '+');
+    if (this.closed) return;
+    const w = this.waiters.shift();
+    if (w) w.resolve();
+    else writeSync(this.fd, '+');
   }
 
   async close(): Promise<void> {
