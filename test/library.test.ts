@@ -4,7 +4,11 @@ import { describe, expect, it } from 'vitest';
 import { loadRecipes } from '../src/recipes/load.ts';
 import { resolvePlan } from '../src/recipes/resolve.ts';
 import { component } from '../src/plan.ts';
-import { copiedOutputs, libraryCommands } from '../src/stages/library.ts';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { StageError } from '../src/errors.ts';
+import { buildLibrary, copiedOutputs, libraryCommands } from '../src/stages/library.ts';
 
 const plan = resolvePlan(loadRecipes(), 'ktls');
 const atomic = resolvePlan(loadRecipes(), 'ktls-libatomic');
@@ -29,6 +33,22 @@ describe('libraryCommands', () => {
     for (const off of ['no-quic', 'no-dtls', 'no-cms', 'no-cmp', 'no-ts', 'no-ct', 'no-srp']) expect(args).toContain(off);
     // OCSP stapling, ssl_engine, session tickets, TLS 1.2/1.3 and kTLS stay
     for (const kept of ['no-ocsp', 'no-engine', 'no-tls1_2', 'no-tls1_3', 'no-ktls', 'no-ec', 'no-dh', 'no-psk']) expect(args).not.toContain(kept);
+    // default-provider algorithms that ciphersuites and encrypted keys use stay too
+    for (const kept of ['no-des', 'no-aes', 'no-chacha', 'no-poly1305', 'no-camellia', 'no-aria', 'no-dsa', 'no-rmd160', 'no-scrypt', 'no-ml-kem', 'no-ecx']) expect(args).not.toContain(kept);
+  });
+
+  it('a before-run that writes nothing usable fails the stage, naming the file and the recipe field', async () => {
+    const src = mkdtempSync(path.join(tmpdir(), 'nf-lib-'));
+    writeFileSync(path.join(src, 'configure'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+    // the symbol lister "succeeds" but lists nothing: an empty generated header
+    writeFileSync(path.join(src, 'Makefile'), 'gen.h:\n\ttouch gen.h\nall:\n\ttrue\n');
+    const je = component(plan, 'jemalloc');
+    const c = { ...je, options: [], build: { ...je.build!, args: [], trim: [], targets: ['all'], install: [], copy: [], produces: [],
+      before: [{ targets: ['gen.h'], makeArgs: [], reason: 'test', expect: { file: 'gen.h', contains: '#define arena_boot' } }] } };
+    const err = await buildLibrary({ component: c, srcDir: src, out: path.join(src, 'out'), jobs: [], env: {}, log: path.join(src, 'log') }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StageError);
+    expect(String((err as Error).message)).toMatch(/did not write "#define arena_boot" into gen\.h/);
+    expect(String((err as StageError).hint)).toContain('build.before');
   });
 
   it('builds only the static library nginx links: jemalloc once (no PIC twin, no install), PCRE2 libpcre2-8 only', () => {
@@ -40,7 +60,7 @@ describe('libraryCommands', () => {
       ['make', 'lib/libjemalloc.a'],
     ]);
     // the symbol-name objects first, unoptimised, in their own make run; the library's own flags untouched
-    expect(cmds[1]!.args).toEqual(['-j2', 'EXTRA_CFLAGS=-O0 -g0', 'include/jemalloc/internal/private_namespace.gen.h']);
+    expect(cmds[1]!.args).toEqual(['-j2', 'EXTRA_CFLAGS=-O0 -g0 -flto', 'include/jemalloc/internal/private_namespace.gen.h']);
     expect(cmds[2]!.args).toEqual(['-j2', 'lib/libjemalloc.a']);
     expect(copiedOutputs(je)).toEqual(['lib/libjemalloc.a', 'include/jemalloc/jemalloc.h']);
     expect(libraryCommands(component(plan, 'pcre2'), { jobs: [] })[1]!.args).toEqual(['libpcre2-8.la']);

@@ -252,6 +252,10 @@ export const BuildSpec = z.strictObject({
         targets: z.array(z.string()).min(1).describe('make targets'),
         makeArgs: z.array(z.string()).default([]).describe('make variables for this run only, e.g. "EXTRA_CFLAGS=-O0 -g0"'),
         reason: z.string().min(1).describe('why: what these targets are and why nginx does not need them built the usual way'),
+        expect: z
+          .strictObject({ file: relPath('the build tree'), contains: z.string().min(1) })
+          .optional()
+          .describe('a file this run must have written and a text it must contain: a tool that silently wrote nothing fails the stage'),
       }),
     )
     .default([])

@@ -5,7 +5,7 @@
 // install with the recipe's fixed prefix (never a build path), then the prefix becomes the
 // stage's output below `outputDir`, or, with `copy`, the listed files of the build tree do
 // (the tree nginx's own --with-*= rule expects). `produces` is checked last.
-import { cpSync, existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { run, type RunContext } from '../exec.ts';
 import { StageError } from '../errors.ts';
@@ -20,6 +20,8 @@ export interface Command {
   env: Record<string, string | null>;
   /** what this command does, for progress and logs */
   step: 'configure' | 'make' | 'install';
+  /** a file (relative to the source tree) the command must have written, with a text in it */
+  expect?: { file: string; contains: string };
 }
 
 export interface CommandTarget {
@@ -58,14 +60,14 @@ export function libraryCommands(c: PlanComponent, t: CommandTarget): Command[] {
     const dir = b.buildDir ?? t.cmakeDir ?? 'build-forge';
     return [
       { step: 'configure', cmd: cmake, args: ['-S', '.', '-B', dir, `-DCMAKE_INSTALL_PREFIX=${prefix}`, ...b.args, ...b.trim, ...c.options], env: b.env },
-      ...b.before.map((x) => ({ step: 'make' as const, cmd: cmake, args: ['--build', dir, '--', ...t.jobs, ...x.makeArgs, ...x.targets], env: b.env })),
+      ...b.before.map((x) => ({ step: 'make' as const, cmd: cmake, args: ['--build', dir, '--', ...t.jobs, ...x.makeArgs, ...x.targets], env: b.env, expect: x.expect })),
       { step: 'make', cmd: cmake, args: ['--build', dir, '--', ...t.jobs, ...b.targets], env: b.env },
       { step: 'install', cmd: cmake, args: ['--install', dir], env: { ...b.env, ...(t.destdir ? { DESTDIR: t.destdir } : {}) } },
     ];
   }
   return [
     { step: 'configure', cmd: b.script, args: [`--prefix=${prefix}`, ...b.args, ...b.trim, ...c.options], env: b.env },
-    ...b.before.map((x) => ({ step: 'make' as const, cmd: make, args: [...t.jobs, ...x.makeArgs, ...x.targets], env: b.env })),
+    ...b.before.map((x) => ({ step: 'make' as const, cmd: make, args: [...t.jobs, ...x.makeArgs, ...x.targets], env: b.env, expect: x.expect })),
     { step: 'make', cmd: make, args: [...t.jobs, ...b.targets], env: b.env },
     ...(b.install.length ? [{ step: 'install' as const, cmd: make, args: [...b.install, ...destdir], env: b.env }] : []),
   ];
@@ -107,6 +109,15 @@ export async function buildLibrary(i: LibraryBuildInput): Promise<void> {
     const env: Record<string, string | undefined> = { ...i.env };
     for (const [k, v] of Object.entries(cmd.env)) env[k] = v ?? undefined;
     await run({ ...ctx, env }, cmd.cmd, cmd.args);
+    if (cmd.expect) {
+      const f = path.join(i.srcDir, cmd.expect.file);
+      if (!existsSync(f) || !readFileSync(f, 'utf8').includes(cmd.expect.contains)) {
+        throw new StageError(c.name, 'library', `${cmd.cmd} ${cmd.args.join(' ')} did not write "${cmd.expect.contains}" into ${cmd.expect.file}`, {
+          log: i.log,
+          hint: `the tools it runs produced nothing usable (see the log); check "build.before" in recipes/components/${c.name}.json`,
+        });
+      }
+    }
   }
   if (existsSync(path.join(staging, b.prefix))) hoist(staging, b.prefix, path.join(i.out, b.outputDir));
   for (const f of copiedOutputs(c)) {
