@@ -145,7 +145,7 @@ export function implementations(b: BuildContext): Record<StageKind, () => Promis
             out: ctx.out,
             jobs,
             jobserver: b.jobserver,
-            env: compileEnv(tree.ws, epoch, b.ccache),
+            env: compileEnv(tree.ws, epoch, b.ccache, 'lines'),
             log: ctx.log,
             signal: ctx.signal,
             onStep: (s) => ctx.update(s),
