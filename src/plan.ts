@@ -170,6 +170,11 @@ export function libraries(plan: { components: PlanComponent[] }): PlanComponent[
   return plan.components.filter((x) => x.role === 'tls' || x.role === 'library');
 }
 
+/** The libraries nginx's ./configure reads (`configure`), or only its make (`make`): recipe `nginx.neededBy`. */
+export function librariesFor(plan: { components: PlanComponent[] }, phase: 'configure' | 'make'): PlanComponent[] {
+  return libraries(plan).filter((c) => (c.consume?.neededBy ?? 'configure') === phase);
+}
+
 /** The third-party modules (role "module"), in plan order. */
 export function modules(plan: { components: PlanComponent[] }): (PlanComponent & { module: NonNullable<PlanComponent['module']> })[] {
   return plan.components.filter((x): x is PlanComponent & { module: NonNullable<PlanComponent['module']> } => x.role === 'module' && x.module !== undefined);

@@ -34,6 +34,8 @@ describe('libraryCommands', () => {
     // OCSP stapling, ssl_engine, session tickets, TLS 1.2/1.3 and kTLS stay
     for (const kept of ['no-ocsp', 'no-engine', 'no-tls1_2', 'no-tls1_3', 'no-ktls', 'no-ec', 'no-dh', 'no-psk']) expect(args).not.toContain(kept);
     // default-provider algorithms that ciphersuites and encrypted keys use stay too
+    // no-http would cascade to no-ocsp (OpenSSL 3.5 Configure): stapling and ssl_ocsp need it
+    expect(args).not.toContain('no-http');
     for (const kept of ['no-des', 'no-aes', 'no-chacha', 'no-poly1305', 'no-camellia', 'no-aria', 'no-dsa', 'no-rmd160', 'no-scrypt', 'no-ml-kem', 'no-ecx']) expect(args).not.toContain(kept);
   });
 

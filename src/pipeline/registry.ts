@@ -6,7 +6,7 @@ import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, st
 import path from 'node:path';
 import { StageError } from '../errors.ts';
 import { fetchArtifact, fetchOneOf, type FetchOptions } from '../fetch/index.ts';
-import { component, modules, modulesPath, server, type BuildPlan, type PlanComponent, type StageKind } from '../plan.ts';
+import { component, librariesFor, modules, modulesPath, server, type BuildPlan, type PlanComponent, type StageKind } from '../plan.ts';
 import type { Artifact } from '../recipes/schema.ts';
 import type { SmokeOptions } from '../smoke/index.ts';
 import type { TestStageInputs } from '../stages/test.ts';
@@ -157,7 +157,7 @@ export function implementations(b: BuildContext): Record<StageKind, () => Promis
       };
     },
     configure: async () => {
-      const { configure, librariesFor, placeLibraries } = await import('../stages/nginx.ts');
+      const { configure, placeLibraries } = await import('../stages/nginx.ts');
       return {
         async run(ctx): Promise<NginxTree> {
           const tree = value<Tree>(ctx, `patch:${nginx.name}`);
@@ -181,7 +181,7 @@ export function implementations(b: BuildContext): Record<StageKind, () => Promis
       };
     },
     compile: async () => {
-      const { compile, librariesFor, placeLibraries } = await import('../stages/nginx.ts');
+      const { compile, placeLibraries } = await import('../stages/nginx.ts');
       return {
         async run(ctx): Promise<NginxTree> {
           const configured = value<NginxTree>(ctx, `configure:${nginx.name}`);

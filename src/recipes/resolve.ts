@@ -5,7 +5,7 @@ import path from 'node:path';
 import semver from 'semver';
 import { RecipeError, UsageError, type RecipeProblem } from '../errors.ts';
 import type { BuildPlan, PlanComponent, PlanInstall, PlanPatch, PlanPatchSet, PlanStage, StageKind } from '../plan.ts';
-import { distroSource, libraries, modules } from '../plan.ts';
+import { distroSource, libraries, librariesFor, modules } from '../plan.ts';
 import type { ComponentName, ComponentRecipe, ProfileRecipe } from './schema.ts';
 import { codeOf } from '../pipeline/kinds.ts';
 import { sanitizerEnv, sanitizersOf } from '../nginxtests/sanitizers.ts';
@@ -429,7 +429,7 @@ function planStages(g: GraphInput): PlanStage[] {
       add(`library:${c.name}`, 'library', [`patch:${c.name}`], { build: c.build, options: c.options, licenseFiles: c.licenseFiles, toolchain: g.toolchain }, c.name);
     }
   }
-  const libsFor = (phase: 'configure' | 'make') => libraries(g).filter((c) => (c.consume?.neededBy ?? 'configure') === phase).map((c) => `library:${c.name}`);
+  const libsFor = (phase: 'configure' | 'make') => librariesFor(g, phase).map((c) => `library:${c.name}`);
   // a module's patched source tree is placed next to nginx's at configure (no stage of its own)
   const mods = modules(g);
   add(`configure:${nginx.name}`, 'configure', [`patch:${nginx.name}`, ...mods.map((m) => `patch:${m.name}`), ...libsFor('configure')], { configureArgs: g.configureArgs, layout: g.components.map((c) => [c.name, c.layout ?? null, c.consume?.newerThanMakefile ?? []]), toolchain: g.toolchain }, nginx.name);

@@ -6,7 +6,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync, statSync, utimesSync } from
 import path from 'node:path';
 import { run, type RunContext } from '../exec.ts';
 import { StageError } from '../errors.ts';
-import { libraries, type BuildPlan } from '../plan.ts';
+import { librariesFor, type BuildPlan, type PlanComponent } from '../plan.ts';
 
 export interface NginxWorkspace {
   /** parent dir: holds nginx-x.y.z/, openssl-x/, pcre2-x/, deps/... */
@@ -19,11 +19,6 @@ export interface NginxWorkspace {
   log: (stage: string) => string;
   signal?: AbortSignal;
   jobserver?: RunContext['jobserver'];
-}
-
-/** Libraries nginx's configure reads (`configure`), or only its make (`make`): recipe `nginx.neededBy`. */
-export function librariesFor(plan: BuildPlan, phase: 'configure' | 'make') {
-  return libraries(plan).filter((c) => (c.consume?.neededBy ?? 'configure') === phase);
 }
 
 /**
@@ -45,7 +40,7 @@ export function placeLibraries(plan: BuildPlan, ws: string, outputs: Record<stri
   }
 }
 
-function markNewer(ws: string, c: ReturnType<typeof libraries>[number]): void {
+function markNewer(ws: string, c: PlanComponent): void {
   const now = new Date();
   for (const p of c.consume?.newerThanMakefile ?? []) touchTree(path.join(ws, c.layout!, p), now);
 }
