@@ -73,6 +73,25 @@ export type StageKind =
   | 'test'
   | 'artifacts';
 
+/**
+ * A twin binary of nginx built from the same dependency stages with extra configure flags (the
+ * profile's `nginx.variants`, e.g. nginx-debug = the production flags + --with-debug, as pkg-oss
+ * ships it). Only nginx's own stages (configure/compile/install:<name>) are its own.
+ */
+export interface PlanVariant {
+  /** binary and stage name, e.g. "nginx-debug" */
+  name: string;
+  description: string;
+  /** the exact argv of its ./configure: the production one with `flags` after the profile's modules */
+  configureArgs: string[];
+  /** the flags it adds to the production build */
+  flags: string[];
+  /** where it is installed: beside the production binary, under its own name */
+  sbin: string;
+  /** built --with-debug: its debug log can prove kTLS */
+  debug: boolean;
+}
+
 export interface PlanStage {
   /** e.g. "fetch:openssl", "extract:openssl", "library:zlib-ng", "configure:nginx", "smoke" */
   id: string;
@@ -81,6 +100,8 @@ export interface PlanStage {
   /** sha256 over this stage's own inputs and the keys of the stages it depends on. */
   key: string;
   deps: string[];
+  /** nginx's configure/compile/install of a twin binary (plan.variants), e.g. "nginx-debug" */
+  variant?: string;
   /** What went into the key (plan --explain-key): the stage's own inputs, its code, its deps' keys. */
   keyInputs: { inputs: unknown; code: Record<string, string>; deps: Record<string, string> };
 }
@@ -130,6 +151,8 @@ export interface BuildPlan {
   nginxFlags: string[];
   /** install paths and names for the packages */
   install: PlanInstall;
+  /** twin binaries built beside nginx from the same dependency stages (e.g. nginx-debug) */
+  variants: PlanVariant[];
   stages: PlanStage[];
   /** Facts about the build host that feed the keys (compiler version, ...). */
   toolchain: Record<string, string>;
@@ -189,4 +212,14 @@ export function moduleObjects(m: PlanComponent): string[] {
 export function modulesPath(plan: { configureArgs: string[] }): string {
   const arg = (k: string) => plan.configureArgs.find((a) => a.startsWith(`--${k}=`))?.slice(k.length + 3);
   return arg('modules-path') ?? `${arg('prefix') ?? '/usr/local/nginx'}/modules`;
+}
+
+/** The debug twin (a variant built --with-debug), when the profile has one. */
+export function debugVariant(plan: { variants?: PlanVariant[] }): PlanVariant | undefined {
+  return plan.variants?.find((v) => v.debug);
+}
+
+/** The plan as a variant's binary sees it: its configure arguments and flags, everything else shared. */
+export function variantView(plan: BuildPlan, v: PlanVariant | undefined): BuildPlan {
+  return v ? { ...plan, configureArgs: v.configureArgs, nginxFlags: [...plan.nginxFlags, ...v.flags] } : plan;
 }

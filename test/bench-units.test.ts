@@ -201,7 +201,7 @@ describe('bench build', () => {
     const fake = async (plan: BuildPlan, opts: BuildOptions): Promise<BuildSummary> => {
       calls.push({ profile: plan.profile, force: opts.force, home: process.env.NGINX_FORGE_HOME, hasSub: plan.configureArgs.some((a) => VARIANT_MODULES.includes(a)) });
       return {
-        profile: plan.profile, planHash: plan.planHash, binary: '/x/usr/sbin/nginx', root: '/x', licensesDir: '/x/l', artifacts: [],
+        profile: plan.profile, planHash: plan.planHash, binary: '/x/usr/sbin/nginx', root: '/x', licensesDir: '/x/l', variants: {}, artifacts: [],
         stages: plan.stages.map((s) => ({ id: s.id, status: 'cached', seconds: 0 })), seconds: 0,
       };
     };
@@ -224,7 +224,7 @@ describe('bench build', () => {
       // warm: OpenSSL rebuilt (it should have been restored); nginx-only: PCRE2 rebuilt too
       const built = n === 1 ? () => true : n === 2 ? (id: string) => id === 'library:openssl' : (id: string) => /nginx|pcre2/.test(id);
       return {
-        profile: plan.profile, planHash: plan.planHash, binary: '/x/usr/sbin/nginx', root: '/x', licensesDir: '/x/l', artifacts: [],
+        profile: plan.profile, planHash: plan.planHash, binary: '/x/usr/sbin/nginx', root: '/x', licensesDir: '/x/l', variants: {}, artifacts: [],
         stages: plan.stages.map((s) => ({ id: s.id, status: built(s.id) ? 'built' : 'cached', seconds: 0 })), seconds: 0,
       };
     };

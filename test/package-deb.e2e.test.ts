@@ -12,7 +12,7 @@ import { planFromFlags } from '../src/commands/common.ts';
 import type { BuildPlan } from '../src/plan.ts';
 import { copyRoot, minbaseRoot, removeRoot, shInChroot } from '../src/package/chroot.ts';
 import { copyrightLines, dep5License, updateSha256Sums } from '../src/package/common.ts';
-import { buildDeb, debFields, hasZlibBanner } from '../src/package/deb.ts';
+import { buildDeb, buildDebs, debFields, hasZlibBanner } from '../src/package/deb.ts';
 import { lintian } from '../src/package/lintian.ts';
 import { builtSummary } from './helpers/builtNginx.ts';
 
@@ -23,11 +23,12 @@ const work = mkdtempSync(path.join(tmpdir(), 'nf-deb-test-'));
 const log = path.join(work, 'package.log');
 
 /** The install tree, licenses, manifest and SBOM of the shared real build. */
-async function builtTree(): Promise<{ root: string; licensesDir: string; sbom?: string; manifest?: string }> {
+async function builtTree(): Promise<{ root: string; licensesDir: string; sbom?: string; manifest?: string; variants: Record<string, string> }> {
   const s = await builtSummary('ktls');
   const root = s.binary.replace(/\/usr\/sbin\/nginx$/, '');
   return {
     root,
+    variants: s.variants,
     licensesDir: path.join(path.dirname(root), 'licenses'),
     manifest: s.artifacts.find((a) => a.endsWith('manifest.json')),
     sbom: s.artifacts.find((a) => a.endsWith('sbom.cdx.json')),
@@ -71,12 +72,16 @@ describe('deb helpers', () => {
 describe('.deb of the real build', () => {
   let plan: BuildPlan;
   let deb: string;
+  let twin: string;
   let tree: Awaited<ReturnType<typeof builtTree>>;
 
   beforeAll(async () => {
     plan = planFromFlags({ profile: 'ktls' });
     tree = await builtTree();
-    deb = await buildDeb({ plan, ...tree, outDir: path.join(work, 'out'), log, maintainer: 'Test Packager <test@nginx-forge.invalid>' });
+    const r = await buildDebs({ plan, ...tree, outDir: path.join(work, 'out'), log, maintainer: 'Test Packager <test@nginx-forge.invalid>' });
+    deb = r.deb;
+    expect(r.twins).toHaveLength(1);
+    twin = r.twins[0]!;
   }, 45 * 60_000);
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -91,6 +96,26 @@ describe('.deb of the real build', () => {
     for (const k of ['Conflicts', 'Replaces', 'Provides']) expect(f[k]!.split(/,\s*/)).toContain('nginx');
     expect(Number(f['Installed-Size'])).toBeGreaterThan(1000);
     expect(f.Description).toContain('OpenSSL 3.5.7');
+  });
+
+  it('the nginx-debug twin is a package of its own: its binary and unit, the doc directory linked, Depends on exactly this nginx', async () => {
+    expect(path.basename(twin)).toMatch(/^nginx-forge-ktls-debug_1\.26\.3-1_[a-z0-9]+\.deb$/);
+    const f = await debFields(twin, log);
+    expect(f.Package).toBe('nginx-forge-ktls-debug');
+    expect(f.Depends).toMatch(/^nginx-forge-ktls \(= 1\.26\.3-1\), libc6/);
+    expect((await debFields(deb, log)).Suggests).toBe('nginx-forge-ktls-debug');
+    const x = path.join(work, 'extract-twin');
+    await execa('dpkg-deb', ['-R', twin, x]);
+    const files = String((await execa('dpkg-deb', ['-c', twin])).stdout);
+    expect(files).toMatch(/\.\/usr\/sbin\/nginx-debug$/m);
+    expect(files).toMatch(/\.\/usr\/share\/doc\/nginx-forge-ktls-debug -> nginx-forge-ktls$/m);
+    const unit = readFileSync(path.join(x, 'lib/systemd/system/nginx-debug.service'), 'utf8');
+    expect(unit).toContain('ExecStart=/usr/sbin/nginx-debug');
+    expect(unit).toContain('Conflicts=nginx.service');
+    // the main package no longer carries them
+    const main = String((await execa('dpkg-deb', ['-c', deb])).stdout);
+    expect(main).not.toMatch(/nginx-debug/);
+    expect(main).toMatch(/\.\/usr\/sbin\/nginx$/m);
   });
 
   it('lists every /etc file as a conffile and checksums everything else', async () => {
@@ -180,8 +205,14 @@ describe('.deb of the real build', () => {
       const dump = await shInChroot(r, log, '/usr/sbin/nginx -T');
       expect(dump).toContain('# configuration file /etc/nginx/conf.d/ktls.conf:');
       expect(dump).toContain('# configuration file /etc/nginx/sites-enabled/default:');
-      await shInChroot(r, log, 'dpkg --purge nginx-forge-ktls');
-      for (const p of ['usr/sbin/nginx', 'etc/nginx/nginx.conf', 'var/lib/nginx', 'lib/systemd/system/nginx.service']) {
+      // production users run no --with-debug binary; the twin beside it has it, with the same config
+      expect(await shInChroot(r, log, '/usr/sbin/nginx -V')).not.toContain('--with-debug');
+      cpSync(twin, path.join(r, 'tmp/twin.deb'));
+      expect(await shInChroot(r, log, 'dpkg -i /tmp/twin.deb')).toContain('Setting up nginx-forge-ktls-debug (1.26.3-1)');
+      expect(await shInChroot(r, log, '/usr/sbin/nginx-debug -V')).toMatch(/built with OpenSSL 3\.5\.7[\s\S]*--with-debug/);
+      expect(await shInChroot(r, log, '/usr/sbin/nginx-debug -t')).toContain('test is successful');
+      await shInChroot(r, log, 'dpkg --purge nginx-forge-ktls-debug nginx-forge-ktls');
+      for (const p of ['usr/sbin/nginx', 'usr/sbin/nginx-debug', 'etc/nginx/nginx.conf', 'var/lib/nginx', 'lib/systemd/system/nginx.service']) {
         expect(existsSync(path.join(r, p)), p).toBe(false);
       }
     } finally {
@@ -194,10 +225,12 @@ describe('.deb of the real build', () => {
       console.warn('skipped: lintian is not installed (apt-get install lintian)');
       return;
     }
-    const report = await lintian(deb, log);
-    console.info(`${report.version}: ${report.errors.length} errors, ${report.warnings.length} warnings${report.warnings.length ? `\n  ${report.warnings.map((t) => t.line).join('\n  ')}` : ''}`);
-    expect(report.errors.map((t) => t.line)).toEqual([]);
-    // every override in the package is needed: none reported as unused
-    expect(report.tags.filter((t) => t.tag === 'unused-override').map((t) => t.line)).toEqual([]);
+    for (const d of [deb, twin]) {
+      const report = await lintian(d, log);
+      console.info(`${path.basename(d)}: ${report.version}: ${report.errors.length} errors, ${report.warnings.length} warnings${report.warnings.length ? `\n  ${report.warnings.map((t) => t.line).join('\n  ')}` : ''}`);
+      expect(report.errors.map((t) => t.line)).toEqual([]);
+      // every override in the package is needed: none reported as unused
+      expect(report.tags.filter((t) => t.tag === 'unused-override').map((t) => t.line)).toEqual([]);
+    }
   }, 120_000);
 });

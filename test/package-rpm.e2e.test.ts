@@ -25,6 +25,7 @@ async function builtTree() {
   const root = s.binary.replace(/\/usr\/sbin\/nginx$/, '');
   return {
     root,
+    variants: s.variants,
     licensesDir: path.join(path.dirname(root), 'licenses'),
     manifest: s.artifacts.find((a) => a.endsWith('manifest.json')),
     sbom: s.artifacts.find((a) => a.endsWith('sbom.cdx.json')),
@@ -77,8 +78,16 @@ describe('.rpm of the real build', () => {
     expect(scripts).toMatch(/preinstall scriptlet[\s\S]*useradd -r -g nginx/);
   });
 
+  it('the nginx-debug twin is a sub-package: its binary and unit, requiring exactly this nginx', async () => {
+    expect(r.twins.map((t) => path.basename(t))).toEqual(['nginx-forge-ktls-debug-1.26.3-1.x86_64.rpm']);
+    const files = (await rpmq(['-qpl', r.twins[0]!])).stdout.trim().split('\n');
+    expect(files).toEqual(['/usr/lib/systemd/system/nginx-debug.service', '/usr/sbin/nginx-debug']);
+    expect((await rpmq(['-qpR', r.twins[0]!])).stdout).toMatch(/^nginx-forge-ktls = 1\.26\.3-1$/m);
+    expect((await rpmq(['-qpl', r.rpm])).stdout).not.toContain('nginx-debug');
+  });
+
   it('is rpmlint clean with its own filter file, and every filter is used', async () => {
-    const l = await rpmlint(r.rpm, r.rpmlintrc, log);
+    const l = await rpmlint([r.rpm, ...r.twins], r.rpmlintrc, log);
     console.info(`rpmlint ${l.version}: ${l.errors.length} errors, ${l.warnings.length} warnings`);
     // an unused filter is an rpmlint error (unused-rpmlintrc-filter), so this also checks the filters
     expect([...l.errors, ...l.warnings]).toEqual([]);
@@ -89,6 +98,7 @@ describe('.rpm of the real build', () => {
     const again = await buildRpm({ plan, ...tree, outDir: path.join(work, 'out2'), log, maintainer: 'Test Packager <test@nginx-forge.invalid>' });
     const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
     expect(sha(again.rpm)).toBe(sha(r.rpm));
+    expect(sha(again.twins[0]!)).toBe(sha(r.twins[0]!));
   }, 120_000);
 
   it('installs with rpm --root into a throwaway root: %pre makes the user, nginx -V and nginx -t pass, erase cleans up', async () => {
@@ -120,6 +130,13 @@ describe('.rpm of the real build', () => {
       await execa('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=example.com', '-days', '2',
         '-keyout', path.join(root, 'etc/nginx/ssl/example.com.ecdsa.key'), '-out', path.join(root, 'etc/nginx/ssl/example.com.ecdsa.crt')]);
       expect(await shInChroot(root, log, '/usr/sbin/nginx -t')).toContain('test is successful');
+      // the twin: --with-debug where the production binary has none, same configuration
+      expect(await shInChroot(root, log, '/usr/sbin/nginx -V')).not.toContain('--with-debug');
+      const twin = await rpmq(['--root', root, '-i', '--nodeps', r.twins[0]!]);
+      expect(twin.exitCode, twin.all).toBe(0);
+      expect(await shInChroot(root, log, '/usr/sbin/nginx-debug -V')).toContain('--with-debug');
+      expect(await shInChroot(root, log, '/usr/sbin/nginx-debug -t')).toContain('test is successful');
+      expect((await rpmq(['--root', root, '-e', '--nodeps', 'nginx-forge-ktls-debug'])).exitCode).toBe(0);
       const erase = await rpmq(['--root', root, '-e', '--nodeps', 'nginx-forge-ktls']);
       expect(erase.exitCode, erase.all).toBe(0);
       for (const p of ['usr/sbin/nginx', 'usr/lib/systemd/system/nginx.service', 'etc/nginx/nginx.conf']) expect(existsSync(path.join(root, p)), p).toBe(false);

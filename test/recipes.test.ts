@@ -25,6 +25,42 @@ describe('built-in recipes', () => {
     expect(plan.configureArgs.filter((a) => /=\/(tmp|root|home)/.test(a))).toEqual([]);
   });
 
+  it('ktls: a production nginx without --with-debug and its nginx-debug twin, sharing every dependency stage', () => {
+    const plan = resolvePlan(loadRecipes(), 'ktls');
+    expect(plan.configureArgs).not.toContain('--with-debug');
+    expect(plan.variants).toHaveLength(1);
+    const v = plan.variants[0]!;
+    expect(v).toMatchObject({ name: 'nginx-debug', sbin: '/usr/sbin/nginx-debug', flags: ['--with-debug'], debug: true });
+    // the same argv with --with-debug after the profile's modules, nothing else
+    expect(v.configureArgs.filter((a) => !plan.configureArgs.includes(a))).toEqual(['--with-debug']);
+    expect(v.configureArgs.filter((a) => a !== '--with-debug')).toEqual(plan.configureArgs);
+    const st = (id: string) => plan.stages.find((s) => s.id === id)!;
+    expect(st('configure:nginx-debug').deps).toEqual(st('configure:nginx').deps);
+    expect(st('compile:nginx-debug').deps).toEqual(['configure:nginx-debug', ...st('compile:nginx').deps.slice(1)]);
+    expect(st('install:nginx-debug')).toMatchObject({ variant: 'nginx-debug', component: 'nginx', deps: ['compile:nginx-debug'] });
+    expect(st('configure:nginx').variant).toBeUndefined();
+    // one library build each, whatever the number of binaries
+    expect(plan.stages.filter((s) => s.kind === 'library')).toHaveLength(4);
+    for (const id of ['verify', 'smoke', 'artifacts']) expect(st(id).deps).toEqual(expect.arrayContaining(['install:nginx', 'install:nginx-debug']));
+    // the test suite runs on the production binary
+    expect(resolvePlan(loadRecipes(), 'ktls', { tests: {} }).stages.find((s) => s.id === 'test')!.deps).toEqual(['install:nginx']);
+  });
+
+  it('a variant named like the server, or repeating a production flag, is a recipe error naming the field', () => {
+    const dir = copyRecipes('nf-recipes-');
+    editJson(path.join(dir, 'profiles/ktls.json'), (j) => {
+      j.nginx.variants.push({ name: 'nginx', description: 'x', modules: ['--with-compat'] });
+    });
+    try {
+      resolvePlan(loadRecipes(dir), 'ktls');
+      expect.unreachable();
+    } catch (e) {
+      const msgs = (e as RecipeError).problems.map((p) => `${p.path}: ${p.message}`);
+      expect(msgs).toContainEqual(expect.stringMatching(/^nginx\.variants\[1\]\.name: "nginx" is taken/));
+      expect(msgs).toContainEqual(expect.stringMatching(/^nginx\.variants\[1\]\.modules\[0\]: --with-compat is already in nginx\.modules/));
+    }
+  });
+
   it('userspace differs from ktls only by OpenSSL kTLS', () => {
     const r = loadRecipes();
     const k = resolvePlan(r, 'ktls');
@@ -92,7 +128,17 @@ describe('stage keys', () => {
     editJson(path.join(dir, 'profiles/ktls.json'), (j) => j.nginx.modules.push('--with-http_sub_module'));
     const changed = resolvePlan(loadRecipes(dir), 'ktls');
     const diff = base.stages.filter((s, i) => changed.stages[i]!.key !== s.key).map((s) => s.id);
-    expect(diff).toEqual(['configure:nginx', 'compile:nginx', 'install:nginx', 'verify', 'smoke', 'artifacts']);
+    // the twin (nginx-debug) is configured with the production flags plus its own: it changes too
+    expect(diff).toEqual(['configure:nginx', 'compile:nginx', 'install:nginx', 'configure:nginx-debug', 'compile:nginx-debug', 'install:nginx-debug', 'verify', 'smoke', 'artifacts']);
+  });
+
+  it("a twin's own flags change only the twin's stages and what checks or ships it", () => {
+    const dir = copyRecipes('nf-recipes-');
+    const base = resolvePlan(loadRecipes(dir), 'ktls');
+    editJson(path.join(dir, 'profiles/ktls.json'), (j) => j.nginx.variants[0].modules.push('--with-http_perl_module'));
+    const changed = resolvePlan(loadRecipes(dir), 'ktls');
+    const diff = base.stages.filter((s, i) => changed.stages[i]!.key !== s.key).map((s) => s.id);
+    expect(diff).toEqual(['configure:nginx-debug', 'compile:nginx-debug', 'install:nginx-debug', 'verify', 'smoke', 'artifacts']);
   });
 
   it('a changed OpenSSL option rebuilds OpenSSL and nginx but not the other dependencies', () => {
@@ -223,7 +269,7 @@ describe('--prefix', () => {
     const b = resolvePlan(loadRecipes(), 'ktls', { prefix: '/opt/nginx' });
     expect(b.configureArgs).toContain('--prefix=/opt/nginx');
     const changed = a.stages.filter((s, i) => b.stages[i]!.key !== s.key).map((s) => s.id);
-    expect(changed).toEqual(['configure:nginx', 'compile:nginx', 'install:nginx', 'verify', 'smoke', 'artifacts']);
+    expect(changed).toEqual(['configure:nginx', 'compile:nginx', 'install:nginx', 'configure:nginx-debug', 'compile:nginx-debug', 'install:nginx-debug', 'verify', 'smoke', 'artifacts']);
   });
 });
 

@@ -7,15 +7,17 @@
 //   run 0  blockCrypto: the kernel cannot load gcm/ctr/chacha modules (run first)  → CIPHER_FALLBACK
 //   run 1  the full matrix, 1 MiB, with the PCRE2/zlib-ng/jemalloc proofs          → PASS
 //   run 2  config without `ssl_conf_command Options KTLS`                          → BINARY_NO_KTLS
-//   run 3  error_log at info: how a binary without --with-debug looks              → NO_DEBUG_LOG
+//   run 3  the debug twin with error_log at info (no debug lines)                 → NO_DEBUG_LOG
 //   run 4  the userspace profile's binary (OpenSSL without kTLS)                  → BINARY_NO_KTLS
+//   run 5  the production binary (no --with-debug): counters + body hashes        → PASS
+// Runs 0-3 use the ktls profile's nginx-debug twin, whose debug log is one of the proofs.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSmoke, runSmokeBatch, type SmokeRun } from '../src/smoke/index.ts';
 import type { SmokeResult } from '../src/smoke/types.ts';
 import { TEST_DISTFILES, TEST_HOME } from './helpers/builtNginx.ts';
-import { smokeNginx, smokeTmp, userspaceNginx } from './helpers/smokeNginx.ts';
+import { productionNginx, smokeNginx, smokeTmp, userspaceNginx } from './helpers/smokeNginx.ts';
 
 process.env.NGINX_FORGE_HOME = TEST_HOME;
 process.env.NGINX_FORGE_DISTDIR = TEST_DISTFILES;
@@ -35,6 +37,7 @@ describe('smoke test in the VM (one boot, several runs)', () => {
       { nginx, ...small, ciphers: ['TLS_AES_128_GCM_SHA256'], testHooks: { noDebugLog: true } },
     ];
     runs.push({ nginx: await userspaceNginx(), ...small, ciphers: ['TLS_AES_128_GCM_SHA256'] });
+    runs.push({ nginx: await productionNginx(), ...small });
     const t0 = Date.now();
     results = await runSmokeBatch(runs, { vm: 'always', logDir: dir, vmTimeoutSec: 420, onLog: (l) => process.stderr.write(`smoke-vm: ${l}\n`) });
     seconds = (Date.now() - t0) / 1000;
@@ -45,7 +48,7 @@ describe('smoke test in the VM (one boot, several runs)', () => {
   });
 
   it('booted once and ran every scenario in the guest kernel', () => {
-    expect(results.length).toBe(5);
+    expect(results.length).toBe(6);
     for (const r of results) {
       expect(r.mode).toBe('vm');
       expect(r.env.kernel).toBe('6.1.0-56-amd64');
@@ -66,6 +69,21 @@ describe('smoke test in the VM (one boot, several runs)', () => {
     expect(d).toMatchObject({ ktls: true, verdict: 'PASS', ktlsSendLine: true, bodyOk: true });
     expect(d.tlsTxDelta).toBeGreaterThanOrEqual(1);
     expect(d.sslSendfileBytes).toBe(1024 * 1024);
+  });
+
+  it('PASS for the production binary (no --with-debug): kernel counters and body hashes, every suite', () => {
+    const r = results[5]!;
+    expect(r.env.debug).toBe(false);
+    expect(r.verdict, r.reason).toBe('PASS');
+    expect(r.passed).toBe(true);
+    expect(r.reason).toMatch(/without --with-debug, proved by the kernel counters and the body hashes/);
+    expect(r.proofs.ktls_log).toMatchObject({ ok: false, required: false });
+    expect(r.proofs.ktls_counters).toMatchObject({ ok: true, required: true });
+    expect(r.proofs.body).toMatchObject({ ok: true });
+    for (const c of r.ciphers) {
+      expect(c.ktlsSendLine).toBe(false);
+      expect(c.tlsTxDelta, c.suite).toBeGreaterThanOrEqual(1);
+    }
   });
 
   it('the matrix: which suites the pinned 6.1 kernel offloads', () => {

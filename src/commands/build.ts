@@ -62,7 +62,7 @@ export function progressText(p: Progress): string {
 export function stageTitle(plan: BuildPlan, id: string): string {
   const st = plan.stages.find((s) => s.id === id)!;
   const c = st.component ? plan.components.find((x) => x.name === st.component) : undefined;
-  return KINDS[st.kind].title.replace('{c}', c ? c.displayName : '');
+  return KINDS[st.kind].title.replace('{c}', st.variant ?? (c ? c.displayName : ''));
 }
 
 /**
@@ -138,6 +138,8 @@ export function summaryJson(s: BuildSummary) {
     profile: s.profile,
     planHash: s.planHash,
     binary: s.binary,
+    /** the twins (nginx-debug): name → binary */
+    variants: Object.fromEntries(Object.entries(s.variants).map(([k, v]) => [k, v.binary])),
     artifacts: s.artifacts,
     stages: s.stages.map((x) => ({ id: x.id, status: x.status, seconds: x.seconds, ...(x.detail ? { detail: x.detail } : {}) })),
     seconds: s.seconds,
@@ -197,6 +199,7 @@ export async function run(flags: BuildFlags): Promise<number> {
       '',
       `nginx ${server(plan).version} (${plan.profile}) in ${summary.seconds}s: ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')}`,
       `binary:    ${summary.binary}`,
+      ...Object.entries(summary.variants).map(([name, v]) => `${`${name}:`.padEnd(10)} ${v.binary}`),
       ...(summary.ccache ? [`ccache:    ${summary.ccache.hits} hits, ${summary.ccache.misses} misses (${(summary.ccache.hitRate * 100).toFixed(0)}% hit rate)`] : []),
       ...summary.artifacts.map((a) => `artifact:  ${displayPath(a)}`),
     ];

@@ -10,7 +10,7 @@
 //                 (SIZE lines from the recipes, or from verified copies in the distfiles store)
 import path from 'node:path';
 import { runBuild, type BuildEvents } from '../pipeline/index.ts';
-import { buildDeb, debPackageName, debVersion } from '../package/deb.ts';
+import { buildDebs, debPackageName, debVersion } from '../package/deb.ts';
 import { buildModuleDebs } from '../package/modules.ts';
 import { buildRpm } from '../package/rpm.ts';
 import { updateSha256Sums } from '../package/common.ts';
@@ -58,11 +58,13 @@ export async function run(flags: PackageFlags): Promise<number> {
     runBuild(plan, { distdir: flags.distdir, mirrors: flags.mirror, offline: flags.offline, distro: flags.distro, out, smoke: false, until: 'artifacts', signal }, events),
   );
   const logDir = path.join(logsDir(), `${plan.profile}-${plan.planHash.slice(0, 12)}`);
-  const tree = { plan, root: summary.root, licensesDir: summary.licensesDir, sbom: summary.sbom, manifest: summary.manifest, outDir: out };
-  const made =
+  const variants = Object.fromEntries(Object.entries(summary.variants).map(([name, v]) => [name, v.binary]));
+  const tree = { plan, root: summary.root, licensesDir: summary.licensesDir, sbom: summary.sbom, manifest: summary.manifest, outDir: out, variants };
+  // the main package and one sub-package per twin (nginx-debug), depending on exactly it
+  const { made, twins } =
     flags.format === 'rpm'
-      ? (await buildRpm({ ...tree, log: path.join(logDir, 'package-rpm.log') })).rpm
-      : await buildDeb({ ...tree, log: path.join(logDir, 'package-deb.log') });
+      ? await buildRpm({ ...tree, log: path.join(logDir, 'package-rpm.log') }).then((r) => ({ made: r.rpm, twins: r.twins }))
+      : await buildDebs({ ...tree, log: path.join(logDir, 'package-deb.log') }).then((r) => ({ made: r.deb, twins: r.twins }));
   // .deb: each dynamic module in a package of its own, depending on exactly this nginx package
   const moduleDebs =
     flags.format === 'deb'
@@ -78,19 +80,21 @@ export async function run(flags: PackageFlags): Promise<number> {
           arch: /_([^_]+)\.deb$/.exec(made)![1]!,
         })
       : [];
-  const sums = updateSha256Sums(out, [made, ...moduleDebs]);
+  const sums = updateSha256Sums(out, [made, ...twins, ...moduleDebs]);
   if (flags.json) {
     printJson({
       format: flags.format,
       profile: plan.profile,
       planHash: plan.planHash,
       [flags.format]: made,
+      twins,
       moduleDebs,
-      artifacts: [...summary.artifacts.filter((a) => a !== sums), made, ...moduleDebs, sums],
+      artifacts: [...summary.artifacts.filter((a) => a !== sums), made, ...twins, ...moduleDebs, sums],
       stages: summary.stages.map((x) => ({ id: x.id, status: x.status, seconds: x.seconds })),
     });
   } else {
     say(flags, `.${flags.format}:${' '.repeat(Math.max(1, 10 - flags.format.length - 2))}${shown(made)}`);
+    for (const d of twins) say(flags, `twin:      ${shown(d)}`);
     for (const d of moduleDebs) say(flags, `module:    ${shown(d)}`);
     say(flags, `checksums: ${shown(sums)}`);
   }

@@ -34,6 +34,7 @@ export function planJson(plan: BuildPlan) {
       license: c.license,
     })),
     configureArgs: plan.configureArgs,
+    variants: plan.variants,
     patches: plan.patches.map((p) => ({ component: p.component, id: p.id, sha256: p.sha256, cves: p.cves })),
     stages: plan.stages.map((s) => ({ id: s.id, kind: s.kind, component: s.component, key: s.key, deps: s.deps })),
     toolchain: plan.toolchain,
@@ -72,8 +73,10 @@ export async function run(flags: PlanFlags & { json?: boolean; explainKey?: stri
   for (const p of plan.patches) out.push(`  ${p.component.padEnd(9)} ${p.id}`);
   out.push('', 'nginx ./configure:');
   for (const a of plan.configureArgs) out.push(`  ${a}`);
+  for (const v of plan.variants) out.push('', `${v.name} (${v.sbin}): the same, plus ${v.flags.join(' ')}; shares every dependency stage`);
   out.push('', 'stages:');
-  for (const s of plan.stages) out.push(`  ${s.id.padEnd(18)} ${s.key.slice(0, 16)}`);
+  const w = Math.max(18, ...plan.stages.map((s) => s.id.length));
+  for (const s of plan.stages) out.push(`  ${s.id.padEnd(w)} ${s.key.slice(0, 16)}`);
   process.stdout.write(`${out.join('\n')}\n`);
   return 0;
 }

@@ -1,7 +1,8 @@
 // Helpers shared by the package formats (.deb, FreeBSD port): timestamps, maintainer identity,
 // license texts, file walking and SHA256SUMS upkeep. No format-specific knowledge here.
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, lutimesSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { run, type RunContext } from '../exec.ts';
 import path from 'node:path';
 import { loadRecipes } from '../recipes/load.ts';
 import type { BuildPlan, ComponentName } from '../plan.ts';
@@ -172,4 +173,52 @@ export function writeDebianDir(pkgRoot: string, files: { data: Record<string, st
     }
   }
   chmodSync(debian, 0o755);
+}
+
+export interface PackDeb {
+  pkgRoot: string;
+  pkg: string;
+  version: string;
+  arch: string;
+  /** control fields in order; `Installed-Size` is inserted after `Maintainer` */
+  fields: [string, string][];
+  /** the Description: synopsis, then the extended lines (unindented) */
+  description: string[];
+  conffiles?: string[];
+  scripts?: Record<string, string>;
+  epoch: number;
+  outDir: string;
+  ctx: RunContext;
+}
+
+/**
+ * The last steps every .deb of the project shares (the main package, its twins, the modules):
+ * modes normalised (0755 for directories and executables, 0644 for the rest), md5sums (conffiles
+ * excluded), Installed-Size in KiB as dpkg-gencontrol counts it, DEBIAN/, one timestamp for every
+ * file (SOURCE_DATE_EPOCH), dpkg-deb with root owners. Same tree → byte-identical .deb.
+ */
+export async function packDeb(o: PackDeb): Promise<string> {
+  const entries = walk(o.pkgRoot);
+  for (const e of entries) {
+    if (e.kind === 'symlink') continue;
+    chmodSync(path.join(o.pkgRoot, e.rel), e.kind === 'dir' || e.mode & 0o111 ? 0o755 : 0o644);
+  }
+  const installedSize = entries.reduce((n, e) => n + (e.kind === 'file' ? Math.ceil(e.size / 1024) : 1), 0);
+  const conf = new Set((o.conffiles ?? []).map((f) => f.replace(/^\/+/, '')));
+  const md5sums = entries.filter((e) => e.kind === 'file' && !conf.has(e.rel)).map((e) => `${md5File(path.join(o.pkgRoot, e.rel))}  ${e.rel}`);
+  const fields = o.fields.flatMap(([k, v]): [string, string][] => (k === 'Maintainer' ? [[k, v], ['Installed-Size', String(installedSize)]] : [[k, v]]));
+  const control = [...fields.map(([k, v]) => `${k}: ${v}`), `Description: ${o.description[0]}`, ...o.description.slice(1).map((l) => ` ${l}`), ''].join('\n');
+  writeDebianDir(o.pkgRoot, {
+    data: { control, ...(o.conffiles ? { conffiles: `${o.conffiles.join('\n')}\n` } : {}), md5sums: `${md5sums.join('\n')}\n` },
+    scripts: o.scripts ?? {},
+  });
+  // deepest first so a directory's mtime is not touched afterwards
+  const t = new Date(o.epoch * 1000);
+  for (const e of [...walk(o.pkgRoot)].reverse()) lutimesSync(path.join(o.pkgRoot, e.rel), t, t);
+  lutimesSync(o.pkgRoot, t, t);
+  mkdirSync(o.outDir, { recursive: true });
+  const deb = path.join(path.resolve(o.outDir), `${o.pkg}_${o.version}_${o.arch}.deb`);
+  await run({ ...o.ctx, env: { ...process.env, SOURCE_DATE_EPOCH: String(o.epoch) } }, 'dpkg-deb', ['--root-owner-group', '-Zxz', '--build', o.pkgRoot, `${deb}.tmp`]);
+  renameSync(`${deb}.tmp`, deb);
+  return deb;
 }

@@ -19,12 +19,12 @@
 //
 // Deterministic: every mtime is SOURCE_DATE_EPOCH, modes are normalised, owners are root
 // (--root-owner-group), dpkg-deb sorts the members. Same inputs → byte-identical .deb.
-import { chmodSync, lutimesSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { run, type RunContext } from '../exec.ts';
-import { component, server, type BuildPlan } from '../plan.ts';
+import { component, server, type BuildPlan, type PlanVariant } from '../plan.ts';
 import { linkedIntoBinary, splitModules } from './modules.ts';
 import {
   controlText,
@@ -33,12 +33,10 @@ import {
   formatMaintainer,
   licenseFilesOf,
   maintainer,
-  md5File,
+  packDeb,
   rfc2822,
   sourceDateEpoch,
-  walk,
   wrap,
-  writeDebianDir,
 } from './common.ts';
 import { ownedDirs, rel, stageTree } from './service.ts';
 
@@ -65,6 +63,8 @@ export interface DebInput {
   strip?: 'debug' | 'none';
   /** where the systemd unit goes (default: /lib/systemd/system, /usr/lib/systemd/system with dpkg >= 1.22) */
   unitDir?: string;
+  /** the twin binaries (plan.variants) as built: name → binary in its install tree (BuildSummary.variants) */
+  variants?: Record<string, string>;
 }
 
 export const debPackageName = (plan: BuildPlan) => `nginx-forge-${plan.profile}`;
@@ -288,12 +288,16 @@ export function hasZlibBanner(binary: Buffer): boolean {
   return /(?<!4 )(?:in|de)flate \d[ \w.-]{1,20}[\w.-]/.test(binary.toString('latin1'));
 }
 
-function lintianOverrides(pkg: string, sbin: string, stripped: boolean, o2: { zlibBanner: boolean; firstRevision: boolean }): string {
-  const o = [
-    '# The license files of the statically linked components ship next to the SBOM so an audit',
-    '# finds them without unpacking the source; their full texts are also in the copyright file.',
-    `${pkg}: extra-license-file [usr/share/doc/${pkg}/licenses/*]`,
-  ];
+/** o2.docs false: a twin, whose doc directory is a link to the main package's (no docs of its own). */
+function lintianOverrides(pkg: string, sbin: string, stripped: boolean, o2: { zlibBanner: boolean; firstRevision: boolean; docs?: boolean }): string {
+  const docs = o2.docs ?? true;
+  const o = docs
+    ? [
+        '# The license files of the statically linked components ship next to the SBOM so an audit',
+        '# finds them without unpacking the source; their full texts are also in the copyright file.',
+        `${pkg}: extra-license-file [usr/share/doc/${pkg}/licenses/*]`,
+      ]
+    : [];
   if (stripped) {
     o.push(
       '# Debug information is removed; the symbol table is kept on purpose so that',
@@ -313,7 +317,7 @@ function lintianOverrides(pkg: string, sbin: string, stripped: boolean, o2: { zl
       `${pkg}: embedded-library zlib [${sbin}]`,
     );
   }
-  if (o2.firstRevision) {
+  if (o2.firstRevision && docs) {
     o.push(
       '# Built locally by nginx-forge, not uploaded to Debian: there is no ITP bug to close.',
       `${pkg}: initial-upload-closes-no-bugs [usr/share/doc/${pkg}/changelog.Debian.gz:1]`,
@@ -323,7 +327,17 @@ function lintianOverrides(pkg: string, sbin: string, stripped: boolean, o2: { zl
 }
 
 /** Build the .deb; returns its path in outDir. */
+/** The main .deb; its twins' packages (nginx-debug) are written beside it: buildDebs() returns them too. */
 export async function buildDeb(input: DebInput): Promise<string> {
+  return (await buildDebs(input)).deb;
+}
+
+/** The twin's package name: nginx-forge-<profile>-debug for nginx-debug. */
+export const debTwinName = (plan: BuildPlan, v: PlanVariant) => `${debPackageName(plan)}-${v.name.replace(/^nginx-/, '')}`;
+
+/** The main .deb and one package per twin (plan.variants), all in input.outDir. */
+export async function buildDebs(input: DebInput): Promise<{ deb: string; twins: string[] }> {
+  let lastTwins: string[] = [];
   const { plan } = input;
   const i = plan.install;
   const ctx: RunContext = { component: 'nginx', stage: 'package:deb', log: input.log };
@@ -351,10 +365,20 @@ export async function buildDeb(input: DebInput): Promise<string> {
       strip: input.strip ?? 'debug',
       ctx,
       stage: 'package:deb',
+      variants: input.variants,
     });
     const { binary, builtSha, stripped } = tree;
-    // dynamic modules ship in packages of their own (modules.ts)
+    // dynamic modules ship in packages of their own (modules.ts), and so do the twins (nginx-debug)
     splitModules(plan, pkgRoot, path.join(pkgRoot, rel(i.conf)));
+    const twinRoots: Record<string, string> = {};
+    for (const v of plan.variants) {
+      const twinRoot = path.join(scratch, `twin-${v.name}`);
+      for (const f of tree.variantFiles[v.name] ?? []) {
+        mkdirSync(path.dirname(path.join(twinRoot, rel(f))), { recursive: true });
+        renameSync(path.join(pkgRoot, rel(f)), path.join(twinRoot, rel(f)));
+      }
+      twinRoots[v.name] = twinRoot;
+    }
 
     // files only the .deb has
     const put = (p: string, text: string | Buffer, mode = 0o644) => {
@@ -371,22 +395,8 @@ export async function buildDeb(input: DebInput): Promise<string> {
       lintianOverrides(pkg, rel(i.sbin), stripped, { zlibBanner: hasZlibBanner(readFileSync(binary)), firstRevision: (input.revision ?? 1) === 1 }),
     );
 
-    // normalise: 0755 for directories and executables, 0644 for the rest
-    const entries = walk(pkgRoot);
-    for (const e of entries) {
-      if (e.kind === 'symlink') continue;
-      chmodSync(path.join(pkgRoot, e.rel), e.kind === 'dir' || e.mode & 0o111 ? 0o755 : 0o644);
-    }
-
     const depends = await sharedLibDepends(ctx, binary, scratch);
     const arch = input.arch ?? (await debArch(ctx));
-    // Installed-Size: KiB, each file rounded up, each directory/symlink one unit (as dpkg-gencontrol does)
-    const installedSize = entries.reduce((n, e) => n + (e.kind === 'file' ? Math.ceil(e.size / 1024) : 1), 0);
-    const conffiles = tree.configs;
-    const md5sums = entries
-      .filter((e) => e.kind === 'file' && !e.rel.startsWith('etc/'))
-      .map((e) => `${md5File(path.join(pkgRoot, e.rel))}  ${e.rel}`);
-
     const conflicts = 'nginx, nginx-common, nginx-core, nginx-extras, nginx-full, nginx-light';
     const description = [
       `nginx web server built by nginx-forge (${plan.profile})`,
@@ -399,50 +409,88 @@ export async function buildDeb(input: DebInput): Promise<string> {
         78,
       ),
     ];
-    const control = [
-      `Package: ${pkg}`,
-      `Version: ${version}`,
-      `Architecture: ${arch}`,
-      `Maintainer: ${who}`,
-      `Installed-Size: ${installedSize}`,
-      `Depends: ${depends.depends}, adduser`,
-      'Recommends: logrotate',
-      `Conflicts: ${conflicts}`,
-      `Replaces: ${conflicts}`,
-      'Provides: httpd, nginx',
-      'Section: httpd',
-      'Priority: optional',
-      `Homepage: ${server(plan).homepage || 'https://nginx.org/'}`,
-      `Description: ${description[0]}`,
-      ...description.slice(1).map((l) => ` ${l}`),
-      '',
-    ].join('\n');
-
+    const homepage = server(plan).homepage || 'https://nginx.org/';
     const dirs = ownedDirs(plan);
-    writeDebianDir(pkgRoot, {
-      data: { control, conffiles: `${conffiles.join('\n')}\n`, md5sums: `${md5sums.join('\n')}\n` },
+    const deb = await packDeb({
+      pkgRoot,
+      pkg,
+      version,
+      arch,
+      fields: [
+        ['Package', pkg],
+        ['Version', version],
+        ['Architecture', arch],
+        ['Maintainer', who],
+        ['Depends', `${depends.depends}, adduser`],
+        ['Recommends', 'logrotate'],
+        ...(plan.variants.length ? ([['Suggests', plan.variants.map((v) => debTwinName(plan, v)).join(', ')]] as [string, string][]) : []),
+        ['Conflicts', conflicts],
+        ['Replaces', conflicts],
+        ['Provides', 'httpd, nginx'],
+        ['Section', 'httpd'],
+        ['Priority', 'optional'],
+        ['Homepage', homepage],
+      ],
+      description,
+      conffiles: tree.configs,
       scripts: {
         postinst: postinst(pkg, user, dirs.state, i.service),
         prerm: prerm(pkg, i.service),
         postrm: postrm(pkg, [...dirs.state, ...dirs.logs].sort(), i.service),
       },
+      epoch,
+      outDir: input.outDir,
+      ctx,
     });
-
-    // one timestamp for everything (deepest first so a directory's mtime is not touched afterwards)
-    const t = new Date(epoch * 1000);
-    for (const e of [...walk(pkgRoot)].reverse()) lutimesSync(path.join(pkgRoot, e.rel), t, t);
-    lutimesSync(pkgRoot, t, t);
-
-    mkdirSync(input.outDir, { recursive: true });
-    const deb = path.join(path.resolve(input.outDir), `${pkg}_${version}_${arch}.deb`);
-    const tmp = `${deb}.tmp`;
-    await run(
-      { ...ctx, env: { ...process.env, SOURCE_DATE_EPOCH: String(epoch) } },
-      'dpkg-deb',
-      ['--root-owner-group', '-Zxz', '--build', pkgRoot, tmp],
-    );
-    renameSync(tmp, deb);
-    return deb;
+    // the twins (nginx-debug): each its own package, depending on exactly this one
+    const twins: string[] = [];
+    for (const v of plan.variants) {
+      const twinRoot = twinRoots[v.name]!;
+      const twin = debTwinName(plan, v);
+      const twinDepends = await sharedLibDepends(ctx, path.join(twinRoot, rel(v.sbin)), scratch);
+      // Debian's dh_installdocs --link-doc: the doc directory is the main package's (exact Depends);
+      // the manual page is nginx's, as the options are
+      mkdirSync(path.join(twinRoot, 'usr/share/doc'), { recursive: true });
+      symlinkSync(pkg, path.join(twinRoot, 'usr/share/doc', twin));
+      if (existsSync(path.join(pkgRoot, 'usr/share/man/man8/nginx.8.gz'))) {
+        mkdirSync(path.join(twinRoot, 'usr/share/man/man8'), { recursive: true });
+        symlinkSync('nginx.8.gz', path.join(twinRoot, 'usr/share/man/man8', `${v.name}.8.gz`));
+      }
+      const twinBinary = readFileSync(path.join(twinRoot, rel(v.sbin)));
+      mkdirSync(path.join(twinRoot, 'usr/share/lintian/overrides'), { recursive: true });
+      writeFileSync(
+        path.join(twinRoot, 'usr/share/lintian/overrides', twin),
+        lintianOverrides(twin, rel(v.sbin), stripped, { zlibBanner: hasZlibBanner(twinBinary), firstRevision: false, docs: false }),
+      );
+      twins.push(
+        await packDeb({
+          pkgRoot: twinRoot,
+          pkg: twin,
+          version,
+          arch,
+          fields: [
+            ['Package', twin],
+            ['Source', pkg],
+            ['Version', version],
+            ['Architecture', arch],
+            ['Maintainer', who],
+            ['Depends', `${pkg} (= ${version}), ${twinDepends.depends}`],
+            ['Section', 'httpd'],
+            ['Priority', 'optional'],
+            ['Homepage', homepage],
+          ],
+          description: [
+            `nginx web server built by nginx-forge (${plan.profile}), ${v.name}`,
+            ...wrap(`${v.sbin}: ${v.description.replace(/\s*\.?$/, '.')} Built from the same sources, patches and libraries as ${i.sbin} in ${pkg}, with ${v.flags.join(' ')} added. ${v.name}.service runs it instead of ${i.service}.service, with the same configuration.`, 78),
+          ],
+          epoch,
+          outDir: input.outDir,
+          ctx,
+        }),
+      );
+    }
+    lastTwins = twins;
+    return { deb, twins: lastTwins };
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }

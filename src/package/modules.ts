@@ -11,14 +11,14 @@
 //
 // The main package (deb.ts) calls splitModules(): the .so files leave it, and its nginx.conf
 // includes /etc/nginx/modules-enabled/*.conf (Debian's convention) when the plan has a dynamic module.
-import { chmodSync, existsSync, lutimesSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { MissingToolError, StageError } from '../errors.ts';
 import { run, type RunContext } from '../exec.ts';
 import { component, libraries, moduleObjects, modules, modulesPath, type BuildPlan, type PlanComponent } from '../plan.ts';
-import { controlText, copyrightLines, dep5License, formatMaintainer, licenseFilesOf, maintainer, md5File, rfc2822, sourceDateEpoch, walk, wrap, writeDebianDir } from './common.ts';
+import { controlText, copyrightLines, dep5License, formatMaintainer, licenseFilesOf, maintainer, packDeb, rfc2822, sourceDateEpoch, walk, wrap } from './common.ts';
 
 type Module = ReturnType<typeof modules>[number];
 
@@ -213,11 +213,7 @@ async function buildModuleDeb(input: ModuleDebInput, m: Module): Promise<string>
       ].join('\n'),
     );
 
-    const entries = walk(pkgRoot);
-    for (const e of entries) if (e.kind !== 'symlink') chmodSync(path.join(pkgRoot, e.rel), e.kind === 'dir' ? 0o755 : 0o644);
     const depends = await shlibsDepends(ctx, sos, scratch);
-    const installedSize = entries.reduce((n, e) => n + (e.kind === 'file' ? Math.ceil(e.size / 1024) : 1), 0);
-    const md5sums = entries.filter((e) => e.kind === 'file').map((e) => `${md5File(path.join(pkgRoot, e.rel))}  ${e.rel}`);
     const libs = libraries(plan).filter((l) => m.module.requires.includes(l.name));
     // a description line starting with "." is a control statement (e.g. ".br files"): wrap narrower
     const para = (t: string) => [78, 76, 74, 72, 70, 68].map((w) => wrap(t, w)).find((ls) => !ls.some((l) => l.startsWith('.'))) ?? wrap(t.replace(/(^|\s)\./g, '$1 .'), 78);
@@ -230,32 +226,27 @@ async function buildModuleDeb(input: ModuleDebInput, m: Module): Promise<string>
       ),
     ];
     const link = `/${MODULE_CONF.enabled}/50-${modulePackageSuffix(m)}.conf`;
-    const control = [
-      `Package: ${pkg}`,
-      `Version: ${version}`,
-      `Architecture: ${input.arch}`,
-      `Maintainer: ${who}`,
-      `Installed-Size: ${installedSize}`,
-      `Depends: ${input.nginxPackage} (= ${input.nginxVersion}), ${depends}`,
-      'Section: httpd',
-      'Priority: optional',
-      `Homepage: ${m.homepage}`,
-      `Description: ${description[0]}`,
-      ...description.slice(1).map((l) => ` ${l}`),
-      '',
-    ].join('\n');
-    writeDebianDir(pkgRoot, {
-      data: { control, md5sums: `${md5sums.join('\n')}\n` },
+    const deb = await packDeb({
+      pkgRoot,
+      pkg,
+      version,
+      arch: input.arch,
+      fields: [
+        ['Package', pkg],
+        ['Version', version],
+        ['Architecture', input.arch],
+        ['Maintainer', who],
+        ['Depends', `${input.nginxPackage} (= ${input.nginxVersion}), ${depends}`],
+        ['Section', 'httpd'],
+        ['Priority', 'optional'],
+        ['Homepage', m.homepage],
+      ],
+      description,
       scripts: { postinst: postinst(pkg, `/${snippetRel}`, link), postrm: postrm(pkg, link) },
+      epoch,
+      outDir: input.outDir,
+      ctx,
     });
-    const t = new Date(epoch * 1000);
-    for (const e of [...walk(pkgRoot)].reverse()) lutimesSync(path.join(pkgRoot, e.rel), t, t);
-    lutimesSync(pkgRoot, t, t);
-
-    mkdirSync(input.outDir, { recursive: true });
-    const deb = path.join(path.resolve(input.outDir), `${pkg}_${version}_${input.arch}.deb`);
-    await run({ ...ctx, env: { ...process.env, SOURCE_DATE_EPOCH: String(epoch) } }, 'dpkg-deb', ['--root-owner-group', '-Zxz', '--build', pkgRoot, `${deb}.tmp`]);
-    renameSync(`${deb}.tmp`, deb);
     return deb;
   } finally {
     rmSync(scratch, { recursive: true, force: true });

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { MissingToolError, StageError } from '../errors.ts';
 import { run, type RunContext } from '../exec.ts';
-import type { BuildPlan } from '../plan.ts';
+import type { BuildPlan, PlanVariant } from '../plan.ts';
 import { confInput, shippedConf } from './conf/nginx.ts';
 import { licenseFilesOf, sha256File, walk } from './common.ts';
 
@@ -27,14 +27,16 @@ export const rel = (p: string) => p.replace(/^\/+/, '');
  * (full privileges), PrivateUsers (workers need real uids), SystemCallFilter (not tested under
  * systemd here: io_setup, sendfile and setsockopt(TCP_ULP) must all stay allowed).
  */
-export function systemdUnit(plan: BuildPlan): string {
-  const i = plan.install;
+export function systemdUnit(plan: BuildPlan, variant?: PlanVariant): string {
+  const i = variant ? { ...plan.install, sbin: variant.sbin } : plan.install;
   const lines = [
     '[Unit]',
-    `Description=nginx web server (nginx-forge, profile ${plan.profile})`,
+    variant ? `Description=nginx web server, ${variant.name}: ${variant.flags.join(' ')} (nginx-forge, profile ${plan.profile})` : `Description=nginx web server (nginx-forge, profile ${plan.profile})`,
     'Documentation=man:nginx(8) https://nginx.org/en/docs/',
     'After=network-online.target remote-fs.target nss-lookup.target',
     'Wants=network-online.target',
+    // a twin serves the same configuration, pid file and ports: one of them runs at a time
+    ...(variant ? [`Conflicts=${plan.install.service}.service`] : []),
     '',
     '[Service]',
     'Type=forking',
@@ -127,6 +129,8 @@ export interface TreeInput {
   strip: 'debug' | 'none';
   ctx: RunContext;
   stage: string;
+  /** the twin binaries (plan.variants) as installed: name → binary; each goes beside nginx with its unit */
+  variants?: Record<string, string>;
 }
 
 export interface Tree {
@@ -136,6 +140,8 @@ export interface Tree {
   stripped: boolean;
   /** configuration files (absolute install paths), for conffiles / %config(noreplace) */
   configs: string[];
+  /** per twin (plan.variants): its files in the tree (absolute install paths), for its own sub-package */
+  variantFiles: Record<string, string[]>;
 }
 
 /**
@@ -182,24 +188,35 @@ export async function stageTree(t: TreeInput): Promise<Tree> {
       rmSync(f);
     }
   }
-  // strip debug info; keep the symbol table for `nm | grep ktls_` (nginx-forge verify)
-  const binary = path.join(d, binRel);
-  const builtSha = sha256File(binary);
-  let stripped = false;
-  if (t.strip === 'debug') {
-    try {
-      await run(t.ctx, 'strip', ['--strip-debug', '--remove-section=.comment', binary]);
-      stripped = true;
-    } catch (e) {
-      if (!(e instanceof MissingToolError)) throw e;
-    }
-  }
   const put = (p: string, text: string | Buffer, mode = 0o644) => {
     const f = path.join(d, rel(p));
     mkdirSync(path.dirname(f), { recursive: true });
     writeFileSync(f, text);
     chmodSync(f, mode);
   };
+  // the twins (nginx-debug) beside the production binary, each with a unit of its own
+  const variantFiles: Record<string, string[]> = {};
+  for (const v of t.plan.variants) {
+    const from = t.variants?.[v.name];
+    if (!from || !existsSync(from)) {
+      throw new StageError('nginx', t.stage, `the plan has the twin ${v.name} but its binary was not given${from ? ` (no ${from})` : ''}`, { hint: `package a build that ran install:${v.name}` });
+    }
+    put(v.sbin, readFileSync(from), 0o755);
+    put(`${t.unitDir}/${v.name}.service`, systemdUnit(t.plan, v));
+    variantFiles[v.name] = [v.sbin, `${t.unitDir}/${v.name}.service`];
+  }
+  // strip debug info; keep the symbol table for `nm | grep ktls_` (nginx-forge verify)
+  const binary = path.join(d, binRel);
+  const builtSha = sha256File(binary);
+  let stripped = false;
+  if (t.strip === 'debug') {
+    try {
+      for (const b of [binary, ...t.plan.variants.map((v) => path.join(d, rel(v.sbin)))]) await run(t.ctx, 'strip', ['--strip-debug', '--remove-section=.comment', b]);
+      stripped = true;
+    } catch (e) {
+      if (!(e instanceof MissingToolError)) throw e;
+    }
+  }
   put(`${t.unitDir}/${i.service}.service`, systemdUnit(t.plan));
   put(`/etc/logrotate.d/${i.service}`, logrotate(t.plan, t.logGroup));
   for (const dir of [...i.tempDirs, ...i.logDirs]) mkdirSync(path.join(d, rel(dir)), { recursive: true });
@@ -211,5 +228,5 @@ export async function stageTree(t: TreeInput): Promise<Tree> {
   const configs = walk(d)
     .filter((e) => e.kind === 'file' && e.rel.startsWith('etc/'))
     .map((e) => `/${e.rel}`);
-  return { dest: d, binary, builtSha, stripped, configs };
+  return { dest: d, binary, builtSha, stripped, configs, variantFiles };
 }

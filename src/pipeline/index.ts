@@ -25,10 +25,13 @@ export { compileEnv } from './env.ts';
 /** Kinds that compile: running any of them needs the build tools (preflight). */
 const COMPILING = new Set(['library', 'configure', 'compile']);
 
-/** The stages a build wants by default: nginx's install (the binary) and every stage nothing depends on. */
+/** The install stages of every binary: nginx's, then its twins' (nginx-debug). */
+export const installTargets = (plan: BuildPlan): string[] => [`install:${server(plan).name}`, ...plan.variants.map((v) => `install:${v.name}`)];
+
+/** The stages a build wants by default: the installs (the binaries) and every stage nothing depends on. */
 export function defaultTargets(plan: BuildPlan): string[] {
   const used = new Set(plan.stages.flatMap((s) => s.deps));
-  return [`install:${server(plan).name}`, ...plan.stages.filter((s) => !used.has(s.id)).map((s) => s.id)];
+  return [...installTargets(plan), ...plan.stages.filter((s) => !used.has(s.id)).map((s) => s.id)];
 }
 
 export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events: BuildEvents = {}): Promise<BuildSummary> {
@@ -61,8 +64,9 @@ export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events:
     fetch: { distdir, mirrors: opts.mirrors, offline: opts.offline, distro: opts.distro, keysDir: path.join(plan.recipesDir, 'keys') },
     smoke: { vm: opts.smokeVm ?? 'auto', distdir, logDir },
   });
-  // the binary is always wanted: the summary names it, packages wrap its install tree
-  const targets = opts.until ? [installId, opts.until] : defaultTargets(plan);
+  // the binaries are always wanted: the summary names them, packages wrap their install trees;
+  // `--until install:nginx` (bench) is nginx alone
+  const targets = opts.until ? [...(opts.until === installId ? [installId] : installTargets(plan)), opts.until] : defaultTargets(plan);
   const estimates = firstBuildEstimates(plan);
   const skip: Record<string, string> = opts.smoke === false ? { smoke: 'skipped (--no-smoke)' } : {};
   let result: Awaited<ReturnType<typeof runGraph>>;
@@ -114,6 +118,12 @@ export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events:
     planHash: plan.planHash,
     binary: root ? binaryIn(root, plan) : '',
     root,
+    variants: Object.fromEntries(
+      plan.variants.flatMap((v) => {
+        const dir = outputs.get(`install:${v.name}`)?.dir;
+        return dir ? [[v.name, { binary: binaryIn(path.join(dir, 'root'), plan, v), root: path.join(dir, 'root') }]] : [];
+      }),
+    ),
     licensesDir: installDir ? path.join(installDir, 'licenses') : '',
     artifacts,
     manifest: artifacts.find((a) => a.endsWith('manifest.json')),

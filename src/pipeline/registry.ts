@@ -2,11 +2,11 @@
 // the stages it depends on) into its output. Which component, which build system, where a
 // library goes: all of it comes from the plan, which comes from the recipes. The runner
 // (./runner.ts) decides what runs and keeps the outputs.
-import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { StageError } from '../errors.ts';
 import { fetchArtifact, fetchOneOf, type FetchOptions } from '../fetch/index.ts';
-import { component, librariesFor, modules, modulesPath, server, type BuildPlan, type PlanComponent, type StageKind } from '../plan.ts';
+import { component, librariesFor, modules, modulesPath, server, variantView, type BuildPlan, type PlanComponent, type PlanStage, type PlanVariant, type StageKind } from '../plan.ts';
 import type { Artifact } from '../recipes/schema.ts';
 import type { SmokeOptions } from '../smoke/index.ts';
 import type { TestStageInputs } from '../stages/test.ts';
@@ -70,11 +70,29 @@ export function copyLicenses(c: PlanComponent, src: string, dest: string): void 
   }
 }
 
-/** The installed binary inside a DESTDIR tree, from the plan's --sbin-path (or <prefix>/sbin/nginx). */
-export function binaryIn(root: string, plan: BuildPlan): string {
+/**
+ * The installed binary inside a DESTDIR tree, from the plan's --sbin-path (or <prefix>/sbin/nginx);
+ * a twin's (variant's) is beside it under the variant's name.
+ */
+export function binaryIn(root: string, plan: BuildPlan, variant?: PlanVariant): string {
+  if (variant) return path.join(root, variant.sbin);
   const arg = (k: string) => plan.configureArgs.find((a) => a.startsWith(`--${k}=`))?.slice(k.length + 3);
   const sbin = arg('sbin-path') ?? path.posix.join(arg('prefix') ?? '/usr/local/nginx', 'sbin/nginx');
   return path.join(root, sbin);
+}
+
+/** The variant a stage of nginx's builds for (undefined: the production binary). */
+export function variantOf(plan: BuildPlan, st: PlanStage): PlanVariant | undefined {
+  if (!st.variant) return undefined;
+  const v = plan.variants.find((x) => x.name === st.variant);
+  if (!v) throw new Error(`plan has no variant ${st.variant}`);
+  return v;
+}
+
+/** Every binary of the build with its install stage: the production one first, then its twins. */
+export function binariesOf(plan: BuildPlan): { install: string; variant?: PlanVariant; name: string }[] {
+  const nginx = server(plan);
+  return [{ install: `install:${nginx.name}`, name: nginx.name }, ...plan.variants.map((v) => ({ install: `install:${v.name}`, variant: v, name: v.name }))];
 }
 
 export function implementations(b: BuildContext): Record<StageKind, () => Promise<StageImpl>> {
@@ -160,7 +178,14 @@ export function implementations(b: BuildContext): Record<StageKind, () => Promis
       const { configure, placeLibraries } = await import('../stages/nginx.ts');
       return {
         async run(ctx): Promise<NginxTree> {
-          const tree = value<Tree>(ctx, `patch:${nginx.name}`);
+          const patched = value<Tree>(ctx, `patch:${nginx.name}`);
+          // each binary (production, twins) configures and compiles in its own copy of the patched
+          // tree: the shared one stays pristine while both builds run side by side
+          const variant = variantOf(plan, ctx.stage);
+          const ws = path.join(b.work, 'build', variant?.name ?? nginx.name);
+          rmSync(ws, { recursive: true, force: true });
+          const tree: Tree = { ...patched, ws, src: path.join(ws, path.relative(patched.ws, patched.src)) };
+          cpSync(patched.src, tree.src, { recursive: true, preserveTimestamps: true });
           const libs = Object.fromEntries(librariesFor(plan, 'configure').map((l) => [l.name, ctx.input(`library:${l.name}`).dir!]));
           const epoch = epochOf(nginx, tree.src);
           const env = compileEnv(tree.ws, epoch, b.ccache);
@@ -175,7 +200,7 @@ export function implementations(b: BuildContext): Record<StageKind, () => Promis
             cpSync(t.src, dest, { recursive: true, preserveTimestamps: true });
             mods[m.name] = { file: t.fetched.artifact.file, sha256: t.fetched.artifact.sha256 };
           }
-          await configure(plan, { ws: tree.ws, src: tree.src, env, jobs, log: () => ctx.log, signal: ctx.signal });
+          await configure(variantView(plan, variant), { ws: tree.ws, src: tree.src, env, jobs, log: () => ctx.log, signal: ctx.signal });
           return { ...tree, env, libs, mods, epoch };
         },
       };
@@ -184,7 +209,7 @@ export function implementations(b: BuildContext): Record<StageKind, () => Promis
       const { compile, placeLibraries } = await import('../stages/nginx.ts');
       return {
         async run(ctx): Promise<NginxTree> {
-          const configured = value<NginxTree>(ctx, `configure:${nginx.name}`);
+          const configured = value<NginxTree>(ctx, `configure:${variantOf(plan, ctx.stage)?.name ?? nginx.name}`);
           // the libraries only nginx's make reads (an in-tree OpenSSL) were built beside configure
           const late = Object.fromEntries(librariesFor(plan, 'make').map((l) => [l.name, ctx.input(`library:${l.name}`).dir!]));
           placeLibraries(plan, configured.ws, late, 'make');
@@ -198,8 +223,12 @@ export function implementations(b: BuildContext): Record<StageKind, () => Promis
       const { install } = await import('../stages/nginx.ts');
       return {
         async run(ctx): Promise<SourceMeta> {
-          const t = value<NginxTree>(ctx, `compile:${nginx.name}`);
-          await install({ ws: t.ws, src: t.src, env: t.env, jobs: [], log: () => ctx.log, signal: ctx.signal }, path.join(ctx.out, 'root'));
+          const variant = variantOf(plan, ctx.stage);
+          const t = value<NginxTree>(ctx, `compile:${variant?.name ?? nginx.name}`);
+          const root = path.join(ctx.out, 'root');
+          await install({ ws: t.ws, src: t.src, env: t.env, jobs: [], log: () => ctx.log, signal: ctx.signal }, root);
+          // a twin goes beside the production binary under its own name (nginx-debug)
+          if (variant) renameSync(binaryIn(root, plan), binaryIn(root, plan, variant));
           const lic = path.join(ctx.out, 'licenses');
           copyLicenses(nginx, t.src, path.join(lic, nginx.name));
           const artifacts: SourceMeta['artifacts'] = { [nginx.name]: { file: t.fetched.artifact.file, sha256: t.fetched.artifact.sha256 } };
@@ -220,11 +249,17 @@ export function implementations(b: BuildContext): Record<StageKind, () => Promis
       const { verifyBinary, assertChecks } = await import('../stages/verify.ts');
       return {
         async run(ctx) {
-          const root = path.join(ctx.input(`install:${nginx.name}`).dir!, 'root');
-          const checks = await verifyBinary(binaryIn(root, plan), plan, { root });
-          const binary = binaryIn(root, plan);
-          assertChecks(binary, checks);
-          return { checks };
+          // every binary against its own configure arguments: production first, then its twins
+          const out: Record<string, Awaited<ReturnType<typeof verifyBinary>>> = {};
+          for (const b of binariesOf(plan)) {
+            const root = path.join(ctx.input(b.install).dir!, 'root');
+            const binary = binaryIn(root, plan, b.variant);
+            const checks = await verifyBinary(binary, variantView(plan, b.variant), { root });
+            assertChecks(binary, checks);
+            out[b.name] = checks;
+          }
+          const { [nginx.name]: checks, ...variants } = out;
+          return { checks, ...(plan.variants.length ? { variants } : {}) };
         },
       };
     },
@@ -232,9 +267,12 @@ export function implementations(b: BuildContext): Record<StageKind, () => Promis
       const { smokeStage, smokeModules } = await import('../stages/smoke.ts');
       return {
         async run(ctx) {
-          const root = path.join(ctx.input(`install:${nginx.name}`).dir!, 'root');
-          const nginxModules = smokeModules(plan, path.join(root, modulesPath(plan)));
-          return smokeStage(binaryIn(root, plan), plan, { ...b.smoke, nginxModules, signal: ctx.signal, onLog: (l: string) => ctx.update(l) });
+          // the production binary and its twins, in one VM boot: each judged by the proofs it can give
+          const binaries = binariesOf(plan).map((x) => {
+            const root = path.join(ctx.input(x.install).dir!, 'root');
+            return { name: x.name, variant: x.variant, nginx: binaryIn(root, plan, x.variant), nginxModules: smokeModules(plan, path.join(root, modulesPath(plan))) };
+          });
+          return smokeStage(binaries, plan, { ...b.smoke, signal: ctx.signal, onLog: (l: string) => ctx.update(l) });
         },
       };
     },
@@ -263,7 +301,8 @@ export function implementations(b: BuildContext): Record<StageKind, () => Promis
           const inst = ctx.input(`install:${nginx.name}`);
           const meta = inst.meta as unknown as SourceMeta;
           const root = path.join(inst.dir!, 'root');
-          const files = await writeArtifacts({ plan, root, licensesDir: path.join(inst.dir!, 'licenses'), artifactFiles: meta.artifacts, epoch: meta.epoch, out: path.join(ctx.out, 'out') });
+          const variantBinaries = Object.fromEntries(plan.variants.map((v) => [v.name, binaryIn(path.join(ctx.input(`install:${v.name}`).dir!, 'root'), plan, v)]));
+          const files = await writeArtifacts({ plan, root, licensesDir: path.join(inst.dir!, 'licenses'), artifactFiles: meta.artifacts, epoch: meta.epoch, out: path.join(ctx.out, 'out'), variantBinaries });
           return { files: files.map((f) => path.basename(f)) };
         },
       };

@@ -38,6 +38,8 @@ export interface BuildSummary {
   binary: string;
   /** DESTDIR staging tree: usr/sbin/nginx, etc/nginx/..., usr/share/nginx/html, ... */
   root: string;
+  /** the twin binaries (plan.variants, e.g. nginx-debug): each in its own install tree */
+  variants: Record<string, { binary: string; root: string }>;
   /** licenses/<component>/<file> of every component */
   licensesDir: string;
   /** files written to `out` (tarball, manifest.json, sbom.cdx.json, SHA256SUMS) */

@@ -4,8 +4,8 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import semver from 'semver';
 import { RecipeError, UsageError, type RecipeProblem } from '../errors.ts';
-import type { BuildPlan, PlanComponent, PlanInstall, PlanPatch, PlanPatchSet, PlanStage, StageKind } from '../plan.ts';
-import { distroSource, libraries, librariesFor, modules } from '../plan.ts';
+import type { BuildPlan, PlanComponent, PlanInstall, PlanPatch, PlanPatchSet, PlanStage, PlanVariant, StageKind } from '../plan.ts';
+import { distroSource, librariesFor, modules } from '../plan.ts';
 import type { ComponentName, ComponentRecipe, ProfileRecipe } from './schema.ts';
 import { codeOf } from '../pipeline/kinds.ts';
 import { sanitizerEnv, sanitizersOf } from '../nginxtests/sanitizers.ts';
@@ -116,6 +116,15 @@ function checkProfile(file: string, p: ProfileRecipe, recipes: RecipeSet, versio
       problems.push({ file, path: fieldPath(['components', name, 'version']), message: `${r.displayName ?? name} ${v} ${what}` });
     }
   }
+  const seen = new Set([...servers]);
+  for (const [i, v] of (p.nginx.variants ?? []).entries()) {
+    const at = (...k: (string | number)[]) => fieldPath(['nginx', 'variants', i, ...k]);
+    if (seen.has(v.name)) problems.push({ file, path: at('name'), message: `"${v.name}" is taken (the server's name or another variant's): a variant is installed beside nginx under its own name, e.g. "nginx-debug"` });
+    seen.add(v.name);
+    for (const [j, f] of v.modules.entries()) {
+      if (p.nginx.modules.includes(f)) problems.push({ file, path: at('modules', j), message: `${f} is already in nginx.modules: a variant lists only the flags it adds to the production build` });
+    }
+  }
   for (const k of Object.keys(p.nginx.paths)) {
     if (!/^[a-z-]+-path$/.test(k)) problems.push({ file, path: fieldPath(['nginx', 'paths', k]), message: 'must be a configure path option name ending in "-path", e.g. "conf-path"' });
   }
@@ -206,11 +215,11 @@ function fill(template: string, c: PlanComponent): string {
  * nginx's ./configure arguments: the profile's prefix, paths and modules, then what each library's
  * recipe says nginx needs (in profile order), then one --with-cc-opt and one --with-ld-opt.
  */
-export function nginxConfigureArgs(p: ProfileRecipe, components: PlanComponent[]): string[] {
+export function nginxConfigureArgs(p: ProfileRecipe, components: PlanComponent[], extraFlags: string[] = []): string[] {
   const libs = components.filter((c) => c.role !== 'server' && c.consume);
   const args = [`--prefix=${p.nginx.prefix}`];
   for (const [k, v] of Object.entries(p.nginx.paths)) args.push(`--${k}=${v}`);
-  args.push(...p.nginx.modules);
+  args.push(...p.nginx.modules, ...extraFlags);
   for (const c of libs) args.push(...c.consume!.configureArgs.map((t) => fill(t, c)));
   for (const c of components) {
     if (c.role !== 'module' || !c.module || !c.layout) continue;
@@ -349,6 +358,15 @@ export function resolvePlan(recipes: RecipeSet, profileName: string, opts: Resol
   if (problems.length) throw new RecipeError(problems);
 
   const configureArgs = nginxConfigureArgs(p, components);
+  const install = installPaths(p.nginx.prefix, p.nginx.paths);
+  const variants: PlanVariant[] = (p.nginx.variants ?? []).map((v) => ({
+    name: v.name,
+    description: v.description,
+    configureArgs: nginxConfigureArgs(p, components, v.modules),
+    flags: v.modules,
+    sbin: path.posix.join(path.posix.dirname(install.sbin), v.name),
+    debug: p.nginx.modules.includes('--with-debug') || v.modules.includes('--with-debug'),
+  }));
   const sanitizers = sanitizersOf(configureArgs);
   if (Boolean(p.sanitizers) !== sanitizers.length > 0) {
     throw new RecipeError([{ file, path: 'sanitizers', message: p.sanitizers ? 'is true but nginx.ccOpt/ldOpt have no -fsanitize= option' : `nginx is compiled with -fsanitize=${sanitizers.join(',')}: set "sanitizers": true (a diagnostic build, not shipped)` }]);
@@ -366,8 +384,8 @@ export function resolvePlan(recipes: RecipeSet, profileName: string, opts: Resol
       env: sanitizerEnv(sanitizersOf(configureArgs)),
     };
   }
-  const stages = planStages({ components, patches, patchSets, configureArgs, toolchain, ktls: p.ktls, recipesDir: recipes.dir, tests });
-  const body = { profile: p.name, components, configureArgs, patches, stages: stages.map((s) => s.key), toolchain };
+  const stages = planStages({ components, patches, patchSets, configureArgs, variants, toolchain, ktls: p.ktls, recipesDir: recipes.dir, tests });
+  const body = { profile: p.name, components, configureArgs, variants, patches, stages: stages.map((s) => s.key), toolchain };
   return {
     profile: p.name,
     description: p.description,
@@ -377,7 +395,8 @@ export function resolvePlan(recipes: RecipeSet, profileName: string, opts: Resol
     components,
     configureArgs,
     nginxFlags: p.nginx.modules,
-    install: installPaths(p.nginx.prefix, p.nginx.paths),
+    install,
+    variants,
     patches,
     patchSets,
     stages,
@@ -391,6 +410,7 @@ interface GraphInput {
   patches: PlanPatch[];
   patchSets: PlanPatchSet[];
   configureArgs: string[];
+  variants: PlanVariant[];
   toolchain: Record<string, string>;
   ktls: boolean;
   recipesDir: string;
@@ -412,11 +432,11 @@ function smokePins(recipesDir: string): string {
 function planStages(g: GraphInput): PlanStage[] {
   const stages: PlanStage[] = [];
   const keys = new Map<string, string>();
-  const add = (id: string, kind: StageKind, deps: string[], inputs: unknown, component?: ComponentName) => {
+  const add = (id: string, kind: StageKind, deps: string[], inputs: unknown, component?: ComponentName, variant?: string) => {
     const keyInputs = { inputs, code: codeOf(kind), deps: Object.fromEntries(deps.map((d) => [d, keys.get(d)!])) };
     const key = hashOf({ id, ...keyInputs });
     keys.set(id, key);
-    stages.push({ id, kind, component, key, deps, keyInputs });
+    stages.push({ id, kind, component, key, deps, keyInputs, ...(variant ? { variant } : {}) });
   };
   const nginx = g.components.find((c) => c.role === 'server')!;
   for (const c of g.components) {
@@ -432,16 +452,24 @@ function planStages(g: GraphInput): PlanStage[] {
   const libsFor = (phase: 'configure' | 'make') => librariesFor(g, phase).map((c) => `library:${c.name}`);
   // a module's patched source tree is placed next to nginx's at configure (no stage of its own)
   const mods = modules(g);
-  add(`configure:${nginx.name}`, 'configure', [`patch:${nginx.name}`, ...mods.map((m) => `patch:${m.name}`), ...libsFor('configure')], { configureArgs: g.configureArgs, layout: g.components.map((c) => [c.name, c.layout ?? null, c.consume?.newerThanMakefile ?? []]), toolchain: g.toolchain }, nginx.name);
-  add(`compile:${nginx.name}`, 'compile', [`configure:${nginx.name}`, ...libsFor('make')], {}, nginx.name);
-  add(`install:${nginx.name}`, 'install', [`compile:${nginx.name}`], { licenseFiles: nginx.licenseFiles, modules: mods.map((m) => [m.name, m.licenseFiles]) }, nginx.name);
+  // nginx's own stages, once for the production binary and once per twin (variant): every
+  // dependency stage above is shared, only the configure arguments and the binary's name differ
+  const layout = g.components.map((c) => [c.name, c.layout ?? null, c.consume?.newerThanMakefile ?? []]);
+  for (const v of [{ name: nginx.name, configureArgs: g.configureArgs, variant: undefined as string | undefined }, ...g.variants.map((v) => ({ ...v, variant: v.name }))]) {
+    add(`configure:${v.name}`, 'configure', [`patch:${nginx.name}`, ...mods.map((m) => `patch:${m.name}`), ...libsFor('configure')], { configureArgs: v.configureArgs, layout, toolchain: g.toolchain }, nginx.name, v.variant);
+    add(`compile:${v.name}`, 'compile', [`configure:${v.name}`, ...libsFor('make')], {}, nginx.name, v.variant);
+    add(`install:${v.name}`, 'install', [`compile:${v.name}`], { licenseFiles: nginx.licenseFiles, modules: mods.map((m) => [m.name, m.licenseFiles]), ...(v.variant ? { binary: v.name } : {}) }, nginx.name, v.variant);
+  }
+  const installs = [`install:${nginx.name}`, ...g.variants.map((v) => `install:${v.name}`)];
+  const variantFacts = g.variants.map((v) => [v.name, v.configureArgs, v.debug]);
   const moduleFacts = mods.map((m) => [m.name, m.module]);
-  const expectations = { ktls: g.ktls, configureArgs: g.configureArgs, components: g.components.map((c) => [c.name, c.version, c.role, c.verify, c.ktls ?? null]), modules: moduleFacts };
-  add('verify', 'verify', [`install:${nginx.name}`], expectations);
-  add('smoke', 'smoke', [`install:${nginx.name}`], { ktls: g.ktls, vmKernel: smokePins(g.recipesDir), modules: moduleFacts });
+  const expectations = { ktls: g.ktls, configureArgs: g.configureArgs, variants: variantFacts, components: g.components.map((c) => [c.name, c.version, c.role, c.verify, c.ktls ?? null]), modules: moduleFacts };
+  add('verify', 'verify', installs, expectations);
+  add('smoke', 'smoke', installs, { ktls: g.ktls, vmKernel: smokePins(g.recipesDir), modules: moduleFacts, variants: variantFacts });
   // the suite's pin, the file selection and the environment (sanitizer options); the binary comes in by the install key
   if (g.tests) add('test', 'test', [`install:${nginx.name}`], g.tests);
-  add('artifacts', 'artifacts', [`install:${nginx.name}`, 'verify'], {
+  add('artifacts', 'artifacts', [...installs, 'verify'], {
+    variants: variantFacts,
     components: g.components.map((c) => [c.name, c.version, c.license, c.licenseFiles, c.homepage, c.description, c.artifacts.map((a) => a.sha256)]),
     patches: g.patches.map((x) => [x.id, x.sha256]),
     patchSets: g.patchSets.map((s) => [s.name, s.description, s.artifact.sha256, s.artifact.file]),

@@ -376,6 +376,18 @@ export const ProfileRecipe = z.strictObject({
     modules: z.array(z.string().regex(/^--(with|without)-[a-z0-9_-]+$/, { error: 'must be a --with-*/--without-* flag' })).default([]),
     ccOpt: z.array(z.string()).default([]),
     ldOpt: z.array(z.string()).default([]),
+    variants: z
+      .array(
+        z.strictObject({
+          name: z.string().regex(/^[a-z0-9-]+$/, { error: 'must be lowercase letters, digits and "-"' }),
+          description: z.string().min(1),
+          modules: z.array(z.string().regex(/^--(with|without)-[a-z0-9_-]+$/, { error: 'must be a --with-*/--without-* flag' })).min(1),
+        }),
+      )
+      .default([])
+      .describe(
+        'twin binaries built from the same dependency stages with extra configure flags, e.g. {"name": "nginx-debug", "modules": ["--with-debug"]} as pkg-oss ships it: installed as <sbin dir>/<name>, verified, smoke-tested and packaged beside nginx',
+      ),
   }),
   ktls: z.boolean().describe('whether this profile promises kernel TLS (verify and smoke expect it)'),
   sanitizers: z

@@ -1,5 +1,6 @@
 // Package stage: the artifacts a CI pipeline or a packager ships.
-//   nginx-<version>-<profile>-<os>-<arch>.tar.gz  sbin/, conf/, licenses/ (sorted, fixed mtime, root-owned)
+//   nginx-<version>-<profile>-<os>-<arch>.tar.gz  sbin/ (nginx and its twins: nginx-debug), conf/,
+//                                                  licenses/ (sorted, fixed mtime, root-owned)
 //   manifest.json   versions, source hashes, patches + hashes, configure args, toolchain
 //   sbom.cdx.json   CycloneDX 1.5 SBOM
 //   SHA256SUMS
@@ -20,6 +21,8 @@ export interface PackageInput {
   artifactFiles: Record<string, { file: string; sha256: string }>;
   epoch: number;
   out: string;
+  /** the twin binaries (plan.variants) as installed: name → the binary in its install tree */
+  variantBinaries?: Record<string, string>;
 }
 
 const sha256File = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
@@ -47,6 +50,14 @@ export function manifest(input: PackageInput, binarySha: string) {
     planHash: plan.planHash,
     sourceDateEpoch: input.epoch,
     binary: { path: 'sbin/nginx', sha256: binarySha },
+    /** twins built from the same dependencies (nginx-debug): their flags beyond the production build */
+    variants: plan.variants.map((v) => ({
+      name: v.name,
+      path: `sbin/${v.name}`,
+      sha256: input.variantBinaries?.[v.name] ? sha256File(input.variantBinaries[v.name]!) : null,
+      flags: v.flags,
+      configureArgs: v.configureArgs,
+    })),
     components: plan.components.map((c) => {
       const used = usedArtifact(c, input.artifactFiles[c.name]);
       return {
@@ -87,9 +98,14 @@ export async function writeArtifacts(input: PackageInput): Promise<string[]> {
   const base = artifactBase(plan);
   const stage = path.join(out, `.${base}.staging`);
   const top = path.join(stage, base);
-  const sbin = path.join(root, 'usr/sbin/nginx');
+  const sbin = path.join(root, plan.install.sbin);
   mkdirSync(path.join(top, 'sbin'), { recursive: true });
   cpSync(sbin, path.join(top, 'sbin/nginx'));
+  for (const v of plan.variants) {
+    const bin = input.variantBinaries?.[v.name];
+    if (!bin) throw new Error(`artifacts: the ${v.name} binary of the plan was not given`);
+    cpSync(bin, path.join(top, 'sbin', v.name));
+  }
   const confSrc = path.join(root, 'etc/nginx');
   if (existsSync(confSrc)) cpSync(confSrc, path.join(top, 'conf'), { recursive: true });
   cpSync(input.licensesDir, path.join(top, 'licenses'), { recursive: true });

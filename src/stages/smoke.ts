@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ForgeError, ExitCode } from '../errors.ts';
-import { moduleObjects, modules, type BuildPlan } from '../plan.ts';
+import { moduleObjects, modules, variantView, type BuildPlan, type PlanVariant } from '../plan.ts';
 import type { SmokeModule, SmokeOptions, SmokeResult } from '../smoke/index.ts';
 
 /** The plan's modules as the smoke test takes them: .so files in `modulesDir` to load, the encoding to prove. */
@@ -52,15 +52,45 @@ export function judgeForProfile(plan: BuildPlan, smoke: SmokeResult): { ok: bool
     : { ok: true, why: 'BINARY_NO_KTLS, as a userspace profile should' };
 }
 
-export async function smokeStage(binary: string, plan: BuildPlan, opts: SmokeOptions): Promise<{ verdict: string; result: SmokeResult }> {
-  const { runSmoke } = await import('../smoke/index.ts');
-  const result = requiredByPlan(plan, await runSmoke(binary, opts));
-  const j = judgeForProfile(plan, result);
-  if (!j.ok) {
-    throw new ForgeError(`smoke: profile ${plan.profile}: ${j.why}`, {
+export interface SmokeBinary {
+  /** "nginx", or a twin's name ("nginx-debug") */
+  name: string;
+  variant?: PlanVariant;
+  nginx: string;
+  nginxModules: SmokeModule[];
+}
+
+/**
+ * The build's smoke test: every binary of the plan (production first, then its twins) in one
+ * batch, so one VM boot. Each is judged by the proofs it can give: the production binary (no
+ * --with-debug) by the kernel counters and the body hashes, the debug twin by its log lines too.
+ */
+export async function smokeStage(
+  binaries: SmokeBinary[],
+  plan: BuildPlan,
+  opts: SmokeOptions,
+): Promise<{ verdict: string; result: SmokeResult; variants?: Record<string, { verdict: string; result: SmokeResult }> }> {
+  const { runSmokeBatch } = await import('../smoke/index.ts');
+  const results = await runSmokeBatch(
+    binaries.map((b) => ({ nginx: b.nginx, ciphers: opts.ciphers, size: opts.size, extras: opts.extras, nginxModules: b.nginxModules })),
+    opts,
+  );
+  const judged = binaries.map((b, i) => {
+    const result = requiredByPlan(plan, results[i]!);
+    return { b, result, j: judgeForProfile(variantView(plan, b.variant), result) };
+  });
+  const failed = judged.filter((x) => !x.j.ok);
+  if (failed.length) {
+    const many = binaries.length > 1;
+    throw new ForgeError(`smoke: profile ${plan.profile}: ${failed.map((x) => `${many ? `${x.b.name}: ` : ''}${x.j.why}`).join('; ')}`, {
       exitCode: ExitCode.smoke,
-      hint: `${result.next ?? 'see the smoke logs'} (logs: ${result.logs.dir})`,
+      hint: failed.map((x) => `${many ? `${x.b.name}: ` : ''}${x.result.next ?? 'see the smoke logs'} (logs: ${x.result.logs.dir})`).join('; '),
     });
   }
-  return { verdict: result.verdict, result };
+  const [first, ...twins] = judged;
+  return {
+    verdict: first!.result.verdict,
+    result: first!.result,
+    ...(twins.length ? { variants: Object.fromEntries(twins.map((x) => [x.b.name, { verdict: x.result.verdict, result: x.result }])) } : {}),
+  };
 }

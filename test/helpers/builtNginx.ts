@@ -22,6 +22,8 @@ export interface SummaryJson {
   profile: string;
   planHash: string;
   binary: string;
+  /** the twins (nginx-debug): name → binary */
+  variants: Record<string, string>;
   artifacts: string[];
   stages: { id: string; status: 'built' | 'cached' | 'skipped'; seconds: number; detail?: string }[];
   seconds: number;
@@ -52,9 +54,13 @@ export async function builtSummary(profile: Profile, extra: string[] = []): Prom
   return { ...summary, cold };
 }
 
-/** Path of the built nginx binary for a profile. */
-export async function builtNginx(profile: Profile): Promise<string> {
-  return (await builtSummary(profile)).binary;
+/** Path of the built nginx binary for a profile, or of one of its twins (e.g. "nginx-debug"). */
+export async function builtNginx(profile: Profile, variant?: string): Promise<string> {
+  const s = await builtSummary(profile);
+  if (!variant) return s.binary;
+  const b = s.variants[variant];
+  if (!b) throw new Error(`the ${profile} build has no ${variant} (twins: ${Object.keys(s.variants).join(', ') || 'none'})`);
+  return b;
 }
 
 export type { BuildSummary };

@@ -5,8 +5,13 @@ import path from 'node:path';
 import { mkdtempSync } from 'node:fs';
 import { builtNginx } from './builtNginx.ts';
 
-/** The kTLS-capable nginx (--with-debug) of the ktls profile. */
+/** The kTLS-capable nginx with debug logging: the ktls profile's nginx-debug twin (its log is one of the proofs). */
 export function smokeNginx(): Promise<string> {
+  return builtNginx('ktls', 'nginx-debug');
+}
+
+/** The ktls profile's production nginx: no --with-debug, proved by the kernel counters and body hashes. */
+export function productionNginx(): Promise<string> {
   return builtNginx('ktls');
 }
 
