@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { parseSize } from '../src/commands/smoke.ts';
 import { FileArtifact } from '../src/recipes/schema.ts';
 import { interpretBinary } from '../src/smoke/binary.ts';
-import { renderConfig } from '../src/smoke/config.ts';
+import { renderConfig, tlsServerKind } from '../src/smoke/config.ts';
+import { ktlsHttpConf, shippedTlsHttp } from '../src/package/conf/nginx.ts';
 import { encodingsFromHeaders, negotiatedFrom, parseResults, parseTlsStat, txDelta } from '../src/smoke/observations.ts';
 import { renderProbe } from '../src/smoke/probe.ts';
 import { formatHuman, toJson } from '../src/smoke/report.ts';
@@ -326,6 +327,25 @@ describe('rendering', () => {
     const off = renderConfig({ work: '/w', io: '/io', tlsPort: 1, httpPort: 2, upstreamPort: 3, suites, ktlsOption: false, logLevel: 'info' });
     expect(off).not.toContain('Options KTLS');
     expect(off).toContain('error_log /w/logs/error.log info;');
+  });
+
+  it("the TLS server is the packages' shipped one: conf.d/ktls.conf at http level, the example server, suites chosen by the client", () => {
+    const c = renderConfig({ work: '/w', io: '/io', tlsPort: 8443, httpPort: 8080, upstreamPort: 8081, suites });
+    expect(tlsServerKind(suites)).toBe('shipped');
+    const shipped = shippedTlsHttp({ ktls: true, listen: '127.0.0.1:8443', certificate: '/io/cert.pem', certificateKey: '/io/key.pem', root: '/w/html' });
+    // verbatim, only indented into http {}
+    const indented = shipped.trimEnd().split('\n').map((l) => (l ? `    ${l}` : l)).join('\n');
+    expect(c).toContain(indented);
+    expect(c).toContain(ktlsHttpConf().split('\n').filter((l) => !l.startsWith('#')).map((l) => (l ? `    ${l}` : l)).join('\n').trim());
+    // no server-level ssl_conf_command (it would cancel the http-level Options KTLS), one sendfile
+    expect(c).not.toContain('Ciphersuites');
+    expect(c.match(/^\s*ssl_conf_command /gm)).toHaveLength(1);
+    expect(c.match(/^\s*sendfile on;$/gm)).toHaveLength(1);
+    // a suite the shipped snippet does not offer: the server is pinned to it instead
+    const ccm = parseSuites(['TLS_AES_128_CCM_SHA256']);
+    expect(tlsServerKind(ccm)).toBe('custom');
+    expect(renderConfig({ work: '/w', io: '/io', tlsPort: 1, httpPort: 2, upstreamPort: 3, suites: ccm })).toContain('ssl_conf_command Ciphersuites TLS_AES_128_CCM_SHA256;');
+    expect(tlsServerKind(parseSuites(['ECDHE-ECDSA-AES128-SHA']))).toBe('custom');
   });
 
   it('the probe and the VM init are valid sh', () => {

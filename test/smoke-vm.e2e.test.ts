@@ -62,6 +62,9 @@ describe('smoke test in the VM (one boot, several runs)', () => {
     const r = results[1]!;
     expect(r.verdict, r.reason).toBe('PASS');
     expect(r.passed).toBe(true);
+    // the TLS server was the packages' shipped configuration (conf.d/ktls.conf + example-tls)
+    expect(r.env.tlsServer).toBe('shipped');
+    for (const c of r.ciphers) expect(c.negotiated, c.suite).toContain(c.suite);
     expect(r.proofs.ktls_log).toMatchObject({ ok: true });
     expect(r.proofs.ktls_counters).toMatchObject({ ok: true });
     expect(r.proofs.body).toMatchObject({ ok: true });
@@ -74,6 +77,7 @@ describe('smoke test in the VM (one boot, several runs)', () => {
   it('PASS for the production binary (no --with-debug): kernel counters and body hashes, every suite', () => {
     const r = results[5]!;
     expect(r.env.debug).toBe(false);
+    expect(r.env.tlsServer).toBe('shipped');
     expect(r.verdict, r.reason).toBe('PASS');
     expect(r.passed).toBe(true);
     expect(r.reason).toMatch(/without --with-debug, proved by the kernel counters and the body hashes/);

@@ -1,9 +1,12 @@
 // nginx.conf for the smoke run. Every path is explicit (pid, logs, all temp paths), so a binary
 // built for /etc/nginx, /var/lib/nginx, /var/log/nginx, /run/nginx.pid touches none of them when
-// started with `-p <work> -c <conf> -e <errorlog>`.
+// started with `-p <work> -c <conf> -e <errorlog>`. The TLS server is the packages' own shipped
+// configuration (package/conf/nginx.ts) whenever it offers the suites asked for: the kTLS proofs
+// are then proofs of what users install.
 import type { Suite } from './suites.ts';
 import type { SmokeModule } from './types.ts';
 import { tempPathDirectives } from '../nginxconf.ts';
+import { KTLS_TLS12_CIPHERS, shippedTlsHttp } from '../package/conf/nginx.ts';
 
 export interface ConfigParams {
   /** scratch directory nginx serves from and writes to (tmpfs in the VM) */
@@ -63,10 +66,54 @@ export function workPaths(work: string) {
   };
 }
 
-export function renderConfig(p: ConfigParams): string {
-  const w = workPaths(p.work);
+/** TLS 1.3 suites OpenSSL 3 offers by default (what a server without `Ciphersuites` negotiates). */
+const TLS13_DEFAULT = new Set(['TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256', 'TLS_AES_128_GCM_SHA256']);
+
+/**
+ * Which TLS server the run serves: `shipped` is the packages' own configuration (conf.d/ktls.conf
+ * at http level, then the example TLS server of sites-available/example-tls with this run's
+ * address, certificate and root), used whenever it offers every suite asked for: the client picks
+ * the suite, as a browser would. `custom` pins the server to the suites asked for (--ciphers with
+ * a suite the shipped snippet does not offer, e.g. TLS_AES_128_CCM_SHA256).
+ */
+export function tlsServerKind(suites: Suite[]): 'shipped' | 'custom' {
+  const tls12 = new Set<string>(KTLS_TLS12_CIPHERS);
+  return suites.every((s) => (s.protocol === 'TLSv1.3' ? TLS13_DEFAULT.has(s.name) : tls12.has(s.name))) ? 'shipped' : 'custom';
+}
+
+function customTlsServer(p: ConfigParams, w: ReturnType<typeof workPaths>): string {
   const tls13 = p.suites.filter((s) => s.protocol === 'TLSv1.3').map((s) => s.name);
   const tls12 = p.suites.filter((s) => s.protocol === 'TLSv1.2').map((s) => s.name);
+  return `    sendfile on;
+
+    # kTLS: HTTP/1.1 only (HTTP/2 never calls SSL_sendfile), sendfile on, OpenSSL's KTLS option
+    server {
+        listen 127.0.0.1:${p.tlsPort} ssl;
+        server_name localhost;
+        ssl_certificate ${p.io}/cert.pem;
+        ssl_certificate_key ${p.io}/key.pem;
+        ssl_protocols ${[tls12.length ? 'TLSv1.2' : '', tls13.length ? 'TLSv1.3' : ''].filter(Boolean).join(' ') || 'TLSv1.2 TLSv1.3'};
+${tls12.length ? `        ssl_ciphers ${tls12.join(':')};\n` : ''}${tls13.length ? `        ssl_conf_command Ciphersuites ${tls13.join(':')};\n` : ''}${p.ktlsOption === false ? '' : '        ssl_conf_command Options KTLS;\n'}        ssl_session_cache off;
+        ssl_session_tickets off;
+        root ${w.html};
+
+        location / {
+        }
+    }`;
+}
+
+function shippedTlsServer(p: ConfigParams, w: ReturnType<typeof workPaths>): string {
+  const text = shippedTlsHttp({ ktls: p.ktlsOption !== false, listen: `127.0.0.1:${p.tlsPort}`, certificate: `${p.io}/cert.pem`, certificateKey: `${p.io}/key.pem`, root: w.html });
+  return `    # the packages' configuration: conf.d/ktls.conf and sites-available/example-tls, as shipped
+${text
+  .trimEnd()
+  .split('\n')
+  .map((l) => (l ? `    ${l}` : l))
+  .join('\n')}`;
+}
+
+export function renderConfig(p: ConfigParams): string {
+  const w = workPaths(p.work);
   const gzipLocations = GZIP_LEVELS.map(
     (l) => `
         location /gz${l}/ {
@@ -101,24 +148,10 @@ ${tempPathDirectives(w.tmp)}
         application/octet-stream bin;
     }
     default_type application/octet-stream;
-    sendfile on;
     tcp_nopush on;
     keepalive_timeout 5s;
 
-    # kTLS: HTTP/1.1 only (HTTP/2 never calls SSL_sendfile), sendfile on, OpenSSL's KTLS option
-    server {
-        listen 127.0.0.1:${p.tlsPort} ssl;
-        server_name localhost;
-        ssl_certificate ${p.io}/cert.pem;
-        ssl_certificate_key ${p.io}/key.pem;
-        ssl_protocols ${[tls12.length ? 'TLSv1.2' : '', tls13.length ? 'TLSv1.3' : ''].filter(Boolean).join(' ') || 'TLSv1.2 TLSv1.3'};
-${tls12.length ? `        ssl_ciphers ${tls12.join(':')};\n` : ''}${tls13.length ? `        ssl_conf_command Ciphersuites ${tls13.join(':')};\n` : ''}${p.ktlsOption === false ? '' : '        ssl_conf_command Options KTLS;\n'}        ssl_session_cache off;
-        ssl_session_tickets off;
-        root ${w.html};
-
-        location / {
-        }
-    }
+${tlsServerKind(p.suites) === 'shipped' ? shippedTlsServer(p, w) : customTlsServer(p, w)}
 
     # gzip (zlib-ng) over static and proxied responses, PCRE2 JIT regex location
     server {

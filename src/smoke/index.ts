@@ -16,7 +16,7 @@ import { run, type RunContext } from '../exec.ts';
 import { logsDir } from '../paths.ts';
 import { inspectBinary } from './binary.ts';
 import { makeCertificate } from './certs.ts';
-import { renderConfig, workPaths } from './config.ts';
+import { renderConfig, tlsServerKind, workPaths } from './config.ts';
 import { readObservations, type ModuleExpectation } from './observations.ts';
 import { moduleIo, PROBE_FILES, renderProbe } from './probe.ts';
 import { parseSuites } from './suites.ts';
@@ -307,6 +307,7 @@ export async function runSmokeBatch(runs: SmokeRun[], opts: SmokeOptions = {}): 
           openssl: p.binary.opensslRunning ?? p.binary.opensslBuilt,
           debug: p.binary.debug,
           opensslKtls: p.binary.opensslKtls,
+          tlsServer: tlsServerKind(p.suites),
           durationMs: Date.now() - t0,
           vmBootMs: vm?.bootMs,
           vmMs: vm?.totalMs,

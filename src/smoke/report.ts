@@ -14,6 +14,7 @@ export function formatHuman(r: SmokeResult): string {
   const where = r.mode === 'vm' ? `VM, guest kernel ${e.kernel}, boot ${sec(e.vmBootMs)}` : `native, kernel ${e.kernel}`;
   out.push(`kTLS smoke test: ${r.verdict}${r.verdict === 'PASS' && !r.passed ? ' (but a required proof failed)' : ''}  (${where}; ${sec(e.durationMs)} in all)`);
   out.push(`nginx ${e.nginx}: ${e.nginxVersion ?? '?'}, OpenSSL ${e.openssl ?? '?'} (kTLS compiled in: ${e.opensslKtls}), debug log: ${e.debug ? 'yes' : 'no'}`);
+  if (e.tlsServer) out.push(`TLS server: ${e.tlsServer === 'shipped' ? "the packages' shipped configuration (conf.d/ktls.conf + sites-available/example-tls)" : 'pinned to the suites asked for (--ciphers outside the shipped snippet)'}`);
   out.push('');
   const rows = [['protocol', 'suite', 'kTLS', 'TlsTxSw', 'BIO_get_ktls_send', 'SSL_sendfile', 'body', 'verdict']];
   for (const c of r.ciphers) {

@@ -97,6 +97,8 @@ export interface SmokeResult {
     openssl?: string;
     debug: boolean;
     opensslKtls: 'yes' | 'no' | 'unknown';
+    /** the TLS server served: the packages' shipped configuration, or one pinned to --ciphers */
+    tlsServer?: 'shipped' | 'custom';
     durationMs: number;
     /** from QEMU start until the guest mounted its results share */
     vmBootMs?: number;
