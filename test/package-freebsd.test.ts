@@ -52,6 +52,16 @@ describe('FreeBSD port skeleton', () => {
     });
   }
 
+  it('COMMENT fits portlint\'s 70 characters, starts with a capital and ends without a period, for every profile', async () => {
+    for (const profile of readdirSync(path.join(BUILTIN_RECIPES, 'profiles')).filter((f) => f.endsWith('.json')).map((f) => f.replace(/\.json$/, ''))) {
+      const { files } = await freebsdPort({ plan: planOf(profile), sourceDateEpoch: EPOCH });
+      const comment = /^COMMENT=\t+(.*)$/m.exec(files.Makefile!)![1]!;
+      expect(comment.length, `${profile}: ${comment}`).toBeLessThanOrEqual(70);
+      expect(comment, profile).toMatch(/^[A-Z].*[^.]$/);
+      expect(comment, profile).toContain(`(${profile})`);
+    }
+  });
+
   it('distinfo carries exactly the recipes\' sha256 (and size where the recipe has one) for every distfile', async () => {
     const plan = planOf('ktls');
     const { files, distfiles } = await freebsdPort({ plan, sourceDateEpoch: EPOCH });

@@ -72,6 +72,22 @@ function assign(name: string, values: string[]): string {
   return `${head}${tabs}${values.join(' \\\n\t\t')}`;
 }
 
+/**
+ * COMMENT: at most 70 characters (portlint: "COMMENT exceeds 70 characters limit"). The statically
+ * linked libraries are named "statically linked", else "static", else the last ones give way to
+ * "and more"; pkg-descr lists them all.
+ */
+export function portComment(plan: BuildPlan): string {
+  const libs = plan.components.filter((c) => c.role !== 'server').map((c) => c.displayName);
+  const tail = ` (${plan.profile})`;
+  const candidates = [
+    `Nginx with statically linked ${libs.join(', ')}${tail}`,
+    `Nginx with static ${libs.join(', ')}${tail}`,
+    ...libs.map((_, i) => libs.length - 1 - i).filter((n) => n > 0).map((n) => `Nginx with static ${libs.slice(0, n).join(', ')} and more${tail}`),
+  ];
+  return candidates.find((c) => c.length <= 70) ?? `Nginx built by nginx-forge${tail}`;
+}
+
 /** Characters that would need escaping inside a Makefile value and a shell word: refuse them. */
 function checkArg(a: string): string {
   if (/[$"`\\#]/.test(a)) throw new UsageError(`cannot put configure argument into a port Makefile: ${a}`, 'drop "$", quotes, backslashes and "#" from the profile');
@@ -321,7 +337,7 @@ export async function freebsdPort(input: PortInput): Promise<PortResult> {
     assign('EXTRACT_ONLY', mainFiles.filter((d) => !archiveSets.has(d.group)).map((d) => d.file)),
     '',
     assign('MAINTAINER', [input.maintainer ?? 'ports@FreeBSD.org']),
-    assign('COMMENT', [`Nginx with statically linked ${plan.components.filter((c) => c.role !== 'server').map((c) => c.displayName).join(', ')} (${plan.profile})`]),
+    assign('COMMENT', [portComment(plan)]),
     assign('WWW', [server(plan).homepage || 'https://nginx.org/']),
     '',
     assign('LICENSE', [[...licenses.keys()].join(' ')]),
