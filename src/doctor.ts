@@ -108,6 +108,7 @@ const PKG: Record<string, Partial<Record<Family, string>>> = {
   'busybox-static': { debian: 'busybox-static', alpine: 'busybox-static' },
   depmod: { debian: 'kmod', alpine: 'kmod' },
   'dpkg-deb': { debian: 'dpkg', alpine: 'dpkg', freebsd: 'dpkg' },
+  rpmbuild: { debian: 'rpm', alpine: 'rpm', freebsd: 'rpm4' },
   // `nginx-forge test` (nginx's own test suite); a file missing one of these is skipped, not failed
   prove: { debian: 'perl', alpine: 'perl-utils', freebsd: 'perl5' },
   setpriv: { debian: 'util-linux', alpine: 'setpriv' },
@@ -238,6 +239,7 @@ export async function doctor(opts: DoctorOptions = {}): Promise<DoctorReport> {
     ...testSuite,
     { id: 'setpriv', title: 'setpriv', need: 'test', neededFor: 'running the test suite as nobody when started as root', packages: PKG['setpriv'] ?? {}, run: tool('setpriv', ['--version']) },
     { id: 'dpkg-deb', title: 'dpkg-deb', need: 'package', neededFor: 'building the .deb, and unpacking the smoke VM\'s kernel package', packages: PKG['dpkg-deb'] ?? {}, run: tool('dpkg-deb') },
+    { id: 'rpmbuild', title: 'rpmbuild', need: 'package', neededFor: 'building the .rpm (package --format rpm)', packages: PKG['rpmbuild'] ?? {}, run: tool('rpmbuild') },
     {
       id: 'tls-ulp',
       title: 'kernel TLS (tls ULP)',
@@ -339,7 +341,7 @@ export function renderDoctor(r: DoctorReport): string {
   if (r.missing.build.length) lines.push(`Missing for a build: ${names(r.missing.build)}.`);
   else lines.push('Everything a build needs is present.');
   if (r.missing.smoke.length) lines.push(`Warning: the smoke test cannot run without: ${names(r.missing.smoke)} (build with --no-smoke, or install them).`);
-  if (r.missing.package.length) lines.push(`Warning: packaging (.deb) needs: ${names(r.missing.package)}.`);
+  if (r.missing.package.length) lines.push(`Warning: packaging (.deb, .rpm) needs: ${names(r.missing.package)}.`);
   if (r.missing.test.length) lines.push(`Warning: \`nginx-forge test\` (nginx's test suite) needs: ${names(r.missing.test)} (files that need a missing Perl module or daemon are skipped).`);
   for (const c of r.checks.filter((x) => !x.ok && x.hint)) lines.push(`Note (${c.title}): ${c.hint}.`);
   const families = (['debian', 'alpine', 'freebsd'] as Family[]).filter((f) => r.install[f]);

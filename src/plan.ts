@@ -208,10 +208,9 @@ export function moduleObjects(m: PlanComponent): string[] {
   return m.module?.link === 'dynamic' ? m.module.names.map((n) => `${n}.so`) : [];
 }
 
-/** nginx's --modules-path (where dynamic modules are installed), or <prefix>/modules as nginx defaults. */
-export function modulesPath(plan: { configureArgs: string[] }): string {
-  const arg = (k: string) => plan.configureArgs.find((a) => a.startsWith(`--${k}=`))?.slice(k.length + 3);
-  return arg('modules-path') ?? `${arg('prefix') ?? '/usr/local/nginx'}/modules`;
+/** nginx's --modules-path (where dynamic modules are installed): plan.install.modules, the one place it is computed. */
+export function modulesPath(plan: { install: PlanInstall }): string {
+  return plan.install.modules;
 }
 
 /** The debug twin (a variant built --with-debug), when the profile has one. */

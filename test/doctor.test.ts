@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { doctor, isStaticElf, renderDoctor, which } from '../src/doctor.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-const TOOLS = ['cc', 'make', 'perl', 'cmake', 'patch', 'xz', 'bzip2', 'gpgv', 'curl', 'openssl', 'qemu-system-x86_64', 'depmod', 'dpkg-deb', 'modprobe', 'gmake', 'prove', 'setpriv', 'memcached', 'uwsgi'];
+const TOOLS = ['cc', 'make', 'perl', 'cmake', 'patch', 'xz', 'bzip2', 'gpgv', 'curl', 'openssl', 'qemu-system-x86_64', 'depmod', 'dpkg-deb', 'rpmbuild', 'modprobe', 'gmake', 'prove', 'setpriv', 'memcached', 'uwsgi'];
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 

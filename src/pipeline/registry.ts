@@ -71,14 +71,11 @@ export function copyLicenses(c: PlanComponent, src: string, dest: string): void 
 }
 
 /**
- * The installed binary inside a DESTDIR tree, from the plan's --sbin-path (or <prefix>/sbin/nginx);
- * a twin's (variant's) is beside it under the variant's name.
+ * The installed binary inside a DESTDIR tree: plan.install.sbin (the profile's --sbin-path, or
+ * <prefix>/sbin/nginx); a twin's (variant's) is beside it under the variant's name.
  */
 export function binaryIn(root: string, plan: BuildPlan, variant?: PlanVariant): string {
-  if (variant) return path.join(root, variant.sbin);
-  const arg = (k: string) => plan.configureArgs.find((a) => a.startsWith(`--${k}=`))?.slice(k.length + 3);
-  const sbin = arg('sbin-path') ?? path.posix.join(arg('prefix') ?? '/usr/local/nginx', 'sbin/nginx');
-  return path.join(root, sbin);
+  return path.join(root, variant ? variant.sbin : plan.install.sbin);
 }
 
 /** The variant a stage of nginx's builds for (undefined: the production binary). */
