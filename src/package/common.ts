@@ -175,6 +175,9 @@ export function writeDebianDir(pkgRoot: string, files: { data: Record<string, st
   chmodSync(debian, 0o755);
 }
 
+/** A twin's (plan.variants) package name, the same in every format: <main package>-debug for nginx-debug. */
+export const twinPackageName = (mainPackage: string, v: { name: string }) => `${mainPackage}-${v.name.replace(/^nginx-/, '')}`;
+
 export interface PackDeb {
   pkgRoot: string;
   pkg: string;

@@ -34,6 +34,7 @@ import {
   licenseFilesOf,
   maintainer,
   packDeb,
+  twinPackageName,
   rfc2822,
   sourceDateEpoch,
   wrap,
@@ -333,11 +334,10 @@ export async function buildDeb(input: DebInput): Promise<string> {
 }
 
 /** The twin's package name: nginx-forge-<profile>-debug for nginx-debug. */
-export const debTwinName = (plan: BuildPlan, v: PlanVariant) => `${debPackageName(plan)}-${v.name.replace(/^nginx-/, '')}`;
+export const debTwinName = (plan: BuildPlan, v: PlanVariant) => twinPackageName(debPackageName(plan), v);
 
 /** The main .deb and one package per twin (plan.variants), all in input.outDir. */
 export async function buildDebs(input: DebInput): Promise<{ deb: string; twins: string[] }> {
-  let lastTwins: string[] = [];
   const { plan } = input;
   const i = plan.install;
   const ctx: RunContext = { component: 'nginx', stage: 'package:deb', log: input.log };
@@ -489,8 +489,7 @@ export async function buildDebs(input: DebInput): Promise<{ deb: string; twins: 
         }),
       );
     }
-    lastTwins = twins;
-    return { deb, twins: lastTwins };
+    return { deb, twins };
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }

@@ -17,8 +17,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { run, type RunContext } from '../exec.ts';
-import { component, server, type BuildPlan, type PlanVariant } from '../plan.ts';
-import { formatMaintainer, maintainer, sourceDateEpoch, walk, wrap } from './common.ts';
+import { component, server, type BuildPlan } from '../plan.ts';
+import { formatMaintainer, maintainer, sourceDateEpoch, twinPackageName, walk, wrap } from './common.ts';
 import { stageTree, type Tree } from './service.ts';
 
 export interface RpmInput {
@@ -98,7 +98,7 @@ export function filesSection(plan: BuildPlan, entries: { rel: string; kind: 'dir
 }
 
 /** A twin's sub-package name: <pkg>-debug for nginx-debug. */
-export const rpmTwinName = (pkg: string, v: PlanVariant) => `${pkg}-${v.name.replace(/^nginx-/, '')}`;
+export const rpmTwinName = twinPackageName;
 
 export interface SpecInput {
   plan: BuildPlan;
