@@ -13,7 +13,7 @@ import { server, type BuildPlan } from '../plan.ts';
 import { ccacheEnv, readStats, statsDelta } from './ccache.ts';
 import { firstBuildEstimates } from './estimate.ts';
 import { KINDS } from './kinds.ts';
-import { binaryIn, implementations } from './registry.ts';
+import { binariesOf, binaryIn, implementations } from './registry.ts';
 import { runGraph, Timings, type RunnerEvents } from './runner.ts';
 import { JobServer, MemoryTokens, type Tokens } from './tokens.ts';
 import type { BuildOptions, BuildSummary } from './types.ts';
@@ -26,7 +26,7 @@ export { compileEnv } from './env.ts';
 const COMPILING = new Set(['library', 'configure', 'compile']);
 
 /** The install stages of every binary: nginx's, then its twins' (nginx-debug). */
-export const installTargets = (plan: BuildPlan): string[] => [`install:${server(plan).name}`, ...plan.variants.map((v) => `install:${v.name}`)];
+export const installTargets = (plan: BuildPlan): string[] => binariesOf(plan).map((b) => b.install);
 
 /** The stages a build wants by default: the installs (the binaries) and every stage nothing depends on. */
 export function defaultTargets(plan: BuildPlan): string[] {
@@ -119,9 +119,9 @@ export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events:
     binary: root ? binaryIn(root, plan) : '',
     root,
     variants: Object.fromEntries(
-      plan.variants.flatMap((v) => {
-        const dir = outputs.get(`install:${v.name}`)?.dir;
-        return dir ? [[v.name, { binary: binaryIn(path.join(dir, 'root'), plan, v), root: path.join(dir, 'root') }]] : [];
+      binariesOf(plan).flatMap(({ install, variant }) => {
+        const dir = outputs.get(install)?.dir;
+        return variant && dir ? [[variant.name, { binary: binaryIn(path.join(dir, 'root'), plan, variant), root: path.join(dir, 'root') }]] : [];
       }),
     ),
     licensesDir: installDir ? path.join(installDir, 'licenses') : '',
