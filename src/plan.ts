@@ -73,6 +73,9 @@ export type StageKind =
   | 'test'
   | 'artifacts';
 
+/** The one spelling of a stage id: `kind:name` for a component's or a binary's stage, `kind` alone for a whole-build one. */
+export const stageId = (kind: StageKind, name?: string): string => (name ? `${kind}:${name}` : kind);
+
 /**
  * A twin binary of nginx built from the same dependency stages with extra configure flags (the
  * profile's `nginx.variants`, e.g. nginx-debug = the production flags + --with-debug, as pkg-oss

@@ -8,7 +8,7 @@ import { Spec, Validation } from '@cyclonedx/cyclonedx-library';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { BUILTIN_RECIPES, PROJECT_ROOT } from '../src/recipes/load.ts';
-import { KINDS } from '../src/pipeline/kinds.ts';
+import { KINDS } from '../src/kinds.ts';
 import { builtSummary, CLI, forge, TEST_DISTFILES, TEST_HOME } from './helpers/builtNginx.ts';
 
 const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');

@@ -1,5 +1,5 @@
 // Stage keys are exactly right: a change reaches the stages it decides and nothing else.
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -92,17 +92,47 @@ describe('stage keys: what decides smoke, verify and builders', () => {
     for (const other of ['library:openssl', 'library:pcre2', 'library:zlib-ng', 'fetch:jemalloc', 'extract:jemalloc', 'patch:jemalloc']) expect(changed).not.toContain(other);
   });
 
-  it('the code of a stage kind is part of its key (hash of its source files, no hand-bumped version)', () => {
-    const plan = resolvePlan(loadRecipes(), 'ktls');
-    const lib = plan.stages.find((s) => s.id === 'library:openssl')!;
-    const sha = createHash('sha256');
-    sha.update('\0').update(readFileSync(path.join(PROJECT_ROOT, 'src/stages/library.ts'))).update('\0');
-    expect(lib.keyInputs.code['stages/library.ts']).toBe(sha.digest('hex'));
-    const smoke = plan.stages.find((s) => s.id === 'smoke')!;
-    expect(Object.keys(smoke.keyInputs.code)).toEqual(['stages/smoke.ts', 'smoke']);
+  it('the code of a stage kind is part of its key: every file of its implementation module\'s import closure', () => {
+    const plan = resolvePlan(loadRecipes(), 'ktls', { tests: {} });
+    const code = (id: string) => plan.stages.find((s) => s.id === id)!.keyInputs.code;
+    const lib = code('library:openssl');
+    expect(lib['stages/library.ts']).toBe(createHash('sha256').update(readFileSync(path.join(PROJECT_ROOT, 'src/stages/library.ts'))).digest('hex'));
+    // the implementation module itself, what it imports, and what that imports (the env, the plan)
+    for (const f of ['stages/kinds/library.ts', 'stages/kinds/common.ts', 'pipeline/env.ts', 'plan.ts', 'errors.ts']) expect(Object.keys(lib)).toContain(f);
+    // reached only through imports: the shipped nginx.conf the smoke test serves, verify's directive table
+    expect(Object.keys(code('smoke'))).toContain('package/conf/nginx.ts');
+    expect(Object.keys(code('smoke'))).toContain('smoke/vm/initramfs.ts');
+    expect(Object.keys(code('verify'))).toContain('nginxconf.ts');
+    expect(Object.keys(code('test'))).toContain('nginxtests/run.ts');
+    // a library never depends on the smoke test's code, nor on packaging
+    expect(Object.keys(lib).filter((f) => f.startsWith('smoke/') || f.startsWith('package/'))).toEqual([]);
     // fetch's output is fixed by the pinned hash: its code does not feed the key
-    expect(plan.stages.find((s) => s.id === 'fetch:nginx')!.keyInputs.code).toEqual({});
+    expect(code('fetch:nginx')).toEqual({});
   });
+
+  it('an edit of a file reachable only through an import changes the keys of the kinds that reach it and no other (scratch copy, compiled CLI and tsx agree)', async () => {
+    const copy = mkdtempSync(path.join(tmpdir(), 'nf-closure-'));
+    for (const d of ['bin', 'src', 'recipes', 'patches', 'package.json', 'tsconfig.json', 'tsconfig.build.json']) cpSync(path.join(PROJECT_ROOT, d), path.join(copy, d), { recursive: true });
+    symlinkSync(path.join(PROJECT_ROOT, 'node_modules'), path.join(copy, 'node_modules'));
+    const keys = async (env: Record<string, string> = {}) => {
+      const r = await execa('node', [path.join(copy, 'bin/nginx-forge.mjs'), 'plan', '--profile', 'ktls', '--json'], { reject: false, cwd: copy, env });
+      expect(r.exitCode, r.stderr).toBe(0);
+      return Object.fromEntries((JSON.parse(r.stdout) as BuildPlan).stages.map((s) => [s.id, s.key]));
+    };
+    // the compiled CLI (lib/, as npm installs it) and tsx (a source checkout) compute the same keys
+    await execa(path.join(PROJECT_ROOT, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.build.json'], { cwd: copy });
+    const compiled = await keys();
+    expect(await keys({ NGINX_FORGE_TSX: '1' })).toEqual(compiled);
+    // the shipped-configuration generator: imported by smoke/config.ts, named in no list
+    const conf = path.join(copy, 'src/package/conf/nginx.ts');
+    writeFileSync(conf, `${readFileSync(conf, 'utf8')}\n// an edit\n`);
+    const edited = await keys({ NGINX_FORGE_TSX: '1' });
+    const changed = Object.keys(compiled).filter((id) => compiled[id] !== edited[id]);
+    expect(changed).toContain('smoke');
+    // nothing that builds reaches the configuration generator
+    for (const id of Object.keys(compiled).filter((i) => /^(fetch|extract|patch|library|configure|compile|install):/.test(i))) expect(changed, id).not.toContain(id);
+    rmSync(copy, { recursive: true, force: true });
+  }, 120_000);
 });
 
 describe('plan --explain-key and --graph', () => {
@@ -156,7 +186,8 @@ describe('stage keys: the test stage (build --test)', () => {
     expect(inputs.suite.treeSha256).toMatch(/^[0-9a-f]{64}$/);
     expect(inputs.files).toEqual([]);
     expect(inputs.env).toEqual({});
-    expect(Object.keys(t.keyInputs.code)).toEqual(['nginxtests', 'stages/test.ts']);
+    expect(Object.keys(t.keyInputs.code)).toContain('stages/kinds/test.ts');
+    expect(Object.keys(t.keyInputs.code)).toContain('nginxtests/run.ts');
   });
 
   it('the file selection changes the test key only (order and duplicates do not)', () => {

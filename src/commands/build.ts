@@ -2,7 +2,7 @@
 // (live on a TTY; plain timestamped lines when not a TTY or under CI; silent with --json).
 import { Listr, PRESET_TIMESTAMP, type ListrTask } from 'listr2';
 import { runBuild, type BuildEvents, type BuildSummary, type StageResult } from '../pipeline/index.ts';
-import { KINDS } from '../pipeline/kinds.ts';
+import { KINDS } from '../kinds.ts';
 import type { Progress } from '../pipeline/runner.ts';
 import { server, type BuildPlan } from '../plan.ts';
 import { UsageError } from '../errors.ts';

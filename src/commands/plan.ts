@@ -2,7 +2,7 @@ import type { PlanFlags } from './common.ts';
 import { planFromFlags, printJson } from './common.ts';
 import type { BuildPlan } from '../plan.ts';
 import { UsageError } from '../errors.ts';
-import { KINDS } from '../pipeline/kinds.ts';
+import { KINDS } from '../kinds.ts';
 
 /** The stage graph as a Mermaid flowchart: one node per stage, one edge per dependency. */
 export function planGraph(plan: BuildPlan): string {
@@ -49,7 +49,7 @@ export async function run(flags: PlanFlags & { json?: boolean; explainKey?: stri
     const view = { id: st.id, key: st.key, kind: st.kind, cache: KINDS[st.kind].cache, ...st.keyInputs };
     if (flags.json) printJson(view);
     else {
-      const out = [`${st.id}  key ${st.key}  (${st.kind}, output ${KINDS[st.kind].cache === 'none' ? 'not cached' : `cached as ${KINDS[st.kind].cache}`})`, '', 'inputs:', ...JSON.stringify(st.keyInputs.inputs, null, 2).split('\n').map((l) => `  ${l}`), '', 'code (sha256 of the source files of this stage kind):'];
+      const out = [`${st.id}  key ${st.key}  (${st.kind}, output ${KINDS[st.kind].cache === 'none' ? 'not cached' : `cached as ${KINDS[st.kind].cache}`})`, '', 'inputs:', ...JSON.stringify(st.keyInputs.inputs, null, 2).split('\n').map((l) => `  ${l}`), '', 'code (sha256 of each source file in the import closure of the implementation module of this stage kind):'];
       for (const [f, h] of Object.entries(st.keyInputs.code)) out.push(`  ${f.padEnd(20)} ${h}`);
       if (!Object.keys(st.keyInputs.code).length) out.push('  (none: the output is fixed by the pinned sha256)');
       out.push('', 'dependency keys:');

@@ -12,7 +12,7 @@ import { distfilesDir, logsDir, stagesDir, stateDir, workDir } from '../paths.ts
 import { server, type BuildPlan } from '../plan.ts';
 import { ccacheEnv, readStats, statsDelta } from './ccache.ts';
 import { firstBuildEstimates } from './estimate.ts';
-import { KINDS } from './kinds.ts';
+import { KINDS } from '../kinds.ts';
 import { binariesOf, binaryIn, implementations } from './registry.ts';
 import { runGraph, Timings, type RunnerEvents } from './runner.ts';
 import { JobServer, MemoryTokens, type Tokens } from './tokens.ts';

@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync, openSync, readSync,
 import path from 'node:path';
 import type { PlanStage, StageKind } from '../plan.ts';
 import type { StageCache } from '../cache/index.ts';
-import type { CacheMode } from './kinds.ts';
+import type { CacheMode } from '../kinds.ts';
 import type { StageResult } from './types.ts';
 import { MemoryTokens, type Tokens } from './tokens.ts';
 

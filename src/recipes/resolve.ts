@@ -7,7 +7,7 @@ import { RecipeError, UsageError, type RecipeProblem } from '../errors.ts';
 import type { BuildPlan, PlanComponent, PlanInstall, PlanPatch, PlanPatchSet, PlanStage, PlanVariant, StageKind } from '../plan.ts';
 import { distroSource, librariesFor, modules } from '../plan.ts';
 import type { ComponentName, ComponentRecipe, ProfileRecipe } from './schema.ts';
-import { codeOf } from '../pipeline/kinds.ts';
+import { codeOf } from '../kinds.ts';
 import { sanitizerEnv, sanitizersOf } from '../nginxtests/sanitizers.ts';
 import { loadTestSuite } from '../nginxtests/suite.ts';
 import type { TestStageInputs } from '../stages/test.ts';

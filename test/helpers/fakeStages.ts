@@ -3,7 +3,7 @@
 //                                            b ─┘
 // a and b make cache directories. Each stage's body is given by the test.
 import type { PlanStage, StageKind } from '../../src/plan.ts';
-import type { CacheMode } from '../../src/pipeline/kinds.ts';
+import type { CacheMode } from '../../src/kinds.ts';
 import type { StageImpl, StageRunContext } from '../../src/pipeline/runner.ts';
 
 export type Body = (ctx: StageRunContext) => Promise<unknown>;
