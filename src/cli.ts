@@ -3,7 +3,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { addPlanOptions, addTestOptions } from './commands/options.ts';
 import { checkPaths, MAX_BUILD_JOBS, MAX_FETCH_JOBS, parseByteSize, parseDuration, parseMirror, positiveInt } from './commands/validate.ts';
-import { ExitCode, isForgeError, RecipeError } from './errors.ts';
+import { ExitCode, exitCodesHelp, isForgeError, RecipeError } from './errors.ts';
 
 type Runner = (...args: any[]) => Promise<number>;
 
@@ -32,6 +32,7 @@ export function program(): Command {
     .description('Build production nginx from pinned, verified sources, and prove kernel TLS works')
     .version('0.1.0')
     .showHelpAfterError('(add --help for usage)')
+    .addHelpText('after', `\n${exitCodesHelp()}`)
     .exitOverride()
     // paths the command will read or write are checked before it starts (exit 2, the path named)
     .hook('preAction', (_prog, action) => {
@@ -78,7 +79,7 @@ export function program(): Command {
     .option('--distdir <dir>', 'distfiles store for the pinned kernel package')
     .action(lazy('smoke'));
 
-  fetchOptions(prog.command('test').description("run nginx's own test suite (nginx-tests, pinned) against a binary; exit 8 when a file fails"))
+  fetchOptions(prog.command('test').description(`run nginx's own test suite (nginx-tests, pinned) against a binary; exit ${ExitCode.test} when a file fails`))
     .argument('<nginx>', 'path to the nginx binary')
     .option('-p, --profile <name>', 'the profile the binary was built with: a file skipped for a module it builds fails the run')
     .option('--files <glob...>', "test files to run, shell-style globs on file names (e.g. 'ssl*.t' 'h2*.t'; default: all)")
@@ -140,7 +141,7 @@ export function program(): Command {
 
   prog
     .command('audit')
-    .description('newest upstream releases and distro revisions of a profile\'s pins; exit 8 when a reachable security fix is not applied')
+    .description(`newest upstream releases and distro revisions of a profile's pins; exit ${ExitCode.securityFixPending} when a reachable security fix is not applied`)
     .addOption(new Option('-p, --profile <name>', 'build profile (recipes/profiles/<name>.json)').default('ktls'))
     .option('--recipes <dir>', 'use this recipe directory instead of the built-in one')
     .option('--distdir <dir>', 'distfiles store for the newer revisions\' debian tarballs (default: <state>/distfiles)')

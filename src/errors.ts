@@ -18,6 +18,25 @@ export const ExitCode = {
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
+/** What each exit code means, for `--help` (README's list says the same). */
+export const EXIT_MEANING: Record<keyof typeof ExitCode, string> = {
+  ok: 'ok',
+  failure: 'internal error',
+  usage: 'bad input (recipes, profile, flags)',
+  fetch: 'fetch',
+  build: 'build',
+  verify: 'verify',
+  smoke: 'smoke',
+  missingTool: 'missing tool',
+  securityFixPending: 'audit found a reachable security fix that is not applied',
+  test: "nginx's test suite failed",
+  interrupted: 'interrupted',
+};
+
+/** The exit codes as help text: one line each, generated from ExitCode. */
+export const exitCodesHelp = (): string =>
+  ['Exit codes:', ...(Object.keys(ExitCode) as (keyof typeof ExitCode)[]).map((k) => `  ${String(ExitCode[k]).padStart(3)}  ${EXIT_MEANING[k]}`)].join('\n');
+
 export class ForgeError extends Error {
   readonly exitCode: ExitCodeValue;
   /** What the user should do next, printed after the message. */
