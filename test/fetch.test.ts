@@ -13,14 +13,13 @@ import {
   fetchArtifact,
   fetchArtifactResult,
   fetchOneOf,
-  fetchPlanSources,
   inStore,
   OfflineMissingError,
   SourcesExhaustedError,
   storePath,
   type FetchOptions,
 } from '../src/fetch/index.ts';
-import { pool } from '../src/fetch/plan.ts';
+import { fetchPlanSources, pool } from '../src/fetch/plan.ts';
 import type { BuildPlan } from '../src/plan.ts';
 import type { FileArtifact } from '../src/recipes/schema.ts';
 import { startServer, type TestServer } from './helpers/httpServer.ts';

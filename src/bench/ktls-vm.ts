@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { NginxInfo } from './machine.ts';
 import { renderConf } from './server.ts';
 import { summarize } from './stats.ts';
-import { compare, type KtlsSection, type ServeSettings, type WorkloadResult } from './serve.ts';
+import { compare, type KtlsSection, type ServeSettings, type WorkloadResult } from './workload.ts';
 
 export const EMULATED_LABEL = 'emulated (QEMU TCG): not comparable to native';
 

@@ -2,7 +2,8 @@
 // The work is done by fetch/ (no UI there); this command only shows it with listr2: one task
 // per file, progress in the title on a TTY, plain timestamped lines otherwise (CI, pipes).
 import { ExitCode, UsageError } from '../errors.ts';
-import { missingFromStore, OfflineMissingError, planFetchItems, storeEntriesOf, type FetchOptions, type FetchResult } from '../fetch/index.ts';
+import { OfflineMissingError, storeEntriesOf, type FetchOptions, type FetchResult } from '../fetch/index.ts';
+import { missingFromStore, planFetchItems } from '../fetch/plan.ts';
 import { combineErrors, pool } from '../fetch/plan.ts';
 import { distfilesDir, plainOutput } from '../paths.ts';
 import path from 'node:path';

@@ -21,7 +21,6 @@ export { aptArchives, aptSources } from './apt.ts';
 export { inStore, storePath, hashFile } from './store.ts';
 export { verifySignature, dearmor } from './signature.ts';
 export { looksLikeHtml, SourceFailure, DOWNLOAD_LIMITS } from './download.ts';
-export { fetchPlanSources, planFetchItems, missingFromStore, type PlanSources, type PlanFetchItem } from './plan.ts';
 
 export interface FetchOptions {
   /** content-addressed store root: <distdir>/<sha256>/<artifact.file> */

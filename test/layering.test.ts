@@ -1,0 +1,41 @@
+// The arrows between modules run one way: no import circles anywhere in src/, and the pure
+// planner reaches nothing of the runner. Read from the sources by the same resolver the stage
+// keys use (src/kinds.ts importClosures), so what is checked is what runs.
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { buildSync } from 'esbuild';
+import { describe, expect, it } from 'vitest';
+import { importClosures, SRC_ROOT } from '../src/kinds.ts';
+
+const files = (dir: string): string[] => readdirSync(dir).flatMap((f) => (statSync(path.join(dir, f)).isDirectory() ? files(path.join(dir, f)) : f.endsWith('.ts') ? [path.join(dir, f)] : []));
+
+/** module -> the modules it imports (relative to src/), value imports only, static and literal dynamic. */
+function importGraph(): Map<string, string[]> {
+  const r = buildSync({ absWorkingDir: SRC_ROOT, entryPoints: files(SRC_ROOT).map((f) => path.relative(SRC_ROOT, f)), bundle: true, write: false, metafile: true, packages: 'external', platform: 'node', format: 'esm', outdir: 'out', logLevel: 'silent' });
+  return new Map(Object.entries(r.metafile.inputs).map(([f, i]) => [f, i.imports.filter((x) => !x.external).map((x) => x.path)]));
+}
+
+describe('layering', () => {
+  it('no import circles in src/', () => {
+    const g = importGraph();
+    const cycles: string[] = [];
+    const state = new Map<string, 'open' | 'done'>();
+    const visit = (m: string, trail: string[]) => {
+      if (state.get(m) === 'done') return;
+      if (state.get(m) === 'open') {
+        cycles.push([...trail.slice(trail.indexOf(m)), m].join(' -> '));
+        return;
+      }
+      state.set(m, 'open');
+      for (const d of g.get(m) ?? []) visit(d, [...trail, m]);
+      state.set(m, 'done');
+    };
+    for (const m of [...g.keys()].sort()) visit(m, []);
+    expect(cycles).toEqual([]);
+  });
+
+  it('the planner (recipes/resolve.ts) reaches nothing of the runner, the stages or packaging', () => {
+    const [closure] = Object.values(importClosures(['recipes/resolve.ts']));
+    expect(closure!.filter((f) => /^(pipeline|stages|package|smoke|bench|commands)\//.test(f))).toEqual([]);
+  });
+});
