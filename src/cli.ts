@@ -2,7 +2,7 @@
 // The one error handler below turns typed errors into messages and exit codes.
 import { Command, CommanderError, Option } from 'commander';
 import { addPlanOptions, addTestOptions } from './commands/options.ts';
-import { checkPaths, MAX_BUILD_JOBS, MAX_FETCH_JOBS, parseByteSize, parseDuration, parseMirror, positiveInt } from './commands/validate.ts';
+import { checkPaths, MAX_BUILD_JOBS, MAX_FETCH_JOBS, parseArchive, parseByteSize, parseDuration, parseMirror, positiveInt, positiveSeconds } from './commands/validate.ts';
 import { ExitCode, isForgeError, RecipeError } from './errors.ts';
 
 type Runner = (...args: any[]) => Promise<number>;
@@ -144,8 +144,8 @@ export function program(): Command {
     .addOption(new Option('-p, --profile <name>', 'build profile (recipes/profiles/<name>.json)').default('ktls'))
     .option('--recipes <dir>', 'use this recipe directory instead of the built-in one')
     .option('--distdir <dir>', 'distfiles store for the newer revisions\' debian tarballs (default: <state>/distfiles)')
-    .option('--archive <url...>', 'Debian-style archive base(s) to read dists/<suite>/ and pool/ from, instead of the apt sources\' ones')
-    .option('--timeout <seconds>', 'per-request timeout', '20')
+    .option('--archive <url...>', 'Debian-style archive base(s) (http:// or https://) to read dists/<suite>/ and pool/ from, instead of the apt sources\' ones', parseArchive)
+    .option('--timeout <seconds>', 'per-request timeout, above 0 and at most 3600', positiveSeconds(3600), 20)
     .option('--read-patches <archive>', 'instead: read a debian.tar.* file\'s patch series (sha256, CVE ids from headers and changelog), compare it with the pinned patch set and print a draft for the recipe')
     .option('--json', 'print one JSON object')
     .action(lazy('audit'));

@@ -62,6 +62,16 @@ describe('output and store paths, up front (exit 2)', () => {
   const file = path.join(tmpdir(), `nf-faults-out-${process.pid}`);
   writeFileSync(file, 'x');
 
+  it('audit --timeout: a positive number of seconds (abc and -1 disabled the security gate: every source unreachable, exit 0)', async () => {
+    for (const t of ['abc', '-1', '0', '', '1e9']) await usage(['audit', '--timeout', t], /--timeout <seconds>' argument '.*' is invalid\. expected a number of seconds above 0 and at most 3600/);
+  });
+
+  it('audit --archive: an http(s):// URL with a host', async () => {
+    await usage(['audit', '--archive', 'ftp://deb.example/debian'], /--archive <url\.\.\.>' argument 'ftp:\/\/deb\.example\/debian' is invalid\. the ftp:\/\/ scheme is not supported \(use http:\/\/ or https:\/\/\)/);
+    await usage(['audit', '--archive', 'debian'], /argument 'debian' is invalid\. "debian" is not an http\(s\):\/\/ URL/);
+    await usage(['audit', '--archive', 'https://'], /--archive/);
+  });
+
   it('--out naming an existing file (build, package) or below a file', async () => {
     await usage(['build', '--out', file], new RegExp(`--out ${file}: is a file, not a directory`));
     await usage(['package', '--format', 'deb', '--out', file], /is a file, not a directory/);

@@ -16,7 +16,8 @@ export interface AuditFlags {
   json?: boolean;
   distdir?: string;
   archive?: string[];
-  timeout?: string;
+  /** seconds (validated by the CLI's argParser) */
+  timeout?: number;
   readPatches?: string;
 }
 
@@ -27,7 +28,7 @@ export async function run(flags: AuditFlags): Promise<number> {
     runAudit(recipes, flags.profile, {
       distdir: distfilesDir(flags.distdir),
       archives: flags.archive,
-      timeoutMs: flags.timeout ? Number(flags.timeout) * 1000 : undefined,
+      timeoutMs: flags.timeout !== undefined ? flags.timeout * 1000 : undefined,
       signal,
       onLog: process.env.NGINX_FORGE_DEBUG ? (l) => process.stderr.write(`${l}\n`) : undefined,
     }),

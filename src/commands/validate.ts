@@ -48,6 +48,28 @@ export function parseMirror(v: string, prev?: string[]): string[] {
   return [...(prev ?? []), v];
 }
 
+/** A number of seconds above 0 and at most `max`, fractions allowed (commander argParser). */
+export function positiveSeconds(max: number): (v: string) => number {
+  return (v: string) => {
+    const n = /^\s*\d+(?:\.\d+)?\s*$/.test(v) ? Number(v) : NaN;
+    if (!(n > 0 && n <= max)) throw new InvalidArgumentError(`expected a number of seconds above 0 and at most ${max}, e.g. 20 or 2.5.`);
+    return n;
+  };
+}
+
+/** audit --archive (repeatable, variadic): an http(s):// URL with a host, as the audit reads it over HTTP. */
+export function parseArchive(v: string, prev?: string[]): string[] {
+  let u: URL | undefined;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new InvalidArgumentError(`"${v}" is not an http(s):// URL (the base of a Debian-style archive, with dists/ and pool/ below it)`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new InvalidArgumentError(`the ${u.protocol.replace(/:$/, '')}:// scheme is not supported (use http:// or https://)`);
+  if (!u.hostname) throw new InvalidArgumentError(`"${v}" has no host name`);
+  return [...(prev ?? []), v];
+}
+
 /** --set name=version (repeatable): well-formed, and one component at most once. */
 export function parseSet(v: string, prev?: string[]): string[] {
   const m = /^([A-Za-z0-9-]+)=(\S+)$/.exec(v);
