@@ -4,6 +4,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { addPlanOptions, addTestOptions } from './commands/options.ts';
 import { checkPaths, MAX_BUILD_JOBS, MAX_FETCH_JOBS, parseArchive, parseByteSize, parseDuration, parseMirror, positiveInt, positiveSeconds } from './commands/validate.ts';
 import { ExitCode, isForgeError, RecipeError } from './errors.ts';
+import { terminalSafe } from './terminal.ts';
 
 type Runner = (...args: any[]) => Promise<number>;
 
@@ -177,16 +178,17 @@ export function reportError(e: unknown): number {
   }
   if (e instanceof RecipeError) {
     // one problem per line, `<file>: <field.path>: <problem>`, nothing else on those lines
-    process.stderr.write(`${e.message}\n`);
-    if (e.hint) process.stderr.write(`nginx-forge: ${e.problems.length} recipe problem(s); ${e.hint}\n`);
+    process.stderr.write(`${terminalSafe(e.message, { lines: true })}\n`);
+    if (e.hint) process.stderr.write(`nginx-forge: ${e.problems.length} recipe problem(s); ${terminalSafe(e.hint, { lines: true })}\n`);
     return e.exitCode;
   }
+  // messages may quote what an archive or a server holds: no control character reaches the terminal
   if (isForgeError(e)) {
-    process.stderr.write(`nginx-forge: error: ${e.message}\n`);
-    if (e.hint) process.stderr.write(`  what to do: ${e.hint}\n`);
+    process.stderr.write(`nginx-forge: error: ${terminalSafe(e.message, { lines: true })}\n`);
+    if (e.hint) process.stderr.write(`  what to do: ${terminalSafe(e.hint, { lines: true })}\n`);
     return e.exitCode;
   }
-  process.stderr.write(`nginx-forge: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
+  process.stderr.write(`nginx-forge: internal error: ${terminalSafe((e as Error)?.stack ?? String(e), { lines: true })}\n`);
   return ExitCode.failure;
 }
 

@@ -9,6 +9,7 @@ import type { RecipeSet } from '../recipes/load.ts';
 import { distfilesDir } from '../paths.ts';
 import { BUILTIN_RECIPES, loadRecipes } from '../recipes/load.ts';
 import { interruptible, printJson } from './common.ts';
+import { terminalSafe, terminalSafeJson } from '../terminal.ts';
 
 export interface AuditFlags {
   profile: string;
@@ -34,7 +35,8 @@ export async function run(flags: AuditFlags): Promise<number> {
     }),
   );
   if (flags.json) printJson(report);
-  else process.stdout.write(renderAudit(report));
+  // versions, suites and reasons come from remote indexes and servers
+  else process.stdout.write(terminalSafe(renderAudit(report), { lines: true }));
   return report.exitCode;
 }
 
@@ -57,11 +59,12 @@ async function readPatches(flags: AuditFlags, recipes: RecipeSet): Promise<numbe
   }
   const out: string[] = [`${path.basename(file)}: ${patches.length} patches in series order`];
   for (const p of patches) {
-    out.push(`  ${p.packaging ? 'pkg ' : '    '}${p.file}  ${p.sha256.slice(0, 16)}…  ${p.cves.length ? `${p.cves.join(', ')} (${p.cveSources.join(', ')})` : 'no CVE id found'}${p.subject ? `\n        ${p.subject}` : ''}`);
+    // file names and subjects come from the archive
+    out.push(`  ${p.packaging ? 'pkg ' : '    '}${terminalSafe(p.file)}  ${p.sha256.slice(0, 16)}…  ${p.cves.length ? `${p.cves.join(', ')} (${p.cveSources.join(', ')})` : 'no CVE id found'}${p.subject ? `\n        ${terminalSafe(p.subject)}` : ''}`);
   }
   out.push('', set ? `compared with ${set.component}'s pinned patch set ${set.name} (${set.artifact.file}):` : `no patch set of profile ${flags.profile} comes from source package ${source}`);
   if (set) out.push(...(differences.length ? differences.map((d) => `  ${d}`) : ['  no differences']));
-  out.push('', 'draft "patches" (without the patches marked pkg, which look like packaging changes; check every header):', draftJson(patches));
-  process.stdout.write(`${out.join('\n')}\n`);
+  out.push('', 'draft "patches" (without the patches marked pkg, which look like packaging changes; check every header):', terminalSafeJson(draftJson(patches)));
+  process.stdout.write(`${terminalSafe(out.join('\n'), { lines: true })}\n`);
   return 0;
 }
