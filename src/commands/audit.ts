@@ -50,7 +50,7 @@ async function readPatches(flags: AuditFlags, recipes: RecipeSet): Promise<numbe
   const { patches } = await readSeries(file);
   const plan = resolvePlan(recipes, flags.profile);
   const source = /^([a-z0-9][a-z0-9.+-]+)_/.exec(path.basename(file))?.[1];
-  const set = plan.patchSets.find((s) => s.artifact.distro?.file.startsWith(`${source}_`) || s.artifact.file.startsWith(`${source}_`));
+  const set = source === undefined ? undefined : plan.patchSets.find((s) => s.artifact.distro?.file.startsWith(`${source}_`) || s.artifact.file.startsWith(`${source}_`));
   const pinned = set ? recipes.components.get(set.component)!.recipe.versions[plan.components.find((c) => c.name === set.component)!.version]!.patchSets.find((x) => x.name === set.name) : undefined;
   const differences = pinned ? compareWithPin(patches, pinned) : [];
   if (flags.json) {
@@ -62,7 +62,14 @@ async function readPatches(flags: AuditFlags, recipes: RecipeSet): Promise<numbe
     // file names and subjects come from the archive
     out.push(`  ${p.packaging ? 'pkg ' : '    '}${terminalSafe(p.file)}  ${p.sha256.slice(0, 16)}…  ${p.cves.length ? `${p.cves.join(', ')} (${p.cveSources.join(', ')})` : 'no CVE id found'}${p.subject ? `\n        ${terminalSafe(p.subject)}` : ''}`);
   }
-  out.push('', set ? `compared with ${set.component}'s pinned patch set ${set.name} (${set.artifact.file}):` : `no patch set of profile ${flags.profile} comes from source package ${source}`);
+  out.push(
+    '',
+    set
+      ? `compared with ${set.component}'s pinned patch set ${set.name} (${set.artifact.file}):`
+      : source
+        ? `no patch set of profile ${flags.profile} comes from source package ${source}`
+        : `not compared with a pinned patch set: the file name ${path.basename(file)} names no source package (a Debian file is named <source>_<version>.debian.tar.*)`,
+  );
   if (set) out.push(...(differences.length ? differences.map((d) => `  ${d}`) : ['  no differences']));
   out.push('', 'draft "patches" (without the patches marked pkg, which look like packaging changes; check every header):', terminalSafeJson(draftJson(patches)));
   process.stdout.write(`${terminalSafe(out.join('\n'), { lines: true })}\n`);
