@@ -2,7 +2,7 @@
 // The one error handler below turns typed errors into messages and exit codes.
 import { Command, CommanderError, Option } from 'commander';
 import { addPlanOptions, addTestOptions } from './commands/options.ts';
-import { checkPaths, MAX_BUILD_JOBS, MAX_FETCH_JOBS, parseArchive, parseByteSize, parseDuration, parseMirror, positiveInt, positiveSeconds } from './commands/validate.ts';
+import { checkPaths, MAX_BUILD_JOBS, MAX_FETCH_JOBS, parseArchive, parseByteSize, parseCiphers, parseDuration, parseMirror, parseTestGlob, positiveInt, positiveSeconds } from './commands/validate.ts';
 import { ExitCode, isForgeError, RecipeError } from './errors.ts';
 import { terminalSafe } from './terminal.ts';
 
@@ -73,7 +73,7 @@ export function program(): Command {
     .addOption(new Option('--vm <mode>', 'run inside a VM').choices(['auto', 'always', 'never']).default('auto'))
     .option('--kernel <file>', 'kernel image for the VM (default: the pinned Debian kernel)')
     .option('--modules <dir>', 'kernel modules directory (lib/modules/<version>) for --kernel')
-    .option('--ciphers <list>', 'comma-separated cipher suites to test (default: the full matrix)')
+    .option('--ciphers <list>', 'comma-separated cipher suites to test (default: the full matrix)', parseCiphers)
     .option('--size <bytes>', 'size of the served file', String(4 * 1024 * 1024))
     .option('--json', 'print one JSON object')
     .option('--distdir <dir>', 'distfiles store for the pinned kernel package')
@@ -82,7 +82,7 @@ export function program(): Command {
   fetchOptions(prog.command('test').description("run nginx's own test suite (nginx-tests, pinned) against a binary; exit 8 when a file fails"))
     .argument('<nginx>', 'path to the nginx binary')
     .option('-p, --profile <name>', 'the profile the binary was built with: a file skipped for a module it builds fails the run')
-    .option('--files <glob...>', "test files to run, shell-style globs on file names (e.g. 'ssl*.t' 'h2*.t'; default: all)")
+    .option('--files <glob...>', "test files to run, shell-style globs on file names (e.g. 'ssl*.t' 'h2*.t'; default: all)", parseTestGlob)
     .option('-j, --jobs <n>', 'test files run in parallel (prove -j)', '2')
     .option('--unsafe', 'also run the files nginx-tests calls unsafe (TEST_NGINX_UNSAFE=1)')
     .option('--logs <dir>', 'keep prove.log, tap.tar.gz, failing error logs and report.json here (default: <state>/logs/test-<time>-<pid>)')

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import { UsageError } from '../errors.ts';
 import { distfilesDir, stateDir } from '../paths.ts';
+import { suiteOf } from '../smoke/suites.ts';
 
 /** Upper bound of --jobs for compiles: beyond this it is a typo (1e9 meant unbounded parallelism). */
 export const MAX_BUILD_JOBS = Math.max(64, os.availableParallelism() * 8);
@@ -67,6 +68,29 @@ export function parseArchive(v: string, prev?: string[]): string[] {
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new InvalidArgumentError(`the ${u.protocol.replace(/:$/, '')}:// scheme is not supported (use http:// or https://)`);
   if (!u.hostname) throw new InvalidArgumentError(`"${v}" has no host name`);
+  return [...(prev ?? []), v];
+}
+
+/** smoke --ciphers: comma-separated suite names, none empty, each one the smoke test can negotiate. */
+export function parseCiphers(v: string): string {
+  const names = v.split(',').map((n) => n.trim());
+  if (names.some((n) => !n)) {
+    throw new InvalidArgumentError('expected comma-separated cipher suite names with none empty, e.g. TLS_AES_128_GCM_SHA256,ECDHE-ECDSA-AES128-GCM-SHA256 (leave --ciphers out for the full matrix).');
+  }
+  for (const n of names) {
+    try {
+      suiteOf(n);
+    } catch (e) {
+      throw new InvalidArgumentError(`${(e as Error).message.replace(/^--ciphers: /, '')} (${(e as UsageError).hint ?? ''})`);
+    }
+  }
+  return v;
+}
+
+/** test --files (variadic): globs on the suite's file names; a directory part would match nothing (or reach outside the suite). */
+export function parseTestGlob(v: string, prev?: string[]): string[] {
+  const g = v.replace(/^\.\//, '');
+  if (!g.trim() || g.includes('/')) throw new InvalidArgumentError("each is a glob on a test file name, e.g. 'ssl*.t' (no directories).");
   return [...(prev ?? []), v];
 }
 
