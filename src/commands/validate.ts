@@ -169,7 +169,10 @@ export function checkPaths(command: string, o: Record<string, unknown>): void {
   if (typeof o.patches === 'string') checkInputDir('--patches', path.resolve(o.patches));
   if (['build', 'package', 'schema'].includes(command) && typeof o.out === 'string') checkOutputDir('--out', path.resolve(o.out), { create: false });
   if (command === 'bench' && typeof o.results === 'string') checkOutputDir('--results', path.resolve(o.results), { create: false });
-  if (['build', 'fetch', 'package'].includes(command) || typeof o.distdir === 'string') {
+  if (command === 'gc') {
+    // gc only reads and removes: a store it is told about must exist, and is never created
+    if (typeof o.distdir === 'string') checkInputDir('--distdir', path.resolve(o.distdir));
+  } else if (['build', 'fetch', 'package'].includes(command) || typeof o.distdir === 'string') {
     const given = typeof o.distdir === 'string';
     const dir = distfilesDir(given ? (o.distdir as string) : undefined);
     const flag = given ? '--distdir' : process.env.NGINX_FORGE_DISTDIR ? 'NGINX_FORGE_DISTDIR' : 'the distfiles store';
