@@ -2,8 +2,9 @@
 // The one error handler below turns typed errors into messages and exit codes.
 import { Command, CommanderError, Option } from 'commander';
 import { addPlanOptions, addTestOptions } from './commands/options.ts';
-import { checkPaths, MAX_BUILD_JOBS, MAX_FETCH_JOBS, parseByteSize, parseDuration, parseMirror, positiveInt } from './commands/validate.ts';
+import { checkPaths, MAX_BUILD_JOBS, MAX_FETCH_JOBS, parseArchive, parseByteSize, parseCiphers, parseDuration, parseMirror, parseTestGlob, positiveInt, positiveSeconds } from './commands/validate.ts';
 import { ExitCode, exitCodesHelp, isForgeError, RecipeError } from './errors.ts';
+import { terminalSafe } from './terminal.ts';
 
 type Runner = (...args: any[]) => Promise<number>;
 
@@ -73,7 +74,7 @@ export function program(): Command {
     .addOption(new Option('--vm <mode>', 'run inside a VM').choices(['auto', 'always', 'never']).default('auto'))
     .option('--kernel <file>', 'kernel image for the VM (default: the pinned Debian kernel)')
     .option('--modules <dir>', 'kernel modules directory (lib/modules/<version>) for --kernel')
-    .option('--ciphers <list>', 'comma-separated cipher suites to test (default: the full matrix)')
+    .option('--ciphers <list>', 'comma-separated cipher suites to test (default: the full matrix)', parseCiphers)
     .option('--size <bytes>', 'size of the served file', String(4 * 1024 * 1024))
     .option('--json', 'print one JSON object')
     .option('--distdir <dir>', 'distfiles store for the pinned kernel package')
@@ -82,7 +83,7 @@ export function program(): Command {
   fetchOptions(prog.command('test').description(`run nginx's own test suite (nginx-tests, pinned) against a binary; exit ${ExitCode.test} when a file fails`))
     .argument('<nginx>', 'path to the nginx binary')
     .option('-p, --profile <name>', 'the profile the binary was built with: a file skipped for a module it builds fails the run')
-    .option('--files <glob...>', "test files to run, shell-style globs on file names (e.g. 'ssl*.t' 'h2*.t'; default: all)")
+    .option('--files <glob...>', "test files to run, shell-style globs on file names (e.g. 'ssl*.t' 'h2*.t'; default: all)", parseTestGlob)
     .option('-j, --jobs <n>', 'test files run in parallel (prove -j)', '2')
     .option('--unsafe', 'also run the files nginx-tests calls unsafe (TEST_NGINX_UNSAFE=1)')
     .option('--logs <dir>', 'keep prove.log, tap.tar.gz, failing error logs and report.json here (default: <state>/logs/test-<time>-<pid>)')
@@ -145,8 +146,8 @@ export function program(): Command {
     .addOption(new Option('-p, --profile <name>', 'build profile (recipes/profiles/<name>.json)').default('ktls'))
     .option('--recipes <dir>', 'use this recipe directory instead of the built-in one')
     .option('--distdir <dir>', 'distfiles store for the newer revisions\' debian tarballs (default: <state>/distfiles)')
-    .option('--archive <url...>', 'Debian-style archive base(s) to read dists/<suite>/ and pool/ from, instead of the apt sources\' ones')
-    .option('--timeout <seconds>', 'per-request timeout', '20')
+    .option('--archive <url...>', 'Debian-style archive base(s) (http:// or https://) to read dists/<suite>/ and pool/ from, instead of the apt sources\' ones', parseArchive)
+    .option('--timeout <seconds>', 'per-request timeout, above 0 and at most 3600', positiveSeconds(3600), 20)
     .option('--read-patches <archive>', 'instead: read a debian.tar.* file\'s patch series (sha256, CVE ids from headers and changelog), compare it with the pinned patch set and print a draft for the recipe')
     .option('--json', 'print one JSON object')
     .action(lazy('audit'));
@@ -178,16 +179,17 @@ export function reportError(e: unknown): number {
   }
   if (e instanceof RecipeError) {
     // one problem per line, `<file>: <field.path>: <problem>`, nothing else on those lines
-    process.stderr.write(`${e.message}\n`);
-    if (e.hint) process.stderr.write(`nginx-forge: ${e.problems.length} recipe problem(s); ${e.hint}\n`);
+    process.stderr.write(`${terminalSafe(e.message, { lines: true })}\n`);
+    if (e.hint) process.stderr.write(`nginx-forge: ${e.problems.length} recipe problem(s); ${terminalSafe(e.hint, { lines: true })}\n`);
     return e.exitCode;
   }
+  // messages may quote what an archive or a server holds: no control character reaches the terminal
   if (isForgeError(e)) {
-    process.stderr.write(`nginx-forge: error: ${e.message}\n`);
-    if (e.hint) process.stderr.write(`  what to do: ${e.hint}\n`);
+    process.stderr.write(`nginx-forge: error: ${terminalSafe(e.message, { lines: true })}\n`);
+    if (e.hint) process.stderr.write(`  what to do: ${terminalSafe(e.hint, { lines: true })}\n`);
     return e.exitCode;
   }
-  process.stderr.write(`nginx-forge: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
+  process.stderr.write(`nginx-forge: internal error: ${terminalSafe((e as Error)?.stack ?? String(e), { lines: true })}\n`);
   return ExitCode.failure;
 }
 

@@ -1,6 +1,7 @@
 // Typed errors. Every module throws one of these; the single handler in cli.ts maps them
 // to a message and an exit code. A message always says what, where, expected vs actual
 // when that applies, and what to do next.
+import { terminalSafe } from './terminal.ts';
 
 export const ExitCode = {
   ok: 0,
@@ -102,7 +103,8 @@ export class ExtractError extends ForgeError {
     /** A write error (disk full, name too long) is not the archive's fault: say so. */
     opts: { hint?: string; verb?: string } = {},
   ) {
-    super(`${opts.verb ?? 'refusing to extract'} ${archive}: member "${member}": ${reason}`, {
+    // member names and link targets come from the archive: no control character reaches the terminal
+    super(`${opts.verb ?? 'refusing to extract'} ${archive}: member "${terminalSafe(member)}": ${terminalSafe(reason)}`, {
       exitCode: ExitCode.build,
       hint: opts.hint ?? 'the archive is not what the recipe pins; nothing was written outside the target directory.',
     });

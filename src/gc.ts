@@ -9,11 +9,12 @@
 //   - distfiles no recipe pins (the built-in recipes, plus --recipes dirs), stale partial
 //     downloads and dead locks; logs older than --max-age.
 // Never removed: an entry whose lock is held by a live process, or that was used in the last
-// GRACE_MS (a running build may be reading it without a lock).
+// GRACE_MS (a running build may be reading it without a lock); logs a running build or test run
+// marked in use (lock.ts markInUse: an owner-pid lock beside the directory).
 import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { StageCache } from './cache/index.ts';
-import { isLockHeld, lockState, pidAlive } from './lock.ts';
+import { inUseBy, isInUseLock, isLockHeld, lockState, pidAlive } from './lock.ts';
 import { distfilesDir, logsDir, stagesDir, stateDir, workDir } from './paths.ts';
 import { BUILTIN_RECIPES } from './recipes/load.ts';
 
@@ -264,7 +265,14 @@ export function gc(opts: GcOptions = {}): GcReport {
   if (existsSync(logs)) {
     for (const f of readdirSync(logs)) {
       const p = path.join(logs, f);
-      if (now - mtime(p) > maxAge) remove('log', p, `logs not written for ${ago(now - mtime(p))}`);
+      if (isInUseLock(f)) {
+        if (lockState(p).state === 'stale') remove('lock', p, 'in-use mark of a build that is gone');
+        continue;
+      }
+      // a running build appends to its log files without touching the directory's mtime
+      const users = inUseBy(p);
+      if (users.length) skipped.push({ path: p, reason: `in use by a running build (pid ${users.map((u) => u.pid).join(', ')})` });
+      else if (now - mtime(p) > maxAge) remove('log', p, `logs not written for ${ago(now - mtime(p))}`);
     }
   }
 

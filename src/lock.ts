@@ -9,7 +9,7 @@
 // Locks still held when the process exits (process.exit from a second Ctrl-C, an uncaught error)
 // are removed by an 'exit' hook.
 import { randomBytes } from 'node:crypto';
-import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -231,4 +231,35 @@ export async function acquireLock(file: string, opts: LockOptions = {}): Promise
 /** Is the lock held by a live process (used by gc: never remove what a running build holds)? */
 export function isLockHeld(file: string): boolean {
   return lockState(file).state === 'held';
+}
+
+const IN_USE = /\.in-use-\d+\.lock$/;
+
+/** Is this file name one of markInUse()'s locks? */
+export const isInUseLock = (name: string): boolean => IN_USE.test(name);
+
+/**
+ * Mark a directory a running process writes to (a build's logs) as in use: an owner lock beside
+ * it, `<dir>.in-use-<pid>.lock`, released by the returned function or when the process exits
+ * (a killed process leaves a stale one, which gc removes). gc keeps what inUseBy() names.
+ */
+export function markInUse(dir: string, what?: string): Release {
+  const file = `${dir}.in-use-${process.pid}.lock`;
+  return tryLock(file, what) ? () => releaseSync(file) : () => undefined;
+}
+
+/** The live processes that marked `dir` in use (markInUse). */
+export function inUseBy(dir: string): LockOwner[] {
+  const parent = path.dirname(dir);
+  const prefix = `${path.basename(dir)}.in-use-`;
+  let names: string[] = [];
+  try {
+    names = readdirSync(parent).filter((n) => n.startsWith(prefix) && IN_USE.test(n));
+  } catch {
+    return [];
+  }
+  return names.flatMap((n) => {
+    const s = lockState(path.join(parent, n));
+    return s.state === 'held' && s.owner ? [s.owner] : [];
+  });
 }

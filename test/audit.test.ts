@@ -225,4 +225,24 @@ describe('audit --read-patches (refreshing a pin)', () => {
       await rm(tmp, { recursive: true, force: true });
     }
   }, 60_000);
+
+  it('an archive whose file name names no source package says so (it printed "source package undefined")', async () => {
+    const tmp = await mkdtemp(path.join(os.tmpdir(), 'nf-read-patches-'));
+    try {
+      const archive = await makeTarball(
+        path.join(tmp, 'downloaded.tar.xz'),
+        [
+          { name: 'debian/patches/series', type: 'file', data: 'a.patch\n' },
+          { name: 'debian/patches/a.patch', type: 'file', data: 'Subject: a\n---\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n' },
+        ],
+        'xz',
+      );
+      const r = await execa('node', [path.join(PROJECT_ROOT, 'bin/nginx-forge.mjs'), 'audit', '--read-patches', archive], { reject: false });
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.stdout).not.toMatch(/undefined/);
+      expect(r.stdout).toContain('not compared with a pinned patch set: the file name downloaded.tar.xz names no source package (a Debian file is named <source>_<version>.debian.tar.*)');
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

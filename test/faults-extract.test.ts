@@ -64,6 +64,23 @@ describe('write errors during extraction', () => {
     expect(readdirSync(path.join(dest, TOP))).toEqual(['keep']);
   });
 
+  it('in a process of its own (as the CLI runs): a 300-character member name fails with exit 4 and the error, not a silent exit 13', async () => {
+    const long = `${TOP}/${'n'.repeat(300)}.c`;
+    const archive = await makeTarball(path.join(tmp, 'longname.tar.gz'), [
+      { name: TOP, type: 'dir' },
+      { name: `${TOP}/README`, type: 'file', data: 'hi\n' },
+      { name: long, type: 'file', data: 'int x;\n' },
+    ]);
+    const child = path.join(import.meta.dirname, 'helpers', 'extractChild.ts');
+    const r = await execa('node', ['--import', 'tsx', child, archive, dest, TOP], { reject: false, timeout: 60_000 });
+    expect(r.exitCode, r.stderr).toBe(4);
+    const out = JSON.parse(r.stdout) as { error: string; hint: string };
+    expect(out.error).toContain(`failed to extract ${archive}: member "${long}"`);
+    expect(out.error).toMatch(/ENAMETOOLONG/);
+    expect(out.hint).toMatch(/partial tree was removed/);
+    expect(readdirSync(dest)).toEqual([]); // no .extract-* temp dir left behind
+  }, 70_000);
+
   it('the destination cannot be created: a readable error, not a crash', async () => {
     const archive = await makeTarball(path.join(tmp, 'ok.tar.gz'), [{ name: TOP, type: 'dir' }, { name: `${TOP}/a`, type: 'file', data: 'a' }]);
     const blocker = path.join(tmp, 'afile');

@@ -3,7 +3,7 @@
 // the size cap holds for artifacts without a pinned size; `fetch` shows progress in plain output
 // at a steady interval.
 import { createHash, randomBytes } from 'node:crypto';
-import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -96,6 +96,39 @@ describe('size cap', () => {
         }
       }
     }
+  });
+});
+
+describe('local mirrors: the same caps as HTTP', () => {
+  it('a character device (/dev/zero) or a FIFO in a mirror is refused at once, and the next source delivers', async () => {
+    const mirror = path.join(tmp, 'mirror');
+    mkdirSync(mirror);
+    symlinkSync('/dev/zero', path.join(mirror, 'pkg.tgz'));
+    const fifoMirror = path.join(tmp, 'fifo-mirror');
+    mkdirSync(fifoMirror);
+    await execa('mkfifo', [path.join(fifoMirror, 'pkg.tgz')]);
+    const t0 = Date.now();
+    const p = await fetchArtifact(artifact([`${server.url}/good/pkg.tgz`]), opts({ mirrors: [mirror, `file://${fifoMirror}`] }));
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(p).toBe(storePath(distdir, { file: 'pkg.tgz', sha256: sha(DATA) }));
+    const text = logs.join('\n');
+    expect(text).toContain(`${path.join(mirror, 'pkg.tgz')}: not a regular file (a character device); trying the next source`);
+    expect(text).toContain(`pkg.tgz: not a regular file (a FIFO); trying the next source`);
+    expect(existsSync(path.join(distdir, '.partial')) ? readdirSync(path.join(distdir, '.partial')) : []).toEqual([]);
+  }, 20_000);
+});
+
+describe('redirects', () => {
+  it('a redirect loop and a too long chain are one clear reason each, not retried, and not undici\'s developer message', async () => {
+    server.on('/loop/pkg.tgz', { kind: 'redirect', to: '/loop/pkg.tgz' });
+    for (let i = 0; i < 12; i++) server.on(`/chain/${i}`, { kind: 'redirect', to: `/chain/${i + 1}` });
+    const e = await caught(fetchArtifact(artifact([`${server.url}/loop/pkg.tgz`, `${server.url}/chain/0`]), opts()));
+    expect(e).toBeInstanceOf(SourcesExhaustedError);
+    expect(e.message).toContain(`${server.url}/loop/pkg.tgz\n    a redirect loop: it leads back to a URL it already redirected from`);
+    expect(e.message).toContain(`${server.url}/chain/0\n    too many redirects (more than 8): not a download URL, or a redirect loop`);
+    expect(e.message).not.toMatch(/UND_ERR|Client or Pool|Use an Agent/);
+    expect(logs.filter((l) => /retry \d/.test(l))).toEqual([]);
+    expect(server.count('/chain/0')).toBe(1);
   });
 });
 

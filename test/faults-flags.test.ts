@@ -62,6 +62,29 @@ describe('output and store paths, up front (exit 2)', () => {
   const file = path.join(tmpdir(), `nf-faults-out-${process.pid}`);
   writeFileSync(file, 'x');
 
+  it('audit --timeout: a positive number of seconds (abc and -1 disabled the security gate: every source unreachable, exit 0)', async () => {
+    for (const t of ['abc', '-1', '0', '', '1e9']) await usage(['audit', '--timeout', t], /--timeout <seconds>' argument '.*' is invalid\. expected a number of seconds above 0 and at most 3600/);
+  });
+
+  it('audit --archive: an http(s):// URL with a host', async () => {
+    await usage(['audit', '--archive', 'ftp://deb.example/debian'], /--archive <url\.\.\.>' argument 'ftp:\/\/deb\.example\/debian' is invalid\. the ftp:\/\/ scheme is not supported \(use http:\/\/ or https:\/\/\)/);
+    await usage(['audit', '--archive', 'debian'], /argument 'debian' is invalid\. "debian" is not an http\(s\):\/\/ URL/);
+    await usage(['audit', '--archive', 'https://'], /--archive/);
+  });
+
+  it('smoke --ciphers: a list of suite names (",", or an empty name, silently ran the default matrix)', async () => {
+    for (const c of [',', '', ' , ', 'TLS_AES_128_GCM_SHA256,,TLS_AES_256_GCM_SHA384']) {
+      await usage(['smoke', '/bin/true', '--ciphers', c], /--ciphers <list>' argument '.*' is invalid\. expected comma-separated cipher suite names with none empty, e.g\. TLS_AES_128_GCM_SHA256,ECDHE-ECDSA-AES128-GCM-SHA256 \(leave --ciphers out for the full matrix\)/);
+    }
+    await usage(['smoke', '/bin/true', '--ciphers', 'RC4-MD5'], /--ciphers <list>' argument 'RC4-MD5' is invalid\. "RC4-MD5" cannot be negotiated with the smoke test's ECDSA P-256 certificate/);
+  });
+
+  it('test --files: globs on file names, no directories (a "/" matched nothing, or reached outside the suite)', async () => {
+    for (const f of ['../x/*.t', '/etc/*.t', 'sub/ssl*.t', '']) {
+      await usage(['test', '/bin/true', '--files', f], /--files <glob\.\.\.>' argument '.*' is invalid\. each is a glob on a test file name, e.g\. 'ssl\*\.t' \(no directories\)/);
+    }
+  });
+
   it('--out naming an existing file (build, package) or below a file', async () => {
     await usage(['build', '--out', file], new RegExp(`--out ${file}: is a file, not a directory`));
     await usage(['package', '--format', 'deb', '--out', file], /is a file, not a directory/);

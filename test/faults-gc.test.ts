@@ -8,7 +8,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StageCache } from '../src/cache/index.ts';
 import { gc, pinnedHashes } from '../src/gc.ts';
-import { tryLock } from '../src/lock.ts';
+import { markInUse, tryLock } from '../src/lock.ts';
 import { BUILTIN_RECIPES, PROJECT_ROOT } from '../src/recipes/load.ts';
 
 const DAY = 86_400_000;
@@ -117,5 +117,43 @@ describe('nginx-forge gc', () => {
     const r = await execa('node', [path.join(PROJECT_ROOT, 'bin/nginx-forge.mjs'), 'gc', '--max-size', 'lots'], { reject: false, env: { NGINX_FORGE_HOME: home } });
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toMatch(/expected a size like 2G/);
+  });
+
+  it('--max-age 0 keeps the logs a running build marked in use; a dead one\'s mark and logs go', async () => {
+    const logs = path.join(home, 'logs');
+    const live = path.join(logs, 'ktls-aaaaaaaaaaaa');
+    const dead = path.join(logs, 'ktls-bbbbbbbbbbbb');
+    mkdirSync(live, { recursive: true });
+    mkdirSync(dead, { recursive: true });
+    writeFileSync(path.join(live, 'compile_nginx.log'), 'still being written\n');
+    writeFileSync(path.join(dead, 'compile_nginx.log'), 'x\n');
+    const release = markInUse(live, 'build ktls-aaaaaaaaaaaa');
+    const deadMark = `${dead}.in-use-${deadPid}.lock`;
+    writeFileSync(deadMark, JSON.stringify({ pid: deadPid, host: (await import('node:os')).hostname(), nonce: 'n', since: '' }));
+    try {
+      // the CLI, as a user runs it while a build is running (the mark is this test process's)
+      const r = await execa('node', [path.join(PROJECT_ROOT, 'bin/nginx-forge.mjs'), 'gc', '--max-age', '0'], { reject: false, env: { NGINX_FORGE_HOME: home } });
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(existsSync(path.join(live, 'compile_nginx.log'))).toBe(true);
+      expect(r.stdout).toMatch(new RegExp(`kept .*logs/ktls-aaaaaaaaaaaa .* in use by a running build \\(pid ${process.pid}\\)`));
+      expect(existsSync(dead)).toBe(false);
+      expect(existsSync(deadMark)).toBe(false);
+    } finally {
+      release();
+    }
+    const r2 = gc({ maxAgeMs: 0 });
+    expect(r2.removed.map((x) => x.path)).toContain(live);
+  });
+
+  it('--dry-run --distdir: a store that does not exist is exit 2 and is not created', async () => {
+    const absent = path.join(home, 'no-such-store');
+    const r = await execa('node', [path.join(PROJECT_ROOT, 'bin/nginx-forge.mjs'), 'gc', '--dry-run', '--distdir', absent], { reject: false, env: { NGINX_FORGE_HOME: home } });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain(`--distdir ${absent}: no such directory`);
+    expect(existsSync(absent)).toBe(false);
+    const there = path.join(home, 'other-store');
+    mkdirSync(there);
+    const ok = await execa('node', [path.join(PROJECT_ROOT, 'bin/nginx-forge.mjs'), 'gc', '--dry-run', '--distdir', there], { reject: false, env: { NGINX_FORGE_HOME: home } });
+    expect(ok.exitCode, ok.stderr).toBe(0);
   });
 });

@@ -1,12 +1,15 @@
 // `verify` on a foreign binary (the distro's /usr/sbin/nginx, installed by ci/setup.sh): each
 // failed check printed once, advice for a binary nginx-forge did not build, and kTLS judged in
 // the TLS library the binary really uses (Debian's shared libssl3 does kTLS).
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { VerifyError } from '../src/errors.ts';
-import { PROJECT_ROOT } from '../src/recipes/load.ts';
-import { assertChecks, builtByForge, resolveLibrary, sharedLibsslKtls, splitConfigureLine } from '../src/stages/verify.ts';
+import { BUILTIN_RECIPES, loadRecipes, PROJECT_ROOT } from '../src/recipes/load.ts';
+import { resolvePlan } from '../src/recipes/resolve.ts';
+import { assertChecks, builtByForge, resolveLibrary, sharedLibsslKtls, splitConfigureLine, verifyBinary } from '../src/stages/verify.ts';
 
 const DISTRO_NGINX = '/usr/sbin/nginx';
 
@@ -52,5 +55,35 @@ describe('verify', () => {
     expect(builtByForge("configure arguments: --with-cc-opt='-O2 -I../deps/zlib-ng/include'")).toBe(true);
     expect(builtByForge("configure arguments: --with-cc-opt='-g -O2'")).toBe(false);
     expect(splitConfigureLine("--a=1 --b='x y' --c")).toEqual(['--a=1', "--b='x y'", '--c']);
+  });
+});
+
+describe('verify: what is not an nginx binary', () => {
+  const cli = (file: string) => execa('node', [path.join(PROJECT_ROOT, 'bin/nginx-forge.mjs'), 'verify', file, '--profile', 'ktls'], { reject: false });
+
+  it('a shell script, a text file, a directory: exit 2 naming the file and what it is (a script said "readelf not found", exit 7)', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'nf-verify-'));
+    const script = path.join(dir, 'nginx');
+    writeFileSync(script, '#!/bin/sh\necho "nginx version: nginx/1.26.3" >&2\n', { mode: 0o755 });
+    let r = await cli(script);
+    expect(r.exitCode, r.stderr).toBe(2);
+    expect(r.stderr).toContain(`${script}: is a script (#!/bin/sh), not an ELF executable`);
+    expect(r.stderr).not.toMatch(/readelf/);
+    r = await cli('/etc/passwd');
+    expect(r.exitCode, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/\/etc\/passwd: is not executable \(mode 0644\)/);
+    expect(`${r.stdout}${r.stderr}`).not.toMatch(/undefined/);
+    r = await cli(dir);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain(`${dir}: is a directory, not an nginx binary`);
+    writeFileSync(path.join(dir, 'data'), 'hello\n', { mode: 0o755 });
+    r = await cli(path.join(dir, 'data'));
+    expect(r.stderr).toContain('data: is not an ELF executable (it does not start with \\x7fELF)');
+  });
+
+  it('the verify stage itself: a check that names the problem, never "actual: undefined"', async () => {
+    const plan = resolvePlan(loadRecipes(BUILTIN_RECIPES), 'ktls');
+    const checks = await verifyBinary('/etc/passwd', plan);
+    expect(checks).toEqual([{ check: 'an ELF executable', ok: false, expected: 'an executable nginx binary', actual: 'is not executable (mode 0644)' }]);
   });
 });

@@ -9,6 +9,7 @@ import type { RecipeSet } from '../recipes/load.ts';
 import { distfilesDir } from '../paths.ts';
 import { BUILTIN_RECIPES, loadRecipes } from '../recipes/load.ts';
 import { interruptible, printJson } from './common.ts';
+import { terminalSafe, terminalSafeJson } from '../terminal.ts';
 
 export interface AuditFlags {
   profile: string;
@@ -16,7 +17,8 @@ export interface AuditFlags {
   json?: boolean;
   distdir?: string;
   archive?: string[];
-  timeout?: string;
+  /** seconds (validated by the CLI's argParser) */
+  timeout?: number;
   readPatches?: string;
 }
 
@@ -27,13 +29,14 @@ export async function run(flags: AuditFlags): Promise<number> {
     runAudit(recipes, flags.profile, {
       distdir: distfilesDir(flags.distdir),
       archives: flags.archive,
-      timeoutMs: flags.timeout ? Number(flags.timeout) * 1000 : undefined,
+      timeoutMs: flags.timeout !== undefined ? flags.timeout * 1000 : undefined,
       signal,
       onLog: process.env.NGINX_FORGE_DEBUG ? (l) => process.stderr.write(`${l}\n`) : undefined,
     }),
   );
   if (flags.json) printJson(report);
-  else process.stdout.write(renderAudit(report));
+  // versions, suites and reasons come from remote indexes and servers
+  else process.stdout.write(terminalSafe(renderAudit(report), { lines: true }));
   return report.exitCode;
 }
 
@@ -47,7 +50,7 @@ async function readPatches(flags: AuditFlags, recipes: RecipeSet): Promise<numbe
   const { patches } = await readSeries(file);
   const plan = resolvePlan(recipes, flags.profile);
   const source = /^([a-z0-9][a-z0-9.+-]+)_/.exec(path.basename(file))?.[1];
-  const set = plan.patchSets.find((s) => s.artifact.distro?.file.startsWith(`${source}_`) || s.artifact.file.startsWith(`${source}_`));
+  const set = source === undefined ? undefined : plan.patchSets.find((s) => s.artifact.distro?.file.startsWith(`${source}_`) || s.artifact.file.startsWith(`${source}_`));
   const pinned = set ? recipes.components.get(set.component)!.recipe.versions[plan.components.find((c) => c.name === set.component)!.version]!.patchSets.find((x) => x.name === set.name) : undefined;
   const differences = pinned ? compareWithPin(patches, pinned) : [];
   if (flags.json) {
@@ -56,11 +59,19 @@ async function readPatches(flags: AuditFlags, recipes: RecipeSet): Promise<numbe
   }
   const out: string[] = [`${path.basename(file)}: ${patches.length} patches in series order`];
   for (const p of patches) {
-    out.push(`  ${p.packaging ? 'pkg ' : '    '}${p.file}  ${p.sha256.slice(0, 16)}…  ${p.cves.length ? `${p.cves.join(', ')} (${p.cveSources.join(', ')})` : 'no CVE id found'}${p.subject ? `\n        ${p.subject}` : ''}`);
+    // file names and subjects come from the archive
+    out.push(`  ${p.packaging ? 'pkg ' : '    '}${terminalSafe(p.file)}  ${p.sha256.slice(0, 16)}…  ${p.cves.length ? `${p.cves.join(', ')} (${p.cveSources.join(', ')})` : 'no CVE id found'}${p.subject ? `\n        ${terminalSafe(p.subject)}` : ''}`);
   }
-  out.push('', set ? `compared with ${set.component}'s pinned patch set ${set.name} (${set.artifact.file}):` : `no patch set of profile ${flags.profile} comes from source package ${source}`);
+  out.push(
+    '',
+    set
+      ? `compared with ${set.component}'s pinned patch set ${set.name} (${set.artifact.file}):`
+      : source
+        ? `no patch set of profile ${flags.profile} comes from source package ${source}`
+        : `not compared with a pinned patch set: the file name ${path.basename(file)} names no source package (a Debian file is named <source>_<version>.debian.tar.*)`,
+  );
   if (set) out.push(...(differences.length ? differences.map((d) => `  ${d}`) : ['  no differences']));
-  out.push('', 'draft "patches" (without the patches marked pkg, which look like packaging changes; check every header):', draftJson(patches));
-  process.stdout.write(`${out.join('\n')}\n`);
+  out.push('', 'draft "patches" (without the patches marked pkg, which look like packaging changes; check every header):', terminalSafeJson(draftJson(patches)));
+  process.stdout.write(`${terminalSafe(out.join('\n'), { lines: true })}\n`);
   return 0;
 }

@@ -6,6 +6,7 @@ import type { BuildPlan } from '../plan.ts';
 import path from 'node:path';
 import { setMaxListeners } from 'node:events';
 import { ExitCode, ForgeError } from '../errors.ts';
+import { terminalSafeJson } from '../terminal.ts';
 import { releaseAllLocksSync } from '../lock.ts';
 import { checkInputDir, parseSet } from './validate.ts';
 
@@ -37,7 +38,7 @@ export function planFromFlags(flags: PlanFlags, withToolchain = true): BuildPlan
 }
 
 export function printJson(v: unknown): void {
-  process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
+  process.stdout.write(`${terminalSafeJson(JSON.stringify(v, null, 2))}\n`);
 }
 
 /** How long cleanup may take after Ctrl-C / SIGTERM before the process exits anyway. */

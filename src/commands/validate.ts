@@ -10,6 +10,7 @@ import path from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import { UsageError } from '../errors.ts';
 import { distfilesDir, stateDir } from '../paths.ts';
+import { suiteOf } from '../smoke/suites.ts';
 
 /** Upper bound of --jobs for compiles: beyond this it is a typo (1e9 meant unbounded parallelism). */
 export const MAX_BUILD_JOBS = Math.max(64, os.availableParallelism() * 8);
@@ -45,6 +46,51 @@ export function parseMirror(v: string, prev?: string[]): string[] {
   if (!v.startsWith('/') && !/^[a-z][a-z0-9+.-]*:/i.test(v) && existsSync(v) && statSync(v).isDirectory()) return [...(prev ?? []), path.resolve(v)];
   const p = mirrorProblem(v);
   if (p) throw new InvalidArgumentError(p);
+  return [...(prev ?? []), v];
+}
+
+/** A number of seconds above 0 and at most `max`, fractions allowed (commander argParser). */
+export function positiveSeconds(max: number): (v: string) => number {
+  return (v: string) => {
+    const n = /^\s*\d+(?:\.\d+)?\s*$/.test(v) ? Number(v) : NaN;
+    if (!(n > 0 && n <= max)) throw new InvalidArgumentError(`expected a number of seconds above 0 and at most ${max}, e.g. 20 or 2.5.`);
+    return n;
+  };
+}
+
+/** audit --archive (repeatable, variadic): an http(s):// URL with a host, as the audit reads it over HTTP. */
+export function parseArchive(v: string, prev?: string[]): string[] {
+  let u: URL | undefined;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new InvalidArgumentError(`"${v}" is not an http(s):// URL (the base of a Debian-style archive, with dists/ and pool/ below it)`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new InvalidArgumentError(`the ${u.protocol.replace(/:$/, '')}:// scheme is not supported (use http:// or https://)`);
+  if (!u.hostname) throw new InvalidArgumentError(`"${v}" has no host name`);
+  return [...(prev ?? []), v];
+}
+
+/** smoke --ciphers: comma-separated suite names, none empty, each one the smoke test can negotiate. */
+export function parseCiphers(v: string): string {
+  const names = v.split(',').map((n) => n.trim());
+  if (names.some((n) => !n)) {
+    throw new InvalidArgumentError('expected comma-separated cipher suite names with none empty, e.g. TLS_AES_128_GCM_SHA256,ECDHE-ECDSA-AES128-GCM-SHA256 (leave --ciphers out for the full matrix).');
+  }
+  for (const n of names) {
+    try {
+      suiteOf(n);
+    } catch (e) {
+      throw new InvalidArgumentError(`${(e as Error).message.replace(/^--ciphers: /, '')} (${(e as UsageError).hint ?? ''})`);
+    }
+  }
+  return v;
+}
+
+/** test --files (variadic): globs on the suite's file names; a directory part would match nothing (or reach outside the suite). */
+export function parseTestGlob(v: string, prev?: string[]): string[] {
+  const g = v.replace(/^\.\//, '');
+  if (!g.trim() || g.includes('/')) throw new InvalidArgumentError("each is a glob on a test file name, e.g. 'ssl*.t' (no directories).");
   return [...(prev ?? []), v];
 }
 
@@ -123,7 +169,10 @@ export function checkPaths(command: string, o: Record<string, unknown>): void {
   if (typeof o.patches === 'string') checkInputDir('--patches', path.resolve(o.patches));
   if (['build', 'package', 'schema'].includes(command) && typeof o.out === 'string') checkOutputDir('--out', path.resolve(o.out), { create: false });
   if (command === 'bench' && typeof o.results === 'string') checkOutputDir('--results', path.resolve(o.results), { create: false });
-  if (['build', 'fetch', 'package'].includes(command) || typeof o.distdir === 'string') {
+  if (command === 'gc') {
+    // gc only reads and removes: a store it is told about must exist, and is never created
+    if (typeof o.distdir === 'string') checkInputDir('--distdir', path.resolve(o.distdir));
+  } else if (['build', 'fetch', 'package'].includes(command) || typeof o.distdir === 'string') {
     const given = typeof o.distdir === 'string';
     const dir = distfilesDir(given ? (o.distdir as string) : undefined);
     const flag = given ? '--distdir' : process.env.NGINX_FORGE_DISTDIR ? 'NGINX_FORGE_DISTDIR' : 'the distfiles store';

@@ -2,12 +2,14 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.ts';
 import { execa } from 'execa';
-import { assertChecks, builtByForge, verifyBinary } from '../stages/verify.ts';
+import { assertChecks, builtByForge, notAnExecutable, verifyBinary } from '../stages/verify.ts';
 import { planFromFlags, printJson, type PlanFlags } from './common.ts';
 
 export async function run(nginx: string, flags: PlanFlags & { json?: boolean }): Promise<number> {
   const binary = path.resolve(nginx);
   if (!existsSync(binary)) throw new UsageError(`${nginx}: no such file`, 'give the path of an nginx binary, e.g. the "binary" of `nginx-forge build --json`');
+  const notExe = notAnExecutable(binary);
+  if (notExe) throw new UsageError(`${nginx}: ${notExe}`, 'give the path of an nginx binary, e.g. the "binary" of `nginx-forge build --json`');
   const plan = planFromFlags(flags);
   const checks = await verifyBinary(binary, plan);
   const v = await execa(binary, ['-V'], { reject: false, all: true, timeout: 30_000 }).catch(() => undefined);

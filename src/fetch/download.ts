@@ -3,8 +3,8 @@
 // exponential backoff on transient failures and gives up on a source at once when retrying cannot
 // help (404, wrong bytes, an HTML page, an unresolvable host).
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, open, rm, stat, truncate } from 'node:fs/promises';
+import { constants as fsConstants, createReadStream, type Stats } from 'node:fs';
+import { mkdir, open, rm, stat, truncate, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, EnvHttpProxyAgent, interceptors, request, type Dispatcher } from 'undici';
@@ -102,6 +102,8 @@ function watchdog(url: string, ctx: DownloadContext, received: () => number) {
   };
 }
 
+const MAX_REDIRECTIONS = 8;
+
 /** A dispatcher with redirects followed and the connect timeout set; honours HTTP(S)_PROXY/NO_PROXY. */
 export function makeDispatcher(timeoutMs: number): { dispatcher: Dispatcher; close: () => Promise<void> } {
   const connect = { timeout: Math.min(timeoutMs, 15_000) };
@@ -109,7 +111,7 @@ export function makeDispatcher(timeoutMs: number): { dispatcher: Dispatcher; clo
   const proxied = env.HTTPS_PROXY || env.https_proxy || env.HTTP_PROXY || env.http_proxy;
   const base: Dispatcher = proxied ? new EnvHttpProxyAgent({ connect }) : new Agent({ connect, keepAliveTimeout: 4_000 });
   return {
-    dispatcher: base.compose(interceptors.redirect({ maxRedirections: 8 })),
+    dispatcher: base.compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTIONS })),
     close: () => base.close().catch(() => undefined),
   };
 }
@@ -151,7 +153,11 @@ export function classify(url: string, e: unknown, timeoutMs: number): SourceFail
     case 'EHOSTUNREACH':
       return new SourceFailure(url, 'unreachable', `network unreachable (${code})`, false, err);
     case 'UND_ERR_MAX_REDIRECTIONS':
-      return new SourceFailure(url, 'http', 'too many redirects', false, err);
+      return new SourceFailure(url, 'http', `too many redirects (more than ${MAX_REDIRECTIONS}): not a download URL, or a redirect loop`, false, err);
+    case 'UND_ERR_INVALID_ARG':
+      // undici's redirect interceptor says "Redirect loop detected. ... Use an Agent ...": meant for developers
+      if (/redirect loop/i.test(msg)) return new SourceFailure(url, 'http', 'a redirect loop: it leads back to a URL it already redirected from', false, err);
+      return new SourceFailure(url, 'network', `${code}: ${msg}`, false, err);
     case 'UND_ERR_SOCKET':
     case 'UND_ERR_CLOSED':
     case 'ECONNRESET':
@@ -271,6 +277,11 @@ async function attemptHttpWatched(url: string, a: DownloadTarget, part: string, 
     drop();
     throw new SourceFailure(url, 'http', `HTTP ${status} (server error)`, true);
   }
+  if (status >= 300 && status < 400 && header(res.headers, 'location')) {
+    // the redirect interceptor hands back the last redirect once it has followed its maximum
+    drop();
+    throw new SourceFailure(url, 'http', `too many redirects (more than ${MAX_REDIRECTIONS}): not a download URL, or a redirect loop`, false);
+  }
   if (status !== 200 && status !== 206) {
     drop();
     throw new SourceFailure(url, 'http', `HTTP ${status}`, false);
@@ -385,29 +396,57 @@ async function attemptHttpWatched(url: string, a: DownloadTarget, part: string, 
 async function attemptLocal(url: string, a: DownloadTarget, part: string, ctx: DownloadContext): Promise<Downloaded> {
   const file = url.startsWith('file:') ? fileURLToPath(url) : url;
   ctx.onLog?.(`${a.file}: trying ${file}`);
-  let st;
+  // only a regular file: a device (/dev/zero) never ends, a FIFO blocks the open until a writer comes
+  const notRegular = (st: Stats) =>
+    st.isFile()
+      ? undefined
+      : new SourceFailure(url, 'size', `not a regular file (${st.isCharacterDevice() ? 'a character device' : st.isBlockDevice() ? 'a block device' : st.isFIFO() ? 'a FIFO' : st.isDirectory() ? 'a directory' : st.isSocket() ? 'a socket' : 'a special file'})`, false);
+  let st: Stats;
   try {
     st = await stat(file);
   } catch {
     throw new SourceFailure(url, 'not-found', 'no such file', false);
   }
+  const special = notRegular(st);
+  if (special) throw special;
   if (a.size !== undefined && st.size !== a.size) throw new SourceFailure(url, 'size', `file has ${st.size} bytes, the recipe pins ${a.size}`, false);
-  const cap = ctx.maxBytes ?? DOWNLOAD_LIMITS.maxBytes;
-  if (a.size === undefined && st.size > cap) throw new SourceFailure(url, 'size', `file has ${st.size} bytes, more than ${fmtBytes(cap)}, the cap for an artifact without a pinned size`, false);
+  const cap = a.size ?? ctx.maxBytes ?? DOWNLOAD_LIMITS.maxBytes;
+  const capReason = (n: number) =>
+    a.size !== undefined ? `file has more than the pinned ${a.size} bytes (it grew while it was read)` : `file has ${n} bytes, more than ${fmtBytes(cap)}, the cap for an artifact without a pinned size`;
+  if (st.size > cap) throw new SourceFailure(url, 'size', capReason(st.size), false);
+  // O_NONBLOCK: should it have been swapped for a FIFO since the stat, the open does not hang
+  let src: FileHandle;
+  try {
+    src = await open(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+  } catch (e) {
+    throw new SourceFailure(url, 'not-found', `cannot open it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, false);
+  }
   await mkdir(path.dirname(part), { recursive: true });
   const h = createHash('sha256');
-  const fh = await open(part, 'w');
   let received = 0;
   try {
-    for await (const chunk of createReadStream(file, { signal: ctx.signal, highWaterMark: 1 << 20 })) {
-      h.update(chunk as Buffer);
-      await fh.write(chunk as Buffer);
-      received += (chunk as Buffer).length;
-      ctx.onProgress?.({ file: a.file, received, total: st.size, source: url });
+    const again = notRegular(await src.stat());
+    if (again) throw again;
+    const fh = await open(part, 'w');
+    try {
+      for await (const chunk of src.createReadStream({ autoClose: false, signal: ctx.signal, highWaterMark: 1 << 20 })) {
+        const b = chunk as Buffer;
+        // the caps hold while copying too (a file that grows as it is read)
+        if (received + b.length > cap) throw new SourceFailure(url, 'size', capReason(received + b.length), false);
+        h.update(b);
+        await fh.write(b);
+        received += b.length;
+        ctx.onProgress?.({ file: a.file, received, total: st.size, source: url });
+      }
+      await fh.sync();
+    } finally {
+      await fh.close();
     }
-    await fh.sync();
+  } catch (e) {
+    if (e instanceof SourceFailure) await rm(part, { force: true });
+    throw e;
   } finally {
-    await fh.close();
+    await src.close().catch(() => undefined);
   }
   const actual = h.digest('hex');
   if (a.sha256 !== undefined && actual !== a.sha256) {

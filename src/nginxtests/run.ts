@@ -32,6 +32,7 @@ import { fetchSourceTree } from '../fetch/source.ts';
 import type { FetchOptions } from '../fetch/index.ts';
 import { loadTestSuite } from './suite.ts';
 import { logsDir as stateLogsDir } from '../paths.ts';
+import { markInUse } from '../lock.ts';
 import { which } from '../which.ts';
 import { parseFileTap, parseProveSummary, scanErrorLog, summarize, type FileResult, type LogLine, type SuiteReport } from './report.ts';
 
@@ -132,6 +133,7 @@ export async function runNginxTests(binary: string, opts: NginxTestsOptions): Pr
   const { recipe } = loadTestSuite(opts.recipesDir);
   const runDir = await mkdtemp(path.join(os.tmpdir(), 'nginx-forge-test-'));
   const keep = path.resolve(opts.logsDir ?? path.join(stateLogsDir(), `test-${stamp()}-${process.pid}`));
+  markInUse(keep, 'nginx-forge test'); // gc keeps it while this process runs
   try {
     await chmod(runDir, 0o755);
     log(`fetching ${recipe.artifact.file} (nginx-tests ${recipe.commit.slice(0, 12)})`);

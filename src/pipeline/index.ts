@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { StageCache } from '../cache/index.ts';
 import { ExitCode, ForgeError } from '../errors.ts';
+import { markInUse } from '../lock.ts';
 import { distfilesDir, logsDir, stagesDir, stateDir, workDir } from '../paths.ts';
 import { server, type BuildPlan } from '../plan.ts';
 import { ccacheEnv, readStats, statsDelta } from './ccache.ts';
@@ -41,6 +42,9 @@ export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events:
   const runId = `${plan.profile}-${plan.planHash.slice(0, 12)}`;
   const logDir = path.join(logsDir(), runId);
   mkdirSync(logDir, { recursive: true });
+  // gc must not remove the logs this build writes (their directory's mtime does not change);
+  // kept until the process exits: `package` writes its logs there after the build
+  markInUse(logDir, `build ${runId}`);
   if (opts.ccache) ccacheEnv(workDir()); // fails early, with the install hint, when ccache is missing
   const ccacheBefore = opts.ccache ? await readStats() : undefined;
   const nginx = server(plan);

@@ -369,8 +369,14 @@ async function listAndValidate(fh: FileHandle, archive: string, comp: Compressio
   return v;
 }
 
-/** How long to wait for node-tar's pending writes after a fatal error before removing the temp dir. */
-const SETTLE_MS = 5000;
+/**
+ * How long to wait for node-tar's 'close' after a fatal error before removing the temp dir. It
+ * does not always come (measured: a member whose open() fails with ENAMETOOLONG), and pass 2
+ * writes synchronously, so nothing is pending once the loop has turned: this is only a margin.
+ * The timer must hold the event loop: an unref'd one let the CLI's loop drain first, and the
+ * process ended with exit 13 ("unsettled top-level await"), no message, the temp dir left.
+ */
+const SETTLE_MS = 500;
 
 /** A write error of pass 2 as the user should read it: which member, which path, what to do. */
 function writeFailure(archive: string, tmp: string, destParent: string, err: unknown, entry?: { path?: unknown; absolute?: unknown }): ExtractError {
@@ -436,7 +442,6 @@ async function unpackInto(fh: FileHandle, archive: string, comp: Compression, tm
       ts.stop();
       u.end();
       settle = setTimeout(resolve, SETTLE_MS);
-      settle.unref?.();
     };
     u.on('warn', (code: string, message: string, data: { entry?: ReadEntry; path?: string; code?: string } & Partial<NodeJS.ErrnoException>) => {
       if (code === 'TAR_ENTRY_INFO') return;

@@ -7,7 +7,7 @@
 //   that must not be NEEDED (linked statically), an `nginx -t` run that shows it (jemalloc stats)
 //   nginx -t on a generated config
 import { execa } from 'execa';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { MissingToolError, VerifyError } from '../errors.ts';
@@ -69,6 +69,45 @@ export function loadModuleLines(plan: BuildPlan, dir: string): string[] {
   return modules(plan).flatMap((m) => moduleObjects(m).map((so) => `load_module ${path.join(dir, so)};`));
 }
 
+/**
+ * Why `binary` cannot be an nginx binary (undefined when it can): not a regular file, not
+ * executable, or not ELF (a script that prints "nginx version" is not one; readelf and nm would
+ * only fail on it later, as if a tool were missing).
+ */
+export function notAnExecutable(binary: string): string | undefined {
+  let st;
+  try {
+    st = statSync(binary);
+  } catch (e) {
+    return `cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
+  }
+  if (st.isDirectory()) return 'is a directory, not an nginx binary';
+  if (!st.isFile()) return 'is not a regular file';
+  try {
+    accessSync(binary, constants.X_OK);
+  } catch {
+    return `is not executable (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')})`;
+  }
+  const head = Buffer.alloc(128);
+  let n = 0;
+  try {
+    const fd = openSync(binary, 'r');
+    try {
+      n = readSync(fd, head, 0, head.length, 0);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (e) {
+    return `cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
+  }
+  if (n >= 4 && head.subarray(0, 4).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]))) return undefined;
+  if (head.subarray(0, 2).toString('latin1') === '#!') {
+    const interp = head.subarray(0, n).toString('latin1').split('\n')[0]!.replace(/[^\x20-\x7e]/g, '?').trim();
+    return `is a script (${interp}), not an ELF executable`;
+  }
+  return 'is not an ELF executable (it does not start with \\x7fELF)';
+}
+
 async function runNginx(binary: string, args: string[], env: Record<string, string> = {}) {
   try {
     return await execa(binary, args, { reject: false, all: true, env, timeout: 30_000 });
@@ -81,10 +120,17 @@ export async function verifyBinary(binary: string, plan: BuildPlan, opts: { root
   const checks: Check[] = [];
   const add = (check: string, ok: boolean, expected: string, actual: string) => checks.push({ check, ok, expected, actual });
 
+  const notExe = notAnExecutable(binary);
+  if (notExe) {
+    add('an ELF executable', false, 'an executable nginx binary', notExe);
+    return checks;
+  }
   const v = await runNginx(binary, ['-V']);
   const out = String(v.all ?? '');
   if (v.exitCode !== 0 && !out.includes('nginx version')) {
-    add('nginx -V', false, 'exit 0', `${v.exitCode ?? v.signal}: ${out.slice(0, 200)}`);
+    // no exit code: it did not start (execa's reason), or it ended by a signal
+    const how = v.exitCode !== undefined ? `exit ${v.exitCode}` : v.signal ? `killed by ${v.signal}` : `could not run it: ${(v as { code?: string }).code ?? v.shortMessage}`;
+    add('nginx -V', false, 'exit 0', `${how}${out ? `: ${out.slice(0, 200)}` : ''}`);
     return checks;
   }
   const nginx = server(plan);
@@ -203,7 +249,10 @@ export async function verifyBinary(binary: string, plan: BuildPlan, opts: { root
 /** Shared libraries a binary asks the dynamic loader for (ELF NEEDED entries). */
 export async function neededLibraries(binary: string): Promise<string[]> {
   const r = await execa('readelf', ['-d', binary], { reject: false });
-  if (r.exitCode !== 0) throw new MissingToolError('readelf', 'verify (binutils)');
+  if ((r as { code?: string }).code === 'ENOENT') throw new MissingToolError('readelf', 'verify (binutils)');
+  if (r.exitCode !== 0) {
+    throw new VerifyError([{ check: 'ELF dynamic section (readelf -d)', expected: 'readable', actual: String(r.stderr || r.shortMessage).trim().split('\n')[0]! }], binary);
+  }
   return [...String(r.stdout).matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1]!);
 }
 
