@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { BUILTIN_RECIPES, loadRecipes, PROJECT_ROOT } from '../src/recipes/load.ts';
 import { resolvePlan } from '../src/recipes/resolve.ts';
 import { RecipeError, UsageError } from '../src/errors.ts';
-import { copyRecipes, editJson } from './helpers/recipes.ts';
+import { copyCheckout, copyRecipes, editJson } from './helpers/recipes.ts';
 
 const cli = (args: string[], env: Record<string, string> = {}) =>
   execa('node', [path.join(PROJECT_ROOT, 'bin/nginx-forge.mjs'), ...args], { reject: false, env, cwd: PROJECT_ROOT });
@@ -118,6 +118,24 @@ describe('built-in recipes', () => {
     const b = resolvePlan(loadRecipes(), 'ktls', { toolchain: { cc: 'x' } });
     expect(a.stages).toEqual(b.stages);
     expect(a.planHash).toBe(b.planHash);
+  });
+
+  it('the plan hash does not depend on where the checkout is: two copies in two directories give the same plan hash', () => {
+    const one = copyCheckout('nf-checkout-a-');
+    const two = copyCheckout('nf-checkout-b-');
+    const plan = (c: { recipes: string; patches: string }) => resolvePlan(loadRecipes(c.recipes), 'ktls', { toolchain: { cc: 'x' }, patchesDir: c.patches });
+    const a = plan(one);
+    const b = plan(two);
+    // the project's own patches are part of the plan (their paths differ between the checkouts)
+    expect(a.patches.some((p) => p.origin.kind === 'local')).toBe(true);
+    expect(a.stages.map((s) => s.key)).toEqual(b.stages.map((s) => s.key));
+    expect(a.planHash).toBe(b.planHash);
+    expect(a.planHash).toBe(plan({ recipes: BUILTIN_RECIPES, patches: path.join(PROJECT_ROOT, 'patches') }).planHash);
+    // and a patch's content still decides it
+    const local = a.patches.find((p) => p.origin.kind === 'local')!;
+    const file = path.join(path.dirname(two.patches), local.id);
+    writeFileSync(file, readFileSync(file, 'utf8').replace(/\n$/, '\n\n'));
+    expect(plan(two).planHash).not.toBe(a.planHash);
   });
 });
 

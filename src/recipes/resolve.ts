@@ -385,7 +385,9 @@ export function resolvePlan(recipes: RecipeSet, profileName: string, opts: Resol
     };
   }
   const stages = planStages({ components, patches, patchSets, configureArgs, variants, toolchain, ktls: p.ktls, recipesDir: recipes.dir, tests });
-  const body = { profile: p.name, components, configureArgs, variants, patches, stages: stages.map((s) => s.key), toolchain };
+  // a local patch is hashed by its path inside the checkout (its id) and content, not where the checkout is
+  const hashedPatches = patches.map((x) => (x.origin.kind === 'local' ? { ...x, origin: { kind: 'local', path: x.id } } : x));
+  const body = { profile: p.name, components, configureArgs, variants, patches: hashedPatches, stages: stages.map((s) => s.key), toolchain };
   return {
     profile: p.name,
     description: p.description,
