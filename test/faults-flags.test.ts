@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { fetchArtifact, OfflineMissingError } from '../src/fetch/index.ts';
+import { fetchArtifact, fetchOneOf, OfflineMissingError } from '../src/fetch/index.ts';
 import { missingFromStore, planFetchItems } from '../src/fetch/plan.ts';
 import { loadRecipes, PROJECT_ROOT } from '../src/recipes/load.ts';
 import { resolvePlan } from '../src/recipes/resolve.ts';
@@ -123,6 +123,28 @@ describe('--offline and a damaged store entry', () => {
     expect(e.hint).toMatch(/a damaged entry is removed and downloaded again by `nginx-forge fetch` without --offline/);
     // one artifact through fetchArtifact --offline: the same
     await expect(fetchArtifact(a, { distdir, offline: true })).rejects.toThrow(/damaged: .* hashes to/);
+  });
+
+  it('build --offline (fetchOneOf) says so too, for one archive and for equivalent ones', async () => {
+    const plan = resolvePlan(loadRecipes(), 'ktls');
+    const distdir = path.join(tmp, 'distfiles-oneof');
+    const items = planFetchItems(plan);
+    const one = items.find((i) => i.alternatives.length === 1)!.alternatives[0]!;
+    mkdirSync(path.join(distdir, one.sha256), { recursive: true });
+    writeFileSync(path.join(distdir, one.sha256, one.file), 'short');
+    const e1 = await fetchOneOf([one], { distdir, offline: true }).catch((x) => x);
+    expect(e1).toBeInstanceOf(OfflineMissingError);
+    expect(e1.message).toMatch(/1 file is damaged in the distfiles store/);
+    expect(e1.message).toContain(`damaged: ${path.join(distdir, one.sha256, one.file)} (size 5, expected ${one.size})`);
+    const several = items.find((i) => i.alternatives.length > 1);
+    if (several) {
+      const b = several.alternatives[1]!;
+      mkdirSync(path.join(distdir, b.sha256), { recursive: true });
+      writeFileSync(path.join(distdir, b.sha256, b.file), 'short');
+      const e2 = await fetchOneOf(several.alternatives, { distdir, offline: true }).catch((x) => x);
+      expect(e2.message).toMatch(/is damaged in the distfiles store/);
+      expect(e2.message).toContain(`damaged: ${path.join(distdir, b.sha256, b.file)} (size 5`);
+    }
   });
 
   it('the fetch command --offline says so too (exit 3)', async () => {

@@ -293,6 +293,13 @@ export async function fetchOneOf<T extends FileArtifact>(alternatives: T[], opts
     if (await storeEntriesPresent(a, opts.distdir)) return { artifact: a, path: await fetchArtifact(a, { ...opts, offline: true }) };
   }
   if (opts.offline) {
+    // a copy that is there but damaged is said so, not "not in the store"
+    for (const a of alternatives) {
+      const st = await checkStore(opts.distdir, a, opts.signal);
+      if (st.state === 'corrupt') {
+        throw new OfflineMissingError([{ file: a.file, sha256: a.sha256, alternatives, damaged: { path: st.path, actual: st.actual } }], opts.distdir);
+      }
+    }
     throw new OfflineMissingError([{ file: alternatives[0]!.file, sha256: alternatives[0]!.sha256, alternatives }], opts.distdir);
   }
   const errors: FetchError[] = [];
