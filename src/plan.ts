@@ -1,6 +1,6 @@
 // The BuildPlan: everything a build needs to know, resolved from recipes + profile + flags.
 // Produced by recipes/resolve.ts (pure). Stages consume it; nothing here does I/O.
-import type { Artifact, BuildSpec, ComponentName, ConsumeSpec, DistroFile, ModuleSpec, VerifySpec } from './recipes/schema.ts';
+import type { Artifact, BuildSpec, ComponentName, ConsumeSpec, DistroFile, ModuleSpec, ProfileRecipe, VerifySpec } from './recipes/schema.ts';
 
 export type { ComponentName } from './recipes/schema.ts';
 
@@ -142,6 +142,10 @@ export interface PlanInstall {
 export interface BuildPlan {
   profile: string;
   description: string;
+  /** the profiles this one extends, nearest first (empty: its file is complete on its own) */
+  extends: string[];
+  /** the profile as resolved (its "extends" chain applied, `--prefix` in effect): what the plan was made from */
+  resolvedProfile: ProfileRecipe;
   ktls: boolean;
   recipesDir: string;
   patchesDir: string;

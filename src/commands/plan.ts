@@ -21,8 +21,11 @@ export function planGraph(plan: BuildPlan): string {
 
 /** The JSON view of a plan: stable, documented fields for scripts and CI. */
 export function planJson(plan: BuildPlan) {
+  const { $schema: _, ...resolvedProfile } = plan.resolvedProfile;
   return {
     profile: plan.profile,
+    extends: plan.extends,
+    resolvedProfile,
     ktls: plan.ktls,
     planHash: plan.planHash,
     components: plan.components.map((c) => ({
@@ -67,7 +70,7 @@ export async function run(flags: PlanFlags & { json?: boolean; explainKey?: stri
     printJson(planJson(plan));
     return 0;
   }
-  const out: string[] = [`profile ${plan.profile}: ${plan.description}`, '', 'components:'];
+  const out: string[] = [`profile ${plan.profile}: ${plan.description}`, ...(plan.extends.length ? [`extends ${plan.extends.join(' → ')} (plan --json shows the resolved profile)`] : []), '', 'components:'];
   for (const c of plan.components) out.push(`  ${c.name.padEnd(9)} ${c.version.padEnd(8)} ${c.role.padEnd(7)} sha256 ${c.sha256}`);
   out.push('', 'patches:');
   for (const p of plan.patches) out.push(`  ${p.component.padEnd(9)} ${p.id}`);

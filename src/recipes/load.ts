@@ -1,5 +1,7 @@
 // Load and validate a recipe directory in two passes:
-//   1. each file against its zod schema (every problem, with its dotted field path);
+//   1. each file against its zod schema (every problem, with its dotted field path); a profile
+//      with "extends" is resolved against its base (extends.ts) into a complete profile here, and
+//      that is validated as one: nothing after the loader sees the difference;
 //   2. cross-field rules across files (versions that exist, kTLS prerequisites, keyrings present).
 // Reading files is the only I/O here. All problems are collected and thrown at once.
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
@@ -8,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import semver from 'semver';
 import type { z } from 'zod';
 import { RecipeError, type RecipeProblem } from '../errors.ts';
-import { ComponentRecipe, ProfileRecipe, type ComponentName } from './schema.ts';
+import { extendProfile } from './extends.ts';
+import { ComponentRecipe, ProfileExtension, ProfileRecipe, type ComponentName } from './schema.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const BUILTIN_RECIPES = path.join(PROJECT_ROOT, 'recipes');
@@ -17,8 +20,19 @@ export const BUILTIN_PATCHES = path.join(PROJECT_ROOT, 'patches');
 export interface RecipeSet {
   dir: string;
   components: Map<ComponentName, { file: string; recipe: ComponentRecipe }>;
-  profiles: Map<string, { file: string; recipe: ProfileRecipe }>;
+  profiles: Map<string, ProfileEntry>;
 }
+
+export interface ProfileEntry {
+  file: string;
+  /** the complete profile (a profile with "extends" resolved against its bases) */
+  recipe: ProfileRecipe;
+  /** the bases it extends, nearest first (empty: the file is complete on its own) */
+  extends: string[];
+}
+
+/** How many profiles deep an "extends" chain may go. */
+export const MAX_EXTENDS = 8;
 
 /** Render a zod issue path like `versions["1.26.3"].artifacts[0].sha256`. */
 export function fieldPath(p: readonly PropertyKey[]): string {
@@ -68,19 +82,76 @@ export function displayPath(file: string): string {
 }
 
 /** Pass 1 over one directory; returns what parsed, and pushes every problem. */
-function parseDir<S extends z.ZodType>(dir: string, schema: S, problems: RecipeProblem[]) {
+function parseDir<S extends z.ZodType>(dir: string, schema: S | ((data: unknown) => S), problems: RecipeProblem[]) {
   const out: { file: string; recipe: z.infer<S> }[] = [];
   for (const f of jsonFiles(dir)) {
     const full = path.join(dir, f);
     const display = displayPath(full);
     const data = readJson(full, display, problems);
     if (data === undefined) continue;
-    const r = schema.safeParse(data);
+    const r = (typeof schema === 'function' ? schema(data) : schema).safeParse(data);
     if (!r.success) {
       problems.push(...zodProblems(display, r.error));
       continue;
     }
     out.push({ file: display, recipe: r.data });
+  }
+  return out;
+}
+
+const extendsBase = (data: unknown) => (data !== null && typeof data === 'object' && 'extends' in data ? ProfileExtension : ProfileRecipe);
+
+/**
+ * Resolve every profile's "extends" chain: the base resolved first, the file's edits applied, the
+ * result validated as a complete profile. An unknown base, a cycle, a chain deeper than
+ * MAX_EXTENDS or a base with problems is a problem at the file's "extends".
+ */
+function resolveProfiles(dir: string, parsed: { file: string; recipe: ProfileRecipe | ProfileExtension }[], problems: RecipeProblem[]): Map<string, ProfileEntry> {
+  const byName = new Map(parsed.map((p) => [p.recipe.name, p]));
+  const files = new Set(jsonFiles(dir).map((f) => path.basename(f, '.json')));
+  const done = new Map<string, ProfileEntry | null>();
+  const visit = (name: string, chain: string[]): ProfileEntry | null => {
+    if (done.has(name)) return done.get(name)!;
+    const { file, recipe } = byName.get(name)!;
+    if (!('extends' in recipe)) {
+      const entry = { file, recipe, extends: [] };
+      done.set(name, entry);
+      return entry;
+    }
+    const fail = (message: string) => {
+      problems.push({ file, path: 'extends', message });
+      done.set(name, null);
+      return null;
+    };
+    const base = recipe.extends;
+    if (chain.includes(base) || base === name) return fail(`"${base}" closes a cycle (${[...chain, name, base].join(' → ')}): a profile cannot extend itself, directly or through others`);
+    if (!byName.has(base)) {
+      if (files.has(base)) return fail(`the base profile ${base}.json has problems of its own (its lines above); fix them first`);
+      return fail(`no profile "${base}" in ${displayPath(dir)} (known: ${[...files].filter((f) => f !== name).sort().join(', ')})`);
+    }
+    const b = visit(base, [...chain, name]);
+    if (!b) return fail(`the base profile ${base} cannot be resolved (its lines above)`);
+    if (b.extends.length + 2 > MAX_EXTENDS) return fail(`${[name, base, ...b.extends].join(' → ')} is ${b.extends.length + 2} profiles deep, more than ${MAX_EXTENDS}: extend a profile nearer the root`);
+    const ext = extendProfile(b.recipe, b.file, recipe);
+    if (ext.problems.length) {
+      problems.push(...ext.problems.map((p) => ({ file, path: fieldPath(p.path), message: p.message })));
+      done.set(name, null);
+      return null;
+    }
+    const r = ProfileRecipe.safeParse(ext.profile);
+    if (!r.success) {
+      problems.push(...zodProblems(file, r.error).map((p) => ({ ...p, message: `${p.message} (in the profile resolved from ${[base, ...b.extends].join(' → ')})` })));
+      done.set(name, null);
+      return null;
+    }
+    const entry = { file, recipe: r.data, extends: [base, ...b.extends] };
+    done.set(name, entry);
+    return entry;
+  };
+  const out = new Map<string, ProfileEntry>();
+  for (const name of byName.keys()) {
+    const e = visit(name, []);
+    if (e) out.set(name, e);
   }
   return out;
 }
@@ -98,14 +169,14 @@ export function loadRecipes(dir: string = BUILTIN_RECIPES): RecipeSet {
     }
     components.set(c.recipe.name, c);
   }
-  const profiles = new Map<string, { file: string; recipe: ProfileRecipe }>();
-  for (const p of parseDir(path.join(dir, 'profiles'), ProfileRecipe, problems)) {
+  const parsed = parseDir(path.join(dir, 'profiles'), extendsBase, problems);
+  for (const p of parsed) {
     const expected = path.basename(p.file, '.json');
     if (p.recipe.name !== expected) {
       problems.push({ file: p.file, path: 'name', message: `is "${p.recipe.name}" but the file is named ${expected}.json; they must match` });
     }
-    profiles.set(p.recipe.name, p);
   }
+  const profiles = resolveProfiles(path.join(dir, 'profiles'), parsed, problems);
   const set: RecipeSet = { dir, components, profiles };
   problems.push(...crossCheckComponents(set));
   if (problems.length) throw new RecipeError(problems, 'fix the fields named above; `nginx-forge schema` writes a JSON Schema your editor can check against');

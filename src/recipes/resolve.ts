@@ -391,6 +391,8 @@ export function resolvePlan(recipes: RecipeSet, profileName: string, opts: Resol
   return {
     profile: p.name,
     description: p.description,
+    extends: entry.extends,
+    resolvedProfile: p,
     ktls: p.ktls,
     recipesDir: recipes.dir,
     patchesDir,

@@ -396,6 +396,86 @@ export const ProfileRecipe = z.strictObject({
     .describe('a diagnostic build with sanitizers (-fsanitize= in nginx.ccOpt/ldOpt), not for production: CI builds it in its own job and runs nginx\'s test suite under it instead of packaging it'),
 });
 
+/**
+ * An edit of one of the base profile's lists (profiles with "extends"): a list replaces the
+ * base's; an object removes entries (each must be in the base's list), then puts `prepend` first
+ * and `add` last (neither may already be in it). The loader applies it (extends.ts).
+ */
+const listEdit = <T extends z.ZodType>(item: T, what: string) =>
+  z.union(
+    [
+      z.array(item),
+      z.strictObject({
+        remove: z.array(item).optional().describe(`entries of the base's ${what} to drop; each must be there`),
+        prepend: z.array(item).optional().describe(`entries put before the base's ${what} (order matters for compiler options)`),
+        add: z.array(item).optional().describe(`entries put after the base's ${what}`),
+      }),
+    ],
+    { error: `must be a list (it replaces the base's ${what}) or {"add": [...], "remove": [...], "prepend": [...]}` },
+  );
+
+const profileNginx = ProfileRecipe.shape.nginx.shape;
+const ProfileVariant = profileNginx.variants.unwrap().element;
+
+/**
+ * A profile written as the difference from another: recipes/profiles/<name>.json with "extends".
+ * load.ts resolves the chain into a complete ProfileRecipe before any other rule runs; what is not
+ * named here is the base's. Objects (nginx.paths, a component's pin) merge by key.
+ */
+export const ProfileExtension = z.strictObject({
+  $schema: z.string().optional(),
+  name: ProfileRecipe.shape.name,
+  extends: ProfileRecipe.shape.name.describe('the base profile (recipes/profiles/<extends>.json), itself complete or extending another'),
+  description: ProfileRecipe.shape.description,
+  components: z
+    .strictObject({
+      remove: z.array(ComponentName).optional().describe("components of the base's this profile does not build"),
+      change: z
+        .record(
+          ComponentName,
+          z.strictObject({
+            version: ComponentPin.shape.version.optional(),
+            options: listEdit(z.string(), 'options').optional(),
+            link: ComponentPin.shape.link,
+          }),
+        )
+        .optional()
+        .describe("changes to the base's pins, merged by field (the component must be the base's)"),
+      add: z.record(ComponentName, ComponentPin).optional().describe("components the base does not have, built after the base's, in this order"),
+    })
+    .optional()
+    .describe("what changes in the base's components: removed first, then changed, then added"),
+  nginx: z
+    .strictObject({
+      prefix: profileNginx.prefix.unwrap().optional(),
+      paths: z
+        .record(z.string(), profileNginx.paths.unwrap().valueType.nullable())
+        .optional()
+        .describe("merged into the base's by key; null removes the base's entry (nginx's default applies)"),
+      modules: listEdit(profileNginx.modules.unwrap().element, 'nginx.modules').optional(),
+      ccOpt: listEdit(z.string(), 'nginx.ccOpt').optional(),
+      ldOpt: listEdit(z.string(), 'nginx.ldOpt').optional(),
+      variants: z
+        .union(
+          [
+            z.array(ProfileVariant),
+            z.strictObject({
+              remove: z.array(ProfileVariant.shape.name).optional().describe("names of the base's twins this profile does not build"),
+              add: z.array(ProfileVariant).optional().describe('twins the base does not have'),
+            }),
+          ],
+          { error: 'must be a list of twins (it replaces the base\'s) or {"add": [...], "remove": ["<name>"]}' },
+        )
+        .optional(),
+    })
+    .optional(),
+  ktls: ProfileRecipe.shape.ktls.optional(),
+  sanitizers: ProfileRecipe.shape.sanitizers.unwrap().optional(),
+});
+
+/** What recipes/profiles/<name>.json may hold: a complete profile, or one that extends another. */
+export const ProfileFile = z.union([ProfileRecipe, ProfileExtension]);
+
 export type Artifact = z.infer<typeof Artifact>;
 export type FileArtifact = z.infer<typeof FileArtifact>;
 export type SourceArtifact = z.infer<typeof SourceArtifact>;
@@ -404,6 +484,7 @@ export type PatchSet = z.infer<typeof PatchSet>;
 export type Watch = z.infer<typeof Watch>;
 export type ComponentRecipe = z.infer<typeof ComponentRecipe>;
 export type ProfileRecipe = z.infer<typeof ProfileRecipe>;
+export type ProfileExtension = z.infer<typeof ProfileExtension>;
 export type DistroFile = z.infer<typeof DistroFile>;
 export type BuildSpec = z.infer<typeof BuildSpec>;
 export type ConsumeSpec = z.infer<typeof ConsumeSpec>;
@@ -413,7 +494,7 @@ export type ModuleSpec = z.infer<typeof ModuleSpec>;
 export function jsonSchemas(): Record<string, unknown> {
   return {
     'component.schema.json': z.toJSONSchema(ComponentRecipe, { io: 'input' }),
-    'profile.schema.json': z.toJSONSchema(ProfileRecipe, { io: 'input' }),
+    'profile.schema.json': z.toJSONSchema(ProfileFile, { io: 'input' }),
     'testsuite.schema.json': z.toJSONSchema(TestSuiteRecipe, { io: 'input' }),
   };
 }
