@@ -60,11 +60,12 @@ describe('modules in the plan', () => {
 
   it('static instead of dynamic: --add-module; configure and what follows change, no library or fetch stage does', () => {
     const t = copyTree();
-    editJson(path.join(t.recipes, 'profiles/ktls-brotli.json'), (j) => (j.components['ngx-brotli'].link = 'static'));
+    editJson(path.join(t.recipes, 'profiles/ktls-brotli.json'), (j) => (j.components.add['ngx-brotli'].link = 'static'));
     const base = resolvePlan(loadRecipes(t.recipes), 'ktls-brotli', { ...tc, patchesDir: t.patches });
     const plan2 = resolvePlan(loadRecipes(t.recipes), 'ktls-brotli', { ...tc, patchesDir: t.patches });
     expect(plan2.configureArgs).toContain('--add-module=../ngx_brotli-1.0.0rc');
-    expect(changed(plan, base)).toEqual(['configure:nginx', 'compile:nginx', 'install:nginx', 'verify', 'smoke', 'artifacts']);
+    // the nginx-debug twin is configured with the same modules: its stages change too
+    expect(changed(plan, base)).toEqual(['configure:nginx', 'compile:nginx', 'install:nginx', 'configure:nginx-debug', 'compile:nginx-debug', 'install:nginx-debug', 'verify', 'smoke', 'artifacts']);
   });
 
   it("a change to the module's own patch re-keys its patch stage and nginx's, not libbrotli", () => {
@@ -72,7 +73,7 @@ describe('modules in the plan', () => {
     const f = path.join(t.patches, 'ngx-brotli/1.0.0~rc/0001-find-separately-built-libbrotli.patch');
     writeFileSync(f, readFileSync(f, 'utf8').replace('Author: nginx-forge', 'Author: nginx-forge (edited)'));
     const plan2 = resolvePlan(loadRecipes(t.recipes), 'ktls-brotli', { ...tc, patchesDir: t.patches });
-    expect(changed(plan, plan2)).toEqual(['patch:ngx-brotli', 'configure:nginx', 'compile:nginx', 'install:nginx', 'verify', 'smoke', 'artifacts']);
+    expect(changed(plan, plan2)).toEqual(['patch:ngx-brotli', 'configure:nginx', 'compile:nginx', 'install:nginx', 'configure:nginx-debug', 'compile:nginx-debug', 'install:nginx-debug', 'verify', 'smoke', 'artifacts']);
   });
 
   it('the ktls profile has no module and no module stage', () => {
@@ -92,8 +93,8 @@ describe('module pins are validated', () => {
   it('dynamic without --with-compat, no link, a required library missing: each named with file and field', () => {
     const t = copyTree();
     editJson(path.join(t.recipes, 'profiles/ktls-brotli.json'), (j) => {
-      j.nginx.modules = j.nginx.modules.filter((m: string) => m !== '--with-compat');
-      delete j.components.brotli;
+      j.nginx = { modules: { remove: ['--with-compat'] } };
+      delete j.components.add.brotli;
     });
     const p = problemsOf(() => resolvePlan(loadRecipes(t.recipes), 'ktls-brotli', { patchesDir: t.patches }));
     expect(p).toEqual(
@@ -103,8 +104,8 @@ describe('module pins are validated', () => {
       ]),
     );
     editJson(path.join(t.recipes, 'profiles/ktls-brotli.json'), (j) => {
-      delete j.components['ngx-brotli'].link;
-      j.components.jemalloc.link = 'static';
+      delete j.components.add['ngx-brotli'].link;
+      j.components.change = { jemalloc: { link: 'static' } };
     });
     const q = problemsOf(() => resolvePlan(loadRecipes(t.recipes), 'ktls-brotli', { patchesDir: t.patches }));
     expect(q).toEqual(
