@@ -196,7 +196,7 @@ describe('extends: errors name the file and the field', () => {
     const p = problemsOf(dir);
     expect(p).toEqual(
       expect.arrayContaining([
-        expect.stringMatching(/^x-edits\.json: components\.remove\[0\]: "brotli" is not one of ktls's components \(.*ktls\.json\)/),
+        expect.stringMatching(/^x-edits\.json: components\.remove\[0\]: "brotli" is not one of ktls's components \(.*ktls\.json\), nothing to remove: it has nginx, openssl, .*; drop "brotli" from "remove"/),
         expect.stringMatching(/^x-edits\.json: components\.change\.brotli: "brotli" is not one of ktls's components .*goes in "add"/),
         expect.stringMatching(/^x-edits\.json: components\.add\.pcre2: "pcre2" is already one of ktls's components .*"change"/),
         expect.stringMatching(/^x-edits\.json: nginx\.modules\.remove\[0\]: "--with-debug" is not in ktls's nginx\.modules \(.*ktls\.json\), nothing to remove/),

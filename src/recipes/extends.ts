@@ -47,7 +47,7 @@ export function extendProfile(base: ProfileRecipe, baseFile: string, ext: Profil
   const components = new Map(Object.entries(structuredClone(base.components)));
   const edit = ext.components ?? {};
   for (const [i, name] of (edit.remove ?? []).entries()) {
-    if (!components.delete(name)) problems.push({ path: ['components', 'remove', i], message: `"${name}" is not one of ${of('components')} (${[...components.keys()].join(', ')}), nothing to remove` });
+    if (!components.delete(name)) problems.push({ path: ['components', 'remove', i], message: `"${name}" is not one of ${of('components')}, nothing to remove: it has ${Object.keys(base.components).join(', ')}; drop "${name}" from "remove"` });
   }
   for (const [name, change] of Object.entries(edit.change ?? {})) {
     const pin = components.get(name);
