@@ -1,6 +1,8 @@
 // `nginx-forge test` through the CLI: bad input and fetch problems are clear errors with their
 // exit codes (2, 3) before anything runs; the suite is verified by its tree hash on the way in.
-import { existsSync, mkdtempSync, rmSync, writeFileSync, chmodSync, mkdirSync, copyFileSync } from 'node:fs';
+// The one test that needs the real suite fetches it through the tool from the tests' mirror
+// (test/helpers/mirror.ts), or from its upstream URL when there is none (a user's clone).
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -8,8 +10,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { resolveMirror } from '../src/commands/test.ts';
 import { PROJECT_ROOT } from '../src/recipes/load.ts';
 import { CLI } from './helpers/builtNginx.ts';
+import { startServer } from './helpers/httpServer.ts';
+import { mirrorDescription, TEST_MIRROR, testMirror } from './helpers/mirror.ts';
+import { copyRecipes, editJson } from './helpers/recipes.ts';
 
-const MIRROR = process.env.NGINX_FORGE_TEST_MIRROR ?? path.resolve(PROJECT_ROOT, '..', 'shared', 'distfiles');
 const SNAPSHOT = 'nginx-tests-76bb761cdcaeb6cb024d605c2ef91bf8d8a602d7.tar.gz';
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -67,27 +71,50 @@ describe('nginx-forge test: errors before the suite runs', () => {
     mkdirSync(top, { recursive: true });
     writeFileSync(path.join(top, 'README'), 'not the suite\n');
     await execa('tar', ['-czf', path.join(mirror, SNAPSHOT), '-C', path.dirname(top), path.basename(top)]);
-    const r = await cli(['test', fakeNginx(home), '--mirror', mirror, '--no-distro'], home);
-    expect(r.exitCode).toBe(3);
-    expect(r.stderr).toMatch(/tree sha256 mismatch[\s\S]*expected: 497cbb0a74e904fb117fb23bd5c868eaf632741535194dc60a0f4651791913be/);
-    expect(r.stderr).toContain('could not fetch');
-    expect(existsSync(path.join(home, 'distfiles', 'tree-497cbb0a74e904fb117fb23bd5c868eaf632741535194dc60a0f4651791913be'))).toBe(false);
+    // hermetic: the recipe's upstream is a local server with the same wrong archive (with the
+    // network, the real upstream would succeed and the suite would run against the fake nginx)
+    const server = await startServer();
+    try {
+      server.on(`/${SNAPSHOT}`, { kind: 'bytes', body: readFileSync(path.join(mirror, SNAPSHOT)) });
+      const recipes = copyRecipes('nf-test-cmd-recipes-');
+      dirs.push(path.dirname(recipes));
+      editJson(path.join(recipes, 'testsuites', 'nginx-tests.json'), (j) => (j.artifact.urls = [`${server.url}/${SNAPSHOT}`]));
+      const r = await cli(['test', fakeNginx(home), '--recipes', recipes, '--mirror', mirror, '--no-distro'], home);
+      expect(r.exitCode).toBe(3);
+      expect(server.count(`/${SNAPSHOT}`)).toBeGreaterThan(0);
+      expect(r.stderr).toMatch(/tree sha256 mismatch[\s\S]*expected: 497cbb0a74e904fb117fb23bd5c868eaf632741535194dc60a0f4651791913be/);
+      expect(r.stderr).toContain('could not fetch');
+      expect(existsSync(path.join(home, 'distfiles', 'tree-497cbb0a74e904fb117fb23bd5c868eaf632741535194dc60a0f4651791913be'))).toBe(false);
+    } finally {
+      await server.close();
+    }
   });
 
-  it('--files matching no file: exit 2, with the suite fetched from the mirror and verified', async () => {
+  it('--files matching no file: exit 2, with the suite fetched (the tests\' mirror, else upstream) and verified', async () => {
     const home = tmp();
-    const mirror = path.join(home, 'mirror');
-    mkdirSync(mirror);
-    copyFileSync(path.join(MIRROR, SNAPSHOT), path.join(mirror, SNAPSHOT));
-    const r = await cli(['test', fakeNginx(home), '--mirror', path.relative(PROJECT_ROOT, mirror), '--files', 'nomatch*.t'], home);
-    expect(r.exitCode, r.stderr).toBe(2);
+    // a mirror directory is given relative to the working directory, as a user types it
+    const mirror = TEST_MIRROR && !/^[a-z][a-z0-9+.-]*:/i.test(TEST_MIRROR) ? path.relative(PROJECT_ROOT, TEST_MIRROR) : TEST_MIRROR;
+    const r = await cli(['test', fakeNginx(home), ...(mirror ? ['--mirror', mirror] : []), '--files', 'nomatch*.t'], home);
+    expect(r.exitCode, `suite from ${mirrorDescription()}:\n${r.stderr}`).toBe(2);
     expect(r.stderr).toContain('--files nomatch*.t: matches none of the suite\'s 492 files');
     expect(r.stderr).toMatch(/stored .*tree-497cbb0a/);
   });
 
   it('a relative --mirror directory is resolved against the working directory', () => {
-    expect(resolveMirror('../shared/distfiles')).toBe(path.resolve('../shared/distfiles'));
+    expect(resolveMirror('../mirror/distfiles')).toBe(path.resolve('../mirror/distfiles'));
     expect(resolveMirror('https://mirror.example/d')).toBe('https://mirror.example/d');
     expect(resolveMirror('/abs/dir')).toBe('/abs/dir');
+  });
+});
+
+describe('the tests\' mirror (test/helpers/mirror.ts): one decision for every test', () => {
+  it('NGINX_FORGE_TEST_MIRROR if set, else CI\'s distfiles folder if it exists, else none (upstream)', () => {
+    const home = tmp();
+    const ci = path.join(home, 'distfiles');
+    expect(testMirror({}, ci)).toBeUndefined(); // a user's clone: the recipes' upstream URLs
+    mkdirSync(ci);
+    expect(testMirror({}, ci)).toBe(ci);
+    expect(testMirror({ NGINX_FORGE_TEST_MIRROR: 'rel/dir' }, ci)).toBe(path.resolve('rel/dir'));
+    expect(testMirror({ NGINX_FORGE_TEST_MIRROR: 'http://127.0.0.1:1/d' }, ci)).toBe('http://127.0.0.1:1/d');
   });
 });

@@ -1,16 +1,15 @@
 // nginx's own test suite against the real ktls build, through the CLI as a user runs it:
 // the TLS, HTTP/2, gzip, rewrite/map/regex (http_location) and proxy files must all pass (exit 0), with the
-// suite fetched from the shared distfiles folder as a mirror (../shared/distfiles beside the
-// repository, as in CI; NGINX_FORGE_TEST_MIRROR overrides it) and verified by its tree hash.
+// suite fetched through the tool from the tests' mirror (test/helpers/mirror.ts: CI's distfiles
+// folder, NGINX_FORGE_TEST_MIRROR, or none: its upstream URL) and verified by its tree hash.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { SuiteReport } from '../src/nginxtests/report.ts';
-import { PROJECT_ROOT } from '../src/recipes/load.ts';
 import { builtNginx, forge, TEST_DISTFILES } from './helpers/builtNginx.ts';
+import { mirrorDescription, mirrorFlags } from './helpers/mirror.ts';
 
-const MIRROR = process.env.NGINX_FORGE_TEST_MIRROR ?? path.resolve(PROJECT_ROOT, '..', 'shared', 'distfiles');
 // nginx-tests has no regex*.t: regular expressions are tested in http_location*.t (regex
 // locations), rewrite*.t and map*.t (captures, regex maps), all through PCRE2 with JIT here
 const FILES = ['ssl*.t', 'h2*.t', 'gzip*.t', 'rewrite*.t', 'map*.t', 'http_location*.t', 'proxy*.t'];
@@ -19,12 +18,11 @@ afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })))
 
 describe('nginx-forge test (nginx-tests) on the ktls build', () => {
   it('runs the TLS, HTTP/2, gzip, rewrite/map/regex and proxy files with no failure', async () => {
-    expect(existsSync(MIRROR), `the shared distfiles folder ${MIRROR} (nginx-tests snapshot) must exist beside the repository`).toBe(true);
     const nginx = await builtNginx('ktls');
     const logs = mkdtempSync(path.join(os.tmpdir(), 'nf-nginxtests-e2e-'));
     dirs.push(logs);
-    const r = await forge(['test', nginx, '--profile', 'ktls', '--jobs', '2', '--json', '--mirror', MIRROR, '--logs', logs, '--files', ...FILES], {}, 30 * 60_000);
-    expect(r.exitCode, String(r.stderr).slice(-6000)).toBe(0);
+    const r = await forge(['test', nginx, '--profile', 'ktls', '--jobs', '2', '--json', ...mirrorFlags(), '--logs', logs, '--files', ...FILES], {}, 30 * 60_000);
+    expect(r.exitCode, `suite from ${mirrorDescription()}:\n${String(r.stderr).slice(-6000)}`).toBe(0);
     const report = JSON.parse(String(r.stdout)) as SuiteReport;
     expect(report.ok).toBe(true);
     expect(report.suite.treeSha256).toBe('497cbb0a74e904fb117fb23bd5c868eaf632741535194dc60a0f4651791913be');
@@ -46,7 +44,7 @@ describe('nginx-forge test (nginx-tests) on the ktls build', () => {
     expect(JSON.parse(readFileSync(path.join(logs, 'report.json'), 'utf8')).files).toEqual(report.files);
     // the table on stderr
     expect(String(r.stderr)).toMatch(/nginx-tests 76bb761cdcae \(2026-07-21\) against .* \(nginx\/1\.26\.3\): PASS/);
-    // the suite is in the shared store by its tree hash now
+    // the suite is in the test run's distfiles store by its tree hash now
     expect(existsSync(path.join(TEST_DISTFILES, 'tree-497cbb0a74e904fb117fb23bd5c868eaf632741535194dc60a0f4651791913be'))).toBe(true);
   }, 40 * 60_000);
 });

@@ -3,22 +3,20 @@
 // UndefinedBehaviorSanitizer (the libraries it shares with ktls come from the stage cache; no
 // jemalloc), verifies it against its own plan (no jemalloc check), and runs a few nginx-tests files
 // under the sanitizers with findings made fatal: no failure, no sanitizer line.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { SuiteReport } from '../src/nginxtests/report.ts';
-import { PROJECT_ROOT } from '../src/recipes/load.ts';
 import { forge, TEST_HOME, type SummaryJson } from './helpers/builtNginx.ts';
+import { mirrorDescription, mirrorFlags } from './helpers/mirror.ts';
 
-const MIRROR = process.env.NGINX_FORGE_TEST_MIRROR ?? path.resolve(PROJECT_ROOT, '..', 'shared', 'distfiles');
 const FILES = ['ssl.t', 'h2.t', 'gzip.t', 'rewrite.t', 'http_location.t', 'proxy.t'];
 
 describe('build --profile ktls-asan --test', () => {
   it('builds with ASan+UBSan and runs a few nginx-tests files under them: no failure, no sanitizer line', async () => {
-    expect(existsSync(MIRROR), `the shared distfiles folder ${MIRROR} (nginx-tests snapshot) must exist beside the repository`).toBe(true);
     const out = path.join(TEST_HOME, 'dist-ktls-asan');
-    const r = await forge(['build', '--profile', 'ktls-asan', '--no-smoke', '--json', '--out', out, '--mirror', MIRROR, '--test-files', ...FILES], {}, 40 * 60_000);
-    expect(r.exitCode, String(r.stderr).slice(-6000)).toBe(0);
+    const r = await forge(['build', '--profile', 'ktls-asan', '--no-smoke', '--json', '--out', out, ...mirrorFlags(), '--test-files', ...FILES], {}, 40 * 60_000);
+    expect(r.exitCode, `suite from ${mirrorDescription()}:\n${String(r.stderr).slice(-6000)}`).toBe(0);
     const s = JSON.parse(String(r.stdout)) as SummaryJson;
     const status = Object.fromEntries(s.stages.map((x) => [x.id, x.status]));
     expect(status['install:nginx']).not.toBe('skipped');

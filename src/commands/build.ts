@@ -1,12 +1,14 @@
-// `nginx-forge build`: runs the orchestrator and renders its events as a listr2 task tree
-// (live on a TTY; plain timestamped lines when not a TTY or under CI; silent with --json).
-import { Listr, PRESET_TIMESTAMP, type ListrTask } from 'listr2';
-import { runBuild, type BuildEvents, type BuildSummary, type StageResult } from '../pipeline/index.ts';
+// `nginx-forge build`: runs the orchestrator and renders its events: a live listr2 task tree on a
+// TTY; plain lines when not a TTY or under CI, each written when its event happens (plainReporter:
+// a stage's start and finish with the real time and duration, also while other subtrees run);
+// silent with --json.
+import { Listr, type ListrTask } from 'listr2';
+import { buildTargets, runBuild, type BuildEvents, type BuildSummary, type StageResult } from '../pipeline/index.ts';
 import { KINDS } from '../kinds.ts';
 import type { Progress } from '../pipeline/runner.ts';
 import { server, type BuildPlan } from '../plan.ts';
-import { UsageError } from '../errors.ts';
 import { plainOutput } from '../paths.ts';
+import { terminalSafe } from '../terminal.ts';
 import { displayPath } from '../recipes/load.ts';
 import { interruptible, planFromFlags, printJson, type PlanFlags } from './common.ts';
 
@@ -70,7 +72,7 @@ export function stageTitle(plan: BuildPlan, id: string): string {
  * component's source and library stages in a group of their own (the groups run side by side),
  * then every other stage in plan order.
  */
-export function buildView(plan: BuildPlan, opts: { plain?: boolean; plainEveryMs?: number } = {}): { tasks: ListrTask[]; events: BuildEvents; settle: () => void } {
+export function buildView(plan: BuildPlan): { tasks: ListrTask[]; events: BuildEvents; settle: () => void } {
   const d = new Map(plan.stages.map((s) => [s.id, deferred()]));
   const title = (id: string) => stageTitle(plan, id);
   const leaf = (id: string): ListrTask => ({
@@ -78,7 +80,7 @@ export function buildView(plan: BuildPlan, opts: { plain?: boolean; plainEveryMs
     task: async (_ctx, task) => {
       const x = d.get(id)!;
       x.onUpdate = (t) => (task.output = t);
-      if (!x.lastUpdate && !opts.plain) x.lastUpdate = WAITING;
+      if (!x.lastUpdate) x.lastUpdate = WAITING;
       if (x.lastUpdate) task.output = x.lastUpdate;
       const r = await x.promise;
       if (r.status === 'skipped') task.skip(`${title(id)}: ${r.detail ?? 'skipped'}`);
@@ -100,8 +102,6 @@ export function buildView(plan: BuildPlan, opts: { plain?: boolean; plainEveryMs
     },
     ...plan.stages.filter((s) => !grouped.includes(s)).map((s) => leaf(s.id)),
   ];
-  const lastPrinted = new Map<string, number>();
-  const every = opts.plainEveryMs ?? 30_000;
   const push = (id: string, text: string) => {
     const x = d.get(id);
     if (!x) return;
@@ -110,17 +110,8 @@ export function buildView(plan: BuildPlan, opts: { plain?: boolean; plainEveryMs
   };
   const events: BuildEvents = {
     update: push,
-    progress: (id, p) => {
-      // plain output (CI, pipes) gets a line per running stage at a steady interval, not every second
-      if (opts.plain) {
-        const now = Date.now();
-        if (now - (lastPrinted.get(id) ?? 0) < every) return;
-        lastPrinted.set(id, now);
-      }
-      push(id, opts.plain ? `${title(id)}: ${progressText(p)}` : progressText(p));
-    },
+    progress: (id, p) => push(id, progressText(p)),
     start: (id) => {
-      if (opts.plain) lastPrinted.set(id, Date.now());
       const x = d.get(id);
       if (x?.lastUpdate === WAITING) push(id, '');
     },
@@ -131,6 +122,92 @@ export function buildView(plan: BuildPlan, opts: { plain?: boolean; plainEveryMs
     for (const [id, x] of d) x.resolve({ id, status: 'skipped', seconds: 0, detail: 'not reached' });
   };
   return { tasks, events, settle };
+}
+
+/** "20:44:11" (UTC), the stamp of a plain line: the time of its event. */
+export const stamp = (ms: number): string => new Date(ms).toISOString().slice(11, 19);
+
+export interface PlainOptions {
+  /** a stage id's title, e.g. "configure nginx-debug" */
+  title: (id: string) => string;
+  /** writes one finished line (default: stderr) */
+  write?: (line: string) => void;
+  /** the clock (tests) */
+  now?: () => number;
+  /** a running stage's progress line at most this often (default 30 s) */
+  everyMs?: number;
+  /** a stage's own status lines (download progress, build steps) at most this often (default 1 s) */
+  updateMs?: number;
+}
+
+/**
+ * Plain progress (CI, pipes): one line per event, written when it happens and stamped with its
+ * time, whatever else runs beside it. A stage that runs gets "<title>: started" and
+ * "<title> [built 1m05s]" (its real duration); a restored one "<title> [cached]"; one not run
+ * "<title>: skipped (why)". While it runs: its progress every `everyMs`, and its own status
+ * lines at most every `updateMs` (of a burst, such as download progress, the newest is written
+ * when the interval is over, or before the stage's finish line). Every line carries the time it
+ * is written, which is the time of its event; nothing waits for another stage.
+ */
+export function plainReporter(opts: PlainOptions): BuildEvents {
+  const write = opts.write ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const now = opts.now ?? Date.now;
+  const every = opts.everyMs ?? 30_000;
+  const updateEvery = opts.updateMs ?? 1000;
+  const line = (id: string, text: string, at = now()) => write(`[${stamp(at)}] ${opts.title(id)}${text}`);
+  const lastProgress = new Map<string, number>();
+  const lastUpdate = new Map<string, number>();
+  const held = new Map<string, { text: string; timer: NodeJS.Timeout }>();
+  let failed = false;
+  const flush = (id: string) => {
+    const h = held.get(id);
+    if (!h) return;
+    clearTimeout(h.timer);
+    held.delete(id);
+    lastUpdate.set(id, now());
+    line(id, `: ${h.text}`);
+  };
+  return {
+    start: (id, info) => {
+      // a restored or skipped stage starts and ends at once: its end line says it all
+      if (!info.runs) return;
+      const at = now();
+      lastProgress.set(id, at);
+      line(id, ': started', at);
+    },
+    update: (id, text) => {
+      const at = now();
+      const since = at - (lastUpdate.get(id) ?? -Infinity);
+      if (since < updateEvery) {
+        // a burst (download progress): keep only the newest, written when the interval is over
+        const h = held.get(id);
+        const timer = h?.timer ?? setTimeout(() => flush(id), updateEvery - since);
+        timer.unref();
+        held.set(id, { text: terminalSafe(text), timer });
+        return;
+      }
+      lastUpdate.set(id, at);
+      line(id, `: ${terminalSafe(text)}`, at);
+    },
+    progress: (id, p) => {
+      const at = now();
+      if (at - (lastProgress.get(id) ?? 0) < every) return;
+      lastProgress.set(id, at);
+      flush(id);
+      line(id, `: ${progressText(p)}`);
+    },
+    end: (id, r) => {
+      flush(id);
+      if (r.status === 'skipped') line(id, `: skipped (${(r.detail ?? 'not needed').replace(/^skipped\s*\((.*)\)$/, '$1')})`);
+      else line(id, ` [${r.status}${r.status === 'built' ? ` ${clock(r.seconds)}` : ''}]`);
+    },
+    fail: (id, e) => {
+      flush(id);
+      // the first failure aborts the stages running beside it: those are stopped, not failed
+      line(id, failed ? ': stopped' : `: failed (${terminalSafe(String((e as Error)?.message ?? e).split('\n')[0]!)})`);
+      failed = true;
+    },
+  };
 }
 
 export function summaryJson(s: BuildSummary) {
@@ -149,23 +226,24 @@ export function summaryJson(s: BuildSummary) {
 
 export async function run(flags: BuildFlags): Promise<number> {
   const plan = planFromFlags(flags);
-  if (flags.until && !plan.stages.some((s) => s.id === flags.until)) {
-    throw new UsageError(`--until ${flags.until}: the plan has no such stage`, `stages of profile ${plan.profile}: ${plan.stages.map((s) => s.id).join(', ')}`);
-  }
-  const view = buildView(plan, { plain: plainOutput() });
-  const listr = new Listr(view.tasks, {
-    concurrent: false,
-    exitOnError: true,
-    renderer: 'default',
-    rendererOptions: { collapseSubtasks: false, showSubtasks: true },
-    fallbackRenderer: 'simple',
-    fallbackRendererCondition: plainOutput(),
-    fallbackRendererOptions: { timestamp: PRESET_TIMESTAMP },
-    silentRendererCondition: Boolean(flags.json),
-    // one interrupt path: interruptible() below, not listr2's own process.exit(127)
-    registerSignalListeners: false,
-  });
-  const rendering = listr.run().catch(() => undefined);
+  buildTargets(plan, flags.until); // an unknown --until stage: exit 2 with the plan's stage ids, before anything runs
+  // --json: nothing on stderr; plain: a line per event as it happens; a TTY: the live tree, whose
+  // top level runs side by side like the stages (nginx-debug's compile while nginx installs)
+  const live = !flags.json && !plainOutput();
+  const view = live ? buildView(plan) : undefined;
+  const events: BuildEvents = view?.events ?? (flags.json ? {} : plainReporter({ title: (id) => stageTitle(plan, id) }));
+  const rendering = view
+    ? new Listr(view.tasks, {
+        concurrent: true,
+        exitOnError: true,
+        renderer: 'default',
+        rendererOptions: { collapseSubtasks: false, showSubtasks: true },
+        // one interrupt path: interruptible() below, not listr2's own process.exit(127)
+        registerSignalListeners: false,
+      })
+        .run()
+        .catch(() => undefined)
+    : Promise.resolve();
   const summary = await interruptible('build', (signal) =>
     runBuild(
       plan,
@@ -183,10 +261,10 @@ export async function run(flags: BuildFlags): Promise<number> {
         ccache: flags.ccache,
         signal,
       },
-      view.events,
+      events,
     ),
   ).catch(async (e) => {
-    view.settle();
+    view?.settle();
     await rendering;
     throw e;
   });
@@ -198,7 +276,8 @@ export async function run(flags: BuildFlags): Promise<number> {
     const lines = [
       '',
       `nginx ${server(plan).version} (${plan.profile}) in ${summary.seconds}s: ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')}`,
-      `binary:    ${summary.binary}`,
+      // `--until` short of the installs built no binary
+      ...(summary.binary ? [`binary:    ${summary.binary}`] : []),
       ...Object.entries(summary.variants).map(([name, v]) => `${`${name}:`.padEnd(10)} ${v.binary}`),
       ...(summary.ccache ? [`ccache:    ${summary.ccache.hits} hits, ${summary.ccache.misses} misses (${(summary.ccache.hitRate * 100).toFixed(0)}% hit rate)`] : []),
       ...summary.artifacts.map((a) => `artifact:  ${displayPath(a)}`),

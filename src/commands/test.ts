@@ -23,7 +23,7 @@ export interface TestFlags {
   distro?: boolean;
 }
 
-/** A mirror given as a relative directory (e.g. ../shared/distfiles) becomes an absolute path. */
+/** A mirror given as a relative directory (e.g. ../mirror/distfiles) becomes an absolute path. */
 export function resolveMirror(m: string): string {
   return /^[a-z][a-z0-9+.-]*:/i.test(m) || path.isAbsolute(m) ? m : path.resolve(m);
 }

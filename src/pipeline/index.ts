@@ -7,7 +7,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { StageCache } from '../cache/index.ts';
-import { ExitCode, ForgeError } from '../errors.ts';
+import { ExitCode, ForgeError, UsageError } from '../errors.ts';
 import { markInUse } from '../lock.ts';
 import { distfilesDir, logsDir, stagesDir, stateDir, workDir } from '../paths.ts';
 import { server, type BuildPlan } from '../plan.ts';
@@ -33,6 +33,34 @@ export const installTargets = (plan: BuildPlan): string[] => binariesOf(plan).ma
 export function defaultTargets(plan: BuildPlan): string[] {
   const used = new Set(plan.stages.flatMap((s) => s.deps));
   return [...installTargets(plan), ...plan.stages.filter((s) => !used.has(s.id)).map((s) => s.id)];
+}
+
+/**
+ * What a build wants: `until` alone (`build --until <stage>`: that stage and what it needs, nothing
+ * else: `library:pcre2` builds no OpenSSL and no nginx), else the default targets. An id the plan
+ * does not have is a usage error (exit 2) that lists the plan's stage ids.
+ */
+export function buildTargets(plan: BuildPlan, until?: string): string[] {
+  if (until === undefined) return defaultTargets(plan);
+  if (!plan.stages.some((s) => s.id === until)) {
+    throw new UsageError(`--until ${until}: the plan of profile ${plan.profile} has no such stage`, `stage ids: ${plan.stages.map((s) => s.id).join(', ')} (\`nginx-forge plan --profile ${plan.profile} --graph\` draws them)`);
+  }
+  return [until];
+}
+
+/** The targets and every stage they depend on, transitively, in plan order (what runs when nothing is cached). Pure. */
+export function stageClosure(plan: BuildPlan, targets: string[]): string[] {
+  const byId = new Map(plan.stages.map((s) => [s.id, s]));
+  const seen = new Set<string>();
+  const visit = (id: string) => {
+    if (seen.has(id)) return;
+    const st = byId.get(id);
+    if (!st) throw new Error(`the plan has no stage ${id}`);
+    seen.add(id);
+    st.deps.forEach(visit);
+  };
+  targets.forEach(visit);
+  return plan.stages.filter((s) => seen.has(s.id)).map((s) => s.id);
 }
 
 export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events: BuildEvents = {}): Promise<BuildSummary> {
@@ -68,9 +96,9 @@ export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events:
     fetch: { distdir, mirrors: opts.mirrors, offline: opts.offline, distro: opts.distro, keysDir: path.join(plan.recipesDir, 'keys') },
     smoke: { vm: opts.smokeVm ?? 'auto', distdir, logDir },
   });
-  // the binaries are always wanted: the summary names them, packages wrap their install trees;
-  // `--until install:nginx` (bench) is nginx alone
-  const targets = opts.until ? [...(opts.until === installId ? [installId] : installTargets(plan)), opts.until] : defaultTargets(plan);
+  // `until` is that stage's closure alone (package: artifacts, bench: install:nginx); the summary
+  // names only the binaries that were built or restored
+  const targets = buildTargets(plan, opts.until);
   const estimates = firstBuildEstimates(plan);
   const skip: Record<string, string> = opts.smoke === false ? { smoke: 'skipped (--no-smoke)' } : {};
   let result: Awaited<ReturnType<typeof runGraph>>;

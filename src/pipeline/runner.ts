@@ -54,7 +54,8 @@ export interface Progress {
 }
 
 export interface RunnerEvents {
-  start?(id: string, info: { expected?: number }): void;
+  /** `runs`: the stage runs now (false: it is restored from the cache or not run, and ends at once) */
+  start?(id: string, info: { runs: boolean; expected?: number }): void;
   update?(id: string, text: string): void;
   progress?(id: string, p: Progress): void;
   end?(id: string, r: StageResult): void;
@@ -188,7 +189,7 @@ export async function runGraph(
   };
   for (const st of stages) {
     if (decision.get(st.id) !== 'cached') continue;
-    events.start?.(st.id, {});
+    events.start?.(st.id, { runs: false });
     outputs.set(st.id, restore(st.id));
     const r: StageResult = { id: st.id, status: 'cached', seconds: 0 };
     results.set(st.id, r);
@@ -285,7 +286,7 @@ export async function runGraph(
       try {
         signal.throwIfAborted();
         running.set(id, { started, log });
-        events.start?.(id, { expected: timings.get(id) });
+        events.start?.(id, { runs: true, expected: timings.get(id) });
         const impl = await implOf(st.kind);
         const mode = modeOf(st.kind);
         const ctx = (out: string): StageRunContext => ({
@@ -379,7 +380,7 @@ export async function runGraph(
   for (const st of stages) {
     const r = results.get(st.id)!;
     if (r.status === 'built' || decision.get(st.id) === 'cached') continue;
-    events.start?.(st.id, {});
+    events.start?.(st.id, { runs: false });
     events.end?.(st.id, r);
   }
   return { results, outputs };
