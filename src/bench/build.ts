@@ -20,7 +20,7 @@ import path from 'node:path';
 import { ForgeError } from '../errors.ts';
 import { run } from '../exec.ts';
 import { distfilesDir } from '../paths.ts';
-import type { BuildPlan, ComponentName } from '../plan.ts';
+import { server, serverInstall, stage, type BuildPlan, type ComponentName, type StageKind } from '../plan.ts';
 import { copiedOutputs, libraryCommands } from '../stages/library.ts';
 import type { BuildOptions, BuildSummary, StageResult } from '../pipeline/types.ts';
 import { planFromFlags, type PlanFlags } from '../commands/common.ts';
@@ -94,6 +94,9 @@ export interface BenchBuildOptions {
   /** skip the naive baseline (tests) */
   skipNaive?: boolean;
 }
+
+/** The kinds of a dependency's own stages: the nginx-only rebuild must restore them all. */
+const DEPENDENCY_KINDS = new Set<StageKind>(['fetch', 'extract', 'patch', 'library']);
 
 /** Modules tried, in order, for the nginx-only variant: the first one the profile lacks. */
 export const VARIANT_MODULES = ['--with-http_degradation_module', '--without-http_empty_gif_module'];
@@ -176,7 +179,7 @@ export async function benchBuild(o: BenchBuildOptions): Promise<BuildBenchResult
     jobs,
     out: path.join(scratch, 'out'),
     smoke: false,
-    until: 'install:nginx',
+    until: serverInstall(plan),
     signal: o.signal,
   };
   let variantChange = '';
@@ -200,7 +203,7 @@ export async function benchBuild(o: BenchBuildOptions): Promise<BuildBenchResult
 
     await forge('cold', 'cold build: empty stage cache, sources from the distfiles store', plan, true);
     const warm = await forge('warm', 'warm rebuild: same plan, nothing changed', plan, false);
-    const unexpected = (warm.built ?? []).filter((id) => !id.startsWith('fetch:'));
+    const unexpected = (warm.built ?? []).filter((id) => stage(plan, id).kind !== 'fetch');
     if (unexpected.length) warnings.push(`warm rebuild ran stages it should have restored: ${unexpected.join(', ')}`);
 
     const variant = variantRecipes(plan.recipesDir, plan.profile, path.join(scratch, 'recipes'));
@@ -210,7 +213,10 @@ export async function benchBuild(o: BenchBuildOptions): Promise<BuildBenchResult
     const changed = depStages.filter((s) => vplan.stages.find((v) => v.id === s.id)?.key !== s.key).map((s) => s.id);
     if (changed.length) warnings.push(`the variant changed dependency stage keys too: ${changed.join(', ')}`);
     const only = await forge('nginx-only', `nginx-only rebuild: ${variant.change}`, vplan, false, [variant.change]);
-    const depsBuilt = (only.built ?? []).filter((id) => /^(library|fetch|extract|patch):(?!nginx)/.test(id));
+    const depsBuilt = (only.built ?? []).filter((id) => {
+      const st = stage(vplan, id);
+      return DEPENDENCY_KINDS.has(st.kind) && st.component !== server(vplan).name;
+    });
     if (depsBuilt.length) warnings.push(`nginx-only rebuild rebuilt dependency stages: ${depsBuilt.join(', ')}`);
 
     if (!o.skipNaive) {
@@ -350,7 +356,7 @@ export async function naiveBuild(
  * so only nginx compiles and links.
  */
 export async function nginxCompileLink(ws: string, plan: BuildPlan, jobs: number, signal?: AbortSignal): Promise<void> {
-  const nginx = plan.components.find((x) => x.role === 'server')!;
+  const nginx = server(plan);
   const objs = path.join(ws, nginx.topdir, 'objs');
   const removeObjects = (dir: string): void => {
     for (const e of readdirSync(dir, { withFileTypes: true })) {

@@ -10,6 +10,7 @@
 //                 (SIZE lines from the recipes, or from verified copies in the distfiles store)
 import path from 'node:path';
 import { runBuild, type BuildEvents } from '../pipeline/index.ts';
+import { stageId } from '../plan.ts';
 import { buildDebs, debPackageName, debVersion } from '../package/deb.ts';
 import { buildModuleDebs } from '../package/modules.ts';
 import { buildRpm } from '../package/rpm.ts';
@@ -55,7 +56,7 @@ export async function run(flags: PackageFlags): Promise<number> {
     end: (id, r) => say(flags, `${plainOutput() ? `[${new Date().toISOString().slice(11, 19)}] ` : ''}${id.padEnd(18)} ${r.status}${r.status === 'built' ? ` ${r.seconds}s` : ''}${r.detail && r.status !== 'cached' && !r.detail.startsWith(r.status) ? ` (${r.detail})` : r.detail && r.status === 'skipped' ? ` (${r.detail.replace(/^skipped\s*/, '').replace(/^\((.*)\)$/, '$1')})` : ''}`),
   };
   const summary = await interruptible('package', (signal) =>
-    runBuild(plan, { distdir: flags.distdir, mirrors: flags.mirror, offline: flags.offline, distro: flags.distro, out, smoke: false, until: 'artifacts', signal }, events),
+    runBuild(plan, { distdir: flags.distdir, mirrors: flags.mirror, offline: flags.offline, distro: flags.distro, out, smoke: false, until: stageId('artifacts'), signal }, events),
   );
   const logDir = path.join(logsDir(), `${plan.profile}-${plan.planHash.slice(0, 12)}`);
   const variants = Object.fromEntries(Object.entries(summary.variants).map(([name, v]) => [name, v.binary]));
