@@ -344,9 +344,9 @@ export async function naiveBuild(
     });
   }
   mkdirSync(deps, { recursive: true });
-  await step('nginx ./configure', () => run(ctx(src('nginx')), './configure', plan.configureArgs));
-  await step('nginx make (builds OpenSSL and PCRE2 in-tree)', () => run(ctx(src('nginx')), 'make', [`-j${jobs}`]));
-  await step('nginx make install', () => run(ctx(src('nginx')), 'make', ['install', `DESTDIR=${path.join(ws, 'root')}`]));
+  await step('nginx ./configure', () => run(ctx(src(server(plan).name)), './configure', plan.configureArgs));
+  await step('nginx make (builds OpenSSL and PCRE2 in-tree)', () => run(ctx(src(server(plan).name)), 'make', [`-j${jobs}`]));
+  await step('nginx make install', () => run(ctx(src(server(plan).name)), 'make', ['install', `DESTDIR=${path.join(ws, 'root')}`]));
   return steps;
 }
 
