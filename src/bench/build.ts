@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ForgeError } from '../errors.ts';
 import { run } from '../exec.ts';
-import { distfilesDir } from '../paths.ts';
+import { fetchOptionsOf, type FetchFlags } from '../flags/fetch.ts';
 import { server, serverInstall, stage, type BuildPlan, type ComponentName, type StageKind } from '../plan.ts';
 import { copiedOutputs, libraryCommands } from '../stages/library.ts';
 import type { BuildOptions, BuildSummary, StageResult } from '../pipeline/types.ts';
@@ -76,12 +76,7 @@ export interface BuildBenchResult {
   warnings: string[];
 }
 
-export interface BenchBuildFlags extends PlanFlags {
-  distdir?: string;
-  mirror?: string[];
-  offline?: boolean;
-  distro?: boolean;
-}
+export interface BenchBuildFlags extends PlanFlags, FetchFlags {}
 
 export interface BenchBuildOptions {
   flags: BenchBuildFlags;
@@ -165,17 +160,16 @@ export async function benchBuild(o: BenchBuildOptions): Promise<BuildBenchResult
   const machine = machineInfo(['cc', 'make', 'cmake']);
   const jobs = o.jobs ?? os.availableParallelism();
   const plan = planFromFlags(o.flags);
-  const distdir = distfilesDir(o.flags.distdir);
+  // resolved before NGINX_FORGE_HOME points at the scratch home: the user's store is used
+  const fetch = fetchOptionsOf(o.flags);
+  const distdir = fetch.distdir;
   const runBuild = o.runBuild ?? (await import('../pipeline/index.ts')).runBuild;
 
   const prevHome = process.env.NGINX_FORGE_HOME;
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'nginx-forge-bench-build-'));
   const scenarios: Scenario[] = [];
   const buildOpts: BuildOptions = {
-    distdir,
-    mirrors: o.flags.mirror,
-    offline: o.flags.offline,
-    distro: o.flags.distro,
+    ...fetch,
     jobs,
     out: path.join(scratch, 'out'),
     smoke: false,

@@ -2,6 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { interruptible, printJson, type PlanFlags } from './common.ts';
+import type { FetchFlags } from '../flags/fetch.ts';
 import { plainOutput } from '../paths.ts';
 import { displayPath } from '../recipes/load.ts';
 import { UsageError } from '../errors.ts';
@@ -43,11 +44,7 @@ export async function serve(nginx: string, flags: ServeFlags = {}): Promise<numb
   return 0;
 }
 
-export interface BenchBuildFlags extends PlanFlags {
-  distdir?: string;
-  mirror?: string[];
-  offline?: boolean;
-  distro?: boolean;
+export interface BenchBuildFlags extends PlanFlags, FetchFlags {
   json?: boolean;
   results?: string;
 }

@@ -8,13 +8,10 @@ import { server, type BuildPlan } from '../plan.ts';
 import { UsageError } from '../errors.ts';
 import { plainOutput } from '../paths.ts';
 import { displayPath } from '../recipes/load.ts';
+import { fetchOptionsOf, type FetchFlags } from '../flags/fetch.ts';
 import { interruptible, planFromFlags, printJson, type PlanFlags } from './common.ts';
 
-export interface BuildFlags extends PlanFlags {
-  distdir?: string;
-  mirror?: string[];
-  offline?: boolean;
-  distro?: boolean;
+export interface BuildFlags extends PlanFlags, FetchFlags {
   jobs?: string;
   out: string;
   force?: boolean;
@@ -170,10 +167,7 @@ export async function run(flags: BuildFlags): Promise<number> {
     runBuild(
       plan,
       {
-        distdir: flags.distdir,
-        mirrors: flags.mirror,
-        offline: flags.offline,
-        distro: flags.distro,
+        ...fetchOptionsOf(flags),
         jobs: flags.jobs ? Number(flags.jobs) : undefined,
         out: flags.out,
         force: flags.force,
