@@ -23,7 +23,7 @@ import { fetchOptionsOf, type FetchFlags } from '../flags/fetch.ts';
 import { server, serverInstall, stage, type BuildPlan, type ComponentName, type StageKind } from '../plan.ts';
 import { copiedOutputs, libraryCommands } from '../stages/library.ts';
 import type { BuildOptions, BuildSummary, StageResult } from '../pipeline/types.ts';
-import { planFromFlags, type PlanFlags } from '../commands/common.ts';
+import { planFromFlags, type PlanFlags } from '../flags/plan.ts';
 import { loadSample, machineInfo, type LoadSample, type MachineInfo } from './machine.ts';
 
 export const BUILD_SCHEMA = 'nginx-forge/bench-build@1';

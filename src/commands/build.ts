@@ -9,7 +9,8 @@ import { UsageError } from '../errors.ts';
 import { plainOutput } from '../paths.ts';
 import { displayPath } from '../recipes/load.ts';
 import { fetchOptionsOf, type FetchFlags } from '../flags/fetch.ts';
-import { interruptible, planFromFlags, printJson, type PlanFlags } from './common.ts';
+import { planFromFlags, type PlanFlags } from '../flags/plan.ts';
+import { interruptible, printJson } from './common.ts';
 
 export interface BuildFlags extends PlanFlags, FetchFlags {
   jobs?: string;

@@ -8,7 +8,8 @@ import { combineErrors, pool } from '../fetch/plan.ts';
 import { plainOutput } from '../paths.ts';
 import path from 'node:path';
 import { fetchOptionsOf, type FetchFlags } from '../flags/fetch.ts';
-import { interruptible, planFromFlags, type PlanFlags } from './common.ts';
+import { planFromFlags, type PlanFlags } from '../flags/plan.ts';
+import { interruptible } from './common.ts';
 import { MAX_FETCH_JOBS } from './validate.ts';
 
 export { fetchPlanSources, type PlanSources } from '../fetch/plan.ts';

@@ -18,7 +18,8 @@ import { updateSha256Sums } from '../package/common.ts';
 import { writeFreebsdPort } from '../package/freebsd.ts';
 import { logsDir, plainOutput } from '../paths.ts';
 import { fetchOptionsOf, type FetchFlags } from '../flags/fetch.ts';
-import { interruptible, planFromFlags, printJson, type PlanFlags } from './common.ts';
+import { planFromFlags, type PlanFlags } from '../flags/plan.ts';
+import { interruptible, printJson } from './common.ts';
 import { displayPath as shown } from '../recipes/load.ts';
 
 export interface PackageFlags extends PlanFlags, FetchFlags {
