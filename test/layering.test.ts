@@ -49,5 +49,10 @@ describe('layering', () => {
     it('bench/ imports nothing of commands/ (the plan from flags is flags/plan.ts, the fetch flags flags/fetch.ts)', () => {
       expect(arrows(g, /^bench\//, /^commands\//)).toEqual([]);
     });
+    it('packaging and bench import nothing of stages/ (the library commands they write or run are recipes/commands.ts, pure)', () => {
+      expect(arrows(g, /^(package|bench)\//, /^stages\//)).toEqual([]);
+      const [closure] = Object.values(importClosures(['recipes/commands.ts']));
+      expect(closure!.filter((f) => /^(stages|pipeline)\/|^exec\.ts$/.test(f))).toEqual([]);
+    });
   });
 });

@@ -21,7 +21,7 @@ import { ForgeError } from '../errors.ts';
 import { run } from '../exec.ts';
 import { fetchOptionsOf, type FetchFlags } from '../flags/fetch.ts';
 import { server, serverInstall, stage, type BuildPlan, type ComponentName, type StageKind } from '../plan.ts';
-import { copiedOutputs, libraryCommands } from '../stages/library.ts';
+import { copiedOutputs, libraryCommands } from '../recipes/commands.ts';
 import type { BuildOptions, BuildSummary, StageResult } from '../pipeline/types.ts';
 import { planFromFlags, type PlanFlags } from '../flags/plan.ts';
 import { loadSample, machineInfo, type LoadSample, type MachineInfo } from './machine.ts';

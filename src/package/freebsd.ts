@@ -31,7 +31,7 @@ import path from 'node:path';
 import { UsageError } from '../errors.ts';
 import { checkStore } from '../fetch/store.ts';
 import { component, server, tlsLibrary, type BuildPlan } from '../plan.ts';
-import { copiedOutputs, libraryCommands } from '../stages/library.ts';
+import { copiedOutputs, libraryCommands } from '../recipes/commands.ts';
 import { TEMP_PATHS } from '../recipes/resolve.ts';
 import type { Artifact } from '../recipes/schema.ts';
 import { sourceDateEpoch, wrap } from './common.ts';
