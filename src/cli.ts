@@ -1,8 +1,8 @@
 // Command table. Each command lives in commands/<name>.ts, imported only when it runs.
 // The one error handler below turns typed errors into messages and exit codes.
 import { Command, CommanderError, Option } from 'commander';
-import { addPlanOptions, addTestOptions } from './commands/options.ts';
-import { checkPaths, MAX_BUILD_JOBS, MAX_FETCH_JOBS, parseArchive, parseByteSize, parseCiphers, parseDuration, parseMirror, parseTestGlob, positiveInt, positiveSeconds } from './commands/validate.ts';
+import { addFetchOptions as fetchOptions, addPlanOptions, addTestOptions } from './commands/options.ts';
+import { checkPaths, MAX_BUILD_JOBS, MAX_FETCH_JOBS, parseArchive, parseByteSize, parseCiphers, parseDuration, parseTestGlob, positiveInt, positiveSeconds } from './commands/validate.ts';
 import { ExitCode, exitCodesHelp, isForgeError, RecipeError } from './errors.ts';
 import { terminalSafe } from './terminal.ts';
 
@@ -20,13 +20,6 @@ function lazy(name: string, fn: string = 'run'): (...args: unknown[]) => Promise
     if (code !== 0) process.exitCode = code;
   };
 }
-
-const fetchOptions = (cmd: Command) =>
-  cmd
-    .option('--distdir <dir>', 'distfiles store (content-addressed; default: <state>/distfiles)')
-    .option('--mirror <url...>', 'try this mirror before upstream (repeatable; files looked up by name): http(s)://, file:// or an absolute path', parseMirror)
-    .option('--offline', 'open no network connection; use only the distfiles store')
-    .option('--no-distro', 'do not look for sources in the host\'s distro archive (apt sources)');
 
 export function program(): Command {
   const prog = new Command('nginx-forge')

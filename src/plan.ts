@@ -190,6 +190,11 @@ export function server(plan: BuildPlan): PlanComponent {
   return c;
 }
 
+/** The install stage of nginx's own (production) binary, e.g. "install:nginx". */
+export function serverInstall(plan: BuildPlan): string {
+  return stageId('install', server(plan).name);
+}
+
 /** The TLS library (role "tls"), when the profile has one. */
 export function tlsLibrary(plan: BuildPlan): PlanComponent | undefined {
   return plan.components.find((x) => x.role === 'tls');

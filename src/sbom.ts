@@ -12,7 +12,7 @@
 //     with the patch (id, sha256, patch set) as the detail. Without it a CPE-matching scanner would
 //     report the patched CVEs of nginx 1.26.3 and OpenSSL 3.5.7 as open.
 import { PackageURL } from 'packageurl-js';
-import { component, type BuildPlan, type PlanComponent, type PlanPatch, type PlanPatchSet } from './plan.ts';
+import { component, server, type BuildPlan, type PlanComponent, type PlanPatch, type PlanPatchSet } from './plan.ts';
 import type { Artifact } from './recipes/schema.ts';
 
 export interface SbomInput {
@@ -72,7 +72,7 @@ const vulnSource = (id: string) => ({ name: 'NVD', url: `https://nvd.nist.gov/vu
 
 export function cyclonedx(input: SbomInput) {
   const { plan } = input;
-  const nginx = component(plan, 'nginx');
+  const nginx = server(plan);
   const serial = uuidFrom(plan.planHash);
   const bomLink = (ref: string) => `urn:cdx:${serial}/1#${encodeURIComponent(ref)}`;
   const appRef = `nginx-forge:${plan.profile}`;
@@ -180,7 +180,7 @@ export function cyclonedx(input: SbomInput) {
       component: {
         type: 'application',
         'bom-ref': appRef,
-        name: 'nginx',
+        name: nginx.name,
         version: nginx.version,
         description: `nginx built by nginx-forge, profile ${plan.profile}`,
         hashes: [{ alg: 'SHA-256', content: input.binarySha }],

@@ -13,7 +13,7 @@ import { humanBytes, interleave } from '../src/bench/serve.ts';
 import { barChart, escapeXml, niceStep } from '../src/bench/svg.ts';
 import type { BuildPlan } from '../src/plan.ts';
 import type { BuildOptions, BuildSummary } from '../src/pipeline/types.ts';
-import { planFromFlags } from '../src/commands/common.ts';
+import { planFromFlags } from '../src/flags/plan.ts';
 import { BUILTIN_RECIPES } from '../src/recipes/load.ts';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'bench-units-'));

@@ -15,6 +15,11 @@ function importGraph(): Map<string, string[]> {
   return new Map(Object.entries(r.metafile.inputs).map(([f, i]) => [f, i.imports.filter((x) => !x.external).map((x) => x.path)]));
 }
 
+/** The imports from modules matching `from` of modules matching `to`, as "a -> b" lines. */
+function arrows(g: Map<string, string[]>, from: RegExp, to: RegExp): string[] {
+  return [...g].filter(([m]) => from.test(m)).flatMap(([m, deps]) => deps.filter((d) => to.test(d)).map((d) => `${m} -> ${d}`));
+}
+
 describe('layering', () => {
   it('no import circles in src/', () => {
     const g = importGraph();
@@ -37,5 +42,17 @@ describe('layering', () => {
   it('the planner (recipes/resolve.ts) reaches nothing of the runner, the stages or packaging', () => {
     const [closure] = Object.values(importClosures(['recipes/resolve.ts']));
     expect(closure!.filter((f) => /^(pipeline|stages|package|smoke|bench|commands)\//.test(f))).toEqual([]);
+  });
+
+  describe('shared pieces sit below the modules that share them', () => {
+    const g = importGraph();
+    it('bench/ imports nothing of commands/ (the plan from flags is flags/plan.ts, the fetch flags flags/fetch.ts)', () => {
+      expect(arrows(g, /^bench\//, /^commands\//)).toEqual([]);
+    });
+    it('packaging and bench import nothing of stages/ (the library commands they write or run are recipes/commands.ts, pure)', () => {
+      expect(arrows(g, /^(package|bench)\//, /^stages\//)).toEqual([]);
+      const [closure] = Object.values(importClosures(['recipes/commands.ts']));
+      expect(closure!.filter((f) => /^(stages|pipeline)\/|^exec\.ts$/.test(f))).toEqual([]);
+    });
   });
 });

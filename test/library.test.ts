@@ -8,7 +8,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { StageError } from '../src/errors.ts';
-import { buildLibrary, copiedOutputs, libraryCommands } from '../src/stages/library.ts';
+import { buildLibrary } from '../src/stages/library.ts';
+import { copiedOutputs, libraryCommands } from '../src/recipes/commands.ts';
 
 const plan = resolvePlan(loadRecipes(), 'ktls');
 const atomic = resolvePlan(loadRecipes(), 'ktls-libatomic');

@@ -7,7 +7,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, readlinkSync } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { planFromFlags } from '../src/commands/common.ts';
+import { planFromFlags } from '../src/flags/plan.ts';
 import { copyRoot, minbaseRoot, removeRoot, shInChroot } from '../src/package/chroot.ts';
 import { buildDeb, debFields, debPackageName, debVersion } from '../src/package/deb.ts';
 import { lintian } from '../src/package/lintian.ts';

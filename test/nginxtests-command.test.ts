@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
-import { resolveMirror } from '../src/commands/test.ts';
+import { resolveMirror } from '../src/flags/fetch.ts';
 import { PROJECT_ROOT } from '../src/recipes/load.ts';
 import { CLI } from './helpers/builtNginx.ts';
 import { startServer } from './helpers/httpServer.ts';

@@ -2,7 +2,7 @@
 // unit, the RPM spec and %files. The packages themselves are built in the e2e tests
 // (package-deb.e2e.test.ts, package-rpm.e2e.test.ts), where `nginx -t` runs on this configuration.
 import { describe, expect, it } from 'vitest';
-import { planFromFlags } from '../src/commands/common.ts';
+import { planFromFlags } from '../src/flags/plan.ts';
 import { installPaths } from '../src/recipes/resolve.ts';
 import { confInput, exampleTlsServer, shippedTlsHttp, ktlsHttpConf, KTLS_TLS12_CIPHERS, nginxConf, shippedConf, tlsSnippet } from '../src/package/conf/nginx.ts';
 import { logrotate, systemdUnit } from '../src/package/service.ts';

@@ -8,7 +8,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { planFromFlags } from '../src/commands/common.ts';
+import { planFromFlags } from '../src/flags/plan.ts';
 import type { BuildPlan } from '../src/plan.ts';
 import { copyRoot, minbaseRoot, removeRoot, shInChroot } from '../src/package/chroot.ts';
 import { copyrightLines, dep5License, updateSha256Sums } from '../src/package/common.ts';

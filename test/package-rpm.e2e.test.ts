@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { planFromFlags } from '../src/commands/common.ts';
+import { planFromFlags } from '../src/flags/plan.ts';
 import type { BuildPlan } from '../src/plan.ts';
 import { copyRoot, minbaseRoot, removeRoot, shInChroot } from '../src/package/chroot.ts';
 import { buildRpm, rpmlint, type RpmResult } from '../src/package/rpm.ts';

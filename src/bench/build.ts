@@ -19,11 +19,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { ForgeError } from '../errors.ts';
 import { run } from '../exec.ts';
-import { distfilesDir } from '../paths.ts';
-import type { BuildPlan, ComponentName } from '../plan.ts';
-import { copiedOutputs, libraryCommands } from '../stages/library.ts';
+import { fetchOptionsOf, type FetchFlags } from '../flags/fetch.ts';
+import { server, serverInstall, stage, type BuildPlan, type ComponentName, type StageKind } from '../plan.ts';
+import { copiedOutputs, libraryCommands } from '../recipes/commands.ts';
 import type { BuildOptions, BuildSummary, StageResult } from '../pipeline/types.ts';
-import { planFromFlags, type PlanFlags } from '../commands/common.ts';
+import { planFromFlags, type PlanFlags } from '../flags/plan.ts';
 import { loadSample, machineInfo, type LoadSample, type MachineInfo } from './machine.ts';
 
 export const BUILD_SCHEMA = 'nginx-forge/bench-build@1';
@@ -76,12 +76,7 @@ export interface BuildBenchResult {
   warnings: string[];
 }
 
-export interface BenchBuildFlags extends PlanFlags {
-  distdir?: string;
-  mirror?: string[];
-  offline?: boolean;
-  distro?: boolean;
-}
+export interface BenchBuildFlags extends PlanFlags, FetchFlags {}
 
 export interface BenchBuildOptions {
   flags: BenchBuildFlags;
@@ -94,6 +89,9 @@ export interface BenchBuildOptions {
   /** skip the naive baseline (tests) */
   skipNaive?: boolean;
 }
+
+/** The kinds of a dependency's own stages: the nginx-only rebuild must restore them all. */
+const DEPENDENCY_KINDS = new Set<StageKind>(['fetch', 'extract', 'patch', 'library']);
 
 /** Modules tried, in order, for the nginx-only variant: the first one the profile lacks. */
 export const VARIANT_MODULES = ['--with-http_degradation_module', '--without-http_empty_gif_module'];
@@ -162,21 +160,20 @@ export async function benchBuild(o: BenchBuildOptions): Promise<BuildBenchResult
   const machine = machineInfo(['cc', 'make', 'cmake']);
   const jobs = o.jobs ?? os.availableParallelism();
   const plan = planFromFlags(o.flags);
-  const distdir = distfilesDir(o.flags.distdir);
+  // resolved before NGINX_FORGE_HOME points at the scratch home: the user's store is used
+  const fetch = fetchOptionsOf(o.flags);
+  const distdir = fetch.distdir;
   const runBuild = o.runBuild ?? (await import('../pipeline/index.ts')).runBuild;
 
   const prevHome = process.env.NGINX_FORGE_HOME;
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'nginx-forge-bench-build-'));
   const scenarios: Scenario[] = [];
   const buildOpts: BuildOptions = {
-    distdir,
-    mirrors: o.flags.mirror,
-    offline: o.flags.offline,
-    distro: o.flags.distro,
+    ...fetch,
     jobs,
     out: path.join(scratch, 'out'),
     smoke: false,
-    until: 'install:nginx',
+    until: serverInstall(plan),
     signal: o.signal,
   };
   let variantChange = '';
@@ -200,7 +197,7 @@ export async function benchBuild(o: BenchBuildOptions): Promise<BuildBenchResult
 
     await forge('cold', 'cold build: empty stage cache, sources from the distfiles store', plan, true);
     const warm = await forge('warm', 'warm rebuild: same plan, nothing changed', plan, false);
-    const unexpected = (warm.built ?? []).filter((id) => !id.startsWith('fetch:'));
+    const unexpected = (warm.built ?? []).filter((id) => stage(plan, id).kind !== 'fetch');
     if (unexpected.length) warnings.push(`warm rebuild ran stages it should have restored: ${unexpected.join(', ')}`);
 
     const variant = variantRecipes(plan.recipesDir, plan.profile, path.join(scratch, 'recipes'));
@@ -210,7 +207,10 @@ export async function benchBuild(o: BenchBuildOptions): Promise<BuildBenchResult
     const changed = depStages.filter((s) => vplan.stages.find((v) => v.id === s.id)?.key !== s.key).map((s) => s.id);
     if (changed.length) warnings.push(`the variant changed dependency stage keys too: ${changed.join(', ')}`);
     const only = await forge('nginx-only', `nginx-only rebuild: ${variant.change}`, vplan, false, [variant.change]);
-    const depsBuilt = (only.built ?? []).filter((id) => /^(library|fetch|extract|patch):(?!nginx)/.test(id));
+    const depsBuilt = (only.built ?? []).filter((id) => {
+      const st = stage(vplan, id);
+      return DEPENDENCY_KINDS.has(st.kind) && st.component !== server(vplan).name;
+    });
     if (depsBuilt.length) warnings.push(`nginx-only rebuild rebuilt dependency stages: ${depsBuilt.join(', ')}`);
 
     if (!o.skipNaive) {
@@ -338,9 +338,9 @@ export async function naiveBuild(
     });
   }
   mkdirSync(deps, { recursive: true });
-  await step('nginx ./configure', () => run(ctx(src('nginx')), './configure', plan.configureArgs));
-  await step('nginx make (builds OpenSSL and PCRE2 in-tree)', () => run(ctx(src('nginx')), 'make', [`-j${jobs}`]));
-  await step('nginx make install', () => run(ctx(src('nginx')), 'make', ['install', `DESTDIR=${path.join(ws, 'root')}`]));
+  await step('nginx ./configure', () => run(ctx(src(server(plan).name)), './configure', plan.configureArgs));
+  await step('nginx make (builds OpenSSL and PCRE2 in-tree)', () => run(ctx(src(server(plan).name)), 'make', [`-j${jobs}`]));
+  await step('nginx make install', () => run(ctx(src(server(plan).name)), 'make', ['install', `DESTDIR=${path.join(ws, 'root')}`]));
   return steps;
 }
 
@@ -350,7 +350,7 @@ export async function naiveBuild(
  * so only nginx compiles and links.
  */
 export async function nginxCompileLink(ws: string, plan: BuildPlan, jobs: number, signal?: AbortSignal): Promise<void> {
-  const nginx = plan.components.find((x) => x.role === 'server')!;
+  const nginx = server(plan);
   const objs = path.join(ws, nginx.topdir, 'objs');
   const removeObjects = (dir: string): void => {
     for (const e of readdirSync(dir, { withFileTypes: true })) {

@@ -1,7 +1,9 @@
 // bench serve / bench build: parse flags, run, print, write results (JSON + chart + markdown).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { interruptible, printJson, type PlanFlags } from './common.ts';
+import type { PlanFlags } from '../flags/plan.ts';
+import { interruptible, printJson } from './common.ts';
+import type { FetchFlags } from '../flags/fetch.ts';
 import { plainOutput } from '../paths.ts';
 import { displayPath } from '../recipes/load.ts';
 import { UsageError } from '../errors.ts';
@@ -43,11 +45,7 @@ export async function serve(nginx: string, flags: ServeFlags = {}): Promise<numb
   return 0;
 }
 
-export interface BenchBuildFlags extends PlanFlags {
-  distdir?: string;
-  mirror?: string[];
-  offline?: boolean;
-  distro?: boolean;
+export interface BenchBuildFlags extends PlanFlags, FetchFlags {
   json?: boolean;
   results?: string;
 }

@@ -10,13 +10,11 @@ import { server, type BuildPlan } from '../plan.ts';
 import { plainOutput } from '../paths.ts';
 import { terminalSafe } from '../terminal.ts';
 import { displayPath } from '../recipes/load.ts';
-import { interruptible, planFromFlags, printJson, type PlanFlags } from './common.ts';
+import { fetchOptionsOf, type FetchFlags } from '../flags/fetch.ts';
+import { planFromFlags, type PlanFlags } from '../flags/plan.ts';
+import { interruptible, printJson } from './common.ts';
 
-export interface BuildFlags extends PlanFlags {
-  distdir?: string;
-  mirror?: string[];
-  offline?: boolean;
-  distro?: boolean;
+export interface BuildFlags extends PlanFlags, FetchFlags {
   jobs?: string;
   out: string;
   force?: boolean;
@@ -248,10 +246,7 @@ export async function run(flags: BuildFlags): Promise<number> {
     runBuild(
       plan,
       {
-        distdir: flags.distdir,
-        mirrors: flags.mirror,
-        offline: flags.offline,
-        distro: flags.distro,
+        ...fetchOptionsOf(flags),
         jobs: flags.jobs ? Number(flags.jobs) : undefined,
         out: flags.out,
         force: flags.force,

@@ -1,41 +1,9 @@
-// Shared option handling for commands that work on a plan.
-import { loadRecipes, BUILTIN_RECIPES } from '../recipes/load.ts';
-import { resolvePlan } from '../recipes/resolve.ts';
-import { toolchainFacts } from '../toolchain.ts';
-import type { BuildPlan } from '../plan.ts';
-import path from 'node:path';
+// What the commands share: JSON output and the one interrupt path. The plan from the plan flags
+// is ../flags/plan.ts (below the commands: bench takes it too).
 import { setMaxListeners } from 'node:events';
 import { ExitCode, ForgeError } from '../errors.ts';
 import { terminalSafeJson } from '../terminal.ts';
 import { releaseAllLocksSync } from '../lock.ts';
-import { checkInputDir, parseSet } from './validate.ts';
-
-export interface PlanFlags {
-  profile: string;
-  set?: string[];
-  recipes?: string;
-  patches?: string;
-  prefix?: string;
-  /** build/plan --test: add the stage `test`; --test-files implies it */
-  test?: boolean;
-  testFiles?: string[];
-}
-
-/** `--test [--test-files GLOB...]` of build and plan. */
-export function planFromFlags(flags: PlanFlags, withToolchain = true): BuildPlan {
-  const dir = flags.recipes ? path.resolve(flags.recipes) : BUILTIN_RECIPES;
-  if (flags.recipes) checkInputDir('--recipes', dir);
-  if (flags.patches) checkInputDir('--patches', path.resolve(flags.patches));
-  const recipes = loadRecipes(dir);
-  const patchesDir = flags.patches ? path.resolve(flags.patches) : flags.recipes ? path.join(path.dirname(dir), 'patches') : undefined;
-  return resolvePlan(recipes, flags.profile, {
-    set: flags.set,
-    prefix: flags.prefix,
-    patchesDir,
-    tests: flags.test || flags.testFiles?.length ? { files: flags.testFiles } : undefined,
-    toolchain: withToolchain ? toolchainFacts() : undefined,
-  });
-}
 
 export function printJson(v: unknown): void {
   process.stdout.write(`${terminalSafeJson(JSON.stringify(v, null, 2))}\n`);

@@ -5,19 +5,16 @@ import { ExitCode, UsageError } from '../errors.ts';
 import { OfflineMissingError, storeEntriesOf, type FetchOptions, type FetchResult } from '../fetch/index.ts';
 import { missingFromStore, planFetchItems } from '../fetch/plan.ts';
 import { combineErrors, pool } from '../fetch/plan.ts';
-import { distfilesDir, plainOutput } from '../paths.ts';
+import { plainOutput } from '../paths.ts';
 import path from 'node:path';
-import { interruptible, planFromFlags, type PlanFlags } from './common.ts';
+import { fetchOptionsOf, type FetchFlags } from '../flags/fetch.ts';
+import { planFromFlags, type PlanFlags } from '../flags/plan.ts';
+import { interruptible } from './common.ts';
 import { MAX_FETCH_JOBS } from './validate.ts';
 
 export { fetchPlanSources, type PlanSources } from '../fetch/plan.ts';
 
-export interface FetchFlags extends PlanFlags {
-  distdir?: string;
-  mirror?: string[];
-  offline?: boolean;
-  /** false when --no-distro is given */
-  distro?: boolean;
+export interface FetchCommandFlags extends PlanFlags, FetchFlags {
   jobs?: string | number;
 }
 
@@ -43,22 +40,19 @@ function parseJobs(j: string | number | undefined): number {
   return n;
 }
 
-export async function run(flags: FetchFlags): Promise<number> {
+export async function run(flags: FetchCommandFlags): Promise<number> {
   const plan = planFromFlags(flags, false);
   const jobs = parseJobs(flags.jobs);
-  const distdir = distfilesDir(flags.distdir);
-  return interruptible('fetch', (signal) => fetchAll(plan, flags, jobs, distdir, signal));
+  return interruptible('fetch', (signal) => fetchAll(plan, flags, jobs, signal));
 }
 
-async function fetchAll(plan: ReturnType<typeof planFromFlags>, flags: FetchFlags, jobs: number, distdir: string, signal: AbortSignal): Promise<number> {
+async function fetchAll(plan: ReturnType<typeof planFromFlags>, flags: FetchCommandFlags, jobs: number, signal: AbortSignal): Promise<number> {
   const base: FetchOptions = {
-    distdir,
-    mirrors: flags.mirror,
-    offline: Boolean(flags.offline),
-    distro: flags.distro !== false,
+    ...fetchOptionsOf(flags),
     keysDir: path.join(plan.recipesDir, 'keys'),
     signal,
   };
+  const distdir = base.distdir;
   const items = planFetchItems(plan);
   {
     if (base.offline) {

@@ -1,7 +1,7 @@
 // The options every command that works on a plan shares. Light on purpose: the CLI's command
 // table imports it at start, so it loads commander and the flag validators and nothing else.
 import { Command, Option } from 'commander';
-import { parseSet } from './validate.ts';
+import { parseMirror, parseSet } from './validate.ts';
 
 export function addPlanOptions(cmd: Command): Command {
   return cmd
@@ -10,6 +10,15 @@ export function addPlanOptions(cmd: Command): Command {
     .option('--recipes <dir>', 'use this recipe directory instead of the built-in one')
     .option('--patches <dir>', 'use this patches directory (default: patches/ next to the recipes)')
     .option('--prefix <path>', "nginx install prefix (overrides the profile's)");
+}
+
+/** The fetch flags of fetch, build, package, test and bench build; src/flags/fetch.ts maps them (fetchOptionsOf). */
+export function addFetchOptions(cmd: Command): Command {
+  return cmd
+    .option('--distdir <dir>', 'distfiles store (content-addressed; default: <state>/distfiles)')
+    .option('--mirror <url...>', 'try this mirror before upstream (repeatable; files looked up by name): http(s)://, file:// or an absolute path', parseMirror)
+    .option('--offline', 'open no network connection; use only the distfiles store')
+    .option('--no-distro', 'do not look for sources in the host\'s distro archive (apt sources)');
 }
 
 export function addTestOptions(cmd: Command): Command {

@@ -10,23 +10,22 @@
 //                 (SIZE lines from the recipes, or from verified copies in the distfiles store)
 import path from 'node:path';
 import { runBuild, type BuildEvents } from '../pipeline/index.ts';
+import { stageId } from '../plan.ts';
 import { buildDebs, debPackageName, debVersion } from '../package/deb.ts';
 import { buildModuleDebs } from '../package/modules.ts';
 import { buildRpm } from '../package/rpm.ts';
 import { updateSha256Sums } from '../package/common.ts';
 import { writeFreebsdPort } from '../package/freebsd.ts';
-import { distfilesDir, logsDir, plainOutput } from '../paths.ts';
-import { interruptible, planFromFlags, printJson, type PlanFlags } from './common.ts';
+import { logsDir, plainOutput } from '../paths.ts';
+import { fetchOptionsOf, type FetchFlags } from '../flags/fetch.ts';
+import { planFromFlags, type PlanFlags } from '../flags/plan.ts';
+import { interruptible, printJson } from './common.ts';
 import { displayPath as shown } from '../recipes/load.ts';
 
-export interface PackageFlags extends PlanFlags {
+export interface PackageFlags extends PlanFlags, FetchFlags {
   format: 'deb' | 'rpm' | 'freebsd-port';
   out: string;
   json?: boolean;
-  distdir?: string;
-  mirror?: string[];
-  offline?: boolean;
-  distro?: boolean;
 }
 
 const say = (flags: PackageFlags, line: string) => {
@@ -36,10 +35,11 @@ const say = (flags: PackageFlags, line: string) => {
 export async function run(flags: PackageFlags): Promise<number> {
   const plan = planFromFlags(flags);
   const out = path.resolve(flags.out);
+  const fetch = fetchOptionsOf(flags);
 
   if (flags.format === 'freebsd-port') {
     const dir = path.join(out, 'freebsd-port', `nginx-forge-${plan.profile}`);
-    const r = await writeFreebsdPort({ plan, dir, distdir: distfilesDir(flags.distdir) });
+    const r = await writeFreebsdPort({ plan, dir, distdir: fetch.distdir });
     for (const w of r.warnings) say(flags, `warning: ${w}`);
     if (flags.json) {
       printJson({ format: 'freebsd-port', profile: plan.profile, dir, files: r.paths, distfiles: r.distfiles, warnings: r.warnings });
@@ -55,7 +55,7 @@ export async function run(flags: PackageFlags): Promise<number> {
     end: (id, r) => say(flags, `${plainOutput() ? `[${new Date().toISOString().slice(11, 19)}] ` : ''}${id.padEnd(18)} ${r.status}${r.status === 'built' ? ` ${r.seconds}s` : ''}${r.detail && r.status !== 'cached' && !r.detail.startsWith(r.status) ? ` (${r.detail})` : r.detail && r.status === 'skipped' ? ` (${r.detail.replace(/^skipped\s*/, '').replace(/^\((.*)\)$/, '$1')})` : ''}`),
   };
   const summary = await interruptible('package', (signal) =>
-    runBuild(plan, { distdir: flags.distdir, mirrors: flags.mirror, offline: flags.offline, distro: flags.distro, out, smoke: false, until: 'artifacts', signal }, events),
+    runBuild(plan, { ...fetch, out, smoke: false, until: stageId('artifacts'), signal }, events),
   );
   const logDir = path.join(logsDir(), `${plan.profile}-${plan.planHash.slice(0, 12)}`);
   const variants = Object.fromEntries(Object.entries(summary.variants).map(([name, v]) => [name, v.binary]));

@@ -1,5 +1,5 @@
-import type { PlanFlags } from './common.ts';
-import { planFromFlags, printJson } from './common.ts';
+import { planFromFlags, type PlanFlags } from '../flags/plan.ts';
+import { printJson } from './common.ts';
 import type { BuildPlan } from '../plan.ts';
 import { UsageError } from '../errors.ts';
 import { KINDS } from '../kinds.ts';

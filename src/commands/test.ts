@@ -3,13 +3,14 @@
 // file failed; ExitCode.test (9) otherwise.
 import path from 'node:path';
 import { ExitCode, UsageError } from '../errors.ts';
-import { distfilesDir, plainOutput } from '../paths.ts';
+import { plainOutput } from '../paths.ts';
+import { fetchOptionsOf, type FetchFlags } from '../flags/fetch.ts';
 import { BUILTIN_RECIPES, loadRecipes } from '../recipes/load.ts';
 import { modulesOfFlags, runNginxTests } from '../nginxtests/run.ts';
 import { renderReport } from '../nginxtests/report.ts';
 import { interruptible, printJson } from './common.ts';
 
-export interface TestFlags {
+export interface TestFlags extends FetchFlags {
   profile?: string;
   files?: string[];
   jobs?: string;
@@ -17,15 +18,6 @@ export interface TestFlags {
   unsafe?: boolean;
   logs?: string;
   recipes?: string;
-  distdir?: string;
-  mirror?: string[];
-  offline?: boolean;
-  distro?: boolean;
-}
-
-/** A mirror given as a relative directory (e.g. ../mirror/distfiles) becomes an absolute path. */
-export function resolveMirror(m: string): string {
-  return /^[a-z][a-z0-9+.-]*:/i.test(m) || path.isAbsolute(m) ? m : path.resolve(m);
 }
 
 export async function run(nginx: string, flags: TestFlags): Promise<number> {
@@ -52,12 +44,7 @@ export async function run(nginx: string, flags: TestFlags): Promise<number> {
       recipesDir,
       signal,
       onLog,
-      fetch: {
-        distdir: distfilesDir(flags.distdir),
-        mirrors: flags.mirror?.map(resolveMirror),
-        offline: flags.offline,
-        distro: flags.distro,
-      },
+      fetch: fetchOptionsOf(flags),
     }),
   );
   process.stderr.write(renderReport(report));

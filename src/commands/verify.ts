@@ -3,7 +3,8 @@ import path from 'node:path';
 import { UsageError } from '../errors.ts';
 import { execa } from 'execa';
 import { assertChecks, builtByForge, notAnExecutable, verifyBinary } from '../stages/verify.ts';
-import { planFromFlags, printJson, type PlanFlags } from './common.ts';
+import { planFromFlags, type PlanFlags } from '../flags/plan.ts';
+import { printJson } from './common.ts';
 
 export async function run(nginx: string, flags: PlanFlags & { json?: boolean }): Promise<number> {
   const binary = path.resolve(nginx);

@@ -69,7 +69,7 @@ export interface DebInput {
 }
 
 export const debPackageName = (plan: BuildPlan) => `nginx-forge-${plan.profile}`;
-export const debVersion = (plan: BuildPlan, revision = 1) => `${component(plan, 'nginx').version}-${revision}`;
+export const debVersion = (plan: BuildPlan, revision = 1) => `${server(plan).version}-${revision}`;
 
 const DEBIAN_ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'armhf', ia32: 'i386', ppc64: 'ppc64el', s390x: 's390x', riscv64: 'riscv64' };
 
@@ -196,12 +196,12 @@ const COMMON_LICENSES: Record<string, { file: string; title: string }> = {
 
 /** debian/copyright in the machine-readable format: one Files paragraph per component, full license texts. */
 export function copyrightFile(plan: BuildPlan, licensesDir: string, pkg: string): string {
-  const nginx = component(plan, 'nginx');
+  const nginx = server(plan);
   const paras: string[] = [
     [
       'Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/',
-      'Upstream-Name: nginx',
-      `Source: ${server(plan).homepage || 'https://nginx.org/'}`,
+      `Upstream-Name: ${nginx.name}`,
+      `Source: ${nginx.homepage || 'https://nginx.org/'}`,
       'Comment:',
       controlText(
         `Binary package ${pkg} built by nginx-forge (profile ${plan.profile}, plan ${plan.planHash}). ` +
@@ -227,7 +227,7 @@ export function copyrightFile(plan: BuildPlan, licensesDir: string, pkg: string)
         : `See ${c.homepage} (no license file was shipped with the build).`;
     paras.push(
       [
-        `Files: ${c.name === 'nginx' ? '*' : `${c.topdir}/*`}`,
+        `Files: ${c.role === 'server' ? '*' : `${c.topdir}/*`}`,
         `Copyright: ${copyright[0]}${copyright.slice(1).map((l) => `\n ${l}`).join('')}`,
         `License: ${dep5License(c.license)}`,
         controlText(body),
@@ -340,7 +340,7 @@ export const debTwinName = (plan: BuildPlan, v: PlanVariant) => twinPackageName(
 export async function buildDebs(input: DebInput): Promise<{ deb: string; twins: string[] }> {
   const { plan } = input;
   const i = plan.install;
-  const ctx: RunContext = { component: 'nginx', stage: 'package:deb', log: input.log };
+  const ctx: RunContext = { component: server(plan).name, stage: 'package:deb', log: input.log };
   const pkg = debPackageName(plan);
   const version = debVersion(plan, input.revision ?? 1);
   const user = i.user;

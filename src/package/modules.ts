@@ -17,7 +17,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { MissingToolError, StageError } from '../errors.ts';
 import { run, type RunContext } from '../exec.ts';
-import { component, libraries, moduleObjects, modules, modulesPath, type BuildPlan, type PlanComponent } from '../plan.ts';
+import { component, libraries, moduleObjects, modules, modulesPath, server, type BuildPlan, type PlanComponent } from '../plan.ts';
 import { controlText, copyrightLines, dep5License, formatMaintainer, licenseFilesOf, maintainer, packDeb, rfc2822, sourceDateEpoch, walk, wrap } from './common.ts';
 
 type Module = ReturnType<typeof modules>[number];
@@ -103,7 +103,7 @@ function copyright(plan: BuildPlan, m: Module, licensesDir: string, pkg: string)
       'Comment:',
       controlText(
         `Binary package ${pkg} built by nginx-forge (profile ${plan.profile}, plan ${plan.planHash}): the nginx module ${m.displayName} ${m.version}` +
-          `${libs.length ? `, linked statically with ${libs.map((l) => `${l.displayName} ${l.version}`).join(', ')}` : ''}, for nginx ${component(plan, 'nginx').version}.`,
+          `${libs.length ? `, linked statically with ${libs.map((l) => `${l.displayName} ${l.version}`).join(', ')}` : ''}, for ${server(plan).displayName} ${server(plan).version}.`,
       ),
     ].join('\n'),
   ];

@@ -116,7 +116,7 @@ export interface SpecInput {
 export function rpmSpec(s: SpecInput): string {
   const { plan } = s;
   const i = plan.install;
-  const nginx = component(plan, 'nginx');
+  const nginx = server(plan);
   const libs = plan.components.filter((c) => c.role !== 'server');
   const date = new Date(s.epoch * 1000).toUTCString().replace(/^(\w{3}), (\d{2}) (\w{3}) (\d{4}).*$/, '$1 $3 $2 $4');
   const conflicts = ['nginx', 'nginx-core', 'nginx-filesystem', 'nginx-mainline'].filter((x) => x !== s.pkg);
@@ -266,7 +266,7 @@ export interface RpmResult {
 /** Build the .rpm; returns its path in outDir (the spec and rpmlintrc are written next to it). */
 export async function buildRpm(input: RpmInput): Promise<RpmResult> {
   const { plan } = input;
-  const ctx: RunContext = { component: 'nginx', stage: 'package:rpm', log: input.log };
+  const ctx: RunContext = { component: server(plan).name, stage: 'package:rpm', log: input.log };
   const pkg = rpmPackageName(plan);
   const release = input.release ?? 1;
   const epoch = sourceDateEpoch(input.sourceDateEpoch, input.manifest);
@@ -315,7 +315,7 @@ export async function buildRpm(input: RpmInput): Promise<RpmResult> {
     mkdirSync(input.outDir, { recursive: true });
     const out = path.resolve(input.outDir);
     const [rpm, ...twins] = names.map((name) => {
-      const file = `${name}-${component(plan, 'nginx').version}-${release}.${arch}.rpm`;
+      const file = `${name}-${server(plan).version}-${release}.${arch}.rpm`;
       const from = built.find((b) => path.basename(b) === file);
       if (!from) throw new Error(`rpmbuild did not make ${file} (made: ${built.join(', ')})`);
       const to = path.join(out, file);

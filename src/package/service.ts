@@ -6,7 +6,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { MissingToolError, StageError } from '../errors.ts';
 import { run, type RunContext } from '../exec.ts';
-import type { BuildPlan, PlanVariant } from '../plan.ts';
+import { server, type BuildPlan, type PlanVariant } from '../plan.ts';
 import { confInput, shippedConf } from './conf/nginx.ts';
 import { licenseFilesOf, sha256File, walk } from './common.ts';
 
@@ -153,11 +153,11 @@ export async function stageTree(t: TreeInput): Promise<Tree> {
   const i = t.plan.install;
   const binRel = rel(i.sbin);
   if (!existsSync(path.join(t.root, binRel))) {
-    throw new StageError('nginx', t.stage, `the staging tree has no ${binRel}: ${t.root}`, {
+    throw new StageError(server(t.plan).name, t.stage, `the staging tree has no ${binRel}: ${t.root}`, {
       hint: 'package the output of the install stage (nginx-forge package runs the build first)',
     });
   }
-  for (const f of [t.sbom, t.manifest]) if (f && !existsSync(f)) throw new StageError('nginx', t.stage, `missing file ${f}`);
+  for (const f of [t.sbom, t.manifest]) if (f && !existsSync(f)) throw new StageError(server(t.plan).name, t.stage, `missing file ${f}`);
   const d = t.dest;
   mkdirSync(d, { recursive: true });
   cpSync(t.root, d, { recursive: true, verbatimSymlinks: true });
@@ -199,7 +199,7 @@ export async function stageTree(t: TreeInput): Promise<Tree> {
   for (const v of t.plan.variants) {
     const from = t.variants?.[v.name];
     if (!from || !existsSync(from)) {
-      throw new StageError('nginx', t.stage, `the plan has the twin ${v.name} but its binary was not given${from ? ` (no ${from})` : ''}`, { hint: `package a build that ran install:${v.name}` });
+      throw new StageError(server(t.plan).name, t.stage, `the plan has the twin ${v.name} but its binary was not given${from ? ` (no ${from})` : ''}`, { hint: `package a build that ran install:${v.name}` });
     }
     put(v.sbin, readFileSync(from), 0o755);
     put(`${t.unitDir}/${v.name}.service`, systemdUnit(t.plan, v));

@@ -10,7 +10,7 @@ import { StageCache } from '../cache/index.ts';
 import { ExitCode, ForgeError, UsageError } from '../errors.ts';
 import { markInUse } from '../lock.ts';
 import { distfilesDir, logsDir, stagesDir, stateDir, workDir } from '../paths.ts';
-import { server, type BuildPlan } from '../plan.ts';
+import { serverInstall, stageId, type BuildPlan, type StageKind } from '../plan.ts';
 import { ccacheEnv, readStats, statsDelta } from './ccache.ts';
 import { firstBuildEstimates } from './estimate.ts';
 import { KINDS } from '../kinds.ts';
@@ -24,7 +24,7 @@ export type BuildEvents = RunnerEvents;
 export { compileEnv } from './env.ts';
 
 /** Kinds that compile: running any of them needs the build tools (preflight). */
-const COMPILING = new Set(['library', 'configure', 'compile']);
+const COMPILING = new Set<StageKind>(['library', 'configure', 'compile']);
 
 /** The install stages of every binary: nginx's, then its twins' (nginx-debug). */
 export const installTargets = (plan: BuildPlan): string[] => binariesOf(plan).map((b) => b.install);
@@ -75,8 +75,7 @@ export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events:
   markInUse(logDir, `build ${runId}`);
   if (opts.ccache) ccacheEnv(workDir()); // fails early, with the install hint, when ccache is missing
   const ccacheBefore = opts.ccache ? await readStats() : undefined;
-  const nginx = server(plan);
-  const installId = `install:${nginx.name}`;
+  const installId = serverInstall(plan);
 
   // scratch trees are per process: two builds of one plan in one state dir never share them;
   // trees left by killed builds (their process is gone) are swept before this one starts
@@ -100,7 +99,7 @@ export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events:
   // names only the binaries that were built or restored
   const targets = buildTargets(plan, opts.until);
   const estimates = firstBuildEstimates(plan);
-  const skip: Record<string, string> = opts.smoke === false ? { smoke: 'skipped (--no-smoke)' } : {};
+  const skip: Record<string, string> = opts.smoke === false ? { [stageId('smoke')]: 'skipped (--no-smoke)' } : {};
   let result: Awaited<ReturnType<typeof runGraph>>;
   try {
     result = await runGraph(
@@ -135,7 +134,7 @@ export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events:
   const root = installDir ? path.join(installDir, 'root') : '';
   const ccache = ccacheBefore ? statsDelta(ccacheBefore, await readStats()) : undefined;
   let artifacts: string[] = [];
-  const art = outputs.get('artifacts');
+  const art = outputs.get(stageId('artifacts'));
   if (art?.dir) {
     const out = path.resolve(opts.out ?? 'dist');
     mkdirSync(out, { recursive: true });

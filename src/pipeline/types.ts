@@ -19,7 +19,7 @@ export interface BuildOptions {
   smoke?: boolean;
   smokeVm?: 'auto' | 'always' | 'never';
   ccache?: boolean;
-  /** build only what this stage id needs (package/bench commands use "install:nginx") */
+  /** build only what this stage id needs (package: stageId("artifacts"), bench: serverInstall(plan)) */
   until?: string;
   signal?: AbortSignal;
 }

@@ -5,7 +5,7 @@ import path from 'node:path';
 import semver from 'semver';
 import { RecipeError, UsageError, type RecipeProblem } from '../errors.ts';
 import type { BuildPlan, PlanComponent, PlanInstall, PlanPatch, PlanPatchSet, PlanStage, PlanVariant, StageKind } from '../plan.ts';
-import { distroSource, librariesFor, modules } from '../plan.ts';
+import { distroSource, librariesFor, modules, stageId } from '../plan.ts';
 import type { ComponentName, ComponentRecipe, ProfileRecipe } from './schema.ts';
 import { codeOf } from '../kinds.ts';
 import { sanitizerEnv, sanitizersOf } from '../nginxtests/sanitizers.ts';
@@ -436,7 +436,9 @@ function smokePins(recipesDir: string): string {
 function planStages(g: GraphInput): PlanStage[] {
   const stages: PlanStage[] = [];
   const keys = new Map<string, string>();
-  const add = (id: string, kind: StageKind, deps: string[], inputs: unknown, component?: ComponentName, variant?: string) => {
+  // the id is the kind and the component's or binary's name, spelled by stageId alone
+  const add = (kind: StageKind, name: string | undefined, deps: string[], inputs: unknown, component?: ComponentName, variant?: string) => {
+    const id = stageId(kind, name);
     const keyInputs = { inputs, code: codeOf(kind), deps: Object.fromEntries(deps.map((d) => [d, keys.get(d)!])) };
     const key = hashOf({ id, ...keyInputs });
     keys.set(id, key);
@@ -445,34 +447,34 @@ function planStages(g: GraphInput): PlanStage[] {
   const nginx = g.components.find((c) => c.role === 'server')!;
   for (const c of g.components) {
     const sets = g.patchSets.filter((s) => s.component === c.name);
-    add(`fetch:${c.name}`, 'fetch', [], { artifacts: c.artifacts.map((a) => a.sha256), patchSets: sets.map((s) => s.artifact.sha256) }, c.name);
-    add(`extract:${c.name}`, 'extract', [`fetch:${c.name}`], { topdir: c.topdir }, c.name);
+    add('fetch', c.name, [], { artifacts: c.artifacts.map((a) => a.sha256), patchSets: sets.map((s) => s.artifact.sha256) }, c.name);
+    add('extract', c.name, [stageId('fetch', c.name)], { topdir: c.topdir }, c.name);
     const own = g.patches.filter((x) => x.component === c.name).map((x) => ({ id: x.id, sha256: x.sha256, strip: x.strip }));
-    add(`patch:${c.name}`, 'patch', [`extract:${c.name}`], own, c.name);
+    add('patch', c.name, [stageId('extract', c.name)], own, c.name);
     if (c.role === 'tls' || c.role === 'library') {
-      add(`library:${c.name}`, 'library', [`patch:${c.name}`], { build: c.build, options: c.options, licenseFiles: c.licenseFiles, toolchain: g.toolchain }, c.name);
+      add('library', c.name, [stageId('patch', c.name)], { build: c.build, options: c.options, licenseFiles: c.licenseFiles, toolchain: g.toolchain }, c.name);
     }
   }
-  const libsFor = (phase: 'configure' | 'make') => librariesFor(g, phase).map((c) => `library:${c.name}`);
+  const libsFor = (phase: 'configure' | 'make') => librariesFor(g, phase).map((c) => stageId('library', c.name));
   // a module's patched source tree is placed next to nginx's at configure (no stage of its own)
   const mods = modules(g);
   // nginx's own stages, once for the production binary and once per twin (variant): every
   // dependency stage above is shared, only the configure arguments and the binary's name differ
   const layout = g.components.map((c) => [c.name, c.layout ?? null, c.consume?.newerThanMakefile ?? []]);
   for (const v of [{ name: nginx.name, configureArgs: g.configureArgs, variant: undefined as string | undefined }, ...g.variants.map((v) => ({ ...v, variant: v.name }))]) {
-    add(`configure:${v.name}`, 'configure', [`patch:${nginx.name}`, ...mods.map((m) => `patch:${m.name}`), ...libsFor('configure')], { configureArgs: v.configureArgs, layout, toolchain: g.toolchain }, nginx.name, v.variant);
-    add(`compile:${v.name}`, 'compile', [`configure:${v.name}`, ...libsFor('make')], {}, nginx.name, v.variant);
-    add(`install:${v.name}`, 'install', [`compile:${v.name}`], { licenseFiles: nginx.licenseFiles, modules: mods.map((m) => [m.name, m.licenseFiles]), ...(v.variant ? { binary: v.name } : {}) }, nginx.name, v.variant);
+    add('configure', v.name, [stageId('patch', nginx.name), ...mods.map((m) => stageId('patch', m.name)), ...libsFor('configure')], { configureArgs: v.configureArgs, layout, toolchain: g.toolchain }, nginx.name, v.variant);
+    add('compile', v.name, [stageId('configure', v.name), ...libsFor('make')], {}, nginx.name, v.variant);
+    add('install', v.name, [stageId('compile', v.name)], { licenseFiles: nginx.licenseFiles, modules: mods.map((m) => [m.name, m.licenseFiles]), ...(v.variant ? { binary: v.name } : {}) }, nginx.name, v.variant);
   }
-  const installs = [`install:${nginx.name}`, ...g.variants.map((v) => `install:${v.name}`)];
+  const installs = [stageId('install', nginx.name), ...g.variants.map((v) => stageId('install', v.name))];
   const variantFacts = g.variants.map((v) => [v.name, v.configureArgs, v.debug]);
   const moduleFacts = mods.map((m) => [m.name, m.module]);
   const expectations = { ktls: g.ktls, configureArgs: g.configureArgs, variants: variantFacts, components: g.components.map((c) => [c.name, c.version, c.role, c.verify, c.ktls ?? null]), modules: moduleFacts };
-  add('verify', 'verify', installs, expectations);
-  add('smoke', 'smoke', installs, { ktls: g.ktls, vmKernel: smokePins(g.recipesDir), modules: moduleFacts, variants: variantFacts });
+  add('verify', undefined, installs, expectations);
+  add('smoke', undefined, installs, { ktls: g.ktls, vmKernel: smokePins(g.recipesDir), modules: moduleFacts, variants: variantFacts });
   // the suite's pin, the file selection and the environment (sanitizer options); the binary comes in by the install key
-  if (g.tests) add('test', 'test', [`install:${nginx.name}`], g.tests);
-  add('artifacts', 'artifacts', [...installs, 'verify'], {
+  if (g.tests) add('test', undefined, [stageId('install', nginx.name)], g.tests);
+  add('artifacts', undefined, [...installs, stageId('verify')], {
     variants: variantFacts,
     components: g.components.map((c) => [c.name, c.version, c.license, c.licenseFiles, c.homepage, c.description, c.artifacts.map((a) => a.sha256)]),
     patches: g.patches.map((x) => [x.id, x.sha256]),

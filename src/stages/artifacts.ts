@@ -9,7 +9,7 @@ import { cpSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, 
 import os from 'node:os';
 import path from 'node:path';
 import * as tar from 'tar';
-import { component, moduleObjects, modules, modulesPath, type BuildPlan } from '../plan.ts';
+import { moduleObjects, modules, modulesPath, server, type BuildPlan } from '../plan.ts';
 import { cyclonedx as sbom, usedArtifact } from '../sbom.ts';
 
 export interface PackageInput {
@@ -29,7 +29,8 @@ const sha256File = (f: string) => createHash('sha256').update(readFileSync(f)).d
 
 export function artifactBase(plan: BuildPlan): string {
   const arch = os.arch() === 'x64' ? 'x86_64' : os.arch();
-  return `nginx-${component(plan, 'nginx').version}-${plan.profile}-${os.platform()}-${arch}`;
+  const s = server(plan);
+  return `${s.name}-${s.version}-${plan.profile}-${os.platform()}-${arch}`;
 }
 
 function listFiles(dir: string, rel = ''): string[] {
@@ -45,11 +46,11 @@ function listFiles(dir: string, rel = ''): string[] {
 export function manifest(input: PackageInput, binarySha: string) {
   const { plan } = input;
   return {
-    name: 'nginx',
+    name: server(plan).name,
     profile: plan.profile,
     planHash: plan.planHash,
     sourceDateEpoch: input.epoch,
-    binary: { path: 'sbin/nginx', sha256: binarySha },
+    binary: { path: `sbin/${server(plan).name}`, sha256: binarySha },
     /** twins built from the same dependencies (nginx-debug): their flags beyond the production build */
     variants: plan.variants.map((v) => ({
       name: v.name,
@@ -100,13 +101,13 @@ export async function writeArtifacts(input: PackageInput): Promise<string[]> {
   const top = path.join(stage, base);
   const sbin = path.join(root, plan.install.sbin);
   mkdirSync(path.join(top, 'sbin'), { recursive: true });
-  cpSync(sbin, path.join(top, 'sbin/nginx'));
+  cpSync(sbin, path.join(top, 'sbin', server(plan).name));
   for (const v of plan.variants) {
     const bin = input.variantBinaries?.[v.name];
     if (!bin) throw new Error(`artifacts: the ${v.name} binary of the plan was not given`);
     cpSync(bin, path.join(top, 'sbin', v.name));
   }
-  const confSrc = path.join(root, 'etc/nginx');
+  const confSrc = path.join(root, plan.install.confDir);
   if (existsSync(confSrc)) cpSync(confSrc, path.join(top, 'conf'), { recursive: true });
   cpSync(input.licensesDir, path.join(top, 'licenses'), { recursive: true });
   const sos = modules(plan).flatMap((m) => moduleObjects(m));

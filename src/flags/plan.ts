@@ -1,0 +1,36 @@
+// The plan flags (--profile, --set, --recipes, --patches, --prefix, --test, --test-files) as the
+// commands receive them (declared in commands/options.ts), and the plan they make. Below the
+// commands and bench: both resolve a plan from flags here.
+import path from 'node:path';
+import type { BuildPlan } from '../plan.ts';
+import { BUILTIN_RECIPES, loadRecipes } from '../recipes/load.ts';
+import { resolvePlan } from '../recipes/resolve.ts';
+import { toolchainFacts } from '../toolchain.ts';
+import { checkInputDir } from './dirs.ts';
+
+export interface PlanFlags {
+  profile: string;
+  set?: string[];
+  recipes?: string;
+  patches?: string;
+  prefix?: string;
+  /** build/plan --test: add the stage `test`; --test-files implies it */
+  test?: boolean;
+  testFiles?: string[];
+}
+
+/** `--test [--test-files GLOB...]` of build and plan. */
+export function planFromFlags(flags: PlanFlags, withToolchain = true): BuildPlan {
+  const dir = flags.recipes ? path.resolve(flags.recipes) : BUILTIN_RECIPES;
+  if (flags.recipes) checkInputDir('--recipes', dir);
+  if (flags.patches) checkInputDir('--patches', path.resolve(flags.patches));
+  const recipes = loadRecipes(dir);
+  const patchesDir = flags.patches ? path.resolve(flags.patches) : flags.recipes ? path.join(path.dirname(dir), 'patches') : undefined;
+  return resolvePlan(recipes, flags.profile, {
+    set: flags.set,
+    prefix: flags.prefix,
+    patchesDir,
+    tests: flags.test || flags.testFiles?.length ? { files: flags.testFiles } : undefined,
+    toolchain: withToolchain ? toolchainFacts() : undefined,
+  });
+}
