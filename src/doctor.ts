@@ -2,6 +2,9 @@
 // Each check says what it is needed for and which package provides it on Debian/Ubuntu, Alpine
 // and FreeBSD. Only what a build needs decides the verdict; missing smoke-test or packaging tools
 // are warnings (the build skips or reports those stages), kernel facts are information.
+// The checks are one table (DOCTOR_CHECKS: what, how it is checked, what for, which command needs
+// it, the package per system); doctor() runs the rows for this system, renderDoctor() prints them
+// with what each need means when missing (NEEDS); --json prints doctor()'s report.
 import { execa } from 'execa';
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -90,215 +93,185 @@ const INSTALL: Record<Family, (pkgs: string[]) => string> = {
   freebsd: (p) => `pkg install -y ${p.join(' ')}`,
 };
 
-/** Which package provides each check's tool, per system ('' = base system, absent = not applicable). */
-const PKG: Record<string, Partial<Record<Family, string>>> = {
-  cc: { debian: 'build-essential', alpine: 'build-base', freebsd: '' },
-  make: { debian: 'make', alpine: 'make', freebsd: '' },
-  gmake: { debian: 'make', alpine: 'make', freebsd: 'gmake' },
-  perl: { debian: 'perl', alpine: 'perl', freebsd: 'perl5' },
-  cmake: { debian: 'cmake', alpine: 'cmake', freebsd: 'cmake' },
-  patch: { debian: 'patch', alpine: 'patch', freebsd: '' },
-  xz: { debian: 'xz-utils', alpine: 'xz', freebsd: '' },
-  bzip2: { debian: 'bzip2', alpine: 'bzip2', freebsd: '' },
-  gpgv: { debian: 'gpgv', alpine: 'gpgv', freebsd: 'gnupg' },
-  'linux-tls-h': { debian: 'linux-libc-dev', alpine: 'linux-headers' },
-  curl: { debian: 'curl', alpine: 'curl', freebsd: 'curl' },
-  openssl: { debian: 'openssl', alpine: 'openssl', freebsd: '' },
-  qemu: { debian: 'qemu-system-x86', alpine: 'qemu-system-x86_64', freebsd: 'qemu' },
-  'busybox-static': { debian: 'busybox-static', alpine: 'busybox-static' },
-  depmod: { debian: 'kmod', alpine: 'kmod' },
-  'dpkg-deb': { debian: 'dpkg', alpine: 'dpkg', freebsd: 'dpkg' },
-  rpmbuild: { debian: 'rpm', alpine: 'rpm', freebsd: 'rpm4' },
-  // `nginx-forge test` (nginx's own test suite); a file missing one of these is skipped, not failed
-  prove: { debian: 'perl', alpine: 'perl-utils', freebsd: 'perl5' },
-  setpriv: { debian: 'util-linux', alpine: 'setpriv' },
-  'TAP::Harness::Archive': { debian: 'libtap-harness-archive-perl', freebsd: 'p5-TAP-Harness-Archive' },
-  'IO::Socket::SSL': { debian: 'libio-socket-ssl-perl', alpine: 'perl-io-socket-ssl', freebsd: 'p5-IO-Socket-SSL' },
-  'Net::SSLeay': { debian: 'libnet-ssleay-perl', alpine: 'perl-net-ssleay', freebsd: 'p5-Net-SSLeay' },
-  'Protocol::WebSocket': { debian: 'libprotocol-websocket-perl', freebsd: 'p5-Protocol-WebSocket' },
-  'Cache::Memcached': { debian: 'libcache-memcached-perl', freebsd: 'p5-Cache-Memcached' },
-  FCGI: { debian: 'libfcgi-perl', alpine: 'perl-fcgi', freebsd: 'p5-FCGI' },
-  SCGI: { debian: 'libscgi-perl', freebsd: 'p5-SCGI' },
-  GD: { debian: 'libgd-perl', alpine: 'perl-gd', freebsd: 'p5-GD' },
-  memcached: { debian: 'memcached', alpine: 'memcached', freebsd: 'memcached' },
-  uwsgi: { debian: 'uwsgi-core uwsgi-plugin-python3', alpine: 'uwsgi uwsgi-python3', freebsd: 'uwsgi' },
-};
+/** What a probe sees: the environment tools are looked up in, the /proc to read, the C compiler. */
+export interface ProbeContext {
+  env: Record<string, string | undefined>;
+  proc: string;
+  /** first word of $CC (default cc) */
+  cc: string;
+}
 
-/** Perl modules nginx's test suite uses, and what for. */
-const TEST_PERL_MODULES: [string, string][] = [
-  ['TAP::Harness::Archive', 'keeping the TAP of every file (prove -a); required'],
-  ['IO::Socket::SSL', 'the TLS test files (ssl*.t, h2_ssl*.t, ...)'],
-  ['Net::SSLeay', 'the TLS test files (sessions, OCSP, ALPN checks)'],
-  ['Protocol::WebSocket', 'the WebSocket proxy test files'],
-  ['Cache::Memcached', 'the memcached test files'],
-  ['FCGI', 'the FastCGI test files'],
-  ['SCGI', 'the SCGI test files'],
-  ['GD', 'the image_filter test files'],
+export interface ProbeResult {
+  ok: boolean;
+  detail: string;
+  /** what to do, when it depends on why the check failed (kernel settings) */
+  hint?: string;
+}
+
+/** How a check is made. */
+export type Probe =
+  /** an executable in PATH (or one of `fallback`), with the first line of its version output; `then` checks more once it is found */
+  | { tool: string | ((c: ProbeContext) => string); versionArgs: string[] | null; fallback?: string[]; then?: (found: string, c: ProbeContext) => Promise<ProbeResult> }
+  /** a Perl module perl can load, with its $VERSION */
+  | { perlModule: string }
+  | { run: (c: ProbeContext) => Promise<ProbeResult> };
+
+export type System = 'linux' | 'freebsd';
+
+/** One row of the table of checks. */
+export interface CheckRow {
+  id: string;
+  title: string;
+  /** which command needs it: only `build` decides the verdict (NEEDS says what each means when missing) */
+  need: Need;
+  /** what it is needed for, in words */
+  neededFor: string;
+  /** the systems it is checked on (default both; 'linux' is every system but FreeBSD) */
+  on?: System;
+  probe: Probe;
+  /** the fix: the package that provides it, per system ('' = base system, absent = not applicable) */
+  packages: Partial<Record<Family, string>>;
+}
+
+const tool = (cmd: string | ((c: ProbeContext) => string), versionArgs: string[] | null = ['--version']): Probe => ({ tool: cmd, versionArgs });
+const perlModule = (mod: string): Probe => ({ perlModule: mod });
+
+/**
+ * Every check, in the order they are reported: build prerequisites first, then the smoke test's,
+ * nginx's test suite's, packaging's, and kernel facts last.
+ */
+export const DOCTOR_CHECKS: readonly CheckRow[] = [
+  // ---- build: a missing one fails `doctor` and stops `build` before it compiles anything
+  { id: 'cc', title: 'C compiler', need: 'build', neededFor: 'compiling OpenSSL, PCRE2, zlib-ng, jemalloc and nginx', probe: tool((c) => c.cc), packages: { debian: 'build-essential', alpine: 'build-base', freebsd: '' } },
+  { id: 'make', title: 'make', need: 'build', on: 'linux', neededFor: 'building every component', probe: tool('make'), packages: { debian: 'make', alpine: 'make', freebsd: '' } },
+  { id: 'gmake', title: 'gmake', need: 'build', on: 'freebsd', neededFor: 'jemalloc\'s and OpenSSL\'s GNU makefiles', probe: tool('gmake'), packages: { debian: 'make', alpine: 'make', freebsd: 'gmake' } },
+  { id: 'perl', title: 'perl', need: 'build', neededFor: 'OpenSSL\'s Configure', probe: tool('perl', ['-e', 'print "perl $^V\\n"']), packages: { debian: 'perl', alpine: 'perl', freebsd: 'perl5' } },
+  { id: 'cmake', title: 'cmake', need: 'build', neededFor: 'zlib-ng (built with CMake)', probe: tool('cmake'), packages: { debian: 'cmake', alpine: 'cmake', freebsd: 'cmake' } },
+  { id: 'patch', title: 'patch', need: 'build', neededFor: 'applying the security patch set and project patches', probe: tool('patch'), packages: { debian: 'patch', alpine: 'patch', freebsd: '' } },
+  { id: 'xz', title: 'xz', need: 'build', neededFor: '.tar.xz sources (zlib-ng repack, Debian patch set)', probe: tool('xz'), packages: { debian: 'xz-utils', alpine: 'xz', freebsd: '' } },
+  { id: 'bzip2', title: 'bzip2', need: 'build', neededFor: '.tar.bz2 sources (jemalloc)', probe: tool('bzip2', null), packages: { debian: 'bzip2', alpine: 'bzip2', freebsd: '' } },
+  { id: 'gpgv', title: 'gpgv', need: 'build', neededFor: 'checking release signatures (nginx .asc)', probe: tool('gpgv'), packages: { debian: 'gpgv', alpine: 'gpgv', freebsd: 'gnupg' } },
+  { id: 'linux-tls-h', title: 'kernel headers (linux/tls.h)', need: 'build', on: 'linux', neededFor: 'OpenSSL\'s kTLS code (enable-ktls) is compiled against them', probe: { run: linuxTlsHeader }, packages: { debian: 'linux-libc-dev', alpine: 'linux-headers' } },
+  // ---- smoke: `build` skips or reports the smoke test without them
+  { id: 'curl', title: 'curl', need: 'smoke', on: 'linux', neededFor: 'the smoke test\'s TLS client', probe: tool('curl'), packages: { debian: 'curl', alpine: 'curl', freebsd: 'curl' } },
+  { id: 'openssl', title: 'openssl', need: 'smoke', on: 'linux', neededFor: 'the smoke test\'s certificates', probe: tool('openssl', ['version']), packages: { debian: 'openssl', alpine: 'openssl', freebsd: '' } },
+  { id: 'qemu', title: 'qemu-system-x86_64', need: 'smoke', on: 'linux', neededFor: 'the smoke test VM (used when the host kernel lacks kTLS)', probe: tool('qemu-system-x86_64'), packages: { debian: 'qemu-system-x86', alpine: 'qemu-system-x86_64', freebsd: 'qemu' } },
+  { id: 'busybox-static', title: 'busybox (static)', need: 'smoke', on: 'linux', neededFor: 'the smoke test VM\'s initramfs', probe: { run: staticBusyboxProbe }, packages: { debian: 'busybox-static', alpine: 'busybox-static' } },
+  { id: 'depmod', title: 'depmod/modinfo (kmod)', need: 'smoke', on: 'linux', neededFor: 'indexing the VM\'s kernel modules', probe: { tool: 'depmod', versionArgs: null, fallback: ['/usr/sbin/depmod', '/sbin/depmod'] }, packages: { debian: 'kmod', alpine: 'kmod' } },
+  // ---- test: `nginx-forge test` (nginx's test suite); a file missing one of these is skipped, not failed
+  { id: 'prove', title: 'prove (Perl)', need: 'test', neededFor: "running nginx's test suite", probe: tool('prove'), packages: { debian: 'perl', alpine: 'perl-utils', freebsd: 'perl5' } },
+  { id: 'TAP::Harness::Archive', title: 'Perl TAP::Harness::Archive', need: 'test', neededFor: 'keeping the TAP of every file (prove -a); required', probe: perlModule('TAP::Harness::Archive'), packages: { debian: 'libtap-harness-archive-perl', freebsd: 'p5-TAP-Harness-Archive' } },
+  { id: 'IO::Socket::SSL', title: 'Perl IO::Socket::SSL', need: 'test', neededFor: 'the TLS test files (ssl*.t, h2_ssl*.t, ...)', probe: perlModule('IO::Socket::SSL'), packages: { debian: 'libio-socket-ssl-perl', alpine: 'perl-io-socket-ssl', freebsd: 'p5-IO-Socket-SSL' } },
+  { id: 'Net::SSLeay', title: 'Perl Net::SSLeay', need: 'test', neededFor: 'the TLS test files (sessions, OCSP, ALPN checks)', probe: perlModule('Net::SSLeay'), packages: { debian: 'libnet-ssleay-perl', alpine: 'perl-net-ssleay', freebsd: 'p5-Net-SSLeay' } },
+  { id: 'Protocol::WebSocket', title: 'Perl Protocol::WebSocket', need: 'test', neededFor: 'the WebSocket proxy test files', probe: perlModule('Protocol::WebSocket'), packages: { debian: 'libprotocol-websocket-perl', freebsd: 'p5-Protocol-WebSocket' } },
+  { id: 'Cache::Memcached', title: 'Perl Cache::Memcached', need: 'test', neededFor: 'the memcached test files', probe: perlModule('Cache::Memcached'), packages: { debian: 'libcache-memcached-perl', freebsd: 'p5-Cache-Memcached' } },
+  { id: 'FCGI', title: 'Perl FCGI', need: 'test', neededFor: 'the FastCGI test files', probe: perlModule('FCGI'), packages: { debian: 'libfcgi-perl', alpine: 'perl-fcgi', freebsd: 'p5-FCGI' } },
+  { id: 'SCGI', title: 'Perl SCGI', need: 'test', neededFor: 'the SCGI test files', probe: perlModule('SCGI'), packages: { debian: 'libscgi-perl', freebsd: 'p5-SCGI' } },
+  { id: 'GD', title: 'Perl GD', need: 'test', neededFor: 'the image_filter test files', probe: perlModule('GD'), packages: { debian: 'libgd-perl', alpine: 'perl-gd', freebsd: 'p5-GD' } },
+  { id: 'memcached', title: 'memcached', need: 'test', neededFor: 'the memcached test files start one', probe: tool('memcached', ['-V']), packages: { debian: 'memcached', alpine: 'memcached', freebsd: 'memcached' } },
+  { id: 'uwsgi', title: 'uwsgi (python3 plugin)', need: 'test', neededFor: 'the uwsgi test files start one with a Python app', probe: { tool: 'uwsgi', versionArgs: null, then: uwsgiPython3 }, packages: { debian: 'uwsgi-core uwsgi-plugin-python3', alpine: 'uwsgi uwsgi-python3', freebsd: 'uwsgi' } },
+  { id: 'setpriv', title: 'setpriv', need: 'test', on: 'linux', neededFor: 'running the test suite as nobody when started as root', probe: tool('setpriv'), packages: { debian: 'util-linux', alpine: 'setpriv' } },
+  // ---- package: `nginx-forge package`
+  { id: 'dpkg-deb', title: 'dpkg-deb', need: 'package', on: 'linux', neededFor: 'building the .deb, and unpacking the smoke VM\'s kernel package', probe: tool('dpkg-deb'), packages: { debian: 'dpkg', alpine: 'dpkg', freebsd: 'dpkg' } },
+  { id: 'rpmbuild', title: 'rpmbuild', need: 'package', on: 'linux', neededFor: 'building the .rpm (package --format rpm)', probe: tool('rpmbuild'), packages: { debian: 'rpm', alpine: 'rpm', freebsd: 'rpm4' } },
+  // ---- kernel: information (the hint says what to do)
+  { id: 'tls-ulp', title: 'kernel TLS (tls ULP)', need: 'kernel', on: 'linux', neededFor: 'running the kTLS smoke test on the host instead of in a VM', probe: { run: tlsUlp }, packages: {} },
+  { id: 'ktls-sysctl', title: 'kernel TLS (kern.ipc.tls.enable)', need: 'kernel', on: 'freebsd', neededFor: 'OpenSSL handing TLS records to the kernel (ktls(4))', probe: { run: ktlsSysctl }, packages: {} },
+  { id: 'ktls-ocf', title: 'kernel TLS software backend (ktls_ocf)', need: 'kernel', on: 'freebsd', neededFor: 'kTLS encryption in software (OCF) when the NIC does not offload it', probe: { run: ktlsOcf }, packages: {} },
 ];
 
-type Spec = Omit<Check, 'ok' | 'detail'> & { run: () => Promise<{ ok: boolean; detail: string; hint?: string }> };
+async function linuxTlsHeader(c: ProbeContext): Promise<ProbeResult> {
+  const cc = which(c.cc, c.env);
+  if (cc) {
+    try {
+      const r = await execa(cc, ['-E', '-x', 'c', '-'], { input: '#include <linux/tls.h>\nTLS_CIPHER_AES_GCM_256 TLS_CIPHER_CHACHA20_POLY1305\n', env: c.env, extendEnv: false, reject: false, timeout: 20_000 });
+      if (r.exitCode !== 0) return { ok: false, detail: 'linux/tls.h: not found by the compiler' };
+      const last = String(r.stdout).trim().split('\n').pop() ?? '';
+      const chacha = !/TLS_CIPHER_CHACHA20_POLY1305/.test(last);
+      return { ok: true, detail: `linux/tls.h found${chacha ? ' (AES-GCM and ChaCha20-Poly1305)' : ' (AES-GCM; headers too old for ChaCha20-Poly1305 kTLS)'}` };
+    } catch {
+      // fall through to the file check
+    }
+  }
+  const f = ['/usr/include/linux/tls.h'].find((p) => existsSync(p));
+  return f ? { ok: true, detail: f } : { ok: false, detail: 'linux/tls.h: not found in /usr/include' };
+}
+
+async function staticBusyboxProbe(): Promise<ProbeResult> {
+  const { staticBusybox } = await import('./smoke/vm/initramfs.ts');
+  const found = staticBusybox();
+  if (found.path) return { ok: true, detail: `${found.path} (statically linked)` };
+  return { ok: false, detail: found.dynamic.length ? `${found.dynamic.join(', ')}: dynamically linked` : 'no busybox binary' };
+}
+
+async function uwsgiPython3(p: string): Promise<ProbeResult> {
+  const plugin = ['/usr/lib/uwsgi/plugins/python3_plugin.so', '/usr/lib/uwsgi/python3_plugin.so', '/usr/local/lib/uwsgi/python3_plugin.so'].find((x) => existsSync(x));
+  return plugin ? { ok: true, detail: `${p}, ${plugin}` } : { ok: false, detail: `${p}, but no python3 plugin` };
+}
+
+async function tlsUlp(c: ProbeContext): Promise<ProbeResult> {
+  let ulp = '';
+  try {
+    ulp = readFileSync(path.join(c.proc, 'sys/net/ipv4/tcp_available_ulp'), 'utf8').trim();
+  } catch {
+    return { ok: false, detail: 'cannot read tcp_available_ulp (not Linux, or /proc not mounted)', hint: 'the smoke test will use a QEMU VM' };
+  }
+  if (ulp.split(/\s+/).includes('tls')) return { ok: true, detail: `available ULPs: ${ulp}` };
+  const modprobe = which('modprobe', c.env) ?? ['/usr/sbin/modprobe', '/sbin/modprobe'].find((x) => existsSync(x));
+  if (modprobe) {
+    const r = await execa(modprobe, ['-n', '-q', 'tls'], { env: c.env, extendEnv: false, reject: false, timeout: 10_000 });
+    if (r.exitCode === 0) return { ok: false, detail: `available ULPs: ${ulp || '(none)'}; the tls module is installed but not loaded`, hint: '`modprobe tls` (as root) adds it; until then the smoke test uses a QEMU VM' };
+  }
+  return { ok: false, detail: `available ULPs: ${ulp || '(none)'}; this kernel has no tls module`, hint: 'the smoke test runs in a QEMU VM with a kTLS-capable kernel (qemu-system-x86_64, busybox-static)' };
+}
+
+async function ktlsSysctl(c: ProbeContext): Promise<ProbeResult> {
+  const v = await firstLine('sysctl', ['-n', 'kern.ipc.tls.enable'], c.env);
+  if (v === '1') return { ok: true, detail: 'kern.ipc.tls.enable=1' };
+  return { ok: false, detail: v === undefined ? 'kern.ipc.tls.enable: no such sysctl (kernel without options KERN_TLS)' : `kern.ipc.tls.enable=${v}`, hint: '`sysctl kern.ipc.tls.enable=1` (and add it to /etc/sysctl.conf)' };
+}
+
+async function ktlsOcf(): Promise<ProbeResult> {
+  if (!existsSync('/boot/kernel/ktls_ocf.ko')) return { ok: true, detail: 'no ktls_ocf.ko module to load (the backend is built into the kernel, or unavailable)' };
+  const r = await execa('kldstat', ['-q', '-n', 'ktls_ocf'], { reject: false, timeout: 10_000 }).catch(() => ({ exitCode: 1 }));
+  return r.exitCode === 0 ? { ok: true, detail: 'ktls_ocf loaded' } : { ok: false, detail: 'ktls_ocf.ko is not loaded', hint: '`kldload ktls_ocf` (and ktls_ocf_load="YES" in /boot/loader.conf)' };
+}
+
+/** Run one probe; a tool's detail is its path and the first line of its version output. */
+export async function runProbe(probe: Probe, c: ProbeContext): Promise<ProbeResult> {
+  if ('run' in probe) return probe.run(c);
+  if ('perlModule' in probe) {
+    const mod = probe.perlModule;
+    const perl = which('perl', c.env);
+    if (!perl) return { ok: false, detail: 'perl: not found in PATH' };
+    const r = await execa(perl, [`-M${mod}`, '-e', `print $${mod}::VERSION // ''`], { env: c.env, extendEnv: false, reject: false, timeout: 20_000, stdin: 'ignore' }).catch(() => undefined);
+    return r?.exitCode === 0 ? { ok: true, detail: `${mod} ${String(r.stdout).trim() || '(no version)'}` } : { ok: false, detail: `${mod}: not installed` };
+  }
+  const cmd = typeof probe.tool === 'function' ? probe.tool(c) : probe.tool;
+  const p = which(cmd, c.env) ?? probe.fallback?.find((x) => existsSync(x));
+  if (!p) return { ok: false, detail: `${cmd}: not found${probe.fallback ? '' : ' in PATH'}` };
+  if (probe.then) return probe.then(p, c);
+  const v = probe.versionArgs ? await firstLine(p, probe.versionArgs, c.env) : undefined;
+  const short = v && v.length > 60 ? `${v.slice(0, 57)}...` : v;
+  return { ok: true, detail: short ? `${p} (${short})` : p };
+}
+
+/** The rows checked on `platform`, in table order. */
+export function checksFor(platform: string): CheckRow[] {
+  const system: System = platform === 'freebsd' ? 'freebsd' : 'linux';
+  return DOCTOR_CHECKS.filter((row) => !row.on || row.on === system);
+}
 
 export async function doctor(opts: DoctorOptions = {}): Promise<DoctorReport> {
   const env = opts.env ?? process.env;
   const platform = opts.platform ?? os.platform();
-  const proc = opts.procDir ?? '/proc';
   const rel = readOsRelease(opts.osRelease ?? '/etc/os-release');
   const family = familyOf(platform, rel);
+  const ctx: ProbeContext = { env, proc: opts.procDir ?? '/proc', cc: (env.CC ?? 'cc').split(/\s+/)[0]! };
 
-  const tool = (cmd: string, versionArgs: string[] | null = ['--version']) => async () => {
-    const p = which(cmd, env);
-    if (!p) return { ok: false, detail: `${cmd}: not found in PATH` };
-    const v = versionArgs ? await firstLine(p, versionArgs, env) : undefined;
-    const short = v && v.length > 60 ? `${v.slice(0, 57)}...` : v;
-    return { ok: true, detail: short ? `${p} (${short})` : p };
-  };
-  const ccCmd = (env.CC ?? 'cc').split(/\s+/)[0]!;
-  const perlModule = (mod: string) => async () => {
-    const perl = which('perl', env);
-    if (!perl) return { ok: false, detail: 'perl: not found in PATH' };
-    const r = await execa(perl, [`-M${mod}`, '-e', `print $${mod}::VERSION // ''`], { env, extendEnv: false, reject: false, timeout: 20_000, stdin: 'ignore' }).catch(() => undefined);
-    return r?.exitCode === 0 ? { ok: true, detail: `${mod} ${String(r.stdout).trim() || '(no version)'}` } : { ok: false, detail: `${mod}: not installed` };
-  };
-  // nginx's test suite: `nginx-forge test`
-  const testSuite: Spec[] = [
-    { id: 'prove', title: 'prove (Perl)', need: 'test', neededFor: "running nginx's test suite", packages: PKG['prove'] ?? {}, run: tool('prove', ['--version']) },
-    ...TEST_PERL_MODULES.map(([mod, what]): Spec => ({ id: mod, title: `Perl ${mod}`, need: 'test', neededFor: what, packages: PKG[mod] ?? {}, run: perlModule(mod) })),
-    { id: 'memcached', title: 'memcached', need: 'test', neededFor: 'the memcached test files start one', packages: PKG['memcached'] ?? {}, run: tool('memcached', ['-V']) },
-    {
-      id: 'uwsgi',
-      title: 'uwsgi (python3 plugin)',
-      need: 'test',
-      neededFor: 'the uwsgi test files start one with a Python app',
-      packages: PKG['uwsgi'] ?? {},
-      run: async () => {
-        const p = which('uwsgi', env);
-        if (!p) return { ok: false, detail: 'uwsgi: not found in PATH' };
-        const plugin = ['/usr/lib/uwsgi/plugins/python3_plugin.so', '/usr/lib/uwsgi/python3_plugin.so', '/usr/local/lib/uwsgi/python3_plugin.so'].find((x) => existsSync(x));
-        return plugin ? { ok: true, detail: `${p}, ${plugin}` } : { ok: false, detail: `${p}, but no python3 plugin` };
-      },
-    },
-  ];
-
-  // the same tools on every system
-  const common: Spec[] = [
-    { id: 'perl', title: 'perl', need: 'build', neededFor: 'OpenSSL\'s Configure', packages: PKG['perl'] ?? {}, run: tool('perl', ['-e', 'print "perl $^V\\n"']) },
-    { id: 'cmake', title: 'cmake', need: 'build', neededFor: 'zlib-ng (built with CMake)', packages: PKG['cmake'] ?? {}, run: tool('cmake') },
-    { id: 'patch', title: 'patch', need: 'build', neededFor: 'applying the security patch set and project patches', packages: PKG['patch'] ?? {}, run: tool('patch') },
-    { id: 'xz', title: 'xz', need: 'build', neededFor: '.tar.xz sources (zlib-ng repack, Debian patch set)', packages: PKG['xz'] ?? {}, run: tool('xz') },
-    { id: 'bzip2', title: 'bzip2', need: 'build', neededFor: '.tar.bz2 sources (jemalloc)', packages: PKG['bzip2'] ?? {}, run: tool('bzip2', null) },
-    { id: 'gpgv', title: 'gpgv', need: 'build', neededFor: 'checking release signatures (nginx .asc)', packages: PKG['gpgv'] ?? {}, run: tool('gpgv', ['--version']) },
-  ];
-
-  const linux: Spec[] = [
-    { id: 'cc', title: 'C compiler', need: 'build', neededFor: 'compiling OpenSSL, PCRE2, zlib-ng, jemalloc and nginx', packages: PKG['cc'] ?? {}, run: tool(ccCmd) },
-    { id: 'make', title: 'make', need: 'build', neededFor: 'building every component', packages: PKG['make'] ?? {}, run: tool('make') },
-    ...common,
-    {
-      id: 'linux-tls-h',
-      title: 'kernel headers (linux/tls.h)',
-      need: 'build',
-      neededFor: 'OpenSSL\'s kTLS code (enable-ktls) is compiled against them',
-      packages: PKG['linux-tls-h']!,
-      run: async () => {
-        const cc = which(ccCmd, env);
-        if (cc) {
-          try {
-            const r = await execa(cc, ['-E', '-x', 'c', '-'], { input: '#include <linux/tls.h>\nTLS_CIPHER_AES_GCM_256 TLS_CIPHER_CHACHA20_POLY1305\n', env, extendEnv: false, reject: false, timeout: 20_000 });
-            if (r.exitCode !== 0) return { ok: false, detail: 'linux/tls.h: not found by the compiler' };
-            const last = String(r.stdout).trim().split('\n').pop() ?? '';
-            const chacha = !/TLS_CIPHER_CHACHA20_POLY1305/.test(last);
-            return { ok: true, detail: `linux/tls.h found${chacha ? ' (AES-GCM and ChaCha20-Poly1305)' : ' (AES-GCM; headers too old for ChaCha20-Poly1305 kTLS)'}` };
-          } catch {
-            // fall through to the file check
-          }
-        }
-        const f = ['/usr/include/linux/tls.h'].find((p) => existsSync(p));
-        return f ? { ok: true, detail: f } : { ok: false, detail: 'linux/tls.h: not found in /usr/include' };
-      },
-    },
-    { id: 'curl', title: 'curl', need: 'smoke', neededFor: 'the smoke test\'s TLS client', packages: PKG['curl'] ?? {}, run: tool('curl') },
-    { id: 'openssl', title: 'openssl', need: 'smoke', neededFor: 'the smoke test\'s certificates', packages: PKG['openssl'] ?? {}, run: tool('openssl', ['version']) },
-    { id: 'qemu', title: 'qemu-system-x86_64', need: 'smoke', neededFor: 'the smoke test VM (used when the host kernel lacks kTLS)', packages: PKG['qemu'] ?? {}, run: tool('qemu-system-x86_64') },
-    {
-      id: 'busybox-static',
-      title: 'busybox (static)',
-      need: 'smoke',
-      neededFor: 'the smoke test VM\'s initramfs',
-      packages: PKG['busybox-static']!,
-      run: async () => {
-        const { staticBusybox } = await import('./smoke/vm/initramfs.ts');
-        const found = staticBusybox();
-        if (found.path) return { ok: true, detail: `${found.path} (statically linked)` };
-        return { ok: false, detail: found.dynamic.length ? `${found.dynamic.join(', ')}: dynamically linked` : 'no busybox binary' };
-      },
-    },
-    { id: 'depmod', title: 'depmod/modinfo (kmod)', need: 'smoke', neededFor: 'indexing the VM\'s kernel modules', packages: PKG['depmod'] ?? {}, run: async () => {
-      const p = which('depmod', env) ?? ['/usr/sbin/depmod', '/sbin/depmod'].find((x) => existsSync(x));
-      return p ? { ok: true, detail: p } : { ok: false, detail: 'depmod: not found' };
-    } },
-    ...testSuite,
-    { id: 'setpriv', title: 'setpriv', need: 'test', neededFor: 'running the test suite as nobody when started as root', packages: PKG['setpriv'] ?? {}, run: tool('setpriv', ['--version']) },
-    { id: 'dpkg-deb', title: 'dpkg-deb', need: 'package', neededFor: 'building the .deb, and unpacking the smoke VM\'s kernel package', packages: PKG['dpkg-deb'] ?? {}, run: tool('dpkg-deb') },
-    { id: 'rpmbuild', title: 'rpmbuild', need: 'package', neededFor: 'building the .rpm (package --format rpm)', packages: PKG['rpmbuild'] ?? {}, run: tool('rpmbuild') },
-    {
-      id: 'tls-ulp',
-      title: 'kernel TLS (tls ULP)',
-      need: 'kernel',
-      neededFor: 'running the kTLS smoke test on the host instead of in a VM',
-      packages: {},
-      run: async () => {
-        let ulp = '';
-        try {
-          ulp = readFileSync(path.join(proc, 'sys/net/ipv4/tcp_available_ulp'), 'utf8').trim();
-        } catch {
-          return { ok: false, detail: 'cannot read tcp_available_ulp (not Linux, or /proc not mounted)', hint: 'the smoke test will use a QEMU VM' };
-        }
-        if (ulp.split(/\s+/).includes('tls')) return { ok: true, detail: `available ULPs: ${ulp}` };
-        const modprobe = which('modprobe', env) ?? ['/usr/sbin/modprobe', '/sbin/modprobe'].find((x) => existsSync(x));
-        if (modprobe) {
-          const r = await execa(modprobe, ['-n', '-q', 'tls'], { env, extendEnv: false, reject: false, timeout: 10_000 });
-          if (r.exitCode === 0) return { ok: false, detail: `available ULPs: ${ulp || '(none)'}; the tls module is installed but not loaded`, hint: '`modprobe tls` (as root) adds it; until then the smoke test uses a QEMU VM' };
-        }
-        return { ok: false, detail: `available ULPs: ${ulp || '(none)'}; this kernel has no tls module`, hint: 'the smoke test runs in a QEMU VM with a kTLS-capable kernel (qemu-system-x86_64, busybox-static)' };
-      },
-    },
-  ];
-
-  const freebsd: Spec[] = [
-    { id: 'cc', title: 'C compiler', need: 'build', neededFor: 'compiling every component', packages: PKG['cc'] ?? {}, run: tool(ccCmd) },
-    { id: 'gmake', title: 'gmake', need: 'build', neededFor: 'jemalloc\'s and OpenSSL\'s GNU makefiles', packages: PKG['gmake'] ?? {}, run: tool('gmake') },
-    ...common,
-    ...testSuite,
-    {
-      id: 'ktls-sysctl',
-      title: 'kernel TLS (kern.ipc.tls.enable)',
-      need: 'kernel',
-      neededFor: 'OpenSSL handing TLS records to the kernel (ktls(4))',
-      packages: {},
-      run: async () => {
-        const v = await firstLine('sysctl', ['-n', 'kern.ipc.tls.enable'], env);
-        if (v === '1') return { ok: true, detail: 'kern.ipc.tls.enable=1' };
-        return { ok: false, detail: v === undefined ? 'kern.ipc.tls.enable: no such sysctl (kernel without options KERN_TLS)' : `kern.ipc.tls.enable=${v}`, hint: '`sysctl kern.ipc.tls.enable=1` (and add it to /etc/sysctl.conf)' };
-      },
-    },
-    {
-      id: 'ktls-ocf',
-      title: 'kernel TLS software backend (ktls_ocf)',
-      need: 'kernel',
-      neededFor: 'kTLS encryption in software (OCF) when the NIC does not offload it',
-      packages: {},
-      run: async () => {
-        if (!existsSync('/boot/kernel/ktls_ocf.ko')) return { ok: true, detail: 'no ktls_ocf.ko module to load (the backend is built into the kernel, or unavailable)' };
-        const r = await execa('kldstat', ['-q', '-n', 'ktls_ocf'], { reject: false, timeout: 10_000 }).catch(() => ({ exitCode: 1 }));
-        return r.exitCode === 0 ? { ok: true, detail: 'ktls_ocf loaded' } : { ok: false, detail: 'ktls_ocf.ko is not loaded', hint: '`kldload ktls_ocf` (and ktls_ocf_load="YES" in /boot/loader.conf)' };
-      },
-    },
-  ];
-
-  const specs = platform === 'freebsd' ? freebsd : linux;
   const checks: Check[] = await Promise.all(
-    specs.map(async ({ run, ...s }) => {
-      const r = await run();
+    checksFor(platform).map(async ({ probe, on: _on, ...s }) => {
+      const r = await runProbe(probe, ctx);
       return { ...s, ok: r.ok, detail: r.detail, ...(r.hint ? { hint: r.hint } : {}) };
     }),
   );
@@ -321,28 +294,30 @@ export async function doctor(opts: DoctorOptions = {}): Promise<DoctorReport> {
   };
 }
 
-const NEED_WORDS: Record<Need, string> = {
-  build: 'build',
-  smoke: 'smoke test',
-  package: 'packaging',
-  test: 'test suite',
-  kernel: 'kernel',
+/** What each need means: its words in the table, the status of a missing check, the summary line of what is missing. */
+export const NEEDS: Record<Need, { words: string; missingStatus: string; missing?: (names: string) => string; present?: string }> = {
+  build: { words: 'build', missingStatus: 'MISSING', missing: (n) => `Missing for a build: ${n}.`, present: 'Everything a build needs is present.' },
+  smoke: { words: 'smoke test', missingStatus: 'missing', missing: (n) => `Warning: the smoke test cannot run without: ${n} (build with --no-smoke, or install them).` },
+  package: { words: 'packaging', missingStatus: 'missing', missing: (n) => `Warning: packaging (.deb, .rpm) needs: ${n}.` },
+  test: { words: 'test suite', missingStatus: 'missing', missing: (n) => `Warning: \`nginx-forge test\` (nginx's test suite) needs: ${n} (files that need a missing Perl module or daemon are skipped).` },
+  // kernel facts are notes: their hints say what to do
+  kernel: { words: 'kernel', missingStatus: 'note' },
 };
 
 /** The human report: a table, then what is missing and how to install it. */
 export function renderDoctor(r: DoctorReport): string {
-  const status = (c: Check) => (c.ok ? 'ok' : c.need === 'build' ? 'MISSING' : c.need === 'kernel' ? 'note' : 'missing');
-  const rows = r.checks.map((c) => [status(c), c.title, `${NEED_WORDS[c.need]}: ${c.neededFor}`, c.detail]);
+  const status = (c: Check) => (c.ok ? 'ok' : NEEDS[c.need].missingStatus);
+  const rows = r.checks.map((c) => [status(c), c.title, `${NEEDS[c.need].words}: ${c.neededFor}`, c.detail]);
   const w = [0, 1].map((i) => Math.max(...rows.map((x) => x[i]!.length)));
   const lines = [`nginx-forge doctor: ${r.distro.name} (${r.platform} ${r.arch})`, ''];
   for (const [s, t, n, d] of rows) lines.push(`  ${s!.padEnd(w[0]!)}  ${t!.padEnd(w[1]!)}  ${n}\n  ${' '.repeat(w[0]!)}  ${' '.repeat(w[1]!)}    ${d}`);
   lines.push('');
   const names = (ids: string[]) => ids.map((id) => r.checks.find((c) => c.id === id)!.title).join(', ');
-  if (r.missing.build.length) lines.push(`Missing for a build: ${names(r.missing.build)}.`);
-  else lines.push('Everything a build needs is present.');
-  if (r.missing.smoke.length) lines.push(`Warning: the smoke test cannot run without: ${names(r.missing.smoke)} (build with --no-smoke, or install them).`);
-  if (r.missing.package.length) lines.push(`Warning: packaging (.deb, .rpm) needs: ${names(r.missing.package)}.`);
-  if (r.missing.test.length) lines.push(`Warning: \`nginx-forge test\` (nginx's test suite) needs: ${names(r.missing.test)} (files that need a missing Perl module or daemon are skipped).`);
+  for (const need of Object.keys(NEEDS) as Need[]) {
+    const n = NEEDS[need];
+    if (r.missing[need].length && n.missing) lines.push(n.missing(names(r.missing[need])));
+    else if (!r.missing[need].length && n.present) lines.push(n.present);
+  }
   for (const c of r.checks.filter((x) => !x.ok && x.hint)) lines.push(`Note (${c.title}): ${c.hint}.`);
   const families = (['debian', 'alpine', 'freebsd'] as Family[]).filter((f) => r.install[f]);
   if (families.length) {

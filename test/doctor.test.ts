@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { doctor, isStaticElf, renderDoctor, which } from '../src/doctor.ts';
+import { checksFor, doctor, DOCTOR_CHECKS, isStaticElf, NEEDS, renderDoctor, which, type Family } from '../src/doctor.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const TOOLS = ['cc', 'make', 'perl', 'cmake', 'patch', 'xz', 'bzip2', 'gpgv', 'curl', 'openssl', 'qemu-system-x86_64', 'depmod', 'dpkg-deb', 'rpmbuild', 'modprobe', 'gmake', 'prove', 'setpriv', 'memcached', 'uwsgi'];
@@ -129,3 +129,58 @@ describe('doctor', () => {
     expect(r.checks.find((c) => c.id === 'busybox-static')).toMatchObject({ ok: true, detail: `${found.path} (statically linked)` });
   });
 });
+
+describe('doctor: the table of checks', () => {
+  const LINUX = ['cc', 'make', 'perl', 'cmake', 'patch', 'xz', 'bzip2', 'gpgv', 'linux-tls-h', 'curl', 'openssl', 'qemu', 'busybox-static', 'depmod', 'prove', 'TAP::Harness::Archive', 'IO::Socket::SSL', 'Net::SSLeay', 'Protocol::WebSocket', 'Cache::Memcached', 'FCGI', 'SCGI', 'GD', 'memcached', 'uwsgi', 'setpriv', 'dpkg-deb', 'rpmbuild', 'tls-ulp'];
+  const FREEBSD = ['cc', 'gmake', 'perl', 'cmake', 'patch', 'xz', 'bzip2', 'gpgv', 'prove', 'TAP::Harness::Archive', 'IO::Socket::SSL', 'Net::SSLeay', 'Protocol::WebSocket', 'Cache::Memcached', 'FCGI', 'SCGI', 'GD', 'memcached', 'uwsgi', 'ktls-sysctl', 'ktls-ocf'];
+
+  it('checks every row for its system, in table order, and reports each', async () => {
+    expect(checksFor('linux').map((c) => c.id)).toEqual(LINUX);
+    expect(checksFor('freebsd').map((c) => c.id)).toEqual(FREEBSD);
+    // every row is checked somewhere; other systems get the Linux rows
+    expect(new Set([...LINUX, ...FREEBSD])).toEqual(new Set(DOCTOR_CHECKS.map((c) => c.id)));
+    expect(checksFor('darwin').map((c) => c.id)).toEqual(LINUX);
+    expect((await doctor()).checks.map((c) => c.id)).toEqual(LINUX);
+  });
+
+  for (const platform of ['linux', 'freebsd']) {
+    it(`${platform}: with a PATH holding no tools, every check that looks a tool up in PATH is missing, with its packages in the install commands`, async () => {
+      const empty = mkdtempSync(path.join(tmpdir(), 'nf-doctor-empty-'));
+      dirs.push(empty);
+      const r = await doctor({ platform, env: { PATH: empty } });
+      const text = renderDoctor(r);
+      const inPath = checksFor(platform).filter((row) => 'perlModule' in row.probe || ('tool' in row.probe && !row.probe.fallback));
+      expect(inPath.length).toBeGreaterThan(15);
+      for (const row of inPath) {
+        const c = r.checks.find((x) => x.id === row.id)!;
+        expect(c.ok, row.id).toBe(false);
+        expect(c.detail, row.id).toMatch('perlModule' in row.probe ? /^perl: not found in PATH$/ : / not found in PATH$/);
+        expect(r.missing[row.need], row.id).toContain(row.id);
+        // the fix: its package, for every system that has one
+        for (const f of ['debian', 'alpine', 'freebsd'] as Family[]) {
+          for (const pkg of (row.packages[f] ?? '').split(' ').filter(Boolean)) expect(r.install[f]!.split(' '), `${row.id} ${f}`).toContain(pkg);
+        }
+        // the table line says it is missing and what for; the summary line of its need names it
+        expect(text, row.id).toContain(`${NEEDS[row.need].missingStatus.padEnd(7)}  ${row.title.padEnd(Math.max(...r.checks.map((x) => x.title.length)))}  ${NEEDS[row.need].words}: ${row.neededFor}\n`);
+        const titles = r.missing[row.need].map((id) => r.checks.find((x) => x.id === id)!.title);
+        expect(titles, row.id).toContain(row.title);
+        expect(text, row.id).toContain(`${NEEDS[row.need].missing!(titles.join(', '))}\n`);
+      }
+      expect(r.ok).toBe(false);
+      expect(text).toContain('Missing for a build: C compiler, ');
+      expect(text).not.toContain(NEEDS.build.present);
+    });
+  }
+
+  it("a kernel check's hint is rendered as a note", async () => {
+    const proc = mkdtempSync(path.join(tmpdir(), 'nf-proc-'));
+    dirs.push(proc);
+    const r = await doctor({ procDir: proc });
+    expect(r.checks.find((c) => c.id === 'tls-ulp')).toMatchObject({ ok: false, need: 'kernel', hint: 'the smoke test will use a QEMU VM' });
+    expect(r.missing.kernel).toEqual(['tls-ulp']);
+    expect(r.ok).toBe(true);
+    expect(renderDoctor(r)).toMatch(/^ {2}note +kernel TLS \(tls ULP\) +kernel: running the kTLS smoke test/m);
+    expect(renderDoctor(r)).toContain('Note (kernel TLS (tls ULP)): the smoke test will use a QEMU VM.');
+  });
+});
+

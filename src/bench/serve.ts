@@ -1,27 +1,23 @@
 // bench serve: an nginx binary against another on loopback, each workload run for both binaries
 // in the same run, interleaved (A B, B A, A B, ...) so machine load and drift hit both alike.
-//   download   the kTLS article's experiment: a large file in the page cache, repeated HTTPS
-//              downloads with curl, ministat statistics (N/min/max/median/avg/stddev)
-//   gzip       on-the-fly gzip of a compressible file, responses per second (wrk, keep-alive)
-//   handshake  full TLS handshakes per second (wrk, Connection: close, ECDSA P-256, no resumption)
-//   small      small static responses per second (wrk, keep-alive)
-// plus kTLS against userspace TLS (same binary), which needs a kernel with the tls ULP.
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+// The workloads are rows of one table (WORKLOADS: what each checks, the client invocation, what
+// is measured), run by one loop (runWorkloads); plus kTLS against userspace TLS (same binary),
+// which needs a kernel with the tls ULP (or a QEMU guest).
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { brotliDecompressSync, gunzipSync } from 'node:zlib';
-import { existsSync } from 'node:fs';
-import { createHash } from 'node:crypto';
 import { ForgeError, UsageError } from '../errors.ts';
 import { run } from '../exec.ts';
-import { curl, wrk, writeWrkScript, type WrkRun } from './clients.ts';
-import { warmPageCache, writeDocroot, type Docroot } from './content.ts';
+import { curl, wrk, writeWrkScript } from './clients.ts';
+import { writeDocroot, type Docroot } from './content.ts';
 import { isExecutable, kernelHasKtls, loadSample, machineInfo, nginxInfo, toolVersion, type LoadSample, type MachineInfo, type NginxInfo } from './machine.ts';
 import { freePort, NginxServer, type ServerSpec } from './server.ts';
 import { summarize } from './stats.ts';
 
 export * from './workload.ts';
-import { compare, type KtlsSection, type ServeSettings, type SideResult, type WorkloadResult } from './workload.ts';
+export { humanBytes, interleave, runWorkload, runWorkloads, WORKLOADS, type Invocation, type ServeClients, type Side, type WorkloadRow, type WorkloadRun } from './serve-table.ts';
+import { humanBytes, interleave, runWorkloads, WORKLOADS, type Side, type WorkloadRun } from './serve-table.ts';
+import { compare, type KtlsSection, type ServeSettings, type WorkloadResult } from './workload.ts';
 
 export const SERVE_SCHEMA = 'nginx-forge/bench-serve@1';
 
@@ -118,15 +114,6 @@ export function brotliSupport(info: NginxInfo): { load: string[] } | undefined {
   return dir ? { load: names.map((n) => path.join(dir, n)) } : undefined;
 }
 
-/** Run `fnFor(side)` for both sides `rounds` times, alternating which goes first (ABBA...). */
-export async function interleave<S extends string>(sides: S[], rounds: number, fn: (side: S, round: number) => Promise<void>): Promise<void> {
-  for (let r = 0; r < rounds; r++) {
-    const order = r % 2 === 0 ? sides : [...sides].reverse();
-    for (const s of order) await fn(s, r);
-  }
-}
-
-
 function tlsStat(): Record<string, number> {
   try {
     const out: Record<string, number> = {};
@@ -181,7 +168,6 @@ export async function benchServe(o: ServeOptions): Promise<ServeResult> {
     const script = writeWrkScript(path.join(scratch, 'report.lua'));
 
     const brotli = brotliSupport(infoA);
-    if (!brotli) say('candidate has no brotli module: no brotli workload');
     // ---- servers: both binaries run side by side (an idle nginx costs nothing)
     const srv: Record<string, NginxServer> = {};
     for (const side of sides) {
@@ -200,171 +186,18 @@ export async function benchServe(o: ServeOptions): Promise<ServeResult> {
       srv[side] = s;
       say(`${side}: ${i.path} listening on 127.0.0.1:${s.spec.tlsPort} (TLS) and :${s.spec.plainPort}`);
     }
-    const tlsUrl = (side: string, p: string) => `https://127.0.0.1:${srv[side]!.spec.tlsPort}${p}`;
-    const plainUrl = (side: string, p: string) => `http://127.0.0.1:${srv[side]!.spec.plainPort}${p}`;
+    const tlsUrl = (side: Side, p: string) => `https://127.0.0.1:${srv[side]!.spec.tlsPort}${p}`;
+    const plainUrl = (side: Side, p: string) => `http://127.0.0.1:${srv[side]!.spec.plainPort}${p}`;
     const checkAbort = () => {
       if (o.signal?.aborted) throw new ForgeError('benchmark interrupted', { exitCode: 130 });
     };
 
-    const workloads: WorkloadResult[] = [];
-    const newSides = () => Object.fromEntries(sides.map((s) => [s, { samples: [] as number[], runs: [] as WrkRun[], checks: {} as Record<string, string | number | boolean> }]));
-
-    // ---- (a) the article's experiment: large HTTPS downloads with curl
-    {
-      const data = newSides();
-      warmPageCache(doc.big.path);
-      for (const side of sides) {
-        const probe = path.join(scratch, `${side}.probe`);
-        await curl({ url: tlsUrl(side, '/probe'), maxSeconds: 10, output: probe, tls13Ciphers: settings.tls13Cipher });
-        data[side]!.checks.tls = readFileSync(probe, 'utf8').trim();
-        // one unmeasured download each: warms nginx, curl and the page cache
-        await curl({ url: tlsUrl(side, doc.big.url), maxSeconds: settings.downloadMaxSeconds, tls13Ciphers: settings.tls13Cipher });
-      }
-      let k = 0;
-      await interleave(sides, settings.downloads, async (side) => {
-        checkAbort();
-        const r = await curl({ url: tlsUrl(side, doc.big.url), maxSeconds: settings.downloadMaxSeconds, tls13Ciphers: settings.tls13Cipher });
-        if (r.bytes !== doc.big.bytes) throw new ForgeError(`${side}: downloaded ${r.bytes} bytes of ${doc.big.bytes}`);
-        data[side]!.samples.push(r.bytesPerSec / MiB);
-        say(`download ${++k}/${settings.downloads * sides.length} ${side}: ${(r.bytesPerSec / MiB).toFixed(1)} MiB/s`);
-      });
-      workloads.push(compare({
-        id: 'download',
-        title: `HTTPS download of a ${humanBytes(doc.big.bytes)} file in page cache`,
-        unit: 'MiB/s',
-        method: `curl -k --http1.1 --tls13-ciphers ${settings.tls13Cipher} -o /dev/null, %{speed_download}; ${settings.downloads} downloads per binary, interleaved, after one unmeasured download each`,
-        baseline: infoB ? side(data.baseline!) : undefined,
-        candidate: side(data.candidate!),
-        notes: [],
-      }));
-      loads.push(loadSample());
-    }
-
-    // ---- (b) gzip on the fly: check the encoding and the decoded bytes first
-    {
-      const data = newSides();
-      for (const side of sides) {
-        const gz = path.join(scratch, `${side}.gz`);
-        const r = await curl({ url: plainUrl(side, doc.text.url), maxSeconds: 30, headers: ['Accept-Encoding: gzip'], output: gz });
-        if (!/^content-encoding:\s*gzip/im.test(r.headers)) throw new ForgeError(`${side}: ${doc.text.url} was not gzip-encoded:\n${r.headers}`);
-        const plain = gunzipSync(readFileSync(gz));
-        const sha = createHash('sha256').update(plain).digest('hex');
-        if (sha !== doc.text.sha256) throw new ForgeError(`${side}: gzip response does not decode to the served file`);
-        data[side]!.checks.compressedBytes = r.bytes;
-        data[side]!.checks.compressionRatio = Math.round((doc.text.bytes / r.bytes) * 100) / 100;
-      }
-      await interleave(sides, settings.rounds, async (side, round) => {
-        checkAbort();
-        const w = await wrk({ url: plainUrl(side, doc.text.url), seconds: settings.wrkSeconds, threads: 1, connections: settings.conns.gzip, headers: ['Accept-Encoding: gzip'], script });
-        data[side]!.runs.push(w);
-        data[side]!.samples.push(w.rps);
-        say(`gzip round ${round + 1}/${settings.rounds} ${side}: ${w.rps.toFixed(0)} req/s`);
-      });
-      const notes: string[] = [];
-      if (infoB) {
-        const a = data.candidate!.checks.compressedBytes as number;
-        const b = data.baseline!.checks.compressedBytes as number;
-        notes.push(`compressed size at level ${settings.gzipLevel}: candidate ${a} bytes, baseline ${b} bytes (${fmtSigned(((a - b) / b) * 100)}%); zlib forks trade ratio for speed`);
-      }
-      workloads.push(compare({
-        id: 'gzip',
-        title: `gzip (level ${settings.gzipLevel}) of a ${humanBytes(doc.text.bytes)} compressible file`,
-        unit: 'req/s',
-        method: `wrk -t1 -c${settings.conns.gzip} -d${settings.wrkSeconds}s -H 'Accept-Encoding: gzip', plain HTTP keep-alive; ${settings.rounds} runs per binary, interleaved`,
-        baseline: infoB ? side(data.baseline!) : undefined,
-        candidate: side(data.candidate!),
-        notes,
-      }));
-      loads.push(loadSample());
-    }
-
-    // ---- (b2) brotli against gzip: the candidate binary, the same file, both on the fly
-    if (brotli) {
-      const enc = { baseline: { token: 'gzip', url: doc.text.url, decode: gunzipSync, level: settings.gzipLevel }, candidate: { token: 'br', url: doc.text.url.replace(/^\/gz\//, '/br/'), decode: brotliDecompressSync, level: settings.brotliLevel } } as const;
-      const data = { baseline: { samples: [] as number[], runs: [] as WrkRun[], checks: {} as Record<string, string | number | boolean> }, candidate: { samples: [] as number[], runs: [] as WrkRun[], checks: {} as Record<string, string | number | boolean> } };
-      for (const k of ['baseline', 'candidate'] as const) {
-        const e = enc[k];
-        const file = path.join(scratch, `enc.${e.token}`);
-        const r = await curl({ url: plainUrl('candidate', e.url), maxSeconds: 30, headers: [`Accept-Encoding: ${e.token}`], output: file });
-        if (!new RegExp(`^content-encoding:\\s*${e.token}\\b`, 'im').test(r.headers)) throw new ForgeError(`candidate: ${e.url} was not ${e.token}-encoded:\n${r.headers}`);
-        const sha = createHash('sha256').update(e.decode(readFileSync(file))).digest('hex');
-        if (sha !== doc.text.sha256) throw new ForgeError(`candidate: the ${e.token} response does not decode to the served file`);
-        data[k].checks = { encoding: e.token, level: e.level, compressedBytes: r.bytes, compressionRatio: Math.round((doc.text.bytes / r.bytes) * 100) / 100 };
-      }
-      await interleave(['baseline', 'candidate'] as const, settings.rounds, async (k, round) => {
-        checkAbort();
-        const e = enc[k];
-        const w = await wrk({ url: plainUrl('candidate', e.url), seconds: settings.wrkSeconds, threads: 1, connections: settings.conns.gzip, headers: [`Accept-Encoding: ${e.token}`], script });
-        data[k].runs.push(w);
-        data[k].samples.push(w.rps);
-        say(`brotli/gzip round ${round + 1}/${settings.rounds} ${e.token}: ${w.rps.toFixed(0)} req/s`);
-      });
-      const br = data.candidate.checks.compressedBytes as number;
-      const gz = data.baseline.checks.compressedBytes as number;
-      workloads.push(compare({
-        id: 'brotli',
-        title: `brotli (level ${settings.brotliLevel}) against gzip (level ${settings.gzipLevel}) of the same ${humanBytes(doc.text.bytes)} compressible file, candidate binary`,
-        unit: 'req/s',
-        method: `wrk -t1 -c${settings.conns.gzip} -d${settings.wrkSeconds}s -H 'Accept-Encoding: br' on /br/ (brotli on) vs -H 'Accept-Encoding: gzip' on /gz/ (gzip on), plain HTTP keep-alive, the candidate binary; ${settings.rounds} runs each, interleaved; baseline = gzip`,
-        baseline: side(data.baseline),
-        candidate: side(data.candidate),
-        notes: [`compressed size: brotli ${br} bytes (ratio ${data.candidate.checks.compressionRatio}), gzip ${gz} bytes (ratio ${data.baseline.checks.compressionRatio}): brotli ${fmtSigned(((br - gz) / gz) * 100)}%`],
-      }));
-      loads.push(loadSample());
-    }
-
-    // ---- (c) full TLS handshakes: a new connection per request, no session resumption
-    {
-      const data = newSides();
-      for (const side of sides) {
-        const probe = path.join(scratch, `${side}.hs.probe`);
-        await curl({ url: tlsUrl(side, '/probe'), maxSeconds: 10, output: probe });
-        data[side]!.checks.tls = readFileSync(probe, 'utf8').trim();
-      }
-      await interleave(sides, settings.rounds, async (side, round) => {
-        checkAbort();
-        const w = await wrk({ url: tlsUrl(side, doc.small.url), seconds: settings.wrkSeconds, threads: 1, connections: settings.conns.handshake, headers: ['Connection: close'], script });
-        data[side]!.runs.push(w);
-        data[side]!.samples.push(w.rps);
-        say(`handshake round ${round + 1}/${settings.rounds} ${side}: ${w.rps.toFixed(0)}/s`);
-      });
-      workloads.push(compare({
-        id: 'handshake',
-        title: 'TLS handshakes (ECDSA P-256, no resumption)',
-        unit: 'handshakes/s',
-        method: `wrk -t1 -c${settings.conns.handshake} -d${settings.wrkSeconds}s -H 'Connection: close' on ${doc.small.url}; ssl_session_cache off, ssl_session_tickets off; ${settings.rounds} runs per binary, interleaved`,
-        baseline: infoB ? side(data.baseline!) : undefined,
-        candidate: side(data.candidate!),
-        notes: [],
-      }));
-      loads.push(loadSample());
-    }
-
-    // ---- (d) small static files, keep-alive
-    {
-      const data = newSides();
-      await interleave(sides, settings.rounds, async (side, round) => {
-        checkAbort();
-        const w = await wrk({ url: plainUrl(side, doc.small.url), seconds: settings.wrkSeconds, threads: 1, connections: settings.conns.small, script });
-        data[side]!.runs.push(w);
-        data[side]!.samples.push(w.rps);
-        say(`small round ${round + 1}/${settings.rounds} ${side}: ${w.rps.toFixed(0)} req/s`);
-      });
-      workloads.push(compare({
-        id: 'small',
-        title: `small static file (${doc.small.bytes} bytes), keep-alive`,
-        unit: 'req/s',
-        method: `wrk -t1 -c${settings.conns.small} -d${settings.wrkSeconds}s, plain HTTP keep-alive; ${settings.rounds} runs per binary, interleaved`,
-        baseline: infoB ? side(data.baseline!) : undefined,
-        candidate: side(data.candidate!),
-        notes: [],
-      }));
-      loads.push(loadSample());
-    }
+    const ctx: WorkloadRun = { settings, sides, doc, scratch, script, brotli: Boolean(brotli), tlsUrl, plainUrl, clients: { curl, wrk }, say, checkAbort };
+    const workloads = await runWorkloads(ctx, WORKLOADS, () => loads.push(loadSample()));
 
     for (const w of workloads) {
-      for (const s of sides) {
-        const sr = s === 'candidate' ? w.candidate : w.baseline;
+      for (const s of ['candidate', 'baseline'] as const) {
+        const sr = w[s];
         const errs = (sr?.runs ?? []).reduce((n, r) => n + r.errors.connect + r.errors.read + r.errors.write + r.errors.status + r.errors.timeout, 0);
         if (errs > 0) warnings.push(`${w.id}: ${s} had ${errs} wrk socket/status errors`);
       }
@@ -402,15 +235,6 @@ export async function benchServe(o: ServeOptions): Promise<ServeResult> {
     for (const s of servers) await s.stop();
     rmSync(scratch, { recursive: true, force: true });
   }
-}
-
-function side(d: { samples: number[]; runs: WrkRun[]; checks: Record<string, string | number | boolean> }): SideResult {
-  return {
-    samples: d.samples,
-    summary: summarize(d.samples),
-    runs: d.runs.length ? d.runs : undefined,
-    checks: Object.keys(d.checks).length ? d.checks : undefined,
-  };
 }
 
 async function ktlsSection(c: {
@@ -478,16 +302,4 @@ async function ktlsSection(c: {
     notes: [used ? 'kernel TLS was used: /proc/net/tls_stat TX counters grew during the kTLS downloads' : 'WARNING: /proc/net/tls_stat did not move: OpenSSL fell back to userspace TLS (missing crypto modules?)'],
   });
   return { measured: used, mode: 'native', workload: w, evidence, reason: used ? undefined : 'kTLS was not engaged (tls_stat unchanged)' };
-}
-
-export function humanBytes(n: number): string {
-  if (n >= 1 << 30 && n % (1 << 30) === 0) return `${n / (1 << 30)} GiB`;
-  if (n >= 1 << 20 && n % (1 << 20) === 0) return `${n / (1 << 20)} MiB`;
-  if (n >= 1 << 10 && n % (1 << 10) === 0) return `${n / (1 << 10)} KiB`;
-  return `${n} bytes`;
-}
-
-function fmtSigned(p: number): string {
-  const r = Math.round(p * 10) / 10;
-  return `${r > 0 ? '+' : ''}${r.toFixed(1)}`;
 }
