@@ -51,7 +51,7 @@ export interface SmokeOptions {
   testHooks?: { tamperBody?: boolean; noKtlsOption?: boolean; noDebugLog?: boolean; blockCrypto?: boolean };
 }
 
-export type Verdict = 'PASS' | 'KERNEL_NO_KTLS' | 'BINARY_NO_KTLS' | 'CIPHER_FALLBACK' | 'CORRUPT' | 'NO_DEBUG_LOG';
+export type Verdict = 'PASS' | 'NOT_NGINX' | 'KERNEL_NO_KTLS' | 'BINARY_NO_KTLS' | 'CIPHER_FALLBACK' | 'CORRUPT' | 'NO_DEBUG_LOG';
 
 export interface Proof {
   ok: boolean;

@@ -1,6 +1,7 @@
 // Observation fixtures for the pure smoke verdict logic: shaped like what the probe writes,
 // with log lines as nginx 1.26 prints them.
-import type { Observations, SuiteObservation, TlsStat } from '../../src/smoke/observations.ts';
+import type { AccessLogLine, Observations, SuiteObservation, TlsStat } from '../../src/smoke/observations.ts';
+import { userAgent } from '../../src/smoke/probe.ts';
 import { MATRIX, type Suite } from '../../src/smoke/suites.ts';
 import type { JudgeInput } from '../../src/smoke/verdict.ts';
 
@@ -54,11 +55,23 @@ export function suiteObs(suite: Suite, o: Partial<SuiteObservation> & { ktls?: b
     tlsAfter: counters ? tls(ktls ? 1 : 0) : null,
     negotiated: `${suite.protocol} / ${suite.name}`,
     seconds: 1.2,
+    serverHeader: 'nginx/1.26.3',
     ...rest,
   };
 }
 
+export const UA_TOKEN = '0123456789abcdef';
+export const NGINX_SHA = 'd'.repeat(64);
+/** The test ports (TLS, HTTP, upstream) and nginx's master and worker holding them. */
+export const PORTS = [8443, 8080, 8081];
+
+/** An access log line in nginx's combined format for each download that got a response. */
+export function accessLogOf(suites: SuiteObservation[]): AccessLogLine[] {
+  return suites.filter((s) => s.curlExit === 0 && s.httpCode === '200').map((s) => ({ request: 'GET /data.bin HTTP/1.1', status: s.httpCode, bytes: s.bodySize, userAgent: userAgent(UA_TOKEN, s.index) }));
+}
+
 export function observations(o: Partial<Observations> = {}): Observations {
+  const suites = o.suites ?? MATRIX.map((s) => suiteObs(s));
   return {
     results: {},
     kernel: '6.1.0-56-amd64',
@@ -66,7 +79,7 @@ export function observations(o: Partial<Observations> = {}): Observations {
     tlsStatAvailable: true,
     dataSha256: DATA_SHA,
     dataSize: DATA_SIZE,
-    suites: MATRIX.map((s) => suiteObs(s)),
+    suites,
     gzip: (['static', 'proxied'] as const).flatMap((kind) =>
       [1, 5, 9].flatMap((level) =>
         (['small', 'large'] as const).map((size) => ({ kind, level, size, httpCode: '200', encoding: 'gzip', decodedSha256: GZ[size] })),
@@ -81,6 +94,13 @@ export function observations(o: Partial<Observations> = {}): Observations {
     reBody: 're:forge',
     reNomatchCode: '404',
     errorLog: `${KTLS_LOG}\n`,
+    nginxId: '65024:1234',
+    testPorts: PORTS,
+    listenersSeen: true,
+    listeners: PORTS.flatMap((port) => [100, 101].map((pid) => ({ port, inode: String(port * 10 + pid), pid }))),
+    processes: Object.fromEntries([100, 101].map((pid) => [pid, { pid, exe: '/dist/usr/sbin/nginx', devIno: '65024:1234', sha256: 'same', mapped: ['/dist/usr/sbin/nginx', '/usr/lib/x86_64-linux-gnu/libc.so.6'] }])),
+    accessLog: accessLogOf(suites),
+    uaToken: UA_TOKEN,
     complete: true,
     ...o,
   };
@@ -91,6 +111,9 @@ export const KTLS_BINARY: JudgeInput['binary'] = {
   opensslKtls: 'yes',
   opensslKtlsEvidence: "the binary contains OpenSSL's kTLS code (ktls_meth.c)",
   claims: { jemalloc: true, pcreJit: true, zlibNg: true },
+  sha256: NGINX_SHA,
+  notNginx: [],
+  serverHeaders: ['nginx/1.26.3', 'nginx'],
 };
 
 export function input(o: Partial<JudgeInput> = {}): JudgeInput {
