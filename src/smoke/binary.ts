@@ -8,6 +8,7 @@ import { execa } from 'execa';
 import { run, type RunContext } from '../exec.ts';
 import { ExitCode, ForgeError, UsageError } from '../errors.ts';
 import { readElf, type ElfImage } from './elf.ts';
+import { configureValue, hasConfigureArg, parseNginxV, tlsMajorMinor, type NginxV } from '../nginxv.ts';
 
 export interface BinaryInfo {
   path: string;
@@ -56,16 +57,15 @@ export function ktlsCode(img: ElfImage, shared: boolean): string | undefined {
 }
 
 /** Is this nginx? What -V printed must be strings compiled into the binary, as nginx's are. */
-export function notNginx(img: ElfImage, versionText: string): string[] {
+export function notNginx(img: ElfImage, v: NginxV): string[] {
   if (!img.elf) return [`it is not an ELF executable (it starts with ${JSON.stringify(img.head ?? '')})`];
   if (img.problem) return [img.problem];
   const out: string[] = [];
-  const first = versionText.split('\n').find((l) => l.trim())?.trim() ?? '';
-  for (const [re, what] of [
-    [/^nginx version: nginx\/.*$/m, '"nginx version: nginx/…"'],
-    [/^configure arguments:.*$/m, '"configure arguments:"'],
+  const first = v.text.split('\n').find((l) => l.trim())?.trim() ?? '';
+  for (const [line, what] of [
+    [v.product?.startsWith('nginx/') ? v.versionLine : undefined, '"nginx version: nginx/…"'],
+    [v.configureLineFull, '"configure arguments:"'],
   ] as const) {
-    const line = re.exec(versionText)?.[0]?.replace(/\r$/, '');
     if (line === undefined) out.push(`\`-V\` printed no ${what} line (${first ? `it printed ${JSON.stringify(first.slice(0, 80))}` : 'it printed nothing'})`);
     else if (!img.data.includes(`${line}\n\0`)) out.push(`\`-V\` printed ${JSON.stringify(line.length > 80 ? `${line.slice(0, 77)}...` : line)}, but the binary holds no such string: the text does not come from nginx's code`);
   }
@@ -90,14 +90,14 @@ export function interpretBinary(
   /** ldd ran and listed no libssl: OpenSSL is linked into the binary */
   staticLinked = false,
 ): BinaryInfo {
-  const configureArgs = /configure arguments:(.*)/.exec(versionText)?.[1]?.trim() ?? '';
-  const opensslOpt = /--with-openssl-opt=(?:'([^']*)'|"([^"]*)"|(\S+))/.exec(configureArgs);
-  const opensslOptText = opensslOpt ? (opensslOpt[1] ?? opensslOpt[2] ?? opensslOpt[3] ?? '') : undefined;
-  const staticOpenssl = /--with-openssl=/.test(configureArgs);
+  const v = parseNginxV(versionText);
+  const configureArgs = v.configureLine;
+  const opensslOptText = configureValue(v, '--with-openssl-opt');
+  const staticOpenssl = hasConfigureArg(v, '--with-openssl');
   // ktls_meth.c (the marker that survives stripping) exists from OpenSSL 3.2 on; for older ones
   // the absence of markers proves nothing
-  const ver = /running with OpenSSL (\d+)\.(\d+)/.exec(versionText) ?? /built with OpenSSL (\d+)\.(\d+)/.exec(versionText);
-  const markersConclusive = ver ? Number(ver[1]) > 3 || (Number(ver[1]) === 3 && Number(ver[2]) >= 2) : false;
+  const ver = v.tls?.library === 'OpenSSL' ? tlsMajorMinor(v) : undefined;
+  const markersConclusive = ver ? ver[0] > 3 || (ver[0] === 3 && ver[1] >= 2) : false;
   const inBinary = image.elf ? ktlsCode(image, false) : undefined;
   const inLib = libssl?.elf ? ktlsCode(libssl, true) : undefined;
   let opensslKtls: BinaryInfo['opensslKtls'] = 'unknown';
@@ -130,19 +130,19 @@ export function interpretBinary(
   return {
     path: nginxPath,
     sha256: image.sha256,
-    version: /nginx version: nginx\/(\S+)/.exec(versionText)?.[1],
-    opensslBuilt: /built with OpenSSL (\S+)/.exec(versionText)?.[1],
-    opensslRunning: /running with OpenSSL (\S+)/.exec(versionText)?.[1],
+    version: v.product?.startsWith('nginx/') ? v.version : undefined,
+    opensslBuilt: v.tls?.library === 'OpenSSL' ? v.tls.built : undefined,
+    opensslRunning: v.tls?.library === 'OpenSSL' ? v.tls.running : undefined,
     configureArgs,
-    debug: /(^|\s)--with-debug(\s|$)/.test(configureArgs),
+    debug: hasConfigureArg(v, '--with-debug'),
     opensslKtls,
     opensslKtlsEvidence: evidence,
     claims: {
       jemalloc: /jemalloc/.test(configureArgs),
-      pcreJit: /--with-pcre-jit/.test(configureArgs),
+      pcreJit: hasConfigureArg(v, '--with-pcre-jit'),
       zlibNg: image.data.includes('.zlib-ng'),
     },
-    notNginx: notNginx(image, versionText),
+    notNginx: notNginx(image, v),
     serverHeaders: serverHeaders(image),
     libssl: libssl?.path,
     versionText,
