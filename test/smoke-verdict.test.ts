@@ -22,7 +22,7 @@ import { renderGuestEnv, renderInit } from '../src/smoke/vm/guest.ts';
 import { dependsFromModinfo, isStaticElf, moduleName } from '../src/smoke/vm/initramfs.ts';
 import { qemuArgs } from '../src/smoke/vm/index.ts';
 import { KERNEL_RECIPE, loadKernelArtifact } from '../src/smoke/vm/kernel.ts';
-import { FREEBSD_KTLS_LOG, input, KTLS_BINARY, observations, suiteObs, tls, USERSPACE_LOG } from './helpers/smokeFixtures.ts';
+import { FREEBSD_KTLS_LOG, input, JEMALLOC, KTLS_BINARY, observations, suiteObs, tls, USERSPACE_LOG } from './helpers/smokeFixtures.ts';
 
 const userspaceEverywhere = () => MATRIX.map((s) => suiteObs(s, { ktls: false }));
 
@@ -202,15 +202,30 @@ describe('judge: overall verdicts', () => {
     expect(j.ciphers[0]!.detail).toMatch(/proofs disagree/);
   });
 
-  it('PASS with a failed required proof (jemalloc claimed, not there) is not passed', () => {
-    const j = judge(input({ obs: observations({ nginxTOutput: 'syntax is ok' }) }));
+  it('PASS with a failed required proof (jemalloc required, its statistics not printed) is not passed', () => {
+    const j = judge(input({ obs: observations({ componentT: { jemalloc: 'syntax is ok' } }) }));
     expect(j.verdict).toBe('PASS');
     expect(j.passed).toBe(false);
-    expect(j.reason).toMatch(/jemalloc/);
+    expect(j.reason).toMatch(/jemalloc \(MALLOC_CONF=stats_print:true nginx -t did not print "Begin jemalloc statistics": jemalloc is not in use/);
+  });
+
+  it("component proofs are the recipes' verify.nginxT, as given: another component, another text", () => {
+    const zstd = { name: 'zstd-lib', displayName: 'zstd', env: { ZSTD_TRACE: '1' }, expect: 'zstd ready', required: true };
+    const j = judge(input({ components: [zstd], obs: observations({ componentT: { 'zstd-lib': 'zstd ready\n' } }) }));
+    expect(j.proofs.zstd_lib).toEqual({ ok: true, detail: 'ZSTD_TRACE=1 nginx -t printed "zstd ready"', required: true });
+    // no component given: no jemalloc proof made up by the judge
+    expect(j.proofs.jemalloc).toBeUndefined();
+    expect(judge(input({ components: [] })).proofs.jemalloc).toBeUndefined();
   });
 
   it('jemalloc and PCRE JIT only required when the binary claims them', () => {
-    const j = judge(input({ obs: observations({ nginxTOutput: 'syntax is ok', errorLog: `${observations().errorLog}[warn] PCRE2 library does not support JIT\n` }), binary: { ...KTLS_BINARY, claims: { jemalloc: false, pcreJit: false, zlibNg: false } } }));
+    const j = judge(
+      input({
+        components: [{ ...JEMALLOC, required: false }],
+        obs: observations({ componentT: { jemalloc: 'syntax is ok' }, errorLog: `${observations().errorLog}[warn] PCRE2 library does not support JIT\n` }),
+        binary: { ...KTLS_BINARY, claims: { pcreJit: false, zlibNg: false } },
+      }),
+    );
     expect(j.proofs.jemalloc).toMatchObject({ ok: false, required: false });
     expect(j.proofs.pcre_jit).toMatchObject({ ok: false, required: false });
     expect(j.proofs.pcre_jit!.detail).toMatch(/does not support JIT/);
@@ -365,7 +380,7 @@ describe('binary detection', () => {
   it('kTLS code in the binary → yes; debug and claims from configure arguments', () => {
     const v = V("--with-debug --with-openssl-opt='enable-ktls no-docs' --with-pcre-jit --with-ld-opt='-ljemalloc'");
     const b = interpretBinary('/n', v, elf(['../ssl/record/methods/ktls_meth.c', '1.3.1.zlib-ng'], {}, v));
-    expect(b).toMatchObject({ debug: true, opensslKtls: 'yes', version: '1.26.3', opensslBuilt: '3.5.7', claims: { jemalloc: true, pcreJit: true, zlibNg: true }, notNginx: [] });
+    expect(b).toMatchObject({ debug: true, opensslKtls: 'yes', version: '1.26.3', opensslBuilt: '3.5.7', claims: { pcreJit: true, zlibNg: true }, notNginx: [] });
   });
   it('kTLS markers count only as strings or symbols of the TLS library: not as substrings, not in a non-ELF', () => {
     const v = V('--with-debug', '3.5.7');

@@ -29,7 +29,7 @@ export interface BinaryInfo {
    */
   opensslKtls: 'yes' | 'no' | 'unknown';
   opensslKtlsEvidence: string;
-  claims: { jemalloc: boolean; pcreJit: boolean; zlibNg: boolean };
+  claims: { pcreJit: boolean; zlibNg: boolean };
   /** why this is not nginx (empty: an ELF whose `-V` lines are strings of its own) */
   notNginx: string[];
   /** the Server header values this binary can send (its "Server: …\r\n" literals) */
@@ -138,7 +138,6 @@ export function interpretBinary(
     opensslKtls,
     opensslKtlsEvidence: evidence,
     claims: {
-      jemalloc: /jemalloc/.test(configureArgs),
       pcreJit: hasConfigureArg(v, '--with-pcre-jit'),
       zlibNg: image.data.includes('.zlib-ng'),
     },

@@ -1,7 +1,7 @@
 // kTLS smoke test: serve a file of random bytes over TLS from the given nginx, download it once per
 // cipher suite, and prove the kernel encrypted it (nginx's debug log + /proc/net/tls_stat), natively
 // when the host kernel has the `tls` ULP, in a QEMU guest otherwise. The same run proves PCRE2
-// JIT, zlib-ng gzip and jemalloc. Stages call runSmoke(); the CLI is commands/smoke.ts.
+// JIT, zlib-ng gzip and each component's own proof from its recipe (jemalloc). Stages call runSmoke(); the CLI is commands/smoke.ts.
 //
 // Flow: inspect binary (not nginx: NOT_NGINX, nothing is run) → certificate + nginx.conf + probe
 // script into <logDir>/io → run the probe (sh natively, or the VM's chroot) → read observations
@@ -21,13 +21,14 @@ import { renderConfig, tlsServerKind, workPaths } from './config.ts';
 import { readObservations, runsBinary, type ModuleExpectation, type Observations } from './observations.ts';
 import { moduleIo, PROBE_FILES, renderProbe } from './probe.ts';
 import { parseSuites } from './suites.ts';
-import type { SmokeModule, SmokeOptions, SmokeResult } from './types.ts';
+import { catalogComponentProofs, settleRequired } from './components.ts';
+import type { ComponentProof, SmokeModule, SmokeOptions, SmokeResult } from './types.ts';
 import { judge, notNginxJudgement } from './verdict.ts';
 import { GUEST_FILES } from './vm/guest.ts';
 import { DEFAULT_VM_TIMEOUT_SEC, runInVm } from './vm/index.ts';
 import { which } from '../which.ts';
 
-export type { SmokeOptions, SmokeResult, Verdict, CipherResult, Proof, VmMode, SmokeModule } from './types.ts';
+export type { SmokeOptions, SmokeResult, Verdict, CipherResult, Proof, VmMode, SmokeModule, ComponentProof } from './types.ts';
 export { MATRIX, DEFAULT_SUITE, parseSuites } from './suites.ts';
 export { judge } from './verdict.ts';
 
@@ -119,10 +120,13 @@ function tailLines(t: string, n = 8): string {
 }
 
 /** One nginx run inside a batch: per-run settings; VM/kernel/log settings come from the batch. */
-export type SmokeRun = { nginx: string } & Pick<SmokeOptions, 'ciphers' | 'size' | 'extras' | 'testHooks' | 'nginxModules'>;
+export type SmokeRun = { nginx: string } & Pick<SmokeOptions, 'ciphers' | 'size' | 'extras' | 'testHooks' | 'nginxModules' | 'componentProofs'>;
 
 export async function runSmoke(nginx: string, opts: SmokeOptions = {}): Promise<SmokeResult> {
-  const [r] = await runSmokeBatch([{ nginx, ciphers: opts.ciphers, size: opts.size, extras: opts.extras, testHooks: opts.testHooks, nginxModules: opts.nginxModules }], opts);
+  const [r] = await runSmokeBatch(
+    [{ nginx, ciphers: opts.ciphers, size: opts.size, extras: opts.extras, testHooks: opts.testHooks, nginxModules: opts.nginxModules, componentProofs: opts.componentProofs }],
+    opts,
+  );
   return r!;
 }
 
@@ -142,6 +146,7 @@ interface Prepared {
   suites: ReturnType<typeof parseSuites>;
   ktlsOption: boolean;
   debugLog: boolean;
+  components: (ComponentProof & { required: boolean })[];
 }
 
 /**
@@ -190,6 +195,8 @@ export async function runSmokeBatch(runs: SmokeRun[], opts: SmokeOptions = {}): 
   const vmTimeoutSec = opts.vmTimeoutSec ?? DEFAULT_VM_TIMEOUT_SEC + 60 * (runs.length - 1) + Math.ceil(vmBytes / VM_BYTES_PER_SEC);
 
   const prepared: Prepared[] = [];
+  /** the built-in recipes' component proofs, for runs that name none */
+  let catalog: ComponentProof[] | undefined;
   /** runs of a binary that is not nginx: judged before anything is started */
   const early = new Map<number, SmokeResult>();
   try {
@@ -227,7 +234,8 @@ export async function runSmokeBatch(runs: SmokeRun[], opts: SmokeOptions = {}): 
       }
       const ioSeen = mode === 'vm' ? `${scratch}/nginx-forge/share/${rel}` : io;
       const [tlsPort, httpPort, upstreamPort] = ports as [number, number, number];
-      const p: Prepared = { index: i, run, dir, io, ioSeen, rel, work, nativeWork, binary, suites, ktlsOption: !hooks.noKtlsOption, debugLog: !hooks.noDebugLog };
+      const components = (run.componentProofs ?? opts.componentProofs ?? (catalog ??= catalogComponentProofs())).map((c) => settleRequired(c, binary.configureArgs));
+      const p: Prepared = { index: i, run, dir, io, ioSeen, rel, work, nativeWork, binary, suites, ktlsOption: !hooks.noKtlsOption, debugLog: !hooks.noDebugLog, components };
       prepared.push(p);
       const mods = run.nginxModules ?? [];
       for (const m of mods) prepareModule(io, m);
@@ -249,6 +257,7 @@ export async function runSmokeBatch(runs: SmokeRun[], opts: SmokeOptions = {}): 
           extras: run.extras !== false,
           tamperBody: hooks.tamperBody,
           modules: mods,
+          components,
           uaToken: randomBytes(8).toString('hex'),
         }),
         { mode: 0o755 },
@@ -286,7 +295,7 @@ export async function runSmokeBatch(runs: SmokeRun[], opts: SmokeOptions = {}): 
 
     const judged: SmokeResult[] = [];
     for (const p of prepared) {
-      const obs = readObservations(p.io);
+      const obs = readObservations(p.io, p.components.map((c) => c.name));
       rmSync(path.join(p.io, PROBE_FILES.gzipDir), { recursive: true, force: true });
       if (!obs.nginxUp) {
         const named = modulesNamedIn(`${obs.nginxTOutput}\n${obs.nginxStartOutput}`, p.run.nginxModules ?? []);
@@ -307,6 +316,7 @@ export async function runSmokeBatch(runs: SmokeRun[], opts: SmokeOptions = {}): 
         mode,
         obs,
         binary: p.binary,
+        components: p.components,
         config: { ktlsOption: p.ktlsOption, debugLog: p.debugLog },
         suites: p.suites,
         kernel: mode === 'vm' ? { custom: vm?.kernel.custom } : { tlsModule: host.tlsModule, modulesDir: host.modulesDir },

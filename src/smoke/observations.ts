@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
-import { gzipRequests, moduleIo, PROBE_FILES } from './probe.ts';
+import { componentT, gzipRequests, moduleIo, PROBE_FILES } from './probe.ts';
 import type { SmokeModule } from './types.ts';
 
 /** Content-Encoding tokens node:zlib decodes (the smoke test decodes on the host, natively and for the VM). */
@@ -122,6 +122,8 @@ export interface Observations {
   gzipExpected: { small: string; large: string };
   nginxTExit?: number;
   nginxTOutput: string;
+  /** what each component's nginx -t run printed (its recipe's verify.nginxT), by component name */
+  componentT: Record<string, string>;
   nginxStartExit?: number;
   nginxStartOutput: string;
   nginxUp: boolean;
@@ -250,7 +252,9 @@ function num(v: string | undefined): number | undefined {
   return v === undefined || v === '' || Number.isNaN(Number(v)) ? undefined : Number(v);
 }
 
-export function readObservations(io: string): Observations {
+/** What the probe wrote into `io`; `components`: the names of the component proofs it ran. */
+export function readObservations(io: string, components: string[] = []): Observations {
+  const names = components;
   const results = parseResults(readOr(path.join(io, PROBE_FILES.results)));
   const errorLogBuf = (() => {
     try {
@@ -303,6 +307,7 @@ export function readObservations(io: string): Observations {
     gzipExpected: { small: results.gz_small_sha256 ?? '', large: results.gz_large_sha256 ?? '' },
     nginxTExit: num(results.nginx_t_exit),
     nginxTOutput: readOr(path.join(io, PROBE_FILES.nginxT)),
+    componentT: Object.fromEntries(names.map((n) => [n, readOr(path.join(io, componentT(n)))])),
     nginxStartExit: num(results.nginx_start_exit),
     nginxStartOutput: readOr(path.join(io, PROBE_FILES.nginxStart)),
     nginxUp: results.nginx_up === '1',

@@ -4,7 +4,7 @@
 // observations.ts + verdict.ts turn them into verdicts on the host. One place for the checks.
 import { GZIP_LEVELS, GZIP_SIZES, moduleUrls, workPaths } from './config.ts';
 import type { Suite } from './suites.ts';
-import type { SmokeModule } from './types.ts';
+import type { ComponentProof, SmokeModule } from './types.ts';
 
 export interface ProbeParams {
   nginx: string;
@@ -21,9 +21,14 @@ export interface ProbeParams {
   tamperBody?: boolean;
   /** third-party modules with an encoding proof: files from io/mod-<name>/src are served */
   modules?: SmokeModule[];
+  /** components proved by nginx -t with their recipe's environment (verify.nginxT) */
+  components?: ComponentProof[];
   /** random per run: each TLS download's User-Agent is nginx-forge-smoke/<token>/<index>, found again in the access log */
   uaToken: string;
 }
+
+/** The output of a component's nginx -t run in the io directory. */
+export const componentT = (name: string) => `nginx-t-component-${name.replace(/[^A-Za-z0-9._-]/g, '_')}.txt`;
 
 /** The User-Agent of a TLS download, as the access log must show it. */
 export const userAgent = (token: string, index: number) => `nginx-forge-smoke/${token}/${index}`;
@@ -141,10 +146,17 @@ mkdir -p ${sq(u.dir)} && cp "$IO/${io.src}/"* ${sq(u.dir)}/ && chmod -R a+rX "$W
 `;
   })
   .join('')}
-# jemalloc: a linked-in jemalloc prints its statistics at exit
-MALLOC_CONF=stats_print:true "$NGINX" -t -p "$WORK/" -c "$CONF" -e "$ERRLOG" > "$IO/${PROBE_FILES.nginxT}" 2>&1
+"$NGINX" -t -p "$WORK/" -c "$CONF" -e "$ERRLOG" > "$IO/${PROBE_FILES.nginxT}" 2>&1
 put nginx_t_exit $?
-
+${(p.components ?? [])
+  .map(
+    (c) => `# ${c.displayName}: its recipe's verify.nginxT
+env ${Object.entries(c.env)
+      .map(([k, v]) => sq(`${k}=${v}`))
+      .join(' ')} "$NGINX" -t -p "$WORK/" -c "$CONF" -e "$ERRLOG" > "$IO/${componentT(c.name)}" 2>&1
+`,
+  )
+  .join('')}
 "$NGINX" -p "$WORK/" -c "$CONF" -e "$ERRLOG" > "$IO/${PROBE_FILES.nginxStart}" 2>&1
 put nginx_start_exit $?
 up=0

@@ -31,11 +31,13 @@ import type { BinaryInfo } from './binary.ts';
 import { runsBinary, rxDelta, txDelta, type Observations, type SuiteObservation } from './observations.ts';
 import { userAgent } from './probe.ts';
 import { primarySuite, type Suite } from './suites.ts';
-import type { CipherResult, Proof, SmokeResult, Verdict } from './types.ts';
+import type { CipherResult, ComponentProof, Proof, SmokeResult, Verdict } from './types.ts';
 
 export interface JudgeInput {
   mode: 'native' | 'vm';
   obs: Observations;
+  /** the component proofs the probe ran, each with its requirement settled */
+  components?: (ComponentProof & { required: boolean })[];
   binary: Pick<BinaryInfo, 'debug' | 'opensslKtls' | 'opensslKtlsEvidence' | 'claims' | 'sha256' | 'notNginx' | 'serverHeaders'>;
   config: { ktlsOption: boolean; debugLog: boolean };
   suites: Suite[];
@@ -297,12 +299,8 @@ export function judge(input: JudgeInput): Judgement {
     };
   }
 
-  const je = /Begin jemalloc statistics/.test(obs.nginxTOutput);
-  proofs.jemalloc = {
-    ok: je,
-    detail: je ? 'MALLOC_CONF=stats_print:true nginx -t printed "Begin jemalloc statistics"' : 'no jemalloc statistics printed: jemalloc is not the allocator',
-    required: binary.claims.jemalloc,
-  };
+  // each component by its recipe's verify.nginxT (jemalloc: its statistics at exit)
+  for (const c of input.components ?? []) Object.assign(proofs, componentProof(c, obs.componentT[c.name] ?? ''));
   // third-party modules: each response decodes to the original bytes, the static one is the
   // pre-compressed file as is; a failure names the module
   for (const m of obs.modules ?? []) Object.assign(proofs, moduleProof(m));
@@ -417,6 +415,22 @@ function overall(
     default:
       return { verdict: p.verdict, reason: p.detail };
   }
+}
+
+/** The proof key of a component (`zlib-ng` → `zlib_ng`), as the build's smoke stage finds its recipe again. */
+export const componentProofKey = (name: string) => name.replaceAll('-', '_');
+
+/** A component's proof from its recipe's verify.nginxT: nginx -t with `env` printed `expect`. */
+export function componentProof(c: ComponentProof & { required: boolean }, output: string): Record<string, Proof> {
+  const env = Object.entries(c.env).map(([k, v]) => `${k}=${v}`).join(' ');
+  const seen = output.includes(c.expect);
+  return {
+    [componentProofKey(c.name)]: {
+      ok: seen,
+      detail: seen ? `${env} nginx -t printed "${c.expect}"` : `${env} nginx -t did not print "${c.expect}": ${c.displayName} is not in use in this binary`,
+      required: c.required,
+    },
+  };
 }
 
 /** The proof of one module's encoding (key `module:<component>`), named after the module. */

@@ -4,6 +4,7 @@ import type { AccessLogLine, Observations, SuiteObservation, TlsStat } from '../
 import { userAgent } from '../../src/smoke/probe.ts';
 import { MATRIX, type Suite } from '../../src/smoke/suites.ts';
 import type { JudgeInput } from '../../src/smoke/verdict.ts';
+import type { ComponentProof } from '../../src/smoke/types.ts';
 
 export const DATA_SHA = 'a'.repeat(64);
 export const DATA_SIZE = 4194304;
@@ -87,7 +88,8 @@ export function observations(o: Partial<Observations> = {}): Observations {
     ),
     gzipExpected: GZ,
     nginxTExit: 0,
-    nginxTOutput: 'nginx: the configuration file /x/nginx.conf syntax is ok\n___ Begin jemalloc statistics ___\n',
+    nginxTOutput: 'nginx: the configuration file /x/nginx.conf syntax is ok\n',
+    componentT: { jemalloc: 'nginx: the configuration file /x/nginx.conf syntax is ok\n___ Begin jemalloc statistics ___\n' },
     nginxStartExit: 0,
     nginxStartOutput: '',
     nginxUp: true,
@@ -106,11 +108,14 @@ export function observations(o: Partial<Observations> = {}): Observations {
   };
 }
 
+/** As recipes/components/jemalloc.json's verify.nginxT says. */
+export const JEMALLOC: ComponentProof = { name: 'jemalloc', displayName: 'jemalloc', env: { MALLOC_CONF: 'stats_print:true' }, expect: 'Begin jemalloc statistics' };
+
 export const KTLS_BINARY: JudgeInput['binary'] = {
   debug: true,
   opensslKtls: 'yes',
   opensslKtlsEvidence: "the binary contains OpenSSL's kTLS code (ktls_meth.c)",
-  claims: { jemalloc: true, pcreJit: true, zlibNg: true },
+  claims: { pcreJit: true, zlibNg: true },
   sha256: NGINX_SHA,
   notNginx: [],
   serverHeaders: ['nginx/1.26.3', 'nginx'],
@@ -121,6 +126,7 @@ export function input(o: Partial<JudgeInput> = {}): JudgeInput {
     mode: 'vm',
     obs: observations(),
     binary: KTLS_BINARY,
+    components: [{ ...JEMALLOC, required: true }],
     config: { ktlsOption: true, debugLog: true },
     suites: MATRIX,
     logDir: '/logs/smoke-x',
