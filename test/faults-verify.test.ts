@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { VerifyError } from '../src/errors.ts';
 import { BUILTIN_RECIPES, loadRecipes, PROJECT_ROOT } from '../src/recipes/load.ts';
 import { resolvePlan } from '../src/recipes/resolve.ts';
-import { assertChecks, builtByForge, resolveLibrary, sharedLibsslKtls, splitConfigureLine, verifyBinary } from '../src/stages/verify.ts';
+import { assertChecks, builtByForge, resolveLibrary, sharedLibsslKtls, verifyBinary } from '../src/stages/verify.ts';
+import { splitConfigureLine } from '../src/nginxv.ts';
 
 const DISTRO_NGINX = '/usr/sbin/nginx';
 

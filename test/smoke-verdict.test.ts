@@ -8,10 +8,11 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseSize } from '../src/commands/smoke.ts';
 import { FileArtifact } from '../src/recipes/schema.ts';
-import { interpretBinary } from '../src/smoke/binary.ts';
+import { interpretBinary, serverHeaders } from '../src/smoke/binary.ts';
+import { parseElfHeader, readElf, type ElfImage } from '../src/smoke/elf.ts';
 import { renderConfig, tlsServerKind } from '../src/smoke/config.ts';
 import { ktlsHttpConf, shippedTlsHttp } from '../src/package/conf/nginx.ts';
-import { encodingsFromHeaders, negotiatedFrom, parseResults, parseTlsStat, txDelta } from '../src/smoke/observations.ts';
+import { encodingsFromHeaders, mappedFiles, negotiatedFrom, parseAccessLog, parseResults, parseTlsStat, serverHeaderFrom, txDelta } from '../src/smoke/observations.ts';
 import { renderProbe } from '../src/smoke/probe.ts';
 import { formatHuman, toJson } from '../src/smoke/report.ts';
 import { MATRIX, parseSuites, primarySuite } from '../src/smoke/suites.ts';
@@ -21,7 +22,7 @@ import { renderGuestEnv, renderInit } from '../src/smoke/vm/guest.ts';
 import { dependsFromModinfo, isStaticElf, moduleName } from '../src/smoke/vm/initramfs.ts';
 import { qemuArgs } from '../src/smoke/vm/index.ts';
 import { KERNEL_RECIPE, loadKernelArtifact } from '../src/smoke/vm/kernel.ts';
-import { FREEBSD_KTLS_LOG, input, KTLS_BINARY, observations, suiteObs, tls, USERSPACE_LOG } from './helpers/smokeFixtures.ts';
+import { FREEBSD_KTLS_LOG, input, JEMALLOC, KTLS_BINARY, observations, suiteObs, tls, USERSPACE_LOG } from './helpers/smokeFixtures.ts';
 
 const userspaceEverywhere = () => MATRIX.map((s) => suiteObs(s, { ktls: false }));
 
@@ -201,15 +202,30 @@ describe('judge: overall verdicts', () => {
     expect(j.ciphers[0]!.detail).toMatch(/proofs disagree/);
   });
 
-  it('PASS with a failed required proof (jemalloc claimed, not there) is not passed', () => {
-    const j = judge(input({ obs: observations({ nginxTOutput: 'syntax is ok' }) }));
+  it('PASS with a failed required proof (jemalloc required, its statistics not printed) is not passed', () => {
+    const j = judge(input({ obs: observations({ componentT: { jemalloc: 'syntax is ok' } }) }));
     expect(j.verdict).toBe('PASS');
     expect(j.passed).toBe(false);
-    expect(j.reason).toMatch(/jemalloc/);
+    expect(j.reason).toMatch(/jemalloc \(MALLOC_CONF=stats_print:true nginx -t did not print "Begin jemalloc statistics": jemalloc is not in use/);
+  });
+
+  it("component proofs are the recipes' verify.nginxT, as given: another component, another text", () => {
+    const zstd = { name: 'zstd-lib', displayName: 'zstd', env: { ZSTD_TRACE: '1' }, expect: 'zstd ready', required: true };
+    const j = judge(input({ components: [zstd], obs: observations({ componentT: { 'zstd-lib': 'zstd ready\n' } }) }));
+    expect(j.proofs.zstd_lib).toEqual({ ok: true, detail: 'ZSTD_TRACE=1 nginx -t printed "zstd ready"', required: true });
+    // no component given: no jemalloc proof made up by the judge
+    expect(j.proofs.jemalloc).toBeUndefined();
+    expect(judge(input({ components: [] })).proofs.jemalloc).toBeUndefined();
   });
 
   it('jemalloc and PCRE JIT only required when the binary claims them', () => {
-    const j = judge(input({ obs: observations({ nginxTOutput: 'syntax is ok', errorLog: `${observations().errorLog}[warn] PCRE2 library does not support JIT\n` }), binary: { ...KTLS_BINARY, claims: { jemalloc: false, pcreJit: false, zlibNg: false } } }));
+    const j = judge(
+      input({
+        components: [{ ...JEMALLOC, required: false }],
+        obs: observations({ componentT: { jemalloc: 'syntax is ok' }, errorLog: `${observations().errorLog}[warn] PCRE2 library does not support JIT\n` }),
+        binary: { ...KTLS_BINARY, claims: { pcreJit: false, zlibNg: false } },
+      }),
+    );
     expect(j.proofs.jemalloc).toMatchObject({ ok: false, required: false });
     expect(j.proofs.pcre_jit).toMatchObject({ ok: false, required: false });
     expect(j.proofs.pcre_jit!.detail).toMatch(/does not support JIT/);
@@ -235,6 +251,84 @@ describe('judge: overall verdicts', () => {
     const j = judge(input({ suites, obs: observations({ suites: suites.map((s) => suiteObs(s)) }) }));
     expect(j.verdict).toBe('PASS');
     expect(j.ciphers).toHaveLength(2);
+  });
+});
+
+describe('judge: was it this nginx that served (NOT_NGINX)', () => {
+  it('nginx (master and worker) on every test port, its Server header, each download in its access log → identity ok', () => {
+    const j = judge(input());
+    expect(j.verdict).toBe('PASS');
+    expect(j.proofs.identity).toMatchObject({ ok: true, required: true });
+    expect(j.proofs.identity!.detail).toMatch(/pid 100, 101 listening on 127.0.0.1:8443, 8080, 8081 run this binary.*5 TLS response\(s\) with "Server: nginx\/1.26.3", each in the access log/);
+  });
+
+  it('another program listening on the TLS port (openssl s_server) → NOT_NGINX, whatever the downloads proved', () => {
+    const base = observations();
+    const obs = observations({
+      listeners: [...base.listeners.filter((l) => l.port !== 8443), { port: 8443, inode: '9', pid: 300 }],
+      processes: { ...base.processes, 300: { pid: 300, exe: '/usr/bin/openssl', devIno: '65024:77', sha256: '4'.repeat(64), mapped: [] } },
+    });
+    const j = judge(input({ obs }));
+    expect(j.verdict).toBe('NOT_NGINX');
+    expect(j.passed).toBe(false);
+    expect(j.reason).toMatch(/the process listening on 127.0.0.1:8443 \(TLS\) \(pid 300\) runs \/usr\/bin\/openssl \(sha256 4444444444444444…\), not this binary/);
+    expect(j.next).toMatch(/smoke-test the nginx binary itself/);
+  });
+
+  it('the same bytes elsewhere count as this binary (a copy: same sha256); an unreadable exe does not', () => {
+    const copy = observations({ processes: { 100: { pid: 100, exe: '/tmp/copy/nginx', devIno: '1:2', sha256: 'd'.repeat(64), mapped: [] }, 101: { pid: 101, exe: '/tmp/copy/nginx', devIno: '1:2', sha256: 'd'.repeat(64), mapped: [] } } });
+    expect(judge(input({ obs: copy })).proofs.identity!.ok).toBe(true);
+    const hidden = observations({ processes: { 100: { pid: 100, exe: '', devIno: '-', sha256: '-', mapped: [] } } });
+    const j = judge(input({ obs: hidden }));
+    expect(j.verdict).toBe('NOT_NGINX');
+    expect(j.reason).toMatch(/\(pid 100\) runs \(exe unreadable\) \(unreadable\)/);
+    expect(j.reason).toMatch(/\(pid 101\) runs a file the probe could not read/);
+  });
+
+  it('nobody on a test port, or no listener record at all → NOT_NGINX', () => {
+    const base = observations();
+    const j = judge(input({ obs: observations({ listeners: base.listeners.filter((l) => l.port !== 8081) }) }));
+    expect(j.verdict).toBe('NOT_NGINX');
+    expect(j.reason).toMatch(/no process the probe could see listens on 127.0.0.1:8081 \(upstream\)/);
+    expect(judge(input({ obs: observations({ listenersSeen: false }) })).reason).toMatch(/did not record which processes listen/);
+  });
+
+  it('a Server header the binary cannot send, or none → NOT_NGINX', () => {
+    const none = judge(input({ obs: observations({ suites: MATRIX.map((s) => suiteObs(s, { serverHeader: undefined })) }) }));
+    expect(none.verdict).toBe('NOT_NGINX');
+    expect(none.reason).toMatch(/every TLS response: no Server header \(nginx always sends one\)/);
+    const other = judge(input({ obs: observations({ suites: MATRIX.map((s, i) => suiteObs(s, i === 1 ? { serverHeader: 'Apache' } : {})) }) }));
+    expect(other.reason).toMatch(/TLS_AES_256_GCM_SHA384: "Server: Apache", which the binary cannot send \(it holds "Server: nginx\/1.26.3", "Server: nginx"\)/);
+  });
+
+  it("downloads not in nginx's access log (with their User-Agent, status and size) → NOT_NGINX", () => {
+    const empty = judge(input({ obs: observations({ accessLog: [] }) }));
+    expect(empty.verdict).toBe('NOT_NGINX');
+    expect(empty.reason).toMatch(/no TLS download\(s\) \(.*\) in nginx's access log .*\(0 line\(s\) logged\)/);
+    const log = observations().accessLog;
+    const short = judge(input({ obs: observations({ accessLog: [{ ...log[0]!, bytes: 10 }, ...log.slice(1)] }) }));
+    expect(short.reason).toMatch(/1 of 5 TLS download\(s\) \(TLS_AES_128_GCM_SHA256\)/);
+  });
+
+  it('NOT_NGINX comes before CORRUPT and KERNEL_NO_KTLS', () => {
+    const obs = observations({ ulp: [], suites: MATRIX.map((s) => suiteObs(s, { bodySha256: 'e'.repeat(64) })), listeners: [] });
+    expect(judge(input({ obs })).verdict).toBe('NOT_NGINX');
+  });
+});
+
+describe('parsing: who served', () => {
+  it('access log (combined format), Server header, mapped files', () => {
+    const log = '127.0.0.1 - - [07/Dec/2026:05:52:01 +0000] "GET /data.bin HTTP/1.1" 200 4194304 "-" "nginx-forge-smoke/abc/0"\n127.0.0.1 - - [07/Dec/2026:05:52:02 +0000] "GET /x HTTP/1.1" 404 - "-" "curl/8 \\"q\\""\nnot a line\n';
+    expect(parseAccessLog(log)).toEqual([
+      { request: 'GET /data.bin HTTP/1.1', status: '200', bytes: 4194304, userAgent: 'nginx-forge-smoke/abc/0' },
+      { request: 'GET /x HTTP/1.1', status: '404', bytes: 0, userAgent: 'curl/8 \\"q\\"' },
+    ]);
+    expect(serverHeaderFrom('< HTTP/1.1 200 OK\r\n< Server: nginx/1.26.3\r\n< Date: x\r\n')).toBe('nginx/1.26.3');
+    expect(serverHeaderFrom('< HTTP/1.0 200 ok\r\n< Content-type: text/plain\r\n')).toBeUndefined();
+    expect(mappedFiles('7f00-7f01 r--p 00000000 fe:00 123  /usr/lib/x86_64-linux-gnu/libssl.so.3\n7f02-7f03 rw-p 00000000 00:00 0 \n7f04-7f05 r-xp 0 fe:00 9 /tmp/nginx (deleted)\n')).toEqual([
+      '/usr/lib/x86_64-linux-gnu/libssl.so.3',
+      '/tmp/nginx',
+    ]);
   });
 });
 
@@ -278,24 +372,94 @@ describe('parsing', () => {
 
 describe('binary detection', () => {
   const V = (args: string, ossl = '3.5.7') => `nginx version: nginx/1.26.3\nbuilt with OpenSSL ${ossl} 9 Jun 2026\nconfigure arguments: ${args}\n`;
+  /** An ELF image whose data sections hold these NUL-terminated strings (and its own -V lines). */
+  const elf = (strings: string[], o: Partial<ElfImage> = {}, versionText?: string): ElfImage => {
+    const own = versionText ? versionText.split('\n').filter((l) => /^(nginx version|configure arguments)/.test(l)).map((l) => `${l}\n`) : [];
+    return { path: '/n', sha256: 'e'.repeat(64), elf: true, data: Buffer.from([...own, ...strings].map((x) => `${x}\0`).join('')), imports: [], ...o };
+  };
   it('kTLS code in the binary → yes; debug and claims from configure arguments', () => {
-    const b = interpretBinary('/n', V("--with-debug --with-openssl-opt='enable-ktls no-docs' --with-pcre-jit --with-ld-opt='-ljemalloc'"), Buffer.from('xx ssl/record/methods/ktls_meth.c yy 1.3.1.zlib-ng'));
-    expect(b).toMatchObject({ debug: true, opensslKtls: 'yes', version: '1.26.3', opensslBuilt: '3.5.7', claims: { jemalloc: true, pcreJit: true, zlibNg: true } });
+    const v = V("--with-debug --with-openssl-opt='enable-ktls no-docs' --with-pcre-jit --with-ld-opt='-ljemalloc'");
+    const b = interpretBinary('/n', v, elf(['../ssl/record/methods/ktls_meth.c', '1.3.1.zlib-ng'], {}, v));
+    expect(b).toMatchObject({ debug: true, opensslKtls: 'yes', version: '1.26.3', opensslBuilt: '3.5.7', claims: { pcreJit: true, zlibNg: true }, notNginx: [] });
+  });
+  it('kTLS markers count only as strings or symbols of the TLS library: not as substrings, not in a non-ELF', () => {
+    const v = V('--with-debug', '3.5.7');
+    // a marker inside a longer string (a comment, a message) is no kTLS code
+    expect(interpretBinary('/n', v, elf(['# ktls_meth.c and ssl/ktls.c are here'], {}, v), undefined, true).opensslKtls).toBe('no');
+    // a non-stripped static OpenSSL: its ktls_* functions
+    const sym = interpretBinary('/n', v, elf([], { symbols: ['main', 'ktls_sendfile', 'ossl_ktls_record_method'] }, v), undefined, true);
+    expect(sym.opensslKtls).toBe('yes');
+    expect(sym.opensslKtlsEvidence).toMatch(/kTLS symbol\(s\): ktls_sendfile/);
+    // a script carrying every marker in its text: not an ELF, so none of it counts
+    const script: ElfImage = { path: '/fake', sha256: 'f'.repeat(64), elf: false, head: '#!/bin/sh', data: Buffer.alloc(0), imports: [] };
+    const s = interpretBinary('/fake', v, script);
+    expect(s.opensslKtls).toBe('unknown');
+    expect(s.claims.zlibNg).toBe(false);
+    expect(s.notNginx).toEqual(['it is not an ELF executable (it starts with "#!/bin/sh")']);
   });
   it('--with-openssl-opt without enable-ktls → no', () => {
-    const b = interpretBinary('/n', V("--with-openssl=../o --with-openssl-opt='no-docs'"), Buffer.from('nothing'));
+    const v = V("--with-openssl=../o --with-openssl-opt='no-docs'");
+    const b = interpretBinary('/n', v, elf(['nothing'], {}, v));
     expect(b.opensslKtls).toBe('no');
     expect(b.debug).toBe(false);
   });
   it('statically linked OpenSSL >= 3.2 without kTLS code → no; OpenSSL 3.0 → unknown', () => {
-    expect(interpretBinary('/n', V('--with-debug'), Buffer.from('x'), undefined, true).opensslKtls).toBe('no');
-    expect(interpretBinary('/n', V('--with-debug', '3.0.19'), Buffer.from('x'), undefined, true).opensslKtls).toBe('unknown');
+    expect(interpretBinary('/n', V('--with-debug'), elf(['x']), undefined, true).opensslKtls).toBe('no');
+    expect(interpretBinary('/n', V('--with-debug', '3.0.19'), elf(['x']), undefined, true).opensslKtls).toBe('unknown');
   });
-  it('dynamic libssl with kTLS code → yes', () => {
-    expect(interpretBinary('/n', V(''), Buffer.from('x'), { path: '/lib/libssl.so.3', bytes: Buffer.from('ktls_meth.c') }).opensslKtls).toBe('yes');
+  it('dynamic libssl: kTLS strings among its data, or an SSL_sendfile that imports sendfile → yes', () => {
+    expect(interpretBinary('/n', V(''), elf(['x']), elf(['ssl/record/methods/ktls_meth.c'], { path: '/lib/libssl.so.3' })).opensslKtls).toBe('yes');
+    const viaSendfile = interpretBinary('/n', V(''), elf(['x']), elf([], { path: '/lib/libssl.so.3', imports: ['memcpy', 'sendfile'] }));
+    expect(viaSendfile.opensslKtls).toBe('yes');
+    expect(viaSendfile.opensslKtlsEvidence).toMatch(/SSL_sendfile calls sendfile/);
+    expect(interpretBinary('/n', V(''), elf(['x']), elf([], { path: '/lib/libssl.so.3', imports: ['memcpy'] })).opensslKtls).toBe('no');
   });
   it('OpenSSL 1.1 stub → no', () => {
-    expect(interpretBinary('/n', V('', '1.1.1w'), Buffer.from('SSL_sendfile() not available')).opensslKtls).toBe('no');
+    expect(interpretBinary('/n', V('', '1.1.1w'), elf(['SSL_sendfile() not available'])).opensslKtls).toBe('no');
+  });
+  it("-V lines that are not strings of the binary: not nginx's -V", () => {
+    const v = V('--with-http_ssl_module');
+    expect(interpretBinary('/n', v, elf([], {}, v)).notNginx).toEqual([]);
+    const other = interpretBinary('/n', v, elf(['nginx version: nginx/1.22.1\n', 'configure arguments: --with-http_ssl_module\n']));
+    expect(other.notNginx).toEqual([expect.stringMatching(/printed "nginx version: nginx\/1.26.3", but the binary holds no such string/)]);
+    expect(interpretBinary('/n', 'usage: foo\n', elf([])).notNginx).toEqual([
+      expect.stringMatching(/printed no "nginx version: nginx\/…" line \(it printed "usage: foo"\)/),
+      expect.stringMatching(/printed no "configure arguments:" line/),
+    ]);
+    expect(interpretBinary('/n', v, elf([], { problem: 'it is a relocatable object file (ET_REL, a .o), not an executable' })).notNginx).toEqual(['it is a relocatable object file (ET_REL, a .o), not an executable']);
+  });
+  it('Server header literals: the values the binary can send', () => {
+    const img = elf(['Server: nginx\r\n', 'Server: nginx/1.26.3\r\n', 'X-Server: no']);
+    expect(serverHeaders(img)).toEqual(['nginx', 'nginx/1.26.3']);
+  });
+});
+
+describe('ELF header', () => {
+  const header = (o: { cls?: number; data?: number; type?: number; machine?: number; len?: number }) => {
+    const b = Buffer.alloc(64);
+    Buffer.from([0x7f, 0x45, 0x4c, 0x46]).copy(b);
+    b[4] = o.cls ?? 2;
+    b[5] = o.data ?? 1;
+    b[6] = 1;
+    b.writeUInt16LE(o.type ?? 3, 16);
+    b.writeUInt16LE(o.machine ?? 62, 18);
+    return b.subarray(0, o.len ?? 64);
+  };
+  it('an executable or PIE for this machine is fine; a script, a .o, a core, another machine or a cut header is not', () => {
+    expect(parseElfHeader(Buffer.from('#!/bin/sh\necho nginx version\n'), 'x64')).toBeUndefined();
+    expect(parseElfHeader(header({}), 'x64')).toEqual({ header: { bits: 64, endian: 'little', type: 3, machine: 62 } });
+    expect(parseElfHeader(header({ type: 2 }), 'x64')?.problem).toBeUndefined();
+    expect(parseElfHeader(header({ type: 1 }), 'x64')?.problem).toMatch(/relocatable object file \(ET_REL/);
+    expect(parseElfHeader(header({ type: 4 }), 'x64')?.problem).toMatch(/core dump/);
+    expect(parseElfHeader(header({ machine: 183 }), 'x64')?.problem).toMatch(/another machine \(e_machine 183; this one is x86-64, 62\)/);
+    expect(parseElfHeader(header({ len: 10 }), 'x64')?.problem).toMatch(/cut short/);
+    expect(parseElfHeader(header({ cls: 7 }), 'x64')?.problem).toMatch(/unknown class/);
+  });
+  it('the header of the running node binary parses as an executable of this machine', async () => {
+    const img = await readElf(process.execPath);
+    expect(img.elf).toBe(true);
+    expect(img.problem).toBeUndefined();
+    expect([2, 3]).toContain(img.header?.type);
   });
 });
 
@@ -352,8 +516,8 @@ describe('rendering', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'smoke-sh-'));
     try {
       const files = {
-        'probe.sh': renderProbe({ nginx: "/o'dd/nginx", work: '/w', io: '/io', size: 4096, tlsPort: 1, httpPort: 2, upstreamPort: 3, suites, extras: true, tamperBody: true }),
-        'probe-min.sh': renderProbe({ nginx: '/n', work: '/w', io: '/io', size: 4096, tlsPort: 1, httpPort: 2, upstreamPort: 3, suites: [suites[0]!], extras: false }),
+        'probe.sh': renderProbe({ nginx: "/o'dd/nginx", work: '/w', io: '/io', size: 4096, tlsPort: 1, httpPort: 2, upstreamPort: 3, suites, extras: true, tamperBody: true, uaToken: 'abc' }),
+        'probe-min.sh': renderProbe({ nginx: '/n', work: '/w', io: '/io', size: 4096, tlsPort: 1, httpPort: 2, upstreamPort: 3, suites: [suites[0]!], extras: false, uaToken: 'abc' }),
         init: renderInit(),
         'guest.env': renderGuestEnv({ scratch: '/run', runs: ['io', 'run-1/io'] }),
       };

@@ -2,6 +2,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import { parseNginxV } from '../nginxv.ts';
 
 export interface LoadSample {
   at: string;
@@ -101,11 +102,11 @@ export function nginxInfo(bin: string): NginxInfo {
   const r = spawnSync(bin, ['-V'], { encoding: 'utf8', timeout: 10_000 });
   if (r.error) throw r.error;
   const V = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
-  const version = /nginx version: (\S+)/.exec(V)?.[1] ?? 'unknown';
-  const sslLine = /built with (OpenSSL|BoringSSL|LibreSSL)[^\n]*/.exec(V)?.[0] ?? 'unknown';
-  const opensslVersion = /built with OpenSSL (\d+\.\d+\.\d+)/.exec(V)?.[1];
-  const configureArgs = /configure arguments: ([^\n]*)/.exec(V)?.[1] ?? '';
-  return { path: bin, V, version, openssl: sslLine.replace(/^built with /, ''), opensslVersion, configureArgs, ...libs(bin) };
+  const v = parseNginxV(V);
+  const tls = v.tls;
+  const openssl = tls ? `${tls.builtText}${tls.runningText ? ` (running with ${tls.runningText})` : ''}` : 'unknown';
+  const opensslVersion = tls?.library === 'OpenSSL' ? /^\d+\.\d+\.\d+/.exec(tls.built ?? '')?.[0] : undefined;
+  return { path: bin, V, version: v.product ?? 'unknown', openssl, opensslVersion, configureArgs: v.configureLine, ...libs(bin) };
 }
 
 function libs(bin: string): { zlib: string; jemalloc: boolean } {

@@ -1,11 +1,19 @@
-// What an nginx binary says about itself: `nginx -V` and a few strings inside it. Works on
-// stripped binaries (no symbols needed).
-import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+// What an nginx binary says about itself: `nginx -V`, and whether that is nginx at all: an ELF
+// whose -V lines are string literals of its own (nginx prints compiled-in strings), the Server
+// header it can send, and the kTLS code of the TLS library it really links (symbols, or OpenSSL's
+// source file names among its data: never a substring anywhere in the file). Works on stripped
+// binaries (strings without symbols).
+import { accessSync, appendFileSync, constants, realpathSync, statSync } from 'node:fs';
+import { execa } from 'execa';
 import { run, type RunContext } from '../exec.ts';
-import { UsageError } from '../errors.ts';
+import { ExitCode, ForgeError, UsageError } from '../errors.ts';
+import { readElf, type ElfImage } from './elf.ts';
+import { configureValue, hasConfigureArg, parseNginxV, tlsMajorMinor, type NginxV } from '../nginxv.ts';
 
 export interface BinaryInfo {
   path: string;
+  /** sha256 of the file: the process listening on the test ports must run exactly this */
+  sha256: string;
   version?: string;
   /** OpenSSL nginx was built with / runs with (differs for a dynamically linked libssl) */
   opensslBuilt?: string;
@@ -14,50 +22,93 @@ export interface BinaryInfo {
   /** built --with-debug: the kTLS lines are debug-level and exist only then */
   debug: boolean;
   /**
-   * nginx was compiled against an OpenSSL with kTLS: its SSL_sendfile() path exists
-   * ("SSL_sendfile() reported that ...") instead of the stub ("SSL_sendfile() not available"),
-   * or --with-openssl-opt has enable-ktls.
+   * The TLS library nginx really uses has kTLS compiled in: its ktls_* functions, OpenSSL's kTLS
+   * source file names among its strings, or (a shared libssl) an SSL_sendfile that calls
+   * sendfile(); or --with-openssl-opt lacks enable-ktls, or nginx has the
+   * "SSL_sendfile() not available" stub.
    */
   opensslKtls: 'yes' | 'no' | 'unknown';
   opensslKtlsEvidence: string;
-  claims: { jemalloc: boolean; pcreJit: boolean; zlibNg: boolean };
+  claims: { pcreJit: boolean; zlibNg: boolean };
+  /** why this is not nginx (empty: an ELF whose `-V` lines are strings of its own) */
+  notNginx: string[];
+  /** the Server header values this binary can send (its "Server: …\r\n" literals) */
+  serverHeaders: string[];
+  /** the shared libssl it was judged with (undefined: OpenSSL linked in) */
+  libssl?: string;
+  /** what `-V` printed ('' when it was not run: not an ELF) */
+  versionText: string;
 }
 
-/** Strings only an OpenSSL with kTLS compiled in carries (ERR_raise file names, a symbol). */
-const KTLS_MARKERS = ['ktls_meth.c', 'ssl/ktls.c', 'ossl_ktls_record_method'];
+/** OpenSSL's kTLS source files: their names (OPENSSL_FILE in ERR_raise) are strings of a libssl with kTLS. */
+const KTLS_FILES = ['ktls_meth.c', 'ssl/ktls.c'];
+/** OpenSSL's kTLS functions and its kTLS record method. */
+const KTLS_SYMBOL = /^(ossl_)?ktls_/;
+
+/** Does this ELF hold OpenSSL's kTLS code? The evidence, or undefined. */
+export function ktlsCode(img: ElfImage, shared: boolean): string | undefined {
+  const syms = img.symbols?.filter((n) => KTLS_SYMBOL.test(n)) ?? [];
+  if (syms.length) return `${syms.length} kTLS symbol(s): ${syms.slice(0, 3).join(', ')}${syms.length > 3 ? ', …' : ''}`;
+  const file = KTLS_FILES.find((f) => img.data.includes(`${f}\0`));
+  if (file) return `OpenSSL's kTLS source ${file} named among its strings`;
+  // nginx itself calls sendfile(); a libssl only does from SSL_sendfile with kTLS compiled in
+  if (shared && img.imports.some((n) => n === 'sendfile' || n === 'sendfile64')) return 'its SSL_sendfile calls sendfile()';
+  return undefined;
+}
+
+/** Is this nginx? What -V printed must be strings compiled into the binary, as nginx's are. */
+export function notNginx(img: ElfImage, v: NginxV): string[] {
+  if (!img.elf) return [`it is not an ELF executable (it starts with ${JSON.stringify(img.head ?? '')})`];
+  if (img.problem) return [img.problem];
+  const out: string[] = [];
+  const first = v.text.split('\n').find((l) => l.trim())?.trim() ?? '';
+  for (const [line, what] of [
+    [v.product?.startsWith('nginx/') ? v.versionLine : undefined, '"nginx version: nginx/…"'],
+    [v.configureLineFull, '"configure arguments:"'],
+  ] as const) {
+    if (line === undefined) out.push(`\`-V\` printed no ${what} line (${first ? `it printed ${JSON.stringify(first.slice(0, 80))}` : 'it printed nothing'})`);
+    else if (!img.data.includes(`${line}\n\0`)) out.push(`\`-V\` printed ${JSON.stringify(line.length > 80 ? `${line.slice(0, 77)}...` : line)}, but the binary holds no such string: the text does not come from nginx's code`);
+  }
+  return out;
+}
+
+/** "Server: nginx/1.26.3\r\n" and "Server: nginx\r\n" literals: the header values it can send. */
+export function serverHeaders(img: ElfImage): string[] {
+  const text = img.data.toString('latin1');
+  return [...new Set([...text.matchAll(/Server: ([\x20-\x7e]+)\r\n\0/g)].map((m) => m[1]!))];
+}
 
 /**
- * Pure: interpret `nginx -V` output and the bytes of the binary (and of a dynamically linked
- * libssl, when there is one).
+ * Pure: interpret `nginx -V` output and the ELF image of the binary (and of the shared libssl
+ * it loads, when there is one).
  */
 export function interpretBinary(
   nginxPath: string,
   versionText: string,
-  bytes: Buffer,
-  libssl?: { path: string; bytes: Buffer },
+  image: ElfImage,
+  libssl?: ElfImage,
   /** ldd ran and listed no libssl: OpenSSL is linked into the binary */
   staticLinked = false,
 ): BinaryInfo {
-  const configureArgs = /configure arguments:(.*)/.exec(versionText)?.[1]?.trim() ?? '';
-  const opensslOpt = /--with-openssl-opt=(?:'([^']*)'|"([^"]*)"|(\S+))/.exec(configureArgs);
-  const opensslOptText = opensslOpt ? (opensslOpt[1] ?? opensslOpt[2] ?? opensslOpt[3] ?? '') : undefined;
-  const staticOpenssl = /--with-openssl=/.test(configureArgs);
-  const marker = (b: Buffer) => KTLS_MARKERS.find((m) => b.includes(m));
+  const v = parseNginxV(versionText);
+  const configureArgs = v.configureLine;
+  const opensslOptText = configureValue(v, '--with-openssl-opt');
+  const staticOpenssl = hasConfigureArg(v, '--with-openssl');
   // ktls_meth.c (the marker that survives stripping) exists from OpenSSL 3.2 on; for older ones
   // the absence of markers proves nothing
-  const ver = /running with OpenSSL (\d+)\.(\d+)/.exec(versionText) ?? /built with OpenSSL (\d+)\.(\d+)/.exec(versionText);
-  const markersConclusive = ver ? Number(ver[1]) > 3 || (Number(ver[1]) === 3 && Number(ver[2]) >= 2) : false;
-  const inBinary = marker(bytes);
-  const inLib = libssl ? marker(libssl.bytes) : undefined;
+  const ver = v.tls?.library === 'OpenSSL' ? tlsMajorMinor(v) : undefined;
+  const markersConclusive = ver ? ver[0] > 3 || (ver[0] === 3 && ver[1] >= 2) : false;
+  const inBinary = image.elf ? ktlsCode(image, false) : undefined;
+  const inLib = libssl?.elf ? ktlsCode(libssl, true) : undefined;
   let opensslKtls: BinaryInfo['opensslKtls'] = 'unknown';
   let evidence = 'could not tell from the binary';
   if (inBinary) {
     opensslKtls = 'yes';
-    evidence = `the binary contains OpenSSL's kTLS code (${inBinary})`;
+    evidence = `the OpenSSL linked into the binary has kTLS code (${inBinary})`;
   } else if (inLib) {
     opensslKtls = 'yes';
-    evidence = `${libssl!.path} contains OpenSSL's kTLS code (${inLib})`;
-  } else if (bytes.includes('SSL_sendfile() not available')) {
+    evidence = `${libssl!.path} has kTLS code (${inLib})`;
+  } else if (image.data.includes('SSL_sendfile() not available')) {
     opensslKtls = 'no';
     evidence = 'nginx was compiled with the "SSL_sendfile() not available" stub (OpenSSL without kTLS)';
   } else if (opensslOptText !== undefined && !/(^|\s)enable-ktls(\s|$)/.test(opensslOptText)) {
@@ -71,25 +122,29 @@ export function interpretBinary(
     evidence = `${libssl.path} has no kTLS code`;
   } else if (staticLinked && markersConclusive) {
     opensslKtls = 'no';
-    evidence = `the OpenSSL linked into the binary has no kTLS code (none of ${KTLS_MARKERS.join(', ')})`;
+    evidence = `the OpenSSL linked into the binary has no kTLS code (no ktls_* symbol, none of ${KTLS_FILES.join(', ')} among its strings)`;
   }
   if (opensslKtls === 'yes' && opensslOptText !== undefined && !/(^|\s)enable-ktls(\s|$)/.test(opensslOptText)) {
     evidence += '; note: --with-openssl-opt lacks enable-ktls';
   }
   return {
     path: nginxPath,
-    version: /nginx version: nginx\/(\S+)/.exec(versionText)?.[1],
-    opensslBuilt: /built with OpenSSL (\S+)/.exec(versionText)?.[1],
-    opensslRunning: /running with OpenSSL (\S+)/.exec(versionText)?.[1],
+    sha256: image.sha256,
+    version: v.product?.startsWith('nginx/') ? v.version : undefined,
+    opensslBuilt: v.tls?.library === 'OpenSSL' ? v.tls.built : undefined,
+    opensslRunning: v.tls?.library === 'OpenSSL' ? v.tls.running : undefined,
     configureArgs,
-    debug: /(^|\s)--with-debug(\s|$)/.test(configureArgs),
+    debug: hasConfigureArg(v, '--with-debug'),
     opensslKtls,
     opensslKtlsEvidence: evidence,
     claims: {
-      jemalloc: /jemalloc/.test(configureArgs),
-      pcreJit: /--with-pcre-jit/.test(configureArgs),
-      zlibNg: bytes.includes('.zlib-ng'),
+      pcreJit: hasConfigureArg(v, '--with-pcre-jit'),
+      zlibNg: image.data.includes('.zlib-ng'),
     },
+    notNginx: notNginx(image, v),
+    serverHeaders: serverHeaders(image),
+    libssl: libssl?.path,
+    versionText,
   };
 }
 
@@ -100,18 +155,48 @@ export async function inspectBinary(nginxPath: string, ctx: RunContext): Promise
   } catch {
     throw new UsageError(`nginx binary ${nginxPath} does not exist or is not executable`, 'pass the path of an nginx binary, e.g. dist/<build>/usr/sbin/nginx');
   }
-  // nginx -V writes to stderr; "$0" keeps the path safe from the shell
-  const text = await run(ctx, '/bin/sh', ['-c', 'exec "$0" -V 2>&1', nginxPath]);
+  const image = await readElf(nginxPath);
+  // not an ELF (or one that cannot run here): not nginx, and nothing of it is run
+  if (!image.elf || image.problem) return interpretBinary(nginxPath, '', image);
+  // nginx -V writes to stderr and exits 0; anything else is not nginx's -V
+  const v = await execa(nginxPath, ['-V'], { reject: false, all: true, timeout: 30_000, cancelSignal: ctx.signal, stdin: 'ignore' });
+  if (ctx.signal?.aborted) throw new ForgeError('smoke test interrupted', { exitCode: ExitCode.interrupted });
+  const text = String(v.all ?? '');
+  appendFileSync(ctx.log, `\n$ ${nginxPath} -V\n${text}\n(exit ${v.exitCode ?? v.signal ?? (v.timedOut ? 'timed out' : '?')})\n`);
+  if (v.exitCode !== 0) {
+    const info = interpretBinary(nginxPath, '', image);
+    const first = text.split('\n').find((l) => l.trim())?.trim();
+    const how = v.timedOut ? 'did not finish within 30 s' : v.exitCode === undefined ? `was killed (${v.signal ?? 'could not be run'})` : `exited ${v.exitCode}`;
+    return { ...info, versionText: text, notNginx: [`\`-V\` ${how}${first ? ` (${JSON.stringify(first.slice(0, 80))})` : ''}; nginx -V prints its version and exits 0`] };
+  }
   // a dynamically linked libssl carries the kTLS code instead of the binary
-  let libssl: { path: string; bytes: Buffer } | undefined;
+  let libssl: ElfImage | undefined;
   let staticLinked = false;
   try {
     const ldd = await run(ctx, '/bin/sh', ['-c', 'ldd "$0" 2>/dev/null || echo "ldd failed"', nginxPath]);
     const p = /libssl\.so[^\s]*\s+=>\s+(\S+)/.exec(ldd)?.[1];
-    if (p) libssl = { path: p, bytes: readFileSync(p) };
+    if (p) libssl = await readElf(p);
     else staticLinked = /libc\.so/.test(ldd);
   } catch {
     // no ldd: judge from the binary alone
   }
-  return interpretBinary(nginxPath, text, readFileSync(nginxPath), libssl, staticLinked);
+  return interpretBinary(nginxPath, text, image, libssl, staticLinked);
+}
+
+const real = (p: string) => {
+  try {
+    return realpathSync(p);
+  } catch {
+    return p;
+  }
+};
+
+/**
+ * The binary judged again with the libssl the running nginx really mapped (/proc/<pid>/maps of
+ * the listener), when that is another than the one ldd named, or ldd named none.
+ */
+export async function withMappedLibssl(b: BinaryInfo, mapped: string | undefined): Promise<BinaryInfo> {
+  if (!mapped || (b.libssl && real(mapped) === real(b.libssl))) return b;
+  const again = interpretBinary(b.path, b.versionText, await readElf(b.path), await readElf(mapped));
+  return { ...again, opensslKtlsEvidence: `${again.opensslKtlsEvidence} (the libssl the running nginx mapped${b.libssl ? `, not ${b.libssl} that ldd named` : ''})` };
 }

@@ -1,10 +1,11 @@
 // kTLS smoke test: serve a file of random bytes over TLS from the given nginx, download it once per
 // cipher suite, and prove the kernel encrypted it (nginx's debug log + /proc/net/tls_stat), natively
 // when the host kernel has the `tls` ULP, in a QEMU guest otherwise. The same run proves PCRE2
-// JIT, zlib-ng gzip and jemalloc. Stages call runSmoke(); the CLI is commands/smoke.ts.
+// JIT, zlib-ng gzip and each component's own proof from its recipe (jemalloc). Stages call runSmoke(); the CLI is commands/smoke.ts.
 //
-// Flow: inspect binary → certificate + nginx.conf + probe script into <logDir>/io → run the probe
-// (sh natively, or the VM's chroot) → read observations → judge (verdict.ts, pure).
+// Flow: inspect binary (not nginx: NOT_NGINX, nothing is run) → certificate + nginx.conf + probe
+// script into <logDir>/io → run the probe (sh natively, or the VM's chroot) → read observations
+// (what listened on the test ports, with the libssl it mapped) → judge (verdict.ts, pure).
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { brotliCompressSync, constants as zlibConstants, deflateSync, gzipSync } from 'node:zlib';
@@ -14,19 +15,20 @@ import path from 'node:path';
 import { ExitCode, ForgeError, MissingToolError, UsageError } from '../errors.ts';
 import { run, type RunContext } from '../exec.ts';
 import { logsDir } from '../paths.ts';
-import { inspectBinary } from './binary.ts';
+import { inspectBinary, withMappedLibssl, type BinaryInfo } from './binary.ts';
 import { makeCertificate } from './certs.ts';
 import { renderConfig, tlsServerKind, workPaths } from './config.ts';
-import { readObservations, type ModuleExpectation } from './observations.ts';
+import { readObservations, runsBinary, type ModuleExpectation, type Observations } from './observations.ts';
 import { moduleIo, PROBE_FILES, renderProbe } from './probe.ts';
 import { parseSuites } from './suites.ts';
-import type { SmokeModule, SmokeOptions, SmokeResult } from './types.ts';
-import { judge } from './verdict.ts';
+import { catalogComponentProofs, settleRequired } from './components.ts';
+import type { ComponentProof, SmokeModule, SmokeOptions, SmokeResult } from './types.ts';
+import { judge, notNginxJudgement } from './verdict.ts';
 import { GUEST_FILES } from './vm/guest.ts';
 import { DEFAULT_VM_TIMEOUT_SEC, runInVm } from './vm/index.ts';
 import { which } from '../which.ts';
 
-export type { SmokeOptions, SmokeResult, Verdict, CipherResult, Proof, VmMode, SmokeModule } from './types.ts';
+export type { SmokeOptions, SmokeResult, Verdict, CipherResult, Proof, VmMode, SmokeModule, ComponentProof } from './types.ts';
 export { MATRIX, DEFAULT_SUITE, parseSuites } from './suites.ts';
 export { judge } from './verdict.ts';
 
@@ -118,14 +120,19 @@ function tailLines(t: string, n = 8): string {
 }
 
 /** One nginx run inside a batch: per-run settings; VM/kernel/log settings come from the batch. */
-export type SmokeRun = { nginx: string } & Pick<SmokeOptions, 'ciphers' | 'size' | 'extras' | 'testHooks' | 'nginxModules'>;
+export type SmokeRun = { nginx: string } & Pick<SmokeOptions, 'ciphers' | 'size' | 'extras' | 'testHooks' | 'nginxModules' | 'componentProofs'>;
 
 export async function runSmoke(nginx: string, opts: SmokeOptions = {}): Promise<SmokeResult> {
-  const [r] = await runSmokeBatch([{ nginx, ciphers: opts.ciphers, size: opts.size, extras: opts.extras, testHooks: opts.testHooks, nginxModules: opts.nginxModules }], opts);
+  const [r] = await runSmokeBatch(
+    [{ nginx, ciphers: opts.ciphers, size: opts.size, extras: opts.extras, testHooks: opts.testHooks, nginxModules: opts.nginxModules, componentProofs: opts.componentProofs }],
+    opts,
+  );
   return r!;
 }
 
 interface Prepared {
+  /** index in the batch */
+  index: number;
   run: SmokeRun;
   dir: string;
   io: string;
@@ -139,6 +146,7 @@ interface Prepared {
   suites: ReturnType<typeof parseSuites>;
   ktlsOption: boolean;
   debugLog: boolean;
+  components: (ComponentProof & { required: boolean })[];
 }
 
 /**
@@ -165,6 +173,8 @@ export async function runSmokeBatch(runs: SmokeRun[], opts: SmokeOptions = {}): 
     ['openssl', 'the smoke test certificate'],
     ['sha256sum', 'hashing the served and downloaded bytes'],
     ['base64', 'the gzip test file'],
+    ['readelf', 'reading the binary: is it nginx (binutils)'],
+    ['nm', 'reading the binary: kTLS code in its TLS library (binutils)'],
   ] as const) {
     if (!onPath(tool)) throw new MissingToolError(tool, why);
   }
@@ -185,6 +195,10 @@ export async function runSmokeBatch(runs: SmokeRun[], opts: SmokeOptions = {}): 
   const vmTimeoutSec = opts.vmTimeoutSec ?? DEFAULT_VM_TIMEOUT_SEC + 60 * (runs.length - 1) + Math.ceil(vmBytes / VM_BYTES_PER_SEC);
 
   const prepared: Prepared[] = [];
+  /** the built-in recipes' component proofs, for runs that name none */
+  let catalog: ComponentProof[] | undefined;
+  /** runs of a binary that is not nginx: judged before anything is started */
+  const early = new Map<number, SmokeResult>();
   try {
     for (const [i, run] of runs.entries()) {
       const dir = runs.length === 1 ? root : path.join(root, `run-${i}`);
@@ -194,6 +208,12 @@ export async function runSmokeBatch(runs: SmokeRun[], opts: SmokeOptions = {}): 
       const rel = path.relative(root, io);
       const binary = await inspectBinary(path.resolve(run.nginx), ctx);
       const suites = parseSuites(run.ciphers);
+      if (binary.notNginx.length) {
+        const result = notNginxResult(binary, mode, dir, t0);
+        log(`${runs.length > 1 ? `run ${i}: ` : ''}verdict NOT_NGINX: ${binary.notNginx.join('; ')}`);
+        early.set(i, result);
+        continue;
+      }
       const hooks = run.testHooks ?? {};
       log(
         `${runs.length > 1 ? `run ${i}: ` : ''}nginx ${binary.version ?? '?'} (OpenSSL ${binary.opensslBuilt ?? '?'}, kTLS in OpenSSL: ${binary.opensslKtls}, debug: ${binary.debug ? 'yes' : 'no'})` +
@@ -214,7 +234,8 @@ export async function runSmokeBatch(runs: SmokeRun[], opts: SmokeOptions = {}): 
       }
       const ioSeen = mode === 'vm' ? `${scratch}/nginx-forge/share/${rel}` : io;
       const [tlsPort, httpPort, upstreamPort] = ports as [number, number, number];
-      const p: Prepared = { run, dir, io, ioSeen, rel, work, nativeWork, binary, suites, ktlsOption: !hooks.noKtlsOption, debugLog: !hooks.noDebugLog };
+      const components = (run.componentProofs ?? opts.componentProofs ?? (catalog ??= catalogComponentProofs())).map((c) => settleRequired(c, binary.configureArgs));
+      const p: Prepared = { index: i, run, dir, io, ioSeen, rel, work, nativeWork, binary, suites, ktlsOption: !hooks.noKtlsOption, debugLog: !hooks.noDebugLog, components };
       prepared.push(p);
       const mods = run.nginxModules ?? [];
       for (const m of mods) prepareModule(io, m);
@@ -236,6 +257,8 @@ export async function runSmokeBatch(runs: SmokeRun[], opts: SmokeOptions = {}): 
           extras: run.extras !== false,
           tamperBody: hooks.tamperBody,
           modules: mods,
+          components,
+          uaToken: randomBytes(8).toString('hex'),
         }),
         { mode: 0o755 },
       );
@@ -243,7 +266,7 @@ export async function runSmokeBatch(runs: SmokeRun[], opts: SmokeOptions = {}): 
     }
 
     let vm: Awaited<ReturnType<typeof runInVm>> | undefined;
-    if (mode === 'vm') {
+    if (mode === 'vm' && prepared.length) {
       // runs that keep the kernel from loading crypto modules go first, before anything loads them
       const order = [...prepared].sort((a, b) => Number(Boolean(b.run.testHooks?.blockCrypto)) - Number(Boolean(a.run.testHooks?.blockCrypto)));
       vm = await runInVm({
@@ -270,8 +293,9 @@ export async function runSmokeBatch(runs: SmokeRun[], opts: SmokeOptions = {}): 
       }
     }
 
-    return prepared.map((p) => {
-      const obs = readObservations(p.io);
+    const judged: SmokeResult[] = [];
+    for (const p of prepared) {
+      const obs = readObservations(p.io, p.components.map((c) => c.name));
       rmSync(path.join(p.io, PROBE_FILES.gzipDir), { recursive: true, force: true });
       if (!obs.nginxUp) {
         const named = modulesNamedIn(`${obs.nginxTOutput}\n${obs.nginxStartOutput}`, p.run.nginxModules ?? []);
@@ -286,10 +310,13 @@ export async function runSmokeBatch(runs: SmokeRun[], opts: SmokeOptions = {}): 
           hint: `see ${ctx.log}${vm ? ` and ${vm.consoleLog}` : ''}`,
         });
       }
+      // the TLS library the running nginx really mapped, when ldd named another (or none)
+      p.binary = await withMappedLibssl(p.binary, mappedLibssl(obs, p.binary));
       const j = judge({
         mode,
         obs,
         binary: p.binary,
+        components: p.components,
         config: { ktlsOption: p.ktlsOption, debugLog: p.debugLog },
         suites: p.suites,
         kernel: mode === 'vm' ? { custom: vm?.kernel.custom } : { tlsModule: host.tlsModule, modulesDir: host.modulesDir },
@@ -316,12 +343,46 @@ export async function runSmokeBatch(runs: SmokeRun[], opts: SmokeOptions = {}): 
         },
       };
       writeFileSync(path.join(p.dir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
-      log(`${runs.length > 1 ? `run ${prepared.indexOf(p)}: ` : ''}verdict ${result.verdict} (${mode}, ${Math.round(result.env.durationMs / 100) / 10} s); logs: ${p.dir}`);
-      return result;
-    });
+      log(`${runs.length > 1 ? `run ${p.index}: ` : ''}verdict ${result.verdict} (${mode}, ${Math.round(result.env.durationMs / 100) / 10} s); logs: ${p.dir}`);
+      judged[p.index] = result;
+    }
+    for (const [i, r] of early) judged[i] = r;
+    return judged;
   } finally {
     for (const p of prepared) if (p.nativeWork) rmSync(p.nativeWork, { recursive: true, force: true });
   }
+}
+
+/** A binary that is not nginx: the NOT_NGINX result, with nothing run. */
+function notNginxResult(binary: BinaryInfo, mode: 'native' | 'vm', dir: string, t0: number): SmokeResult {
+  const result: SmokeResult = {
+    ...notNginxJudgement(binary),
+    mode,
+    logs: { dir },
+    env: {
+      kernel: '',
+      kernelTls: false,
+      nginx: binary.path,
+      nginxVersion: binary.version,
+      openssl: binary.opensslRunning ?? binary.opensslBuilt,
+      debug: binary.debug,
+      opensslKtls: binary.opensslKtls,
+      durationMs: Date.now() - t0,
+    },
+  };
+  writeFileSync(path.join(dir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
+  return result;
+}
+
+/** The libssl mapped by the processes listening on the test ports that run this binary. */
+export function mappedLibssl(obs: Pick<Observations, 'listeners' | 'processes' | 'nginxId'>, binary: Pick<BinaryInfo, 'sha256'>): string | undefined {
+  for (const l of obs.listeners) {
+    const p = obs.processes[l.pid];
+    if (!p || !runsBinary(obs, p, binary.sha256)) continue;
+    const lib = p.mapped.find((f) => /\/libssl\.so[^/]*$/.test(f));
+    if (lib) return lib;
+  }
+  return undefined;
 }
 
 /**

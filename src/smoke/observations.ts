@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
-import { gzipRequests, moduleIo, PROBE_FILES } from './probe.ts';
+import { componentT, gzipRequests, moduleIo, PROBE_FILES } from './probe.ts';
 import type { SmokeModule } from './types.ts';
 
 /** Content-Encoding tokens node:zlib decodes (the smoke test decodes on the host, natively and for the VM). */
@@ -65,6 +65,35 @@ export interface SuiteObservation {
   curlError?: string;
   /** curl's time_total, seconds */
   seconds: number;
+  /** the response's Server header (curl -v), undefined when it had none */
+  serverHeader?: string;
+}
+
+/** A line of nginx's access log in the default (combined) format. */
+export interface AccessLogLine {
+  request: string;
+  status: string;
+  bytes: number;
+  userAgent: string;
+}
+
+/** A process holding a test port's listening socket, as the probe saw it where nginx ran. */
+export interface ListenerObservation {
+  port: number;
+  inode: string;
+  pid: number;
+}
+
+export interface ProcessObservation {
+  pid: number;
+  /** readlink /proc/<pid>/exe */
+  exe: string;
+  /** device:inode of /proc/<pid>/exe as the probe saw it ('-': unreadable) */
+  devIno: string;
+  /** sha256 of /proc/<pid>/exe: the file the process runs ('same': its device:inode is the binary's, not hashed; '-': unreadable) */
+  sha256: string;
+  /** files it maps (/proc/<pid>/maps), e.g. the libssl it really loaded */
+  mapped: string[];
 }
 
 export interface GzipObservation {
@@ -93,6 +122,8 @@ export interface Observations {
   gzipExpected: { small: string; large: string };
   nginxTExit?: number;
   nginxTOutput: string;
+  /** what each component's nginx -t run printed (its recipe's verify.nginxT), by component name */
+  componentT: Record<string, string>;
   nginxStartExit?: number;
   nginxStartOutput: string;
   nginxUp: boolean;
@@ -101,6 +132,19 @@ export interface Observations {
   errorLog: string;
   /** third-party modules with an encoding proof (empty: none in this run) */
   modules?: ModuleObservation[];
+  /** device:inode of the binary under test, as the probe saw it */
+  nginxId: string;
+  /** the ports nginx was told to listen on (TLS, HTTP, upstream) */
+  testPorts: number[];
+  /** the probe looked for the listeners (nginx was up) */
+  listenersSeen: boolean;
+  listeners: ListenerObservation[];
+  /** by pid */
+  processes: Record<number, ProcessObservation>;
+  /** nginx's access log, parsed */
+  accessLog: AccessLogLine[];
+  /** the per-run token in each TLS download's User-Agent */
+  uaToken: string;
   complete: boolean;
   /** t_end - t_start of the probe */
   probeMs?: number;
@@ -138,6 +182,59 @@ export function rxDelta(before: TlsStat | null, after: TlsStat | null): number |
   return v(after, 'TlsRxSw') - v(before, 'TlsRxSw') + (v(after, 'TlsRxDevice') - v(before, 'TlsRxDevice'));
 }
 
+/** The last "< Server: ..." response header of curl -v output. */
+export function serverHeaderFrom(curlVerbose: string): string | undefined {
+  const all = [...curlVerbose.matchAll(/^< server:[ \t]*([^\r\n]*)/gim)];
+  return all.length ? all[all.length - 1]![1]!.trim() : undefined;
+}
+
+/** nginx's access log in the combined format: `addr - user [time] "request" status bytes "referer" "user agent"`. */
+export function parseAccessLog(text: string): AccessLogLine[] {
+  const out: AccessLogLine[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^\S+ \S+ \S+ \[[^\]]*\] "((?:[^"\\]|\\.)*)" (\d{3}) (\d+|-) "(?:[^"\\]|\\.)*" "((?:[^"\\]|\\.)*)"/.exec(line);
+    if (m) out.push({ request: m[1]!, status: m[2]!, bytes: m[3] === '-' ? 0 : Number(m[3]), userAgent: m[4]! });
+  }
+  return out;
+}
+
+/**
+ * Does this process run the binary under test? The same file where the probe ran (device:inode
+ * of /proc/<pid>/exe and of the binary's path, both seen by the probe: natively or in the VM), or
+ * the same bytes (sha256, e.g. a copy).
+ */
+export function runsBinary(obs: Pick<Observations, 'nginxId'>, p: ProcessObservation | undefined, sha256: string): boolean {
+  if (!p) return false;
+  return (p.devIno !== '-' && p.devIno !== '' && p.devIno === obs.nginxId) || p.sha256 === sha256;
+}
+
+/** listeners.txt (port|inode|pid), processes.txt (pid|device:inode|sha256|exe) and maps-<pid>.txt. */
+export function readListeners(io: string): { listeners: ListenerObservation[]; processes: Record<number, ProcessObservation> } {
+  const listeners: ListenerObservation[] = [];
+  for (const line of readOr(path.join(io, PROBE_FILES.listeners)).split('\n')) {
+    const [port, inode, pid] = line.split('|');
+    if (pid && /^\d+$/.test(pid) && /^\d+$/.test(port ?? '')) listeners.push({ port: Number(port), inode: inode ?? '', pid: Number(pid) });
+  }
+  const processes: Record<number, ProcessObservation> = {};
+  for (const line of readOr(path.join(io, PROBE_FILES.processes)).split('\n')) {
+    const f = line.split('|');
+    if (f.length < 4 || !/^\d+$/.test(f[0]!)) continue;
+    const pid = Number(f[0]);
+    processes[pid] = { pid, devIno: f[1]!, sha256: f[2]!, exe: f.slice(3).join('|'), mapped: mappedFiles(readOr(path.join(io, `maps-${pid}.txt`))) };
+  }
+  return { listeners, processes };
+}
+
+/** The files of /proc/<pid>/maps (its sixth field, when it is a path). */
+export function mappedFiles(maps: string): string[] {
+  const out = new Set<string>();
+  for (const line of maps.split('\n')) {
+    const m = /^\S+\s+\S+\s+\S+\s+\S+\s+\d+\s+(\/.*)$/.exec(line);
+    if (m) out.add(m[1]!.replace(/ \(deleted\)$/, ''));
+  }
+  return [...out];
+}
+
 /** "* SSL connection using TLSv1.3 / TLS_AES_128_GCM_SHA256" from curl -v. */
 export function negotiatedFrom(curlVerbose: string): string | undefined {
   return /SSL connection using ([^\r\n]+)/.exec(curlVerbose)?.[1]?.trim();
@@ -155,7 +252,9 @@ function num(v: string | undefined): number | undefined {
   return v === undefined || v === '' || Number.isNaN(Number(v)) ? undefined : Number(v);
 }
 
-export function readObservations(io: string): Observations {
+/** What the probe wrote into `io`; `components`: the names of the component proofs it ran. */
+export function readObservations(io: string, components: string[] = []): Observations {
+  const names = components;
   const results = parseResults(readOr(path.join(io, PROBE_FILES.results)));
   const errorLogBuf = (() => {
     try {
@@ -186,6 +285,7 @@ export function readObservations(io: string): Observations {
       tlsBefore: parseTlsStat(readOr(path.join(io, `tls-${index}-before.txt`))),
       tlsAfter: parseTlsStat(readOr(path.join(io, `tls-${index}-after.txt`))),
       negotiated: negotiatedFrom(curlText),
+      serverHeader: serverHeaderFrom(curlText),
       curlError:
         curlText
           .split('\n')
@@ -207,6 +307,7 @@ export function readObservations(io: string): Observations {
     gzipExpected: { small: results.gz_small_sha256 ?? '', large: results.gz_large_sha256 ?? '' },
     nginxTExit: num(results.nginx_t_exit),
     nginxTOutput: readOr(path.join(io, PROBE_FILES.nginxT)),
+    componentT: Object.fromEntries(names.map((n) => [n, readOr(path.join(io, componentT(n)))])),
     nginxStartExit: num(results.nginx_start_exit),
     nginxStartOutput: readOr(path.join(io, PROBE_FILES.nginxStart)),
     nginxUp: results.nginx_up === '1',
@@ -214,6 +315,12 @@ export function readObservations(io: string): Observations {
     reNomatchCode: results.re_nomatch_code,
     errorLog: errorLogBuf.toString('utf8'),
     modules: readModules(io),
+    nginxId: results.nginx_id ?? '',
+    testPorts: (results.test_ports ?? '').split(/\s+/).filter(Boolean).map(Number),
+    listenersSeen: results.listeners_seen === '1',
+    ...readListeners(io),
+    accessLog: parseAccessLog(readOr(path.join(io, PROBE_FILES.accessLog))),
+    uaToken: results.ua_token ?? '',
     complete: existsSync(path.join(io, PROBE_FILES.done)),
     probeMs: num(results.t_end) !== undefined && num(results.t_start) !== undefined ? num(results.t_end)! - num(results.t_start)! : undefined,
   };

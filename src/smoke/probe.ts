@@ -4,7 +4,7 @@
 // observations.ts + verdict.ts turn them into verdicts on the host. One place for the checks.
 import { GZIP_LEVELS, GZIP_SIZES, moduleUrls, workPaths } from './config.ts';
 import type { Suite } from './suites.ts';
-import type { SmokeModule } from './types.ts';
+import type { ComponentProof, SmokeModule } from './types.ts';
 
 export interface ProbeParams {
   nginx: string;
@@ -21,7 +21,17 @@ export interface ProbeParams {
   tamperBody?: boolean;
   /** third-party modules with an encoding proof: files from io/mod-<name>/src are served */
   modules?: SmokeModule[];
+  /** components proved by nginx -t with their recipe's environment (verify.nginxT) */
+  components?: ComponentProof[];
+  /** random per run: each TLS download's User-Agent is nginx-forge-smoke/<token>/<index>, found again in the access log */
+  uaToken: string;
 }
+
+/** The output of a component's nginx -t run in the io directory. */
+export const componentT = (name: string) => `nginx-t-component-${name.replace(/[^A-Za-z0-9._-]/g, '_')}.txt`;
+
+/** The User-Agent of a TLS download, as the access log must show it. */
+export const userAgent = (token: string, index: number) => `nginx-forge-smoke/${token}/${index}`;
 
 /** A module's files in the io directory: what the host prepared, and what the probe fetched. */
 export function moduleIo(name: string) {
@@ -45,6 +55,12 @@ export const PROBE_FILES = {
   nginxStart: 'nginx-start.txt',
   errorLog: 'error.log',
   accessLog: 'access.log',
+  /** /proc/net/tcp and tcp6 when nginx was up */
+  netTcp: 'net-tcp.txt',
+  /** port|socket inode|pid of every process holding a test port's listening socket */
+  listeners: 'listeners.txt',
+  /** pid|device:inode|sha256 ("same": the device:inode of $NGINX)|readlink of /proc/<pid>/exe for each of them (their maps in maps-<pid>.txt) */
+  processes: 'processes.txt',
   done: 'probe.done',
 } as const;
 
@@ -75,6 +91,8 @@ IO=${sq(p.io)}
 SIZE=${p.size}
 TLS_PORT=${p.tlsPort}
 HTTP_PORT=${p.httpPort}
+UPSTREAM_PORT=${p.upstreamPort}
+UA_TOKEN=${sq(p.uaToken)}
 CONF="$IO/nginx.conf"
 ERRLOG=${sq(w.errorLog)}
 R="$IO/${PROBE_FILES.results}"
@@ -128,10 +146,17 @@ mkdir -p ${sq(u.dir)} && cp "$IO/${io.src}/"* ${sq(u.dir)}/ && chmod -R a+rX "$W
 `;
   })
   .join('')}
-# jemalloc: a linked-in jemalloc prints its statistics at exit
-MALLOC_CONF=stats_print:true "$NGINX" -t -p "$WORK/" -c "$CONF" -e "$ERRLOG" > "$IO/${PROBE_FILES.nginxT}" 2>&1
+"$NGINX" -t -p "$WORK/" -c "$CONF" -e "$ERRLOG" > "$IO/${PROBE_FILES.nginxT}" 2>&1
 put nginx_t_exit $?
-
+${(p.components ?? [])
+  .map(
+    (c) => `# ${c.displayName}: its recipe's verify.nginxT
+env ${Object.entries(c.env)
+      .map(([k, v]) => sq(`${k}=${v}`))
+      .join(' ')} "$NGINX" -t -p "$WORK/" -c "$CONF" -e "$ERRLOG" > "$IO/${componentT(c.name)}" 2>&1
+`,
+  )
+  .join('')}
 "$NGINX" -p "$WORK/" -c "$CONF" -e "$ERRLOG" > "$IO/${PROBE_FILES.nginxStart}" 2>&1
 put nginx_start_exit $?
 up=0
@@ -144,6 +169,53 @@ done
 put nginx_up $up
 put t_nginx_up "$(now)"
 
+# who listens on the test ports: /proc/net/tcp (state 0A, LISTEN) gives each socket's inode, the
+# /proc/<pid>/fd links name it; /proc/<pid>/exe and maps say what runs there (judged on the host)
+find_listeners() {
+  cat /proc/net/tcp /proc/net/tcp6 > "$IO/${PROBE_FILES.netTcp}" 2>/dev/null
+  : > "$IO/${PROBE_FILES.listeners}"
+  : > "$IO/${PROBE_FILES.processes}"
+  inos=
+  for port in $TLS_PORT $HTTP_PORT $UPSTREAM_PORT; do
+    hex=$(printf '%04X' "$port")
+    while read -r sl laddr raddr st rest; do
+      [ "$st" = 0A ] || continue
+      case $laddr in *:"$hex") ;; *) continue ;; esac
+      # tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
+      set -- $rest
+      inos="$inos $port:$6"
+    done < "$IO/${PROBE_FILES.netTcp}"
+  done
+  [ -n "$inos" ] || return 0
+  set --
+  for pi in $inos; do set -- "$@" -e "socket:\\[\${pi#*:}\\]"; done
+  pid=
+  ls -l /proc/[0-9]*/fd 2>/dev/null | grep -e '^/proc/.*:$' "$@" | while IFS= read -r line; do
+    case $line in /proc/*:) pid=\${line#/proc/}; pid=\${pid%%/*}; continue ;; esac
+    for pi in $inos; do
+      case $line in *"socket:[\${pi#*:}]") echo "\${pi%%:*}|\${pi#*:}|$pid" ;; esac
+    done
+  done > "$IO/${PROBE_FILES.listeners}"
+  # the file each runs, by device:inode as seen here (the same file as $NGINX: no need to hash it)
+  seen=
+  while IFS='|' read -r port ino pid; do
+    case " $seen " in *" $pid "*) continue ;; esac
+    seen="$seen $pid"
+    id=$(stat -L -c '%d:%i' "/proc/$pid/exe" 2>/dev/null)
+    if [ -n "$id" ] && [ "$id" = "$NGINX_ID" ]; then h=same; else h=$(sha "/proc/$pid/exe"); fi
+    echo "$pid|\${id:--}|$h|$(readlink "/proc/$pid/exe" 2>/dev/null)" >> "$IO/${PROBE_FILES.processes}"
+    cat "/proc/$pid/maps" > "$IO/maps-$pid.txt" 2>/dev/null
+  done < "$IO/${PROBE_FILES.listeners}"
+}
+NGINX_ID=$(stat -L -c '%d:%i' "$NGINX" 2>/dev/null)
+put nginx_id "$NGINX_ID"
+put test_ports "$TLS_PORT $HTTP_PORT $UPSTREAM_PORT"
+put ua_token "$UA_TOKEN"
+if [ $up = 1 ]; then
+  find_listeners
+  put listeners_seen 1
+fi
+
 run_suite() {
   idx=$1; proto=$2; name=$3
   if [ "$proto" = TLSv1.3 ]; then
@@ -153,7 +225,7 @@ run_suite() {
   fi
   tlsstat "$IO/tls-$idx-before.txt"
   l0=$(logsize)
-  w=$(curl -sS -v --http1.1 --max-time 120 --cacert "$IO/cert.pem" "$@" \\
+  w=$(curl -sS -v --http1.1 --max-time 120 --cacert "$IO/cert.pem" -A "nginx-forge-smoke/$UA_TOKEN/$idx" "$@" \\
     -o "$WORK/out/body" -w '%{http_code}|%{size_download}|%{time_total}' "https://127.0.0.1:$TLS_PORT/data.bin" 2> "$IO/curl-$idx.txt")
   cx=$?
   # the worker logs its last SSL_sendfile after the client may already have everything

@@ -17,6 +17,21 @@ export interface SmokeModule {
   encoding?: { token: 'br' | 'gzip' | 'deflate'; dynamic: string[]; static: string[]; staticSuffix?: string };
 }
 
+/**
+ * A component's own proof, from its recipe's `verify.nginxT` (recipes/components/<name>.json): nginx -t
+ * run with `env` must print `expect` (jemalloc: MALLOC_CONF=stats_print:true → "Begin jemalloc
+ * statistics"). Its proof key is the component name with `-` as `_`.
+ */
+export interface ComponentProof {
+  /** component name, e.g. "jemalloc" */
+  name: string;
+  displayName: string;
+  env: Record<string, string>;
+  expect: string;
+  /** undefined: required when the binary's configure arguments name the component */
+  required?: boolean;
+}
+
 export interface SmokeOptions {
   /** auto (default): a VM when the host kernel has no `tls` ULP; always; never. */
   vm?: VmMode;
@@ -36,10 +51,12 @@ export interface SmokeOptions {
   onLog?: (line: string) => void;
   /** Hard limit for the VM in seconds (default 240, plus 60 per extra batch run and 1 s per 2 MB downloaded). */
   vmTimeoutSec?: number;
-  /** Also prove PCRE2 JIT and zlib-ng gzip in the same run (default true; jemalloc is always checked). */
+  /** Also prove PCRE2 JIT and zlib-ng gzip in the same run (default true; component proofs always run). */
   extras?: boolean;
   /** Third-party nginx modules to load (dynamic) and prove (their encodings). */
   nginxModules?: SmokeModule[];
+  /** Components to prove by their recipes' `verify.nginxT` (default: every component of the built-in recipes that has one). */
+  componentProofs?: ComponentProof[];
   /**
    * @internal Test hooks. They change what is served or configured, and the run stays real:
    * `tamperBody` flips one byte of the served file after its hash was taken (→ CORRUPT);
@@ -51,7 +68,7 @@ export interface SmokeOptions {
   testHooks?: { tamperBody?: boolean; noKtlsOption?: boolean; noDebugLog?: boolean; blockCrypto?: boolean };
 }
 
-export type Verdict = 'PASS' | 'KERNEL_NO_KTLS' | 'BINARY_NO_KTLS' | 'CIPHER_FALLBACK' | 'CORRUPT' | 'NO_DEBUG_LOG';
+export type Verdict = 'PASS' | 'NOT_NGINX' | 'KERNEL_NO_KTLS' | 'BINARY_NO_KTLS' | 'CIPHER_FALLBACK' | 'CORRUPT' | 'NO_DEBUG_LOG';
 
 export interface Proof {
   ok: boolean;

@@ -14,7 +14,13 @@
 // `BIO_get_ktls_send(): 1` and an `SSL_sendfile: N` with N > 0; with /proc/net/tls_stat,
 // TlsTxSw (+TlsTxDevice) moved during this download.
 //
-// Overall: CORRUPT if any body (TLS or gzip) differs; KERNEL_NO_KTLS if the kernel has no ULP;
+// First of all, it must have been nginx (NOT_NGINX otherwise): the binary is an ELF whose -V lines
+// are strings of its own (binary.ts), every process listening on the test ports runs exactly this
+// file (sha256 of /proc/<pid>/exe, seen where nginx ran), each TLS response's Server header is
+// one the binary holds ("Server: nginx/1.26.3\r\n"), and each download is in nginx's access log
+// with its own User-Agent, status and byte count.
+//
+// Overall: NOT_NGINX before anything else; CORRUPT if any body (TLS or gzip) differs; KERNEL_NO_KTLS if the kernel has no ULP;
 // otherwise the verdict of the primary suite (TLS 1.3 AES-128-GCM unless --ciphers leaves it
 // out). So a suite that falls back while the primary one is offloaded shows CIPHER_FALLBACK in the
 // table and the run still PASSes; the overall verdict is CIPHER_FALLBACK only when the kernel is
@@ -22,14 +28,17 @@
 // at all was, because the kernel could not load its crypto (gcm, ctr, ghash) modules.
 import type { ModuleObservation } from './observations.ts';
 import type { BinaryInfo } from './binary.ts';
-import { rxDelta, txDelta, type Observations, type SuiteObservation } from './observations.ts';
+import { runsBinary, rxDelta, txDelta, type Observations, type SuiteObservation } from './observations.ts';
+import { userAgent } from './probe.ts';
 import { primarySuite, type Suite } from './suites.ts';
-import type { CipherResult, Proof, SmokeResult, Verdict } from './types.ts';
+import type { CipherResult, ComponentProof, Proof, SmokeResult, Verdict } from './types.ts';
 
 export interface JudgeInput {
   mode: 'native' | 'vm';
   obs: Observations;
-  binary: Pick<BinaryInfo, 'debug' | 'opensslKtls' | 'opensslKtlsEvidence' | 'claims'>;
+  /** the component proofs the probe ran, each with its requirement settled */
+  components?: (ComponentProof & { required: boolean })[];
+  binary: Pick<BinaryInfo, 'debug' | 'opensslKtls' | 'opensslKtlsEvidence' | 'claims' | 'sha256' | 'notNginx' | 'serverHeaders'>;
   config: { ktlsOption: boolean; debugLog: boolean };
   suites: Suite[];
   /** native: does the running kernel ship a tls module? vm: the kernel under test */
@@ -96,6 +105,84 @@ function factsText(f: SuiteFacts, debugLog: boolean): string {
 }
 
 const fmtSuite = (s: { protocol: string; suite: string }) => `${s.protocol} ${s.suite}`;
+const short = (sha: string) => `${sha.slice(0, 16)}…`;
+
+/**
+ * Was it nginx, this binary, that served? Problems (empty: yes) and what was seen. Only downloads
+ * that got a response are held to the Server header and the access log (a failed one is CORRUPT).
+ */
+export function identity(input: Pick<JudgeInput, 'obs' | 'binary'>): { problems: string[]; seen: string } {
+  const { obs, binary } = input;
+  if (binary.notNginx.length) return { problems: [...binary.notNginx], seen: '' };
+  const problems: string[] = [];
+  if (!obs.listenersSeen || obs.testPorts.length === 0) {
+    problems.push('the probe did not record which processes listen on the test ports');
+  } else {
+    // what else listens, by the file it runs: "pid 7, 8 run /usr/sbin/nginx (sha256 …)"
+    const wrong = new Map<string, { pids: Set<number>; ports: Set<string> }>();
+    // the probe lists them as TLS, HTTP, upstream
+    const named = (port: number) => `127.0.0.1:${port}${['', ' (TLS)', ' (HTTP)', ' (upstream)'][obs.testPorts.indexOf(port) + 1] ?? ''}`;
+    for (const port of obs.testPorts) {
+      const ls = obs.listeners.filter((l) => l.port === port);
+      if (!ls.length) problems.push(`no process the probe could see listens on ${named(port)}`);
+      for (const l of ls) {
+        const p = obs.processes[l.pid];
+        if (runsBinary(obs, p, binary.sha256)) continue;
+        const what = p ? `${p.exe || '(exe unreadable)'} (${p.sha256 === '-' ? 'unreadable' : `sha256 ${short(p.sha256)}`})` : 'a file the probe could not read';
+        const w = wrong.get(what) ?? { pids: new Set(), ports: new Set() };
+        w.pids.add(l.pid);
+        w.ports.add(named(port));
+        wrong.set(what, w);
+      }
+    }
+    for (const [what, w] of wrong) {
+      const many = w.pids.size > 1;
+      problems.push(`the process${many ? 'es' : ''} listening on ${[...w.ports].join(', ')} (pid ${[...w.pids].join(', ')}) run${many ? '' : 's'} ${what}, not this binary (sha256 ${short(binary.sha256)})`);
+    }
+  }
+  const served = obs.suites.filter((s) => s.curlExit === 0 && s.httpCode === '200');
+  // Server headers the binary cannot send, by value (undefined: none at all)
+  const headers = new Set<string>();
+  const badHeaders = new Map<string | undefined, string[]>();
+  for (const s of served) {
+    if (s.serverHeader !== undefined && binary.serverHeaders.includes(s.serverHeader)) headers.add(s.serverHeader);
+    else badHeaders.set(s.serverHeader, [...(badHeaders.get(s.serverHeader) ?? []), s.suite]);
+  }
+  for (const [h, suites] of badHeaders) {
+    const who = `${suites.length === served.length ? 'every TLS response' : suites.join(', ')}`;
+    problems.push(
+      h === undefined
+        ? `${who}: no Server header (nginx always sends one)`
+        : `${who}: "Server: ${h}", which the binary cannot send (${binary.serverHeaders.length ? `it holds ${binary.serverHeaders.map((x) => `"Server: ${x}"`).join(', ')}` : 'it holds no Server header string'})`,
+    );
+  }
+  const missing = served.filter((s) => {
+    const ua = userAgent(obs.uaToken, s.index);
+    return !obs.accessLog.some((l) => l.userAgent === ua && l.request === 'GET /data.bin HTTP/1.1' && l.status === s.httpCode && l.bytes === s.bodySize);
+  });
+  if (missing.length) {
+    problems.push(`${missing.length === served.length ? 'no' : `${missing.length} of ${served.length}`} TLS download(s) (${missing.map((s) => s.suite).join(', ')}) in nginx's access log with their User-Agent, status and size (${obs.accessLog.length} line(s) logged)`);
+  }
+  const pids = [...new Set(obs.listeners.map((l) => l.pid))];
+  return {
+    problems,
+    seen: `pid ${pids.join(', ')} listening on 127.0.0.1:${obs.testPorts.join(', ')} run${pids.length === 1 ? 's' : ''} this binary (sha256 ${short(binary.sha256)}); ${served.length} TLS response(s) with ${[...headers].map((h) => `"Server: ${h}"`).join(', ') || 'no Server header'}, each in the access log`,
+  };
+}
+
+const NOT_NGINX_NEXT = 'smoke-test the nginx binary itself (e.g. the "binary" of `nginx-forge build --json`): a script, a wrapper or another server is not nginx, and proves nothing about it';
+
+/** The judgement when the binary is not nginx before anything is run (not an ELF, -V not its own). */
+export function notNginxJudgement(binary: Pick<BinaryInfo, 'path' | 'notNginx'>): Judgement {
+  return {
+    verdict: 'NOT_NGINX',
+    reason: `${binary.path} is not nginx: ${binary.notNginx.join('; ')}; nothing was started`,
+    next: NOT_NGINX_NEXT,
+    passed: false,
+    proofs: { identity: { ok: false, detail: binary.notNginx.join('; '), required: true } },
+    ciphers: [],
+  };
+}
 
 export function judge(input: JudgeInput): Judgement {
   const { obs, binary, config } = input;
@@ -212,15 +299,13 @@ export function judge(input: JudgeInput): Judgement {
     };
   }
 
-  const je = /Begin jemalloc statistics/.test(obs.nginxTOutput);
-  proofs.jemalloc = {
-    ok: je,
-    detail: je ? 'MALLOC_CONF=stats_print:true nginx -t printed "Begin jemalloc statistics"' : 'no jemalloc statistics printed: jemalloc is not the allocator',
-    required: binary.claims.jemalloc,
-  };
+  // each component by its recipe's verify.nginxT (jemalloc: its statistics at exit)
+  for (const c of input.components ?? []) Object.assign(proofs, componentProof(c, obs.componentT[c.name] ?? ''));
   // third-party modules: each response decodes to the original bytes, the static one is the
   // pre-compressed file as is; a failure names the module
   for (const m of obs.modules ?? []) Object.assign(proofs, moduleProof(m));
+  const id = identity(input);
+  proofs.identity = { ok: id.problems.length === 0, detail: id.problems.length ? id.problems.join('; ') : id.seen, required: true };
   proofs.nginx_t = {
     ok: obs.nginxTExit === 0,
     detail: obs.nginxTExit === 0 ? 'configuration test passed' : `nginx -t exit ${obs.nginxTExit}: ${lastLines(obs.nginxTOutput)}`,
@@ -228,7 +313,7 @@ export function judge(input: JudgeInput): Judgement {
   };
 
   // ---- overall ----
-  const result = overall(input, { kernelReady, debugLog, ciphers, primary, anyOffloaded, gzipBad: gzipBad.length > 0 });
+  const result = overall(input, { kernelReady, debugLog, ciphers, primary, anyOffloaded, gzipBad: gzipBad.length > 0, notNginx: id.problems });
   const failedRequired = Object.entries(proofs).filter(([, p]) => p.required && !p.ok);
   const passed = result.verdict === 'PASS' && failedRequired.length === 0;
   if (result.verdict === 'PASS' && !passed) {
@@ -244,10 +329,13 @@ function lastLines(t: string, n = 3): string {
 
 function overall(
   input: JudgeInput,
-  s: { kernelReady: boolean; debugLog: boolean; ciphers: CipherResult[]; primary: Suite; anyOffloaded: boolean; gzipBad: boolean },
+  s: { kernelReady: boolean; debugLog: boolean; ciphers: CipherResult[]; primary: Suite; anyOffloaded: boolean; gzipBad: boolean; notNginx: string[] },
 ): { verdict: Verdict; reason: string; next?: string } {
   const { obs, binary, config, mode } = input;
   const logs = input.logDir;
+  if (s.notNginx.length) {
+    return { verdict: 'NOT_NGINX', reason: `what served the smoke test is not this nginx binary: ${s.notNginx.join('; ')}`, next: NOT_NGINX_NEXT };
+  }
   const corrupt = s.ciphers.filter((c) => c.verdict === 'CORRUPT');
   if (corrupt.length || s.gzipBad) {
     const what = [
@@ -327,6 +415,22 @@ function overall(
     default:
       return { verdict: p.verdict, reason: p.detail };
   }
+}
+
+/** The proof key of a component (`zlib-ng` → `zlib_ng`), as the build's smoke stage finds its recipe again. */
+export const componentProofKey = (name: string) => name.replaceAll('-', '_');
+
+/** A component's proof from its recipe's verify.nginxT: nginx -t with `env` printed `expect`. */
+export function componentProof(c: ComponentProof & { required: boolean }, output: string): Record<string, Proof> {
+  const env = Object.entries(c.env).map(([k, v]) => `${k}=${v}`).join(' ');
+  const seen = output.includes(c.expect);
+  return {
+    [componentProofKey(c.name)]: {
+      ok: seen,
+      detail: seen ? `${env} nginx -t printed "${c.expect}"` : `${env} nginx -t did not print "${c.expect}": ${c.displayName} is not in use in this binary`,
+      required: c.required,
+    },
+  };
 }
 
 /** The proof of one module's encoding (key `module:<component>`), named after the module. */

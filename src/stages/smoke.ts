@@ -5,8 +5,9 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ForgeError, ExitCode } from '../errors.ts';
-import { moduleObjects, modules, variantView, type BuildPlan, type PlanVariant } from '../plan.ts';
-import type { SmokeModule, SmokeOptions, SmokeResult } from '../smoke/index.ts';
+import { libraries, moduleObjects, modules, variantView, type BuildPlan, type PlanVariant } from '../plan.ts';
+import { componentProofsOf } from '../smoke/components.ts';
+import type { ComponentProof, SmokeModule, SmokeOptions, SmokeResult } from '../smoke/index.ts';
 
 /** The plan's modules as the smoke test takes them: .so files in `modulesDir` to load, the encoding to prove. */
 export function smokeModules(plan: BuildPlan, modulesDir: string): SmokeModule[] {
@@ -18,6 +19,11 @@ export function smokeModules(plan: BuildPlan, modulesDir: string): SmokeModule[]
     directives: m.module.directives,
     ...(m.module.encoding ? { encoding: m.module.encoding } : {}),
   }));
+}
+
+/** The plan's components' own proofs (their recipes' verify.nginxT), each required: the plan lists it. */
+export function smokeComponentProofs(plan: BuildPlan): ComponentProof[] {
+  return componentProofsOf(libraries(plan), true);
 }
 
 const KTLS_PROOFS = new Set(['ktls_log', 'ktls_counters']);
@@ -72,7 +78,7 @@ export async function smokeStage(
 ): Promise<{ verdict: string; result: SmokeResult; variants?: Record<string, { verdict: string; result: SmokeResult }> }> {
   const { runSmokeBatch } = await import('../smoke/index.ts');
   const results = await runSmokeBatch(
-    binaries.map((b) => ({ nginx: b.nginx, ciphers: opts.ciphers, size: opts.size, extras: opts.extras, nginxModules: b.nginxModules })),
+    binaries.map((b) => ({ nginx: b.nginx, ciphers: opts.ciphers, size: opts.size, extras: opts.extras, nginxModules: b.nginxModules, componentProofs: smokeComponentProofs(variantView(plan, b.variant)) })),
     opts,
   );
   const judged = binaries.map((b, i) => {

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { MissingToolError, VerifyError } from '../errors.ts';
 import { libraries, moduleObjects, modules, modulesPath, server, tlsLibrary, type BuildPlan } from '../plan.ts';
 import { tempPathDirectives } from '../nginxconf.ts';
+import { parseNginxV } from '../nginxv.ts';
 
 export interface Check {
   check: string;
@@ -133,25 +134,27 @@ export async function verifyBinary(binary: string, plan: BuildPlan, opts: { root
     add('nginx -V', false, 'exit 0', `${how}${out ? `: ${out.slice(0, 200)}` : ''}`);
     return checks;
   }
+  const nv = parseNginxV(out);
   const nginx = server(plan);
-  const version = /nginx version: nginx\/(\S+)/.exec(out)?.[1] ?? '(none)';
+  const version = (nv.product?.startsWith('nginx/') ? nv.version : undefined) ?? '(none)';
   add('nginx version', version === nginx.version, nginx.version, version);
 
   const ssl = tlsLibrary(plan);
   if (ssl) {
-    const built = /built with OpenSSL (\S+)/.exec(out)?.[1] ?? '(none)';
+    const openssl = nv.tls?.library === 'OpenSSL' ? nv.tls : undefined;
+    const built = openssl?.built ?? '(none)';
     add(`built with ${ssl.displayName}`, built === ssl.version, ssl.version, built);
-    const running = /running with OpenSSL (\S+)/.exec(out)?.[1];
+    const running = openssl?.running;
     if (running) add(`running with ${ssl.displayName}`, running === ssl.version, ssl.version, running);
   }
 
-  const line = /configure arguments: (.*)/.exec(out)?.[1] ?? '';
+  const line = nv.configureLine;
   const expectedLine = renderConfigureArgs(plan.configureArgs);
   if (line === expectedLine) {
     add('configure arguments', true, `${plan.configureArgs.length} arguments`, 'all present, in order');
   } else {
     // say what differs, not two full dumps (the plan's list: `nginx-forge plan`)
-    const got = splitConfigureLine(line);
+    const got = nv.configureArgs;
     const want = plan.configureArgs.map((a) => renderConfigureArgs([a]));
     const missing = want.filter((a) => !got.includes(a));
     const extra = got.filter((a) => !want.includes(a));
@@ -256,10 +259,6 @@ export async function neededLibraries(binary: string): Promise<string[]> {
   return [...String(r.stdout).matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1]!);
 }
 
-/** `configure arguments: ...` split into arguments as nginx prints them (values with spaces quoted). */
-export function splitConfigureLine(line: string): string[] {
-  return [...line.matchAll(/(?:[^\s']+|'[^']*')+/g)].map((m) => m[0]);
-}
 
 /** Where the dynamic loader finds `soname` for this binary (ldd), or undefined. */
 export async function resolveLibrary(binary: string, soname: string): Promise<string | undefined> {

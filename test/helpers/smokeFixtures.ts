@@ -1,8 +1,10 @@
 // Observation fixtures for the pure smoke verdict logic: shaped like what the probe writes,
 // with log lines as nginx 1.26 prints them.
-import type { Observations, SuiteObservation, TlsStat } from '../../src/smoke/observations.ts';
+import type { AccessLogLine, Observations, SuiteObservation, TlsStat } from '../../src/smoke/observations.ts';
+import { userAgent } from '../../src/smoke/probe.ts';
 import { MATRIX, type Suite } from '../../src/smoke/suites.ts';
 import type { JudgeInput } from '../../src/smoke/verdict.ts';
+import type { ComponentProof } from '../../src/smoke/types.ts';
 
 export const DATA_SHA = 'a'.repeat(64);
 export const DATA_SIZE = 4194304;
@@ -54,11 +56,23 @@ export function suiteObs(suite: Suite, o: Partial<SuiteObservation> & { ktls?: b
     tlsAfter: counters ? tls(ktls ? 1 : 0) : null,
     negotiated: `${suite.protocol} / ${suite.name}`,
     seconds: 1.2,
+    serverHeader: 'nginx/1.26.3',
     ...rest,
   };
 }
 
+export const UA_TOKEN = '0123456789abcdef';
+export const NGINX_SHA = 'd'.repeat(64);
+/** The test ports (TLS, HTTP, upstream) and nginx's master and worker holding them. */
+export const PORTS = [8443, 8080, 8081];
+
+/** An access log line in nginx's combined format for each download that got a response. */
+export function accessLogOf(suites: SuiteObservation[]): AccessLogLine[] {
+  return suites.filter((s) => s.curlExit === 0 && s.httpCode === '200').map((s) => ({ request: 'GET /data.bin HTTP/1.1', status: s.httpCode, bytes: s.bodySize, userAgent: userAgent(UA_TOKEN, s.index) }));
+}
+
 export function observations(o: Partial<Observations> = {}): Observations {
+  const suites = o.suites ?? MATRIX.map((s) => suiteObs(s));
   return {
     results: {},
     kernel: '6.1.0-56-amd64',
@@ -66,7 +80,7 @@ export function observations(o: Partial<Observations> = {}): Observations {
     tlsStatAvailable: true,
     dataSha256: DATA_SHA,
     dataSize: DATA_SIZE,
-    suites: MATRIX.map((s) => suiteObs(s)),
+    suites,
     gzip: (['static', 'proxied'] as const).flatMap((kind) =>
       [1, 5, 9].flatMap((level) =>
         (['small', 'large'] as const).map((size) => ({ kind, level, size, httpCode: '200', encoding: 'gzip', decodedSha256: GZ[size] })),
@@ -74,23 +88,37 @@ export function observations(o: Partial<Observations> = {}): Observations {
     ),
     gzipExpected: GZ,
     nginxTExit: 0,
-    nginxTOutput: 'nginx: the configuration file /x/nginx.conf syntax is ok\n___ Begin jemalloc statistics ___\n',
+    nginxTOutput: 'nginx: the configuration file /x/nginx.conf syntax is ok\n',
+    componentT: { jemalloc: 'nginx: the configuration file /x/nginx.conf syntax is ok\n___ Begin jemalloc statistics ___\n' },
     nginxStartExit: 0,
     nginxStartOutput: '',
     nginxUp: true,
     reBody: 're:forge',
     reNomatchCode: '404',
     errorLog: `${KTLS_LOG}\n`,
+    nginxId: '65024:1234',
+    testPorts: PORTS,
+    listenersSeen: true,
+    listeners: PORTS.flatMap((port) => [100, 101].map((pid) => ({ port, inode: String(port * 10 + pid), pid }))),
+    processes: Object.fromEntries([100, 101].map((pid) => [pid, { pid, exe: '/dist/usr/sbin/nginx', devIno: '65024:1234', sha256: 'same', mapped: ['/dist/usr/sbin/nginx', '/usr/lib/x86_64-linux-gnu/libc.so.6'] }])),
+    accessLog: accessLogOf(suites),
+    uaToken: UA_TOKEN,
     complete: true,
     ...o,
   };
 }
 
+/** As recipes/components/jemalloc.json's verify.nginxT says. */
+export const JEMALLOC: ComponentProof = { name: 'jemalloc', displayName: 'jemalloc', env: { MALLOC_CONF: 'stats_print:true' }, expect: 'Begin jemalloc statistics' };
+
 export const KTLS_BINARY: JudgeInput['binary'] = {
   debug: true,
   opensslKtls: 'yes',
   opensslKtlsEvidence: "the binary contains OpenSSL's kTLS code (ktls_meth.c)",
-  claims: { jemalloc: true, pcreJit: true, zlibNg: true },
+  claims: { pcreJit: true, zlibNg: true },
+  sha256: NGINX_SHA,
+  notNginx: [],
+  serverHeaders: ['nginx/1.26.3', 'nginx'],
 };
 
 export function input(o: Partial<JudgeInput> = {}): JudgeInput {
@@ -98,6 +126,7 @@ export function input(o: Partial<JudgeInput> = {}): JudgeInput {
     mode: 'vm',
     obs: observations(),
     binary: KTLS_BINARY,
+    components: [{ ...JEMALLOC, required: true }],
     config: { ktlsOption: true, debugLog: true },
     suites: MATRIX,
     logDir: '/logs/smoke-x',
