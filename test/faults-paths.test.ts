@@ -1,6 +1,7 @@
 // One rule for every path and name that reaches a shell, nginx's configure, a unit, a maintainer
 // script or a port Makefile (src/recipes/safe.ts): profile fields, recipe fields and --prefix are
-// refused at load/resolve (exit 2, `<file>: <field>: <problem>`).
+// refused at load/resolve (exit 2, `<file>: <field>: <problem>`), and the package generators
+// refuse a plan that breaks it even when it was not made by resolvePlan.
 //   - "error-log-path": "/var/log/nginx-error.log" made the .deb's postrm `rm -rf /var/log` and
 //     logrotate take over every /var/log/*.log
 //   - a newline in pid-path added an ExecStartPre= line to nginx.service
@@ -9,9 +10,13 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RecipeError, UsageError } from '../src/errors.ts';
+import { freebsdPort } from '../src/package/freebsd.ts';
+import { rpmSpec } from '../src/package/rpm.ts';
+import { logrotate, ownedDirs, systemdUnit } from '../src/package/service.ts';
+import type { BuildPlan } from '../src/plan.ts';
 import { loadRecipes } from '../src/recipes/load.ts';
 import { resolvePlan } from '../src/recipes/resolve.ts';
-import { pathProblem } from '../src/recipes/safe.ts';
+import { pathProblem, planProblems } from '../src/recipes/safe.ts';
 import { copyRecipes, editJson } from './helpers/recipes.ts';
 
 /** The problem lines of loading (pass 1) and resolving (pass 2) `profile` after `edit`. */
@@ -28,6 +33,12 @@ function problems(edit: (dir: string) => void, profile = 'ktls', prefix?: string
 }
 const profilePaths = (paths: Record<string, string>) => (dir: string) =>
   editJson(path.join(dir, 'profiles/ktls.json'), (j) => Object.assign(j.nginx.paths, paths));
+
+/** A copy of a good plan with some of its install layout replaced (a plan resolvePlan never made). */
+const tampered = (install: Partial<BuildPlan['install']>): BuildPlan => {
+  const plan = resolvePlan(loadRecipes(), 'ktls');
+  return { ...plan, install: { ...plan.install, ...install } };
+};
 
 describe('profile paths (nginx.paths, nginx.prefix)', () => {
   it('a log file directly in /var/log: refused, naming file, field, the system directory and an example', () => {
@@ -134,14 +145,38 @@ describe('names and recipe fields', () => {
   });
 });
 
+describe('the package generators refuse an unsafe plan (last line of defence)', () => {
+  it('a newline in the pid path: no unit, no logrotate rule', () => {
+    const plan = tampered({ pid: '/run/nginx.pid\nExecStartPre=/bin/sh -c id' });
+    expect(() => systemdUnit(plan)).toThrow(/refusing to write the systemd unit nginx\.service: .*install\.pid: .* contains a newline/s);
+    expect(() => logrotate(plan)).toThrow(/refusing to write the logrotate rule/);
+  });
+
+  it('a log directory that is /var/log: no maintainer scripts (postrm would rm -rf it), no spec', () => {
+    const plan = tampered({ errorLog: '/var/log/nginx-error.log', logDirs: ['/var/log', '/var/log/nginx'] });
+    expect(() => ownedDirs(plan)).toThrow(/refusing to write the maintainer scripts: .*log directory \/var\/log: \/var\/log is a system directory; a package must not own it/s);
+    expect(() => rpmSpec({ plan, pkg: 'nginx-forge-ktls', release: 1, who: 'x <x@example.org>', epoch: 0, files: [], treeDir: '/tmp/x' })).toThrow(/refusing to write the RPM spec/);
+  });
+
+  it('the FreeBSD port: a build.env key X;cmd;Y and a newline in a recipe argument', async () => {
+    const plan = resolvePlan(loadRecipes(), 'ktls');
+    const withEnv = { ...plan, components: plan.components.map((c) => (c.name === 'zlib-ng' ? { ...c, build: { ...c.build!, env: { 'X;cmd;Y': 'v' } } } : c)) };
+    await expect(freebsdPort({ plan: withEnv, sourceDateEpoch: 0 })).rejects.toThrow(/refusing to write the FreeBSD port: .*component zlib-ng: build\.env: "X;cmd;Y" is not an environment variable name/s);
+    const withArg = { ...plan, components: plan.components.map((c) => (c.name === 'zlib-ng' ? { ...c, build: { ...c.build!, args: [...c.build!.args, '-DX=1\n\trm -rf /'] } } : c)) };
+    await expect(freebsdPort({ plan: withArg, sourceDateEpoch: 0 })).rejects.toThrow(/cannot put an argument into a port Makefile: .* contains a newline/);
+  });
+});
+
 describe('the shipped profiles', () => {
-  it('pass the rule', () => {
+  it('pass the rule, and the generators accept them', async () => {
     const recipes = loadRecipes();
     expect(recipes.profiles.size).toBeGreaterThanOrEqual(5);
     for (const name of recipes.profiles.keys()) {
       const plan = resolvePlan(recipes, name);
-      expect(plan.install.logDirs, name).toEqual(['/var/log/nginx']);
-      expect(plan.install.tempDirs, name).toEqual(['/var/lib/nginx']);
+      expect(planProblems(plan), name).toEqual([]);
+      expect(systemdUnit(plan)).toContain(`PIDFile=${plan.install.pid}\n`);
+      expect(ownedDirs(plan)).toEqual({ state: ['/var/lib/nginx'], logs: ['/var/log/nginx'] });
+      await expect(freebsdPort({ plan, sourceDateEpoch: 0 })).resolves.toBeDefined();
     }
   });
 

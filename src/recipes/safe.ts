@@ -1,7 +1,8 @@
 // The one rule for every path and name that reaches a shell, nginx's configure, a systemd unit, a
 // maintainer script, an RPM spec or a FreeBSD port Makefile. Profile fields, recipe fields and
 // command-line flags are checked with it (the zod schema, the cross-field checks in resolve.ts, the
-// flag validators).
+// flag validators), and the package generators check the plan with it once more before they write
+// anything (assertSafePlan), so a value that slipped past is refused, never pasted.
 //
 //   path  absolute, normalised (no "", "." or ".." component, no trailing "/"), no control
 //         character, only SAFE_CHARS in a component: nothing a shell, make, systemd, rpm's macro
@@ -18,6 +19,8 @@
 //         postrm `rm -rf /var/log` and logrotate take over every /var/log/*.log
 // Pure: no I/O, no zod (the CLI loads it at start).
 import path from 'node:path';
+import { UsageError } from '../errors.ts';
+import type { BuildPlan, PlanInstall } from '../plan.ts';
 
 /** Characters of a path component: letters, digits, ".", "_", "+", "~" and "-". */
 export const SAFE_CHARS = '-A-Za-z0-9._+~';
@@ -134,6 +137,14 @@ export function optionProblem(v: unknown): string | undefined {
   return `${show(v)} contains ${show(bad!)}: an option has only letters, digits and . , : = + / @ _ - (it reaches nginx's configure and Makefile)`;
 }
 
+/** Why `v` cannot be written into a port Makefile shell line, even quoted (undefined when it can). */
+export function makefileWordProblem(v: string): string | undefined {
+  const c = controlProblem(v);
+  if (c) return c;
+  const bad = /[$"`\\#]/.exec(v);
+  return bad ? `${show(v)} contains ${show(bad[0])}, which a Makefile or a shell would expand even inside quotes` : undefined;
+}
+
 /**
  * Directories of the base system (FHS, Debian, Fedora, FreeBSD hier(7)): a package may put files
  * into them but never owns, rotates or removes one of them, nor one of their parents.
@@ -183,4 +194,78 @@ export function ownableDirProblem(dir: string): string | undefined {
   if (child) return `${dir} holds the system directory ${child}`;
   if (dir.split('/').length < 3) return `${dir} is a top-level directory`;
   return undefined;
+}
+
+/** The directories of an install that the packages own: [what, directory]. */
+export function ownedInstallDirs(i: PlanInstall): [string, string][] {
+  return [
+    ...i.logDirs.map((d): [string, string] => ['log directory', d]),
+    ...i.tempDirs.map((d): [string, string] => ['temp directory', d]),
+    ['configuration directory', i.confDir],
+    ['modules path', i.modules],
+  ];
+}
+
+/**
+ * Every problem of an install layout (plan.install) under the rule above: each path, each owned
+ * directory, the user, group and service names. The package generators refuse a plan with any.
+ */
+export function installProblems(i: PlanInstall): string[] {
+  const out: string[] = [];
+  const paths: [string, string][] = [
+    ['prefix', i.prefix], ['sbin', i.sbin], ['conf', i.conf], ['confDir', i.confDir], ['modules', i.modules], ['errorLog', i.errorLog], ['accessLog', i.accessLog], ['pid', i.pid], ['lock', i.lock], ['html', i.html],
+    ...Object.entries(i.temp).map(([k, v]): [string, string] => [`temp.${k}`, v]),
+    ...i.logDirs.map((d, n): [string, string] => [`logDirs[${n}]`, d]),
+    ...i.tempDirs.map((d, n): [string, string] => [`tempDirs[${n}]`, d]),
+    ...i.runDirs.map((d, n): [string, string] => [`runDirs[${n}]`, d]),
+  ];
+  for (const [k, v] of paths) {
+    const p = pathProblem(v);
+    if (p) out.push(`install.${k}: ${p}`);
+  }
+  for (const [what, d] of ownedInstallDirs(i)) {
+    const p = pathProblem(d) ? undefined : ownableDirProblem(d);
+    if (p) out.push(`${what} ${d}: ${p}; a package must not own it`);
+  }
+  for (const [k, v] of [['user', i.user], ['group', i.group], ['service', i.service]] as const) {
+    const p = nameProblem(v);
+    if (p) out.push(`install.${k}: ${p}`);
+  }
+  return out;
+}
+
+/** Every problem of a plan's names and install layout: installProblems, the profile, variant and component names. */
+export function planProblems(plan: Pick<BuildPlan, 'profile' | 'install' | 'variants' | 'components'>): string[] {
+  const out = installProblems(plan.install);
+  const n = nameProblem(plan.profile);
+  if (n) out.push(`profile: ${n}`);
+  for (const v of plan.variants) {
+    const vn = nameProblem(v.name);
+    if (vn) out.push(`variant ${show(v.name)}: ${vn}`);
+    const vp = pathProblem(v.sbin);
+    if (vp) out.push(`variant ${show(v.name)}: sbin: ${vp}`);
+  }
+  for (const c of plan.components) {
+    const cn = nameProblem(c.name);
+    if (cn) out.push(`component ${show(c.name)}: ${cn}`);
+    const t = fileNameProblem(c.topdir);
+    if (t) out.push(`component ${c.name}: topdir: ${t}`);
+    for (const [k, v] of Object.entries(c.build?.env ?? {})) {
+      const e = envNameProblem(k) ?? (v === null ? undefined : makefileWordProblem(v));
+      if (e) out.push(`component ${c.name}: build.env: ${e}`);
+    }
+  }
+  return out;
+}
+
+/**
+ * The last line of defence of a package generator: refuse to write `what` (a unit, a maintainer
+ * script, a spec, a port) from a plan that breaks the rule. resolvePlan refuses such a profile
+ * first; this catches a plan built or changed some other way.
+ */
+export function assertSafePlan(plan: Pick<BuildPlan, 'profile' | 'install' | 'variants' | 'components'>, what: string): void {
+  const problems = planProblems(plan);
+  if (problems.length) {
+    throw new UsageError(`refusing to write ${what}: the plan has unsafe paths or names:\n  ${problems.join('\n  ')}`, 'paths must be absolute, normalised and of safe characters, and packages own only directories of their own (see README, "Profiles": install paths); fix the profile and run again');
+  }
 }
