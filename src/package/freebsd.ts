@@ -32,7 +32,8 @@ import { UsageError } from '../errors.ts';
 import { checkStore } from '../fetch/store.ts';
 import { component, server, tlsLibrary, type BuildPlan } from '../plan.ts';
 import { copiedOutputs, libraryCommands } from '../stages/library.ts';
-import { TEMP_PATHS } from '../recipes/resolve.ts';
+import { TEMP_PATHS } from '../nginxconf.ts';
+import { fillConsume } from '../recipes/resolve.ts';
 import type { Artifact } from '../recipes/schema.ts';
 import { sourceDateEpoch, wrap } from './common.ts';
 import { assertSafePlan, envNameProblem, makefileWordProblem, ownableDirProblem } from '../recipes/safe.ts';
@@ -275,18 +276,17 @@ export async function freebsdPort(input: PortInput): Promise<PortResult> {
   const tlsArgs: string[] = [];
   const modOpts = freebsdModuleOptions(plan, paths['modules-path']!);
   const libs = plan.components.filter((c) => c.role !== 'server' && c.consume);
-  const fill = (t: string, c: (typeof libs)[number]) => t.replaceAll('{dir}', `../${c.layout}`).replaceAll('{options}', c.options.join(' '));
   for (const a of plan.configureArgs) {
     if (modOpts.isModuleArg(a)) continue; // module OPTIONS (modules.ts)
     if (/^--([a-z-]+-path|prefix)=/.test(a) || a.startsWith('--with-cc-opt=') || a.startsWith('--with-ld-opt=') || a === '--with-debug') continue;
-    if (tls && tls.consume?.configureArgs.some((t) => fill(t, tls) === a)) {
+    if (tls && tls.consume?.configureArgs.some((t) => fillConsume(t, tls) === a)) {
       tlsArgs.push(a.startsWith('--with-openssl-opt=') ? '--with-openssl-opt="${OPENSSL_OPTIONS}"' : quoteArg(a));
       continue;
     }
     configure.push(quoteArg(a));
   }
-  const ccOpt = libs.flatMap((c) => c.consume!.ccOpt.map((t) => checkArg(fill(t, c))));
-  const ldOpt = libs.flatMap((c) => c.consume!.ldOpt.map((t) => checkArg(fill(t, c))));
+  const ccOpt = libs.flatMap((c) => c.consume!.ccOpt.map((t) => checkArg(fillConsume(t, c))));
+  const ldOpt = libs.flatMap((c) => c.consume!.ldOpt.map((t) => checkArg(fillConsume(t, c))));
   configure.push(`--with-cc-opt="\${CFLAGS}${ccOpt.length ? ` ${ccOpt.join(' ')}` : ''}"`, `--with-ld-opt="\${LDFLAGS}${ldOpt.length ? ` ${ldOpt.join(' ')}` : ''}"`);
   configure.push('--user=www', '--group=www');
   const confPath = paths['conf-path']!;

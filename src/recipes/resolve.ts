@@ -6,6 +6,7 @@ import semver from 'semver';
 import { RecipeError, UsageError, type RecipeProblem } from '../errors.ts';
 import type { BuildPlan, PlanComponent, PlanInstall, PlanPatch, PlanPatchSet, PlanStage, PlanVariant, StageKind } from '../plan.ts';
 import { ownableDirProblem, pathProblem } from './safe.ts';
+import { TEMP_PATHS, tempKind } from '../nginxconf.ts';
 import { distroSource, librariesFor, modules } from '../plan.ts';
 import type { ComponentName, ComponentRecipe, ProfileRecipe } from './schema.ts';
 import { codeOf } from '../kinds.ts';
@@ -133,7 +134,7 @@ function checkProfile(file: string, p: ProfileRecipe, recipes: RecipeSet, versio
 const ownedFiles = (): { key: string; what: string; how: string; at: (i: PlanInstall) => string; example: string; isDir?: boolean }[] => [
   { key: 'error-log-path', what: 'the error log', how: 'own, rotate (logrotate) and remove on purge', at: (i) => i.errorLog, example: '/var/log/nginx/error.log' },
   { key: 'http-log-path', what: 'the access log', how: 'own, rotate (logrotate) and remove on purge', at: (i) => i.accessLog, example: '/var/log/nginx/access.log' },
-  ...Object.entries(TEMP_PATHS).map(([key, d]) => ({ key, what: `the ${d} files`, how: 'own and remove on purge', at: (i: PlanInstall) => i.temp[d]!, example: `/var/lib/nginx/${d.replace(/_temp_path$/, '').replace(/^client_/, '')}` })),
+  ...Object.entries(TEMP_PATHS).map(([key, d]) => ({ key, what: `the ${d} files`, how: 'own and remove on purge', at: (i: PlanInstall) => i.temp[d]!, example: `/var/lib/nginx/${tempKind(d).replace(/^client_/, '')}` })),
   { key: 'conf-path', what: 'the configuration tree (conf.d/, sites-*/, modules-enabled/)', how: 'own', at: (i) => i.conf, example: '/etc/nginx/nginx.conf' },
   { key: 'modules-path', what: 'the dynamic modules', how: 'own', at: (i) => i.modules, example: '/usr/lib/nginx/modules', isDir: true },
 ];
@@ -242,8 +243,12 @@ export function discoverPatches(patchesDir: string, name: ComponentName, version
   return { patches, problems };
 }
 
-/** Fill `{dir}` and `{options}` in a consume template. */
-function fill(template: string, c: PlanComponent): string {
+/**
+ * Fill `{dir}` (the component's tree as nginx's configure sees it: ../<layout>) and `{options}`
+ * (the profile's options for it) in a consume template: nginx's configure arguments here, the
+ * FreeBSD port's the same way.
+ */
+export function fillConsume(template: string, c: Pick<PlanComponent, 'layout' | 'options'>): string {
   return template.replaceAll('{dir}', `../${c.layout}`).replaceAll('{options}', c.options.join(' '));
 }
 
@@ -256,27 +261,18 @@ export function nginxConfigureArgs(p: ProfileRecipe, components: PlanComponent[]
   const args = [`--prefix=${p.nginx.prefix}`];
   for (const [k, v] of Object.entries(p.nginx.paths)) args.push(`--${k}=${v}`);
   args.push(...p.nginx.modules, ...extraFlags);
-  for (const c of libs) args.push(...c.consume!.configureArgs.map((t) => fill(t, c)));
+  for (const c of libs) args.push(...c.consume!.configureArgs.map((t) => fillConsume(t, c)));
   for (const c of components) {
     if (c.role !== 'module' || !c.module || !c.layout) continue;
     const dir = path.posix.join('..', c.layout, c.module.configDir);
     args.push(c.module.link === 'dynamic' ? `--add-dynamic-module=${dir}` : `--add-module=${dir}`);
   }
-  const cc = [...p.nginx.ccOpt, ...libs.flatMap((c) => c.consume!.ccOpt.map((t) => fill(t, c)))];
-  const ld = [...p.nginx.ldOpt, ...libs.flatMap((c) => c.consume!.ldOpt.map((t) => fill(t, c)))];
+  const cc = [...p.nginx.ccOpt, ...libs.flatMap((c) => c.consume!.ccOpt.map((t) => fillConsume(t, c)))];
+  const ld = [...p.nginx.ldOpt, ...libs.flatMap((c) => c.consume!.ldOpt.map((t) => fillConsume(t, c)))];
   if (cc.length) args.push(`--with-cc-opt=${cc.join(' ')}`);
   if (ld.length) args.push(`--with-ld-opt=${ld.join(' ')}`);
   return args;
 }
-
-/** nginx's temp path options and the directive each one sets. */
-export const TEMP_PATHS: Record<string, string> = {
-  'http-client-body-temp-path': 'client_body_temp_path',
-  'http-proxy-temp-path': 'proxy_temp_path',
-  'http-fastcgi-temp-path': 'fastcgi_temp_path',
-  'http-uwsgi-temp-path': 'uwsgi_temp_path',
-  'http-scgi-temp-path': 'scgi_temp_path',
-};
 
 /**
  * Install paths from the profile's prefix and paths; a path the profile leaves out gets nginx's own
@@ -287,19 +283,12 @@ export function installPaths(prefix: string, paths: Record<string, string>, user
     const v = paths[key] ?? dflt;
     return v.startsWith('/') ? v : path.posix.join(prefix, v);
   };
-  const defaults: Record<string, string> = {
-    'http-client-body-temp-path': 'client_body_temp',
-    'http-proxy-temp-path': 'proxy_temp',
-    'http-fastcgi-temp-path': 'fastcgi_temp',
-    'http-uwsgi-temp-path': 'uwsgi_temp',
-    'http-scgi-temp-path': 'scgi_temp',
-  };
   const conf = at('conf-path', 'conf/nginx.conf');
   const errorLog = at('error-log-path', 'logs/error.log');
   const accessLog = at('http-log-path', 'logs/access.log');
   const pid = at('pid-path', 'logs/nginx.pid');
   const lock = at('lock-path', 'logs/nginx.lock');
-  const temp = Object.fromEntries(Object.entries(TEMP_PATHS).map(([k, d]) => [d, at(k, defaults[k]!)]));
+  const temp = Object.fromEntries(Object.entries(TEMP_PATHS).map(([k, d]) => [d, at(k, `${tempKind(d)}_temp`)]));
   const uniq = (xs: string[]) => [...new Set(xs)].sort();
   return {
     prefix,
