@@ -44,6 +44,14 @@ describe('flags, before any work (exit 2)', () => {
     await usage(['plan', '--set', 'openssl'], /expected <component>=<version>/);
   });
 
+  it('--prefix: absolute, normalised, no control characters, quotes or $(…)', async () => {
+    await usage(['plan', '--prefix', '/usr/../../tmp/x'], /option '--prefix <path>' argument '\/usr\/\.\.\/\.\.\/tmp\/x' is invalid\. "\/usr\/\.\.\/\.\.\/tmp\/x" contains "\.\."/);
+    await usage(['build', '--prefix', "/opt/ng'x"], /--prefix <path>' argument .* is invalid\. .* contains "'"/);
+    await usage(['plan', '--prefix', '/opt/$(id)'], /--prefix <path>' argument .* is invalid\. .* contains "\$"/);
+    await usage(['package', '--format', 'deb', '--prefix', '/opt/x\nExecStartPre=/bin/id'], /--prefix <path>' argument .* is invalid\. .* contains a newline/s);
+    await usage(['plan', '--prefix', 'opt/nginx'], /"opt\/nginx" is relative: it must be an absolute path, e\.g\. "\/usr\/share\/nginx"/);
+  });
+
   it('--recipes naming a file or nothing', async () => {
     const f = path.join(tmpdir(), `nf-faults-file-${process.pid}`);
     writeFileSync(f, 'x');

@@ -75,8 +75,35 @@ describe('recipe path fields', () => {
       j.nginx.paths = { ...(j.nginx.paths ?? {}), 'conf-path': '../../../etc/passwd' };
     });
     const text = problemsOf(dir).join('\n');
-    expect(text).toMatch(/ktls\.json: nginx\.prefix: .*must not contain "\." or "\.\." components/);
-    expect(text).toMatch(/ktls\.json: nginx\.paths\.conf-path: .*must not contain "\.\."/);
+    expect(text).toMatch(/ktls\.json: nginx\.prefix: "\/usr\/\.\.\/\.\.\/etc" contains "\.\.": a path must not climb out/);
+    expect(text).toMatch(/ktls\.json: nginx\.paths\.conf-path: "\.\.\/\.\.\/\.\.\/etc\/passwd" contains "\.\."/);
+  });
+
+  it('the CLI refuses a profile that would put its error log directly into /var/log: exit 2, file and field', async () => {
+    const dir = copyRecipes('nf-faults-recipes-');
+    editJson(path.join(dir, 'profiles/ktls.json'), (j) => {
+      j.nginx.paths['error-log-path'] = '/var/log/nginx-error.log';
+    });
+    const home = mkdtempSync(path.join(tmpdir(), 'nf-faults-home-'));
+    const r = await execa('node', [path.join(PROJECT_ROOT, 'bin/nginx-forge.mjs'), 'plan', '--recipes', dir], { reject: false, env: { NGINX_FORGE_HOME: home, CI: '1' } });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/ktls\.json: nginx\.paths\.error-log-path: "\/var\/log\/nginx-error\.log" puts the error log directly into \/var\/log: \/var\/log is a system directory/);
+    expect(r.stderr).not.toMatch(/internal error|    at /);
+  });
+
+  it('the CLI refuses a build.env key that is not a shell identifier and a newline in build.args: exit 2, file and field', async () => {
+    // the FreeBSD port wrote build.env keys unquoted into shell lines: X;cmd;Y ran cmd
+    const dir = copyRecipes('nf-faults-recipes-');
+    editJson(path.join(dir, 'components/zlib-ng.json'), (j) => {
+      j.build.env = { ...j.build.env, 'X;touch /tmp/pwned;Y': '1' };
+      j.build.args = [...j.build.args, '-DX=1\n\trm -rf /'];
+    });
+    const home = mkdtempSync(path.join(tmpdir(), 'nf-faults-home-'));
+    const r = await execa('node', [path.join(PROJECT_ROOT, 'bin/nginx-forge.mjs'), 'plan', '--recipes', dir], { reject: false, env: { NGINX_FORGE_HOME: home, CI: '1' } });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/zlib-ng\.json: build\.env\["X;touch \/tmp\/pwned;Y"\]: bad key: "X;touch \/tmp\/pwned;Y" is not an environment variable name: letters, digits and "_"/);
+    expect(r.stderr).toMatch(/zlib-ng\.json: build\.args\[\d+\]: "-DX=1\\n\\trm -rf \/" contains a newline/);
+    expect(r.stderr).not.toMatch(/internal error|    at /);
   });
 
   it('the CLI refuses them before any work: exit 2, nothing but the problem lines', async () => {

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { BUILTIN_RECIPES, loadRecipes, PROJECT_ROOT } from '../src/recipes/load.ts';
-import { resolvePlan } from '../src/recipes/resolve.ts';
+import { fillConsume, installPaths, resolvePlan } from '../src/recipes/resolve.ts';
+import { TEMP_PATHS, tempPathDirectives } from '../src/nginxconf.ts';
 import { RecipeError, UsageError } from '../src/errors.ts';
 import { copyCheckout, copyRecipes, editJson } from './helpers/recipes.ts';
 
@@ -320,5 +321,27 @@ describe('test suite recipes (recipes/testsuites/)', () => {
     expect(e.exitCode).toBe(2);
     expect(e.message).toMatch(/testsuites\/nginx-tests\.json: commit: must be a full git commit id/);
     expect(e.message).toMatch(/testsuites\/nginx-tests\.json: artifact: needs "sha256" \(the archive\) or "treeSha256"/);
+  });
+});
+
+describe('one table, one template filler (issue 20, item 3)', () => {
+  it('the temp paths: configure options, nginx defaults below the prefix and the scratch directives come from TEMP_PATHS', () => {
+    const i = installPaths('/opt/ng', {});
+    expect(i.temp).toEqual({
+      client_body_temp_path: '/opt/ng/client_body_temp',
+      proxy_temp_path: '/opt/ng/proxy_temp',
+      fastcgi_temp_path: '/opt/ng/fastcgi_temp',
+      uwsgi_temp_path: '/opt/ng/uwsgi_temp',
+      scgi_temp_path: '/opt/ng/scgi_temp',
+    });
+    expect(tempPathDirectives('/w', '')).toBe(Object.values(TEMP_PATHS).map((d) => `${d} /w/${d.replace(/_temp_path$/, '')};`).join('\n'));
+    expect(tempPathDirectives('/w', '')).toContain('client_body_temp_path /w/client_body;');
+  });
+
+  it('fillConsume fills {dir} and {options} as nginx\'s configure arguments hold them', () => {
+    expect(fillConsume('--with-openssl={dir} --with-openssl-opt={options}', { layout: 'openssl-3.5.7', options: ['enable-ktls', 'no-docs'] })).toBe('--with-openssl=../openssl-3.5.7 --with-openssl-opt=enable-ktls no-docs');
+    const plan = resolvePlan(loadRecipes(), 'ktls');
+    const openssl = plan.components.find((c) => c.name === 'openssl')!;
+    for (const t of openssl.consume!.configureArgs) expect(plan.configureArgs).toContain(fillConsume(t, openssl));
   });
 });

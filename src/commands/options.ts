@@ -1,7 +1,7 @@
 // The options every command that works on a plan shares. Light on purpose: the CLI's command
 // table imports it at start, so it loads commander and the flag validators and nothing else.
 import { Command, Option } from 'commander';
-import { parseMirror, parseSet } from './validate.ts';
+import { parseMirror, parsePrefix, parseSet } from './validate.ts';
 
 export function addPlanOptions(cmd: Command): Command {
   return cmd
@@ -9,7 +9,7 @@ export function addPlanOptions(cmd: Command): Command {
     .option('--set <component=version...>', 'use another catalog version of a component (repeatable, once per component)', parseSet)
     .option('--recipes <dir>', 'use this recipe directory instead of the built-in one')
     .option('--patches <dir>', 'use this patches directory (default: patches/ next to the recipes)')
-    .option('--prefix <path>', "nginx install prefix (overrides the profile's)");
+    .option('--prefix <path>', "nginx install prefix (overrides the profile's): absolute, normalised, letters, digits and / . _ + ~ -", parsePrefix);
 }
 
 /** The fetch flags of fetch, build, package, test and bench build; src/flags/fetch.ts maps them (fetchOptionsOf). */

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import { UsageError } from '../errors.ts';
 import { distfilesDir, stateDir } from '../paths.ts';
+import { pathProblem } from '../recipes/safe.ts';
 import { suiteOf } from '../smoke/suites.ts';
 import { checkInputDir, checkOutputDir } from '../flags/dirs.ts';
 
@@ -93,6 +94,13 @@ export function parseTestGlob(v: string, prev?: string[]): string[] {
   const g = v.replace(/^\.\//, '');
   if (!g.trim() || g.includes('/')) throw new InvalidArgumentError("each is a glob on a test file name, e.g. 'ssl*.t' (no directories).");
   return [...(prev ?? []), v];
+}
+
+/** --prefix: the install-path rule (src/recipes/safe.ts) the profile's nginx.prefix follows. */
+export function parsePrefix(v: string): string {
+  const p = pathProblem(v, '/usr/share/nginx');
+  if (p) throw new InvalidArgumentError(`${p}.`);
+  return v;
 }
 
 /** --set name=version (repeatable): well-formed, and one component at most once. */

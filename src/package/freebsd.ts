@@ -32,9 +32,11 @@ import { UsageError } from '../errors.ts';
 import { checkStore } from '../fetch/store.ts';
 import { component, server, tlsLibrary, type BuildPlan } from '../plan.ts';
 import { copiedOutputs, libraryCommands } from '../recipes/commands.ts';
-import { TEMP_PATHS } from '../recipes/resolve.ts';
+import { TEMP_PATHS } from '../nginxconf.ts';
+import { fillConsume } from '../recipes/resolve.ts';
 import type { Artifact } from '../recipes/schema.ts';
 import { sourceDateEpoch, wrap } from './common.ts';
+import { assertSafePlan, envNameProblem, makefileWordProblem, ownableDirProblem } from '../recipes/safe.ts';
 
 export interface PortInput {
   plan: BuildPlan;
@@ -88,9 +90,10 @@ export function portComment(plan: BuildPlan): string {
   return candidates.find((c) => c.length <= 70) ?? `Nginx built by nginx-forge${tail}`;
 }
 
-/** Characters that would need escaping inside a Makefile value and a shell word: refuse them. */
+/** Characters that would need escaping inside a Makefile value and a shell word, and control characters: refuse them. */
 function checkArg(a: string): string {
-  if (/[$"`\\#]/.test(a)) throw new UsageError(`cannot put configure argument into a port Makefile: ${a}`, 'drop "$", quotes, backslashes and "#" from the profile');
+  const p = makefileWordProblem(a);
+  if (p) throw new UsageError(`cannot put an argument into a port Makefile: ${p}`, 'drop "$", quotes, backslashes, "#" and control characters from the profile or recipe');
   return a;
 }
 
@@ -211,6 +214,7 @@ export function portConfiguration(plan: BuildPlan, paths: Record<string, string>
 
 export async function freebsdPort(input: PortInput): Promise<PortResult> {
   const { plan } = input;
+  assertSafePlan(plan, 'the FreeBSD port');
   const warnings: string[] = [];
   const nginx = server(plan);
   const epoch = sourceDateEpoch(input.sourceDateEpoch);
@@ -272,18 +276,17 @@ export async function freebsdPort(input: PortInput): Promise<PortResult> {
   const tlsArgs: string[] = [];
   const modOpts = freebsdModuleOptions(plan, paths['modules-path']!);
   const libs = plan.components.filter((c) => c.role !== 'server' && c.consume);
-  const fill = (t: string, c: (typeof libs)[number]) => t.replaceAll('{dir}', `../${c.layout}`).replaceAll('{options}', c.options.join(' '));
   for (const a of plan.configureArgs) {
     if (modOpts.isModuleArg(a)) continue; // module OPTIONS (modules.ts)
     if (/^--([a-z-]+-path|prefix)=/.test(a) || a.startsWith('--with-cc-opt=') || a.startsWith('--with-ld-opt=') || a === '--with-debug') continue;
-    if (tls && tls.consume?.configureArgs.some((t) => fill(t, tls) === a)) {
+    if (tls && tls.consume?.configureArgs.some((t) => fillConsume(t, tls) === a)) {
       tlsArgs.push(a.startsWith('--with-openssl-opt=') ? '--with-openssl-opt="${OPENSSL_OPTIONS}"' : quoteArg(a));
       continue;
     }
     configure.push(quoteArg(a));
   }
-  const ccOpt = libs.flatMap((c) => c.consume!.ccOpt.map((t) => checkArg(fill(t, c))));
-  const ldOpt = libs.flatMap((c) => c.consume!.ldOpt.map((t) => checkArg(fill(t, c))));
+  const ccOpt = libs.flatMap((c) => c.consume!.ccOpt.map((t) => checkArg(fillConsume(t, c))));
+  const ldOpt = libs.flatMap((c) => c.consume!.ldOpt.map((t) => checkArg(fillConsume(t, c))));
   configure.push(`--with-cc-opt="\${CFLAGS}${ccOpt.length ? ` ${ccOpt.join(' ')}` : ''}"`, `--with-ld-opt="\${LDFLAGS}${ldOpt.length ? ` ${ldOpt.join(' ')}` : ''}"`);
   configure.push('--user=www', '--group=www');
   const confPath = paths['conf-path']!;
@@ -294,6 +297,11 @@ export async function freebsdPort(input: PortInput): Promise<PortResult> {
   const logDirs = [...new Set([paths['error-log-path']!, paths['http-log-path']!].map((p) => path.posix.dirname(p)))].sort();
   const tempDirs = [...new Set(Object.keys(TEMP_PATHS).map((k) => path.posix.dirname(paths[k]!)))].sort();
   const runDirs = [...new Set([pidPath, paths['lock-path']!].map((p) => path.posix.dirname(p)))].filter((d) => !d.startsWith('${PREFIX}'));
+  // the plist's @dir entries: after the move to hier(7) still directories of nginx's own
+  for (const d of [...logDirs, ...tempDirs]) {
+    const why = ownableDirProblem(d.replace(/^\$\{PREFIX\}/, '/usr/local'));
+    if (why) throw new UsageError(`refusing to write the FreeBSD port: it would own ${d}: ${why}`, 'put log and temp files into a directory of nginx\'s own in the profile, e.g. /var/log/nginx/error.log');
+  }
   const portConf = portConfiguration(plan, paths);
 
   const licenses = new Map<string, { file?: string; spdx: string }>();
@@ -462,7 +470,11 @@ export async function freebsdPort(input: PortInput): Promise<PortResult> {
     const tool: Record<string, string> = { make: '${GMAKE}', cmake: '${CMAKE_BIN}' };
     const cmds = libraryCommands(c, { prefix: `\${WRKDIR}/${c.layout}`, jobs: ['-j${MAKE_JOBS_NUMBER}'], make: tool.make, cmake: tool.cmake, cmakeDir: 'build-port' });
     for (const cmd of cmds) {
-      const env = Object.entries(cmd.env).map(([k, v]) => (v === null ? `-u ${k}` : `${k}="${checkArg(v)}"`));
+      const env = Object.entries(cmd.env).map(([k, v]) => {
+        const bad = envNameProblem(k);
+        if (bad) throw new UsageError(`cannot put ${c.name}'s build.env into a port Makefile: ${bad}`, 'build.env keys are shell identifiers: letters, digits and "_"');
+        return v === null ? `-u ${k}` : `${k}="${checkArg(v)}"`;
+      });
       // our own make variables (${WRKDIR}, ${MAKE_JOBS_NUMBER}) stay; recipe text is checked
       const args = cmd.args.map((a) => (a.includes('${WRKDIR}/') || a === '-j${MAKE_JOBS_NUMBER}' ? a : quoteArg(a)));
       const portEnv = cmd.step === 'configure' ? '${CONFIGURE_ENV}' : '${MAKE_ENV}';

@@ -20,6 +20,7 @@ import { run, type RunContext } from '../exec.ts';
 import { component, server, type BuildPlan } from '../plan.ts';
 import { formatMaintainer, maintainer, sourceDateEpoch, twinPackageName, walk, wrap } from './common.ts';
 import { stageTree, type Tree } from './service.ts';
+import { assertSafePlan, SYSTEM_DIRS } from '../recipes/safe.ts';
 
 export interface RpmInput {
   plan: BuildPlan;
@@ -40,26 +41,7 @@ export interface RpmInput {
 export const rpmPackageName = (plan: BuildPlan) => `nginx-forge-${plan.profile}`;
 export const UNIT_DIR = '/usr/lib/systemd/system';
 
-/** Directories of the base system: the package uses them but must not own them. */
-const SYSTEM_DIRS = new Set([
-  '/etc',
-  '/etc/logrotate.d',
-  '/usr',
-  '/usr/bin',
-  '/usr/sbin',
-  '/usr/lib',
-  '/usr/lib/systemd',
-  '/usr/lib/systemd/system',
-  '/usr/share',
-  '/usr/share/doc',
-  '/usr/share/licenses',
-  '/usr/share/man',
-  '/usr/share/man/man8',
-  '/var',
-  '/var/lib',
-  '/var/log',
-  '/run',
-]);
+// Directories of the base system (src/recipes/safe.ts SYSTEM_DIRS): the package uses them but must not own them.
 
 /** SPDX expression of the whole package: every component's license, joined with AND. */
 export function rpmLicense(plan: BuildPlan): string {
@@ -115,6 +97,7 @@ export interface SpecInput {
 
 export function rpmSpec(s: SpecInput): string {
   const { plan } = s;
+  assertSafePlan(plan, `the RPM spec of ${s.pkg}`);
   const i = plan.install;
   const nginx = server(plan);
   const libs = plan.components.filter((c) => c.role !== 'server');

@@ -9,6 +9,7 @@ import { run, type RunContext } from '../exec.ts';
 import { server, type BuildPlan, type PlanVariant } from '../plan.ts';
 import { confInput, shippedConf } from './conf/nginx.ts';
 import { licenseFilesOf, sha256File, walk } from './common.ts';
+import { assertSafePlan } from '../recipes/safe.ts';
 
 /** Relative (no leading slash) form of an absolute install path, for joining onto a package root. */
 export const rel = (p: string) => p.replace(/^\/+/, '');
@@ -28,6 +29,7 @@ export const rel = (p: string) => p.replace(/^\/+/, '');
  * systemd here: io_setup, sendfile and setsockopt(TCP_ULP) must all stay allowed).
  */
 export function systemdUnit(plan: BuildPlan, variant?: PlanVariant): string {
+  assertSafePlan(plan, `the systemd unit ${variant?.name ?? plan.install.service}.service`);
   const i = variant ? { ...plan.install, sbin: variant.sbin } : plan.install;
   const lines = [
     '[Unit]',
@@ -86,6 +88,7 @@ export function systemdUnit(plan: BuildPlan, variant?: PlanVariant): string {
 }
 
 export function logrotate(plan: BuildPlan, logOwner = 'adm'): string {
+  assertSafePlan(plan, 'the logrotate rule');
   const i = plan.install;
   return `${i.logDirs.map((d) => `${d}/*.log`).join(' ')} {
 \tdaily
@@ -104,8 +107,12 @@ export function logrotate(plan: BuildPlan, logOwner = 'adm'): string {
 `;
 }
 
-/** Directories the package owns and removes on purge: logs and temp files (state). */
+/**
+ * Directories the package owns and removes on purge: logs and temp files (state). Each is nginx's
+ * own, never a system directory (checked here once more: the maintainer scripts `rm -rf` them).
+ */
 export function ownedDirs(plan: BuildPlan): { state: string[]; logs: string[] } {
+  assertSafePlan(plan, 'the maintainer scripts');
   return { state: plan.install.tempDirs, logs: plan.install.logDirs };
 }
 

@@ -52,6 +52,10 @@ export function zodProblems(file: string, error: z.ZodError): RecipeProblem[] {
       for (const key of issue.keys) {
         problems.push({ file, path: fieldPath([...issue.path, key]), message: `unknown field "${key}"` });
       }
+    } else if (issue.code === 'invalid_key') {
+      // a record key (build.env, components): the key's own check says what is wrong with it
+      const inner = issue.issues.map((i) => i.message).join('; ');
+      problems.push({ file, path: fieldPath(issue.path), message: inner ? `bad key: ${inner}` : issue.message });
     } else {
       problems.push({ file, path: fieldPath(issue.path), message: issue.message });
     }

@@ -5,6 +5,8 @@ import path from 'node:path';
 import semver from 'semver';
 import { RecipeError, UsageError, type RecipeProblem } from '../errors.ts';
 import type { BuildPlan, PlanComponent, PlanInstall, PlanPatch, PlanPatchSet, PlanStage, PlanVariant, StageKind } from '../plan.ts';
+import { ownableDirProblem, pathProblem } from './safe.ts';
+import { TEMP_PATHS, tempKind } from '../nginxconf.ts';
 import { distroSource, librariesFor, modules, stageId } from '../plan.ts';
 import type { ComponentName, ComponentRecipe, ProfileRecipe } from './schema.ts';
 import { codeOf } from '../kinds.ts';
@@ -85,9 +87,6 @@ function checkProfile(file: string, p: ProfileRecipe, recipes: RecipeSet, versio
       problems.push({ file: entry.file, path: r.build ? 'nginx' : 'build', message: `a ${r.role} component needs "build" and "nginx" (how it is compiled and how nginx consumes it)` });
     }
     problems.push(...checkModulePin(file, p, recipes, name, entry));
-    for (const [i, o] of (p.components[name]?.options ?? []).entries()) {
-      if (/\s/.test(o)) problems.push({ file, path: fieldPath(['components', name, 'options', i]), message: 'one option per entry, without spaces' });
-    }
   }
   const servers = roles.get('server') ?? [];
   if (servers.length !== 1) {
@@ -127,6 +126,44 @@ function checkProfile(file: string, p: ProfileRecipe, recipes: RecipeSet, versio
   }
   for (const k of Object.keys(p.nginx.paths)) {
     if (!/^[a-z-]+-path$/.test(k)) problems.push({ file, path: fieldPath(['nginx', 'paths', k]), message: 'must be a configure path option name ending in "-path", e.g. "conf-path"' });
+  }
+  return problems;
+}
+
+/** Where each product file of the profile lands (a file, or the modules directory), and how the packages own its directory. */
+const ownedFiles = (): { key: string; what: string; how: string; at: (i: PlanInstall) => string; example: string; isDir?: boolean }[] => [
+  { key: 'error-log-path', what: 'the error log', how: 'own, rotate (logrotate) and remove on purge', at: (i) => i.errorLog, example: '/var/log/nginx/error.log' },
+  { key: 'http-log-path', what: 'the access log', how: 'own, rotate (logrotate) and remove on purge', at: (i) => i.accessLog, example: '/var/log/nginx/access.log' },
+  ...Object.entries(TEMP_PATHS).map(([key, d]) => ({ key, what: `the ${d} files`, how: 'own and remove on purge', at: (i: PlanInstall) => i.temp[d]!, example: `/var/lib/nginx/${tempKind(d).replace(/^client_/, '')}` })),
+  { key: 'conf-path', what: 'the configuration tree (conf.d/, sites-*/, modules-enabled/)', how: 'own', at: (i) => i.conf, example: '/etc/nginx/nginx.conf' },
+  { key: 'modules-path', what: 'the dynamic modules', how: 'own', at: (i) => i.modules, example: '/usr/lib/nginx/modules', isDir: true },
+];
+
+/**
+ * Pass 2, install paths: every directory a package creates, owns, rotates or removes on purge (log
+ * and temp directories, the configuration directory, the modules path) is nginx's own, never a
+ * system directory (safe.ts): "error-log-path": "/var/log/nginx-error.log" made the .deb's postrm
+ * remove /var/log and logrotate take over every /var/log/*.log. A path the profile leaves out
+ * defaults below the prefix, so then the prefix (or --prefix) is named.
+ */
+function checkOwnedDirs(file: string, p: ProfileRecipe, prefixFlag?: string): RecipeProblem[] {
+  if (pathProblem(p.nginx.prefix) || Object.values(p.nginx.paths).some((v) => pathProblem(v))) return []; // pass 1 said why
+  const problems: RecipeProblem[] = [];
+  const install = installPaths(p.nginx.prefix, p.nginx.paths);
+  for (const o of ownedFiles()) {
+    const at = o.at(install);
+    const dir = o.isDir ? at : path.posix.dirname(at);
+    const why = ownableDirProblem(dir);
+    if (!why) continue;
+    const given = p.nginx.paths[o.key];
+    const expected = `packages ${o.how} the directory of ${o.what}, so it must be one of nginx's own`;
+    if (given !== undefined) {
+      problems.push({ file, path: fieldPath(['nginx', 'paths', o.key]), message: `"${given}" puts ${o.what} ${o.isDir ? 'into' : 'directly into'} ${dir}: ${why}; ${expected}, e.g. "${o.example}"` });
+    } else if (prefixFlag !== undefined) {
+      throw new UsageError(`--prefix ${prefixFlag}: ${file} leaves "${o.key}" out, so nginx puts ${o.what} at ${at} below the prefix: ${why}; ${expected}`, `give another --prefix, e.g. --prefix /usr/share/nginx, or set nginx.paths["${o.key}"] in ${file}, e.g. "${o.example}"`);
+    } else {
+      problems.push({ file, path: fieldPath(['nginx', 'prefix']), message: `"${p.nginx.prefix}" puts ${o.what} at ${at} ("${o.key}" is not set, so it defaults below the prefix): ${why}; ${expected}: set nginx.paths["${o.key}"], e.g. "${o.example}", or another prefix` });
+    }
   }
   return problems;
 }
@@ -206,8 +243,12 @@ export function discoverPatches(patchesDir: string, name: ComponentName, version
   return { patches, problems };
 }
 
-/** Fill `{dir}` and `{options}` in a consume template. */
-function fill(template: string, c: PlanComponent): string {
+/**
+ * Fill `{dir}` (the component's tree as nginx's configure sees it: ../<layout>) and `{options}`
+ * (the profile's options for it) in a consume template: nginx's configure arguments here, the
+ * FreeBSD port's the same way.
+ */
+export function fillConsume(template: string, c: Pick<PlanComponent, 'layout' | 'options'>): string {
   return template.replaceAll('{dir}', `../${c.layout}`).replaceAll('{options}', c.options.join(' '));
 }
 
@@ -220,27 +261,18 @@ export function nginxConfigureArgs(p: ProfileRecipe, components: PlanComponent[]
   const args = [`--prefix=${p.nginx.prefix}`];
   for (const [k, v] of Object.entries(p.nginx.paths)) args.push(`--${k}=${v}`);
   args.push(...p.nginx.modules, ...extraFlags);
-  for (const c of libs) args.push(...c.consume!.configureArgs.map((t) => fill(t, c)));
+  for (const c of libs) args.push(...c.consume!.configureArgs.map((t) => fillConsume(t, c)));
   for (const c of components) {
     if (c.role !== 'module' || !c.module || !c.layout) continue;
     const dir = path.posix.join('..', c.layout, c.module.configDir);
     args.push(c.module.link === 'dynamic' ? `--add-dynamic-module=${dir}` : `--add-module=${dir}`);
   }
-  const cc = [...p.nginx.ccOpt, ...libs.flatMap((c) => c.consume!.ccOpt.map((t) => fill(t, c)))];
-  const ld = [...p.nginx.ldOpt, ...libs.flatMap((c) => c.consume!.ldOpt.map((t) => fill(t, c)))];
+  const cc = [...p.nginx.ccOpt, ...libs.flatMap((c) => c.consume!.ccOpt.map((t) => fillConsume(t, c)))];
+  const ld = [...p.nginx.ldOpt, ...libs.flatMap((c) => c.consume!.ldOpt.map((t) => fillConsume(t, c)))];
   if (cc.length) args.push(`--with-cc-opt=${cc.join(' ')}`);
   if (ld.length) args.push(`--with-ld-opt=${ld.join(' ')}`);
   return args;
 }
-
-/** nginx's temp path options and the directive each one sets. */
-export const TEMP_PATHS: Record<string, string> = {
-  'http-client-body-temp-path': 'client_body_temp_path',
-  'http-proxy-temp-path': 'proxy_temp_path',
-  'http-fastcgi-temp-path': 'fastcgi_temp_path',
-  'http-uwsgi-temp-path': 'uwsgi_temp_path',
-  'http-scgi-temp-path': 'scgi_temp_path',
-};
 
 /**
  * Install paths from the profile's prefix and paths; a path the profile leaves out gets nginx's own
@@ -251,19 +283,12 @@ export function installPaths(prefix: string, paths: Record<string, string>, user
     const v = paths[key] ?? dflt;
     return v.startsWith('/') ? v : path.posix.join(prefix, v);
   };
-  const defaults: Record<string, string> = {
-    'http-client-body-temp-path': 'client_body_temp',
-    'http-proxy-temp-path': 'proxy_temp',
-    'http-fastcgi-temp-path': 'fastcgi_temp',
-    'http-uwsgi-temp-path': 'uwsgi_temp',
-    'http-scgi-temp-path': 'scgi_temp',
-  };
   const conf = at('conf-path', 'conf/nginx.conf');
   const errorLog = at('error-log-path', 'logs/error.log');
   const accessLog = at('http-log-path', 'logs/access.log');
   const pid = at('pid-path', 'logs/nginx.pid');
   const lock = at('lock-path', 'logs/nginx.lock');
-  const temp = Object.fromEntries(Object.entries(TEMP_PATHS).map(([k, d]) => [d, at(k, defaults[k]!)]));
+  const temp = Object.fromEntries(Object.entries(TEMP_PATHS).map(([k, d]) => [d, at(k, `${tempKind(d)}_temp`)]));
   const uniq = (xs: string[]) => [...new Set(xs)].sort();
   return {
     prefix,
@@ -293,14 +318,15 @@ export function resolvePlan(recipes: RecipeSet, profileName: string, opts: Resol
   }
   const { file } = entry;
   const p: ProfileRecipe = opts.prefix ? { ...entry.recipe, nginx: { ...entry.recipe.nginx, prefix: opts.prefix } } : entry.recipe;
-  if (opts.prefix && !opts.prefix.startsWith('/')) throw new UsageError(`--prefix ${opts.prefix}: must be an absolute path`);
+  const prefixProblem = opts.prefix === undefined ? undefined : pathProblem(opts.prefix, '/usr/share/nginx');
+  if (prefixProblem) throw new UsageError(`--prefix: ${prefixProblem}`, 'give an absolute, normalised path of letters, digits and / . _ + ~ -, e.g. --prefix /usr/share/nginx');
   const overrides = parseSets(opts.set, recipes);
   for (const name of Object.keys(overrides)) {
     if (!p.components[name]) throw new UsageError(`--set ${name}=${overrides[name]}: profile ${p.name} does not use ${name} (it uses ${Object.keys(p.components).join(', ')})`);
   }
   const names = Object.keys(p.components);
   const versions = Object.fromEntries(names.map((n) => [n, overrides[n] ?? p.components[n]!.version])) as Record<ComponentName, string>;
-  const problems = checkProfile(file, p, recipes, versions);
+  const problems = [...checkProfile(file, p, recipes, versions), ...checkOwnedDirs(file, p, opts.prefix)];
   if (problems.length) throw new RecipeError(problems);
 
   const patchesDir = opts.patchesDir ?? BUILTIN_PATCHES;

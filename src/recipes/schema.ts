@@ -1,6 +1,22 @@
 // The recipe format, defined once with zod. The same definitions validate recipe files
 // (pass 1, see load.ts) and generate the JSON Schema editors use (`nginx-forge schema`).
 import { z } from 'zod';
+import {
+  controlProblem,
+  ENV_NAME,
+  envNameProblem,
+  fileNameProblem,
+  nameProblem,
+  OPTION_WORD,
+  optionProblem,
+  pathProblem,
+  relPathProblem,
+  SAFE_ABS_PATH,
+  SAFE_FILE_NAME,
+  SAFE_NAME,
+  SAFE_NAME_MESSAGE,
+  SAFE_REL_PATH,
+} from './safe.ts';
 
 export const Sha256 = z
   .string()
@@ -31,50 +47,46 @@ export const DistroFile = z.strictObject({
 // Paths in recipes name files inside trees nginx-forge owns (an extracted source tree, a patch-set
 // archive, recipes/keys/). They must stay there: relative, normalized, no ".." component, no
 // absolute path (a topdir of "../../x" made build write outside the work directory; a
-// licenseFiles entry of "../../etc/shadow" would have been shipped in the tarball).
-const REL_PATH = /^(?!\.{1,2}(?:\/|$))(?!.*\/\.{1,2}(?:\/|$))[^/\\\0]+(?:\/[^/\\\0]+)*$/;
-
-/** Why a string is not a normalized relative path inside `where` (undefined when it is). */
-export function relPathProblem(s: unknown, where: string): string | undefined {
-  if (typeof s !== 'string') return undefined;
-  if (s === '') return `must not be empty (a path inside ${where})`;
-  if (s.startsWith('/')) return `"${s}" is an absolute path; it must be relative to ${where}`;
-  if (s.includes('\0')) return 'contains a NUL byte';
-  if (s.includes('\\')) return `"${s}" contains "\\"; use "/" between directories`;
-  const parts = s.split('/');
-  if (parts.includes('..')) return `"${s}" contains "..": it must stay inside ${where}`;
-  if (!REL_PATH.test(s)) {
-    const norm = parts.filter((c) => c !== '' && c !== '.').join('/');
-    return norm ? `"${s}" is not normalized: write "${norm}"` : `"${s}" names ${where} itself, not a path inside it`;
-  }
-  return undefined;
-}
+// licenseFiles entry of "../../etc/shadow" would have been shipped in the tarball), and of safe
+// characters (the FreeBSD port writes them into shell lines). Install paths (a profile's prefix and
+// paths, a library's prefix) are absolute. One rule for both: src/recipes/safe.ts.
 
 /** A normalized relative path inside `where` (also a `pattern` in the JSON Schema). */
 const relPath = (where: string) =>
   z
     .string()
-    .regex(REL_PATH, { error: (iss) => relPathProblem(iss.input, where) ?? `must be a relative path inside ${where}` });
+    .regex(SAFE_REL_PATH, { error: (iss) => relPathProblem(iss.input, where) ?? `must be a relative path inside ${where}` });
 
 /** A relative path inside `where`, or exactly `alt` ("" = the root itself, "." = all of it). */
 const relPathOr = (alt: string, where: string) =>
-  z.string().refine((v) => v === alt || REL_PATH.test(v), { error: (iss) => relPathProblem(iss.input, where) ?? `must be "${alt}" or a relative path inside ${where}` });
+  z.string().refine((v) => v === alt || SAFE_REL_PATH.test(v), { error: (iss) => relPathProblem(iss.input, where) ?? `must be "${alt}" or a relative path inside ${where}` });
 
-/** An absolute, normalized install path (no "." or ".." components: it is joined below DESTDIR). */
-const absPath = () =>
-  z
-    .string()
-    .regex(/^\/(?!.*(?:^|\/)\.{1,2}(?:\/|$)).*$/, { error: (iss) => (String(iss.input).startsWith('/') ? `"${String(iss.input)}" must not contain "." or ".." components` : 'must be an absolute path') });
+/**
+ * An absolute, normalized install path of safe characters (safe.ts): it is joined below DESTDIR
+ * and written into configure lines, units, maintainer scripts and port Makefiles.
+ */
+export const absPath = (example = '/etc/nginx/nginx.conf') =>
+  z.string().regex(SAFE_ABS_PATH, { error: (iss) => pathProblem(iss.input, example) ?? 'must be an absolute path' });
 
-/** One path component (a directory name), never "." or "..". */
+/** One path component (a directory name), never "." or "..", of safe characters. */
 const dirName = (where: string) =>
-  z.string().regex(/^(?!\.{1,2}$)[^/\\\0]+$/, {
-    error: (iss) => (typeof iss.input === 'string' && iss.input.includes('/') ? `"${iss.input}" must be a single directory name (no "/")` : `"${String(iss.input)}" must be a plain directory name ${where}`),
-  });
+  z.string().regex(SAFE_FILE_NAME, { error: (iss) => fileNameProblem(iss.input, `a plain directory name ${where}`) ?? `must be a plain directory name ${where}` });
 
 const fileName = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._+~-]*$/, { error: 'must be a plain file name (no "/" or "..")' });
+
+/** Component, profile, variant and patch-set names (file, unit and package names). */
+export const SafeName = z.string().regex(SAFE_NAME, { error: (iss) => nameProblem(iss.input) ?? SAFE_NAME_MESSAGE });
+
+/** An environment variable name (written as KEY="value" into the port's shell lines). */
+const EnvName = z.string().regex(ENV_NAME, { error: (iss) => envNameProblem(iss.input) ?? 'must be an environment variable name' });
+
+/** A recipe argument (configure/cmake/make): any text but no control character (a newline ends a Makefile line). */
+const Arg = z.string().refine((v) => controlProblem(v) === undefined, { error: (iss) => controlProblem(String(iss.input)) ?? 'must not contain control characters' });
+
+/** One configure or compiler option of a profile: no spaces, no shell syntax. */
+const OptionWord = z.string().regex(OPTION_WORD, { error: (iss) => optionProblem(iss.input) ?? 'must be one option' });
 
 export const Signature = z.strictObject({
   urls: z.array(z.url()).default([]),
@@ -135,7 +147,7 @@ export const SourceArtifact = ArtifactFields.extend({
 /** A test suite run against a built nginx (not linked into it): recipes/testsuites/<name>.json. */
 export const TestSuiteRecipe = z.strictObject({
   $schema: z.string().optional(),
-  name: z.string().regex(/^[a-z0-9-]+$/, { error: 'must be lowercase letters, digits and "-"' }),
+  name: SafeName,
   description: z.string().min(1),
   homepage: z.url(),
   license: z.string().min(1).describe('SPDX license identifier'),
@@ -164,7 +176,7 @@ export const ExcludedPatch = z.strictObject({
 
 /** A pinned patch series taken from a distribution's source package (e.g. Debian's security fixes). */
 export const PatchSet = z.strictObject({
-  name: z.string().regex(/^[a-z0-9-]+$/, { error: 'must be lowercase letters, digits and "-"' }),
+  name: SafeName,
   description: z.string().min(1),
   artifact: Artifact,
   dir: relPath('the extracted patch-set archive').describe('directory inside the archive that holds the patches (starts with the artifact\'s topdir)'),
@@ -226,7 +238,7 @@ export const Identity = z.strictObject({
 });
 
 /** Component names are open: a recipe file recipes/components/<name>.json defines one. */
-export const ComponentName = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, { error: 'must be lowercase letters, digits and "-"' });
+export const ComponentName = SafeName;
 export type ComponentName = z.infer<typeof ComponentName>;
 
 /**
@@ -240,17 +252,17 @@ export const BuildSpec = z.strictObject({
   system: z.enum(['configure', 'cmake']).describe('the generic builder that compiles this component'),
   buildDir: z.string().regex(/^(\.|[A-Za-z0-9._-]+)$/, { error: 'must be "." or a folder name' }).optional().describe('cmake: the build directory below the source tree (default build-forge; "." builds in the tree, leaving a top-level Makefile as nginx\'s --with-*= rules expect)'),
   script: z.string().regex(/^\.\/[A-Za-z0-9._-]+$/, { error: 'must be a script in the source tree, e.g. "./configure"' }).default('./configure').describe('configure system: the configure script'),
-  args: z.array(z.string()).default([]).describe('fixed arguments of the configure script / cmake'),
+  args: z.array(Arg).default([]).describe('fixed arguments of the configure script / cmake'),
   trim: z
-    .array(z.string())
+    .array(Arg)
     .default([])
     .describe('configure switches that only leave out what nginx does not link (subsystems, programs, tests, docs); passed after `args`; the naive benchmark baseline builds without them'),
-  env: z.record(z.string(), z.string().nullable()).default({}).describe('environment changes for every step: a value sets, null unsets (e.g. OpenSSL records CFLAGS in its version string)'),
+  env: z.record(EnvName, Arg.nullable()).default({}).describe('environment changes for every step: a value sets, null unsets (e.g. OpenSSL records CFLAGS in its version string)'),
   before: z
     .array(
       z.strictObject({
-        targets: z.array(z.string()).min(1).describe('make targets'),
-        makeArgs: z.array(z.string()).default([]).describe('make variables for this run only, e.g. "EXTRA_CFLAGS=-O0 -g0"'),
+        targets: z.array(Arg).min(1).describe('make targets'),
+        makeArgs: z.array(Arg).default([]).describe('make variables for this run only, e.g. "EXTRA_CFLAGS=-O0 -g0"'),
         reason: z.string().min(1).describe('why: what these targets are and why nginx does not need them built the usual way'),
         expect: z
           .strictObject({ file: relPath('the build tree'), contains: z.string().min(1) })
@@ -260,14 +272,14 @@ export const BuildSpec = z.strictObject({
     )
     .default([])
     .describe('make runs before `targets`, each with its own variables: build-time inputs nginx never links (e.g. objects only read for their symbol names) built cheaply; make does not remake them afterwards'),
-  targets: z.array(z.string()).default([]).describe('make targets that build only what nginx links (empty: the default target)'),
-  install: z.array(z.string()).default([]).describe('configure system: make targets that install, run with DESTDIR (empty with `copy`: no install)'),
+  targets: z.array(Arg).default([]).describe('make targets that build only what nginx links (empty: the default target)'),
+  install: z.array(Arg).default([]).describe('configure system: make targets that install, run with DESTDIR (empty with `copy`: no install)'),
   prefix: absPath().default('/usr').describe('install prefix compiled into the library'),
   outputDir: relPathOr('', 'the output')
     .default('').describe('where the installed prefix goes inside the output, e.g. ".openssl" (nginx\'s --with-openssl= layout)'),
   copy: z.array(relPath('the build tree')).default([]).describe('files and folders copied from the build tree into the output instead of an install (mtimes kept)'),
   produces: z.array(relPath('the output')).default([]).describe('files the output must contain, checked after the build'),
-  flagOptions: z.record(z.string(), z.array(z.string())).default({}).describe('extra options when the profile\'s nginx flags contain the key, e.g. {"--with-pcre-jit": ["--enable-jit"]}'),
+  flagOptions: z.record(z.string(), z.array(OptionWord)).default({}).describe('extra options when the profile\'s nginx flags contain the key, e.g. {"--with-pcre-jit": ["--enable-jit"]}'),
 });
 
 /**
@@ -276,9 +288,9 @@ export const BuildSpec = z.strictObject({
  */
 export const ConsumeSpec = z.strictObject({
   placement: z.enum(['source', 'deps']).describe('source: next to nginx under its own top directory (a --with-*= tree nginx\'s make can also build); deps: under deps/<name>'),
-  configureArgs: z.array(z.string()).default([]).describe('nginx ./configure arguments, e.g. "--with-openssl={dir}"'),
-  ccOpt: z.array(z.string()).default([]).describe('joined into nginx\'s one --with-cc-opt'),
-  ldOpt: z.array(z.string()).default([]).describe('joined into nginx\'s one --with-ld-opt'),
+  configureArgs: z.array(Arg).default([]).describe('nginx ./configure arguments, e.g. "--with-openssl={dir}"'),
+  ccOpt: z.array(Arg).default([]).describe('joined into nginx\'s one --with-cc-opt'),
+  ldOpt: z.array(Arg).default([]).describe('joined into nginx\'s one --with-ld-opt'),
   newerThanMakefile: z.array(relPathOr('.', '{dir}')).default([]).describe('paths below {dir} touched after nginx\'s configure so its make links them instead of rebuilding them ("." for all)'),
   neededBy: z
     .enum(['configure', 'make'])
@@ -315,7 +327,7 @@ export const VerifySpec = z.strictObject({
   binaryContains: z.string().optional().describe('a string the linked library leaves in the binary, e.g. "zlib-ng"'),
   sharedNames: z.array(z.string()).default([]).describe('shared-library names that must NOT be in the binary\'s NEEDED list (static linking), e.g. "libz"'),
   nginxT: z
-    .strictObject({ env: z.record(z.string(), z.string()), expect: z.string() })
+    .strictObject({ env: z.record(EnvName, Arg), expect: z.string() })
     .optional()
     .describe('run nginx -t with this environment and expect this text, e.g. jemalloc statistics'),
 });
@@ -333,7 +345,7 @@ export const ComponentRecipe = z.strictObject({
     .default('library')
     .describe('server: nginx itself; tls: the TLS library slot (OpenSSL or a fork); library: any other linked library; module: a third-party nginx module (source tree passed to --add-module/--add-dynamic-module)'),
   ktls: z
-    .strictObject({ option: z.string().optional(), minVersion: z.string() })
+    .strictObject({ option: OptionWord.optional(), minVersion: z.string() })
     .optional()
     .describe('kernel TLS: the option that enables it (tls role) and the first version that can do it'),
   build: BuildSpec.optional().describe('libraries: how the generic builder compiles it'),
@@ -350,36 +362,33 @@ export const ComponentRecipe = z.strictObject({
 
 export const ComponentPin = z.strictObject({
   version: z.string().min(1),
-  options: z.array(z.string()).default([]).describe("extra options for this component's own configure/cmake"),
+  options: z.array(OptionWord).default([]).describe("extra options for this component's own configure/cmake"),
   link: z.enum(['static', 'dynamic']).optional().describe('modules only: static (--add-module, inside the nginx binary) or dynamic (--add-dynamic-module, a .so loaded with load_module; needs --with-compat)'),
 });
 
 export const ProfileRecipe = z.strictObject({
   $schema: z.string().optional(),
-  name: z.string().regex(/^[a-z0-9-]+$/, { error: 'must be lowercase letters, digits and "-"' }),
+  name: SafeName,
   description: z.string().min(1),
   components: z
     .record(ComponentName, ComponentPin)
     .describe('the components this profile builds, in build order; nginx must be one of them, a component not listed is not built'),
   nginx: z.strictObject({
-    prefix: z
-      .string()
-      .regex(/^\/(?!.*(?:^|\/)\.{1,2}(?:\/|$)).*$/, { error: (iss) => (String(iss.input).startsWith('/') ? `"${String(iss.input)}" must not contain "." or ".." components` : 'must be an absolute path') })
-      .default('/usr'),
+    prefix: absPath('/usr/share/nginx').default('/usr').describe('nginx\'s --prefix: absolute, normalised, letters, digits and / . _ + ~ - only'),
     paths: z
       .record(
         z.string(),
-        z.string().regex(/^(?!.*(?:^|\/)\.\.(?:\/|$))[^\0]+$/, { error: (iss) => `"${String(iss.input)}" must not contain ".." (it would install outside the package root)` }),
+        absPath('/var/log/nginx/error.log'),
       )
       .default({})
-      .describe('path options for nginx configure, e.g. {"conf-path": "/etc/nginx/nginx.conf"}'),
+      .describe('path options for nginx configure, e.g. {"conf-path": "/etc/nginx/nginx.conf"}: absolute, normalised, letters, digits and / . _ + ~ - only; log, temp and configuration files in a directory of nginx\'s own (/var/log/nginx/error.log, not /var/log/error.log)'),
     modules: z.array(z.string().regex(/^--(with|without)-[a-z0-9_-]+$/, { error: 'must be a --with-*/--without-* flag' })).default([]),
-    ccOpt: z.array(z.string()).default([]),
-    ldOpt: z.array(z.string()).default([]),
+    ccOpt: z.array(OptionWord).default([]),
+    ldOpt: z.array(OptionWord).default([]),
     variants: z
       .array(
         z.strictObject({
-          name: z.string().regex(/^[a-z0-9-]+$/, { error: 'must be lowercase letters, digits and "-"' }),
+          name: SafeName,
           description: z.string().min(1),
           modules: z.array(z.string().regex(/^--(with|without)-[a-z0-9_-]+$/, { error: 'must be a --with-*/--without-* flag' })).min(1),
         }),
