@@ -2,7 +2,7 @@
 // The one error handler below turns typed errors into messages and exit codes.
 import { Command, CommanderError, Option } from 'commander';
 import { addFetchOptions as fetchOptions, addPlanOptions, addTestOptions } from './commands/options.ts';
-import { checkPaths, MAX_BUILD_JOBS, MAX_FETCH_JOBS, parseArchive, parseByteSize, parseCiphers, parseDuration, parseTestGlob, positiveInt, positiveSeconds } from './commands/validate.ts';
+import { checkPaths, parsePrefix, parseSet, MAX_BUILD_JOBS, MAX_FETCH_JOBS, parseArchive, parseByteSize, parseCiphers, parseDuration, parseTestGlob, positiveInt, positiveSeconds } from './commands/validate.ts';
 import { ExitCode, exitCodesHelp, isForgeError, RecipeError } from './errors.ts';
 import { terminalSafe } from './terminal.ts';
 
@@ -71,6 +71,10 @@ export function program(): Command {
     .option('--size <bytes>', 'size of the served file', String(4 * 1024 * 1024))
     .option('--json', 'print one JSON object')
     .option('--distdir <dir>', 'distfiles store for the pinned kernel package')
+    .option('-p, --profile <name>', "the profile the binary was built with: also prove its plan's modules and components, and judge it as the build's smoke stage does")
+    .option('--set <component=version...>', 'with --profile: the catalog versions the binary was built with (repeatable, once per component)', parseSet)
+    .option('--recipes <dir>', 'use this recipe directory instead of the built-in one')
+    .option('--prefix <path>', "with --profile: the install prefix it was built with (overrides the profile's)", parsePrefix)
     .action(lazy('smoke'));
 
   fetchOptions(prog.command('test').description(`run nginx's own test suite (nginx-tests, pinned) against a binary; exit ${ExitCode.test} when a file fails`))
