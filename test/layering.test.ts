@@ -54,5 +54,9 @@ describe('layering', () => {
       const [closure] = Object.values(importClosures(['recipes/commands.ts']));
       expect(closure!.filter((f) => /^(stages|pipeline)\/|^exec\.ts$/.test(f))).toEqual([]);
     });
+    it('the smoke test imports nothing of packaging (the shipped nginx.conf both use is conf/nginx.ts)', () => {
+      expect(arrows(g, /^smoke\//, /^package\//)).toEqual([]);
+      expect(arrows(g, /^conf\//, /^(package|smoke)\//)).toEqual([]);
+    });
   });
 });

@@ -10,7 +10,7 @@ import { parseSize } from '../src/commands/smoke.ts';
 import { FileArtifact } from '../src/recipes/schema.ts';
 import { interpretBinary } from '../src/smoke/binary.ts';
 import { renderConfig, tlsServerKind } from '../src/smoke/config.ts';
-import { ktlsHttpConf, shippedTlsHttp } from '../src/package/conf/nginx.ts';
+import { ktlsHttpConf, shippedTlsHttp } from '../src/conf/nginx.ts';
 import { encodingsFromHeaders, negotiatedFrom, parseResults, parseTlsStat, txDelta } from '../src/smoke/observations.ts';
 import { renderProbe } from '../src/smoke/probe.ts';
 import { formatHuman, toJson } from '../src/smoke/report.ts';
