@@ -58,5 +58,10 @@ describe('layering', () => {
       expect(arrows(g, /^smoke\//, /^package\//)).toEqual([]);
       expect(arrows(g, /^conf\//, /^(package|smoke)\//)).toEqual([]);
     });
+    it('fetch/ and the treehash command import nothing of stages/ (archive extraction is archive/)', () => {
+      expect(arrows(g, /^(fetch\/|commands\/treehash\.ts$)/, /^stages\//)).toEqual([]);
+      const [closure] = Object.values(importClosures(['archive/extract.ts']));
+      expect(closure!.filter((f) => /^(stages|fetch|pipeline|commands)\//.test(f))).toEqual([]);
+    });
   });
 });
