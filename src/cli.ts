@@ -1,7 +1,7 @@
 // Command table. Each command lives in commands/<name>.ts, imported only when it runs.
 // The one error handler below turns typed errors into messages and exit codes.
 import { Command, CommanderError, Option } from 'commander';
-import { addFetchOptions as fetchOptions, addPlanOptions, addTestOptions } from './commands/options.ts';
+import { addFetchOptions as fetchOptions, addPlanOptions, addTestOptions, DEFAULT_PROFILE } from './commands/options.ts';
 import { checkPaths, parsePrefix, parseSet, MAX_BUILD_JOBS, MAX_FETCH_JOBS, parseArchive, parseByteSize, parseCiphers, parseDuration, parseTestGlob, positiveInt, positiveSeconds } from './commands/validate.ts';
 import { ExitCode, exitCodesHelp, isForgeError, RecipeError } from './errors.ts';
 import { terminalSafe } from './terminal.ts';
@@ -110,7 +110,8 @@ export function program(): Command {
 
   const ci = prog.command('ci').description('helpers for CI pipelines');
   ci.command('matrix')
-    .description('print the CI build matrix (profiles x distros) as JSON')
+    .description('print the CI build matrix (profiles x distros) as JSON, or as the GitLab child pipeline')
+    .addOption(new Option('--format <format>', 'json (GitHub Actions fromJSON, any CI) or gitlab (the child pipeline ci/gitlab-ci.yml triggers)').choices(['json', 'gitlab']).default('json'))
     .option('--recipes <dir>', 'use this recipe directory instead of the built-in one')
     .action(lazy('ci', 'matrix'));
 
@@ -132,7 +133,7 @@ export function program(): Command {
     .command('cli')
     .description('start-up cost of the compiled CLI against tsx: --version and an all-cached build, interleaved runs')
     .option('--runs <n>', 'runs of each command on each side', '10')
-    .option('-p, --profile <name>', 'profile of the all-cached build (built first if needed)', 'ktls')
+    .option('-p, --profile <name>', 'profile of the all-cached build (built first if needed)', DEFAULT_PROFILE)
     .option('--json', 'print one JSON object')
     .option('--results <dir>', 'write results JSON and markdown here', 'docs/bench')
     .action(lazy('bench', 'cli'));
@@ -140,7 +141,7 @@ export function program(): Command {
   prog
     .command('audit')
     .description(`newest upstream releases and distro revisions of a profile's pins; exit ${ExitCode.securityFixPending} when a reachable security fix is not applied`)
-    .addOption(new Option('-p, --profile <name>', 'build profile (recipes/profiles/<name>.json)').default('ktls'))
+    .addOption(new Option('-p, --profile <name>', 'build profile (recipes/profiles/<name>.json)').default(DEFAULT_PROFILE))
     .option('--recipes <dir>', 'use this recipe directory instead of the built-in one')
     .option('--distdir <dir>', 'distfiles store for the newer revisions\' debian tarballs (default: <state>/distfiles)')
     .option('--archive <url...>', 'Debian-style archive base(s) (http:// or https://) to read dists/<suite>/ and pool/ from, instead of the apt sources\' ones', parseArchive)

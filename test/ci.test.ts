@@ -1,18 +1,24 @@
 // The CI templates users copy: they must parse, call only real commands and options, reference
 // only scripts that exist, and build the matrix `nginx-forge ci matrix` prints.
 import type { Command } from 'commander';
-import { existsSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { program } from '../src/cli.ts';
-import { ciMatrix, CI_DISTROS, sanitizerProfiles } from '../src/commands/ci.ts';
+import { ciMatrix, CI_DISTROS, GITLAB_JOBS, gitlabPipeline, sanitizerProfiles } from '../src/commands/ci.ts';
+import { copyRecipes, editJson } from './helpers/recipes.ts';
 import { loadRecipes, BUILTIN_RECIPES } from '../src/recipes/load.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const read = (f: string) => readFileSync(path.join(ROOT, f), 'utf8');
 const github = parse(read('ci/github-actions.yml'));
 const gitlab = parse(read('ci/gitlab-ci.yml'));
+/** the job templates of the child pipeline, and the child pipeline `ci matrix --format gitlab` writes */
+const gitlabJobs = parse(read(GITLAB_JOBS));
+const child = parse(gitlabPipeline());
+/** a child pipeline job as GitLab runs it: the template it extends, its own keys over it */
+const childJob = (name: string) => ({ ...gitlabJobs[child[name].extends], ...child[name] });
 
 /** Every shell script in a workflow: GitHub `run:` steps, GitLab before_script/script/after_script. */
 function scripts(): { where: string; text: string }[] {
@@ -20,10 +26,12 @@ function scripts(): { where: string; text: string }[] {
   for (const [job, j] of Object.entries<any>(github.jobs)) {
     for (const [i, s] of (j.steps ?? []).entries()) if (s.run) out.push({ where: `github ${job} step ${i}`, text: s.run });
   }
-  for (const [job, j] of Object.entries<any>(gitlab)) {
-    if (!j || typeof j !== 'object' || Array.isArray(j)) continue;
-    for (const k of ['before_script', 'script', 'after_script']) {
-      for (const line of j[k] ?? []) out.push({ where: `gitlab ${job} ${k}`, text: line });
+  for (const [file, doc] of [['gitlab-ci.yml', gitlab], [GITLAB_JOBS, gitlabJobs]] as const) {
+    for (const [job, j] of Object.entries<any>(doc)) {
+      if (!j || typeof j !== 'object' || Array.isArray(j)) continue;
+      for (const k of ['before_script', 'script', 'after_script']) {
+        for (const line of j[k] ?? []) out.push({ where: `${file} ${job} ${k}`, text: line });
+      }
     }
   }
   return out;
@@ -57,8 +65,9 @@ describe('CI templates', () => {
     expect(github.name).toBe('nginx-forge');
     expect(Object.keys(github.jobs)).toEqual(['matrix', 'build', 'sanitizers', 'audit']);
     expect(github.jobs.build.strategy.matrix).toBe('${{ fromJSON(needs.matrix.outputs.matrix) }}');
-    expect(gitlab.stages).toEqual(['build', 'audit']);
-    expect(gitlab.build.parallel.matrix.length).toBeGreaterThan(0);
+    expect(gitlab.stages).toEqual(['matrix', 'build', 'audit']);
+    expect(Object.keys(gitlabJobs).filter((k) => k.startsWith('.'))).toEqual(['.build', '.sanitizers']);
+    expect(child.build.parallel.matrix.length).toBeGreaterThan(0);
   });
 
   it('call only real nginx-forge commands, with options those commands have', () => {
@@ -119,14 +128,42 @@ describe('CI templates', () => {
     for (const job of Object.values<any>(github.jobs)) for (const s of job.steps) if (s.uses) expect(s.uses).toMatch(/^actions\/[a-z-]+@v\d+$/);
   });
 
-  it('GitLab: the parallel matrix is exactly `ci matrix` (profiles x distros, same images)', () => {
-    const pairs = new Set<string>();
-    for (const e of gitlab.build.parallel.matrix) {
-      for (const p of [].concat(e.PROFILE)) pairs.add(`${p} ${e.DISTRO} ${e.IMAGE}`);
+  it('GitLab: a job writes the child pipeline with `ci matrix --format gitlab`, a trigger job runs it', () => {
+    expect(gitlab.matrix.script.join('\n')).toMatch(/nginx-forge\.mjs ci matrix --format gitlab > build-pipeline\.yml/);
+    expect(gitlab.matrix.artifacts.paths).toEqual(['build-pipeline.yml']);
+    expect(gitlab.build.trigger).toEqual({ include: [{ artifact: 'build-pipeline.yml', job: 'matrix' }], strategy: 'depend' });
+    expect(gitlab.build.needs).toEqual(['matrix']);
+    expect(gitlab.build.rules).toEqual(gitlab.matrix.rules);
+    // the child pipeline takes its jobs from the template file
+    expect(child.include).toEqual([{ local: GITLAB_JOBS }]);
+    expect(childJob('build').artifacts.paths).toEqual(expect.arrayContaining(['dist/*.deb', 'dist/sbom.cdx.json', 'dist/SHA256SUMS']));
+    expect(gitlabJobs.variables.NGINX_FORGE_HOME).toContain('.nginx-forge');
+  });
+
+  it('GitLab: the child pipeline is exactly `ci matrix`: every release profile of recipes/profiles/ on every distro, same images', () => {
+    const pairs = child.build.parallel.matrix.map((e: any) => `${e.PROFILE} ${e.DISTRO} ${e.IMAGE} ${e.TESTS}`);
+    expect(pairs).toEqual(ciMatrix().include.map((e) => `${e.profile} ${e.distro} ${e.image} ${e.tests}`));
+    const files = readdirSync(path.join(ROOT, 'recipes/profiles')).filter((f) => f.endsWith('.json')).map((f) => f.replace(/\.json$/, ''));
+    const recipes = loadRecipes(BUILTIN_RECIPES);
+    const built = new Set([...child.build.parallel.matrix.map((e: any) => e.PROFILE), ...child.sanitizers.parallel.matrix.map((e: any) => e.PROFILE)]);
+    expect([...built].sort()).toEqual(files.sort());
+    for (const f of files) expect(recipes.profiles.get(f)!.recipe.sanitizers ? 'sanitizers' : 'build').toBe(child.sanitizers.parallel.matrix.some((e: any) => e.PROFILE === f) ? 'sanitizers' : 'build');
+  });
+
+  it('GitLab: a new profile file joins the child pipeline without a template change', () => {
+    const dir = copyRecipes('nf-ci-');
+    cpSync(path.join(dir, 'profiles', 'userspace.json'), path.join(dir, 'profiles', 'userspace-copy.json'));
+    editJson(path.join(dir, 'profiles', 'userspace-copy.json'), (j) => (j.name = 'userspace-copy'));
+    const m = parse(gitlabPipeline(dir)).build.parallel.matrix.filter((e: any) => e.PROFILE === 'userspace-copy');
+    expect(m.map((e: any) => e.DISTRO)).toEqual(CI_DISTROS.map((d) => d.distro));
+  });
+
+  it('GitLab: the templates name no profile (the matrix comes from `ci matrix`)', () => {
+    const profiles = readdirSync(path.join(ROOT, 'recipes/profiles')).filter((f) => f.endsWith('.json')).map((f) => f.replace(/\.json$/, ''));
+    for (const file of ['ci/gitlab-ci.yml', GITLAB_JOBS]) {
+      const text = read(file);
+      for (const p of profiles) expect(text, `${file} names the profile ${p}`).not.toMatch(new RegExp(`(?<![\\w-])${p.replace(/[-]/g, '\\-')}(?![\\w-])`));
     }
-    const expected = new Set(ciMatrix().include.map((e) => `${e.profile} ${e.distro} ${e.image}`));
-    expect([...pairs].sort()).toEqual([...expected].sort());
-    expect(gitlab.build.artifacts.paths).toEqual(expect.arrayContaining(['dist/*.deb', 'dist/sbom.cdx.json', 'dist/SHA256SUMS']));
   });
 });
 
@@ -138,9 +175,9 @@ describe('nginx\'s test suite in CI', () => {
     expect(san).toContain('ktls-asan');
     for (const e of ciMatrix().include) expect(san).not.toContain(e.profile);
     expect(github.jobs.sanitizers.strategy.matrix.profile).toEqual(san);
-    expect([].concat(...gitlab.sanitizers.parallel.matrix.map((e: any) => [].concat(e.PROFILE)))).toEqual(san);
+    expect(child.sanitizers.parallel.matrix.map((e: any) => e.PROFILE)).toEqual(san);
     const gh = github.jobs.sanitizers.steps.filter((s: any) => s.run).flatMap((s: any) => commands(s.run));
-    const gl = gitlab.sanitizers.script.flatMap((l: string) => commands(l));
+    const gl = childJob('sanitizers').script.flatMap((l: string) => commands(l));
     for (const [where, cmds] of [['github', gh], ['gitlab', gl]] as const) {
       const build = cmds.find((c: string) => c.startsWith('build '));
       expect(build, where).toBeDefined();
@@ -148,14 +185,15 @@ describe('nginx\'s test suite in CI', () => {
       expect(build, where).toContain('--no-smoke');
     }
     expect(github.jobs.sanitizers.if).toBe(github.jobs.matrix.if);
-    expect(gitlab.sanitizers.rules).toEqual(gitlab.build.rules);
+    expect(child.sanitizers.extends).toBe('.sanitizers');
   });
 
-  it('the normal job runs build --test for the ktls profile only, in both templates', () => {
+  it('the normal job runs build --test for the default profile (ktls) only, as `ci matrix` says, in both templates', () => {
+    expect([...new Set(ciMatrix().include.filter((e) => e.tests).map((e) => e.profile))]).toEqual(['ktls']);
     const step = github.jobs.build.steps.find((s: any) => s.run && commands(s.run).some((c) => c.startsWith('build ') && c.includes('--test')));
-    expect(step?.if).toBe("matrix.profile == 'ktls'");
-    const line = gitlab.build.script.find((l: string) => commands(l).some((c) => c.startsWith('build ') && c.includes('--test')));
-    expect(line).toMatch(/^if \[ "\$PROFILE" = ktls \]; then /);
+    expect(step?.if).toBe('matrix.tests');
+    const line = childJob('build').script.find((l: string) => commands(l).some((c) => c.startsWith('build ') && c.includes('--test')));
+    expect(line).toMatch(/^if \[ "\$TESTS" = true \]; then /);
   });
 });
 
@@ -206,12 +244,14 @@ describe('ci matrix', () => {
     expect(m.include).toHaveLength(profiles.length * CI_DISTROS.length);
     expect([...new Set(m.include.map((e) => e.profile))]).toEqual(profiles);
     const ktls = m.include.find((e) => e.profile === 'ktls')!;
-    expect(ktls).toMatchObject({ ktls: true, distro: 'debian-12', image: 'node:20-bookworm', runsOn: 'ubuntu-24.04', artifact: 'nginx-forge-ktls-debian-12' });
+    expect(ktls).toMatchObject({ ktls: true, distro: 'debian-12', image: 'node:20-bookworm', runsOn: 'ubuntu-24.04', artifact: 'nginx-forge-ktls-debian-12', tests: true });
   });
 
   it('the CLI prints it as JSON', async () => {
     const { execa } = await import('execa');
     const r = await execa(process.execPath, [path.join(ROOT, 'bin/nginx-forge.mjs'), 'ci', 'matrix'], { cwd: ROOT });
     expect(JSON.parse(r.stdout)).toEqual(ciMatrix());
+    const g = await execa(process.execPath, [path.join(ROOT, 'bin/nginx-forge.mjs'), 'ci', 'matrix', '--format', 'gitlab'], { cwd: ROOT });
+    expect(g.stdout.trim()).toBe(gitlabPipeline().trim());
   });
 });

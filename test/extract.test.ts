@@ -8,7 +8,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ExtractError, MissingToolError } from '../src/errors.ts';
-import { detectCompression, extractArchive } from '../src/stages/extract.ts';
+import { detectCompression, extractArchive } from '../src/archive/extract.ts';
 import { goodTree, makeTarball, type Member } from './helpers/tarball.ts';
 
 const TOP = 'pkg-1.0';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ExtractError } from '../src/errors.ts';
-import { extractArchive } from '../src/stages/extract.ts';
+import { extractArchive } from '../src/archive/extract.ts';
 import { makeTarball, type Member } from './helpers/tarball.ts';
 
 const TOP = 'pkg-1.0';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { StageError } from '../src/errors.ts';
 import type { PlanPatch } from '../src/plan.ts';
-import { sha256Hex } from '../src/recipes/resolve.ts';
+import { sha256Hex } from '../src/hash.ts';
 import { applyPatches, outsideTargets, symlinksOutside, unsafeHeaders } from '../src/stages/patch.ts';
 
 const ORIGINAL = 'int main(void) { return 0; }\n';

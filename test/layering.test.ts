@@ -54,5 +54,18 @@ describe('layering', () => {
       const [closure] = Object.values(importClosures(['recipes/commands.ts']));
       expect(closure!.filter((f) => /^(stages|pipeline)\/|^exec\.ts$/.test(f))).toEqual([]);
     });
+    it('the smoke test imports nothing of packaging (the shipped nginx.conf both use is conf/nginx.ts)', () => {
+      expect(arrows(g, /^smoke\//, /^package\//)).toEqual([]);
+      expect(arrows(g, /^conf\//, /^(package|smoke)\//)).toEqual([]);
+    });
+    it('fetch/ and the treehash command import nothing of stages/ (archive extraction is archive/)', () => {
+      expect(arrows(g, /^(fetch\/|commands\/treehash\.ts$)/, /^stages\//)).toEqual([]);
+      const [closure] = Object.values(importClosures(['archive/extract.ts']));
+      expect(closure!.filter((f) => /^(stages|fetch|pipeline|commands)\//.test(f))).toEqual([]);
+    });
+    it('the stages and the chroot cache import nothing of the planner for a hash (sha256Hex, hashOf are hash.ts, a leaf)', () => {
+      expect(arrows(g, /^(stages\/|package\/chroot\.ts$)/, /^recipes\/resolve\.ts$/)).toEqual([]);
+      expect(g.get('hash.ts')).toEqual([]);
+    });
   });
 });

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { planFromFlags } from '../src/flags/plan.ts';
 import { installPaths } from '../src/recipes/resolve.ts';
-import { confInput, exampleTlsServer, shippedTlsHttp, ktlsHttpConf, KTLS_TLS12_CIPHERS, nginxConf, shippedConf, tlsSnippet } from '../src/package/conf/nginx.ts';
+import { confInput, exampleTlsServer, shippedTlsHttp, ktlsHttpConf, KTLS_TLS12_CIPHERS, nginxConf, shippedConf, tlsSnippet } from '../src/conf/nginx.ts';
 import { logrotate, systemdUnit } from '../src/package/service.ts';
 import { filesSection, rpmLicense, rpmlintrc, rpmSpec } from '../src/package/rpm.ts';
 

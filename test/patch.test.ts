@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { applyPatches } from '../src/stages/patch.ts';
 import { StageError } from '../src/errors.ts';
-import { sha256Hex } from '../src/recipes/resolve.ts';
+import { sha256Hex } from '../src/hash.ts';
 import type { PlanPatch } from '../src/plan.ts';
 
 const FIX = path.join(import.meta.dirname, 'fixtures/patches');

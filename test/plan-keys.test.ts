@@ -100,7 +100,7 @@ describe('stage keys: what decides smoke, verify and builders', () => {
     // the implementation module itself, what it imports, and what that imports (the env, the plan)
     for (const f of ['stages/kinds/library.ts', 'stages/kinds/common.ts', 'pipeline/env.ts', 'plan.ts', 'errors.ts']) expect(Object.keys(lib)).toContain(f);
     // reached only through imports: the shipped nginx.conf the smoke test serves, verify's directive table
-    expect(Object.keys(code('smoke'))).toContain('package/conf/nginx.ts');
+    expect(Object.keys(code('smoke'))).toContain('conf/nginx.ts');
     expect(Object.keys(code('smoke'))).toContain('smoke/vm/initramfs.ts');
     expect(Object.keys(code('verify'))).toContain('nginxconf.ts');
     expect(Object.keys(code('test'))).toContain('nginxtests/run.ts');
@@ -124,7 +124,7 @@ describe('stage keys: what decides smoke, verify and builders', () => {
     const compiled = await keys();
     expect(await keys({ NGINX_FORGE_TSX: '1' })).toEqual(compiled);
     // the shipped-configuration generator: imported by smoke/config.ts, named in no list
-    const conf = path.join(copy, 'src/package/conf/nginx.ts');
+    const conf = path.join(copy, 'src/conf/nginx.ts');
     writeFileSync(conf, `${readFileSync(conf, 'utf8')}\n// an edit\n`);
     const edited = await keys({ NGINX_FORGE_TSX: '1' });
     const changed = Object.keys(compiled).filter((id) => compiled[id] !== edited[id]);

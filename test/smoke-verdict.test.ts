@@ -11,7 +11,7 @@ import { FileArtifact } from '../src/recipes/schema.ts';
 import { interpretBinary, serverHeaders } from '../src/smoke/binary.ts';
 import { parseElfHeader, readElf, type ElfImage } from '../src/smoke/elf.ts';
 import { renderConfig, tlsServerKind } from '../src/smoke/config.ts';
-import { ktlsHttpConf, shippedTlsHttp } from '../src/package/conf/nginx.ts';
+import { ktlsHttpConf, shippedTlsHttp } from '../src/conf/nginx.ts';
 import { encodingsFromHeaders, mappedFiles, negotiatedFrom, parseAccessLog, parseResults, parseTlsStat, serverHeaderFrom, txDelta } from '../src/smoke/observations.ts';
 import { renderProbe } from '../src/smoke/probe.ts';
 import { formatHuman, toJson } from '../src/smoke/report.ts';

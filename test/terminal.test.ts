@@ -7,7 +7,7 @@ import { cpSync } from 'node:fs';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { ExtractError } from '../src/errors.ts';
-import { extractArchive } from '../src/stages/extract.ts';
+import { extractArchive } from '../src/archive/extract.ts';
 import { BUILTIN_RECIPES, PROJECT_ROOT } from '../src/recipes/load.ts';
 import { terminalSafe, terminalSafeJson } from '../src/terminal.ts';
 import { makeTarball } from './helpers/tarball.ts';

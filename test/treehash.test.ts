@@ -148,7 +148,7 @@ describe('fetchSourceTree: archives pinned by their unpacked tree', () => {
     tampered = await readFile(await makeTarball(path.join(dir, 'c.tar.gz'), members(' # changed'), 'gz'));
     const probe = path.join(dir, 'probe');
     await mkdir(probe);
-    const { extractArchive } = await import('../src/stages/extract.ts');
+    const { extractArchive } = await import('../src/archive/extract.ts');
     pinnedTree = await treeSha256(await extractArchive(path.join(dir, 'a.tar.xz'), probe, TOP));
     await rm(dir, { recursive: true, force: true });
   });

@@ -3,9 +3,12 @@
 import { Command, Option } from 'commander';
 import { parseMirror, parsePrefix, parseSet } from './validate.ts';
 
+/** The profile a command works on without --profile (CI also runs nginx's test suite for it). */
+export const DEFAULT_PROFILE = 'ktls';
+
 export function addPlanOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('-p, --profile <name>', 'build profile (recipes/profiles/<name>.json)').default('ktls'))
+    .addOption(new Option('-p, --profile <name>', 'build profile (recipes/profiles/<name>.json)').default(DEFAULT_PROFILE))
     .option('--set <component=version...>', 'use another catalog version of a component (repeatable, once per component)', parseSet)
     .option('--recipes <dir>', 'use this recipe directory instead of the built-in one')
     .option('--patches <dir>', 'use this patches directory (default: patches/ next to the recipes)')

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { UsageError } from '../errors.ts';
 import { treeEntries, treeManifest, treeSha256FromEntries } from '../fetch/treehash.ts';
-import { extractArchive } from '../stages/extract.ts';
+import { extractArchive } from '../archive/extract.ts';
 
 export async function run(target: string, flags: { topdir?: string; list?: boolean }): Promise<number> {
   let st;

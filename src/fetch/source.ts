@@ -1,7 +1,7 @@
 // Fetch a source archive pinned by content (SourceArtifact) and unpack it, verified:
 //   - pinned by sha256: the ordinary store entry <distdir>/<sha256>/<file> (fetchArtifact);
 //   - pinned only by treeSha256: <distdir>/tree-<treeSha256>/<file>. A download is unpacked into
-//     a temp dir beside the destination (the safe extraction of src/stages/extract.ts), its tree
+//     a temp dir beside the destination (the safe extraction of src/archive/extract.ts), its tree
 //     hashed, and only a matching archive is renamed into the store. A store entry whose tree no
 //     longer matches is removed and fetched again.
 // Either way the tree of every extraction is checked when treeSha256 is pinned: the caller gets
@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ExtractError, FetchError, ForgeError } from '../errors.ts';
 import type { SourceArtifact } from '../recipes/schema.ts';
-import { extractArchive } from '../stages/extract.ts';
+import { extractArchive } from '../archive/extract.ts';
 import { downloadFrom, SourceFailure } from './download.ts';
 import { fetchArtifact, OfflineMissingError, sourcesOf, withCtx, type FetchOptions } from './index.ts';
 import { partialPath, storePath, withStoreLock, type StoreKey } from './store.ts';

@@ -14,7 +14,7 @@ import { ForgeError, ExitCode } from '../errors.ts';
 import { run, type RunContext } from '../exec.ts';
 import { aptSources } from '../fetch/apt.ts';
 import { stagesDir } from '../paths.ts';
-import { hashOf } from '../recipes/resolve.ts';
+import { hashOf } from '../hash.ts';
 
 export interface HostSuite {
   distro: string;

@@ -3,7 +3,7 @@
 //   nginx-forge-<profile>_<nginx version>-<revision>_<arch>.deb
 //     /usr/sbin/nginx                       the built binary (debug info stripped, symbols kept)
 //     /etc/nginx/*                          all listed in DEBIAN/conffiles; the production layout of
-//                                           conf/nginx.ts (conf.d, sites-*, modules-enabled, snippets)
+//                                           src/conf/nginx.ts (conf.d, sites-*, modules-enabled, snippets)
 //     /lib/systemd/system/nginx.service     Type=forking, `nginx -t` before start/reload, sandboxed
 //                                           (/usr/lib/... where dpkg >= 1.22, i.e. Debian 13)
 //     /etc/logrotate.d/nginx

@@ -13,7 +13,7 @@
 //                 a warning). Each distfile is the archive a Linux build records in its manifest
 //                 and SBOM: Debian's pool copy first (zlib-ng: Debian's repack), see portArtifact()
 //   pkg-plist, pkg-descr, pkg-message, files/nginx.in (rc.d script)
-//   files/*.in    the production configuration (conf/nginx.ts) for FreeBSD's paths, user www,
+//   files/*.in    the production configuration (src/conf/nginx.ts) for FreeBSD's paths, user www,
 //                 installed as @sample files; man page nginx.8
 //   files/patch-*            the project's own nginx patches (patches/nginx/...), applied by the
 //                            framework (-p1) after EXTRA_PATCHES
@@ -25,7 +25,7 @@
 // archives that both hold debian/ never meet. nginx's are applied by the framework (EXTRA_PATCHES,
 // in the recipe's order); another component's in post-patch (-d <its source tree>).
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { confInput, shippedConf } from './conf/nginx.ts';
+import { confInput, shippedConf } from '../conf/nginx.ts';
 import { freebsdModuleOptions } from './modules.ts';
 import path from 'node:path';
 import { UsageError } from '../errors.ts';
@@ -177,7 +177,7 @@ function otherProfiles(plan: BuildPlan): string[] {
 }
 
 /**
- * The production configuration (conf/nginx.ts) with FreeBSD's paths and user: SUB_FILES templates
+ * The production configuration (src/conf/nginx.ts) with FreeBSD's paths and user: SUB_FILES templates
  * (%%PREFIX%% filled by the framework), each installed as a @sample file.
  */
 export function portConfiguration(plan: BuildPlan, paths: Record<string, string>): {
@@ -488,7 +488,7 @@ export async function freebsdPort(input: PortInput): Promise<PortResult> {
   mk.push('');
 
   // what nginx's `make install` writes, as the package should own it; nginx.conf is replaced by
-  // the production configuration (conf/nginx.ts), rendered for FreeBSD's paths in files/*.in
+  // the production configuration (src/conf/nginx.ts), rendered for FreeBSD's paths in files/*.in
   const confFiles = ['fastcgi.conf', 'fastcgi_params', 'mime.types', 'scgi_params', 'uwsgi_params'].sort();
   const plainConf = ['koi-utf', 'koi-win', 'win-utf'];
   mk.push(

@@ -7,7 +7,7 @@ import { gzipSync } from 'node:zlib';
 import { MissingToolError, StageError } from '../errors.ts';
 import { run, type RunContext } from '../exec.ts';
 import { server, type BuildPlan, type PlanVariant } from '../plan.ts';
-import { confInput, shippedConf } from './conf/nginx.ts';
+import { confInput, shippedConf } from '../conf/nginx.ts';
 import { licenseFilesOf, sha256File, walk } from './common.ts';
 import { assertSafePlan } from '../recipes/safe.ts';
 

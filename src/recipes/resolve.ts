@@ -1,5 +1,4 @@
 // Resolve a profile into a BuildPlan. Pure: reads recipe and patch files, no network, no writes.
-import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import semver from 'semver';
@@ -10,6 +9,7 @@ import { TEMP_PATHS, tempKind } from '../nginxconf.ts';
 import { distroSource, librariesFor, modules, stageId } from '../plan.ts';
 import type { ComponentName, ComponentRecipe, ProfileRecipe } from './schema.ts';
 import { codeOf } from '../kinds.ts';
+import { hashOf, sha256Hex } from '../hash.ts';
 import { sanitizerEnv, sanitizersOf } from '../nginxtests/sanitizers.ts';
 import { loadTestSuite } from '../nginxtests/suite.ts';
 import type { TestStageInputs } from '../stages/test.ts';
@@ -26,25 +26,6 @@ export interface ResolveOptions {
   /** `build --test [--test-files GLOB...]`: add the stage `test` (nginx's test suite against the binary). */
   tests?: { files?: string[]; unsafe?: boolean };
 }
-
-export function sha256Hex(data: string | Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
-}
-
-/** Stable JSON (sorted object keys) so a key never depends on property order. */
-export function stableJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
-  if (v && typeof v === 'object') {
-    return `{${Object.keys(v as object)
-      .sort()
-      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
-      .map((k) => `${JSON.stringify(k)}:${stableJson((v as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(v);
-}
-
-export const hashOf = (v: unknown): string => sha256Hex(stableJson(v));
 
 export function parseSets(sets: string[] = [], recipes: RecipeSet): Partial<Record<ComponentName, string>> {
   const out: Partial<Record<ComponentName, string>> = {};

@@ -1,12 +1,12 @@
 // nginx.conf for the smoke run. Every path is explicit (pid, logs, all temp paths), so a binary
 // built for /etc/nginx, /var/lib/nginx, /var/log/nginx, /run/nginx.pid touches none of them when
 // started with `-p <work> -c <conf> -e <errorlog>`. The TLS server is the packages' own shipped
-// configuration (package/conf/nginx.ts) whenever it offers the suites asked for: the kTLS proofs
+// configuration (conf/nginx.ts) whenever it offers the suites asked for: the kTLS proofs
 // are then proofs of what users install.
 import type { Suite } from './suites.ts';
 import type { SmokeModule } from './types.ts';
 import { tempPathDirectives } from '../nginxconf.ts';
-import { KTLS_TLS12_CIPHERS, shippedTlsHttp } from '../package/conf/nginx.ts';
+import { KTLS_TLS12_CIPHERS, shippedTlsHttp } from '../conf/nginx.ts';
 
 export interface ConfigParams {
   /** scratch directory nginx serves from and writes to (tmpfs in the VM) */

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { StageError } from '../errors.ts';
 import { run, type RunContext } from '../exec.ts';
 import type { PlanPatch } from '../plan.ts';
-import { sha256Hex } from '../recipes/resolve.ts';
+import { sha256Hex } from '../hash.ts';
 
 export interface PatchInput {
   srcDir: string;

@@ -2,7 +2,7 @@
 // handles keep the event loop alive, which hides a pending wait that nothing holds open):
 //   node --import tsx test/helpers/extractChild.ts <archive> <destParent> <topdir>
 // Prints {"dest": ...} on success, {"error": ..., "hint": ...} and exit 4 on failure.
-import { extractArchive } from '../../src/stages/extract.ts';
+import { extractArchive } from '../../src/archive/extract.ts';
 import { isForgeError } from '../../src/errors.ts';
 
 const [archive, destParent, topdir] = process.argv.slice(2) as [string, string, string];

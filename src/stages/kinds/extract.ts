@@ -3,7 +3,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { stageId } from '../../plan.ts';
-import { extractArchive } from '../extract.ts';
+import { extractArchive } from '../../archive/extract.ts';
 import { componentOf, value, type Fetched, type Implement, type Tree } from './common.ts';
 
 export const implement: Implement = (b) => ({

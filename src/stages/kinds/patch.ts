@@ -3,7 +3,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { stageId } from '../../plan.ts';
-import { extractArchive } from '../extract.ts';
+import { extractArchive } from '../../archive/extract.ts';
 import { applyPatches } from '../patch.ts';
 import { componentOf, value, type Implement, type Tree } from './common.ts';
 

@@ -10,9 +10,10 @@
 //   <confDir>/sites-available/example-tls disabled example TLS server (ECDSA certificate)
 //   <confDir>/sites-enabled/*             servers in use
 //
-// Pure text builders: the smoke test renders the same pieces for its own run (ktlsHttpConf,
-// tlsSnippet, exampleTlsServer with its own listen address, certificate and root).
-import type { BuildPlan, PlanInstall } from '../../plan.ts';
+// Pure text builders, below packaging and the smoke test: the packages ship them, the smoke test
+// renders the same pieces for its own run (ktlsHttpConf, tlsSnippet, exampleTlsServer with its
+// own listen address, certificate and root).
+import type { BuildPlan, PlanInstall } from '../plan.ts';
 
 /** What the shipped configuration depends on. */
 export interface ConfInput {

@@ -1,4 +1,5 @@
-// Safe, atomic extraction of a source archive with node-tar.
+// Safe, atomic extraction of a source archive with node-tar. Its own module below fetch/ (source
+// trees pinned by their content) and the stages (extract, patch sets), and `treehash` of an archive.
 //
 // Two passes over the same open file descriptor (so the bytes cannot change in between):
 //   1. list: every entry is validated before anything is written. Rejected: absolute paths, ".."
