@@ -97,7 +97,7 @@ export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events:
   });
   // `until` is that stage's closure alone (package: artifacts, bench: install:nginx); the summary
   // names only the binaries that were built or restored
-  const targets = buildTargets(plan, opts.until);
+  const targets = [...(opts.until && opts.withInstalls ? installTargets(plan) : []), ...buildTargets(plan, opts.until)];
   const estimates = firstBuildEstimates(plan);
   const skip: Record<string, string> = opts.smoke === false ? { [stageId('smoke')]: 'skipped (--no-smoke)' } : {};
   let result: Awaited<ReturnType<typeof runGraph>>;

@@ -21,6 +21,8 @@ export interface BuildOptions {
   ccache?: boolean;
   /** build only what this stage id needs (package: stageId("artifacts"), bench: serverInstall(plan)) */
   until?: string;
+  /** with `until`: the binaries' install stages too (package wraps their trees; restored when cached) */
+  withInstalls?: boolean;
   signal?: AbortSignal;
 }
 
