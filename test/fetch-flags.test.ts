@@ -30,9 +30,9 @@ describe('fetch flags: one definition, one mapping', () => {
 
   it('maps them to the fetch options: store resolved, relative mirrors absolute, offline and distro spelled out', () => {
     expect(fetchOptionsOf({})).toEqual({ distdir: distfilesDir(), mirrors: undefined, offline: false, distro: true });
-    expect(fetchOptionsOf({ distdir: 'store', mirror: ['../m', 'https://mirror.example/d', '/abs'], offline: true, distro: false })).toEqual({
+    expect(fetchOptionsOf({ distdir: 'store', mirror: ['../m', 'http://127.0.0.1:8080/d', '/abs'], offline: true, distro: false })).toEqual({
       distdir: path.resolve('store'),
-      mirrors: [path.resolve('../m'), 'https://mirror.example/d', '/abs'],
+      mirrors: [path.resolve('../m'), 'http://127.0.0.1:8080/d', '/abs'],
       offline: true,
       distro: false,
     });

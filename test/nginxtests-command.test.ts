@@ -102,7 +102,7 @@ describe('nginx-forge test: errors before the suite runs', () => {
 
   it('a relative --mirror directory is resolved against the working directory', () => {
     expect(resolveMirror('../mirror/distfiles')).toBe(path.resolve('../mirror/distfiles'));
-    expect(resolveMirror('https://mirror.example/d')).toBe('https://mirror.example/d');
+    expect(resolveMirror('http://127.0.0.1:8080/d')).toBe('http://127.0.0.1:8080/d');
     expect(resolveMirror('/abs/dir')).toBe('/abs/dir');
   });
 });
