@@ -66,7 +66,7 @@ describe('ktls-brotli: modules built, verified, smoke-tested and packaged', () =
     const licensesDir = path.join(path.dirname(root), 'licenses');
     const manifest = s.artifacts.find((a) => a.endsWith('manifest.json'));
     const out = path.join(work, 'out');
-    const deb = await buildDeb({ plan, root, licensesDir, manifest, outDir: out, log, maintainer: 'Test Packager <test@nginx-forge.invalid>' });
+    const deb = await buildDeb({ plan, root, licensesDir, manifest, variants: s.variants, outDir: out, log, maintainer: 'Test Packager <test@nginx-forge.invalid>' });
     const [mdeb, ...rest] = await buildModuleDebs({
       plan,
       root,

@@ -29,3 +29,12 @@ export function sanitizerEnv(sanitizers: string[]): Record<string, string> {
   if (sanitizers.includes('undefined')) env.UBSAN_OPTIONS = 'print_stacktrace=1:halt_on_error=1:abort_on_error=1';
   return env;
 }
+
+/**
+ * The environment `nginx -t` runs with in the verify stage for a sanitizer build: LeakSanitizer off,
+ * for the reason above (with every module of ktls, `nginx -t` "leaks" 113 KB in 11 allocations at
+ * exit and LeakSanitizer makes it exit 23); findings are printed and the check goes on.
+ */
+export function verifyEnv(sanitizers: string[]): Record<string, string> {
+  return sanitizers.includes('address') ? { ASAN_OPTIONS: 'detect_leaks=0' } : {};
+}

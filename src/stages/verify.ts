@@ -14,6 +14,7 @@ import { MissingToolError, VerifyError } from '../errors.ts';
 import { libraries, moduleObjects, modules, modulesPath, server, tlsLibrary, type BuildPlan } from '../plan.ts';
 import { tempPathDirectives } from '../nginxconf.ts';
 import { parseNginxV } from '../nginxv.ts';
+import { sanitizersOf, verifyEnv } from '../nginxtests/sanitizers.ts';
 
 export interface Check {
   check: string;
@@ -109,9 +110,9 @@ export function notAnExecutable(binary: string): string | undefined {
   return 'is not an ELF executable (it does not start with \\x7fELF)';
 }
 
-async function runNginx(binary: string, args: string[], env: Record<string, string> = {}) {
+async function runNginx(binary: string, args: string[], env: Record<string, string> = {}, plan?: BuildPlan) {
   try {
-    return await execa(binary, args, { reject: false, all: true, env, timeout: 30_000 });
+    return await execa(binary, args, { reject: false, all: true, env: { ...(plan ? verifyEnv(sanitizersOf(plan.configureArgs)) : {}), ...env }, timeout: 30_000 });
   } catch (e) {
     throw new MissingToolError(binary, 'verify', `is ${binary} an executable nginx?`);
   }
@@ -224,12 +225,12 @@ export async function verifyBinary(binary: string, plan: BuildPlan, opts: { root
     const conf = path.join(dir, 'nginx.conf');
     writeFileSync(conf, minimalConfig(dir));
     const base = ['-t', '-p', dir, '-c', conf, '-e', path.join(dir, 'logs/error.log')];
-    const t = await runNginx(binary, base);
+    const t = await runNginx(binary, base, {}, plan);
     add('nginx -t', t.exitCode === 0, 'syntax ok / test is successful', t.exitCode === 0 ? 'ok' : String(t.all).trim().split('\n').slice(-3).join(' '));
     for (const lib of libraries(plan)) {
       const t2 = lib.verify.nginxT;
       if (!t2) continue;
-      const r = await runNginx(binary, base, t2.env);
+      const r = await runNginx(binary, base, t2.env, plan);
       const seen = String(r.all).includes(t2.expect);
       const env = Object.entries(t2.env).map(([k, v]) => `${k}=${v}`).join(' ');
       add(`${lib.displayName} (${env} nginx -t)`, seen, `"${t2.expect}" printed`, seen ? 'printed' : 'not printed');
@@ -239,7 +240,7 @@ export async function verifyBinary(binary: string, plan: BuildPlan, opts: { root
       if (!sos.every((f) => existsSync(f))) continue;
       const mconf = path.join(dir, `nginx-${m.name}.conf`);
       writeFileSync(mconf, minimalConfig(dir, { main: sos.map((f) => `load_module ${f};`), http: m.module.directives, location: m.module.locationDirectives }));
-      const r = await runNginx(binary, ['-t', '-p', dir, '-c', mconf, '-e', path.join(dir, 'logs/error.log')]);
+      const r = await runNginx(binary, ['-t', '-p', dir, '-c', mconf, '-e', path.join(dir, 'logs/error.log')], {}, plan);
       const how = [sos.length ? `load_module ${moduleObjects(m).join(', ')}` : '', [...m.module.directives, ...m.module.locationDirectives].join(' ')].filter(Boolean).join(' + ');
       add(`module ${m.displayName} (${m.name}, ${m.module.link}): nginx -t with ${how || 'nothing'}`, r.exitCode === 0, 'syntax ok / test is successful', r.exitCode === 0 ? 'ok' : String(r.all).trim().split('\n').slice(-3).join(' '));
     }
