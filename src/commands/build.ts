@@ -115,6 +115,8 @@ export function buildView(plan: BuildPlan): { tasks: ListrTask[]; events: BuildE
     },
     end: (id, r) => d.get(id)?.resolve(r),
     fail: (id, e) => d.get(id)?.reject(e),
+    // shown on the stage while it is rebuilt; the summary repeats it (runBuild's `refused`)
+    refused: (id, line) => push(id, line),
   };
   const settle = () => {
     for (const [id, x] of d) x.resolve({ id, status: 'skipped', seconds: 0, detail: 'not reached' });
@@ -217,6 +219,7 @@ export function summaryJson(s: BuildSummary) {
     variants: Object.fromEntries(Object.entries(s.variants).map(([k, v]) => [k, v.binary])),
     artifacts: s.artifacts,
     stages: s.stages.map((x) => ({ id: x.id, status: x.status, seconds: x.seconds, ...(x.detail ? { detail: x.detail } : {}) })),
+    ...(s.refused?.length ? { refused: s.refused } : {}),
     seconds: s.seconds,
     ...(s.ccache ? { ccache: s.ccache } : {}),
   };
@@ -276,6 +279,7 @@ export async function run(flags: BuildFlags): Promise<number> {
       ...Object.entries(summary.variants).map(([name, v]) => `${`${name}:`.padEnd(10)} ${v.binary}`),
       ...(summary.ccache ? [`ccache:    ${summary.ccache.hits} hits, ${summary.ccache.misses} misses (${(summary.ccache.hitRate * 100).toFixed(0)}% hit rate)`] : []),
       ...summary.artifacts.map((a) => `artifact:  ${displayPath(a)}`),
+      ...(summary.refused ?? []),
     ];
     process.stderr.write(`${lines.join('\n')}\n`);
   }

@@ -52,10 +52,11 @@ export async function run(flags: PackageFlags): Promise<number> {
 
   // one line per stage as it settles (the build command has the live tree view)
   const events: BuildEvents = {
+    refused: (_id, line) => say(flags, line),
     end: (id, r) => say(flags, `${plainOutput() ? `[${new Date().toISOString().slice(11, 19)}] ` : ''}${id.padEnd(18)} ${r.status}${r.status === 'built' ? ` ${r.seconds}s` : ''}${r.detail && r.status !== 'cached' && !r.detail.startsWith(r.status) ? ` (${r.detail})` : r.detail && r.status === 'skipped' ? ` (${r.detail.replace(/^skipped\s*/, '').replace(/^\((.*)\)$/, '$1')})` : ''}`),
   };
   const summary = await interruptible('package', (signal) =>
-    runBuild(plan, { ...fetch, out, smoke: false, until: stageId('artifacts'), withInstalls: true, signal }, events),
+    runBuild(plan, { ...fetch, out, smoke: false, until: stageId('artifacts'), withInstalls: true, verifyContent: true, signal }, events),
   );
   const logDir = path.join(logsDir(), `${plan.profile}-${plan.planHash.slice(0, 12)}`);
   const variants = Object.fromEntries(Object.entries(summary.variants).map(([name, v]) => [name, v.binary]));

@@ -67,6 +67,7 @@ export async function minbaseRoot(log: string, signal?: AbortSignal): Promise<Mi
   const suite = hostSuite();
   const arch = (await run({ component: 'chroot', stage: 'debootstrap', log }, 'dpkg', ['--print-architecture'])).trim();
   const cache = new StageCache(stagesDir());
+  cache.onDamaged = (line) => process.stderr.write(`${line}\n`);
   const id = `chroot:${suite.distro}-${suite.suite}-${arch}-minbase`;
   const key = hashOf({ suite, arch, variant: 'minbase', v: 1 });
   const hit = cache.lookup(id, key);

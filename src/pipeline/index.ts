@@ -100,6 +100,14 @@ export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events:
   const targets = [...(opts.until && opts.withInstalls ? installTargets(plan) : []), ...buildTargets(plan, opts.until)];
   const estimates = firstBuildEstimates(plan);
   const skip: Record<string, string> = opts.smoke === false ? { [stageId('smoke')]: 'skipped (--no-smoke)' } : {};
+  const refused: string[] = [];
+  const reported: BuildEvents = {
+    ...events,
+    refused(id, line) {
+      refused.push(line);
+      events.refused?.(id, line);
+    },
+  };
   let result: Awaited<ReturnType<typeof runGraph>>;
   try {
     result = await runGraph(
@@ -114,6 +122,8 @@ export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events:
         slots: jobs,
         tokens,
         tokenFree: (k) => !KINDS[k].job,
+        // artifacts are copied out of their entry on every build: their bytes are always re-hashed
+        verifyContent: (k) => Boolean(opts.verifyContent) || k === 'artifacts',
         signal: opts.signal,
         logFor: (id) => path.join(logDir, `${id.replace(':', '-')}.log`),
         timings: new Timings(path.join(stateDir(), 'timings.json')),
@@ -123,7 +133,7 @@ export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events:
           sweepWork();
         },
       },
-      events,
+      reported,
     );
   } finally {
     await tokens.close();
@@ -160,6 +170,7 @@ export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events:
     manifest: artifacts.find((a) => a.endsWith('manifest.json')),
     sbom: artifacts.find((a) => a.endsWith('sbom.cdx.json')),
     stages: plan.stages.map((s) => results.get(s.id) ?? { id: s.id, status: 'skipped' as const, seconds: 0, detail: 'not reached' }),
+    refused,
     seconds: Math.round((Date.now() - t0) / 100) / 10,
   };
 }

@@ -4,7 +4,12 @@
 // compute. Nothing here knows about nginx, components or rendering.
 //
 //   1. decide, from the targets backwards: a stage whose output is in the cache is restored and
-//      needs nothing; any other stage runs, and so must (or be restored) everything it depends on
+//      needs nothing; any other stage runs, and so must (or be restored) everything it depends on.
+//      Every entry is checked against its manifest before it is used (src/cache/index.ts): a
+//      refused entry is reported in one line (events.refused) and its stage runs again. The bytes
+//      of an entry a running stage reads (a library nginx links, the install tree a package
+//      wraps) are always re-hashed; entries nothing reads in this run are trusted by their files'
+//      stamps unless opts.verifyContent says otherwise
 //   2. run: each stage starts when its deps are done and a slot is free (slots go to the stage
 //      with the longest chain after it, by last time's durations or, on a first build, the
 //      caller's estimates: the critical path is never starved); a failure aborts
@@ -13,7 +18,7 @@ import { setMaxListeners } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, openSync, readSync, fstatSync, closeSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import type { PlanStage, StageKind } from '../plan.ts';
-import type { StageCache } from '../cache/index.ts';
+import { refusedLine, type StageCache } from '../cache/index.ts';
 import type { CacheMode } from '../kinds.ts';
 import type { StageResult } from './types.ts';
 import { MemoryTokens, type Tokens } from './tokens.ts';
@@ -60,6 +65,8 @@ export interface RunnerEvents {
   progress?(id: string, p: Progress): void;
   end?(id: string, r: StageResult): void;
   fail?(id: string, e: unknown): void;
+  /** a cache entry failed its check and is rebuilt: one line (stage, path, what differed) */
+  refused?(id: string, line: string): void;
 }
 
 export interface RunnerOptions {
@@ -86,6 +93,11 @@ export interface RunnerOptions {
   estimate?(id: string): number | undefined;
   /** how often running stages report progress, ms (default 1000) */
   tickMs?: number;
+  /**
+   * Kinds whose restored entries get every file re-hashed even when nothing reads them in this
+   * run (their bytes leave the machine: artifacts copied out, install trees a package wraps)
+   */
+  verifyContent?(kind: StageKind): boolean;
   /** called once the runner knows which stages will run, before any does (preflight checks) */
   beforeRun?(ids: string[]): Promise<void>;
 }
@@ -162,27 +174,40 @@ export async function runGraph(
 
   // 1. decide
   const decision = new Map<string, 'cached' | 'run' | 'skip'>();
+  const cachedDir = new Map<string, string>();
+  /** entries whose every byte was hashed in this run */
+  const hashed = new Set<string>();
+  // `by`: the stage that runs and reads this one's output
   const need = (id: string, by?: string) => {
-    if (decision.has(id)) return;
+    const prev = decision.get(id);
+    if (prev === 'run' || prev === 'skip') return;
+    if (prev === 'cached' && (by === undefined || hashed.has(id))) return;
     const st = get(id);
-    if (skip[id] !== undefined) {
+    if (prev === undefined && skip[id] !== undefined) {
       if (by) throw new Error(`stage ${id} is skipped (${skip[id]}) but ${by} needs it`);
       decision.set(id, 'skip');
       return;
     }
     const mode = modeOf(st.kind);
-    if (mode !== 'none' && !opts.force && cache.lookup(id, st.key)) {
-      decision.set(id, 'cached');
-      return;
+    if (mode !== 'none' && !opts.force) {
+      const deep = by !== undefined || (opts.verifyContent?.(st.kind) ?? false);
+      const c = cache.check(id, st.key, { deep });
+      if (c.dir) {
+        decision.set(id, 'cached');
+        cachedDir.set(id, c.dir);
+        if (deep) hashed.add(id);
+        return;
+      }
+      if (c.refused) events.refused?.(id, refusedLine(id, c.refused));
     }
     decision.set(id, 'run');
+    cachedDir.delete(id);
     for (const d of st.deps) need(d, id);
   };
   for (const t of opts.targets) need(t);
 
-  const restore = (id: string): StageOutput => {
+  const restore = (id: string, dir: string): StageOutput => {
     const st = get(id);
-    const dir = cache.lookup(id, st.key)!;
     const meta = JSON.parse(readFileSync(path.join(dir, 'meta.json'), 'utf8')) as Record<string, unknown>;
     const value = modeOf(st.kind) === 'result' ? JSON.parse(readFileSync(path.join(dir, 'result.json'), 'utf8')) : undefined;
     return { dir, meta, value };
@@ -190,7 +215,7 @@ export async function runGraph(
   for (const st of stages) {
     if (decision.get(st.id) !== 'cached') continue;
     events.start?.(st.id, { runs: false });
-    outputs.set(st.id, restore(st.id));
+    outputs.set(st.id, restore(st.id, cachedDir.get(st.id)!));
     const r: StageResult = { id: st.id, status: 'cached', seconds: 0 };
     results.set(st.id, r);
     events.end?.(st.id, r);
@@ -304,14 +329,13 @@ export async function runGraph(
         if (opts.force && mode !== 'none') cache.remove(id, st.key);
         if (mode === 'dir') {
           const { dir } = await cache.produce(id, st.key, async (tmp) => (await impl.run(ctx(tmp))) as Record<string, unknown> | void);
-          outputs.set(id, restore(id));
-          void dir;
+          outputs.set(id, restore(id, dir));
         } else if (mode === 'result') {
           const value = await impl.run(ctx(''));
-          await cache.produce(id, st.key, async (tmp) => {
+          const { dir } = await cache.produce(id, st.key, async (tmp) => {
             writeFileSync(path.join(tmp, 'result.json'), `${JSON.stringify(value ?? null, null, 2)}\n`);
           });
-          outputs.set(id, restore(id));
+          outputs.set(id, restore(id, dir));
         } else {
           outputs.set(id, { value: await impl.run(ctx('')) });
         }
@@ -363,7 +387,7 @@ export async function runGraph(
     const mode = modeOf(st.kind);
     let r: StageResult;
     if (skip[st.id] !== undefined) r = { id: st.id, status: 'skipped', seconds: 0, detail: skip[st.id] };
-    else if (mode !== 'none' && cache.lookup(st.id, st.key)) r = { id: st.id, status: 'cached', seconds: 0, detail: 'not needed' };
+    else if (mode !== 'none' && cache.check(st.id, st.key).dir) r = { id: st.id, status: 'cached', seconds: 0, detail: 'not needed' };
     else {
       const consumers = stages.filter((s) => s.deps.includes(st.id)).map((s) => results.get(s.id)).filter((x): x is StageResult => x !== undefined);
       const cached = consumers.filter((c) => c.status === 'cached').map((c) => c.id);

@@ -23,6 +23,11 @@ export interface BuildOptions {
   until?: string;
   /** with `until`: the binaries' install stages too (package wraps their trees; restored when cached) */
   withInstalls?: boolean;
+  /**
+   * re-hash every file of every cache entry used, not only of those a running stage reads
+   * (package: the install trees leave the machine in the package)
+   */
+  verifyContent?: boolean;
   signal?: AbortSignal;
 }
 
@@ -50,6 +55,8 @@ export interface BuildSummary {
   sbom?: string;
   stages: StageResult[];
   seconds: number;
+  /** cache entries refused (damaged, changed, misplaced) and rebuilt: one line each */
+  refused?: string[];
   /** --ccache: this build's compiler cache hits and misses */
   ccache?: { hits: number; misses: number; hitRate: number };
 }
