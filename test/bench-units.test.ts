@@ -13,6 +13,19 @@ import { humanBytes, interleave } from '../src/bench/serve.ts';
 import { barChart, escapeXml, niceStep } from '../src/bench/svg.ts';
 import type { BuildPlan } from '../src/plan.ts';
 import type { BuildOptions, BuildSummary } from '../src/pipeline/types.ts';
+import { StageCache } from '../src/cache/index.ts';
+import { stagesDir } from '../src/paths.ts';
+import { writeFileSync as writeFile, mkdirSync as mkdir } from 'node:fs';
+
+/** What a real build leaves in the bench's state dir that the cache-check measurement reads: the TLS library entry. */
+async function seedTls(plan: BuildPlan, bytes = 3 << 20): Promise<void> {
+  const st = plan.stages.find((s) => s.id === 'library:openssl')!;
+  await new StageCache(stagesDir()).produce(st.id, st.key, async (tmp) => {
+    mkdir(path.join(tmp, '.openssl/lib'), { recursive: true });
+    writeFile(path.join(tmp, '.openssl/lib/libssl.a'), Buffer.alloc(bytes, 1));
+    writeFile(path.join(tmp, '.openssl/lib/libcrypto.a'), Buffer.alloc(bytes, 2));
+  });
+}
 import { planFromFlags } from '../src/flags/plan.ts';
 import { BUILTIN_RECIPES } from '../src/recipes/load.ts';
 
@@ -200,13 +213,34 @@ describe('bench build', () => {
     const before = process.env.NGINX_FORGE_HOME;
     const fake = async (plan: BuildPlan, opts: BuildOptions): Promise<BuildSummary> => {
       calls.push({ profile: plan.profile, force: opts.force, home: process.env.NGINX_FORGE_HOME, hasSub: plan.configureArgs.some((a) => VARIANT_MODULES.includes(a)) });
+      await seedTls(plan);
       return {
         profile: plan.profile, planHash: plan.planHash, binary: '/x/usr/sbin/nginx', root: '/x', licensesDir: '/x/l', variants: {}, artifacts: [],
         stages: plan.stages.map((s) => ({ id: s.id, status: 'cached', seconds: 0 })), seconds: 0,
       };
     };
-    const r: BuildBenchResult = await benchBuild({ flags: { profile: 'ktls' }, runBuild: fake, skipNaive: true, jobs: 2 });
+    const cli: { args: string[]; home: string }[] = [];
+    const runCli = async (args: string[], env: Record<string, string>) => {
+      cli.push({ args, home: env.NGINX_FORGE_HOME! });
+      return [0.5, 0.4, 0.6][cli.length - 1]!;
+    };
+    const r: BuildBenchResult = await benchBuild({ flags: { profile: 'ktls' }, runBuild: fake, skipNaive: true, jobs: 2, runCli });
     expect(process.env.NGINX_FORGE_HOME).toBe(before);
+    // the all-cached build: the CLI as a process, three times, in the bench's own state dir
+    expect(cli).toHaveLength(3);
+    expect(cli[0]!.home).toBe(calls[0]!.home);
+    expect(cli[0]!.args.slice(0, 5)).toEqual(['build', '--profile', 'ktls', '--until', 'install:nginx']);
+    expect(cli[0]!.args).toContain('--offline');
+    const cc = r.cacheCheck!;
+    expect(cc.cachedBuild).toMatchObject({ samples: [0.5, 0.4, 0.6], median: 0.5 });
+    // the TLS library entry, checked for real: every byte read, or trusted by its stamps
+    expect(cc.tlsLibrary).toMatchObject({ stage: 'library:openssl', files: 4, bytes: 6 << 20 });
+    expect(cc.tlsLibrary.contentSeconds).toBeGreaterThan(cc.tlsLibrary.stampSeconds);
+    expect(cc.tlsLibrary.contentShare).toBeCloseTo(cc.tlsLibrary.contentSeconds / 0.5, 2);
+    expect(buildText(r)).toMatch(/all-cached build, as a process .*: 0\.500 s \(median of 0\.500, 0\.400, 0\.600\)/);
+    expect(buildText(r)).toMatch(/cache check of library:openssl \(4 files, 6\.3 MB\): every byte hashed [\d.]+ ms = [\d.]+% of the all-cached build; by stamps [\d.]+ ms = [\d.]+%/);
+    expect(buildMarkdown(r)).toContain('- cache check of library:openssl');
+    expect(r.warnings).toEqual([]);
     expect(calls.map((c) => [c.force, c.hasSub])).toEqual([[true, false], [false, false], [false, true]]);
     expect(new Set(calls.map((c) => c.home)).size).toBe(1);
     expect(calls[0]!.home).not.toBe(before);
@@ -221,6 +255,7 @@ describe('bench build', () => {
     let n = 0;
     const fake = async (plan: BuildPlan): Promise<BuildSummary> => {
       n++;
+      await seedTls(plan, 1024);
       // warm: OpenSSL rebuilt (it should have been restored); nginx-only: PCRE2 rebuilt too
       const built = n === 1 ? () => true : n === 2 ? (id: string) => id === 'library:openssl' : (id: string) => /nginx|pcre2/.test(id);
       return {
@@ -228,8 +263,9 @@ describe('bench build', () => {
         stages: plan.stages.map((s) => ({ id: s.id, status: built(s.id) ? 'built' : 'cached', seconds: 0 })), seconds: 0,
       };
     };
-    const r = await benchBuild({ flags: { profile: 'ktls' }, runBuild: fake, skipNaive: true, jobs: 2 });
+    const r = await benchBuild({ flags: { profile: 'ktls' }, runBuild: fake, skipNaive: true, jobs: 2, runCli: async () => 1.7 });
     expect(r.warnings).toContain('warm rebuild ran stages it should have restored: library:openssl');
+    expect(r.warnings.some((w) => w.startsWith('the all-cached build took 1.7 s (median of 3), over its 1 s budget'))).toBe(true);
     expect(r.warnings.some((w) => /nginx-only rebuild rebuilt dependency stages: .*library:pcre2/.test(w))).toBe(true);
   });
 });

@@ -31,6 +31,20 @@ function compileLinkLine(r: BuildBenchResult): string | undefined {
   return `nginx-only rebuild ${fmtSecs(only.seconds)} s against nginx's own compile+link alone ${fmtSecs(r.nginxCompileLink)} s (its objects removed, make in the naive tree): ${r.nginxOnlyOverCompileLink?.toFixed(2)}x`;
 }
 
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+const ms = (s: number) => `${(s * 1000).toFixed(1)} ms`;
+
+/** The cost of checking cache entries against their manifests: numbers and ratios of one run. */
+export function cacheCheckLines(r: BuildBenchResult): string[] {
+  const c = r.cacheCheck;
+  if (!c) return [];
+  const t = c.tlsLibrary;
+  return [
+    `all-cached build, as a process (\`${c.cachedBuild.command}\`, ${c.cachedBuild.compiledCli ? 'compiled CLI' : 'through tsx'}): ${fmtSecs(c.cachedBuild.median)} s (median of ${c.cachedBuild.samples.map(fmtSecs).join(', ')})${c.cachedBuild.cpuMedian !== undefined ? `, CPU ${fmtSecs(c.cachedBuild.cpuMedian)} s` : ''}`,
+    `cache check of ${t.stage} (${t.files} files, ${(t.bytes / 1e6).toFixed(1)} MB): every byte hashed ${ms(t.contentSeconds)} = ${pct(t.contentShare)} of the all-cached build; by stamps ${ms(t.stampSeconds)} = ${pct(t.stampShare)}`,
+  ];
+}
+
 function rows(r: BuildBenchResult, stagesRun = true): string[][] {
   const out = [['scenario', 'wall s', 'naive / this', 'CPU s', 'naive / this (CPU)', ...(stagesRun ? ['stages run'] : [])]];
   for (const s of r.scenarios) {
@@ -58,6 +72,7 @@ export function buildText(r: BuildBenchResult, written: string[] = []): string {
   for (const s of r.scenarios) if (s.id !== 'naive') out.push(`${SHORT[s.id]} ran: ${s.built?.length ? s.built.join(' ') : 'nothing (all restored from the cache)'}`);
   const cl = compileLinkLine(r);
   if (cl) out.push(cl);
+  out.push(...cacheCheckLines(r));
   const naive = r.scenarios.find((s) => s.id === 'naive');
   if (naive?.steps) {
     out.push('', 'naive baseline steps:');
@@ -82,6 +97,8 @@ export function buildMarkdown(r: BuildBenchResult, chartFile?: string): string {
   out.push('', '"naive / this": how many times faster than the naive build. CPU seconds are user + system time of every process the scenario ran (and of nginx-forge itself), which other jobs on the machine disturb much less than wall-clock time.');
   const cl = compileLinkLine(r);
   if (cl) out.push('', cl);
+  const cc = cacheCheckLines(r);
+  if (cc.length) out.push('', ...cc.map((l) => `- ${l}`));
   out.push('');
   if (chartFile) out.push(`![build times](${chartFile})`, '');
   const naive = r.scenarios.find((s) => s.id === 'naive');

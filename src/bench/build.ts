@@ -9,18 +9,26 @@
 //               then nginx's own single `make` with in-tree --with-openssl=/--with-pcre= and the
 //               same nginx configure arguments (OpenSSL gets the profile's options only, as
 //               nginx's make passes them: none of the recipe's trim switches)
+// After the warm rebuild, what checking the cache costs, in the same state dir: the whole
+// `nginx-forge build --until install:nginx` process with every stage cached (node start, plan,
+// every entry checked; 3 runs), and the check of the TLS library's entry (OpenSSL: the largest a
+// compile reads) with every byte hashed and by its stamps alone, each as a share of that process.
 // After the naive build (outside its time), nginx's own compile+link alone is measured in the
 // naive tree: its objects removed, `make` again (OpenSSL and PCRE2 are up to date there). The
 // nginx-only rebuild is compared with it.
 // The stage cache lives in a temporary NGINX_FORGE_HOME, so the user's cache is neither used nor
 // touched; the distfiles store is the user's (read only: nothing is downloaded when it is complete).
+import { execa } from 'execa';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ForgeError } from '../errors.ts';
 import { run } from '../exec.ts';
+import { StageCache } from '../cache/index.ts';
 import { fetchOptionsOf, type FetchFlags } from '../flags/fetch.ts';
-import { server, serverInstall, stage, type BuildPlan, type ComponentName, type StageKind } from '../plan.ts';
+import { distfilesDir, stagesDir } from '../paths.ts';
+import { PROJECT_ROOT } from '../recipes/load.ts';
+import { server, serverInstall, stage, stageId, tlsLibrary, type BuildPlan, type ComponentName, type StageKind } from '../plan.ts';
 import { copiedOutputs, libraryCommands } from '../recipes/commands.ts';
 import type { BuildOptions, BuildSummary, StageResult } from '../pipeline/types.ts';
 import { planFromFlags, type PlanFlags } from '../flags/plan.ts';
@@ -73,8 +81,40 @@ export interface BuildBenchResult {
   nginxCompileLink?: number;
   /** nginx-only rebuild seconds / nginxCompileLink: the cost of a rebuild beyond compiling nginx */
   nginxOnlyOverCompileLink?: number;
+  /** what checking the stage cache costs (after the warm rebuild, same state dir) */
+  cacheCheck?: CacheCheck;
   warnings: string[];
 }
+
+export interface CacheCheck {
+  /** `nginx-forge build` with every stage cached, as its own process: wall seconds */
+  cachedBuild: {
+    command: string;
+    samples: number[];
+    median: number;
+    /** CPU seconds (user + system) of each run: what load on a shared machine disturbs least */
+    cpuSamples?: number[];
+    cpuMedian?: number;
+    compiledCli: boolean;
+  };
+  /** the TLS library's entry (library:openssl) */
+  tlsLibrary: {
+    stage: string;
+    files: number;
+    bytes: number;
+    /** verify with every file re-hashed (what a compile that links it gets), seconds */
+    contentSeconds: number;
+    /** verify trusting unchanged stamps (what a build that does not read it gets), seconds */
+    stampSeconds: number;
+    /** contentSeconds / cachedBuild.median */
+    contentShare: number;
+    /** stampSeconds / cachedBuild.median */
+    stampShare: number;
+  };
+}
+
+/** The all-cached build is meant to stay under this (README, issue 21). */
+export const CACHED_BUILD_BUDGET = 1;
 
 export interface BenchBuildFlags extends PlanFlags, FetchFlags {}
 
@@ -88,6 +128,70 @@ export interface BenchBuildOptions {
   runBuild?: (plan: BuildPlan, opts: BuildOptions) => Promise<BuildSummary>;
   /** skip the naive baseline (tests) */
   skipNaive?: boolean;
+  /** run the CLI with these arguments, return its wall seconds (tests; default: a child process) */
+  runCli?: (args: string[], env: Record<string, string>) => Promise<number>;
+}
+
+const BIN = path.join(PROJECT_ROOT, 'bin', 'nginx-forge.mjs');
+
+async function timedCli(args: string[], env: Record<string, string>): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  const r = await execa(process.execPath, [BIN, ...args], { env, reject: false, stdin: 'ignore' });
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (r.exitCode !== 0) throw new ForgeError(`bench build: nginx-forge ${args.join(' ')} failed (exit ${r.exitCode}): ${String(r.stderr).slice(-400)}`);
+  return s;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+/**
+ * What the cache check costs, in the current state dir (every stage up to install:nginx cached):
+ * the all-cached build as a process, and the TLS library entry's check, content and stamps.
+ */
+export async function measureCacheCheck(plan: BuildPlan, flags: BenchBuildFlags, distdir: string, out: string, runCli = timedCli, runs = 3): Promise<CacheCheck> {
+  const args = [
+    'build', '--profile', plan.profile, '--until', serverInstall(plan), '--no-smoke', '--offline', '--json', '--distdir', distdir, '--out', out,
+    ...(flags.recipes ? ['--recipes', flags.recipes] : []),
+    ...(flags.patches ? ['--patches', flags.patches] : []),
+    ...(flags.prefix ? ['--prefix', flags.prefix] : []),
+    ...(flags.set ?? []).flatMap((s) => ['--set', s]),
+  ];
+  const env = { NGINX_FORGE_HOME: process.env.NGINX_FORGE_HOME ?? '' };
+  const samples: number[] = [];
+  const cpu: (number | undefined)[] = [];
+  for (let i = 0; i < runs; i++) {
+    const c0 = childCpuSeconds();
+    samples.push(Math.round((await runCli(args, env)) * 1000) / 1000);
+    const c1 = childCpuSeconds();
+    cpu.push(c0 === undefined || c1 === undefined ? undefined : Math.round((c1 - c0) * 100) / 100);
+  }
+  const cpuSamples = cpu.every((x): x is number => x !== undefined) ? cpu : undefined;
+  const tls = tlsLibrary(plan);
+  if (!tls) throw new ForgeError(`bench build: profile ${plan.profile} has no TLS library to measure the cache check on`);
+  const id = stageId('library', tls.name);
+  const st = plan.stages.find((s) => s.id === id)!;
+  const cache = new StageCache(stagesDir());
+  const meta = cache.meta(id, st.key);
+  if (!meta) throw new ForgeError(`bench build: ${id} is not in the bench's stage cache after the warm rebuild`);
+  const timed = (deep: boolean) => {
+    const t0 = performance.now();
+    const c = cache.verify(id, st.key, { deep });
+    const s = (performance.now() - t0) / 1000;
+    if (!c.ok) throw new ForgeError(`bench build: ${id}'s cache entry failed its check: ${c.problem}`);
+    return s;
+  };
+  const contentSeconds = Math.round(timed(true) * 1e4) / 1e4;
+  const stampSeconds = Math.round(timed(false) * 1e4) / 1e4;
+  const m = median(samples);
+  const integrity = meta.integrity as { files: number; bytes: number };
+  const share = (x: number) => Math.round((x / Math.max(m, 0.001)) * 1000) / 1000;
+  return {
+    cachedBuild: { command: `nginx-forge ${args.slice(0, 8).join(' ')}`, samples, median: m, ...(cpuSamples ? { cpuSamples, cpuMedian: median(cpuSamples) } : {}), compiledCli: existsSync(path.join(PROJECT_ROOT, 'lib', 'cli.js')) && process.env.NGINX_FORGE_TSX !== '1' },
+    tlsLibrary: { stage: id, files: integrity.files, bytes: integrity.bytes, contentSeconds, stampSeconds, contentShare: share(contentSeconds), stampShare: share(stampSeconds) },
+  };
 }
 
 /** The kinds of a dependency's own stages: the nginx-only rebuild must restore them all. */
@@ -178,6 +282,7 @@ export async function benchBuild(o: BenchBuildOptions): Promise<BuildBenchResult
   };
   let variantChange = '';
   let nginxCompileLinkSecs: number | undefined;
+  let cacheCheck: CacheCheck | undefined;
   try {
     process.env.NGINX_FORGE_HOME = path.join(scratch, 'home');
 
@@ -199,6 +304,17 @@ export async function benchBuild(o: BenchBuildOptions): Promise<BuildBenchResult
     const warm = await forge('warm', 'warm rebuild: same plan, nothing changed', plan, false);
     const unexpected = (warm.built ?? []).filter((id) => stage(plan, id).kind !== 'fetch');
     if (unexpected.length) warnings.push(`warm rebuild ran stages it should have restored: ${unexpected.join(', ')}`);
+
+    say('cache check: the all-cached build as a process, and the TLS library entry\'s check');
+    cacheCheck = await measureCacheCheck(plan, o.flags, distdir, path.join(scratch, 'out-cached'), o.runCli);
+    const cc = cacheCheck;
+    say(`cache check: all-cached build ${cc.cachedBuild.median} s; ${cc.tlsLibrary.stage} every byte ${cc.tlsLibrary.contentSeconds} s, by stamps ${cc.tlsLibrary.stampSeconds} s`);
+    if (cc.cachedBuild.median > CACHED_BUILD_BUDGET) {
+      warnings.push(
+        `the all-cached build took ${cc.cachedBuild.median} s (median of ${cc.cachedBuild.samples.length}), over its ${CACHED_BUILD_BUDGET} s budget` +
+          `${cc.cachedBuild.cpuMedian !== undefined ? ` (CPU ${cc.cachedBuild.cpuMedian} s; load ${loadSample().loadavg[0]})` : ''}${cc.cachedBuild.compiledCli ? '' : ' (through tsx: no compiled CLI, run `npm run build`)'}`,
+      );
+    }
 
     const variant = variantRecipes(plan.recipesDir, plan.profile, path.join(scratch, 'recipes'));
     variantChange = variant.change;
@@ -276,6 +392,7 @@ export async function benchBuild(o: BenchBuildOptions): Promise<BuildBenchResult
     ...(nginxCompileLinkSecs !== undefined && only
       ? { nginxCompileLink: nginxCompileLinkSecs, nginxOnlyOverCompileLink: ratio(only.seconds, nginxCompileLinkSecs) }
       : {}),
+    ...(cacheCheck ? { cacheCheck } : {}),
     warnings,
   };
 }
