@@ -228,3 +228,41 @@ describe('the cost: stamps spare re-hashing unchanged files, never a changed one
     expect(readlinkSync(path.join(t.entry('a'), 'root/lib/libssl.so'))).toBe('libssl.a');
   });
 });
+
+describe('`nginx-forge build` reports a refused entry in one line', () => {
+  it('four bytes written into the cached nginx binary (mtime put back): the line on stderr, then the rebuild is attempted', async () => {
+    const { execa } = await import('execa');
+    const { planFromFlags } = await import('../src/flags/plan.ts');
+    const home = mkdtempSync(path.join(tmpdir(), 'nf-cache-cli-'));
+    const prev = process.env.NGINX_FORGE_HOME;
+    process.env.NGINX_FORGE_HOME = home;
+    try {
+      const plan = planFromFlags({ profile: 'ktls' });
+      const st = plan.stages.find((s) => s.id === 'install:nginx')!;
+      const cache = new StageCache(path.join(home, 'stages'));
+      await cache.produce(st.id, st.key, async (tmp) => {
+        mkdirSync(path.join(tmp, 'root/usr/sbin'), { recursive: true });
+        writeFileSync(path.join(tmp, 'root/usr/sbin/nginx'), Buffer.alloc(4096, 0x7f));
+      });
+      const bin = path.join(cache.entryDir(st.id, st.key), 'root/usr/sbin/nginx');
+      const ref = `${bin}.ref`;
+      writeFileSync(ref, '');
+      execFileSync('touch', ['-r', bin, ref]);
+      overwrite(bin, 100, 'XXXX');
+      execFileSync('touch', ['-r', ref, bin]);
+      rmSync(ref);
+      const r = await execa(process.execPath, ['bin/nginx-forge.mjs', 'build', '--profile', 'ktls', '--until', 'install:nginx', '--offline', '--json', '--out', path.join(home, 'out')], {
+        env: { NGINX_FORGE_HOME: home, NGINX_FORGE_TSX: '1' },
+        reject: false,
+      });
+      const lines = String(r.stderr).split('\n').filter((l) => l.startsWith('cache: '));
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(new RegExp(`^cache: install:nginx: ${bin.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} has other bytes than when the entry was made \\(sha256 [0-9a-f]{64}, the manifest records [0-9a-f]{64}\\); rebuilding$`));
+      // the rebuild needs the sources: offline, with an empty store, that is exit 3 (not a silent reuse)
+      expect(r.exitCode).toBe(3);
+    } finally {
+      if (prev === undefined) delete process.env.NGINX_FORGE_HOME;
+      else process.env.NGINX_FORGE_HOME = prev;
+    }
+  }, 120_000);
+});

@@ -70,7 +70,7 @@ export function stageTitle(plan: BuildPlan, id: string): string {
  * component's source and library stages in a group of their own (the groups run side by side),
  * then every other stage in plan order.
  */
-export function buildView(plan: BuildPlan): { tasks: ListrTask[]; events: BuildEvents; settle: () => void } {
+export function buildView(plan: BuildPlan, opts: { onRefused?: (line: string) => void } = {}): { tasks: ListrTask[]; events: BuildEvents; settle: () => void } {
   const d = new Map(plan.stages.map((s) => [s.id, deferred()]));
   const title = (id: string) => stageTitle(plan, id);
   const leaf = (id: string): ListrTask => ({
@@ -115,8 +115,11 @@ export function buildView(plan: BuildPlan): { tasks: ListrTask[]; events: BuildE
     },
     end: (id, r) => d.get(id)?.resolve(r),
     fail: (id, e) => d.get(id)?.reject(e),
-    // shown on the stage while it is rebuilt; the summary repeats it (runBuild's `refused`)
-    refused: (id, line) => push(id, line),
+    // shown on the stage while it is rebuilt, and reported by the command (also when the rebuild fails)
+    refused: (id, line) => {
+      push(id, line);
+      opts.onRefused?.(line);
+    },
   };
   const settle = () => {
     for (const [id, x] of d) x.resolve({ id, status: 'skipped', seconds: 0, detail: 'not reached' });
@@ -231,8 +234,15 @@ export async function run(flags: BuildFlags): Promise<number> {
   // --json: nothing on stderr; plain: a line per event as it happens; a TTY: the live tree, whose
   // top level runs side by side like the stages (nginx-debug's compile while nginx installs)
   const live = !flags.json && !plainOutput();
-  const view = live ? buildView(plan) : undefined;
-  const events: BuildEvents = view?.events ?? (flags.json ? {} : plainReporter({ title: (id) => stageTitle(plan, id) }));
+  // a refused cache entry: one line on stderr (also under --json), at once when no live tree is
+  // drawn, else after it, also when its rebuild fails
+  const refused: string[] = [];
+  const report = () => {
+    for (const l of refused.splice(0)) process.stderr.write(`${l}\n`);
+  };
+  const onRefused = (line: string) => (live ? refused.push(line) : process.stderr.write(`${line}\n`));
+  const view = live ? buildView(plan, { onRefused }) : undefined;
+  const events: BuildEvents = view?.events ?? { ...(flags.json ? {} : plainReporter({ title: (id) => stageTitle(plan, id) })), refused: (_id, line) => onRefused(line) };
   const rendering = view
     ? new Listr(view.tasks, {
         concurrent: true,
@@ -264,9 +274,11 @@ export async function run(flags: BuildFlags): Promise<number> {
   ).catch(async (e) => {
     view?.settle();
     await rendering;
+    report();
     throw e;
   });
   await rendering;
+  report();
   if (flags.json) {
     printJson(summaryJson(summary));
   } else {
@@ -279,7 +291,6 @@ export async function run(flags: BuildFlags): Promise<number> {
       ...Object.entries(summary.variants).map(([name, v]) => `${`${name}:`.padEnd(10)} ${v.binary}`),
       ...(summary.ccache ? [`ccache:    ${summary.ccache.hits} hits, ${summary.ccache.misses} misses (${(summary.ccache.hitRate * 100).toFixed(0)}% hit rate)`] : []),
       ...summary.artifacts.map((a) => `artifact:  ${displayPath(a)}`),
-      ...(summary.refused ?? []),
     ];
     process.stderr.write(`${lines.join('\n')}\n`);
   }
