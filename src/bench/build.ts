@@ -18,7 +18,6 @@
 // nginx-only rebuild is compared with it.
 // The stage cache lives in a temporary NGINX_FORGE_HOME, so the user's cache is neither used nor
 // touched; the distfiles store is the user's (read only: nothing is downloaded when it is complete).
-import { execa } from 'execa';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,6 +31,8 @@ import { server, serverInstall, stage, stageId, tlsLibrary, type BuildPlan, type
 import { copiedOutputs, libraryCommands } from '../recipes/commands.ts';
 import type { BuildOptions, BuildSummary, StageResult } from '../pipeline/types.ts';
 import { planFromFlags, type PlanFlags } from '../flags/plan.ts';
+import { timedCli } from './cli.ts';
+import { summarize } from './stats.ts';
 import { loadSample, machineInfo, type LoadSample, type MachineInfo } from './machine.ts';
 
 export const BUILD_SCHEMA = 'nginx-forge/bench-build@1';
@@ -132,26 +133,14 @@ export interface BenchBuildOptions {
   runCli?: (args: string[], env: Record<string, string>) => Promise<number>;
 }
 
-const BIN = path.join(PROJECT_ROOT, 'bin', 'nginx-forge.mjs');
-
-async function timedCli(args: string[], env: Record<string, string>): Promise<number> {
-  const t0 = process.hrtime.bigint();
-  const r = await execa(process.execPath, [BIN, ...args], { env, reject: false, stdin: 'ignore' });
-  const s = Number(process.hrtime.bigint() - t0) / 1e9;
-  if (r.exitCode !== 0) throw new ForgeError(`bench build: nginx-forge ${args.join(' ')} failed (exit ${r.exitCode}): ${String(r.stderr).slice(-400)}`);
-  return s;
-}
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
+const timedBuildCli = (args: string[], env: Record<string, string>) => timedCli('bench build', args, env);
+const median = (xs: number[]) => summarize(xs).median;
 
 /**
  * What the cache check costs, in the current state dir (every stage up to install:nginx cached):
  * the all-cached build as a process, and the TLS library entry's check, content and stamps.
  */
-export async function measureCacheCheck(plan: BuildPlan, flags: BenchBuildFlags, distdir: string, out: string, runCli = timedCli, runs = 3): Promise<CacheCheck> {
+export async function measureCacheCheck(plan: BuildPlan, flags: BenchBuildFlags, distdir: string, out: string, runCli = timedBuildCli, runs = 3): Promise<CacheCheck> {
   const args = [
     'build', '--profile', plan.profile, '--until', serverInstall(plan), '--no-smoke', '--offline', '--json', '--distdir', distdir, '--out', out,
     ...(flags.recipes ? ['--recipes', flags.recipes] : []),

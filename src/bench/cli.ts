@@ -36,13 +36,15 @@ export interface CliBenchResult {
 
 const BIN = path.join(PROJECT_ROOT, 'bin', 'nginx-forge.mjs');
 
-async function timed(args: string[], env: Record<string, string>): Promise<number> {
+/** Runs the CLI as its own process; its wall seconds. `bench` names the benchmark in the error of a failed run. */
+export async function timedCli(bench: string, args: string[], env: Record<string, string>): Promise<number> {
   const t0 = process.hrtime.bigint();
   const r = await execa(process.execPath, [BIN, ...args], { env, reject: false, stdin: 'ignore' });
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
-  if (r.exitCode !== 0) throw new ForgeError(`bench cli: nginx-forge ${args.join(' ')} failed (exit ${r.exitCode}): ${String(r.stderr).slice(-400)}`);
+  if (r.exitCode !== 0) throw new ForgeError(`${bench}: nginx-forge ${args.join(' ')} failed (exit ${r.exitCode}): ${String(r.stderr).slice(-400)}`);
   return s;
 }
+const timed = (args: string[], env: Record<string, string>) => timedCli('bench cli', args, env);
 
 export async function benchCli(o: { runs?: number; profile?: string; progress?: (l: string) => void } = {}): Promise<CliBenchResult> {
   if (!existsSync(path.join(PROJECT_ROOT, 'lib', 'cli.js'))) {
