@@ -4,6 +4,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { addFetchOptions as fetchOptions, addPlanOptions, addTestOptions, DEFAULT_PROFILE } from './commands/options.ts';
 import { checkPaths, parsePrefix, parseSet, MAX_BUILD_JOBS, MAX_FETCH_JOBS, parseArchive, parseByteSize, parseCiphers, parseDuration, parseTestGlob, positiveInt, positiveSeconds } from './commands/validate.ts';
 import { ExitCode, exitCodesHelp, isForgeError, RecipeError } from './errors.ts';
+import { asIoError } from './ioerror.ts';
 import { terminalSafe } from './terminal.ts';
 
 type Runner = (...args: any[]) => Promise<number>;
@@ -181,6 +182,9 @@ export function reportError(e: unknown): number {
     if (e.hint) process.stderr.write(`nginx-forge: ${e.problems.length} recipe problem(s); ${terminalSafe(e.hint, { lines: true })}\n`);
     return e.exitCode;
   }
+  // a full disk, a read-only mount, a permission: the user's to fix, named, not an internal error
+  const io = asIoError(e);
+  if (io) e = io;
   // messages may quote what an archive or a server holds: no control character reaches the terminal
   if (isForgeError(e)) {
     process.stderr.write(`nginx-forge: error: ${terminalSafe(e.message, { lines: true })}\n`);

@@ -14,6 +14,7 @@ export const ExitCode = {
   missingTool: 7,
   securityFixPending: 8, // audit: a reachable security fix is not applied by the profile
   test: 9, // nginx's test suite ran and a file failed (or a module the profile builds was missing)
+  io: 10, // a file could not be written or read: disk full, quota, read-only file system, permissions, I/O error
   interrupted: 130,
 } as const;
 
@@ -31,6 +32,7 @@ export const EXIT_MEANING: Record<keyof typeof ExitCode, string> = {
   missingTool: 'missing tool',
   securityFixPending: 'audit found a reachable security fix that is not applied',
   test: "nginx's test suite failed",
+  io: 'a file could not be written or read (disk full, quota, read-only, permissions, I/O error)',
   interrupted: 'interrupted',
 };
 
@@ -124,6 +126,41 @@ export class StageError extends ForgeError {
       hint: opts.hint,
       cause: opts.cause,
     });
+  }
+}
+
+/**
+ * A command run by exec.ts's run() failed: the StageError, plus how it ended, so a caller can tell
+ * a command that ran and said no (patch: exit 1, a hunk failed) from one that was stopped.
+ */
+export class CommandError extends StageError {
+  constructor(
+    component: string,
+    stage: string,
+    detail: string,
+    readonly ended: { exitCode?: number; signal?: string; cancelled: boolean; timedOut: boolean },
+    opts: { hint?: string; log?: string } = {},
+  ) {
+    super(component, stage, detail, opts);
+  }
+}
+
+/**
+ * The file system refused a read or write: disk full (ENOSPC), quota (EDQUOT), read-only (EROFS),
+ * permissions (EACCES, EPERM), a failing device (EIO), a file too large (EFBIG), a file where a
+ * directory should be (ENOTDIR). Not the input's
+ * fault and not the network's: never retried. Built by src/ioerror.ts's ioError(), which names the
+ * path, the file system and its free space, and the setting that moves the writes elsewhere.
+ */
+export class IoError extends ForgeError {
+  constructor(
+    readonly code: string,
+    readonly path: string | undefined,
+    message: string,
+    hint: string,
+    cause?: unknown,
+  ) {
+    super(message, { exitCode: ExitCode.io, hint, cause });
   }
 }
 

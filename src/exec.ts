@@ -2,9 +2,10 @@
 // lost; on failure the error names component, stage, the command, what the exit status means,
 // the last error-looking lines, and the log path.
 import { execa, type Options } from 'execa';
-import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { MissingToolError, StageError } from './errors.ts';
+import { CommandError, MissingToolError } from './errors.ts';
+import { findIoError, ioCodeInOutput, ioError, writing } from './ioerror.ts';
 
 export interface RunContext {
   component: string;
@@ -57,10 +58,12 @@ export function quoteArg(a: string): string {
 }
 
 export async function run(ctx: RunContext, cmd: string, args: string[] = [], extra: Options = {}): Promise<string> {
-  mkdirSync(path.dirname(ctx.log), { recursive: true });
   const line = [cmd, ...args].map(quoteArg).join(' ');
-  appendFileSync(ctx.log, `\n$ ${ctx.cwd ? `(cd ${ctx.cwd} && ` : ''}${line}${ctx.cwd ? ')' : ''}\n`);
-  const start = readFileSync(ctx.log).length;
+  const start = writing(ctx.log, () => {
+    mkdirSync(path.dirname(ctx.log), { recursive: true });
+    appendFileSync(ctx.log, `\n$ ${ctx.cwd ? `(cd ${ctx.cwd} && ` : ''}${line}${ctx.cwd ? ')' : ''}\n`);
+    return statSync(ctx.log).size;
+  });
   const js = ctx.jobserver;
   const out = ['pipe', { file: ctx.log, append: true }];
   const r = await execa(cmd, args, {
@@ -78,14 +81,19 @@ export async function run(ctx: RunContext, cmd: string, args: string[] = [], ext
     if ((r as { code?: string }).code === 'ENOENT' || /ENOENT/.test(String(r.message)) && r.exitCode === undefined) {
       throw new MissingToolError(cmd, `${ctx.component} ${ctx.stage}`);
     }
+    // the command's output could not be written to its log (the log's disk is full)
+    const logWrite = findIoError((r as { cause?: unknown }).cause);
+    if (logWrite && !r.isCanceled) {
+      throw ioError(logWrite, { path: ctx.log, detail: `  (the log of ${ctx.component} ${ctx.stage}: $ ${line})` });
+    }
     const logged = readFileSync(ctx.log, 'utf8').slice(start);
     const meaning = r.isCanceled ? 'cancelled' : r.timedOut ? `timed out after ${ctx.timeoutMs} ms` : exitMeaning(r.exitCode, r.signal);
-    throw new StageError(
-      ctx.component,
-      ctx.stage,
-      `command failed (${meaning}):\n  $ ${line}${ctx.cwd ? `\n  in ${ctx.cwd}` : ''}\n  last error lines:\n${errorLines(logged).map((l) => `    ${l}`).join('\n')}`,
-      { log: ctx.log },
-    );
+    const lines = errorLines(logged);
+    const detail = `command failed (${meaning}):\n  $ ${line}${ctx.cwd ? `\n  in ${ctx.cwd}` : ''}\n  last error lines:\n${lines.map((l) => `    ${l}`).join('\n')}`;
+    // the command says the disk is full (dpkg-deb writing to a full --out, make in a full state dir)
+    const code = meaning === 'cancelled' ? undefined : ioCodeInOutput(lines);
+    if (code) throw ioError({ code }, { action: `${cmd} ran (${ctx.component} ${ctx.stage})`, detail: `  ${detail.replace(/\n/g, '\n  ')}\n  full log: ${ctx.log}` });
+    throw new CommandError(ctx.component, ctx.stage, detail, { exitCode: r.exitCode, signal: r.signal, cancelled: meaning === 'cancelled', timedOut: Boolean(r.timedOut) }, { log: ctx.log });
   }
   return String(r.stdout ?? '');
 }

@@ -83,7 +83,7 @@ export function diskUsage(p: string): number {
 export function stateUsage(distdir?: string): StateUsage {
   const dir = stateDir();
   const parts: Record<string, number> = {};
-  if (existsSync(dir)) for (const f of readdirSync(dir)) parts[f] = diskUsage(path.join(dir, f));
+  if (statSync(dir, { throwIfNoEntry: false })?.isDirectory()) for (const f of readdirSync(dir)) parts[f] = diskUsage(path.join(dir, f));
   const dd = distfilesDir(distdir);
   if (!dd.startsWith(`${dir}${path.sep}`)) parts['distfiles (elsewhere)'] = diskUsage(dd);
   return { dir, total: Object.values(parts).reduce((a, b) => a + b, 0), parts };

@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { ioError, isIoError } from './ioerror.ts';
 
 export interface LockOwner {
   pid: number;
@@ -147,7 +148,13 @@ export function tryLock(file: string, what?: string): boolean {
   const nonce = randomBytes(8).toString('hex');
   const owner: LockOwner = { pid: process.pid, start: MY_START, host: HOST, nonce, since: new Date().toISOString(), ...(what ? { what } : {}) };
   const tmp = `${file}.new-${process.pid}-${nonce}`;
-  writeFileSync(tmp, `${JSON.stringify(owner)}\n`);
+  try {
+    writeFileSync(tmp, `${JSON.stringify(owner)}\n`);
+  } catch (e) {
+    // a full disk: no half-written owner file stays behind, and the error names the lock
+    rmSync(tmp, { force: true });
+    throw isIoError(e) ? ioError(e, { path: file }) : e;
+  }
   try {
     for (let attempt = 0; attempt < 3; attempt++) {
       try {

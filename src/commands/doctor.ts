@@ -7,6 +7,8 @@ import { fmtBytes } from '../fetch/download.ts';
 import { stateUsage, type StateUsage } from '../gc.ts';
 import { displayPath } from '../recipes/load.ts';
 import { printJson } from './common.ts';
+import { stateDirProblem } from './validate.ts';
+import { stateDir } from '../paths.ts';
 
 export function renderState(s: StateUsage): string {
   const parts = Object.entries(s.parts)
@@ -18,8 +20,12 @@ export function renderState(s: StateUsage): string {
 
 export async function run(flags: { json?: boolean }): Promise<number> {
   const report = await doctor();
-  const state = stateUsage();
+  // a state directory that is a file: builds cannot start (exit 2 with the fix), doctor says so
+  const problem = stateDirProblem();
+  const hint = 'set NGINX_FORGE_HOME to a directory (builds, package and gc refuse to start until then)';
+  const state = problem ? { dir: stateDir(), problem, hint } : stateUsage();
   if (flags.json) printJson({ ...report, state });
-  else process.stdout.write(`${renderDoctor(report)}\n${renderState(state)}`);
+  else process.stdout.write(`${renderDoctor(report)}\n${problem ? `State: ${problem}: ${hint}\n` : renderState(state as StateUsage)}`);
+  if (problem) return ExitCode.usage;
   return report.ok ? ExitCode.ok : ExitCode.missingTool;
 }

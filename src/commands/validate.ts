@@ -9,10 +9,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import { UsageError } from '../errors.ts';
+import { noteWritePlace } from '../ioerror.ts';
 import { distfilesDir, stateDir } from '../paths.ts';
 import { pathProblem } from '../recipes/safe.ts';
 import { suiteOf } from '../smoke/suites.ts';
-import { checkInputDir, checkOutputDir } from '../flags/dirs.ts';
+import { checkInputDir, checkOutputDir, kind } from '../flags/dirs.ts';
 
 /** Upper bound of --jobs for compiles: beyond this it is a typo (1e9 meant unbounded parallelism). */
 export const MAX_BUILD_JOBS = Math.max(64, os.availableParallelism() * 8);
@@ -116,7 +117,11 @@ export function parseSet(v: string, prev?: string[]): string[] {
 export function checkPaths(command: string, o: Record<string, unknown>): void {
   if (typeof o.recipes === 'string') checkInputDir('--recipes', path.resolve(o.recipes));
   if (typeof o.patches === 'string') checkInputDir('--patches', path.resolve(o.patches));
-  if (['build', 'package', 'schema'].includes(command) && typeof o.out === 'string') checkOutputDir('--out', path.resolve(o.out), { create: false });
+  if (['build', 'package', 'schema'].includes(command) && typeof o.out === 'string') {
+    const out = path.resolve(o.out);
+    checkOutputDir('--out', out, { create: false });
+    noteWritePlace('--out', out);
+  }
   if (command === 'bench' && typeof o.results === 'string') checkOutputDir('--results', path.resolve(o.results), { create: false });
   if (command === 'gc') {
     // gc only reads and removes: a store it is told about must exist, and is never created
@@ -125,13 +130,34 @@ export function checkPaths(command: string, o: Record<string, unknown>): void {
     const given = typeof o.distdir === 'string';
     const dir = distfilesDir(given ? (o.distdir as string) : undefined);
     const flag = given ? '--distdir' : process.env.NGINX_FORGE_DISTDIR ? 'NGINX_FORGE_DISTDIR' : 'the distfiles store';
+    if (given) noteWritePlace('--distdir', dir);
     // offline, a read-only store is fine (nothing is written when every file is there)
     if (o.offline) {
       if (existsSync(dir)) checkOutputDir(flag, dir, { writable: false });
     } else checkOutputDir(flag, dir);
   }
   // build, package, smoke and bench write stages/, work/, logs/ and vm/ there
-  if (['build', 'package', 'smoke', 'bench'].includes(command)) checkOutputDir(process.env.NGINX_FORGE_HOME ? 'NGINX_FORGE_HOME' : 'the state directory', stateDir());
+  if (['build', 'package', 'smoke', 'bench'].includes(command)) checkOutputDir(stateLabel(), stateDir());
+  // gc reads (and removes in) it: absent is fine (nothing to do), a file is not
+  if (command === 'gc') {
+    const problem = stateDirProblem();
+    if (problem) throw new UsageError(problem, `set NGINX_FORGE_HOME to a directory (or unset it for ${path.join('$XDG_CACHE_HOME', 'nginx-forge')})`);
+  }
+}
+
+const stateLabel = () => (process.env.NGINX_FORGE_HOME ? 'NGINX_FORGE_HOME' : 'the state directory');
+
+/** Why the state directory cannot be one (it is a file, or below one); undefined when it can (absent is fine). */
+export function stateDirProblem(): string | undefined {
+  const dir = stateDir();
+  const k = kind(dir);
+  if (k === 'file' || k === 'other') return `${stateLabel()} ${dir}: is a ${k === 'file' ? 'file' : 'special file'}, not a directory`;
+  if (k === 'absent') {
+    let up = path.dirname(dir);
+    while (kind(up) === 'absent' && path.dirname(up) !== up) up = path.dirname(up);
+    if (kind(up) !== 'dir') return `${stateLabel()} ${dir}: cannot be a directory: ${up} is a file`;
+  }
+  return undefined;
 }
 
 /** "30d", "12h", "90m", "45s", "0" → milliseconds (commander argParser). */

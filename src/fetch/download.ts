@@ -8,7 +8,9 @@ import { mkdir, open, rm, stat, truncate, type FileHandle } from 'node:fs/promis
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, EnvHttpProxyAgent, interceptors, request, type Dispatcher } from 'undici';
-import { HashMismatchError } from '../errors.ts';
+import { HashMismatchError, IoError } from '../errors.ts';
+import { ioError, isIoError } from '../ioerror.ts';
+import { fmtBytes } from '../format.ts';
 import { sleep, type StoreKey } from './store.ts';
 
 export const USER_AGENT = 'nginx-forge/0.1.0 (+verified source fetcher)';
@@ -26,8 +28,7 @@ export const DOWNLOAD_LIMITS = {
   minRateWindowMs: 60_000,
 };
 
-export const fmtBytes = (n: number) =>
-  n >= 1024 ** 3 ? `${(n / 1024 ** 3).toFixed(1)} GiB` : n >= 1024 ** 2 ? `${(n / 1024 ** 2).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`;
+export { fmtBytes };
 
 /** Why one source did not deliver. `retryable` failures are retried on the same source first. */
 export class SourceFailure extends Error {
@@ -364,6 +365,8 @@ async function attemptHttpWatched(url: string, a: DownloadTarget, part: string, 
       throw e;
     }
     if (isAbort(e, ctx.signal)) throw e;
+    // writing the partial file failed (disk full, read-only): the store's problem, not the source's
+    if (isIoError(e)) throw ioError(e, { path: part });
     const f = classify(url, e, ctx.timeoutMs);
     // keep the partial file: the next attempt resumes it
     throw new SourceFailure(url, f.kind, `${f.reason} after ${received} bytes${total ? ` of ${total}` : ''}`, f.retryable, f.detail);
@@ -434,7 +437,9 @@ async function attemptLocal(url: string, a: DownloadTarget, part: string, ctx: D
         // the caps hold while copying too (a file that grows as it is read)
         if (received + b.length > cap) throw new SourceFailure(url, 'size', capReason(received + b.length), false);
         h.update(b);
-        await fh.write(b);
+        await fh.write(b).catch((e: unknown) => {
+          throw isIoError(e) ? ioError(e, { path: part }) : e;
+        });
         received += b.length;
         ctx.onProgress?.({ file: a.file, received, total: st.size, source: url });
       }
@@ -468,6 +473,9 @@ export async function downloadFrom(url: string, a: DownloadTarget, part: string,
       return await attemptHttp(url, a, part, ctx);
     } catch (e) {
       if (isAbort(e, ctx.signal)) throw e;
+      // the store cannot take the file (creating or writing the partial file): retrying cannot help
+      if (e instanceof IoError) throw e;
+      if (isIoError(e)) throw ioError(e, { path: e.path ?? part });
       const f = classify(url, e, ctx.timeoutMs);
       if (f.kind === 'mismatch' && f.retryable && !redone) {
         // a resumed download failed verification: the kept prefix is suspect, not this source;

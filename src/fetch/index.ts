@@ -10,6 +10,7 @@ import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { FetchError, ForgeError } from '../errors.ts';
+import { ioError, isIoError, noteStore } from '../ioerror.ts';
 import { BUILTIN_RECIPES } from '../recipes/load.ts';
 import type { FileArtifact } from '../recipes/schema.ts';
 import { aptArchives } from './apt.ts';
@@ -176,6 +177,8 @@ export interface Ctx {
 }
 
 export async function withCtx<T>(opts: FetchOptions, fn: (c: Ctx) => Promise<T>): Promise<T> {
+  // a full (or read-only) store: the error says how to put it elsewhere
+  noteStore(opts.distdir);
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const { dispatcher, close } = makeDispatcher(timeoutMs);
   try {
@@ -246,6 +249,9 @@ async function obtainFile(a: FileArtifact, c: Ctx): Promise<FetchResult> {
         } catch (e) {
           if (isAbortish(e, opts.signal)) throw e;
           if (e instanceof ForgeError) throw e;
+          // the store cannot take it (disk full, read-only, permissions): no other source helps;
+          // a local mirror's file that cannot be read is that source's failure
+          if (isIoError(e) && (!e.path || !path.relative(path.resolve(opts.distdir), path.resolve(e.path)).startsWith('..'))) throw ioError(e, { path: e.path ?? part });
           const f = e instanceof SourceFailure ? e : new SourceFailure(s.url, 'network', (e as Error).message, false);
           attempts.push({ source: s.url, reason: f.reason, kind: f.kind });
           log?.(`${a.file}: ${s.url}: ${f.reason.split('\n').join(' ')}${sources.indexOf(s) < sources.length - 1 ? '; trying the next source' : ''}`);

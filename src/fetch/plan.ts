@@ -1,7 +1,7 @@
 // Fetch every source a BuildPlan needs: one archive per component (any of its equivalent
 // artifacts) and every patch-set archive. No UI here: callers show progress through the
 // FetchOptions callbacks (the fetch command wraps this in listr2, the build command in its own tree).
-import { FetchError, ForgeError, MissingToolError } from '../errors.ts';
+import { FetchError, ForgeError, IoError, MissingToolError } from '../errors.ts';
 import type { BuildPlan, ComponentName } from '../plan.ts';
 import type { Artifact } from '../recipes/schema.ts';
 import path from 'node:path';
@@ -94,6 +94,9 @@ export function combineErrors(errors: unknown[], distdir?: string): unknown {
   if (forge.length !== errors.length) return errors.find((e) => !(e instanceof ForgeError));
   const tool = forge.find((e) => e instanceof MissingToolError);
   if (tool) return tool;
+  // a full (or read-only) store fails every file the same way: that one thing to fix
+  const io = forge.find((e) => e instanceof IoError);
+  if (io) return io;
   const downloads = forge.every((e) => e instanceof SourcesExhaustedError || e.cause instanceof Array);
   const hint = downloads
     ? `pass --mirror <url> for a mirror that has the files (looked up as <mirror>/<file>), or put each file into the store by hand as ${path.join(distdir ?? '<distdir>', '<sha256>', '<file>')} with the name and sha256 listed above; if a pinned hash or URL is wrong, check the recipe`

@@ -9,7 +9,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { acquireLock, type LockOwner } from '../lock.ts';
-import { FetchError } from '../errors.ts';
+import { FetchError, IoError } from '../errors.ts';
 import type { FileArtifact } from '../recipes/schema.ts';
 
 /** The fields of an artifact the store needs (FileArtifact and Artifact both fit). */
@@ -97,6 +97,8 @@ export async function withStoreLock<T>(
     got = await acquireLock(lp, { signal: opts.signal, onWait: opts.onWait, whileWaiting: opts.whileWaiting, what: `download of ${a.file}` });
   } catch (e) {
     if (opts.signal?.aborted) throw e;
+    // the store's disk is full or read-only: that, named, not "cannot lock"
+    if (e instanceof IoError) throw e;
     throw new FetchError(`cannot lock ${lp}: ${(e as Error).message}`, { cause: e, hint: `check that the distfiles directory ${distdir} is writable` });
   }
   if (typeof got !== 'function') return got.done as T;

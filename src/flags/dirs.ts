@@ -6,7 +6,7 @@ import { accessSync, constants, mkdirSync, rmSync, statSync, writeFileSync } fro
 import path from 'node:path';
 import { UsageError } from '../errors.ts';
 
-function kind(p: string): 'dir' | 'file' | 'absent' | 'other' {
+export function kind(p: string): 'dir' | 'file' | 'absent' | 'other' {
   try {
     const st = statSync(p);
     return st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'other';

@@ -4,7 +4,7 @@
 import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { StageError } from '../errors.ts';
+import { CommandError, StageError } from '../errors.ts';
 import { run, type RunContext } from '../exec.ts';
 import type { PlanPatch } from '../plan.ts';
 import { sha256Hex } from '../hash.ts';
@@ -204,8 +204,12 @@ export async function applyPatches(input: PatchInput, component: string): Promis
     try {
       await run(ctx, 'patch', ['--dry-run', '-r', path.join(scratch, 'rej'), ...args]);
     } catch (e) {
+      // only patch's own "no" is the patch's fault (exit 1: a hunk failed, a file is missing); a
+      // cancelled run (Ctrl-C), a full log disk, a missing `patch` or patch's own trouble is not
+      if (!(e instanceof CommandError) || e.ended.cancelled || input.signal?.aborted) throw e;
       const out = readFileSync(input.log, 'utf8').split(`-i ${file}`).pop() ?? '';
       const files = failedFiles(out);
+      if (e.ended.exitCode !== 1 && !files.length) throw e;
       throw new StageError(
         component,
         'patch',
