@@ -106,6 +106,11 @@ function releaseSync(file: string): void {
   if (readOwner(file)?.nonce === h.nonce) rmSync(file, { force: true });
 }
 
+/** Release one lock taken with tryLock() (synchronous). */
+export function releaseLockSync(file: string): void {
+  releaseSync(file);
+}
+
 /** Remove every lock this process holds (synchronous: usable from an 'exit' hook). */
 export function releaseAllLocksSync(): void {
   for (const f of [...held.keys()]) {

@@ -135,7 +135,7 @@ describe('build --profile ktls (real, from an empty cache)', () => {
   it('a second clean build, killed mid-way and resumed, gives a byte-identical nginx and tarball', async () => {
     const first = await builtSummary('ktls');
     const home = mkdtempSync(path.join(tmpdir(), 'nf-repro-'));
-    const args = ['build', '--profile', 'ktls', '--json', '--no-smoke', '--out', path.join(home, 'dist')];
+    const args = ['build', '--profile', 'ktls', '--json', '--no-smoke', '--out', `${home}-dist`];
     const env = { ...process.env, NGINX_FORGE_HOME: home, NGINX_FORGE_DISTDIR: TEST_DISTFILES };
 
     // start, wait until at least one dependency entry is committed while others are compiling, kill -9 the whole tree
@@ -156,5 +156,6 @@ describe('build --profile ktls (real, from an empty cache)', () => {
     const tb = (s: { artifacts: string[] }) => s.artifacts.find((a) => a.endsWith('.tar.gz'))!;
     expect(sha(tb(second))).toBe(sha(tb(first)));
     rmSync(home, { recursive: true, force: true });
+    rmSync(`${home}-dist`, { recursive: true, force: true });
   }, BUILD_TIMEOUT);
 });

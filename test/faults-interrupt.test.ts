@@ -86,7 +86,7 @@ describe('one interrupt path: message, cleanup, exit 130, locks released', () =>
     it(`${cmd} + ${sig}`, async () => {
       stallAll();
       const distdir = path.join(state, 'distfiles');
-      const child = forge([cmd, '--profile', 'ktls', ...(cmd === 'build' ? ['--no-smoke', '--out', path.join(state, 'dist')] : [])]);
+      const child = forge([cmd, '--profile', 'ktls', ...(cmd === 'build' ? ['--no-smoke', '--out', `${state}-dist`] : [])]);
       // wait until downloads hang (the lock is held then)
       await until(() => server.count() >= 1 && locksIn(distdir).some((f) => f.endsWith('.lock')));
       child.kill(sig);

@@ -12,5 +12,8 @@ export default function setup(): () => void {
   const home = mkdtempSync(path.join(runs, 'run-'));
   // read by test/helpers/builtNginx.ts in the test workers
   process.env.NGINX_FORGE_TEST_HOME = home;
-  return () => rmSync(home, { recursive: true, force: true });
+  return () => {
+    rmSync(home, { recursive: true, force: true });
+    rmSync(path.join(TEST_ROOT, 'dist', path.basename(home)), { recursive: true, force: true });
+  };
 }

@@ -7,14 +7,14 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { SuiteReport } from '../src/nginxtests/report.ts';
-import { forge, TEST_HOME, type SummaryJson } from './helpers/builtNginx.ts';
+import { forge, TEST_DIST, TEST_HOME, type SummaryJson } from './helpers/builtNginx.ts';
 import { mirrorDescription, mirrorFlags } from './helpers/mirror.ts';
 
 const FILES = ['ssl.t', 'h2.t', 'gzip.t', 'rewrite.t', 'http_location.t', 'proxy.t'];
 
 describe('build --profile ktls-asan --test', () => {
   it('builds with ASan+UBSan and runs a few nginx-tests files under them: no failure, no sanitizer line', async () => {
-    const out = path.join(TEST_HOME, 'dist-ktls-asan');
+    const out = path.join(TEST_DIST, 'dist-ktls-asan');
     const r = await forge(['build', '--profile', 'ktls-asan', '--no-smoke', '--json', '--out', out, ...mirrorFlags(), '--test-files', ...FILES], {}, 40 * 60_000);
     expect(r.exitCode, `suite from ${mirrorDescription()}:\n${String(r.stderr).slice(-6000)}`).toBe(0);
     const s = JSON.parse(String(r.stdout)) as SummaryJson;

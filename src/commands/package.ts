@@ -14,7 +14,7 @@ import { stageId } from '../plan.ts';
 import { buildDebs, debPackageName, debVersion } from '../package/deb.ts';
 import { buildModuleDebs } from '../package/modules.ts';
 import { buildRpm } from '../package/rpm.ts';
-import { updateSha256Sums } from '../package/common.ts';
+import { updateSha256Sums } from '../outdir.ts';
 import { writeFreebsdPort } from '../package/freebsd.ts';
 import { logsDir, plainOutput } from '../paths.ts';
 import { fetchOptionsOf, type FetchFlags } from '../flags/fetch.ts';

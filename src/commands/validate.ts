@@ -4,7 +4,7 @@
 //   - checkPaths(): the paths a command will write to or read from (--out, --distdir, --recipes,
 //     --patches), run from a preAction hook in cli.ts, so `build --out <a file>` fails at once
 //     instead of after every stage ran.
-import { accessSync, constants, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { InvalidArgumentError } from 'commander';
@@ -119,6 +119,7 @@ export function checkPaths(command: string, o: Record<string, unknown>): void {
   if (typeof o.patches === 'string') checkInputDir('--patches', path.resolve(o.patches));
   if (['build', 'package', 'schema'].includes(command) && typeof o.out === 'string') {
     const out = path.resolve(o.out);
+    if (command !== 'schema') checkOutsideState('--out', out);
     checkOutputDir('--out', out, { create: false });
     noteWritePlace('--out', out);
   }
@@ -158,6 +159,36 @@ export function stateDirProblem(): string | undefined {
     if (kind(up) !== 'dir') return `${stateLabel()} ${dir}: cannot be a directory: ${up} is a file`;
   }
   return undefined;
+}
+
+/** The real path of a path that may not exist yet (its nearest existing parent resolved). */
+function realish(p: string): string {
+  let up = path.resolve(p);
+  const rest: string[] = [];
+  while (!existsSync(up) && path.dirname(up) !== up) {
+    rest.unshift(path.basename(up));
+    up = path.dirname(up);
+  }
+  try {
+    return path.join(realpathSync(up), ...rest);
+  } catch {
+    return path.resolve(p);
+  }
+}
+
+/**
+ * An output directory inside the state directory would land in the stage cache (and be recorded
+ * into an entry) or in work/ (deleted as scratch), or be removed by gc: refuse it.
+ */
+function checkOutsideState(flag: string, dir: string): void {
+  const state = realish(stateDir());
+  const d = realish(dir);
+  if (d === state || d.startsWith(`${state}${path.sep}`)) {
+    throw new UsageError(
+      `${flag} ${dir}: is inside ${stateLabel()} ${stateDir()}`,
+      `the state directory holds the stage cache and scratch trees, which builds and \`nginx-forge gc\` replace and delete: give ${flag} a directory outside it (the default is ./dist)`,
+    );
+  }
 }
 
 /** "30d", "12h", "90m", "45s", "0" → milliseconds (commander argParser). */

@@ -1,8 +1,9 @@
 // Helpers shared by the package formats (.deb, FreeBSD port): timestamps, maintainer identity,
 // license texts, file walking and SHA256SUMS upkeep. No format-specific knowledge here.
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, lutimesSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, lutimesSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { run, type RunContext } from '../exec.ts';
+import { tempFor } from '../outdir.ts';
 import path from 'node:path';
 import { loadRecipes } from '../recipes/load.ts';
 import type { BuildPlan, ComponentName } from '../plan.ts';
@@ -140,24 +141,8 @@ export function wrap(text: string, width = 78): string[] {
   return out;
 }
 
-/**
- * Add (or replace) entries for `files` in <dir>/SHA256SUMS, keeping the lines of other files.
- * The build's package stage writes SHA256SUMS; packages made afterwards join it.
- */
-export function updateSha256Sums(dir: string, files: string[]): string {
-  const sumsPath = path.join(dir, 'SHA256SUMS');
-  const entries = new Map<string, string>();
-  if (existsSync(sumsPath)) {
-    for (const line of readFileSync(sumsPath, 'utf8').split('\n')) {
-      const m = /^([0-9a-f]{64}) [ *](.+)$/.exec(line);
-      if (m) entries.set(m[2]!, m[1]!);
-    }
-  }
-  for (const f of files) entries.set(path.relative(dir, f).split(path.sep).join('/'), sha256File(f));
-  const lines = [...entries.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([f, h]) => `${h}  ${f}`);
-  writeFileSync(sumsPath, `${lines.join('\n')}\n`);
-  return sumsPath;
-}
+/** SHA256SUMS in the output directory: one writer for every command (src/outdir.ts). */
+export { updateSha256Sums } from '../outdir.ts';
 
 /**
  * DEBIAN/ of a package tree: the control files, data files 0644, maintainer scripts 0755.
@@ -221,7 +206,13 @@ export async function packDeb(o: PackDeb): Promise<string> {
   lutimesSync(o.pkgRoot, t, t);
   mkdirSync(o.outDir, { recursive: true });
   const deb = path.join(path.resolve(o.outDir), `${o.pkg}_${o.version}_${o.arch}.deb`);
-  await run({ ...o.ctx, env: { ...process.env, SOURCE_DATE_EPOCH: String(o.epoch) } }, 'dpkg-deb', ['--root-owner-group', '-Zxz', '--build', o.pkgRoot, `${deb}.tmp`]);
-  renameSync(`${deb}.tmp`, deb);
+  // a temp name of this process's own: two runs into one --out do not write one file
+  const tmp = tempFor(deb);
+  try {
+    await run({ ...o.ctx, env: { ...process.env, SOURCE_DATE_EPOCH: String(o.epoch) } }, 'dpkg-deb', ['--root-owner-group', '-Zxz', '--build', o.pkgRoot, tmp]);
+    renameSync(tmp, deb);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
   return deb;
 }

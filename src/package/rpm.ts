@@ -12,10 +12,11 @@
 // under nginx-forge's pinned, verified pipeline). Reproducible where rpmbuild allows it:
 // SOURCE_DATE_EPOCH, clamped file mtimes, build time and build host fixed.
 // rpmlint findings that are intended are filtered in <pkg>.rpmlintrc, each with its reason.
-import { appendFileSync, chmodSync, copyFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
+import { copyFileAtomic } from '../outdir.ts';
 import { run, type RunContext } from '../exec.ts';
 import { component, server, type BuildPlan } from '../plan.ts';
 import { formatMaintainer, maintainer, sourceDateEpoch, twinPackageName, walk, wrap } from './common.ts';
@@ -302,8 +303,7 @@ export async function buildRpm(input: RpmInput): Promise<RpmResult> {
       const from = built.find((b) => path.basename(b) === file);
       if (!from) throw new Error(`rpmbuild did not make ${file} (made: ${built.join(', ')})`);
       const to = path.join(out, file);
-      copyFileSync(path.join(top, 'RPMS', from), `${to}.tmp`);
-      renameSync(`${to}.tmp`, to);
+      copyFileAtomic(path.join(top, 'RPMS', from), to);
       return to;
     });
     const specOut = path.join(out, `${pkg}.spec`);

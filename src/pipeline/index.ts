@@ -3,12 +3,13 @@
 // per-process scratch tree, fetch and smoke options, preflight), picks the targets, and turns
 // the runner's outputs into a BuildSummary. It knows nothing about rendering: the build command
 // turns events into a listr2 tree.
-import { cpSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { StageCache } from '../cache/index.ts';
 import { ExitCode, ForgeError, UsageError } from '../errors.ts';
 import { markInUse } from '../lock.ts';
+import { publishArtifacts } from '../outdir.ts';
 import { distfilesDir, logsDir, stagesDir, stateDir, workDir } from '../paths.ts';
 import { serverInstall, stageId, type BuildPlan, type StageKind } from '../plan.ts';
 import { ccacheEnv, readStats, statsDelta } from './ccache.ts';
@@ -146,12 +147,8 @@ export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events:
   let artifacts: string[] = [];
   const art = outputs.get(stageId('artifacts'));
   if (art?.dir) {
-    const out = path.resolve(opts.out ?? 'dist');
-    mkdirSync(out, { recursive: true });
-    artifacts = ((art.meta as { files: string[] }).files).map((n) => {
-      cpSync(path.join(art.dir!, 'out', n), path.join(out, n));
-      return path.join(out, n);
-    });
+    // merged into --out: files other commands wrote there (packages) keep their SHA256SUMS lines
+    artifacts = publishArtifacts(path.join(art.dir, 'out'), (art.meta as { files: string[] }).files, path.resolve(opts.out ?? 'dist'));
   }
   return {
     ccache,

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tar from 'tar';
 import { moduleObjects, modules, modulesPath, server, type BuildPlan } from '../plan.ts';
+import { updateSha256Sums } from '../outdir.ts';
 import { cyclonedx as sbom, usedArtifact } from '../sbom.ts';
 
 export interface PackageInput {
@@ -133,8 +134,5 @@ export async function writeArtifacts(input: PackageInput): Promise<string[]> {
   const sbomPath = path.join(out, 'sbom.cdx.json');
   writeFileSync(sbomPath, `${JSON.stringify(cyclonedx(input, binarySha), null, 2)}\n`);
   const files = [tarball, manifestPath, sbomPath];
-  const sums = files.map((f) => `${sha256File(f)}  ${path.basename(f)}`).join('\n');
-  const sumsPath = path.join(out, 'SHA256SUMS');
-  writeFileSync(sumsPath, `${sums}\n`);
-  return [...files, sumsPath];
+  return [...files, updateSha256Sums(out, files)];
 }

@@ -14,6 +14,8 @@ import type { BuildSummary } from '../../src/pipeline/types.ts';
 export const TEST_ROOT = path.join(PROJECT_ROOT, '.nginx-forge');
 export const TEST_HOME = process.env.NGINX_FORGE_TEST_HOME ?? path.join(TEST_ROOT, 'test-home');
 export const TEST_DISTFILES = path.join(TEST_ROOT, 'distfiles');
+/** the --out directories of this run's builds (never inside the state dir: refused, exit 2) */
+export const TEST_DIST = path.join(TEST_ROOT, 'dist', path.basename(TEST_HOME));
 export const CLI = path.join(PROJECT_ROOT, 'bin', 'nginx-forge.mjs');
 
 export type Profile = 'ktls' | 'userspace' | 'ktls-brotli';
@@ -43,7 +45,7 @@ const coldFile = (p: Profile) => path.join(TEST_HOME, `cold-build-${p}.json`);
 /** Build (or restore) a profile; returns this call's summary and the cold build's summary. */
 export async function builtSummary(profile: Profile, extra: string[] = []): Promise<SummaryJson & { cold: SummaryJson }> {
   mkdirSync(TEST_HOME, { recursive: true });
-  const out = path.join(TEST_HOME, `dist-${profile}`);
+  const out = path.join(TEST_DIST, `dist-${profile}`);
   const r = await forge(['build', '--profile', profile, '--json', '--out', out, ...extra]);
   if (r.exitCode !== 0) {
     throw new Error(`nginx-forge build --profile ${profile} failed (exit ${r.exitCode}):\n${String(r.stderr).slice(-4000)}`);
