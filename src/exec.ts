@@ -57,6 +57,24 @@ export function quoteArg(a: string): string {
   return /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
 }
 
+/** Process groups of running commands that can be stopped (run() with a signal): killed if nginx-forge exits first. */
+const groups = new Set<number>();
+let exitHook = false;
+
+function killGroup(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, sig);
+  } catch {
+    /* the group is gone */
+  }
+}
+
+/**
+ * Run a command; its output is appended to ctx.log. With ctx.signal the command runs in a process
+ * group of its own and an abort (Ctrl-C, a sibling failure) or the timeout stops the whole group:
+ * the processes a command forks (dpkg-deb's compressor, make's compilers) do not outlive it, and
+ * the one interrupt path (commands/common.ts interruptible()) decides what the user reads.
+ */
 export async function run(ctx: RunContext, cmd: string, args: string[] = [], extra: Options = {}): Promise<string> {
   const line = [cmd, ...args].map(quoteArg).join(' ');
   const start = writing(ctx.log, () => {
@@ -66,7 +84,8 @@ export async function run(ctx: RunContext, cmd: string, args: string[] = [], ext
   });
   const js = ctx.jobserver;
   const out = ['pipe', { file: ctx.log, append: true }];
-  const r = await execa(cmd, args, {
+  const stoppable = Boolean(ctx.signal);
+  const sub = execa(cmd, args, {
     cwd: ctx.cwd,
     env: js ? { ...ctx.env, MAKEFLAGS: js.makeflags } : ctx.env,
     extendEnv: true,
@@ -74,9 +93,40 @@ export async function run(ctx: RunContext, cmd: string, args: string[] = [], ext
     reject: false,
     cancelSignal: ctx.signal,
     timeout: ctx.timeoutMs,
+    // without a signal (nothing would stop it) the command stays in our group: a terminal's Ctrl-C reaches it
+    detached: stoppable,
     stdio: ['ignore', out, out, ...(js ? [js.fd] : [])],
     ...extra,
   } as Options);
+  const pid = stoppable ? sub.pid : undefined;
+  let stopped = false;
+  const stop = () => {
+    stopped = true;
+    if (pid) killGroup(pid, 'SIGTERM');
+  };
+  const timer = pid && ctx.timeoutMs ? setTimeout(stop, ctx.timeoutMs) : undefined;
+  if (pid) {
+    ctx.signal!.addEventListener('abort', stop, { once: true });
+    groups.add(pid);
+    if (!exitHook) {
+      exitHook = true;
+      process.on('exit', () => {
+        for (const g of groups) killGroup(g, 'SIGKILL');
+      });
+    }
+  }
+  let r: Awaited<typeof sub>;
+  try {
+    r = await sub;
+  } finally {
+    if (timer) clearTimeout(timer);
+    if (pid) {
+      ctx.signal!.removeEventListener('abort', stop);
+      groups.delete(pid);
+      // what ignored SIGTERM, now that its leader is gone
+      if (stopped) killGroup(pid, 'SIGKILL');
+    }
+  }
   if (r.failed) {
     if ((r as { code?: string }).code === 'ENOENT' || /ENOENT/.test(String(r.message)) && r.exitCode === undefined) {
       throw new MissingToolError(cmd, `${ctx.component} ${ctx.stage}`);
@@ -87,7 +137,7 @@ export async function run(ctx: RunContext, cmd: string, args: string[] = [], ext
       throw ioError(logWrite, { path: ctx.log, detail: `  (the log of ${ctx.component} ${ctx.stage}: $ ${line})` });
     }
     const logged = readFileSync(ctx.log, 'utf8').slice(start);
-    const meaning = r.isCanceled ? 'cancelled' : r.timedOut ? `timed out after ${ctx.timeoutMs} ms` : exitMeaning(r.exitCode, r.signal);
+    const meaning = r.isCanceled || (stopped && ctx.signal?.aborted) ? 'cancelled' : r.timedOut || stopped ? `timed out after ${ctx.timeoutMs} ms` : exitMeaning(r.exitCode, r.signal);
     const lines = errorLines(logged);
     const detail = `command failed (${meaning}):\n  $ ${line}${ctx.cwd ? `\n  in ${ctx.cwd}` : ''}\n  last error lines:\n${lines.map((l) => `    ${l}`).join('\n')}`;
     // the command says the disk is full (dpkg-deb writing to a full --out, make in a full state dir)

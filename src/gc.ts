@@ -3,7 +3,8 @@
 //   - stage entries not used within --max-age (default 30 days; a lookup records the use as the
 //     entry directory's mtime), then the least recently used ones until stages/ fits --max-size;
 //     damaged entries (failing their manifest) and temp dirs of dead producers always;
-//   - work/<run>.<pid> trees whose owner process is gone;
+//   - work/<run>.<pid> trees whose owner process is gone, and $TMPDIR/nginx-forge-<kind>-<pid>-…
+//     trees (a package's staging tree, a patch's dry run) whose owner is gone (src/tmpdirs.ts);
 //   - unpacked VM kernels other than the pinned one (and the pinned one, and initramfs images,
 //     when older than --max-age);
 //   - distfiles no recipe pins (the built-in recipes, plus --recipes dirs), stale partial
@@ -17,11 +18,12 @@ import { StageCache } from './cache/index.ts';
 import { inUseBy, isInUseLock, isLockHeld, lockState, pidAlive } from './lock.ts';
 import { distfilesDir, logsDir, stagesDir, stateDir, workDir } from './paths.ts';
 import { BUILTIN_RECIPES } from './recipes/load.ts';
+import { staleTempDirs } from './tmpdirs.ts';
 
 export const GRACE_MS = 60 * 60_000;
 export const DEFAULT_MAX_AGE_MS = 30 * 86_400_000;
 
-export type GcKind = 'stage' | 'stage-temp' | 'work' | 'vm-kernel' | 'distfile' | 'partial' | 'lock' | 'log';
+export type GcKind = 'stage' | 'stage-temp' | 'work' | 'temp' | 'vm-kernel' | 'distfile' | 'partial' | 'lock' | 'log';
 
 export interface GcItem {
   kind: GcKind;
@@ -210,6 +212,9 @@ export function gc(opts: GcOptions = {}): GcReport {
       else remove('work', path.join(work, f), pid ? `scratch tree of a build that is gone (pid ${pid})` : 'scratch tree without an owner');
     }
   }
+
+  // --- temp trees under $TMPDIR of commands that did not live to remove them (kill -9, a crash)
+  for (const t of staleTempDirs({ now })) remove('temp', t.path, t.reason);
 
   // --- unpacked VM kernels
   const kernels = path.join(stateDir(), 'vm', 'kernels');

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StageCache } from '../src/cache/index.ts';
 import { gc, pinnedHashes } from '../src/gc.ts';
 import { markInUse, tryLock } from '../src/lock.ts';
+import { tempDir } from '../src/tmpdirs.ts';
 import { BUILTIN_RECIPES, PROJECT_ROOT } from '../src/recipes/load.ts';
 
 const DAY = 86_400_000;
@@ -155,5 +156,39 @@ describe('nginx-forge gc', () => {
     mkdirSync(there);
     const ok = await execa('node', [path.join(PROJECT_ROOT, 'bin/nginx-forge.mjs'), 'gc', '--dry-run', '--distdir', there], { reject: false, env: { NGINX_FORGE_HOME: home } });
     expect(ok.exitCode, ok.stderr).toBe(0);
+  });
+
+  it('temp trees under $TMPDIR of a process that is gone are removed, a live one\'s kept (issue 21, defect 7)', async () => {
+    const tmp = mkdtempSync(path.join(home, 'tmpdir-'));
+    const savedTmp = process.env.TMPDIR;
+    process.env.TMPDIR = tmp;
+    try {
+      const dead = path.join(tmp, `nginx-forge-deb-${deadPid}-1-AbC123`);
+      mkdirSync(path.join(dead, 'pkg', 'usr'), { recursive: true });
+      writeFileSync(path.join(dead, 'pkg', 'usr', 'big'), Buffer.alloc(30_000));
+      const mine = tempDir('patch');
+      expect(path.dirname(mine)).toBe(tmp);
+      const old = path.join(tmp, 'nginx-forge-moddeb-XyZ789');
+      mkdirSync(old);
+      age(old, 2 * DAY);
+      const other = path.join(tmp, 'nginx-forge-something-else');
+      mkdirSync(other);
+      age(other, 2 * DAY);
+      const dry = gc({ dryRun: true });
+      expect(dry.removed.filter((r) => r.kind === 'temp').map((r) => r.path).sort()).toEqual([dead, old].sort());
+      expect(existsSync(dead)).toBe(true);
+      const r = gc({});
+      const temps = r.removed.filter((x) => x.kind === 'temp');
+      expect(temps.find((x) => x.path === dead)?.reason).toBe(`temp tree of a process that is gone (pid ${deadPid})`);
+      expect(temps.find((x) => x.path === dead)!.bytes).toBeGreaterThanOrEqual(30_000);
+      expect(existsSync(dead)).toBe(false);
+      expect(existsSync(old)).toBe(false);
+      // this process's own tree, and names that are not ours, stay
+      expect(existsSync(mine)).toBe(true);
+      expect(existsSync(other)).toBe(true);
+    } finally {
+      process.env.TMPDIR = savedTmp;
+      if (savedTmp === undefined) delete process.env.TMPDIR;
+    }
   });
 });

@@ -55,33 +55,37 @@ export async function run(flags: PackageFlags): Promise<number> {
     refused: (_id, line) => say(flags, line),
     end: (id, r) => say(flags, `${plainOutput() ? `[${new Date().toISOString().slice(11, 19)}] ` : ''}${id.padEnd(18)} ${r.status}${r.status === 'built' ? ` ${r.seconds}s` : ''}${r.detail && r.status !== 'cached' && !r.detail.startsWith(r.status) ? ` (${r.detail})` : r.detail && r.status === 'skipped' ? ` (${r.detail.replace(/^skipped\s*/, '').replace(/^\((.*)\)$/, '$1')})` : ''}`),
   };
-  const summary = await interruptible('package', (signal) =>
-    runBuild(plan, { ...fetch, out, smoke: false, until: stageId('artifacts'), withInstalls: true, verifyContent: true, signal }, events),
-  );
-  const logDir = path.join(logsDir(), `${plan.profile}-${plan.planHash.slice(0, 12)}`);
-  const variants = Object.fromEntries(Object.entries(summary.variants).map(([name, v]) => [name, v.binary]));
-  const tree = { plan, root: summary.root, licensesDir: summary.licensesDir, sbom: summary.sbom, manifest: summary.manifest, outDir: out, variants };
-  // the main package and one sub-package per twin (nginx-debug), depending on exactly it
-  const { made, twins } =
-    flags.format === 'rpm'
-      ? await buildRpm({ ...tree, log: path.join(logDir, 'package-rpm.log') }).then((r) => ({ made: r.rpm, twins: r.twins }))
-      : await buildDebs({ ...tree, log: path.join(logDir, 'package-deb.log') }).then((r) => ({ made: r.deb, twins: r.twins }));
-  // .deb: each dynamic module in a package of its own, depending on exactly this nginx package
-  const moduleDebs =
-    flags.format === 'deb'
-      ? await buildModuleDebs({
-          plan,
-          root: summary.root,
-          licensesDir: summary.licensesDir,
-          manifest: summary.manifest,
-          outDir: out,
-          log: path.join(logDir, 'package-deb.log'),
-          nginxPackage: debPackageName(plan),
-          nginxVersion: debVersion(plan),
-          arch: /_([^_]+)\.deb$/.exec(made)![1]!,
-        })
-      : [];
-  const sums = updateSha256Sums(out, [made, ...twins, ...moduleDebs]);
+  // one interrupt path for the build and the packaging after it: Ctrl-C during dpkg-deb or
+  // rpmbuild stops it (and what it forked), removes the temp tree and the partial package, exit 130
+  const { summary, made, twins, moduleDebs, sums } = await interruptible('package', async (signal) => {
+    const summary = await runBuild(plan, { ...fetch, out, smoke: false, until: stageId('artifacts'), withInstalls: true, verifyContent: true, signal }, events);
+    const logDir = path.join(logsDir(), `${plan.profile}-${plan.planHash.slice(0, 12)}`);
+    const variants = Object.fromEntries(Object.entries(summary.variants).map(([name, v]) => [name, v.binary]));
+    const tree = { plan, root: summary.root, licensesDir: summary.licensesDir, sbom: summary.sbom, manifest: summary.manifest, outDir: out, variants, signal };
+    // the main package and one sub-package per twin (nginx-debug), depending on exactly it
+    const { made, twins } =
+      flags.format === 'rpm'
+        ? await buildRpm({ ...tree, log: path.join(logDir, 'package-rpm.log') }).then((r) => ({ made: r.rpm, twins: r.twins }))
+        : await buildDebs({ ...tree, log: path.join(logDir, 'package-deb.log') }).then((r) => ({ made: r.deb, twins: r.twins }));
+    // .deb: each dynamic module in a package of its own, depending on exactly this nginx package
+    const moduleDebs =
+      flags.format === 'deb'
+        ? await buildModuleDebs({
+            plan,
+            root: summary.root,
+            licensesDir: summary.licensesDir,
+            manifest: summary.manifest,
+            outDir: out,
+            log: path.join(logDir, 'package-deb.log'),
+            nginxPackage: debPackageName(plan),
+            nginxVersion: debVersion(plan),
+            arch: /_([^_]+)\.deb$/.exec(made)![1]!,
+            signal,
+          })
+        : [];
+    signal.throwIfAborted();
+    return { summary, made, twins, moduleDebs, sums: updateSha256Sums(out, [made, ...twins, ...moduleDebs]) };
+  });
   if (flags.json) {
     printJson({
       format: flags.format,

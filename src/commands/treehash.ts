@@ -1,8 +1,8 @@
 // nginx-forge treehash <dir | archive --topdir NAME> [--list]: the tree hash a recipe pins as
 // `treeSha256` (definition: src/fetch/treehash.ts, README "Sources pinned by content").
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import os from 'node:os';
+import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { tempDir } from '../tmpdirs.ts';
 import { UsageError } from '../errors.ts';
 import { treeEntries, treeManifest, treeSha256FromEntries } from '../fetch/treehash.ts';
 import { extractArchive } from '../archive/extract.ts';
@@ -19,7 +19,7 @@ export async function run(target: string, flags: { topdir?: string; list?: boole
     let dir = target;
     if (!st.isDirectory()) {
       if (!flags.topdir) throw new UsageError(`${target}: an archive needs --topdir <name> (the single top-level directory it must contain)`);
-      tmp = await mkdtemp(path.join(os.tmpdir(), 'nginx-forge-treehash-'));
+      tmp = tempDir('treehash');
       dir = await extractArchive(path.resolve(target), tmp, flags.topdir);
     }
     const entries = await treeEntries(dir);

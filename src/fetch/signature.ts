@@ -2,9 +2,9 @@
 // pinned list of fingerprints. gpgv's machine-readable status lines (--status-fd 1) decide:
 // the signature must be good (GOODSIG + VALIDSIG) and VALIDSIG must name a pinned fingerprint
 // (either the signing subkey or its primary key).
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { tempDir } from '../tmpdirs.ts';
 import { execa } from 'execa';
 import { FetchError, MissingToolError } from '../errors.ts';
 
@@ -92,7 +92,7 @@ export async function verifySignature(
       hint: 'the recipe\'s signature.keyring names a file in the recipes keys directory; add it there',
     });
   }
-  const tmp = await mkdtemp(path.join(os.tmpdir(), 'nginx-forge-gpgv-'));
+  const tmp = tempDir('gpgv');
   try {
     const keyring = path.join(tmp, 'keyring.gpg');
     await writeFile(keyring, dearmor(keyText, keyringFile));

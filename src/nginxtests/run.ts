@@ -17,10 +17,10 @@
 // Kept in the logs directory (<state>/logs/test-<time>-<pid>/ unless given): prove's output
 // (prove.log), the TAP archive (tap.tar.gz, `prove -a`), the error logs of every file that
 // failed or logged alert/crit/emerg/sanitizer lines (error-logs/<file>/...), and report.json.
-import { chmod, chown, copyFile, cp, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, copyFile, cp, mkdir, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
+import { tempDir } from '../tmpdirs.ts';
 import { execa } from 'execa';
 import picomatch from 'picomatch';
 import * as tar from 'tar';
@@ -131,7 +131,7 @@ export async function runNginxTests(binary: string, opts: NginxTestsOptions): Pr
   if (!nginxVersion) throw new UsageError(`${binary}: \`-v\` does not print an nginx version (${String(versionOut.all ?? versionOut.exitCode).trim().split('\n')[0]})`, 'pass the path of an nginx binary');
 
   const { recipe } = loadTestSuite(opts.recipesDir);
-  const runDir = await mkdtemp(path.join(os.tmpdir(), 'nginx-forge-test-'));
+  const runDir = tempDir('test');
   const keep = path.resolve(opts.logsDir ?? path.join(stateLogsDir(), `test-${stamp()}-${process.pid}`));
   markInUse(keep, 'nginx-forge test'); // gc keeps it while this process runs
   try {

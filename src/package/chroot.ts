@@ -6,9 +6,9 @@
 // cache (<state>/stages/chroot_<distro>-<suite>-<arch>-minbase/<key>/root), keyed by suite,
 // mirror and architecture; every use works on a copy (cp -a, well under a second).
 // Needs root (debootstrap, chroot).
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { tempDir } from '../tmpdirs.ts';
 import { StageCache } from '../cache/index.ts';
 import { ForgeError, ExitCode } from '../errors.ts';
 import { run, type RunContext } from '../exec.ts';
@@ -86,7 +86,7 @@ export async function minbaseRoot(log: string, signal?: AbortSignal): Promise<Mi
 
 /** A private copy of a root; remove it with removeRoot(). */
 export async function copyRoot(base: string, log: string): Promise<string> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'nginx-forge-chroot-'));
+  const dir = tempDir('chroot');
   await run({ component: 'chroot', stage: 'copy', log }, 'cp', ['-a', `${base}/.`, dir]);
   return dir;
 }

@@ -19,9 +19,10 @@
 //
 // Deterministic: every mtime is SOURCE_DATE_EPOCH, modes are normalised, owners are root
 // (--root-owner-group), dpkg-deb sorts the members. Same inputs → byte-identical .deb.
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { tempDir } from '../tmpdirs.ts';
 import { gzipSync } from 'node:zlib';
 import { run, type RunContext } from '../exec.ts';
 import { component, server, type BuildPlan, type PlanVariant } from '../plan.ts';
@@ -52,6 +53,8 @@ export interface DebInput {
   outDir: string;
   /** log file for dpkg-deb, dpkg-shlibdeps, strip */
   log: string;
+  /** Ctrl-C (the package command's interruptible()): stops the running command, the temp tree is removed */
+  signal?: AbortSignal;
   /** Debian revision: version is <nginx version>-<revision> (default 1) */
   revision?: number;
   /** "Name <email>" (default: NGINX_FORGE_MAINTAINER, DEBFULLNAME/DEBEMAIL, placeholder) */
@@ -340,14 +343,14 @@ export const debTwinName = (plan: BuildPlan, v: PlanVariant) => twinPackageName(
 export async function buildDebs(input: DebInput): Promise<{ deb: string; twins: string[] }> {
   const { plan } = input;
   const i = plan.install;
-  const ctx: RunContext = { component: server(plan).name, stage: 'package:deb', log: input.log };
+  const ctx: RunContext = { component: server(plan).name, stage: 'package:deb', log: input.log, signal: input.signal };
   const pkg = debPackageName(plan);
   const version = debVersion(plan, input.revision ?? 1);
   const user = i.user;
   const epoch = sourceDateEpoch(input.sourceDateEpoch, input.manifest);
   const who = formatMaintainer(maintainer(input.maintainer));
 
-  const scratch = mkdtempSync(path.join(os.tmpdir(), 'nginx-forge-deb-'));
+  const scratch = tempDir('deb');
   try {
     const pkgRoot = path.join(scratch, 'pkg');
     const docDir = `/usr/share/doc/${pkg}`;

@@ -11,9 +11,9 @@
 //
 // The main package (deb.ts) calls splitModules(): the .so files leave it, and its nginx.conf
 // includes /etc/nginx/modules-enabled/*.conf (Debian's convention) when the plan has a dynamic module.
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { tempDir } from '../tmpdirs.ts';
 import { gzipSync } from 'node:zlib';
 import { MissingToolError, StageError } from '../errors.ts';
 import { run, type RunContext } from '../exec.ts';
@@ -145,6 +145,8 @@ export interface ModuleDebInput {
   licensesDir: string;
   outDir: string;
   log: string;
+  /** Ctrl-C (the package command's interruptible()): stops the running command, the temp tree is removed */
+  signal?: AbortSignal;
   /** the main package's exact version, e.g. 1.26.3-1 */
   nginxVersion: string;
   /** the main package's name */
@@ -166,11 +168,11 @@ export async function buildModuleDebs(input: ModuleDebInput): Promise<string[]> 
 async function buildModuleDeb(input: ModuleDebInput, m: Module): Promise<string> {
   const { plan } = input;
   const pkg = modulePackageName(plan, m);
-  const ctx: RunContext = { component: m.name, stage: 'package:deb', log: input.log };
+  const ctx: RunContext = { component: m.name, stage: 'package:deb', log: input.log, signal: input.signal };
   const version = moduleDebVersion(m, input.revision ?? 1);
   const epoch = sourceDateEpoch(input.sourceDateEpoch, input.manifest);
   const who = formatMaintainer(maintainer(input.maintainer));
-  const scratch = mkdtempSync(path.join(os.tmpdir(), 'nginx-forge-moddeb-'));
+  const scratch = tempDir('moddeb');
   try {
     const pkgRoot = path.join(scratch, 'pkg');
     const put = (rel: string, text: string | Buffer, mode = 0o644) => {

@@ -12,9 +12,10 @@
 // under nginx-forge's pinned, verified pipeline). Reproducible where rpmbuild allows it:
 // SOURCE_DATE_EPOCH, clamped file mtimes, build time and build host fixed.
 // rpmlint findings that are intended are filtered in <pkg>.rpmlintrc, each with its reason.
-import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { tempDir } from '../tmpdirs.ts';
 import { execa } from 'execa';
 import { copyFileAtomic } from '../outdir.ts';
 import { run, type RunContext } from '../exec.ts';
@@ -31,6 +32,8 @@ export interface RpmInput {
   manifest?: string;
   outDir: string;
   log: string;
+  /** Ctrl-C (the package command's interruptible()): stops the running command, the temp tree is removed */
+  signal?: AbortSignal;
   release?: number;
   maintainer?: string;
   sourceDateEpoch?: number;
@@ -250,12 +253,12 @@ export interface RpmResult {
 /** Build the .rpm; returns its path in outDir (the spec and rpmlintrc are written next to it). */
 export async function buildRpm(input: RpmInput): Promise<RpmResult> {
   const { plan } = input;
-  const ctx: RunContext = { component: server(plan).name, stage: 'package:rpm', log: input.log };
+  const ctx: RunContext = { component: server(plan).name, stage: 'package:rpm', log: input.log, signal: input.signal };
   const pkg = rpmPackageName(plan);
   const release = input.release ?? 1;
   const epoch = sourceDateEpoch(input.sourceDateEpoch, input.manifest);
   const who = formatMaintainer(maintainer(input.maintainer));
-  const scratch = mkdtempSync(path.join(os.tmpdir(), 'nginx-forge-rpm-'));
+  const scratch = tempDir('rpm');
   try {
     const treeDir = path.join(scratch, 'tree');
     const tree = await stageTree({

@@ -10,6 +10,7 @@ import { StageCache } from '../cache/index.ts';
 import { ExitCode, ForgeError, UsageError } from '../errors.ts';
 import { markInUse } from '../lock.ts';
 import { publishArtifacts } from '../outdir.ts';
+import { sweepTempDirs } from '../tmpdirs.ts';
 import { distfilesDir, logsDir, stagesDir, stateDir, workDir } from '../paths.ts';
 import { serverInstall, stageId, type BuildPlan, type StageKind } from '../plan.ts';
 import { ccacheEnv, readStats, statsDelta } from './ccache.ts';
@@ -78,6 +79,8 @@ export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events:
   const ccacheBefore = opts.ccache ? await readStats() : undefined;
   const installId = serverInstall(plan);
 
+  // temp trees under $TMPDIR of commands that did not live to remove them (kill -9, a crash)
+  sweepTempDirs();
   // scratch trees are per process: two builds of one plan in one state dir never share them;
   // trees left by killed builds (their process is gone) are swept before this one starts
   const work = path.join(workDir(), `${runId}.${process.pid}`);

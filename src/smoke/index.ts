@@ -7,11 +7,12 @@
 // script into <logDir>/io → run the probe (sh natively, or the VM's chroot) → read observations
 // (what listened on the test ports, with the libssl it mapped) → judge (verdict.ts, pure).
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { brotliCompressSync, constants as zlibConstants, deflateSync, gzipSync } from 'node:zlib';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { tempDir } from '../tmpdirs.ts';
 import { ExitCode, ForgeError, MissingToolError, UsageError } from '../errors.ts';
 import { run, type RunContext } from '../exec.ts';
 import { logsDir } from '../paths.ts';
@@ -228,7 +229,7 @@ export async function runSmokeBatch(runs: SmokeRun[], opts: SmokeOptions = {}): 
         ports = [8443, 8080, 8081];
       } else {
         // not under the log dir: workers (nobody) must traverse it; the probe makes it 0755
-        nativeWork = mkdtempSync(path.join(os.tmpdir(), 'nginx-forge-smoke-'));
+        nativeWork = tempDir('smoke');
         work = nativeWork;
         ports = await freePorts(3);
       }

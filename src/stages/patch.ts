@@ -1,9 +1,9 @@
 // Patch stage: apply a component's patches in plan order, with no fuzz. Each patch is checked
 // against its pinned sha256 first, then dry-run; a failing hunk stops the build naming the patch
 // and the file it could not patch. Patch-set patches are read from their fetched archive.
-import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { tempDir } from '../tmpdirs.ts';
 import { CommandError, StageError } from '../errors.ts';
 import { run, type RunContext } from '../exec.ts';
 import type { PlanPatch } from '../plan.ts';
@@ -200,7 +200,7 @@ export async function applyPatches(input: PatchInput, component: string): Promis
     const ctx: RunContext = { component, stage: 'patch', log: input.log, cwd: input.srcDir, signal: input.signal };
     const args = [`-p${p.strip}`, '--forward', '--fuzz=0', '--batch', '--no-backup-if-mismatch', '-i', file];
     // dry run into a scratch reject file first: nothing is touched unless every hunk applies
-    const scratch = mkdtempSync(path.join(tmpdir(), 'nginx-forge-patch-'));
+    const scratch = tempDir('patch');
     try {
       await run(ctx, 'patch', ['--dry-run', '-r', path.join(scratch, 'rej'), ...args]);
     } catch (e) {

@@ -7,9 +7,9 @@
 //   that must not be NEEDED (linked statically), an `nginx -t` run that shows it (jemalloc stats)
 //   nginx -t on a generated config
 import { execa } from 'execa';
-import { accessSync, closeSync, constants, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { accessSync, closeSync, constants, existsSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { tempDir } from '../tmpdirs.ts';
 import { MissingToolError, VerifyError } from '../errors.ts';
 import { libraries, moduleObjects, modules, modulesPath, server, tlsLibrary, type BuildPlan } from '../plan.ts';
 import { tempPathDirectives } from '../nginxconf.ts';
@@ -220,7 +220,7 @@ export async function verifyBinary(binary: string, plan: BuildPlan, opts: { root
     }
   }
 
-  const dir = mkdtempSync(path.join(tmpdir(), 'nginx-forge-verify-'));
+  const dir = tempDir('verify');
   try {
     const conf = path.join(dir, 'nginx.conf');
     writeFileSync(conf, minimalConfig(dir));
