@@ -16,7 +16,7 @@ import { fetchArtifact } from '../src/fetch/index.ts';
 import { asIoError, ioCodeInOutput, isIoError } from '../src/ioerror.ts';
 import type { PlanPatch } from '../src/plan.ts';
 import { PROJECT_ROOT } from '../src/recipes/load.ts';
-import { sha256Hex } from '../src/recipes/resolve.ts';
+import { sha256Hex } from '../src/hash.ts';
 import { applyPatches } from '../src/stages/patch.ts';
 import { fakeTools, seedCachedBuild } from './helpers/cachedBuild.ts';
 import { startServer, type TestServer } from './helpers/httpServer.ts';
