@@ -12,9 +12,10 @@
 // Never removed: an entry whose lock is held by a live process, or that was used in the last
 // GRACE_MS (a running build may be reading it without a lock); logs a running build or test run
 // marked in use (lock.ts markInUse: an owner-pid lock beside the directory).
-import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { StageCache } from './cache/index.ts';
+import { removeTree } from './mounts.ts';
 import { inUseBy, isInUseLock, isLockHeld, lockState, pidAlive } from './lock.ts';
 import { distfilesDir, logsDir, stagesDir, stateDir, workDir } from './paths.ts';
 import { BUILTIN_RECIPES } from './recipes/load.ts';
@@ -137,7 +138,7 @@ export function gc(opts: GcOptions = {}): GcReport {
   const skipped: GcReport['skipped'] = [];
   const remove = (kind: GcKind, p: string, reason: string, bytes = diskUsage(p)) => {
     removed.push({ kind, path: p, bytes, reason });
-    if (!opts.dryRun) rmSync(p, { recursive: true, force: true });
+    if (!opts.dryRun) removeTree(p);
   };
 
   // --- stage entries

@@ -5,9 +5,10 @@
 // whose owner is gone (kill -9, a crash, a power cut) is swept at the start of the next build or
 // package, and by `nginx-forge gc`. Trees without an owner in their name (made by older versions)
 // are swept when untouched for UNOWNED_MS.
-import { lstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { removeTree } from './mounts.ts';
 import { pidAlive, processStart } from './lock.ts';
 
 /** A tree named without its owner is left alone this long (no command of ours runs longer). */
@@ -69,7 +70,7 @@ export function staleTempDirs(opts: { dir?: string; now?: number } = {}): SweptT
 export function sweepTempDirs(opts: { dir?: string; now?: number } = {}): SweptTemp[] {
   return staleTempDirs(opts).filter((t) => {
     try {
-      rmSync(t.path, { recursive: true, force: true });
+      removeTree(t.path);
       return true;
     } catch {
       return false; // another sweeper, or not ours to remove: leave it

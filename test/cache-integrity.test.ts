@@ -251,7 +251,7 @@ describe('`nginx-forge build` reports a refused entry in one line', () => {
       overwrite(bin, 100, 'XXXX');
       execFileSync('touch', ['-r', ref, bin]);
       rmSync(ref);
-      const r = await execa(process.execPath, ['bin/nginx-forge.mjs', 'build', '--profile', 'ktls', '--until', 'install:nginx', '--offline', '--json', '--out', path.join(home, 'out')], {
+      const r = await execa(process.execPath, ['bin/nginx-forge.mjs', 'build', '--profile', 'ktls', '--until', 'install:nginx', '--offline', '--json', '--out', mkdtempSync(path.join(tmpdir(), 'nf-cache-cli-out-'))], {
         env: { NGINX_FORGE_HOME: home, NGINX_FORGE_TSX: '1' },
         reject: false,
       });

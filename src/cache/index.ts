@@ -36,13 +36,13 @@ import {
   readlinkSync,
   readSync,
   renameSync,
-  rmSync,
   utimesSync,
   writeFileSync,
   constants,
   type BigIntStats,
 } from 'node:fs';
 import path from 'node:path';
+import { removeTree } from '../mounts.ts';
 import { acquireLock } from '../lock.ts';
 
 export interface CacheEntryMeta {
@@ -328,10 +328,16 @@ export class StageCache {
         };
         // meta.json is written last: its presence inside the renamed dir marks completeness
         writeFileSync(path.join(tmp, 'meta.json'), `${JSON.stringify(meta, null, 2)}\n`);
-        if (existsSync(final)) rmSync(final, { recursive: true, force: true }); // incomplete or refused leftover
+        if (existsSync(final)) removeTree(final); // incomplete or refused leftover
         renameSync(tmp, final);
       } catch (e) {
-        rmSync(tmp, { recursive: true, force: true });
+        // a killed debootstrap leaves proc mounted in its root: unmounted first, never deleted through
+        try {
+          removeTree(tmp);
+        } catch {
+          // a mount that would not go: the stage's own error is the one to report; the next
+          // produce() of this key sweeps the leftover and names the mount if it is still there
+        }
         throw e;
       }
       return { dir: final, produced: true };
@@ -348,12 +354,12 @@ export class StageCache {
   /** Remove temp directories left by killed builds for this key (we hold the lock). */
   private sweep(parent: string, key: string): void {
     for (const f of readdirSync(parent)) {
-      if (f.startsWith(`${key}.tmp-`)) rmSync(path.join(parent, f), { recursive: true, force: true });
+      if (f.startsWith(`${key}.tmp-`)) removeTree(path.join(parent, f));
     }
   }
 
   /** Drop an entry (used by --force before producing it again). */
   remove(stageId: string, key: string): void {
-    rmSync(this.entryDir(stageId, key), { recursive: true, force: true });
+    removeTree(this.entryDir(stageId, key));
   }
 }

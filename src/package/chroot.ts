@@ -6,10 +6,11 @@
 // cache (<state>/stages/chroot_<distro>-<suite>-<arch>-minbase/<key>/root), keyed by suite,
 // mirror and architecture; every use works on a copy (cp -a, well under a second).
 // Needs root (debootstrap, chroot).
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { tempDir } from '../tmpdirs.ts';
 import { StageCache } from '../cache/index.ts';
+import { removeTree, unmountUnder } from '../mounts.ts';
 import { ForgeError, ExitCode } from '../errors.ts';
 import { run, type RunContext } from '../exec.ts';
 import { aptSources } from '../fetch/apt.ts';
@@ -78,8 +79,10 @@ export async function minbaseRoot(log: string, signal?: AbortSignal): Promise<Mi
   const ctx: RunContext = { component: 'chroot', stage: 'debootstrap', log, signal, timeoutMs: 30 * 60_000 };
   const { dir } = await cache.produce(id, key, async (tmp) => {
     await run(ctx, 'debootstrap', ['--variant=minbase', `--arch=${arch}`, suite.suite, path.join(tmp, 'root'), suite.mirror]);
+    // debootstrap unmounts proc and sys when it ends well; an entry must never record a mount
+    unmountUnder(tmp);
     return { suite: suite.suite, distro: suite.distro, arch };
-  });
+  }, { signal });
   const meta = cache.meta(id, key)!;
   return { dir: path.join(dir, 'root'), suite, seconds: Number(meta.seconds), cached: false };
 }
@@ -92,7 +95,7 @@ export async function copyRoot(base: string, log: string): Promise<string> {
 }
 
 export function removeRoot(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
+  removeTree(dir);
 }
 
 /** Run a command inside the root (chroot), with a clean, predictable environment. */
