@@ -218,6 +218,9 @@ export interface LockOptions {
 
 export type Release = () => void;
 
+/** " (pid 123)" or " (pid 123 on host-b)" for a lock's holder; empty when it is not known. */
+export const ownerText = (o?: LockOwner): string => (o ? ` (pid ${o.pid}${o.host !== HOST ? ` on ${o.host}` : ''})` : '');
+
 /**
  * Wait for the lock (cancellable), then return its release function. With `whileWaiting`, a
  * value it returns ends the wait: then `{ done: value }` is returned instead.

@@ -43,7 +43,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { removeTree } from '../mounts.ts';
-import { acquireLock } from '../lock.ts';
+import { acquireLock, type LockOwner } from '../lock.ts';
 
 export interface CacheEntryMeta {
   stage: string;
@@ -289,14 +289,15 @@ export class StageCache {
     stageId: string,
     key: string,
     fill: (tmpDir: string) => Promise<Record<string, unknown> | void>,
-    opts: { signal?: AbortSignal } = {},
+    opts: { signal?: AbortSignal; onWait?: (owner?: LockOwner) => void } = {},
   ): Promise<{ dir: string; produced: boolean }> {
     const final = this.entryDir(stageId, key);
     const parent = path.dirname(final);
     mkdirSync(parent, { recursive: true });
     // the lock records its holder's pid: a build killed with -9 does not stall the next one
     // (waiting for another build's lock ends at once on Ctrl-C when a signal is given)
-    const release = (await acquireLock(this.lockFile(stageId, key), { pollMs: 500, what: `stage ${stageId}`, signal: opts.signal })) as () => void;
+    // (onWait hears once that another process holds it, so that a wait is never silent)
+    const release = (await acquireLock(this.lockFile(stageId, key), { pollMs: 500, what: `stage ${stageId}`, signal: opts.signal, onWait: opts.onWait })) as () => void;
     try {
       // produced by another build meanwhile (a refused entry was reported by whoever looked it up;
       // every byte is compared: the caller may have refused it for bytes its stamps do not show)

@@ -7,7 +7,7 @@
 // sha256 makes concurrent fetches of the same file (threads or processes) download it once.
 import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { ownerText } from '../lock.ts';
 import path from 'node:path';
 import { FetchError, ForgeError } from '../errors.ts';
 import { ioError, isIoError, noteStore } from '../ioerror.ts';
@@ -221,7 +221,7 @@ async function obtainFile(a: FileArtifact, c: Ctx): Promise<FetchResult> {
     a,
     {
       signal: opts.signal,
-      onWait: (o) => log?.(`${a.file}: another download of it is running${o ? ` (pid ${o.pid}${o.host !== hostname() ? ` on ${o.host}` : ''})` : ''}; waiting for it`),
+      onWait: (o) => log?.(`${a.file}: another download of it is running${ownerText(o)}; waiting for it`),
       whileWaiting: async () => {
         if (!existsSync(storePath(opts.distdir, a))) return undefined;
         const p = await inStore(opts.distdir, a);

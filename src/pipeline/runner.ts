@@ -22,6 +22,10 @@ import { refusedLine, type StageCache } from '../cache/index.ts';
 import type { CacheMode } from '../kinds.ts';
 import type { StageResult } from './types.ts';
 import { MemoryTokens, type Tokens } from './tokens.ts';
+import { ownerText, type LockOwner } from '../lock.ts';
+
+/** What a stage shows while another process produces the same cache entry. */
+export const waitingLine = (o?: LockOwner) => `waiting for another build of this stage${ownerText(o)}; Ctrl-C stops waiting`;
 
 export interface StageOutput {
   /** cache entry directory ('dir' stages) */
@@ -327,14 +331,16 @@ export async function runGraph(
           update: (text: string) => events.update?.(id, text),
         });
         if (opts.force && mode !== 'none') cache.remove(id, st.key);
+        // another build (another process) producing the same entry: wait for it, visibly and cancellably
+        const lockOpts = { signal, onWait: (o?: LockOwner) => events.update?.(id, waitingLine(o)) };
         if (mode === 'dir') {
-          const { dir } = await cache.produce(id, st.key, async (tmp) => (await impl.run(ctx(tmp))) as Record<string, unknown> | void);
+          const { dir } = await cache.produce(id, st.key, async (tmp) => (await impl.run(ctx(tmp))) as Record<string, unknown> | void, lockOpts);
           outputs.set(id, restore(id, dir));
         } else if (mode === 'result') {
           const value = await impl.run(ctx(''));
           const { dir } = await cache.produce(id, st.key, async (tmp) => {
             writeFileSync(path.join(tmp, 'result.json'), `${JSON.stringify(value ?? null, null, 2)}\n`);
-          });
+          }, lockOpts);
           outputs.set(id, restore(id, dir));
         } else {
           outputs.set(id, { value: await impl.run(ctx('')) });
