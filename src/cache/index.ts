@@ -36,6 +36,7 @@ import {
   readlinkSync,
   readSync,
   renameSync,
+  rmSync,
   utimesSync,
   writeFileSync,
   constants,
@@ -148,6 +149,8 @@ export const refusedLine = (stageId: string, c: { path: string; what: string }) 
 export interface VerifyOptions {
   /** re-hash every file, whatever its stamp */
   deep?: boolean;
+  /** check this directory as the entry of (stageId, key) instead of the one in the cache (adopt) */
+  at?: string;
 }
 
 export class StageCache {
@@ -190,7 +193,7 @@ export class StageCache {
    * entry's directory name (gc walks directories).
    */
   verify(stageId: string, key: string, opts: VerifyOptions = {}): EntryCheck {
-    const dir = this.entryDir(stageId, key);
+    const dir = opts.at ?? this.entryDir(stageId, key);
     const bad = (rel: string, what: string): EntryCheck => ({ ok: false, problem: `${rel} ${what}`, path: path.join(dir, rel), what });
     let meta: CacheEntryMeta;
     try {
@@ -345,6 +348,42 @@ export class StageCache {
     } finally {
       release();
     }
+  }
+
+  /**
+   * Take in an entry made elsewhere (a remote cache's copy, unpacked by the caller into `src`, a
+   * directory beside the entry named by tempFor(), so that a rename moves it into place). Under
+   * the entry's lock: `src` must pass the same check as every local use, every byte hashed, as the
+   * entry of exactly this stage and key; STAMPS (this machine's inodes and times) is made anew.
+   * Returns the entry's directory, or why `src` was refused (then `src` is removed, nothing kept).
+   */
+  async adopt(stageId: string, key: string, src: string, opts: { signal?: AbortSignal } = {}): Promise<{ dir: string } | { refused: Extract<EntryCheck, { ok: false }> }> {
+    const final = this.entryDir(stageId, key);
+    const release = (await acquireLock(this.lockFile(stageId, key), { pollMs: 500, what: `stage ${stageId}`, signal: opts.signal })) as () => void;
+    try {
+      if (this.check(stageId, key, { deep: true }).dir) {
+        removeTree(src);
+        return { dir: final };
+      }
+      rmSync(path.join(src, STAMPS), { force: true });
+      const c = this.verify(stageId, key, { deep: true, at: src });
+      if (!c.ok) {
+        removeTree(src);
+        return { refused: c };
+      }
+      if (existsSync(final)) removeTree(final);
+      renameSync(src, final);
+      return { dir: final };
+    } finally {
+      release();
+    }
+  }
+
+  /** A fresh temp path beside the entry (swept by the next produce() of the key when left behind). */
+  tempFor(stageId: string, key: string): string {
+    const final = this.entryDir(stageId, key);
+    mkdirSync(path.dirname(final), { recursive: true });
+    return `${final}.tmp-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
   }
 
   /** The lock file of an entry (held while a build produces it). */
