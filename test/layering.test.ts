@@ -63,6 +63,10 @@ describe('layering', () => {
       const [closure] = Object.values(importClosures(['archive/extract.ts']));
       expect(closure!.filter((f) => /^(stages|fetch|pipeline|commands)\//.test(f))).toEqual([]);
     });
+    it('packaging imports nothing of the planner (the consume templates both fill are recipes/consume.ts, a leaf)', () => {
+      expect(arrows(g, /^package\//, /^recipes\/resolve\.ts$/)).toEqual([]);
+      expect(g.get('recipes/consume.ts')).toEqual([]);
+    });
     it('the stages and the chroot cache import nothing of the planner for a hash (sha256Hex, hashOf are hash.ts, a leaf)', () => {
       expect(arrows(g, /^(stages\/|package\/chroot\.ts$)/, /^recipes\/resolve\.ts$/)).toEqual([]);
       expect(g.get('hash.ts')).toEqual([]);

@@ -33,7 +33,7 @@ import { checkStore } from '../fetch/store.ts';
 import { component, server, tlsLibrary, type BuildPlan } from '../plan.ts';
 import { copiedOutputs, libraryCommands } from '../recipes/commands.ts';
 import { TEMP_PATHS } from '../nginxconf.ts';
-import { fillConsume } from '../recipes/resolve.ts';
+import { fillConsume } from '../recipes/consume.ts';
 import type { Artifact } from '../recipes/schema.ts';
 import { sourceDateEpoch, wrap } from './common.ts';
 import { assertSafePlan, envNameProblem, makefileWordProblem, ownableDirProblem } from '../recipes/safe.ts';
