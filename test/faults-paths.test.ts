@@ -10,7 +10,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RecipeError, UsageError } from '../src/errors.ts';
-import { freebsdPort } from '../src/package/freebsd.ts';
+import { freebsdPort } from '../src/package/freebsd/index.ts';
 import { rpmSpec } from '../src/package/rpm.ts';
 import { logrotate, ownedDirs, systemdUnit } from '../src/package/service.ts';
 import type { BuildPlan } from '../src/plan.ts';

@@ -1,7 +1,7 @@
 // The arrows between modules run one way: no import circles anywhere in src/, and the pure
 // planner reaches nothing of the runner. Read from the sources by the same resolver the stage
 // keys use (src/kinds.ts importClosures), so what is checked is what runs.
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { buildSync } from 'esbuild';
 import { describe, expect, it } from 'vitest';
@@ -62,6 +62,20 @@ describe('layering', () => {
       expect(arrows(g, /^(fetch\/|commands\/treehash\.ts$)/, /^stages\//)).toEqual([]);
       const [closure] = Object.values(importClosures(['archive/extract.ts']));
       expect(closure!.filter((f) => /^(stages|fetch|pipeline|commands)\//.test(f))).toEqual([]);
+    });
+    it('packaging imports nothing of the planner (the consume templates both fill are recipes/consume.ts, a leaf)', () => {
+      expect(arrows(g, /^package\//, /^recipes\/resolve\.ts$/)).toEqual([]);
+      const [closure] = Object.values(importClosures(['package/freebsd/index.ts']));
+      expect(closure).not.toContain('recipes/resolve.ts');
+      expect(g.get('recipes/consume.ts')).toEqual([]);
+    });
+    it('the FreeBSD port\'s generators are pure: only package/freebsd/index.ts reads the file system or the store', () => {
+      const dir = path.join(SRC_ROOT, 'package', 'freebsd');
+      const impure = readdirSync(dir)
+        .filter((f) => f.endsWith('.ts') && f !== 'index.ts')
+        .flatMap((f) => [...readFileSync(path.join(dir, f), 'utf8').matchAll(/from '(node:(?!path')[^']+|[./]+\/(exec|fetch\/[^']+)\.ts)'/g)].map((m) => `${f} -> ${m[1]}`));
+      expect(impure).toEqual([]);
+      expect(arrows(g, /^package\/freebsd\/(?!index\.ts$)/, /^package\/freebsd\/index\.ts$/)).toEqual([]);
     });
     it('the stages and the chroot cache import nothing of the planner for a hash (sha256Hex, hashOf are hash.ts, a leaf)', () => {
       expect(arrows(g, /^(stages\/|package\/chroot\.ts$)/, /^recipes\/resolve\.ts$/)).toEqual([]);

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { planFromFlags } from '../src/flags/plan.ts';
-import { freebsdPath, freebsdPort, writeFreebsdPort } from '../src/package/freebsd.ts';
+import { freebsdPath, freebsdPort, writeFreebsdPort } from '../src/package/freebsd/index.ts';
 import type { BuildPlan } from '../src/plan.ts';
 import { loadRecipes, BUILTIN_RECIPES } from '../src/recipes/load.ts';
 

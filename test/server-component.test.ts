@@ -11,7 +11,7 @@ import { artifactBase, manifest } from '../src/stages/artifacts.ts';
 import { cyclonedx } from '../src/sbom.ts';
 import { debVersion } from '../src/package/deb.ts';
 import { rpmSpec } from '../src/package/rpm.ts';
-import { freebsdPort } from '../src/package/freebsd.ts';
+import { freebsdPort } from '../src/package/freebsd/index.ts';
 import { copyRecipes, editJson } from './helpers/recipes.ts';
 
 const NAME = 'nginx-fork';

@@ -15,7 +15,7 @@ import { buildDebs, debPackageName, debVersion } from '../package/deb.ts';
 import { buildModuleDebs } from '../package/modules.ts';
 import { buildRpm } from '../package/rpm.ts';
 import { updateSha256Sums } from '../outdir.ts';
-import { writeFreebsdPort } from '../package/freebsd.ts';
+import { writeFreebsdPort } from '../package/freebsd/index.ts';
 import { logsDir, plainOutput } from '../paths.ts';
 import { fetchOptionsOf, type FetchFlags } from '../flags/fetch.ts';
 import { planFromFlags, type PlanFlags } from '../flags/plan.ts';

@@ -258,8 +258,9 @@ async function buildModuleDeb(input: ModuleDebInput, m: Module): Promise<string>
 /**
  * The FreeBSD port's module OPTIONS (one per module, on by default as the profile chose it):
  * <OPT>_CONFIGURE_ON adds --add-module/--add-dynamic-module for the module's tree in ${WRKDIR};
- * a dynamic module's .so files are plist lines under %%<OPT>%%. freebsd.ts leaves the plan's own
- * --add-*-module arguments out of CONFIGURE_ARGS (isModuleArg) and appends these.
+ * a dynamic module's .so files are plist lines under %%<OPT>%%. The port (freebsd/configure.ts)
+ * leaves the plan's own --add-*-module arguments out of CONFIGURE_ARGS (isModuleArg) and
+ * appends these.
  */
 export function freebsdModuleOptions(plan: BuildPlan, modulesDir: string) {
   const mods = modules(plan);

@@ -4,6 +4,7 @@ import path from 'node:path';
 import semver from 'semver';
 import { RecipeError, UsageError, type RecipeProblem } from '../errors.ts';
 import type { BuildPlan, PlanComponent, PlanInstall, PlanPatch, PlanPatchSet, PlanStage, PlanVariant, StageKind } from '../plan.ts';
+import { fillConsume } from './consume.ts';
 import { ownableDirProblem, pathProblem } from './safe.ts';
 import { TEMP_PATHS, tempKind } from '../nginxconf.ts';
 import { distroSource, librariesFor, modules, stageId } from '../plan.ts';
@@ -222,15 +223,6 @@ export function discoverPatches(patchesDir: string, name: ComponentName, version
     }
   }
   return { patches, problems };
-}
-
-/**
- * Fill `{dir}` (the component's tree as nginx's configure sees it: ../<layout>) and `{options}`
- * (the profile's options for it) in a consume template: nginx's configure arguments here, the
- * FreeBSD port's the same way.
- */
-export function fillConsume(template: string, c: Pick<PlanComponent, 'layout' | 'options'>): string {
-  return template.replaceAll('{dir}', `../${c.layout}`).replaceAll('{options}', c.options.join(' '));
 }
 
 /**
