@@ -104,6 +104,25 @@ export interface RunnerOptions {
   verifyContent?(kind: StageKind): boolean;
   /** called once the runner knows which stages will run, before any does (preflight checks) */
   beforeRun?(ids: string[]): Promise<void>;
+  /**
+   * A shared cache on other machines (src/remote/: an OCI registry). Asked for an entry the local
+   * cache lacks, before the stage would run (targets first, so a warm remote serves the last
+   * stages and what they need is never asked for); told of every entry this run built or used,
+   * so that it can push what it lacks.
+   */
+  remote?: RemoteCache;
+}
+
+/** What the runner needs of a remote stage cache (src/remote/index.ts implements it). */
+export interface RemoteCache {
+  /**
+   * The entry of this stage, taken into `cache` (verified by content as the entry of exactly this
+   * stage and key), or undefined when no remote has one it may use: each refusal is reported in
+   * one line through `warn` (registry, stage, reason), never thrown.
+   */
+  pull(st: PlanStage, cache: StageCache, signal: AbortSignal, warn: (line: string) => void): Promise<{ dir: string; from: string } | undefined>;
+  /** Make the remote hold this entry; a failure is one `warn` line, never thrown. */
+  push(st: PlanStage, dir: string, signal: AbortSignal, warn: (line: string) => void): Promise<void>;
 }
 
 export interface RunnerResult {
@@ -181,8 +200,11 @@ export async function runGraph(
   const cachedDir = new Map<string, string>();
   /** entries whose every byte was hashed in this run */
   const hashed = new Set<string>();
+  /** entries taken from the remote cache in this run: where from */
+  const pulled = new Map<string, string>();
+  const remoteSignal = opts.signal ?? new AbortController().signal;
   // `by`: the stage that runs and reads this one's output
-  const need = (id: string, by?: string) => {
+  const need = async (id: string, by?: string): Promise<void> => {
     const prev = decision.get(id);
     if (prev === 'run' || prev === 'skip') return;
     if (prev === 'cached' && (by === undefined || hashed.has(id))) return;
@@ -203,12 +225,22 @@ export async function runGraph(
         return;
       }
       if (c.refused) events.refused?.(id, refusedLine(id, c.refused));
+      if (opts.remote) {
+        const got = await opts.remote.pull(st, cache, remoteSignal, (line) => events.refused?.(id, line));
+        if (got) {
+          decision.set(id, 'cached');
+          cachedDir.set(id, got.dir);
+          hashed.add(id); // adopt() hashed every byte
+          pulled.set(id, got.from);
+          return;
+        }
+      }
     }
     decision.set(id, 'run');
     cachedDir.delete(id);
-    for (const d of st.deps) need(d, id);
+    for (const d of st.deps) await need(d, id);
   };
-  for (const t of opts.targets) need(t);
+  for (const t of opts.targets) await need(t);
 
   const restore = (id: string, dir: string): StageOutput => {
     const st = get(id);
@@ -220,7 +252,8 @@ export async function runGraph(
     if (decision.get(st.id) !== 'cached') continue;
     events.start?.(st.id, { runs: false });
     outputs.set(st.id, restore(st.id, cachedDir.get(st.id)!));
-    const r: StageResult = { id: st.id, status: 'cached', seconds: 0 };
+    const from = pulled.get(st.id);
+    const r: StageResult = { id: st.id, status: 'cached', seconds: 0, ...(from ? { detail: `from ${from}` } : {}) };
     results.set(st.id, r);
     events.end?.(st.id, r);
   }
@@ -412,6 +445,14 @@ export async function runGraph(
     if (r.status === 'built' || decision.get(st.id) === 'cached') continue;
     events.start?.(st.id, { runs: false });
     events.end?.(st.id, r);
+  }
+  // 3. share: the remote gets every entry this run built or used that it lacks (not those it gave)
+  if (opts.remote) {
+    for (const st of stages) {
+      const o = outputs.get(st.id);
+      if (!o?.dir || pulled.has(st.id) || modeOf(st.kind) === 'none') continue;
+      await opts.remote.push(st, o.dir, remoteSignal, (line) => events.refused?.(st.id, line));
+    }
   }
   return { results, outputs };
 }
