@@ -193,7 +193,11 @@ export function verifyBundle(bundleBytes: Uint8Array | string | undefined, expec
   if (bundleBytes === undefined || bundleBytes.length === 0) return fail('unsigned', 'no signature bundle');
   let bundle: Bundle;
   try {
-    bundle = bundleFromJSON(JSON.parse(Buffer.from(bundleBytes).toString('utf8')));
+    const json = JSON.parse(Buffer.from(bundleBytes).toString('utf8')) as { dsseEnvelope?: { signatures?: unknown } } | null;
+    // an envelope with no signature is an unsigned bundle (the library's validation calls it invalid)
+    const sigs = json?.dsseEnvelope?.signatures;
+    if (json?.dsseEnvelope && (sigs === undefined || (Array.isArray(sigs) && sigs.length === 0))) return fail('unsigned', 'the DSSE envelope has no signature');
+    bundle = bundleFromJSON(json);
   } catch (e) {
     return fail('malformed bundle', `not a Sigstore bundle: ${(e as Error).message}`);
   }
