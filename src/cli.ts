@@ -116,6 +116,13 @@ export function program(): Command {
     .option('--recipes <dir>', 'use this recipe directory instead of the built-in one')
     .action(lazy('ci', 'matrix'));
 
+  const cache = prog.command('cache').description('the stage cache shared through an OCI registry: signing keys');
+  cache
+    .command('keygen')
+    .description('make the ECDSA P-256 key pair that signs pushed cache entries: PREFIX.key (private, mode 0600) and PREFIX.pub (public: what checks the entries, also with cosign verify --key)')
+    .requiredOption('--out <prefix>', 'file prefix: writes <prefix>.key and <prefix>.pub, never over an existing file')
+    .action(lazy('cache', 'keygen'));
+
   const bench = prog.command('bench').description('benchmarks: build orchestration speed, and a built nginx against another');
   fetchOptions(addPlanOptions(bench.command('build').description('cold build, warm no-op rebuild, nginx-only rebuild, naive single-make baseline')))
     .option('--json', 'print one JSON object')
