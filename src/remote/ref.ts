@@ -53,7 +53,7 @@ export function parseRemoteRef(value: string, opts: ParseRefOptions = {}): Remot
   const m = /^oci:\/\/(.*)$/i.exec(value);
   if (!m) bad('not an oci:// address');
   const rest = m![1]!;
-  if (/[\s?#@\\]/.test(rest) || /[\u0000-\u001f\u007f]/.test(rest)) bad('has a space, control character, ?, #, @ or \\ in it (no user name, query or fragment belongs here)');
+  if (/[\s?#@%\\]/.test(rest) || /[\u0000-\u001f\u007f]/.test(rest)) bad('has a space, control character, ?, #, @, % or \\ in it (no user name, query or fragment belongs here)');
   const slash = rest.indexOf('/');
   if (slash <= 0) bad(slash === 0 ? 'no host' : 'no repository after the host');
   const hostPart = rest.slice(0, slash);
@@ -64,7 +64,7 @@ export function parseRemoteRef(value: string, opts: ParseRefOptions = {}): Remot
   // host: name, IPv4, or [IPv6]; then an optional :port
   let hostname: string;
   let port: string | undefined;
-  const v6 = /^\[([0-9a-fA-F:.]+)\](?::(\d*))?$/.exec(hostPart);
+  const v6 = /^\[([^\]]*)\](?::(\d*))?$/.exec(hostPart);
   if (v6) {
     if (isIP(v6[1]!) !== 6) bad(`"${v6[1]}" is not an IPv6 address`);
     hostname = `[${v6[1]!.toLowerCase()}]`;
