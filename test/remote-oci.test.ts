@@ -373,6 +373,25 @@ describe('auth', () => {
   });
 });
 
+describe('token lifetime', () => {
+  let reg: TestRegistry;
+  beforeAll(async () => {
+    reg = await startRegistry({ kind: 'token', user: 'forge', password: 'pw', expiresIn: 2 });
+  });
+  afterAll(() => reg?.stop());
+
+  it('a token is kept until its expires_in has passed, then a new one is asked for', async () => {
+    const c = new OciClient({ ref: parseRemoteRef(`oci://${reg.host}/forge/ttl`), credentials: { username: 'forge', password: 'pw', source: 'test' } });
+    expect(await c.manifestDigest('a')).toBeUndefined();
+    expect(await c.manifestDigest('b')).toBeUndefined();
+    expect(reg.tokenRequests).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 2100));
+    expect(await c.manifestDigest('c')).toBeUndefined();
+    expect(reg.tokenRequests).toHaveLength(2);
+    expect(reg.tokenRequests.every((r) => r.status === 200)).toBe(true);
+  });
+});
+
 describe('faults', () => {
   const servers: http.Server[] = [];
   afterAll(async () => {
@@ -433,6 +452,20 @@ describe('faults', () => {
     });
     expect((await failure(client(drip, { timeoutMs: 5000, blobDeadlineMs: 600 }).getBlob(sha('x'), path.join(tmp, 'drip')))).reason).toBe('timeout');
     expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+
+  it("the caller's own abort (Ctrl-C) is passed on as it is, not turned into a warning", async () => {
+    const host = await serve(() => undefined); // never answers
+    const ac = new AbortController();
+    const c = client(host, { signal: ac.signal });
+    const p = c.manifestDigest('x');
+    setTimeout(() => ac.abort(new Error('interrupted by the user')), 100);
+    const e = await p.then(
+      () => undefined,
+      (x: unknown) => x,
+    );
+    expect(e).not.toBeInstanceOf(RemoteCacheError);
+    expect(ac.signal.aborted).toBe(true);
   });
 
   it('refuses bytes that are not the digest (blob and manifest) and a blob larger than its size, leaving nothing behind', async () => {
