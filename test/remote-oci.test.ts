@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Agent, type Dispatcher } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ExitCode, ForgeError } from '../src/errors.ts';
 import { credentialsFor, parseChallenges, type Credentials } from '../src/remote/auth.ts';
 import { MEDIA_TYPES, OciClient, RemoteCacheError } from '../src/remote/oci.ts';
@@ -54,6 +54,12 @@ async function failure(p: Promise<unknown>): Promise<RemoteCacheError> {
   expect(e, 'expected a RemoteCacheError').toBeInstanceOf(RemoteCacheError);
   return e as RemoteCacheError;
 }
+
+/** Whether a test in this file failed: the registries' logs are then kept. */
+let failed = false;
+afterEach(({ task }) => {
+  if (task.result?.state === 'fail') failed = true;
+});
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'nginx-forge-remote-test-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -160,123 +166,107 @@ describe('credentials', () => {
 
 describe('against an anonymous registry', () => {
   let reg: TestRegistry;
-  let failed = false;
   beforeAll(async () => {
     reg = await startRegistry({ kind: 'anonymous' });
   });
-  afterAll(async () => {
-    await reg?.stop({ keepLogs: failed });
-  });
+  afterAll(() => reg?.stop({ keepLogs: failed }));
   const client = (extra: Partial<ConstructorParameters<typeof OciClient>[0]> = {}) => new OciClient({ ref: parseRemoteRef(`oci://${reg.host}/forge/stages`), credentials: null, ...extra });
-  const guard = async (fn: () => Promise<void>) => {
-    try {
-      await fn();
-    } catch (e) {
-      failed = true;
-      throw e;
-    }
-  };
 
-  it('pushes blobs and a stage manifest, reads it back by tag and by digest, and the blob byte for byte; skopeo sees the same manifest', () =>
-    guard(async () => {
-      const c = client();
-      const layer = Buffer.concat([Buffer.from('stage tree '), Buffer.alloc(300_000, 7)]);
-      const layerFile = path.join(tmp, 'layer.tar');
-      writeFileSync(layerFile, layer);
-      expect(await c.pushBlob(sha(EMPTY), EMPTY)).toEqual({ uploaded: true, size: 2 });
-      expect(await c.pushBlob(sha(layer), layerFile)).toEqual({ uploaded: true, size: layer.length });
-      expect(await c.hasBlob(sha(layer))).toBe(true);
-      const bytes = stageManifest(layer);
-      const digest = await c.putManifest('stage-abc', bytes, MEDIA_TYPES.ociManifest);
-      expect(digest).toBe(sha(bytes));
-      expect(await c.manifestDigest('stage-abc')).toBe(digest);
+  it('pushes blobs and a stage manifest, reads it back by tag and by digest, and the blob byte for byte; skopeo sees the same manifest', async () => {
+    const c = client();
+    const layer = Buffer.concat([Buffer.from('stage tree '), Buffer.alloc(300_000, 7)]);
+    const layerFile = path.join(tmp, 'layer.tar');
+    writeFileSync(layerFile, layer);
+    expect(await c.pushBlob(sha(EMPTY), EMPTY)).toEqual({ uploaded: true, size: 2 });
+    expect(await c.pushBlob(sha(layer), layerFile)).toEqual({ uploaded: true, size: layer.length });
+    expect(await c.hasBlob(sha(layer))).toBe(true);
+    const bytes = stageManifest(layer);
+    const digest = await c.putManifest('stage-abc', bytes, MEDIA_TYPES.ociManifest);
+    expect(digest).toBe(sha(bytes));
+    expect(await c.manifestDigest('stage-abc')).toBe(digest);
 
-      const byTag = await c.getManifest('stage-abc');
-      expect(byTag).toEqual({ digest, mediaType: MEDIA_TYPES.ociManifest, bytes });
-      const byDigest = await c.getManifest(digest);
-      expect(byDigest.bytes.equals(bytes)).toBe(true);
-      expect(JSON.parse(byDigest.bytes.toString()).artifactType).toBe(ARTIFACT);
+    const byTag = await c.getManifest('stage-abc');
+    expect(byTag).toEqual({ digest, mediaType: MEDIA_TYPES.ociManifest, bytes });
+    const byDigest = await c.getManifest(digest);
+    expect(byDigest.bytes.equals(bytes)).toBe(true);
+    expect(JSON.parse(byDigest.bytes.toString()).artifactType).toBe(ARTIFACT);
 
-      const dest = path.join(tmp, 'got', 'layer.tar');
-      expect(await c.getBlob(sha(layer), dest, { size: layer.length })).toEqual({ size: layer.length });
-      expect(readFileSync(dest).equals(layer)).toBe(true);
-      expect(readdirSync(path.dirname(dest))).toEqual(['layer.tar']); // no temp file left
+    const dest = path.join(tmp, 'got', 'layer.tar');
+    expect(await c.getBlob(sha(layer), dest, { size: layer.length })).toEqual({ size: layer.length });
+    expect(readFileSync(dest).equals(layer)).toBe(true);
+    expect(readdirSync(path.dirname(dest))).toEqual(['layer.tar']); // no temp file left
 
-      const raw = execFileSync('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/forge/stages:stage-abc`], { encoding: 'buffer', timeout: 30_000 });
-      expect(raw.equals(bytes)).toBe(true);
-      await c.close();
-    }));
+    const raw = execFileSync('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/forge/stages:stage-abc`], { encoding: 'buffer', timeout: 30_000 });
+    expect(raw.equals(bytes)).toBe(true);
+    await c.close();
+  });
 
-  it('does not upload a blob the repository has: HEAD only, no POST or PUT', () =>
-    guard(async () => {
-      const rec = counting();
-      const c = client({ dispatcher: rec.dispatcher });
-      const blob = Buffer.from(`present ${Date.now()}`);
-      expect((await c.pushBlob(sha(blob), blob)).uploaded).toBe(true);
-      const first = [...rec.seen];
-      expect(first.map((s) => s.split(' ')[0])).toEqual(['HEAD', 'POST', 'PUT']);
-      rec.seen.length = 0;
-      expect(await c.pushBlob(sha(blob), blob)).toEqual({ uploaded: false, size: blob.length });
-      expect(rec.seen).toEqual([`HEAD /v2/forge/stages/blobs/${sha(blob)}`]);
-      await rec.close();
-    }));
+  it('does not upload a blob the repository has: HEAD only, no POST or PUT', async () => {
+    const rec = counting();
+    const c = client({ dispatcher: rec.dispatcher });
+    const blob = Buffer.from(`present ${Date.now()}`);
+    expect((await c.pushBlob(sha(blob), blob)).uploaded).toBe(true);
+    const first = [...rec.seen];
+    expect(first.map((s) => s.split(' ')[0])).toEqual(['HEAD', 'POST', 'PUT']);
+    rec.seen.length = 0;
+    expect(await c.pushBlob(sha(blob), blob)).toEqual({ uploaded: false, size: blob.length });
+    expect(rec.seen).toEqual([`HEAD /v2/forge/stages/blobs/${sha(blob)}`]);
+    await rec.close();
+  });
 
-  it('a tag that is not there is undefined; a blob that is not there is false, and getting it is "not found" with nothing written', () =>
-    guard(async () => {
-      const c = client();
-      expect(await c.manifestDigest('no-such-tag')).toBeUndefined();
-      expect(await c.hasBlob(sha('never pushed'))).toBe(false);
-      const dest = path.join(tmp, 'missing', 'x');
-      const e = await failure(c.getBlob(sha('never pushed'), dest));
-      expect(e.reason).toBe('not found');
-      expect(e.line('nginx/build')).toBe(`registry ${reg.host}/forge/stages: nginx/build: not found`);
-      expect(existsSync(dest)).toBe(false);
-      expect((await failure(c.getManifest('no-such-tag'))).notFound).toBe(true);
-    }));
+  it('a tag that is not there is undefined; a blob that is not there is false, and getting it is "not found" with nothing written', async () => {
+    const c = client();
+    expect(await c.manifestDigest('no-such-tag')).toBeUndefined();
+    expect(await c.hasBlob(sha('never pushed'))).toBe(false);
+    const dest = path.join(tmp, 'missing', 'x');
+    const e = await failure(c.getBlob(sha('never pushed'), dest));
+    expect(e.reason).toBe('not found');
+    expect(e.line('nginx/build')).toBe(`registry ${reg.host}/forge/stages: nginx/build: not found`);
+    expect(existsSync(dest)).toBe(false);
+    expect((await failure(c.getManifest('no-such-tag'))).notFound).toBe(true);
+  });
 
-  it('refuses a wrong digest: bytes that do not match before sending, a file the registry refuses, a manifest tag as a digest', () =>
-    guard(async () => {
-      const c = client();
-      const rec = counting();
-      const c2 = client({ dispatcher: rec.dispatcher });
-      expect((await failure(c2.pushBlob(sha('other bytes'), Buffer.from('these bytes')))).reason).toBe('digest mismatch');
-      expect(rec.seen).toEqual([]); // refused before anything was sent
-      const file = path.join(tmp, 'liar.bin');
-      writeFileSync(file, 'the file');
-      expect((await failure(c.pushBlob(sha('not the file'), file))).reason).toBe('digest mismatch');
-      expect(await c.hasBlob(sha('not the file'))).toBe(false);
-      expect((await failure(c.getManifest('sha256:1234'))).reason).toBe('bad digest');
-      expect((await failure(c.getBlob('sha256:../../etc', path.join(tmp, 'x')))).reason).toBe('bad digest');
-      await rec.close();
-    }));
+  it('refuses a wrong digest: bytes that do not match before sending, a file the registry refuses, a manifest tag as a digest', async () => {
+    const c = client();
+    const rec = counting();
+    const c2 = client({ dispatcher: rec.dispatcher });
+    expect((await failure(c2.pushBlob(sha('other bytes'), Buffer.from('these bytes')))).reason).toBe('digest mismatch');
+    expect(rec.seen).toEqual([]); // refused before anything was sent
+    const file = path.join(tmp, 'liar.bin');
+    writeFileSync(file, 'the file');
+    expect((await failure(c.pushBlob(sha('not the file'), file))).reason).toBe('digest mismatch');
+    expect(await c.hasBlob(sha('not the file'))).toBe(false);
+    expect((await failure(c.getManifest('sha256:1234'))).reason).toBe('bad digest');
+    expect((await failure(c.getBlob('sha256:../../etc', path.join(tmp, 'x')))).reason).toBe('bad digest');
+    await rec.close();
+  });
 
-  it('follows a relative upload Location (through a proxy that rewrites it), keeping its query string', () =>
-    guard(async () => {
-      const locations: string[] = [];
-      const proxy = http.createServer((req, res) => {
-        const up = http.request({ host: '127.0.0.1', port: reg.port, path: req.url, method: req.method, headers: req.headers }, (r) => {
-          const h = { ...r.headers };
-          if (typeof h.location === 'string') {
-            const u = new URL(h.location, reg.url);
-            h.location = `${u.pathname}${u.search}`;
-            locations.push(h.location);
-          }
-          res.writeHead(r.statusCode ?? 502, h);
-          r.pipe(res);
-        });
-        req.pipe(up);
+  it('follows a relative upload Location (through a proxy that rewrites it), keeping its query string', async () => {
+    const locations: string[] = [];
+    const proxy = http.createServer((req, res) => {
+      const up = http.request({ host: '127.0.0.1', port: reg.port, path: req.url, method: req.method, headers: req.headers }, (r) => {
+        const h = { ...r.headers };
+        if (typeof h.location === 'string') {
+          const u = new URL(h.location, reg.url);
+          h.location = `${u.pathname}${u.search}`;
+          locations.push(h.location);
+        }
+        res.writeHead(r.statusCode ?? 502, h);
+        r.pipe(res);
       });
-      await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-      const port = (proxy.address() as AddressInfo).port;
-      const c = new OciClient({ ref: parseRemoteRef(`oci://127.0.0.1:${port}/forge/stages`), credentials: null });
-      const blob = Buffer.from(`relative ${Date.now()}`);
-      expect((await c.pushBlob(sha(blob), blob)).uploaded).toBe(true);
-      expect(locations.some((l) => l.startsWith('/v2/forge/stages/blobs/uploads/') && l.includes('?_state='))).toBe(true);
-      expect(await client().hasBlob(sha(blob))).toBe(true);
-      await c.close();
-      proxy.closeAllConnections();
-      await new Promise<void>((r) => proxy.close(() => r()));
-    }));
+      req.pipe(up);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const port = (proxy.address() as AddressInfo).port;
+    const c = new OciClient({ ref: parseRemoteRef(`oci://127.0.0.1:${port}/forge/stages`), credentials: null });
+    const blob = Buffer.from(`relative ${Date.now()}`);
+    expect((await c.pushBlob(sha(blob), blob)).uploaded).toBe(true);
+    expect(locations.some((l) => l.startsWith('/v2/forge/stages/blobs/uploads/') && l.includes('?_state='))).toBe(true);
+    expect(await client().hasBlob(sha(blob))).toBe(true);
+    await c.close();
+    proxy.closeAllConnections();
+    await new Promise<void>((r) => proxy.close(() => r()));
+  });
 });
 
 describe('auth', () => {
@@ -287,7 +277,7 @@ describe('auth', () => {
     beforeAll(async () => {
       reg = await startRegistry({ kind: 'basic', user: 'forge', password: 'right-pw' });
     });
-    afterAll(() => reg?.stop());
+    afterAll(() => reg?.stop({ keepLogs: failed }));
     const client = (credentials: Credentials | null) => new OciClient({ ref: parseRemoteRef(`oci://${reg.host}/forge/basic`), credentials });
 
     it('right credentials push and pull', async () => {
@@ -323,7 +313,7 @@ describe('auth', () => {
     beforeAll(async () => {
       reg = await startRegistry({ kind: 'token', user: 'forge', password: 'right-pw' });
     });
-    afterAll(() => reg?.stop());
+    afterAll(() => reg?.stop({ keepLogs: failed }));
     const client = (credentials: Credentials | null) => new OciClient({ ref: parseRemoteRef(`oci://${reg.host}/forge/token`), credentials });
 
     it('right credentials: a push-scoped token from the realm, kept for the requests after it', async () => {
@@ -378,7 +368,7 @@ describe('token lifetime', () => {
   beforeAll(async () => {
     reg = await startRegistry({ kind: 'token', user: 'forge', password: 'pw', expiresIn: 2 });
   });
-  afterAll(() => reg?.stop());
+  afterAll(() => reg?.stop({ keepLogs: failed }));
 
   it('a token is kept until its expires_in has passed, then a new one is asked for', async () => {
     const c = new OciClient({ ref: parseRemoteRef(`oci://${reg.host}/forge/ttl`), credentials: { username: 'forge', password: 'pw', source: 'test' } });

@@ -173,6 +173,19 @@ async function answers(url: string): Promise<boolean> {
   });
 }
 
+let setpriv: boolean | undefined;
+function hasSetpriv(): boolean {
+  if (setpriv === undefined) {
+    try {
+      execFileSync('setpriv', ['--pdeathsig', 'KILL', '--', 'true'], { stdio: 'ignore' });
+      setpriv = true;
+    } catch {
+      setpriv = false;
+    }
+  }
+  return setpriv;
+}
+
 export async function startRegistry(mode: RegistryMode = { kind: 'anonymous' }): Promise<TestRegistry> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'nginx-forge-registry-'));
   const data = path.join(dir, 'data');
@@ -205,7 +218,10 @@ export async function startRegistry(mode: RegistryMode = { kind: 'anonymous' }):
     const config = path.join(dir, 'config.yml');
     writeFileSync(config, configYaml({ port, data, auth }));
     const fd = openSync(log, 'a');
-    const c = spawn('docker-registry', ['serve', config], { stdio: ['ignore', fd, fd], env: { ...process.env, OTEL_TRACES_EXPORTER: 'none' } });
+    // setpriv --pdeathsig (util-linux; it execs, so the pid is the registry's): the registry is
+    // killed with the test process even when that is killed without running its exit handlers
+    const argv = hasSetpriv() ? ['setpriv', '--pdeathsig', 'KILL', '--', 'docker-registry', 'serve', config] : ['docker-registry', 'serve', config];
+    const c = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', fd, fd], env: { ...process.env, OTEL_TRACES_EXPORTER: 'none' } });
     closeSync(fd);
     exited = undefined;
     c.on('exit', (code, signal) => (exited = `exited (${signal ?? code})`));
