@@ -44,6 +44,10 @@ APT_PACKAGES=(
   uwsgi-core                   # uwsgi*.t start one (the bare binary, no service)
   uwsgi-plugin-python3         # ... with a Python app
   util-linux                   # setpriv: the suite runs as nobody when started as root
+  # remote stage cache (oci://) tests: a real registry on 127.0.0.1, never a service
+  docker-registry   # tests: the distribution registry the remote cache pushes to and pulls from
+  apache2-utils     # tests: htpasswd -B makes the registry's Basic auth file
+  skopeo            # tests: an independent client reads back the manifest nginx-forge pushed
 )
 
 missing=()
