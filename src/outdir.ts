@@ -6,12 +6,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { sha256File } from './hash.ts';
 import { ioError, isIoError } from './ioerror.ts';
 import { tryLock, releaseLockSync } from './lock.ts';
 
 export const SUMS = 'SHA256SUMS';
 
-const sha256File = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
 
 /** A temp name beside `file`, unique to this process and call: two writers never share one. */
 export const tempFor = (file: string) => `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;

@@ -11,10 +11,11 @@ import { plainOutput } from '../paths.ts';
 import { terminalSafe } from '../terminal.ts';
 import { displayPath } from '../recipes/load.ts';
 import { fetchOptionsOf, type FetchFlags } from '../flags/fetch.ts';
+import { remoteSettingsOf, type CacheFlags } from '../flags/cache.ts';
 import { planFromFlags, type PlanFlags } from '../flags/plan.ts';
 import { interruptible, printJson } from './common.ts';
 
-export interface BuildFlags extends PlanFlags, FetchFlags {
+export interface BuildFlags extends PlanFlags, FetchFlags, CacheFlags {
   jobs?: string;
   out: string;
   force?: boolean;
@@ -225,6 +226,7 @@ export function summaryJson(s: BuildSummary) {
     ...(s.refused?.length ? { refused: s.refused } : {}),
     seconds: s.seconds,
     ...(s.ccache ? { ccache: s.ccache } : {}),
+    ...(s.remote ? { remote: s.remote } : {}),
   };
 }
 
@@ -234,6 +236,8 @@ export async function run(flags: BuildFlags): Promise<number> {
   // --json: nothing on stderr; plain: a line per event as it happens; a TTY: the live tree, whose
   // top level runs side by side like the stages (nginx-debug's compile while nginx installs)
   const live = !flags.json && !plainOutput();
+  const remote = remoteSettingsOf(flags);
+  for (const n of remote?.notes ?? []) process.stderr.write(`${n}\n`);
   // a refused cache entry: one line on stderr (also under --json), at once when no live tree is
   // drawn, else after it, also when its rebuild fails
   const refused: string[] = [];
@@ -267,6 +271,7 @@ export async function run(flags: BuildFlags): Promise<number> {
         smokeVm: flags.smokeVm,
         until: flags.until,
         ccache: flags.ccache,
+        remote,
         signal,
       },
       events,

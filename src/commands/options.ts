@@ -24,6 +24,17 @@ export function addFetchOptions(cmd: Command): Command {
     .option('--no-distro', 'do not look for sources in the host\'s distro archive (apt sources)');
 }
 
+/** The remote stage-cache flags of build and package; src/flags/cache.ts maps them (remoteSettingsOf). */
+export function addCacheOptions(cmd: Command): Command {
+  return cmd
+    .option('--cache-from <oci://host/repo...>', 'read stage-cache entries from this OCI registry before building a stage (repeatable, tried in order; needs --cache-trust)')
+    .option('--cache-to <oci://host/repo>', 'push the entries this build made or used to this OCI registry, signed with --cache-sign-key')
+    .option('--cache-trust <pubkey...>', 'accept a registry entry only when signed by this public key (PEM; repeatable)')
+    .option('--cache-sign-key <key>', 'private key (PEM, from `cache keygen`) that signs every pushed entry')
+    .option('--cache-kinds <list>', 'stage kinds taken from a registry, comma-separated (default: every cached kind; a release: library)')
+    .option('--cache-insecure', 'allow plain HTTP to a registry that is not on loopback');
+}
+
 export function addTestOptions(cmd: Command): Command {
   return cmd
     .option('--test', "add the stage test: nginx's own test suite (nginx-tests, pinned) against the built binary")

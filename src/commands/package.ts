@@ -18,11 +18,12 @@ import { updateSha256Sums } from '../outdir.ts';
 import { writeFreebsdPort } from '../package/freebsd/index.ts';
 import { logsDir, plainOutput } from '../paths.ts';
 import { fetchOptionsOf, type FetchFlags } from '../flags/fetch.ts';
+import { remoteSettingsOf, type CacheFlags } from '../flags/cache.ts';
 import { planFromFlags, type PlanFlags } from '../flags/plan.ts';
 import { interruptible, printJson } from './common.ts';
 import { displayPath as shown } from '../recipes/load.ts';
 
-export interface PackageFlags extends PlanFlags, FetchFlags {
+export interface PackageFlags extends PlanFlags, FetchFlags, CacheFlags {
   format: 'deb' | 'rpm' | 'freebsd-port';
   out: string;
   json?: boolean;
@@ -36,6 +37,8 @@ export async function run(flags: PackageFlags): Promise<number> {
   const plan = planFromFlags(flags);
   const out = path.resolve(flags.out);
   const fetch = fetchOptionsOf(flags);
+  const remote = remoteSettingsOf(flags);
+  for (const n of remote?.notes ?? []) say(flags, n);
 
   if (flags.format === 'freebsd-port') {
     const dir = path.join(out, 'freebsd-port', `nginx-forge-${plan.profile}`);
@@ -58,7 +61,7 @@ export async function run(flags: PackageFlags): Promise<number> {
   // one interrupt path for the build and the packaging after it: Ctrl-C during dpkg-deb or
   // rpmbuild stops it (and what it forked), removes the temp tree and the partial package, exit 130
   const { summary, made, twins, moduleDebs, sums } = await interruptible('package', async (signal) => {
-    const summary = await runBuild(plan, { ...fetch, out, smoke: false, until: stageId('artifacts'), withInstalls: true, verifyContent: true, signal }, events);
+    const summary = await runBuild(plan, { ...fetch, out, smoke: false, until: stageId('artifacts'), withInstalls: true, verifyContent: true, remote, signal }, events);
     const logDir = path.join(logsDir(), `${plan.profile}-${plan.planHash.slice(0, 12)}`);
     const variants = Object.fromEntries(Object.entries(summary.variants).map(([name, v]) => [name, v.binary]));
     const tree = { plan, root: summary.root, licensesDir: summary.licensesDir, sbom: summary.sbom, manifest: summary.manifest, outDir: out, variants, signal };

@@ -113,6 +113,8 @@ export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events:
     },
   };
   let result: Awaited<ReturnType<typeof runGraph>>;
+  // loaded only when asked for (the OCI client and the sigstore verifier are not small)
+  const remote = opts.remote ? (await import('../remote/index.ts')).remoteCacheOf(opts.remote, { planHash: plan.planHash }, opts.signal) : undefined;
   try {
     result = await runGraph(
       plan.stages,
@@ -132,6 +134,7 @@ export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events:
         logFor: (id) => path.join(logDir, `${id.replace(':', '-')}.log`),
         timings: new Timings(path.join(stateDir(), 'timings.json')),
         estimate: (id) => estimates.get(id),
+        remote,
         async beforeRun(ids) {
           if (ids.some((id) => COMPILING.has(plan.stages.find((s) => s.id === id)!.kind))) await preflight();
           sweepWork();
@@ -140,6 +143,7 @@ export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events:
       reported,
     );
   } finally {
+    await remote?.close();
     await tokens.close();
     rmSync(work, { recursive: true, force: true });
   }
@@ -171,6 +175,7 @@ export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events:
     sbom: artifacts.find((a) => a.endsWith('sbom.cdx.json')),
     stages: plan.stages.map((s) => results.get(s.id) ?? { id: s.id, status: 'skipped' as const, seconds: 0, detail: 'not reached' }),
     refused,
+    ...(remote ? { remote: remote.stats } : {}),
     seconds: Math.round((Date.now() - t0) / 100) / 10,
   };
 }

@@ -1,6 +1,8 @@
 // Public shape of a build run: what runBuild() (src/pipeline/index.ts) takes and returns.
 // The package and bench commands use it too.
 import type { BuildPlan } from '../plan.ts';
+import type { RemoteSettings } from '../flags/cache.ts';
+import type { RemoteStats } from '../remote/index.ts';
 
 export interface BuildOptions {
   /** distfiles store (default: <state>/distfiles) */
@@ -28,6 +30,8 @@ export interface BuildOptions {
    * (package: the install trees leave the machine in the package)
    */
   verifyContent?: boolean;
+  /** a stage cache shared on OCI registries (--cache-from/--cache-to; src/flags/cache.ts) */
+  remote?: RemoteSettings;
   signal?: AbortSignal;
 }
 
@@ -57,6 +61,8 @@ export interface BuildSummary {
   seconds: number;
   /** cache entries refused (damaged, changed, misplaced) and rebuilt: one line each */
   refused?: string[];
+  /** --cache-from/--cache-to: entries and bytes moved */
+  remote?: RemoteStats;
   /** --ccache: this build's compiler cache hits and misses */
   ccache?: { hits: number; misses: number; hitRate: number };
 }
