@@ -128,6 +128,24 @@ describe('CI templates', () => {
     for (const job of Object.values<any>(github.jobs)) for (const s of job.steps) if (s.uses) expect(s.uses).toMatch(/^actions\/[a-z-]+@v\d+$/);
   });
 
+  it('GitHub: a tag build restores no stage directory and takes only library stages from the signed registry cache; only the default branch pushes', () => {
+    const steps = github.jobs.build.steps;
+    const dirCache = steps.find((s: any) => s.with?.path === '.nginx-forge/stages');
+    expect(dirCache.if).toBe("${{ !startsWith(github.ref, 'refs/tags/') }}");
+    const remote = steps.find((s: any) => String(s.name).startsWith('remote stage cache'));
+    expect(remote.env.RELEASE).toBe("${{ startsWith(github.ref, 'refs/tags/') }}");
+    expect(remote.run).toMatch(/if \[ "\$RELEASE" = true \]; then echo "NGINX_FORGE_CACHE_KINDS=library"/);
+    expect(remote.env.WRITES).toContain("github.event_name == 'push'");
+    expect(remote.env.WRITES).toContain('default_branch');
+    // the sign key reaches the environment only inside the WRITES branch
+    const [before, after] = remote.run.split('if [ "$WRITES" = true ]');
+    expect(before).not.toContain('NGINX_FORGE_CACHE_TO');
+    expect(after).toContain('NGINX_FORGE_CACHE_TO=$repo');
+    // the step comes before the first build, so every nginx-forge build/package of the job uses it
+    const idx = (pred: (s: any) => boolean) => steps.findIndex(pred);
+    expect(idx((s) => s === remote)).toBeLessThan(idx((s) => String(s.run).includes('nginx-forge build')));
+  });
+
   it('GitLab: a job writes the child pipeline with `ci matrix --format gitlab`, a trigger job runs it', () => {
     expect(gitlab.matrix.script.join('\n')).toMatch(/nginx-forge\.mjs ci matrix --format gitlab > build-pipeline\.yml/);
     expect(gitlab.matrix.artifacts.paths).toEqual(['build-pipeline.yml']);
