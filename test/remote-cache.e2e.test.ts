@@ -54,6 +54,6 @@ describe('a fresh runner and a warm registry', () => {
     expect(pulled.remote.pulled).toBeGreaterThan(0);
     expect(String(r.stderr)).not.toMatch(/registry .*: .*building it here/);
     expect(sha256(pulled.binary)).toBe(sha256(built.binary));
-    console.log(`remote cache: pushed ${pushed.remote.pushed} entries (${(pushed.remote.pushedBytes / 1e6).toFixed(1)} MB), pulled ${pulled.remote.pulled} (${(pulled.remote.pulledBytes / 1e6).toFixed(1)} MB) in ${pulled.seconds}s`);
+    console.log(`remote cache: pushed ${pushed.remote.pushed} entries (${(pushed.remote.pushedBytes / 1e6).toFixed(1)} MB), pulled ${pulled.remote.pulled} (${(pulled.remote.pulledBytes / 1e6).toFixed(1)} MB) in ${pulled.seconds}s; the cold build of this run took ${built.cold.seconds}s (${(built.cold.seconds / Math.max(pulled.seconds, 0.1)).toFixed(1)}x)`);
   }, 45 * 60_000);
 });

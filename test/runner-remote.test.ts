@@ -98,6 +98,16 @@ describe('runner with a remote stage cache', () => {
     expect(r2.asked.sort()).toEqual(['a', 'b', 'c']);
   });
 
+  it('entries this machine holds but did not need this time are pushed too (the library an all-cached build skipped)', async () => {
+    const g = graph(mkdtempSync(path.join(tmpdir(), 'nf-remote-a-')));
+    const none = dirRemote(mkdtempSync(path.join(tmpdir(), 'nf-remote-none-')));
+    await g.run(none.remote); // fills the local cache (and another remote)
+    const r = dirRemote(mkdtempSync(path.join(tmpdir(), 'nf-remote-dir-')));
+    await g.run(r.remote); // all cached: c restored, a and b not needed
+    expect(g.runs.sort()).toEqual(['a', 'b', 'c']);
+    expect(r.pushed.sort()).toEqual(['a', 'b', 'c']);
+  });
+
   it('an empty remote: everything is built and pushed once; a second run pushes nothing', async () => {
     const store = mkdtempSync(path.join(tmpdir(), 'nf-remote-dir-'));
     const g = graph(mkdtempSync(path.join(tmpdir(), 'nf-remote-a-')));

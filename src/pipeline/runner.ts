@@ -446,12 +446,14 @@ export async function runGraph(
     events.start?.(st.id, { runs: false });
     events.end?.(st.id, r);
   }
-  // 3. share: the remote gets every entry this run built or used that it lacks (not those it gave)
+  // 3. share: the remote gets every entry of the plan this machine holds and the remote lacks
+  // (built, used, or intact here but not needed this time: a library an all-cached build skipped
+  // is what another runner with a changed nginx needs), not those the remote gave
   if (opts.remote) {
     for (const st of stages) {
-      const o = outputs.get(st.id);
-      if (!o?.dir || pulled.has(st.id) || modeOf(st.kind) === 'none') continue;
-      await opts.remote.push(st, o.dir, remoteSignal, (line) => events.refused?.(st.id, line));
+      if (pulled.has(st.id) || modeOf(st.kind) === 'none') continue;
+      const dir = outputs.get(st.id)?.dir ?? cache.check(st.id, st.key).dir;
+      if (dir) await opts.remote.push(st, dir, remoteSignal, (line) => events.refused?.(st.id, line));
     }
   }
   return { results, outputs };
