@@ -111,6 +111,9 @@ export interface CacheCheck {
     contentShare: number;
     /** stampSeconds / cachedBuild.median */
     stampShare: number;
+    /** bytes each check read and hashed (every byte; 0 when every stamp matched) */
+    contentHashed: number;
+    stampHashed: number;
   };
 }
 
@@ -170,16 +173,18 @@ export async function measureCacheCheck(plan: BuildPlan, flags: BenchBuildFlags,
     const c = cache.verify(id, st.key, { deep });
     const s = (performance.now() - t0) / 1000;
     if (!c.ok) throw new ForgeError(`bench build: ${id}'s cache entry failed its check: ${c.problem}`);
-    return s;
+    return { seconds: Math.round(s * 1e4) / 1e4, hashed: c.hashed };
   };
-  const contentSeconds = Math.round(timed(true) * 1e4) / 1e4;
-  const stampSeconds = Math.round(timed(false) * 1e4) / 1e4;
+  const content = timed(true);
+  const stamps = timed(false);
+  const contentSeconds = content.seconds;
+  const stampSeconds = stamps.seconds;
   const m = median(samples);
   const integrity = meta.integrity as { files: number; bytes: number };
   const share = (x: number) => Math.round((x / Math.max(m, 0.001)) * 1000) / 1000;
   return {
     cachedBuild: { command: `nginx-forge ${args.slice(0, 8).join(' ')}`, samples, median: m, ...(cpuSamples ? { cpuSamples, cpuMedian: median(cpuSamples) } : {}), compiledCli: existsSync(path.join(PROJECT_ROOT, 'lib', 'cli.js')) && process.env.NGINX_FORGE_TSX !== '1' },
-    tlsLibrary: { stage: id, files: integrity.files, bytes: integrity.bytes, contentSeconds, stampSeconds, contentShare: share(contentSeconds), stampShare: share(stampSeconds) },
+    tlsLibrary: { stage: id, files: integrity.files, bytes: integrity.bytes, contentSeconds, stampSeconds, contentShare: share(contentSeconds), stampShare: share(stampSeconds), contentHashed: content.hashed, stampHashed: stamps.hashed },
   };
 }
 
