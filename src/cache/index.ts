@@ -44,6 +44,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { removeTree } from '../mounts.ts';
+import { terminalSafe } from '../terminal.ts';
 import { acquireLock, type LockOwner } from '../lock.ts';
 
 export interface CacheEntryMeta {
@@ -143,8 +144,8 @@ export type EntryCheck =
   | { ok: true; /** bytes read and hashed (0 when every stamp matched) */ hashed: number }
   | { ok: false; /** `<path in the entry> <what differs>` */ problem: string; /** the file concerned */ path: string; what: string };
 
-/** The one line reporting a refused entry: stage, path, what differed, and that it is rebuilt. */
-export const refusedLine = (stageId: string, c: { path: string; what: string }) => `cache: ${stageId}: ${c.path} ${c.what}; rebuilding`;
+/** The one line reporting a refused entry: stage, path, what differed, and that it is rebuilt (bytes read from the entry, such as a broken meta.json, shown as escapes). */
+export const refusedLine = (stageId: string, c: { path: string; what: string }) => terminalSafe(`cache: ${stageId}: ${c.path} ${c.what}; rebuilding`);
 
 export interface VerifyOptions {
   /** re-hash every file, whatever its stamp */

@@ -115,6 +115,14 @@ export function parseSet(v: string, prev?: string[]): string[] {
 
 /** The path checks of one command, from its parsed options (cli.ts calls this before the action). */
 export function checkPaths(command: string, o: Record<string, unknown>): void {
+  // an empty path would silently mean the current directory (--out) or the default (--distdir)
+  for (const flag of ['out', 'distdir', 'recipes', 'patches', 'results', 'readPatches'] as const) {
+    if (o[flag] === '') throw new UsageError(`--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} "": an empty path`, 'give a directory (or file) path, or leave the option out for its default');
+  }
+  if (typeof o.readPatches === 'string') {
+    const f = path.resolve(o.readPatches);
+    if (!existsSync(f) || !statSync(f).isFile()) throw new UsageError(`--read-patches ${o.readPatches}: no such file`, 'give a Debian source tarball (<package>_<version>.debian.tar.xz) from the distfiles store or the archive');
+  }
   if (typeof o.recipes === 'string') checkInputDir('--recipes', path.resolve(o.recipes));
   if (typeof o.patches === 'string') checkInputDir('--patches', path.resolve(o.patches));
   if (['build', 'package', 'schema'].includes(command) && typeof o.out === 'string') {

@@ -7,7 +7,8 @@
 //   --cache-sign-key FILE    NGINX_FORGE_CACHE_SIGN_KEY   (private key, PEM: `cache keygen`)
 //   --cache-kinds K,…        NGINX_FORGE_CACHE_KINDS      (stage kinds taken from a registry)
 //   --cache-insecure         NGINX_FORGE_CACHE_INSECURE=1 (plain HTTP to a non-loopback host)
-import { existsSync, statSync } from 'node:fs';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { UsageError } from '../errors.ts';
 import { parseRemoteRef } from '../remote/ref.ts';
 import { KINDS } from '../kinds.ts';
@@ -50,6 +51,7 @@ export function remoteSettingsOf(flags: CacheFlags, env: NodeJS.ProcessEnv = pro
   const signKey = flags.cacheSignKey ?? (env.NGINX_FORGE_CACHE_SIGN_KEY || undefined);
   const kindsText = flags.cacheKinds ?? env.NGINX_FORGE_CACHE_KINDS;
   const kinds = kindsText === undefined ? CACHEABLE_KINDS : (list(kindsText, /,/) as StageKind[]);
+  if (kindsText !== undefined && kinds.length === 0) throw new UsageError(`--cache-kinds ${JSON.stringify(kindsText)}: no stage kind in it`, `choose from: ${CACHEABLE_KINDS.join(', ')}`);
   for (const k of kinds) {
     if (!CACHEABLE_KINDS.includes(k)) {
       throw new UsageError(`--cache-kinds: "${k}" is not a stage kind whose entries a cache keeps`, `choose from: ${CACHEABLE_KINDS.join(', ')}`);
@@ -61,8 +63,22 @@ export function remoteSettingsOf(flags: CacheFlags, env: NodeJS.ProcessEnv = pro
       'make a key pair with `nginx-forge cache keygen --out <prefix>` and pass <prefix>.key (in CI: a secret)',
     );
   }
+  const keyHint = 'give the PEM file `nginx-forge cache keygen --out <prefix>` wrote (<prefix>.pub to trust, <prefix>.key to sign)';
   for (const [flag, f] of [...trust.map((t) => ['--cache-trust', t] as const), ...(signKey ? [['--cache-sign-key', signKey] as const] : [])]) {
-    if (!existsSync(f) || !statSync(f).isFile()) throw new UsageError(`${flag} ${f}: no such file`, 'give the PEM file `nginx-forge cache keygen --out <prefix>` wrote (<prefix>.pub to trust, <prefix>.key to sign)');
+    if (!existsSync(f) || !statSync(f).isFile()) throw new UsageError(`${flag} ${f}: no such file`, keyHint);
+    const pem = readFileSync(f, 'utf8');
+    try {
+      if (flag === '--cache-sign-key') {
+        if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) throw new Error('no PEM private key in it');
+        createPrivateKey(pem);
+      } else {
+        if (/PRIVATE KEY/.test(pem)) throw new Error('it is a private key: trust the .pub, keep the .key secret');
+        createPublicKey(pem);
+      }
+    } catch (e) {
+      const why = (e as Error).message.startsWith('error:') ? `not a PEM ${flag === '--cache-sign-key' ? 'private' : 'public'} key` : (e as Error).message;
+      throw new UsageError(`${flag} ${f}: ${why}`, keyHint);
+    }
   }
   const insecure = Boolean(flags.cacheInsecure) || env.NGINX_FORGE_CACHE_INSECURE === '1';
   // a malformed address is a usage error now, before any work

@@ -193,8 +193,23 @@ export function ownableDirProblem(dir: string): string | undefined {
   const child = [...SYSTEM_DIRS].find((s) => s.startsWith(`${dir}/`));
   if (child) return `${dir} holds the system directory ${child}`;
   if (dir.split('/').length < 3) return `${dir} is a top-level directory`;
+  // below a directory every package shares, the first level is one package's own: ours only
+  // when its name says nginx (/var/lib/nginx, /etc/nginx, /usr/lib/nginx); /var/lib/dpkg or
+  // /var/log/apt would be removed on purge and rotated as nginx's
+  const hub = SHARED_HUBS.find((h) => dir.startsWith(`${h}/`));
+  if (hub) {
+    const own = dir.slice(hub.length + 1).split('/')[0]!;
+    if (!/nginx/i.test(own)) return `${hub}/${own} is not a directory of nginx's own (its name does not say nginx): in ${hub} each directory belongs to one package`;
+  }
   return undefined;
 }
+
+/** Directories whose subdirectories belong each to one package (nginx's must say nginx). */
+const SHARED_HUBS = [
+  '/etc', '/run', '/var/run', '/var/lib', '/var/log', '/var/cache', '/var/spool', '/var/db', '/var/tmp', '/var/www', '/var/backups', '/var/mail', '/var/opt',
+  '/usr/lib', '/usr/lib64', '/usr/libexec', '/usr/share', '/usr/include', '/usr/src',
+  '/usr/local/etc', '/usr/local/lib', '/usr/local/libexec', '/usr/local/share', '/usr/local/include', '/usr/local/www',
+].sort((a, b) => b.length - a.length);
 
 /** The directories of an install that the packages own: [what, directory]. */
 export function ownedInstallDirs(i: PlanInstall): [string, string][] {

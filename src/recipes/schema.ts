@@ -85,6 +85,10 @@ const EnvName = z.string().regex(ENV_NAME, { error: (iss) => envNameProblem(iss.
 /** A recipe argument (configure/cmake/make): any text but no control character (a newline ends a Makefile line). */
 const Arg = z.string().refine((v) => controlProblem(v) === undefined, { error: (iss) => controlProblem(String(iss.input)) ?? 'must not contain control characters' });
 
+/** A make variable or target: make expands `$(…)` (`$(shell …)` runs a command), so no `$`. */
+const makeWordProblem = (v: string) => controlProblem(v) ?? (v.includes('$') ? `${JSON.stringify(v)} contains "$", which make expands ($(shell …) runs a command)` : undefined);
+const MakeArg = z.string().refine((v) => makeWordProblem(v) === undefined, { error: (iss) => makeWordProblem(String(iss.input)) ?? 'must not contain "$"' });
+
 /** One configure or compiler option of a profile: no spaces, no shell syntax. */
 const OptionWord = z.string().regex(OPTION_WORD, { error: (iss) => optionProblem(iss.input) ?? 'must be one option' });
 
@@ -261,8 +265,8 @@ export const BuildSpec = z.strictObject({
   before: z
     .array(
       z.strictObject({
-        targets: z.array(Arg).min(1).describe('make targets'),
-        makeArgs: z.array(Arg).default([]).describe('make variables for this run only, e.g. "EXTRA_CFLAGS=-O0 -g0"'),
+        targets: z.array(MakeArg).min(1).describe('make targets'),
+        makeArgs: z.array(MakeArg).default([]).describe('make variables for this run only, e.g. "EXTRA_CFLAGS=-O0 -g0" (no "$": make would expand it)'),
         reason: z.string().min(1).describe('why: what these targets are and why nginx does not need them built the usual way'),
         expect: z
           .strictObject({ file: relPath('the build tree'), contains: z.string().min(1) })
@@ -272,7 +276,7 @@ export const BuildSpec = z.strictObject({
     )
     .default([])
     .describe('make runs before `targets`, each with its own variables: build-time inputs nginx never links (e.g. objects only read for their symbol names) built cheaply; make does not remake them afterwards'),
-  targets: z.array(Arg).default([]).describe('make targets that build only what nginx links (empty: the default target)'),
+  targets: z.array(MakeArg).default([]).describe('make targets that build only what nginx links (empty: the default target)'),
   install: z.array(Arg).default([]).describe('configure system: make targets that install, run with DESTDIR (empty with `copy`: no install)'),
   prefix: absPath().default('/usr').describe('install prefix compiled into the library'),
   outputDir: relPathOr('', 'the output')
