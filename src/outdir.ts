@@ -21,29 +21,23 @@ function asWriteError(e: unknown, file: string): unknown {
   return isIoError(e) ? ioError(e, { path: (e as { dest?: string }).dest ?? file }) : e;
 }
 
-/** Write `file` through a unique temp name and rename it into place (readers never see half a file). */
-export function writeFileAtomic(file: string, data: string | Buffer): void {
-  const tmp = tempFor(file);
+/** Put `dest` into place through a unique temp name that `write` fills (readers never see half a file). */
+function placeAtomic(dest: string, write: (tmp: string) => void): void {
+  const tmp = tempFor(dest);
   try {
-    writeFileSync(tmp, data);
-    renameSync(tmp, file);
+    write(tmp);
+    renameSync(tmp, dest);
   } catch (e) {
     rmSync(tmp, { force: true });
-    throw asWriteError(e, file);
+    throw asWriteError(e, dest);
   }
 }
 
+/** Write `file` through a unique temp name and rename it into place. */
+export const writeFileAtomic = (file: string, data: string | Buffer): void => placeAtomic(file, (tmp) => writeFileSync(tmp, data));
+
 /** Copy `from` to `to` the same way (build copying its artifacts from the stage cache into --out). */
-export function copyFileAtomic(from: string, to: string): void {
-  const tmp = tempFor(to);
-  try {
-    copyFileSync(from, tmp);
-    renameSync(tmp, to);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw asWriteError(e, to);
-  }
-}
+export const copyFileAtomic = (from: string, to: string): void => placeAtomic(to, (tmp) => copyFileSync(from, tmp));
 
 const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 

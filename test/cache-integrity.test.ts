@@ -14,6 +14,16 @@ import { fakeStages, type Body } from './helpers/fakeStages.ts';
 
 const LIB = 'ELF static archive: OpenSSL libssl, many objects';
 
+/** Overwrite bytes in place and put the file's mtime back (touch -r), as a careful tamperer would. */
+function overwriteKeepingMtime(file: string, offset: number, text: string): void {
+  const ref = `${file}.ref`;
+  writeFileSync(ref, '');
+  execFileSync('touch', ['-r', file, ref]);
+  overwrite(file, offset, text);
+  execFileSync('touch', ['-r', ref, file]);
+  rmSync(ref);
+}
+
 /** a (library-like entry) and b feed c (a JSON result); a and c are targets, as installs are. */
 function setup(dir = mkdtempSync(path.join(tmpdir(), 'nf-cache-integrity-'))) {
   const runs: Record<string, number> = { a: 0, b: 0, c: 0 };
@@ -82,12 +92,7 @@ describe('a cached entry is checked against its manifest on every use', () => {
     const line = await refusedAfter((e) => {
       const f = path.join(e, 'root/lib/libssl.a');
       const st = statSync(f, { bigint: true });
-      const ref = `${e}.ref`;
-      writeFileSync(ref, '');
-      execFileSync('touch', ['-r', f, ref]);
-      overwrite(f, 8, 'XXXX');
-      execFileSync('touch', ['-r', ref, f]);
-      rmSync(ref);
+      overwriteKeepingMtime(f, 8, 'XXXX');
       expect(statSync(f, { bigint: true }).mtimeNs).toBe(st.mtimeNs);
       expect(statSync(f, { bigint: true }).size).toBe(st.size);
     });
@@ -245,12 +250,7 @@ describe('`nginx-forge build` reports a refused entry in one line', () => {
         writeFileSync(path.join(tmp, 'root/usr/sbin/nginx'), Buffer.alloc(4096, 0x7f));
       });
       const bin = path.join(cache.entryDir(st.id, st.key), 'root/usr/sbin/nginx');
-      const ref = `${bin}.ref`;
-      writeFileSync(ref, '');
-      execFileSync('touch', ['-r', bin, ref]);
-      overwrite(bin, 100, 'XXXX');
-      execFileSync('touch', ['-r', ref, bin]);
-      rmSync(ref);
+      overwriteKeepingMtime(bin, 100, 'XXXX');
       const r = await execa(process.execPath, ['bin/nginx-forge.mjs', 'build', '--profile', 'ktls', '--until', 'install:nginx', '--offline', '--json', '--out', mkdtempSync(path.join(tmpdir(), 'nf-cache-cli-out-'))], {
         env: { NGINX_FORGE_HOME: home, NGINX_FORGE_TSX: '1' },
         reject: false,

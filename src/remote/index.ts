@@ -62,6 +62,9 @@ interface EntryManifest {
   annotations?: Record<string, string>;
 }
 
+/** `registry HOST/REPO: STAGE: REASON` for what went wrong talking to a registry. */
+const failureLine = (reg: OciClient, stage: string, e: unknown) => (e instanceof RemoteCacheError ? e.line(stage) : `registry ${reg.target}: ${stage}: ${(e as Error).message}`);
+
 export class OciStageCache implements RemoteCache {
   readonly stats: RemoteStats = { pulled: 0, pulledBytes: 0, pushed: 0, pushedBytes: 0 };
   private readonly from: OciClient[];
@@ -98,7 +101,7 @@ export class OciStageCache implements RemoteCache {
         if (got.refused) warn(`registry ${reg.target}: ${st.id}: ${got.refused}; building it here`);
       } catch (e) {
         if (signal.aborted) throw signal.reason;
-        warn(e instanceof RemoteCacheError ? `${e.line(st.id)}; building it here` : `registry ${reg.target}: ${st.id}: ${(e as Error).message}; building it here`);
+        warn(`${failureLine(reg, st.id, e)}; building it here`);
       }
     }
     return undefined;
@@ -181,7 +184,7 @@ export class OciStageCache implements RemoteCache {
       } catch (e) {
         if (signal.aborted) throw signal.reason;
         if (attempt < 3 && e instanceof RemoteCacheError && /^http 5/.test(e.reason)) continue;
-        warn(e instanceof RemoteCacheError ? `${e.line(st.id)}; not pushed` : `registry ${reg.target}: ${st.id}: ${(e as Error).message}; not pushed`);
+        warn(`${failureLine(reg, st.id, e)}; not pushed`);
         return;
       }
     }
