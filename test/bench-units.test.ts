@@ -224,7 +224,7 @@ describe('bench build', () => {
       cli.push({ args, home: env.NGINX_FORGE_HOME! });
       return [0.5, 0.4, 0.6][cli.length - 1]!;
     };
-    const r: BuildBenchResult = await benchBuild({ flags: { profile: 'ktls' }, runBuild: fake, skipNaive: true, jobs: 2, runCli });
+    const r: BuildBenchResult = await benchBuild({ flags: { profile: 'ktls' }, runBuild: fake, skipNaive: true, skipRegistry: true, jobs: 2, runCli });
     expect(process.env.NGINX_FORGE_HOME).toBe(before);
     // the all-cached build: the CLI as a process, three times, in the bench's own state dir
     expect(cli).toHaveLength(3);
@@ -252,6 +252,43 @@ describe('bench build', () => {
     expect(buildChart(r)).toContain('</svg>');
   });
 
+  it('fresh runner, warm registry: pushes the warm state dir to a real loopback registry, then builds in an empty state dir from it alone', async () => {
+    const calls: { home?: string; remote?: BuildOptions['remote']; out: string; force?: boolean }[] = [];
+    const fake = async (plan: BuildPlan, opts: BuildOptions): Promise<BuildSummary> => {
+      calls.push({ home: process.env.NGINX_FORGE_HOME, remote: opts.remote, out: opts.out!, force: opts.force });
+      await seedTls(plan);
+      // the binary lives in the state dir: the fresh runner's is its own copy, same bytes
+      const bin = path.join(process.env.NGINX_FORGE_HOME!, 'bin-nginx');
+      (await import('node:fs')).writeFileSync(bin, 'the same nginx');
+      const fresh = opts.remote?.from.length;
+      return {
+        profile: plan.profile, planHash: plan.planHash, binary: bin, root: '/x', licensesDir: '/x/l', variants: {}, artifacts: [],
+        stages: plan.stages.map((s) => ({ id: s.id, status: calls.length === 1 ? 'built' : 'cached', seconds: 0 })), seconds: 0,
+        ...(opts.remote ? { remote: fresh ? { pulled: 2, pulledBytes: 3_000_000, pushed: 0, pushedBytes: 0 } : { pulled: 0, pulledBytes: 0, pushed: 9, pushedBytes: 35_000_000 } } : {}),
+      };
+    };
+    const r = await benchBuild({ flags: { profile: 'ktls' }, runBuild: fake, skipNaive: true, jobs: 2, runCli: async () => 0.5 });
+    expect(r.scenarios.map((s) => s.id)).toEqual(['cold', 'warm', 'registry', 'nginx-only']);
+    const [cold, , push, fresh, only] = calls;
+    // the push: from the warm state dir, signed, to a loopback registry; nothing read
+    expect(push!.home).toBe(cold!.home);
+    expect(push!.remote).toMatchObject({ from: [], to: expect.stringMatching(/^oci:\/\/127\.0\.0\.1:\d+\//), signKey: expect.stringMatching(/\.key$/) });
+    // the fresh runner: another, empty state dir, reading that registry with the run's public key only
+    expect(fresh!.home).not.toBe(cold!.home);
+    expect(fresh!.remote).toMatchObject({ from: [push!.remote!.to], trust: [expect.stringMatching(/\.pub$/)] });
+    expect(fresh!.remote!.to).toBeUndefined();
+    expect(fresh!.out).not.toBe(cold!.out);
+    // back in the bench's own state dir for the nginx-only rebuild
+    expect(only!.home).toBe(cold!.home);
+    expect(r.registry).toMatchObject({ pushed: 9, pushedBytes: 35_000_000, pulled: 2, pulledBytes: 3_000_000, sameBinary: true });
+    expect(r.registry!.overCold).toBeCloseTo(r.scenarios[0]!.seconds / Math.max(r.scenarios[2]!.seconds, 0.001), 1);
+    const text = buildText(r);
+    expect(text).toMatch(/fresh runner, warm registry \(oci:\/\/127\.0\.0\.1:\d+\/nginx-forge-bench\/stage-cache\): [\d.]+ s to the installed binary, [\d.]+x faster than the cold build \(target 20x\); binary byte-identical/);
+    expect(text).toContain('registry traffic: pushed 9 entries, 35.0 MB');
+    expect(text).toContain('pulled 2 entries, 3.0 MB');
+    expect(buildMarkdown(r)).toContain('- fresh runner, warm registry');
+  });
+
   it('warns when the warm rebuild or the nginx-only rebuild ran library stages', async () => {
     let n = 0;
     const fake = async (plan: BuildPlan): Promise<BuildSummary> => {
@@ -264,7 +301,7 @@ describe('bench build', () => {
         stages: plan.stages.map((s) => ({ id: s.id, status: built(s.id) ? 'built' : 'cached', seconds: 0 })), seconds: 0,
       };
     };
-    const r = await benchBuild({ flags: { profile: 'ktls' }, runBuild: fake, skipNaive: true, jobs: 2, runCli: async () => 1.7 });
+    const r = await benchBuild({ flags: { profile: 'ktls' }, runBuild: fake, skipNaive: true, skipRegistry: true, jobs: 2, runCli: async () => 1.7 });
     expect(r.warnings).toContain('warm rebuild ran stages it should have restored: library:openssl');
     expect(r.warnings.some((w) => w.startsWith('the all-cached build took 1.7 s (median of 3), over its 1 s budget'))).toBe(true);
     expect(r.warnings.some((w) => /nginx-only rebuild rebuilt dependency stages: .*library:pcre2/.test(w))).toBe(true);

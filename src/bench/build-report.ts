@@ -1,5 +1,5 @@
 // Render a bench build result: text (terminal), markdown (docs), and a bar chart (SVG).
-import type { BuildBenchResult, Scenario } from './build.ts';
+import { REGISTRY_TARGET, type BuildBenchResult, type Scenario } from './build.ts';
 import { loadLine, machineLine } from './report.ts';
 import { alignTable } from './stats.ts';
 import { barChart } from './svg.ts';
@@ -7,6 +7,7 @@ import { barChart } from './svg.ts';
 const SHORT: Record<Scenario['id'], string> = {
   cold: 'cold build',
   warm: 'warm no-op',
+  registry: 'fresh runner, warm registry',
   'nginx-only': 'nginx-only',
   naive: 'naive make',
 };
@@ -45,6 +46,20 @@ export function cacheCheckLines(r: BuildBenchResult): string[] {
   ];
 }
 
+const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
+
+/** The fresh runner from a warm registry against the cold build, and what travelled. */
+export function registryLines(r: BuildBenchResult): string[] {
+  const g = r.registry;
+  const s = r.scenarios.find((x) => x.id === 'registry');
+  if (!g || !s) return [];
+  const same = g.sameBinary === undefined ? 'not compared' : g.sameBinary ? 'byte-identical to the cold build\'s' : 'DIFFERENT from the cold build\'s';
+  return [
+    `fresh runner, warm registry (${g.ref}): ${fmtSecs(s.seconds)} s to the installed binary, ${g.overCold.toFixed(1)}x faster than the cold build (target ${REGISTRY_TARGET}x); binary ${same}`,
+    `registry traffic: pushed ${g.pushed} entries, ${mb(g.pushedBytes)} (${fmtSecs(g.pushSeconds)} s, from the warm state dir); pulled ${g.pulled} entries, ${mb(g.pulledBytes)}`,
+  ];
+}
+
 function rows(r: BuildBenchResult, stagesRun = true): string[][] {
   const out = [['scenario', 'wall s', 'naive / this', 'CPU s', 'naive / this (CPU)', ...(stagesRun ? ['stages run'] : [])]];
   for (const s of r.scenarios) {
@@ -73,6 +88,7 @@ export function buildText(r: BuildBenchResult, written: string[] = []): string {
   const cl = compileLinkLine(r);
   if (cl) out.push(cl);
   out.push(...cacheCheckLines(r));
+  out.push(...registryLines(r));
   const naive = r.scenarios.find((s) => s.id === 'naive');
   if (naive?.steps) {
     out.push('', 'naive baseline steps:');
@@ -99,6 +115,8 @@ export function buildMarkdown(r: BuildBenchResult, chartFile?: string): string {
   if (cl) out.push('', cl);
   const cc = cacheCheckLines(r);
   if (cc.length) out.push('', ...cc.map((l) => `- ${l}`));
+  const rg = registryLines(r);
+  if (rg.length) out.push('', ...rg.map((l) => `- ${l}`));
   out.push('');
   if (chartFile) out.push(`![build times](${chartFile})`, '');
   const naive = r.scenarios.find((s) => s.id === 'naive');

@@ -13,6 +13,12 @@
 // `nginx-forge build --until install:nginx` process with every stage cached (node start, plan,
 // every entry checked; 3 runs), and the check of the TLS library's entry (OpenSSL: the largest a
 // compile reads) with every byte hashed and by its stamps alone, each as a share of that process.
+// After the cache check, "fresh runner, warm registry": a distribution registry (docker-registry)
+// on loopback, the warm state dir's entries pushed to it, signed with a key made for the run; then
+// an empty state dir builds the same plan from that registry alone (trusting that key): wall
+// time to the installed, content-checked binary, against the cold build, with bytes pushed and
+// pulled, and whether the binary is byte-identical to the cold build's. Skipped (with a warning)
+// when docker-registry is not installed.
 // After the naive build (outside its time), nginx's own compile+link alone is measured in the
 // naive tree: its objects removed, `make` again (OpenSSL and PCRE2 are up to date there). The
 // nginx-only rebuild is compared with it.
@@ -32,12 +38,17 @@ import { copiedOutputs, libraryCommands } from '../recipes/commands.ts';
 import type { BuildOptions, BuildSummary, StageResult } from '../pipeline/types.ts';
 import { planFromFlags, type PlanFlags } from '../flags/plan.ts';
 import { timedCli } from './cli.ts';
+import { sha256File } from '../hash.ts';
+import { which } from '../which.ts';
+import { CACHEABLE_KINDS } from '../flags/cache.ts';
+import { startLocalRegistry } from '../remote/local-registry.ts';
+import { generateKeyPair } from '../remote/sign.ts';
 import { summarize } from './stats.ts';
 import { loadSample, machineInfo, type LoadSample, type MachineInfo } from './machine.ts';
 
 export const BUILD_SCHEMA = 'nginx-forge/bench-build@1';
 
-export type ScenarioId = 'cold' | 'warm' | 'nginx-only' | 'naive';
+export type ScenarioId = 'cold' | 'warm' | 'registry' | 'nginx-only' | 'naive';
 
 export interface Scenario {
   id: ScenarioId;
@@ -84,8 +95,30 @@ export interface BuildBenchResult {
   nginxOnlyOverCompileLink?: number;
   /** what checking the stage cache costs (after the warm rebuild, same state dir) */
   cacheCheck?: CacheCheck;
+  /** the fresh-runner-warm-registry scenario's traffic and result */
+  registry?: RegistryScenario;
   warnings: string[];
 }
+
+export interface RegistryScenario {
+  /** oci://127.0.0.1:PORT/REPO */
+  ref: string;
+  /** what the push from the warm state dir sent */
+  pushed: number;
+  pushedBytes: number;
+  /** what the fresh runner took from the registry */
+  pulled: number;
+  pulledBytes: number;
+  /** the push's wall seconds (outside the scenario's time) */
+  pushSeconds: number;
+  /** cold build seconds / fresh-runner seconds (target: REGISTRY_TARGET) */
+  overCold: number;
+  /** the fresh runner's binary is byte-identical to the cold build's (undefined: not comparable) */
+  sameBinary?: boolean;
+}
+
+/** The fresh runner from a warm registry is meant to be at least this many times faster than a cold build (issue 22). */
+export const REGISTRY_TARGET = 20;
 
 export interface CacheCheck {
   /** `nginx-forge build` with every stage cached, as its own process: wall seconds */
@@ -134,6 +167,8 @@ export interface BenchBuildOptions {
   skipNaive?: boolean;
   /** run the CLI with these arguments, return its wall seconds (tests; default: a child process) */
   runCli?: (args: string[], env: Record<string, string>) => Promise<number>;
+  /** skip the fresh-runner-warm-registry scenario (tests) */
+  skipRegistry?: boolean;
 }
 
 const timedBuildCli = (args: string[], env: Record<string, string>) => timedCli('bench build', args, env);
@@ -277,6 +312,7 @@ export async function benchBuild(o: BenchBuildOptions): Promise<BuildBenchResult
   let variantChange = '';
   let nginxCompileLinkSecs: number | undefined;
   let cacheCheck: CacheCheck | undefined;
+  let registry: RegistryScenario | undefined;
   try {
     process.env.NGINX_FORGE_HOME = path.join(scratch, 'home');
 
@@ -308,6 +344,15 @@ export async function benchBuild(o: BenchBuildOptions): Promise<BuildBenchResult
         `the all-cached build took ${cc.cachedBuild.median} s (median of ${cc.cachedBuild.samples.length}), over its ${CACHED_BUILD_BUDGET} s budget` +
           `${cc.cachedBuild.cpuMedian !== undefined ? ` (CPU ${cc.cachedBuild.cpuMedian} s; load ${loadSample().loadavg[0]})` : ''}${cc.cachedBuild.compiledCli ? '' : ' (through tsx: no compiled CLI, run `npm run build`)'}`,
       );
+    }
+
+    if (!o.skipRegistry) {
+      const cold = scenarios.find((x) => x.id === 'cold')!;
+      const r = await registryScenario(plan, buildOpts, scratch, runBuild, cold, say, warnings);
+      if (r) {
+        scenarios.push(r.scenario);
+        registry = r.result;
+      }
     }
 
     const variant = variantRecipes(plan.recipesDir, plan.profile, path.join(scratch, 'recipes'));
@@ -387,8 +432,85 @@ export async function benchBuild(o: BenchBuildOptions): Promise<BuildBenchResult
       ? { nginxCompileLink: nginxCompileLinkSecs, nginxOnlyOverCompileLink: ratio(only.seconds, nginxCompileLinkSecs) }
       : {}),
     ...(cacheCheck ? { cacheCheck } : {}),
+    ...(registry ? { registry } : {}),
     warnings,
   };
+}
+
+const sameFile = (a: string | undefined, b: string | undefined): boolean | undefined =>
+  a && b && existsSync(a) && existsSync(b) ? sha256File(a) === sha256File(b) : undefined;
+
+/**
+ * Fresh runner, warm registry: push the current state dir's entries to a registry on loopback
+ * (signed with a key made for this run), then build the plan in an empty state dir from that
+ * registry alone. The scenario's time is the fresh runner's; the push is outside it.
+ */
+async function registryScenario(
+  plan: BuildPlan,
+  buildOpts: BuildOptions,
+  scratch: string,
+  runBuild: (plan: BuildPlan, opts: BuildOptions) => Promise<BuildSummary>,
+  cold: Scenario,
+  say: (l: string) => void,
+  warnings: string[],
+): Promise<{ scenario: Scenario; result: RegistryScenario } | undefined> {
+  if (!which('docker-registry')) {
+    warnings.push('docker-registry is not installed: the "fresh runner, warm registry" scenario was not measured (apt-get install docker-registry)');
+    return undefined;
+  }
+  const dir = path.join(scratch, 'registry');
+  mkdirSync(dir, { recursive: true });
+  const keys = generateKeyPair();
+  const key = path.join(dir, 'bench.key');
+  const pub = path.join(dir, 'bench.pub');
+  writeFileSync(key, keys.privatePem, { mode: 0o600 });
+  writeFileSync(pub, keys.publicPem);
+  const reg = await startLocalRegistry(dir);
+  const home = process.env.NGINX_FORGE_HOME;
+  try {
+    const ref = `oci://${reg.host}/nginx-forge-bench/stage-cache`;
+    const settings = { from: [] as string[], trust: [] as string[], kinds: CACHEABLE_KINDS, insecure: false, notes: [] as string[] };
+    say(`registry: pushing the warm state dir's entries to ${ref}`);
+    const p0 = now();
+    const pushed = await runBuild(plan, { ...buildOpts, force: false, remote: { ...settings, to: ref, signKey: key } });
+    const pushSeconds = secs(p0);
+    const push = pushed.remote ?? { pushed: 0, pushedBytes: 0, pulled: 0, pulledBytes: 0 };
+    say(`registry: pushed ${push.pushed} entries, ${(push.pushedBytes / 1e6).toFixed(1)} MB in ${pushSeconds} s`);
+    if (push.pushed === 0) warnings.push(`registry: the push to ${ref} sent no entry (see the warnings above): the fresh runner will build`);
+    process.env.NGINX_FORGE_HOME = path.join(scratch, 'home-fresh');
+    say('registry: fresh runner (empty state dir), every entry from the registry');
+    const c0 = cpuMark();
+    const s0 = now();
+    const fresh = await runBuild(plan, { ...buildOpts, force: false, out: path.join(scratch, 'out-fresh'), remote: { ...settings, from: [ref], trust: [pub] } });
+    const seconds = secs(s0);
+    const cpuSeconds = cpuSince(c0);
+    const built = fresh.stages.filter((s) => s.status === 'built').map((s) => s.id);
+    const pull = fresh.remote ?? { pushed: 0, pushedBytes: 0, pulled: 0, pulledBytes: 0 };
+    say(`registry: ${seconds} s (CPU ${cpuSeconds ?? '?'} s), pulled ${pull.pulled} entries, ${(pull.pulledBytes / 1e6).toFixed(1)} MB; ran ${built.length ? built.join(', ') : 'nothing'}`);
+    const ran = built.filter((id) => stage(plan, id).kind !== 'fetch');
+    if (ran.length) warnings.push(`fresh runner, warm registry: stages built instead of pulled: ${ran.join(', ')}`);
+    const overCold = Math.round((cold.seconds / Math.max(seconds, 0.001)) * 100) / 100;
+    if (overCold < REGISTRY_TARGET) warnings.push(`fresh runner, warm registry: ${overCold}x faster than the cold build, under its ${REGISTRY_TARGET}x target`);
+    const sameBinary = sameFile(cold.binary, fresh.binary);
+    if (sameBinary === false) warnings.push(`fresh runner, warm registry: its binary ${fresh.binary} differs from the cold build's ${cold.binary}`);
+    return {
+      scenario: {
+        id: 'registry',
+        title: 'fresh runner, warm registry: empty state dir, every entry from a signed registry on loopback',
+        seconds,
+        cpuSeconds,
+        stages: fresh.stages,
+        built,
+        binary: fresh.binary,
+        load: loadSample(),
+        notes: [`${ref} (docker-registry on loopback, entries signed with a key made for this run)`, `pulled ${pull.pulled} entries, ${pull.pulledBytes} bytes`],
+      },
+      result: { ref, pushed: push.pushed, pushedBytes: push.pushedBytes, pulled: pull.pulled, pulledBytes: pull.pulledBytes, pushSeconds, overCold, ...(sameBinary === undefined ? {} : { sameBinary }) },
+    };
+  } finally {
+    process.env.NGINX_FORGE_HOME = home;
+    await reg.stop();
+  }
 }
 
 /** The verified distfile of a component (any of its equivalent archives). */

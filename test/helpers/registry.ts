@@ -9,15 +9,19 @@
 //              rootcertbundle and goes in the JWT's x5c header), with iss/aud/exp/nbf and the
 //              `access` claim the registry checks. Wrong credentials: 401. None: a token with no
 //              access (or 401 with `anonymous: 'refuse'`).
+// The process itself is src/remote/local-registry.ts's (bench build starts it too).
 // The registry's log is kept in its dir; stop() kills the process and removes the dir, unless
 // told to keep the log (a test failed) or the registry died on its own: then it says where it is.
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createPrivateKey, randomBytes, sign, X509Certificate } from 'node:crypto';
-import { mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net, { type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { startLocalRegistry, type LocalRegistry } from '../../src/remote/local-registry.ts';
+
+export { freePort } from '../../src/remote/local-registry.ts';
 
 export type RegistryMode =
   | { kind: 'anonymous' }
@@ -49,14 +53,6 @@ export interface TestRegistry {
 
 export const SERVICE = 'nginx-forge-test-registry';
 export const ISSUER = 'nginx-forge-test-token-issuer';
-
-export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 const b64url = (b: Buffer | string) => Buffer.from(b).toString('base64url');
 
@@ -137,60 +133,8 @@ async function startTokenServer(dir: string, mode: Extract<RegistryMode, { kind:
   };
 }
 
-function configYaml(o: { port: number; data: string; auth: string }): string {
-  return [
-    'version: 0.1',
-    'log:',
-    '  level: info',
-    '  formatter: text',
-    'storage:',
-    '  filesystem:',
-    `    rootdirectory: ${o.data}`,
-    '  delete:',
-    '    enabled: true',
-    '  maintenance:',
-    '    uploadpurging:',
-    '      enabled: false',
-    'http:',
-    `  addr: 127.0.0.1:${o.port}`,
-    `  secret: ${randomBytes(16).toString('hex')}`,
-    o.auth,
-    '',
-  ].join('\n');
-}
-
-async function answers(url: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const req = http.get(url, { timeout: 1000 }, (res) => {
-      res.resume();
-      resolve(true);
-    });
-    req.on('error', () => resolve(false));
-    req.on('timeout', () => {
-      req.destroy();
-      resolve(false);
-    });
-  });
-}
-
-let setpriv: boolean | undefined;
-function hasSetpriv(): boolean {
-  if (setpriv === undefined) {
-    try {
-      execFileSync('setpriv', ['--pdeathsig', 'KILL', '--', 'true'], { stdio: 'ignore' });
-      setpriv = true;
-    } catch {
-      setpriv = false;
-    }
-  }
-  return setpriv;
-}
-
 export async function startRegistry(mode: RegistryMode = { kind: 'anonymous' }): Promise<TestRegistry> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'nginx-forge-registry-'));
-  const data = path.join(dir, 'data');
-  mkdirSync(data);
-  const log = path.join(dir, 'registry.log');
   let token: (TokenServer & { certFile: string }) | undefined;
   let auth = '';
   if (mode.kind === 'basic') {
@@ -202,78 +146,32 @@ export async function startRegistry(mode: RegistryMode = { kind: 'anonymous' }):
     auth = ['auth:', '  token:', `    realm: ${token.url}`, `    service: ${SERVICE}`, `    issuer: ${ISSUER}`, `    rootcertbundle: ${token.certFile}`].join('\n');
   }
 
-  let child: ChildProcess | undefined;
-  let port = 0;
-  let exited: string | undefined;
-  const logText = () => {
-    try {
-      return readFileSync(log, 'utf8');
-    } catch {
-      return '';
-    }
-  };
-  // a free port can be taken between the look and the listen: a few tries
-  for (let attempt = 0; attempt < 3 && !child; attempt++) {
-    port = await freePort();
-    const config = path.join(dir, 'config.yml');
-    writeFileSync(config, configYaml({ port, data, auth }));
-    const fd = openSync(log, 'a');
-    // setpriv --pdeathsig (util-linux; it execs, so the pid is the registry's): the registry is
-    // killed with the test process even when that is killed without running its exit handlers
-    const argv = hasSetpriv() ? ['setpriv', '--pdeathsig', 'KILL', '--', 'docker-registry', 'serve', config] : ['docker-registry', 'serve', config];
-    const c = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', fd, fd], env: { ...process.env, OTEL_TRACES_EXPORTER: 'none' } });
-    closeSync(fd);
-    exited = undefined;
-    c.on('exit', (code, signal) => (exited = `exited (${signal ?? code})`));
-    c.on('error', (e) => (exited = `did not start: ${e.message}`));
-    const until = Date.now() + 20_000;
-    let ready = false;
-    while (Date.now() < until && !exited) {
-      if (await answers(`http://127.0.0.1:${port}/v2/`)) {
-        ready = true;
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    if (ready && !exited) {
-      child = c;
-      break;
-    }
-    if (!exited) c.kill('SIGKILL');
-  }
-  if (!child) {
+  let reg: LocalRegistry;
+  try {
+    reg = await startLocalRegistry(dir, auth);
+  } catch (e) {
     await token?.close();
-    throw new Error(`docker-registry ${exited ?? 'did not answer /v2/ within 20 s'}; log ${log}:\n${logText().split('\n').slice(-30).join('\n')}`);
+    throw e;
   }
-  const started = child;
-  const killOnExit = () => started.kill('SIGKILL');
-  process.once('exit', killOnExit);
-
+  const { port } = reg;
   return {
-    url: `http://127.0.0.1:${port}`,
-    host: `127.0.0.1:${port}`,
+    url: reg.url,
+    host: reg.host,
     port,
     dir,
-    log,
+    log: reg.log,
     tokenRequests: token?.requests ?? [],
     issueToken: (scopes) => {
       if (!token) throw new Error('issueToken: the registry is not in token mode');
       return token.issue(scopes, mode.kind === 'token' ? mode.user : '');
     },
-    logText,
+    logText: reg.logText,
     stop: async (opts = {}) => {
-      process.off('exit', killOnExit);
-      const died = exited;
-      if (!exited) {
-        const gone = new Promise<void>((r) => started.once('exit', () => r()));
-        started.kill('SIGTERM');
-        const t = setTimeout(() => started.kill('SIGKILL'), 5_000);
-        await gone;
-        clearTimeout(t);
-      }
+      const died = reg.exited();
+      await reg.stop();
       await token?.close();
       if (opts.keepLogs || died) {
-        console.error(`docker-registry${died ? ` ${died} during the test` : ''}: its log is kept in ${log}`);
+        console.error(`docker-registry${died ? ` ${died} during the test` : ''}: its log is kept in ${reg.log}`);
         return;
       }
       rmSync(dir, { recursive: true, force: true });
