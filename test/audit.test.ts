@@ -160,6 +160,8 @@ describe('nginx-forge audit (local archive)', () => {
     expect(text.exitCode).toBe(8);
     expect(text.stdout).toContain('1.26.3-3+deb13u12 (trixie): changelog names CVE-2026-42055, CVE-2026-99999; already resolved: CVE-2026-42055; NOT APPLIED: CVE-2026-99999');
     expect(text.stdout).toContain('PENDING: 1 security fix(es) available but not applied:');
+    // the archives were --archive's, not the apt sources' (the header said "from apt sources")
+    expect(text.stdout).toContain(`archives (from --archive): main ${server.url}/debian;`);
     expect(text.stdout).toMatch(/openssl.*\n(.*\n)*.*3\.5\.9-1~deb13u1 \(trixie\): listed but unreachable/);
     expect(text.stdout).toMatch(/upstream  UNREACHABLE .*\/upstream\/openssl\/: HTTP 404 \(not known to be up to date\)/);
   }, 60_000);

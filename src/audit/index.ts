@@ -87,7 +87,8 @@ export interface ComponentAudit {
 
 export interface AuditReport {
   profile: string;
-  archives: { main: string[]; security: string[] };
+  /** where the archive bases came from: the host's apt sources, or --archive */
+  archives: { main: string[]; security: string[]; from: 'apt sources' | '--archive' };
   components: ComponentAudit[];
   /** security fixes available (in a reachable newer revision) that the build does not apply */
   pending: { component: ComponentName; cve: string; revision: string; suite: string }[];
@@ -175,8 +176,8 @@ export async function runAudit(recipes: RecipeSet, profile: string, opts: AuditO
   const plan = resolvePlan(recipes, profile);
   const timeoutMs = opts.timeoutMs ?? 20_000;
   const archives = opts.archives?.length
-    ? { main: opts.archives.map((a) => a.replace(/\/+$/, '')), security: opts.archives.map((a) => a.replace(/\/+$/, '')) }
-    : aptArchives(opts.aptRoot ?? '/');
+    ? { main: opts.archives.map((a) => a.replace(/\/+$/, '')), security: opts.archives.map((a) => a.replace(/\/+$/, '')), from: '--archive' as const }
+    : { ...aptArchives(opts.aptRoot ?? '/'), from: 'apt sources' as const };
   const { dispatcher, close } = makeDispatcher(timeoutMs);
   const log = opts.onLog ?? (() => undefined);
   const report: AuditReport = { profile, archives, components: [], pending: [], listedUnreachable: [], unreachable: [], exitCode: ExitCode.ok };

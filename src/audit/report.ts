@@ -15,7 +15,7 @@ function upstreamLine(c: ComponentAudit): string {
 export function renderAudit(r: AuditReport): string {
   const out: string[] = [];
   out.push(`audit of profile ${r.profile}`);
-  out.push(`  archives (from apt sources): main ${r.archives.main.join(' ') || '(none)'}; security ${r.archives.security.join(' ') || '(none)'}`);
+  out.push(`  archives (from ${r.archives.from}): main ${r.archives.main.join(' ') || '(none)'}; security ${r.archives.security.join(' ') || '(none)'}`);
   for (const c of r.components) {
     out.push('');
     const sets = c.patchSets.map((s) => `${s.name} ${s.distroVersion ?? s.file} (${s.patches} patches)`).join(', ');
