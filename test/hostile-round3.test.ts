@@ -45,6 +45,19 @@ describe('hostile run 3', () => {
     expect(() => loadRecipes(dir)).toThrow(/build\.before\[0\]\.makeArgs\[0\]: "EXTRA_CFLAGS=\$\(shell touch \/tmp\/pwnm\)" contains "\$", which make expands/);
   });
 
+  it('NEW-8: a recipe build.env value the port would expand is refused when the recipes load, naming the recipe file and field', () => {
+    const dir = copyRecipes('nf-hostile3-recipes-');
+    const f = path.join(dir, 'components/zlib-ng.json');
+    const j = JSON.parse(readFileSync(f, 'utf8'));
+    j.build.env = { CFLAGS: '-O2 $(shell touch /tmp/pwne)' };
+    writeFileSync(f, JSON.stringify(j));
+    // it was refused only when the port was written, as "component zlib-ng … fix the profile"
+    expect(() => loadRecipes(dir)).toThrow(/components\/zlib-ng\.json: build\.env\.CFLAGS: "-O2 \$\(shell touch \/tmp\/pwne\)" contains "\$"/);
+    j.build.env = { CFLAGS: '-O2 -g', LDFLAGS: null };
+    writeFileSync(f, JSON.stringify(j));
+    expect(() => loadRecipes(dir)).not.toThrow();
+  });
+
   it('NEW-7, NEW-9, NEW-10, NEW-11: keys that are not the right PEM and an empty --cache-kinds are usage errors before any work', () => {
     const k = generateKeyPair();
     const pub = path.join(work, 'k.pub');

@@ -281,6 +281,6 @@ export function planProblems(plan: Pick<BuildPlan, 'profile' | 'install' | 'vari
 export function assertSafePlan(plan: Pick<BuildPlan, 'profile' | 'install' | 'variants' | 'components'>, what: string): void {
   const problems = planProblems(plan);
   if (problems.length) {
-    throw new UsageError(`refusing to write ${what}: the plan has unsafe paths or names:\n  ${problems.join('\n  ')}`, 'paths must be absolute, normalised and of safe characters, and packages own only directories of their own (see README, "Profiles": install paths); fix the profile and run again');
+    throw new UsageError(`refusing to write ${what}: the plan has unsafe paths or names:\n  ${problems.join('\n  ')}`, 'paths must be absolute, normalised and of safe characters, and packages own only directories of their own (see README, "Profiles": install paths); fix the field named above (in the profile, or the component recipe) and run again');
   }
 }

@@ -6,6 +6,7 @@ import {
   ENV_NAME,
   envNameProblem,
   fileNameProblem,
+  makefileWordProblem,
   nameProblem,
   OPTION_WORD,
   optionProblem,
@@ -84,6 +85,9 @@ const EnvName = z.string().regex(ENV_NAME, { error: (iss) => envNameProblem(iss.
 
 /** A recipe argument (configure/cmake/make): any text but no control character (a newline ends a Makefile line). */
 const Arg = z.string().refine((v) => controlProblem(v) === undefined, { error: (iss) => controlProblem(String(iss.input)) ?? 'must not contain control characters' });
+
+/** A build.env value: the FreeBSD port writes it as KEY="value" into Makefile shell lines, where `$`, `"`, `` ` ``, `\` and `#` act even inside quotes. */
+const EnvValue = z.string().refine((v) => makefileWordProblem(v) === undefined, { error: (iss) => makefileWordProblem(String(iss.input)) ?? 'must not contain $ " ` \\ or #' });
 
 /** A make variable or target: make expands `$(…)` (`$(shell …)` runs a command), so no `$`. */
 const makeWordProblem = (v: string) => controlProblem(v) ?? (v.includes('$') ? `${JSON.stringify(v)} contains "$", which make expands ($(shell …) runs a command)` : undefined);
@@ -261,7 +265,7 @@ export const BuildSpec = z.strictObject({
     .array(Arg)
     .default([])
     .describe('configure switches that only leave out what nginx does not link (subsystems, programs, tests, docs); passed after `args`; the naive benchmark baseline builds without them'),
-  env: z.record(EnvName, Arg.nullable()).default({}).describe('environment changes for every step: a value sets, null unsets (e.g. OpenSSL records CFLAGS in its version string)'),
+  env: z.record(EnvName, EnvValue.nullable()).default({}).describe('environment changes for every step: a value sets, null unsets (e.g. OpenSSL records CFLAGS in its version string)'),
   before: z
     .array(
       z.strictObject({
