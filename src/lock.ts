@@ -148,7 +148,7 @@ function takeOver(file: string, judged: HolderState): boolean {
 }
 
 /** One attempt; true when acquired. */
-export function tryLock(file: string, what?: string): boolean {
+export function tryLock(file: string, what?: string, onTakeOver?: (why: string, owner?: LockOwner) => void): boolean {
   mkdirSync(path.dirname(file), { recursive: true });
   const nonce = randomBytes(8).toString('hex');
   const owner: LockOwner = { pid: process.pid, start: MY_START, host: HOST, nonce, since: new Date().toISOString(), ...(what ? { what } : {}) };
@@ -167,7 +167,11 @@ export function tryLock(file: string, what?: string): boolean {
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
         const s = lockState(file);
-        if (s.state === 'stale' && takeOver(file, s)) continue;
+        if (s.state === 'stale' && takeOver(file, s)) {
+          // never silent: a lock left by a killed process, or a garbage file, was removed
+          onTakeOver?.(s.why, s.owner);
+          continue;
+        }
         return false;
       }
       const timer = setInterval(() => {
@@ -214,6 +218,8 @@ export interface LockOptions {
   whileWaiting?: () => Promise<unknown>;
   pollMs?: number;
   what?: string;
+  /** called when a stale lock (its holder gone, or the file unreadable) is taken over, with why it was judged stale */
+  onTakeOver?: (why: string, owner?: LockOwner) => void;
 }
 
 export type Release = () => void;
@@ -229,7 +235,7 @@ export async function acquireLock(file: string, opts: LockOptions = {}): Promise
   let waited = false;
   for (;;) {
     if (opts.signal?.aborted) throw opts.signal.reason;
-    if (tryLock(file, opts.what)) return () => releaseSync(file);
+    if (tryLock(file, opts.what, opts.onTakeOver)) return () => releaseSync(file);
     if (!waited) {
       waited = true;
       const s = lockState(file);

@@ -2,7 +2,7 @@
 // fallbacks, resume, timeouts, offline, store, locking, distro discovery. Nothing is mocked.
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -19,6 +19,7 @@ import {
   storePath,
   type FetchOptions,
 } from '../src/fetch/index.ts';
+import { lockPath } from '../src/fetch/store.ts';
 import { fetchPlanSources, pool } from '../src/fetch/plan.ts';
 import type { BuildPlan } from '../src/plan.ts';
 import type { FileArtifact } from '../src/recipes/schema.ts';
@@ -379,6 +380,18 @@ describe('store, offline, locking', () => {
     await expectVerified(p1);
     expect(server.count('/slow/pkg.tgz')).toBe(1);
     expect(logs.some((l) => l.includes('waiting for it'))).toBe(true);
+  });
+
+  it('a stale download lock (a garbage file) is taken over with a line saying so, then the download runs (hostile run 3, NEW-19)', async () => {
+    server.on('/pkg.tgz', { kind: 'bytes', body: DATA });
+    const a = artifact([`${server.url}/pkg.tgz`]);
+    const lp = lockPath(distdir, a);
+    await mkdir(path.dirname(lp), { recursive: true });
+    await writeFile(lp, 'garbage, not an owner');
+    const old = new Date(Date.now() - 10_000);
+    await utimes(lp, old, old);
+    await expectVerified(await fetchArtifact(a, opts()));
+    expect(logs).toContain('pkg-1.0.tar.gz: took over a stale download lock (the lock file is unreadable)');
   });
 
   it('two processes fetching one artifact at once: one download, both verified', async () => {

@@ -147,6 +147,11 @@ export type EntryCheck =
 /** The one line reporting a refused entry: stage, path, what differed, and that it is rebuilt (bytes read from the entry, such as a broken meta.json, shown as escapes). */
 export const refusedLine = (stageId: string, c: { path: string; what: string }) => terminalSafe(`cache: ${stageId}: ${c.path} ${c.what}; rebuilding`);
 
+/** One line for a stale stage lock taken over (its holder gone, or the file unreadable). */
+export const takenOverLine = (stageId: string, lockFile: string, why: string) => terminalSafe(`cache: ${stageId}: took over the stale lock ${lockFile} (${why})`);
+
+type LockTakeOver = (why: string, owner?: LockOwner) => void;
+
 export interface VerifyOptions {
   /** re-hash every file, whatever its stamp */
   deep?: boolean;
@@ -293,7 +298,7 @@ export class StageCache {
     stageId: string,
     key: string,
     fill: (tmpDir: string) => Promise<Record<string, unknown> | void>,
-    opts: { signal?: AbortSignal; onWait?: (owner?: LockOwner) => void } = {},
+    opts: { signal?: AbortSignal; onWait?: (owner?: LockOwner) => void; onTakeOver?: LockTakeOver } = {},
   ): Promise<{ dir: string; produced: boolean }> {
     const final = this.entryDir(stageId, key);
     const parent = path.dirname(final);
@@ -301,7 +306,7 @@ export class StageCache {
     // the lock records its holder's pid: a build killed with -9 does not stall the next one
     // (waiting for another build's lock ends at once on Ctrl-C when a signal is given)
     // (onWait hears once that another process holds it, so that a wait is never silent)
-    const release = (await acquireLock(this.lockFile(stageId, key), { pollMs: 500, what: `stage ${stageId}`, signal: opts.signal, onWait: opts.onWait })) as () => void;
+    const release = (await acquireLock(this.lockFile(stageId, key), { pollMs: 500, what: `stage ${stageId}`, signal: opts.signal, onWait: opts.onWait, onTakeOver: opts.onTakeOver })) as () => void;
     try {
       // produced by another build meanwhile (a refused entry was reported by whoever looked it up;
       // every byte is compared: the caller may have refused it for bytes its stamps do not show)
@@ -358,9 +363,9 @@ export class StageCache {
    * entry of exactly this stage and key; STAMPS (this machine's inodes and times) is made anew.
    * Returns the entry's directory, or why `src` was refused (then `src` is removed, nothing kept).
    */
-  async adopt(stageId: string, key: string, src: string, opts: { signal?: AbortSignal } = {}): Promise<{ dir: string } | { refused: Extract<EntryCheck, { ok: false }> }> {
+  async adopt(stageId: string, key: string, src: string, opts: { signal?: AbortSignal; onTakeOver?: LockTakeOver } = {}): Promise<{ dir: string } | { refused: Extract<EntryCheck, { ok: false }> }> {
     const final = this.entryDir(stageId, key);
-    const release = (await acquireLock(this.lockFile(stageId, key), { pollMs: 500, what: `stage ${stageId}`, signal: opts.signal })) as () => void;
+    const release = (await acquireLock(this.lockFile(stageId, key), { pollMs: 500, what: `stage ${stageId}`, signal: opts.signal, onTakeOver: opts.onTakeOver })) as () => void;
     try {
       if (this.check(stageId, key, { deep: true }).dir) {
         removeTree(src);

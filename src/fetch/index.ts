@@ -222,6 +222,7 @@ async function obtainFile(a: FileArtifact, c: Ctx): Promise<FetchResult> {
     {
       signal: opts.signal,
       onWait: (o) => log?.(`${a.file}: another download of it is running${ownerText(o)}; waiting for it`),
+      onTakeOver: (why) => log?.(`${a.file}: took over a stale download lock (${why})`),
       whileWaiting: async () => {
         if (!existsSync(storePath(opts.distdir, a))) return undefined;
         const p = await inStore(opts.distdir, a);

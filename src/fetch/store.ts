@@ -87,14 +87,14 @@ export { sleep };
 export async function withStoreLock<T>(
   distdir: string,
   a: StoreKey,
-  opts: { signal?: AbortSignal; onWait?: (owner?: LockOwner) => void; whileWaiting?: () => Promise<T | undefined> },
+  opts: { signal?: AbortSignal; onWait?: (owner?: LockOwner) => void; onTakeOver?: (why: string) => void; whileWaiting?: () => Promise<T | undefined> },
   fn: () => Promise<T>,
 ): Promise<T> {
   const lp = lockPath(distdir, a);
   let got: Awaited<ReturnType<typeof acquireLock>>;
   try {
     await mkdir(path.dirname(lp), { recursive: true });
-    got = await acquireLock(lp, { signal: opts.signal, onWait: opts.onWait, whileWaiting: opts.whileWaiting, what: `download of ${a.file}` });
+    got = await acquireLock(lp, { signal: opts.signal, onWait: opts.onWait, onTakeOver: opts.onTakeOver, whileWaiting: opts.whileWaiting, what: `download of ${a.file}` });
   } catch (e) {
     if (opts.signal?.aborted) throw e;
     // the store's disk is full or read-only: that, named, not "cannot lock"

@@ -18,7 +18,7 @@ import { setMaxListeners } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, openSync, readSync, fstatSync, closeSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import type { PlanStage, StageKind } from '../plan.ts';
-import { refusedLine, type StageCache } from '../cache/index.ts';
+import { refusedLine, takenOverLine, type StageCache } from '../cache/index.ts';
 import type { CacheMode } from '../kinds.ts';
 import type { StageResult } from './types.ts';
 import { MemoryTokens, type Tokens } from './tokens.ts';
@@ -69,7 +69,7 @@ export interface RunnerEvents {
   progress?(id: string, p: Progress): void;
   end?(id: string, r: StageResult): void;
   fail?(id: string, e: unknown): void;
-  /** a cache entry failed its check and is rebuilt: one line (stage, path, what differed) */
+  /** a cache entry failed its check and is rebuilt, or a stale lock of it was taken over: one line (stage, path, what) */
   refused?(id: string, line: string): void;
 }
 
@@ -365,7 +365,11 @@ export async function runGraph(
         });
         if (opts.force && mode !== 'none') cache.remove(id, st.key);
         // another build (another process) producing the same entry: wait for it, visibly and cancellably
-        const lockOpts = { signal, onWait: (o?: LockOwner) => events.update?.(id, waitingLine(o)) };
+        const lockOpts = {
+          signal,
+          onWait: (o?: LockOwner) => events.update?.(id, waitingLine(o)),
+          onTakeOver: (why: string) => events.refused?.(id, takenOverLine(id, cache.lockFile(id, st.key), why)),
+        };
         if (mode === 'dir') {
           const { dir } = await cache.produce(id, st.key, async (tmp) => (await impl.run(ctx(tmp))) as Record<string, unknown> | void, lockOpts);
           outputs.set(id, restore(id, dir));
