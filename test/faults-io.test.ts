@@ -4,7 +4,7 @@
 // is cancelled says so. The full disk is a real one: a small tmpfs mounted for this file (the tests
 // run as root; it is unmounted in afterAll), filled to the last byte.
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readdirSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, writeFileSync, writeSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -144,6 +144,9 @@ describe('a full disk', () => {
     // one request: no retry, no second source, no backoff
     expect(server.count()).toBe(1);
     expect(Date.now() - t0).toBeLessThan(2_000);
+    // the partial file is removed, and the message says so: kept, it kept the disk full (hostile run 3, NEW-3)
+    expect((e as IoError).message).toMatch(new RegExp(`the partial download ${distdir}/\\.partial/\\S+\\.part was removed`));
+    expect(existsSync(path.join(distdir, '.partial')) ? readdirSync(path.join(distdir, '.partial')) : []).toEqual([]);
   });
 
   it('the log on it: the patch is not blamed (was: "patch … does not apply")', async () => {

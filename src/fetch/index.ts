@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { ownerText } from '../lock.ts';
 import path from 'node:path';
-import { FetchError, ForgeError } from '../errors.ts';
+import { FetchError, ForgeError, IoError } from '../errors.ts';
 import { ioError, isIoError, noteStore } from '../ioerror.ts';
 import { BUILTIN_RECIPES } from '../recipes/load.ts';
 import type { FileArtifact } from '../recipes/schema.ts';
@@ -249,6 +249,11 @@ async function obtainFile(a: FileArtifact, c: Ctx): Promise<FetchResult> {
           return { file: a.file, sha256: a.sha256, path: dest, size: d.size, status: 'stored' as const, source: s.url, transferred: d.transferred };
         } catch (e) {
           if (isAbortish(e, opts.signal)) throw e;
+          if (e instanceof IoError && DISK_FULL.has(e.code) && e.path === part) {
+            // kept, a partial file on a full disk only keeps it full; the next attempt starts over
+            await rm(part, { force: true });
+            e.message += `\n  the partial download ${part} was removed`;
+          }
           if (e instanceof ForgeError) throw e;
           // the store cannot take it (disk full, read-only, permissions): no other source helps;
           // a local mirror's file that cannot be read is that source's failure
@@ -262,6 +267,9 @@ async function obtainFile(a: FileArtifact, c: Ctx): Promise<FetchResult> {
     },
   );
 }
+
+/** errno codes of a full disk or quota: a partial file that cannot grow is removed */
+const DISK_FULL = new Set(['ENOSPC', 'EDQUOT']);
 
 async function withSize(r: FetchResult): Promise<FetchResult> {
   if (r.size) return r;
