@@ -5,6 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { refusedLine } from '../src/cache/index.ts';
 import { checkPaths } from '../src/commands/validate.ts';
+import { checkOutputDir } from '../src/flags/dirs.ts';
 import { remoteSettingsOf } from '../src/flags/cache.ts';
 import { ownableDirProblem } from '../src/recipes/safe.ts';
 import { generateKeyPair } from '../src/remote/sign.ts';
@@ -34,6 +35,12 @@ describe('hostile run 3', () => {
     expect(() => checkPaths('audit', { readPatches: '/nonexistent' })).toThrow(/--read-patches \/nonexistent: no such file/);
     expect(() => checkPaths('package', { out: '' })).toThrow(/--out "": an empty path/);
     expect(() => checkPaths('fetch', { distdir: '' })).toThrow(/--distdir "": an empty path/);
+  });
+
+  it('an --out below /proc is named as given, and why it cannot be made (it said "--out /proc/self: not writable (ENOENT)")', () => {
+    expect(() => checkOutputDir('--out', '/proc/self/out', { create: false })).toThrow(/^--out \/proc\/self\/out: cannot be created: \/proc\/self is not writable \(ENOENT: it takes no new files, as the kernel's \/proc and \/sys do\)$/);
+    const ok = path.join(work, 'out-not-yet');
+    expect(() => checkOutputDir('--out', ok, { create: false })).not.toThrow();
   });
 
   it('NEW-6: a recipe make argument with "$" (make runs $(shell …)) is refused when the recipes load', () => {

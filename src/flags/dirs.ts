@@ -34,7 +34,11 @@ export function checkOutputDir(flag: string, dir: string, opts: { writable?: boo
     let up = path.dirname(dir);
     while (kind(up) === 'absent' && path.dirname(up) !== up) up = path.dirname(up);
     if (kind(up) !== 'dir') throw new UsageError(`${flag} ${dir}: cannot be created: ${up} is a file, not a directory`, `give ${flag} a directory path`);
-    return checkOutputDir(flag, up, { writable: opts.writable }) ;
+    if (opts.writable === false) return checkOutputDir(flag, up, { writable: false });
+    // named as given: "--out /proc/self/out: cannot be created in /proc/self", not "--out /proc/self"
+    const why = notWritable(up);
+    if (why) throw new UsageError(`${flag} ${dir}: cannot be created: ${up} is ${why}`, `give ${flag} a directory on a writable disk`);
+    return;
   }
   if (k === 'absent') {
     try {
@@ -52,16 +56,26 @@ export function checkOutputDir(flag: string, dir: string, opts: { writable?: boo
     }
     return;
   }
+  const why = notWritable(dir);
+  if (why) {
+    throw new UsageError(
+      `${flag} ${dir}: ${why}`,
+      flag === '--distdir' ? 'downloads are stored there: give a writable directory, or use --offline when every file is already in it' : `give ${flag} a writable directory`,
+    );
+  }
+}
+
+/** Why files cannot be created in an existing directory (undefined: they can). */
+function notWritable(dir: string): string | undefined {
   // access(W_OK) says yes to root on a read-only mount: really write a probe file
   const probe = path.join(dir, `.nginx-forge-probe-${process.pid}`);
   try {
     writeFileSync(probe, '');
     rmSync(probe, { force: true });
+    return undefined;
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    throw new UsageError(
-      `${flag} ${dir}: not writable (${err.code === 'EROFS' ? 'read-only file system' : (err.code ?? err.message)})`,
-      flag === '--distdir' ? 'downloads are stored there: give a writable directory, or use --offline when every file is already in it' : `give ${flag} a writable directory`,
-    );
+    const what = err.code === 'EROFS' ? 'read-only file system' : err.code === 'ENOENT' ? 'ENOENT: it takes no new files, as the kernel\'s /proc and /sys do' : (err.code ?? err.message);
+    return `not writable (${what})`;
   }
 }
