@@ -124,7 +124,7 @@ export function program(): Command {
     .action(lazy('cache', 'keygen'));
 
   const bench = prog.command('bench').description('benchmarks: build orchestration speed, and a built nginx against another');
-  fetchOptions(addPlanOptions(bench.command('build').description('cold build, warm no-op rebuild, nginx-only rebuild, naive single-make baseline')))
+  fetchOptions(addPlanOptions(bench.command('build').description('cold build, warm no-op rebuild, fresh runner from a warm registry, nginx-only rebuild, naive single-make baseline')))
     .option('--json', 'print one JSON object')
     .option('--results <dir>', 'write results JSON here', 'docs/bench')
     .action(lazy('bench', 'build'));
