@@ -8,10 +8,15 @@
 //   - --prefix /usr/../../tmp/x, quotes and $(…) reached nginx's configure and the port
 //   - a build.env key X;cmd;Y ran cmd in the port's pre-configure
 import path from 'node:path';
+import os from 'node:os';
+import { mkdtempSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { RecipeError, UsageError } from '../src/errors.ts';
 import { freebsdPort } from '../src/package/freebsd/index.ts';
 import { rpmSpec } from '../src/package/rpm.ts';
+import { formatMaintainer, maintainer } from '../src/package/common.ts';
+import { PROJECT_ROOT } from '../src/recipes/load.ts';
+import { execa } from 'execa';
 import { logrotate, ownedDirs, systemdUnit } from '../src/package/service.ts';
 import type { BuildPlan } from '../src/plan.ts';
 import { loadRecipes } from '../src/recipes/load.ts';
@@ -156,6 +161,44 @@ describe('the package generators refuse an unsafe plan (last line of defence)', 
     const plan = tampered({ errorLog: '/var/log/nginx-error.log', logDirs: ['/var/log', '/var/log/nginx'] });
     expect(() => ownedDirs(plan)).toThrow(/refusing to write the maintainer scripts: .*log directory \/var\/log: \/var\/log is a system directory; a package must not own it/s);
     expect(() => rpmSpec({ plan, pkg: 'nginx-forge-ktls', release: 1, who: 'x <x@example.org>', epoch: 0, files: [], treeDir: '/tmp/x' })).toThrow(/refusing to write the RPM spec/);
+  });
+
+  it('NGINX_FORGE_MAINTAINER / DEBFULLNAME / DEBEMAIL: a value the RPM spec or a shell would expand is refused, naming the variable; a bad one is no longer ignored', async () => {
+    const saved = { m: process.env.NGINX_FORGE_MAINTAINER, n: process.env.DEBFULLNAME, e: process.env.DEBEMAIL };
+    const set = (k: string, v: string | undefined) => (v === undefined ? delete process.env[k] : (process.env[k] = v));
+    try {
+      set('DEBFULLNAME', undefined);
+      set('DEBEMAIL', undefined);
+      set('NGINX_FORGE_MAINTAINER', 'Eve %(touch /tmp/pwned) <eve@example.org>');
+      // it went into the spec's Packager and %changelog lines: rpmbuild runs %(…)
+      expect(() => maintainer()).toThrow(/NGINX_FORGE_MAINTAINER "Eve %\(touch \/tmp\/pwned\) <eve@example\.org>": the name contains "%" \(the RPM spec would expand it/);
+      set('NGINX_FORGE_MAINTAINER', 'just a name');
+      // it fell back to the placeholder in silence
+      expect(() => maintainer()).toThrow(/NGINX_FORGE_MAINTAINER "just a name": is not "Name <email>"/);
+      set('NGINX_FORGE_MAINTAINER', 'Zoë O\'Brien-Łukasz (ops) <zoe.ob+pkg@example.org>');
+      expect(formatMaintainer(maintainer())).toBe('Zoë O\'Brien-Łukasz (ops) <zoe.ob+pkg@example.org>');
+      set('NGINX_FORGE_MAINTAINER', undefined);
+      set('DEBFULLNAME', 'Mallory $(id)');
+      set('DEBEMAIL', 'm@example.org');
+      expect(() => maintainer()).toThrow(/DEBFULLNAME "Mallory \$\(id\)": the name contains "\$" \(a shell would expand it\)/);
+      set('DEBFULLNAME', undefined);
+      set('DEBEMAIL', 'm%{_bindir}@example.org');
+      expect(() => maintainer()).toThrow(/DEBEMAIL .*: the address has characters other than/);
+      set('DEBEMAIL', undefined);
+      expect(maintainer()).toEqual({ name: 'nginx-forge packager', email: 'packager@nginx-forge.invalid' });
+    } finally {
+      set('NGINX_FORGE_MAINTAINER', saved.m);
+      set('DEBFULLNAME', saved.n);
+      set('DEBEMAIL', saved.e);
+    }
+    // the package command refuses it before any work: exit 2, nothing built
+    const r = await execa('node', [path.join(PROJECT_ROOT, 'bin', 'nginx-forge.mjs'), 'package', '--format', 'rpm', '--profile', 'ktls', '--offline', '--out', path.join(os.tmpdir(), 'nf-maint-out')], {
+      reject: false,
+      env: { NGINX_FORGE_MAINTAINER: 'x %(id) <x@example.org>', NGINX_FORGE_HOME: mkdtempSync(path.join(os.tmpdir(), 'nf-maint-')) },
+    });
+    expect(r.exitCode, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/NGINX_FORGE_MAINTAINER "x %\(id\) <x@example\.org>": the name contains "%"/);
+    expect(r.stderr).not.toMatch(/fetch|extract|configure/);
   });
 
   it('the FreeBSD port: a build.env key X;cmd;Y and a newline in a recipe argument', async () => {

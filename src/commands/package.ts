@@ -14,6 +14,7 @@ import { stageId } from '../plan.ts';
 import { buildDebs, debPackageName, debVersion } from '../package/deb.ts';
 import { buildModuleDebs } from '../package/modules.ts';
 import { buildRpm } from '../package/rpm.ts';
+import { maintainer } from '../package/common.ts';
 import { updateSha256Sums } from '../outdir.ts';
 import { writeFreebsdPort } from '../package/freebsd/index.ts';
 import { logsDir, plainOutput } from '../paths.ts';
@@ -39,6 +40,8 @@ export async function run(flags: PackageFlags): Promise<number> {
   const fetch = fetchOptionsOf(flags);
   const remote = remoteSettingsOf(flags);
   for (const n of remote?.notes ?? []) say(flags, n);
+  // NGINX_FORGE_MAINTAINER / DEBEMAIL reach the control file and the spec: checked before any work
+  maintainer();
 
   if (flags.format === 'freebsd-port') {
     const dir = path.join(out, 'freebsd-port', `nginx-forge-${plan.profile}`);

@@ -2,6 +2,7 @@
 // license texts, file walking and SHA256SUMS upkeep. No format-specific knowledge here.
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, lstatSync, lutimesSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { UsageError } from '../errors.ts';
 import { run, type RunContext } from '../exec.ts';
 import { tempFor } from '../outdir.ts';
 import path from 'node:path';
@@ -38,21 +39,47 @@ export interface Maintainer {
 
 /**
  * Who the package names as maintainer: NGINX_FORGE_MAINTAINER ("Name <email>"), else Debian's
- * DEBFULLNAME/DEBEMAIL, else a neutral placeholder the user is expected to replace.
+ * DEBFULLNAME/DEBEMAIL, else a neutral placeholder the user is expected to replace. The value
+ * reaches the .deb's control file and changelog and the RPM spec (where `%(…)` runs a command and
+ * `%{…}` expands), so a set value must be a plain name and address: anything else is a usage
+ * error naming the variable, never ignored in silence nor written.
  */
 export function maintainer(explicit?: string): Maintainer {
-  const parse = (s: string): Maintainer | undefined => {
+  const checked = (what: string, s: string): Maintainer => {
     const m = /^\s*(.+?)\s*<([^<>\s]+@[^<>\s]+)>\s*$/.exec(s);
-    return m ? { name: m[1]!, email: m[2]! } : undefined;
+    const problem = !m ? 'is not "Name <email>"' : (nameProblemOf(m[1]!) ?? emailProblemOf(m[2]!));
+    if (problem) throw new UsageError(`${what} ${JSON.stringify(s)}: ${problem}`, MAINTAINER_HINT);
+    return { name: m![1]!, email: m![2]! };
   };
-  const fromExplicit = explicit ? parse(explicit) : undefined;
-  if (fromExplicit) return fromExplicit;
-  const fromEnv = process.env.NGINX_FORGE_MAINTAINER ? parse(process.env.NGINX_FORGE_MAINTAINER) : undefined;
-  if (fromEnv) return fromEnv;
+  if (explicit) return checked('the maintainer', explicit);
+  if (process.env.NGINX_FORGE_MAINTAINER) return checked('NGINX_FORGE_MAINTAINER', process.env.NGINX_FORGE_MAINTAINER);
   const email = process.env.DEBEMAIL;
-  if (email && /^[^<>\s]+@[^<>\s]+$/.test(email)) return { name: process.env.DEBFULLNAME || 'nginx-forge', email };
+  if (email) {
+    const problem = /^[^<>\s]+@[^<>\s]+$/.test(email) ? emailProblemOf(email) : 'is not an e-mail address';
+    if (problem) throw new UsageError(`DEBEMAIL ${JSON.stringify(email)}: ${problem}`, MAINTAINER_HINT);
+    const name = process.env.DEBFULLNAME || 'nginx-forge';
+    const np = nameProblemOf(name);
+    if (np) throw new UsageError(`DEBFULLNAME ${JSON.stringify(name)}: ${np}`, MAINTAINER_HINT);
+    return { name, email };
+  }
   // .invalid (RFC 2606) says plainly that nobody set one; lintian accepts it
   return { name: 'nginx-forge packager', email: 'packager@nginx-forge.invalid' };
+}
+
+const MAINTAINER_HINT = 'set NGINX_FORGE_MAINTAINER="Your Name <you@example.org>" (a name of letters, digits, spaces and . , \' ( ) - _; a plain address), or unset it';
+
+/** A maintainer name: letters (any script), digits, spaces and . , ' ( ) - _ only. */
+function nameProblemOf(name: string): string | undefined {
+  const bad = /[^\p{L}\p{M}\p{N} .,'()_-]/u.exec(name);
+  if (!bad) return undefined;
+  const c = bad[0];
+  const shown = /[\x00-\x1f\x7f]/.test(c) ? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}` : c;
+  return `the name contains "${shown}"${c === '%' ? ' (the RPM spec would expand it: %(…) runs a command)' : c === '$' || c === '`' ? ' (a shell would expand it)' : ''}; a name has letters, digits, spaces and . , \' ( ) - _`;
+}
+
+/** An e-mail address: letters, digits and . _ + - before and after the @. */
+function emailProblemOf(email: string): string | undefined {
+  return /^[A-Za-z0-9._+-]+@[A-Za-z0-9.-]+$/.test(email) ? undefined : 'the address has characters other than letters, digits and . _ + - (and one @)';
 }
 
 export const formatMaintainer = (m: Maintainer) => `${m.name} <${m.email}>`;
