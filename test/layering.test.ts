@@ -21,6 +21,14 @@ function arrows(g: Map<string, string[]>, from: RegExp, to: RegExp): string[] {
 }
 
 describe('layering', () => {
+  it('every temp tree under $TMPDIR is made by tmpdirs.ts tempDir(), so its name records its owner and a killed run\'s tree is swept', () => {
+    const offenders = files(SRC_ROOT)
+      .filter((f) => !f.endsWith(`${path.sep}tmpdirs.ts`))
+      .flatMap((f) => (/mkdtemp(Sync)?\(\s*path\.join\(\s*(os\.)?tmpdir\(\)/.test(readFileSync(f, 'utf8')) ? [path.relative(SRC_ROOT, f)] : []));
+    // remote pull/push/sig and the bench's scratch trees were made by mkdtemp under os.tmpdir()
+    expect(offenders).toEqual([]);
+  });
+
   it('no import circles in src/', () => {
     const g = importGraph();
     const cycles: string[] = [];

@@ -24,7 +24,8 @@
 // nginx-only rebuild is compared with it.
 // The stage cache lives in a temporary NGINX_FORGE_HOME, so the user's cache is neither used nor
 // touched; the distfiles store is the user's (read only: nothing is downloaded when it is complete).
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tempDir } from '../tmpdirs.ts';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ForgeError } from '../errors.ts';
@@ -299,7 +300,7 @@ export async function benchBuild(o: BenchBuildOptions): Promise<BuildBenchResult
   const runBuild = o.runBuild ?? (await import('../pipeline/index.ts')).runBuild;
 
   const prevHome = process.env.NGINX_FORGE_HOME;
-  const scratch = mkdtempSync(path.join(os.tmpdir(), 'nginx-forge-bench-build-'));
+  const scratch = tempDir('benchbuild');
   const scenarios: Scenario[] = [];
   const buildOpts: BuildOptions = {
     ...fetch,

@@ -5,9 +5,9 @@
 //   version      `nginx-forge --version`
 //   cached-build `nginx-forge build --profile P --no-smoke` with every stage in the cache
 // The cached build runs in the user's state dir: a warm-up run first (it builds what is missing).
+import { tempDir } from '../tmpdirs.ts';
 import { execa } from 'execa';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { ForgeError } from '../errors.ts';
 import { PROJECT_ROOT } from '../recipes/load.ts';
@@ -53,7 +53,7 @@ export async function benchCli(o: { runs?: number; profile?: string; progress?: 
   const runs = o.runs ?? 10;
   const say = o.progress ?? (() => undefined);
   const before = loadSample();
-  const out = mkdtempSync(path.join(os.tmpdir(), 'nginx-forge-bench-cli-'));
+  const out = tempDir('benchcli');
   const build = ['build', '--profile', o.profile ?? 'ktls', '--no-smoke', '--json', '--out', out];
   const workloads: CliWorkload[] = [];
   try {

@@ -17,9 +17,9 @@
 // failure is one warning line and the stage is built here. Push: what the registry lacks, after
 // the build, signed; two pushers of one key each write a complete signed artifact, the tag ends
 // on one of them, and the referrers index is re-read after each update until it lists ours.
+import { tempDir } from '../tmpdirs.ts';
 import { createHash, createPublicKey } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { StageCache } from '../cache/index.ts';
 import type { RemoteSettings } from '../flags/cache.ts';
@@ -128,7 +128,7 @@ export class OciStageCache implements RemoteCache {
     // the signature: a trusted key over exactly this manifest's digest
     const verdict = await this.signatureOf(reg, m.digest);
     if (!verdict.ok) return { refused: verdict.reason };
-    const tmp = mkdtempSync(path.join(os.tmpdir(), 'nginx-forge-pull-'));
+    const tmp = tempDir('pull');
     try {
       const file = path.join(tmp, 'entry.tar.gz');
       await reg.getBlob(layer.digest, file, { size: layer.size });
@@ -157,7 +157,7 @@ export class OciStageCache implements RemoteCache {
       const ref = await reg.getManifest(d.digest, [MEDIA_TYPES.ociManifest]);
       const layer = bundleLayerOf(ref.bytes, digest);
       if (!layer.ok) continue;
-      const tmp = mkdtempSync(path.join(os.tmpdir(), 'nginx-forge-sig-'));
+      const tmp = tempDir('sig');
       try {
         const file = path.join(tmp, 'bundle.json');
         await reg.getBlob(layer.layer.digest, file, { size: layer.layer.size });
@@ -194,7 +194,7 @@ export class OciStageCache implements RemoteCache {
     {
       const tag = entryTag(st.id, st.key);
       if (await reg.manifestDigest(tag, [MEDIA_TYPES.ociManifest])) return; // the registry has it
-      const tmp = mkdtempSync(path.join(os.tmpdir(), 'nginx-forge-push-'));
+      const tmp = tempDir('push');
       try {
         const file = path.join(tmp, 'entry.tar.gz');
         const { size } = await packEntry(dir, file);
