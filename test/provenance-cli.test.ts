@@ -76,7 +76,7 @@ describe('provenance written by build and package, checked by verify-provenance'
     // one flipped byte in an artifact: refused, the file named; from another directory too
     const tarball = path.join(out, 'nginx-forge-ktls.tar.gz');
     const bytes = readFileSync(tarball);
-    bytes[0] ^= 1;
+    bytes[0] = bytes[0]! ^ 1;
     writeFileSync(tarball, bytes);
     const flipped = await forge(['verify-provenance', summary.provenance, '--key', `${keys}.pub`]);
     expect(flipped.exitCode, flipped.stdout).toBe(ExitCode.provenance);

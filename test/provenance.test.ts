@@ -129,7 +129,7 @@ describe('DSSE envelope and verify-provenance', () => {
   it('a changed signature is a bad signature', () => {
     const { dir, env } = outDir('sig');
     const sig = Buffer.from(env.signatures[0]!.sig, 'base64');
-    sig[sig.length - 1] ^= 1;
+    sig[sig.length - 1] = sig[sig.length - 1]! ^ 1;
     const [c] = verifyProvenance(JSON.stringify({ ...env, signatures: [{ ...env.signatures[0]!, sig: sig.toString('base64') }] }), [key.publicPem], dir);
     expect(c).toMatchObject({ ok: false, problem: expect.stringMatching(/^bad signature/) });
   });
