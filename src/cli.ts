@@ -118,7 +118,7 @@ export function program(): Command {
 
   prog
     .command('verify-provenance')
-    .description(`check a .intoto.jsonl written by build or package: the DSSE signature by a trusted key, the SLSA provenance statement, every artifact's sha256; exit ${ExitCode.provenance} when anything does not check out`)
+    .description(`check a .intoto.jsonl written by build or package: the DSSE signature by a trusted key, the SLSA provenance statement, every artifact's sha256; exit ${ExitCode.verify} when anything does not check out`)
     .argument('<file>', 'the provenance file, <out>/<name>.intoto.jsonl')
     .requiredOption('--key <pubkey...>', 'public key (PEM, the .pub of `cache keygen`) the provenance must be signed by (repeatable: any one of them)')
     .option('--artifacts <dir>', 'where the artifacts it names are (default: the directory of <file>)')

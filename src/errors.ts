@@ -15,7 +15,6 @@ export const ExitCode = {
   securityFixPending: 8, // audit: a reachable security fix is not applied by the profile
   test: 9, // nginx's test suite ran and a file failed (or a module the profile builds was missing)
   io: 10, // a file could not be written or read: disk full, quota, read-only file system, permissions, I/O error
-  provenance: 11, // verify-provenance: a signature, the statement, or an artifact's sha256 did not check out
   interrupted: 130,
 } as const;
 
@@ -34,7 +33,6 @@ export const EXIT_MEANING: Record<keyof typeof ExitCode, string> = {
   securityFixPending: 'audit found a reachable security fix that is not applied',
   test: "nginx's test suite failed",
   io: 'a file could not be written or read (disk full, quota, read-only, permissions, I/O error)',
-  provenance: 'provenance did not verify (signature, statement, or an artifact\'s sha256)',
   interrupted: 'interrupted',
 };
 

@@ -1,6 +1,6 @@
 // Provenance through the real CLI (issue 22, item 5): `build` and `package --format deb` into one
 // --out with a `cache keygen` key, the build already in the stage cache (helpers/cachedBuild.ts,
-// a fake dpkg-deb); `verify-provenance` accepts what they wrote, and fails (exit 11) after one
+// a fake dpkg-deb); `verify-provenance` accepts what they wrote, and fails (exit 5, verify) after one
 // byte of an artifact is flipped, with another key, and without a key nothing is written.
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -70,7 +70,7 @@ describe('provenance written by build and package, checked by verify-provenance'
 
     // another key: refused
     const wrong = await forge(['verify-provenance', summary.provenance, '--key', `${keys}-other.pub`]);
-    expect(wrong.exitCode).toBe(ExitCode.provenance);
+    expect(wrong.exitCode).toBe(ExitCode.verify);
     expect(wrong.stderr).toContain('signed by an unknown key');
 
     // one flipped byte in an artifact: refused, the file named; from another directory too
@@ -79,7 +79,7 @@ describe('provenance written by build and package, checked by verify-provenance'
     bytes[0] = bytes[0]! ^ 1;
     writeFileSync(tarball, bytes);
     const flipped = await forge(['verify-provenance', summary.provenance, '--key', `${keys}.pub`]);
-    expect(flipped.exitCode, flipped.stdout).toBe(ExitCode.provenance);
+    expect(flipped.exitCode, flipped.stdout).toBe(ExitCode.verify);
     expect(flipped.stdout).toMatch(/FAIL {2}nginx-forge-ktls\.tar\.gz/);
     expect(flipped.stderr).toContain(`nginx-forge-ktls.tar.gz has sha256 ${sha(tarball)}`);
     expect((await forge(['verify-provenance', summary.provenance, '--key', `${keys}.pub`, '--artifacts', tmp])).stderr).toContain('nginx-forge-ktls.tar.gz is missing');

@@ -1,6 +1,6 @@
 // `nginx-forge verify-provenance <file.intoto.jsonl> --key PUB [--artifacts DIR]`: every envelope
 // of the file signed by one of the keys, a SLSA provenance v1 statement, and every subject's
-// sha256 equal to the file of that name in DIR (src/provenance.ts). Exit 11 otherwise.
+// sha256 equal to the file of that name in DIR (src/provenance.ts). Exit 5 (verify) otherwise.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ExitCode, ForgeError, UsageError } from '../errors.ts';
@@ -30,7 +30,7 @@ export async function verify(file: string, flags: { key: string[]; artifacts?: s
   const bad = checks.filter((c) => !c.ok);
   if (bad.length) {
     throw new ForgeError(`${file}: ${bad.length} of ${checks.length} provenance envelope(s) did not verify; line ${bad[0]!.line}: ${bad[0]!.problem}`, {
-      exitCode: ExitCode.provenance,
+      exitCode: ExitCode.verify,
       hint: 'do not use these artifacts: they, or their provenance, are not what the key holder built (or --key / --artifacts name the wrong key or directory)',
     });
   }
