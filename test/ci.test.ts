@@ -147,7 +147,7 @@ describe('CI templates', () => {
     const steps = build.steps;
     const attest = steps.find((s: any) => String(s.uses).startsWith('actions/attest-build-provenance@'));
     expect(attest.with).toEqual({ 'subject-checksums': 'dist/SHA256SUMS' });
-    expect(attest.if).toBe("${{ github.event_name == 'push' }}");
+    expect(attest.if).toBe("${{ github.event_name == 'push' && !github.event.repository.private }}");
     expect(build.permissions).toMatchObject({ 'id-token': 'write', attestations: 'write' });
     for (const [name, job] of Object.entries<any>(github.jobs)) {
       if (name !== 'build') expect(job.permissions?.['id-token'], name).toBeUndefined();
