@@ -1,7 +1,7 @@
 // Command table. Each command lives in commands/<name>.ts, imported only when it runs.
 // The one error handler below turns typed errors into messages and exit codes.
 import { Command, CommanderError, Option } from 'commander';
-import { addCacheOptions as cacheOptions, addFetchOptions as fetchOptions, addPlanOptions, addTestOptions, DEFAULT_PROFILE } from './commands/options.ts';
+import { addCacheOptions as cacheOptions, addFetchOptions as fetchOptions, addPlanOptions, addProvenanceOption as provenanceOption, addTestOptions, DEFAULT_PROFILE } from './commands/options.ts';
 import { checkPaths, parsePrefix, parseSet, MAX_BUILD_JOBS, MAX_FETCH_JOBS, parseArchive, parseByteSize, parseCiphers, parseDuration, parseTestGlob, positiveInt, positiveSeconds } from './commands/validate.ts';
 import { ExitCode, exitCodesHelp, isForgeError, RecipeError } from './errors.ts';
 import { asIoError } from './ioerror.ts';
@@ -45,7 +45,7 @@ export function program(): Command {
     .option('-j, --jobs <n>', `parallel downloads (1-${MAX_FETCH_JOBS})`, positiveInt(MAX_FETCH_JOBS), 4)
     .action(lazy('fetch'));
 
-  cacheOptions(addTestOptions(fetchOptions(addPlanOptions(prog.command('build').description('fetch, patch, configure, compile, verify, smoke-test and package nginx; with --test also run nginx\'s test suite')))))
+  provenanceOption(cacheOptions(addTestOptions(fetchOptions(addPlanOptions(prog.command('build').description('fetch, patch, configure, compile, verify, smoke-test and package nginx; with --test also run nginx\'s test suite'))))))
     .option('-j, --jobs <n>', `parallel compile jobs, 1-${MAX_BUILD_JOBS} (default: number of CPUs)`, positiveInt(MAX_BUILD_JOBS))
     .option('-o, --out <dir>', 'artifact directory', 'dist')
     .option('--force', 'ignore the stage cache and rebuild everything')
@@ -103,7 +103,7 @@ export function program(): Command {
     .option('--json', 'print one JSON object')
     .action(lazy('doctor'));
 
-  cacheOptions(fetchOptions(addPlanOptions(prog.command('package').description('build (cached) and package nginx as a .deb, an .rpm or a FreeBSD port skeleton'))))
+  provenanceOption(cacheOptions(fetchOptions(addPlanOptions(prog.command('package').description('build (cached) and package nginx as a .deb, an .rpm or a FreeBSD port skeleton')))))
     .addOption(new Option('--format <format>', 'package format').choices(['deb', 'rpm', 'freebsd-port']).makeOptionMandatory())
     .option('-o, --out <dir>', 'output directory', 'dist')
     .option('--json', 'print one JSON object')
@@ -115,6 +115,15 @@ export function program(): Command {
     .addOption(new Option('--format <format>', 'json (GitHub Actions fromJSON, any CI) or gitlab (the child pipeline ci/gitlab-ci.yml triggers)').choices(['json', 'gitlab']).default('json'))
     .option('--recipes <dir>', 'use this recipe directory instead of the built-in one')
     .action(lazy('ci', 'matrix'));
+
+  prog
+    .command('verify-provenance')
+    .description(`check a .intoto.jsonl written by build or package: the DSSE signature by a trusted key, the SLSA provenance statement, every artifact's sha256; exit ${ExitCode.verify} when anything does not check out`)
+    .argument('<file>', 'the provenance file, <out>/<name>.intoto.jsonl')
+    .requiredOption('--key <pubkey...>', 'public key (PEM, the .pub of `cache keygen`) the provenance must be signed by (repeatable: any one of them)')
+    .option('--artifacts <dir>', 'where the artifacts it names are (default: the directory of <file>)')
+    .option('--json', 'print one JSON object')
+    .action(lazy('provenance', 'verify'));
 
   const cache = prog.command('cache').description('the stage cache shared through an OCI registry: signing keys');
   cache

@@ -124,8 +124,55 @@ describe('CI templates', () => {
     for (const [expr] of read('ci/github-actions.yml').matchAll(/\$\{\{[^}]*\}\}/g)) {
       for (const [, f] of expr.matchAll(/(?<![.\w])matrix\.([A-Za-z]+)/g)) expect(fields.has(f!), `matrix.${f}`).toBe(true);
     }
-    // every action is pinned to a major version
-    for (const job of Object.values<any>(github.jobs)) for (const s of job.steps) if (s.uses) expect(s.uses).toMatch(/^actions\/[a-z-]+@v\d+$/);
+  });
+
+  it('GitHub: every action is pinned by a 40-hex commit with its version as a comment, one commit per action', () => {
+    const text = read('ci/github-actions.yml');
+    const uses = [...text.matchAll(/^\s*(?:- )?uses: (.*)$/gm)].map((m) => m[1]!);
+    expect(uses.length).toBeGreaterThan(5);
+    const commitOf = new Map<string, string>();
+    for (const u of uses) {
+      expect(u).toMatch(/^[a-z0-9-]+\/[a-z0-9-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$/);
+      const [, action, sha, version] = /^(\S+)@(\S+) # (\S+)$/.exec(u)!;
+      // the same action at the same version everywhere
+      expect(commitOf.get(action!) ?? `${sha} ${version}`, action).toBe(`${sha} ${version}`);
+      commitOf.set(action!, `${sha} ${version}`);
+    }
+    // the parsed value is the pinned reference (YAML drops the comment)
+    for (const job of Object.values<any>(github.jobs)) for (const s of job.steps) if (s.uses) expect(s.uses).toMatch(/^actions\/[a-z-]+@[0-9a-f]{40}$/);
+  });
+
+  it('GitHub: pushes and tags attest every file of SHA256SUMS and sign the forge\'s own provenance; the permissions only on the build job', () => {
+    const build = github.jobs.build;
+    const steps = build.steps;
+    const attest = steps.find((s: any) => String(s.uses).startsWith('actions/attest-build-provenance@'));
+    expect(attest.with).toEqual({ 'subject-checksums': 'dist/SHA256SUMS' });
+    expect(attest.if).toBe("${{ github.event_name == 'push' && !github.event.repository.private }}");
+    expect(build.permissions).toMatchObject({ 'id-token': 'write', attestations: 'write' });
+    for (const [name, job] of Object.entries<any>(github.jobs)) {
+      if (name !== 'build') expect(job.permissions?.['id-token'], name).toBeUndefined();
+    }
+    expect(github.permissions).toEqual({ contents: 'read' });
+    const idx = (pred: (s: any) => boolean) => steps.findIndex(pred);
+    const upload = idx((s) => String(s.uses).startsWith('actions/upload-artifact@') && !s.if);
+    // after the last file is written, before the upload
+    expect(idx((s) => s === attest)).toBeGreaterThan(idx((s) => String(s.run).includes('package --format deb')));
+    expect(idx((s) => s === attest)).toBeLessThan(upload);
+    expect(steps[upload].with.path).toContain('dist/*.intoto.jsonl');
+    // the signing key: pushes only, written to a 0600 file, before the first build
+    const key = steps.find((s: any) => String(s.run).includes('NGINX_FORGE_PROVENANCE_KEY='));
+    expect(key.if).toBe("${{ github.event_name == 'push' }}");
+    expect(key.env.KEY).toBe('${{ secrets.NGINX_FORGE_PROVENANCE_KEY || secrets.NGINX_FORGE_CACHE_SIGN_KEY }}');
+    expect(key.run).toContain('umask 077');
+    expect(idx((s) => s === key)).toBeLessThan(idx((s) => String(s.run).includes('nginx-forge build')));
+    expect(build.env.NGINX_FORGE_BUILDER_ID).toBe('${{ github.server_url }}/${{ github.workflow_ref }}');
+  });
+
+  it('GitLab: the forge\'s provenance is kept as an artifact; signed only on the default branch and tags', () => {
+    expect(childJob('build').artifacts.paths).toContain('dist/*.intoto.jsonl');
+    const line = gitlabJobs['.build'].before_script.find((l: string) => l.includes('NGINX_FORGE_PROVENANCE_KEY='));
+    expect(line).toContain('NGINX_FORGE_PROVENANCE_KEY_FILE');
+    expect(line).toMatch(/CI_COMMIT_TAG.*CI_DEFAULT_BRANCH/s);
   });
 
   it('GitHub: a tag build restores no stage directory and takes only library stages from the signed registry cache; only the default branch pushes', () => {

@@ -11,11 +11,12 @@ import { plainOutput } from '../paths.ts';
 import { terminalSafe } from '../terminal.ts';
 import { displayPath } from '../recipes/load.ts';
 import { fetchOptionsOf, type FetchFlags } from '../flags/fetch.ts';
-import { remoteSettingsOf, type CacheFlags } from '../flags/cache.ts';
+import { remoteSettingsOf } from '../flags/cache.ts';
+import { NO_PROVENANCE_NOTE, provenanceKeyOf, type ProvenanceFlags } from '../flags/provenance.ts';
 import { planFromFlags, type PlanFlags } from '../flags/plan.ts';
 import { interruptible, printJson } from './common.ts';
 
-export interface BuildFlags extends PlanFlags, FetchFlags, CacheFlags {
+export interface BuildFlags extends PlanFlags, FetchFlags, ProvenanceFlags {
   jobs?: string;
   out: string;
   force?: boolean;
@@ -227,6 +228,8 @@ export function summaryJson(s: BuildSummary) {
     seconds: s.seconds,
     ...(s.ccache ? { ccache: s.ccache } : {}),
     ...(s.remote ? { remote: s.remote } : {}),
+    // the signed provenance; null when artifacts were written without a key to sign it
+    ...(s.artifacts.length ? { provenance: s.provenance ?? null } : {}),
   };
 }
 
@@ -237,6 +240,7 @@ export async function run(flags: BuildFlags): Promise<number> {
   // top level runs side by side like the stages (nginx-debug's compile while nginx installs)
   const live = !flags.json && !plainOutput();
   const remote = remoteSettingsOf(flags);
+  const provenanceKey = provenanceKeyOf(flags); // a bad key file: exit 2 before any work
   for (const n of remote?.notes ?? []) process.stderr.write(`${n}\n`);
   // a refused cache entry: one line on stderr (also under --json), at once when no live tree is
   // drawn, else after it, also when its rebuild fails
@@ -272,6 +276,7 @@ export async function run(flags: BuildFlags): Promise<number> {
         until: flags.until,
         ccache: flags.ccache,
         remote,
+        provenanceKey: provenanceKey?.privatePem,
         signal,
       },
       events,
@@ -296,6 +301,7 @@ export async function run(flags: BuildFlags): Promise<number> {
       ...Object.entries(summary.variants).map(([name, v]) => `${`${name}:`.padEnd(10)} ${v.binary}`),
       ...(summary.ccache ? [`ccache:    ${summary.ccache.hits} hits, ${summary.ccache.misses} misses (${(summary.ccache.hitRate * 100).toFixed(0)}% hit rate)`] : []),
       ...summary.artifacts.map((a) => `artifact:  ${displayPath(a)}`),
+      ...(summary.artifacts.length && !summary.provenance ? [NO_PROVENANCE_NOTE] : []),
     ];
     process.stderr.write(`${lines.join('\n')}\n`);
   }

@@ -35,6 +35,11 @@ export function addCacheOptions(cmd: Command): Command {
     .option('--cache-insecure', 'allow plain HTTP to a registry that is not on loopback');
 }
 
+/** The provenance flag of build and package; src/flags/provenance.ts maps it (provenanceKeyOf). */
+export function addProvenanceOption(cmd: Command): Command {
+  return cmd.option('--provenance-key <key>', 'private key (PEM, from `cache keygen`) that signs <out>/<name>.intoto.jsonl, the SLSA provenance of what is written to --out (default: --cache-sign-key)');
+}
+
 export function addTestOptions(cmd: Command): Command {
   return cmd
     .option('--test', "add the stage test: nginx's own test suite (nginx-tests, pinned) against the built binary")

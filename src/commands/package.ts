@@ -19,12 +19,14 @@ import { updateSha256Sums } from '../outdir.ts';
 import { writeFreebsdPort } from '../package/freebsd/index.ts';
 import { logsDir, plainOutput } from '../paths.ts';
 import { fetchOptionsOf, type FetchFlags } from '../flags/fetch.ts';
-import { remoteSettingsOf, type CacheFlags } from '../flags/cache.ts';
+import { remoteSettingsOf } from '../flags/cache.ts';
+import { NO_PROVENANCE_NOTE, provenanceKeyOf, type ProvenanceFlags } from '../flags/provenance.ts';
+import { writeProvenance } from '../provenance.ts';
 import { planFromFlags, type PlanFlags } from '../flags/plan.ts';
 import { interruptible, printJson } from './common.ts';
 import { displayPath as shown } from '../recipes/load.ts';
 
-export interface PackageFlags extends PlanFlags, FetchFlags, CacheFlags {
+export interface PackageFlags extends PlanFlags, FetchFlags, ProvenanceFlags {
   format: 'deb' | 'rpm' | 'freebsd-port';
   out: string;
   json?: boolean;
@@ -39,6 +41,7 @@ export async function run(flags: PackageFlags): Promise<number> {
   const out = path.resolve(flags.out);
   const fetch = fetchOptionsOf(flags);
   const remote = remoteSettingsOf(flags);
+  const provenanceKey = flags.format === 'freebsd-port' ? undefined : provenanceKeyOf(flags); // a bad key file: exit 2 before any work
   for (const n of remote?.notes ?? []) say(flags, n);
   // NGINX_FORGE_MAINTAINER / DEBEMAIL reach the control file and the spec: checked before any work
   maintainer();
@@ -63,8 +66,8 @@ export async function run(flags: PackageFlags): Promise<number> {
   };
   // one interrupt path for the build and the packaging after it: Ctrl-C during dpkg-deb or
   // rpmbuild stops it (and what it forked), removes the temp tree and the partial package, exit 130
-  const { summary, made, twins, moduleDebs, sums } = await interruptible('package', async (signal) => {
-    const summary = await runBuild(plan, { ...fetch, out, smoke: false, until: stageId('artifacts'), withInstalls: true, verifyContent: true, remote, signal }, events);
+  const { summary, made, twins, moduleDebs, provenance, sums } = await interruptible('package', async (signal) => {
+    const summary = await runBuild(plan, { ...fetch, out, smoke: false, until: stageId('artifacts'), withInstalls: true, verifyContent: true, remote, provenanceKey: provenanceKey?.privatePem, signal }, events);
     const logDir = path.join(logsDir(), `${plan.profile}-${plan.planHash.slice(0, 12)}`);
     const variants = Object.fromEntries(Object.entries(summary.variants).map(([name, v]) => [name, v.binary]));
     const tree = { plan, root: summary.root, licensesDir: summary.licensesDir, sbom: summary.sbom, manifest: summary.manifest, outDir: out, variants, signal };
@@ -90,7 +93,10 @@ export async function run(flags: PackageFlags): Promise<number> {
           })
         : [];
     signal.throwIfAborted();
-    return { summary, made, twins, moduleDebs, sums: updateSha256Sums(out, [made, ...twins, ...moduleDebs]) };
+    const files = [made, ...twins, ...moduleDebs];
+    // the packages' own provenance beside them (the build's tarball has its own, from runBuild)
+    const provenance = provenanceKey ? writeProvenance({ out, plan, output: flags.format, files, manifest: summary.manifest, privatePem: provenanceKey.privatePem }) : undefined;
+    return { summary, made, twins, moduleDebs, provenance, sums: updateSha256Sums(out, [...files, ...(provenance ? [provenance] : [])]) };
   });
   if (flags.json) {
     printJson({
@@ -100,13 +106,17 @@ export async function run(flags: PackageFlags): Promise<number> {
       [flags.format]: made,
       twins,
       moduleDebs,
-      artifacts: [...summary.artifacts.filter((a) => a !== sums), made, ...twins, ...moduleDebs, sums],
+      artifacts: [...summary.artifacts.filter((a) => a !== sums), made, ...twins, ...moduleDebs, ...(provenance ? [provenance] : []), sums],
+      // the packages' signed provenance (the build's is among the artifacts); null without a key
+      provenance: provenance ?? null,
       stages: summary.stages.map((x) => ({ id: x.id, status: x.status, seconds: x.seconds })),
     });
   } else {
     say(flags, `.${flags.format}:${' '.repeat(Math.max(1, 10 - flags.format.length - 2))}${shown(made)}`);
     for (const d of twins) say(flags, `twin:      ${shown(d)}`);
     for (const d of moduleDebs) say(flags, `module:    ${shown(d)}`);
+    if (provenance) say(flags, `provenance: ${shown(provenance)}`);
+    else say(flags, NO_PROVENANCE_NOTE);
     say(flags, `checksums: ${shown(sums)}`);
   }
   return 0;

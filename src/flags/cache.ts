@@ -63,23 +63,8 @@ export function remoteSettingsOf(flags: CacheFlags, env: NodeJS.ProcessEnv = pro
       'make a key pair with `nginx-forge cache keygen --out <prefix>` and pass <prefix>.key (in CI: a secret)',
     );
   }
-  const keyHint = 'give the PEM file `nginx-forge cache keygen --out <prefix>` wrote (<prefix>.pub to trust, <prefix>.key to sign)';
-  for (const [flag, f] of [...trust.map((t) => ['--cache-trust', t] as const), ...(signKey ? [['--cache-sign-key', signKey] as const] : [])]) {
-    if (!existsSync(f) || !statSync(f).isFile()) throw new UsageError(`${flag} ${f}: no such file`, keyHint);
-    const pem = readFileSync(f, 'utf8');
-    try {
-      if (flag === '--cache-sign-key') {
-        if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) throw new Error('no PEM private key in it');
-        createPrivateKey(pem);
-      } else {
-        if (/PRIVATE KEY/.test(pem)) throw new Error('it is a private key: trust the .pub, keep the .key secret');
-        createPublicKey(pem);
-      }
-    } catch (e) {
-      const why = (e as Error).message.startsWith('error:') ? `not a PEM ${flag === '--cache-sign-key' ? 'private' : 'public'} key` : (e as Error).message;
-      throw new UsageError(`${flag} ${f}: ${why}`, keyHint);
-    }
-  }
+  for (const t of trust) checkKeyFile('--cache-trust', t, 'public');
+  if (signKey) checkKeyFile('--cache-sign-key', signKey, 'private');
   const insecure = Boolean(flags.cacheInsecure) || env.NGINX_FORGE_CACHE_INSECURE === '1';
   // a malformed address is a usage error now, before any work
   for (const v of from) parseRemoteRef(v, { flag: '--cache-from', insecure });
@@ -95,4 +80,29 @@ export function remoteSettingsOf(flags: CacheFlags, env: NodeJS.ProcessEnv = pro
     insecure,
     notes,
   };
+}
+
+const KEY_HINT = 'give the PEM file `nginx-forge cache keygen --out <prefix>` wrote (<prefix>.pub to trust, <prefix>.key to sign)';
+
+/**
+ * A key file given with `flag`: exists, and is a PEM private key (`kind` private) or a PEM public
+ * key that is not a private one (`kind` public); else a usage error naming the flag and file.
+ * Returns the PEM text. Shared by the cache and provenance flags.
+ */
+export function checkKeyFile(flag: string, f: string, kind: 'private' | 'public'): string {
+  if (!existsSync(f) || !statSync(f).isFile()) throw new UsageError(`${flag} ${f}: no such file`, KEY_HINT);
+  const pem = readFileSync(f, 'utf8');
+  try {
+    if (kind === 'private') {
+      if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) throw new Error('no PEM private key in it');
+      createPrivateKey(pem);
+    } else {
+      if (/PRIVATE KEY/.test(pem)) throw new Error('it is a private key: trust the .pub, keep the .key secret');
+      createPublicKey(pem);
+    }
+  } catch (e) {
+    const why = (e as Error).message.startsWith('error:') ? `not a PEM ${kind} key` : (e as Error).message;
+    throw new UsageError(`${flag} ${f}: ${why}`, KEY_HINT);
+  }
+  return pem;
 }

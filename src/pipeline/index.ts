@@ -9,7 +9,8 @@ import path from 'node:path';
 import { StageCache } from '../cache/index.ts';
 import { ExitCode, ForgeError, UsageError } from '../errors.ts';
 import { markInUse } from '../lock.ts';
-import { publishArtifacts } from '../outdir.ts';
+import { publishArtifacts, SUMS, updateSha256Sums } from '../outdir.ts';
+import { writeProvenance } from '../provenance.ts';
 import { sweepTempDirs } from '../tmpdirs.ts';
 import { distfilesDir, logsDir, stagesDir, stateDir, workDir } from '../paths.ts';
 import { serverInstall, stageId, type BuildPlan, type StageKind } from '../plan.ts';
@@ -152,10 +153,18 @@ export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events:
   const root = installDir ? path.join(installDir, 'root') : '';
   const ccache = ccacheBefore ? statsDelta(ccacheBefore, await readStats()) : undefined;
   let artifacts: string[] = [];
+  let provenance: string | undefined;
   const art = outputs.get(stageId('artifacts'));
   if (art?.dir) {
     // merged into --out: files other commands wrote there (packages) keep their SHA256SUMS lines
-    artifacts = publishArtifacts(path.join(art.dir, 'out'), (art.meta as { files: string[] }).files, path.resolve(opts.out ?? 'dist'));
+    const out = path.resolve(opts.out ?? 'dist');
+    artifacts = publishArtifacts(path.join(art.dir, 'out'), (art.meta as { files: string[] }).files, out);
+    if (opts.provenanceKey) {
+      // written on every build, never cached: the bytes in --out are what it names
+      const files = artifacts.filter((a) => path.basename(a) !== SUMS);
+      provenance = writeProvenance({ out, plan, output: 'artifacts', files, manifest: files.find((a) => a.endsWith('manifest.json')), privatePem: opts.provenanceKey });
+      artifacts = [...files, provenance, updateSha256Sums(out, [provenance])];
+    }
   }
   return {
     ccache,
@@ -173,6 +182,7 @@ export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events:
     artifacts,
     manifest: artifacts.find((a) => a.endsWith('manifest.json')),
     sbom: artifacts.find((a) => a.endsWith('sbom.cdx.json')),
+    ...(provenance ? { provenance } : {}),
     stages: plan.stages.map((s) => results.get(s.id) ?? { id: s.id, status: 'skipped' as const, seconds: 0, detail: 'not reached' }),
     refused,
     ...(remote ? { remote: remote.stats } : {}),

@@ -32,6 +32,8 @@ export interface BuildOptions {
   verifyContent?: boolean;
   /** a stage cache shared on OCI registries (--cache-from/--cache-to; src/flags/cache.ts) */
   remote?: RemoteSettings;
+  /** sign the provenance of the artifacts written to `out` with this key (PEM; src/provenance.ts) */
+  provenanceKey?: string;
   signal?: AbortSignal;
 }
 
@@ -57,6 +59,8 @@ export interface BuildSummary {
   artifacts: string[];
   manifest?: string;
   sbom?: string;
+  /** <out>/<name>.intoto.jsonl: the signed provenance of the artifacts (with a provenance key) */
+  provenance?: string;
   stages: StageResult[];
   seconds: number;
   /** cache entries refused (damaged, changed, misplaced) and rebuilt: one line each */

@@ -125,6 +125,33 @@ export function keyHint(publicPem: string): string {
   return createHash('sha256').update(spkiDer(createPublicKey(publicPem))).digest('base64');
 }
 
+/** A DSSE envelope as its JSON is written (DSSE protocol v1 "Envelope"; payload and sig base64). */
+export interface DsseEnvelope {
+  payloadType: string;
+  payload: string;
+  signatures: { keyid: string; sig: string }[];
+}
+
+/**
+ * DSSE v1 signing, the one place it is done: ECDSA P-256 / SHA-256 (ASN.1 DER) over
+ * PAE(payloadType, payload), key id = keyHint() of the signer's public key. Signs cache-entry
+ * bundles and provenance. `publicPem`, when given, must be the private key's own public half.
+ */
+export function signDsse(payloadType: string, payload: Buffer, privatePem: string, publicPem?: string): { signature: Buffer; keyid: string } {
+  const priv = createPrivateKey(privatePem);
+  if (!isP256(priv)) throw new TypeError('the signing key is not an ECDSA P-256 key');
+  const ownDer = spkiDer(createPublicKey(priv));
+  if (publicPem !== undefined && !ownDer.equals(spkiDer(createPublicKey(publicPem)))) throw new TypeError('the public key is not the signing key\'s own');
+  const keyid = createHash('sha256').update(ownDer).digest('base64');
+  return { signature: sign('sha256', dsse.preAuthEncoding(payloadType, payload), priv), keyid };
+}
+
+/** `payload` signed into a DSSE envelope (what a `.intoto.jsonl` line holds). */
+export function dsseEnvelope(payloadType: string, payload: Buffer, privatePem: string): DsseEnvelope {
+  const { signature, keyid } = signDsse(payloadType, payload, privatePem);
+  return { payloadType, payload: payload.toString('base64'), signatures: [{ keyid, sig: signature.toString('base64') }] };
+}
+
 /**
  * Sign an entry manifest digest: the in-toto Statement naming it, in a DSSE envelope, in a
  * Sigstore v0.3 bundle. `publicPem` must be the private key's own public half.
@@ -135,12 +162,6 @@ export function signManifestDigest(
   publicPem: string,
 ): { bundle: SerializedBundle; bytes: Buffer; statement: Statement } {
   const hex = checkDigest(subject.digest);
-  const priv = createPrivateKey(privatePem);
-  if (!isP256(priv)) throw new TypeError('the signing key is not an ECDSA P-256 key');
-  const pubDer = spkiDer(createPublicKey(publicPem));
-  if (!spkiDer(createPublicKey(priv)).equals(pubDer)) throw new TypeError('the public key is not the signing key\'s own');
-  const hint = createHash('sha256').update(pubDer).digest('base64');
-
   const statement: Statement = {
     _type: STATEMENT_TYPE,
     subject: [
@@ -154,8 +175,8 @@ export function signManifestDigest(
     predicate: {},
   };
   const payload = Buffer.from(JSON.stringify(statement));
-  const signature = sign('sha256', dsse.preAuthEncoding(INTOTO_PAYLOAD_TYPE, payload), priv);
-  const bundle = bundleToJSON(toDSSEBundle({ artifact: payload, artifactType: INTOTO_PAYLOAD_TYPE, signature, keyHint: hint }));
+  const { signature, keyid } = signDsse(INTOTO_PAYLOAD_TYPE, payload, privatePem, publicPem);
+  const bundle = bundleToJSON(toDSSEBundle({ artifact: payload, artifactType: INTOTO_PAYLOAD_TYPE, signature, keyHint: keyid }));
   return { bundle, bytes: Buffer.from(JSON.stringify(bundle)), statement };
 }
 
@@ -182,6 +203,54 @@ function verifiesWith(bundle: Bundle, key: KeyObject): boolean {
     if (e instanceof VerificationError && e.code === 'SIGNATURE_ERROR') return false;
     throw e;
   }
+}
+
+/**
+ * Which trusted key (SPKI PEMs) signed a DSSE bundle, checked by @sigstore/verify. The hint is the
+ * signer's claim: a trusted key it names must verify; a bundle naming no trusted key is still
+ * accepted when one verifies it (cosign ignores the hint and tries the --key).
+ */
+function signerOf(bundle: Bundle, hint: string, trusted: string[]): { ok: true; keyHint: string } | { ok: false; reason: VerifyFailure; detail: string } {
+  const keys = trusted.map((pem) => {
+    const key = createPublicKey(pem);
+    return { key, hint: createHash('sha256').update(spkiDer(key)).digest('base64') };
+  });
+  const named = keys.filter((k) => k.hint === hint);
+  try {
+    for (const k of named.length ? named : keys) if (verifiesWith(bundle, k.key)) return { ok: true, keyHint: k.hint };
+  } catch (e) {
+    return { ok: false, reason: 'malformed bundle', detail: `cannot check the signature: ${(e as Error).message}` };
+  }
+  return named.length
+    ? { ok: false, reason: 'bad signature', detail: `the signature does not verify with the trusted key ${hint}` }
+    : { ok: false, reason: 'signed by an unknown key', detail: `signed by key ${hint || '(no key id)'}, not one of the ${trusted.length} trusted key(s)` };
+}
+
+/**
+ * Check a bare DSSE envelope (a `.intoto.jsonl` line) of `payloadType`: exactly one signature,
+ * by one of `trusted` (SPKI PEMs), verified by the same path as a cache entry's bundle (the
+ * envelope as a key-based Sigstore bundle, @sigstore/verify). Returns the signed payload.
+ */
+export function verifyDsseEnvelope(
+  envelope: unknown,
+  payloadType: string,
+  trusted: string[],
+): { ok: true; keyHint: string; payload: Buffer } | { ok: false; reason: VerifyFailure; detail: string } {
+  const e = envelope as Partial<DsseEnvelope> | null;
+  if (!e || typeof e !== 'object' || typeof e.payload !== 'string' || typeof e.payloadType !== 'string') {
+    return { ok: false, reason: 'malformed bundle', detail: 'not a DSSE envelope (expected {payloadType, payload, signatures})' };
+  }
+  if (e.payloadType !== payloadType) return { ok: false, reason: 'malformed bundle', detail: `DSSE payload type ${e.payloadType}, expected ${payloadType}` };
+  const sigs = Array.isArray(e.signatures) ? e.signatures : [];
+  if (sigs.length === 0 || sigs.every((x) => !x?.sig)) return { ok: false, reason: 'unsigned', detail: 'the DSSE envelope has no signature' };
+  if (sigs.length > 1) return { ok: false, reason: 'malformed bundle', detail: `the DSSE envelope has ${sigs.length} signatures, expected exactly one` };
+  const sig = sigs[0]!;
+  const b64 = /^[A-Za-z0-9+/]*={0,2}$/;
+  if (typeof sig.sig !== 'string' || !b64.test(sig.sig) || !b64.test(e.payload)) return { ok: false, reason: 'malformed bundle', detail: 'the payload or signature is not base64' };
+  const payload = Buffer.from(e.payload, 'base64');
+  const bundle = toDSSEBundle({ artifact: payload, artifactType: e.payloadType, signature: Buffer.from(sig.sig, 'base64'), keyHint: typeof sig.keyid === 'string' ? sig.keyid : '' });
+  const signer = signerOf(bundle, typeof sig.keyid === 'string' ? sig.keyid : '', trusted);
+  return signer.ok ? { ok: true, keyHint: signer.keyHint, payload } : signer;
 }
 
 /**
@@ -212,31 +281,8 @@ export function verifyBundle(bundleBytes: Uint8Array | string | undefined, expec
   if (bundle.verificationMaterial.content.$case !== 'publicKey') {
     return fail('signed by an unknown key', `signed with a ${bundle.verificationMaterial.content.$case} (keyless), not one of the ${trusted.length} trusted key(s)`);
   }
-  const hint = bundle.verificationMaterial.content.publicKey.hint;
-
-  const keys = trusted.map((pem) => {
-    const key = createPublicKey(pem);
-    return { key, hint: createHash('sha256').update(spkiDer(key)).digest('base64') };
-  });
-  // the hint is the signer's claim: a trusted key it names must verify; a bundle naming no trusted
-  // key is still accepted when one verifies it (cosign ignores the hint and tries the --key)
-  const named = keys.filter((k) => k.hint === hint);
-  let signer: string | undefined;
-  try {
-    for (const k of named.length ? named : keys) {
-      if (verifiesWith(bundle, k.key)) {
-        signer = k.hint;
-        break;
-      }
-    }
-  } catch (e) {
-    return fail('malformed bundle', `cannot check the signature: ${(e as Error).message}`);
-  }
-  if (!signer) {
-    return named.length
-      ? fail('bad signature', `the signature does not verify with the trusted key ${hint}`)
-      : fail('signed by an unknown key', `signed by key ${hint || '(no key id)'}, not one of the ${trusted.length} trusted key(s)`);
-  }
+  const signer = signerOf(bundle, bundle.verificationMaterial.content.publicKey.hint, trusted);
+  if (!signer.ok) return signer;
 
   let statement: Statement;
   try {
@@ -248,7 +294,7 @@ export function verifyBundle(bundleBytes: Uint8Array | string | undefined, expec
   if (statement.predicateType !== SIGN_PREDICATE_TYPE) return fail('malformed bundle', `the statement's predicate type is ${String(statement.predicateType)}, not a signature (${SIGN_PREDICATE_TYPE})`);
   const signed = statement.subject.map((s) => s?.digest?.sha256).filter((d): d is string => typeof d === 'string');
   if (!signed.includes(hex)) return fail('signs another digest', `signs ${signed.map((d) => `sha256:${d}`).join(', ') || 'no sha256 digest'}, not ${expected.digest}`);
-  return { ok: true, keyHint: signer, statement };
+  return { ok: true, keyHint: signer.keyHint, statement };
 }
 
 /** The referrers tag of a digest (distribution-spec "Referrers Tag Schema"): `sha256:ab…` → `sha256-ab…`. */
