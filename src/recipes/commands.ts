@@ -43,6 +43,11 @@ export interface CommandTarget {
    */
   hardening?: string[];
   cflags?: string;
+  /**
+   * make prints every compiler command in full (automake's V=1, CMake's --verbose), so the
+   * stage log shows the flags each file was compiled with (the pipeline's logs; a test reads them)
+   */
+  verbose?: boolean;
 }
 
 /**
@@ -72,6 +77,7 @@ export function libraryCommands(c: PlanComponent, t: CommandTarget): Command[] {
   const b = t.upstreamDefault ? { ...spec, trim: [], before: [], targets: [], install: spec.system === 'configure' ? ['install'] : spec.install } : spec;
   const h = t.upstreamDefault ? { env: {}, args: [] } : hardeningOf(spec, t);
   const env: Record<string, string | null> = { ...b.env, ...h.env };
+  const loud = t.verbose ? { make: ['V=1'], cmake: ['--verbose'] } : { make: [], cmake: [] };
   const make = t.make ?? 'make';
   const prefix = t.prefix ?? b.prefix;
   const destdir = t.destdir ? [`DESTDIR=${t.destdir}`] : [];
@@ -80,15 +86,15 @@ export function libraryCommands(c: PlanComponent, t: CommandTarget): Command[] {
     const dir = b.buildDir ?? t.cmakeDir ?? 'build-forge';
     return [
       { step: 'configure', cmd: cmake, args: ['-S', '.', '-B', dir, `-DCMAKE_INSTALL_PREFIX=${prefix}`, ...b.args, ...b.trim, ...c.options, ...h.args], env },
-      ...b.before.map((x) => ({ step: 'make' as const, cmd: cmake, args: ['--build', dir, '--', ...t.jobs, ...x.makeArgs, ...x.targets], env, expect: x.expect })),
-      { step: 'make', cmd: cmake, args: ['--build', dir, '--', ...t.jobs, ...b.targets], env },
+      ...b.before.map((x) => ({ step: 'make' as const, cmd: cmake, args: ['--build', dir, ...loud.cmake, '--', ...t.jobs, ...x.makeArgs, ...x.targets], env, expect: x.expect })),
+      { step: 'make', cmd: cmake, args: ['--build', dir, ...loud.cmake, '--', ...t.jobs, ...b.targets], env },
       { step: 'install', cmd: cmake, args: ['--install', dir], env: { ...env, ...(t.destdir ? { DESTDIR: t.destdir } : {}) } },
     ];
   }
   return [
     { step: 'configure', cmd: b.script, args: [`--prefix=${prefix}`, ...b.args, ...b.trim, ...c.options, ...h.args], env },
-    ...b.before.map((x) => ({ step: 'make' as const, cmd: make, args: [...t.jobs, ...x.makeArgs, ...x.targets], env, expect: x.expect })),
-    { step: 'make', cmd: make, args: [...t.jobs, ...b.targets], env },
+    ...b.before.map((x) => ({ step: 'make' as const, cmd: make, args: [...t.jobs, ...loud.make, ...x.makeArgs, ...x.targets], env, expect: x.expect })),
+    { step: 'make', cmd: make, args: [...t.jobs, ...loud.make, ...b.targets], env },
     ...(b.install.length ? [{ step: 'install' as const, cmd: make, args: [...b.install, ...destdir], env }] : []),
   ];
 }
