@@ -7,6 +7,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { elfHardening, ENDBR_MIN } from '../src/elfhardening.ts';
+import { quoteArg } from '../src/exec.ts';
 import { libraries } from '../src/plan.ts';
 import { libraryCommands } from '../src/recipes/commands.ts';
 import { loadRecipes } from '../src/recipes/load.ts';
@@ -22,16 +23,28 @@ const COMPILE = /^(?!checking).*(?:^|[\s:])(?:gcc|cc|\/usr\/bin\/cc)\s.*\s-c\s/;
 /**
  * The log of the build of a library's entry: the stage logs of every run are under
  * <state>/logs/<profile>-<plan>/ (the entry may have been built by another profile's run that
- * shares it); the one whose configure command is this plan's, newest first.
+ * shares it, and a shared state dir holds logs of other code's builds too): the newest log that
+ * holds every command this code runs for the library (`$ (cd <tree> && <command>)` lines, make's
+ * parallelism arguments wherever they stand).
  */
 function libraryLog(name: string): string | undefined {
   const c = libraries(plan).find((l) => l.name === name)!;
-  const conf = libraryCommands(c, { jobs: [], hardening: FLAGS })[0]!;
-  const line = `${conf.cmd} ${conf.args.join(' ')})`;
+  const JOBS = '\u0000jobs';
+  const wanted = libraryCommands(c, { jobs: [JOBS], hardening: FLAGS, verbose: true }).map((cmd) => {
+    const at = cmd.args.indexOf(JOBS);
+    const before = at < 0 ? cmd.args : cmd.args.slice(0, at);
+    const after = at < 0 ? [] : cmd.args.slice(at + 1);
+    const q = (xs: string[]) => xs.map(quoteArg).join(' ');
+    return (l: string) => l.startsWith('$ (cd ') && l.includes(` && ${q([cmd.cmd, ...before])}`) && l.endsWith(`${after.length ? ` ${q(after)}` : ''})`);
+  });
   const dir = path.join(TEST_HOME, 'logs');
   const logs = readdirSync(dir)
     .map((d) => path.join(dir, d, `library-${name}.log`))
-    .filter((f) => existsSync(f) && readFileSync(f, 'utf8').split('\n', 3).some((l) => l.startsWith('$ (cd ') && l.endsWith(line)))
+    .filter((f) => {
+      if (!existsSync(f)) return false;
+      const lines = readFileSync(f, 'utf8').split('\n').filter((l) => l.startsWith('$ (cd '));
+      return wanted.every((w) => lines.some(w));
+    })
     .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
   return logs[0];
 }
@@ -46,7 +59,7 @@ describe('hardening, on the shared real build', () => {
     const own: Record<string, RegExp> = { openssl: /\s-O3\s/, pcre2: /\s-O2\s/, jemalloc: /\s-O3\s/, 'zlib-ng': /\s-O[23]\s/ };
     for (const lib of libraries(plan)) {
       const log = libraryLog(lib.name);
-      expect(log, `no log of library:${lib.name} with this plan's configure command under ${TEST_HOME}/logs`).toBeDefined();
+      expect(log, `no log of library:${lib.name} with this code's commands under ${TEST_HOME}/logs`).toBeDefined();
       const lines = readFileSync(log!, 'utf8').split('\n').filter((l) => COMPILE.test(l));
       expect(lines.length, `${log}: compile lines`).toBeGreaterThan(10);
       for (const l of lines) for (const f of FLAGS) expect(l.includes(` ${f}`), `${log}: ${f} missing in: ${l.slice(0, 300)}`).toBe(true);
