@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { execa } from 'execa';
 import { MissingToolError } from './errors.ts';
-import { SPECS, type Protection } from './hardening.ts';
+import { PROTECTIONS, SPECS, type Protection } from './hardening.ts';
 
 /** -fcf-protection's share of function entries that must start with endbr64 (the rest: never called indirectly) */
 export const ENDBR_MIN = 0.8;
@@ -135,4 +135,22 @@ export async function elfHardening(file: string): Promise<ElfHardening> {
     bindnow: /\bBIND_NOW\b/.test(flags) || /\bNOW\b/.test(flags1) ? { found: true, evidence: `DT_FLAGS ${flags.trim() || '-'} / DT_FLAGS_1 ${flags1.trim() || '-'}` } : { found: false, evidence: 'neither DT_FLAGS BIND_NOW nor DT_FLAGS_1 NOW' },
   };
   return { functions, stackProbes, chkImports, findings };
+}
+
+/**
+ * verify's checks of the protections, one per protection: a failure when the profile asks for it
+ * (`asked`) and the binary lacks it; the evidence either way (what it found, or that it cannot tell).
+ */
+export function hardeningChecks(findings: Record<Protection, Finding>, asked: readonly Protection[]): { check: string; ok: boolean; expected: string; actual: string }[] {
+  return PROTECTIONS.map((p) => {
+    const f = findings[p];
+    const wanted = asked.includes(p);
+    const state = f.found === undefined ? 'not checkable' : f.found ? 'found' : 'absent';
+    return {
+      check: `hardening: ${p} (${SPECS[p].what})`,
+      ok: !wanted || f.found !== false,
+      expected: wanted ? 'present (the profile\'s "hardening" asks for it)' : 'not asked for by the profile',
+      actual: `${state}: ${f.evidence}`,
+    };
+  });
 }

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { elfHardening, ENDBR_MIN } from '../src/elfhardening.ts';
+import { elfHardening, ENDBR_MIN, hardeningChecks } from '../src/elfhardening.ts';
 import { hardeningFor, PROTECTIONS } from '../src/hardening.ts';
 import { component } from '../src/plan.ts';
 import { libraryCommands } from '../src/recipes/commands.ts';
@@ -133,6 +133,18 @@ int main(int argc, char **argv) { printf("%d\\n", table[argc & 1](argv[0])); ret
     expect(h.stackProbes).toBeGreaterThan(0);
     expect(h.functions!.endbr64 / h.functions!.total).toBeGreaterThanOrEqual(ENDBR_MIN);
     expect(h.findings.cet.evidence).toMatch(/of \d+ functions .* start with endbr64/);
+  });
+
+  it('verify\'s checks: a protection the profile asks for and the binary lacks fails, naming it and the evidence', async () => {
+    const plain = await elfHardening(path.join(dir, 'plain'));
+    const checks = hardeningChecks(plain.findings, x64.hardening.protections);
+    const failed = checks.filter((c) => !c.ok).map((c) => c.check.split(' ')[1]);
+    expect(failed).toEqual(['stack-protector', 'fortify', 'stack-clash', 'cet', 'relro', 'bindnow']);
+    expect(checks.find((c) => c.check.startsWith('hardening: cet'))!.actual).toMatch(/^absent: \d+ of \d+ functions/);
+    // not asked for: reported, never a failure
+    expect(hardeningChecks(plain.findings, []).every((c) => c.ok && c.expected === 'not asked for by the profile')).toBe(true);
+    const hardened = await elfHardening(path.join(dir, 'hardened'));
+    expect(hardeningChecks(hardened.findings, x64.hardening.protections).filter((c) => !c.ok)).toEqual([]);
   });
 
   it('stripped: cet cannot be told (no function table), the imports still tell', async () => {

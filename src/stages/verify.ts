@@ -15,8 +15,7 @@ import { libraries, moduleObjects, modules, modulesPath, server, tlsLibrary, typ
 import { tempPathDirectives } from '../nginxconf.ts';
 import { parseNginxV } from '../nginxv.ts';
 import { sanitizersOf, verifyEnv } from '../nginxtests/sanitizers.ts';
-import { elfHardening } from '../elfhardening.ts';
-import { PROTECTIONS, SPECS } from '../hardening.ts';
+import { elfHardening, hardeningChecks } from '../elfhardening.ts';
 
 export interface Check {
   check: string;
@@ -202,19 +201,7 @@ export async function verifyBinary(binary: string, plan: BuildPlan, opts: { root
 
   // hardening: each protection the profile asks for must be found in the binary; the others are
   // reported as found or not (the report says which protections the binary has)
-  const h = await elfHardening(binary);
-  const asked = new Set(plan.hardening?.protections ?? []);
-  for (const p of PROTECTIONS) {
-    const f = h.findings[p];
-    const wanted = asked.has(p);
-    const state = f.found === undefined ? 'not checkable' : f.found ? 'found' : 'absent';
-    add(
-      `hardening: ${p} (${SPECS[p].what})`,
-      !wanted || f.found !== false,
-      wanted ? 'present (the profile\'s "hardening" asks for it)' : 'not asked for by the profile',
-      `${state}: ${f.evidence}`,
-    );
-  }
+  checks.push(...hardeningChecks((await elfHardening(binary)).findings, plan.hardening?.protections ?? []));
 
   // modules: a static one is in nginx -V; a dynamic one's .so files are installed, link their
   // libraries statically, and load (nginx -t below)
