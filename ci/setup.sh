@@ -48,6 +48,7 @@ APT_PACKAGES=(
   docker-registry   # tests: the distribution registry the remote cache pushes to and pulls from
   apache2-utils     # tests: htpasswd -B makes the registry's Basic auth file
   skopeo            # tests: an independent client reads back the manifest nginx-forge pushed
+  devscripts        # tests: Debian's hardening-check on the built nginx (stack protector, fortify, stack clash)
 )
 
 missing=()

@@ -1,5 +1,6 @@
 // The BuildPlan: everything a build needs to know, resolved from recipes + profile + flags.
 // Produced by recipes/resolve.ts (pure). Stages consume it; nothing here does I/O.
+import type { Hardening } from './hardening.ts';
 import type { Artifact, BuildSpec, ComponentName, ConsumeSpec, DistroFile, ModuleSpec, ProfileRecipe, VerifySpec } from './recipes/schema.ts';
 
 export type { ComponentName } from './recipes/schema.ts';
@@ -163,6 +164,8 @@ export interface BuildPlan {
   stages: PlanStage[];
   /** Facts about the build host that feed the keys (compiler version, ...). */
   toolchain: Record<string, string>;
+  /** the profile's protections on this target and their flags (every library, module and nginx gets them) */
+  hardening: Hardening;
   /** sha256 over the whole plan; names a build uniquely. */
   planHash: string;
 }

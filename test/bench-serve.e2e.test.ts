@@ -85,6 +85,19 @@ describe('bench serve --quick (end to end)', () => {
       expect(w.pct).toBeDefined();
       if (w.id !== 'download') for (const run of w.candidate.runs!) expect(run.errors.status).toBe(0);
     }
+    // server CPU per request: both binaries' workers read from /proc around every run
+    for (const w of r.workloads) {
+      const n = w.id === 'download' ? QUICK.downloads : QUICK.rounds;
+      for (const side of [w.serverCpu!.baseline!, w.serverCpu!.candidate]) {
+        expect(side.samples, `${w.id}: server CPU samples`).toHaveLength(n);
+        expect(side.samples.every((x) => x >= 0 && Number.isFinite(x))).toBe(true);
+      }
+      expect(w.judgedOn).toBe(w.id === 'handshake' ? 'server-cpu' : 'rate');
+    }
+    // a full handshake costs the worker real CPU (hundreds of µs): never zero over a run
+    const hsCpu = r.workloads.find((w) => w.id === 'handshake')!.serverCpu!;
+    expect(hsCpu.candidate.summary.median).toBeGreaterThan(0);
+    expect(hsCpu.baseline!.summary.median).toBeGreaterThan(0);
     const gz = r.workloads.find((w) => w.id === 'gzip')!;
     expect(gz.candidate.checks?.compressedBytes).toBeGreaterThan(0);
     const hs = r.workloads.find((w) => w.id === 'handshake')!;

@@ -24,11 +24,14 @@ const SHORT: Record<string, string> = {
   'ktls-download': 'kTLS / userspace',
 };
 
-function ratioText(w: WorkloadResult): string {
+/** what a rate row and a CPU row share: the comparison's statistics */
+type Compared = Pick<WorkloadResult, 'ratio' | 'difference' | 'paired'>;
+
+function ratioText(w: Compared): string {
   return w.ratio === undefined || !Number.isFinite(w.ratio) ? 'n/a' : `${w.ratio.toFixed(2)}x`;
 }
 
-function ciText(w: WorkloadResult): string {
+function ciText(w: Compared): string {
   const d = w.difference;
   if (!d) return 'n/a';
   const s = `${fmtPct(d.pct)} ± ${Math.abs(Math.round(d.pctPlusMinus * 10) / 10).toFixed(1)}%`;
@@ -51,6 +54,15 @@ function workloadText(w: WorkloadResult): string {
         ['+ vs x', fmtPct(w.pct.min), fmtPct(w.pct.max), fmtPct(w.pct.median), fmtPct(w.pct.avg)],
       ]),
     );
+  }
+  const cpu = w.serverCpu;
+  if (cpu) {
+    lines.push(`server CPU per request (µs, the workers' utime+stime from /proc over each run / its requests; lower is better)${w.judgedOn === 'server-cpu' ? ': this workload is judged on it' : ''}`);
+    const crow = [];
+    if (cpu.baseline) crow.push({ label: 'x baseline', summary: cpu.baseline.summary });
+    crow.push({ label: `${cpu.baseline ? '+' : 'x'} candidate`, summary: cpu.candidate.summary });
+    lines.push(ministatTable(crow));
+    if (cpu.baseline) lines.push(`${describeDifference(cpu.difference ?? null, 'µs/request')}; paired ratio ${pairedText(cpu)}`);
   }
   for (const side of ['baseline', 'candidate'] as const) {
     const c = w[side]?.checks;
@@ -80,7 +92,7 @@ export function textReport(r: ServeResult, written: string[] = []): string {
   return `${out.join('\n')}\n`;
 }
 
-function pairedText(w: WorkloadResult): string {
+function pairedText(w: Compared): string {
   const c = w.paired?.ci;
   if (!c) return 'n/a';
   return `${c.geomean.toFixed(2)}x [${c.lo.toFixed(2)}, ${c.hi.toFixed(2)}]${c.significant ? '' : ' (not significant)'}`;
@@ -91,7 +103,10 @@ function summaryRows(r: ServeResult): string[][] {
   const all = [...r.workloads, ...(r.ktls.workload ? [r.ktls.workload] : [])];
   for (const w of all) {
     const name = w.id === 'ktls-download' ? `kTLS / userspace, same binary${r.ktls.mode === 'emulated' ? ', EMULATED (QEMU TCG)' : ''}` : (SHORT[w.id] ?? w.id);
-    rows.push([name, w.unit, w.baseline ? fmt(w.baseline.summary.median, 5) : '-', fmt(w.candidate.summary.median, 5), ratioText(w), pairedText(w), ciText(w)]);
+    const judged = (on: 'rate' | 'server-cpu') => (w.judgedOn === 'server-cpu' ? (on === 'server-cpu' ? ' (verdict)' : ' (client-bound)') : '');
+    rows.push([`${name}${judged('rate')}`, w.unit, w.baseline ? fmt(w.baseline.summary.median, 5) : '-', fmt(w.candidate.summary.median, 5), ratioText(w), pairedText(w), ciText(w)]);
+    const c = w.serverCpu;
+    if (c) rows.push([`${name}: server CPU${judged('server-cpu')}`, 'µs/request', c.baseline ? fmt(c.baseline.summary.median, 5) : '-', fmt(c.candidate.summary.median, 5), ratioText(c), pairedText(c), ciText(c)]);
   }
   return rows;
 }
@@ -115,7 +130,7 @@ export function markdownReport(r: ServeResult, chartFile?: string): string {
   if (r.binaries.baseline) {
     out.push(mdTable(summaryRows(r)));
     out.push('');
-    out.push('"ratio" is median(candidate) / median(baseline); "paired ratio" is the geometric mean of candidate/baseline over runs made back to back (A B, B A, ...), with its 95% confidence interval (Student\'s t on the log ratios): it cancels the load that changes between rounds; "avg diff" is the difference of the averages with its 95% confidence interval (Student\'s t, pooled s, as ministat).');
+    out.push('"ratio" is median(candidate) / median(baseline); "paired ratio" is the geometric mean of candidate/baseline over runs made back to back (A B, B A, ...), with its 95% confidence interval (Student\'s t on the log ratios): it cancels the load that changes between rounds; "avg diff" is the difference of the averages with its 95% confidence interval (Student\'s t, pooled s, as ministat). "server CPU" rows: the nginx workers\' utime+stime (/proc/<pid>/stat) over each run divided by the requests it served, same statistics, lower is better; a workload marked "(verdict)" is judged on that row, not on its client-bound rate.');
     out.push('');
   }
   if (chartFile) out.push(`![candidate / baseline](${chartFile})`, '');

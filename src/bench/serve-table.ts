@@ -49,6 +49,8 @@ export interface WorkloadRun {
   say: (line: string) => void;
   /** throws when the run is interrupted */
   checkAbort: () => void;
+  /** a server's workers' CPU so far, seconds by pid (NginxServer.workerCpu); undefined: not measured */
+  serverCpu?: (server: Side) => Map<number, number>;
 }
 
 /** One measured run: a curl download (sample in MiB/s) or a wrk run (sample in requests per second). */
@@ -65,6 +67,10 @@ export interface WorkloadRow {
    * (c.sides); the brotli row compares two encodings of the candidate (baseline = gzip).
    */
   sets?: (c: WorkloadRun) => Side[];
+  /** the server a data set's runs go to (default: the set itself; brotli: always the candidate) */
+  server?: (set: Side) => Side;
+  /** judge the result on the server CPU per request instead of the rate (the client cannot outrun the server) */
+  judgeOn?: 'server-cpu';
   /** a data set's name in progress lines (default: the set) */
   label?: (set: Side) => string;
   /** measured runs per data set */
@@ -153,6 +159,7 @@ export const WORKLOADS: readonly WorkloadRow[] = [
     id: 'brotli',
     skip: (c) => (c.brotli ? undefined : 'candidate has no brotli module: no brotli workload'),
     sets: () => ['baseline', 'candidate'],
+    server: () => 'candidate',
     label: (set) => BROTLI_SETS[set],
     rounds: (s) => s.rounds,
     check: async (c, set) => {
@@ -171,6 +178,9 @@ export const WORKLOADS: readonly WorkloadRow[] = [
   },
   {
     id: 'handshake',
+    // wrk does as much work per full handshake as nginx, on the same cores: the rate is bound by
+    // the client and cannot show a server-side gain; the workers' CPU per handshake can
+    judgeOn: 'server-cpu',
     rounds: (s) => s.rounds,
     check: async (c, side) => ({ tls: await probeTls(c, side, 'hs.probe') }),
     invoke: (c, side) => ({ client: 'wrk', url: c.tlsUrl(side, c.doc.small.url), connections: c.settings.conns.handshake, headers: ['Connection: close'] }),
@@ -192,17 +202,34 @@ interface SideData {
   samples: number[];
   runs: WrkRun[];
   checks: Checks;
+  /** server CPU per request of each run, µs */
+  cpu: number[];
+}
+
+/** CPU seconds the workers spent between two readings (a worker started in between counts from 0). */
+export function cpuDelta(before: Map<number, number>, after: Map<number, number>): number {
+  let s = 0;
+  for (const [pid, t] of after) s += t - (before.get(pid) ?? 0);
+  return s;
 }
 
 /** One measured run: its sample (MiB/s for curl, requests/s for wrk), and wrk's details. */
-async function measure(c: WorkloadRun, set: Side, inv: Invocation, d: SideData): Promise<number> {
+async function measure(c: WorkloadRun, set: Side, server: Side, inv: Invocation, d: SideData): Promise<number> {
+  const cpu0 = c.serverCpu?.(server);
+  // the workers' CPU over the run divided by the requests it made (a download is one request)
+  const perRequest = (requests: number) => {
+    if (!cpu0 || requests <= 0) return;
+    d.cpu.push((cpuDelta(cpu0, c.serverCpu!(server)) / requests) * 1e6);
+  };
   if (inv.client === 'curl') {
     const r = await c.clients.curl({ url: inv.url, maxSeconds: c.settings.downloadMaxSeconds, ...(inv.tls13Ciphers ? { tls13Ciphers: inv.tls13Ciphers } : {}) });
+    perRequest(1);
     if (r.bytes !== inv.expectBytes) throw new ForgeError(`${set}: downloaded ${r.bytes} bytes of ${inv.expectBytes}`);
     d.samples.push(r.bytesPerSec / MiB);
     return r.bytesPerSec / MiB;
   }
   const w = await c.clients.wrk({ url: inv.url, seconds: c.settings.wrkSeconds, threads: 1, connections: inv.connections, ...(inv.headers ? { headers: inv.headers } : {}), script: c.script });
+  perRequest(w.requests);
   d.runs.push(w);
   d.samples.push(w.rps);
   return w.rps;
@@ -212,15 +239,17 @@ async function measure(c: WorkloadRun, set: Side, inv: Invocation, d: SideData):
 export async function runWorkload(c: WorkloadRun, w: WorkloadRow): Promise<WorkloadResult> {
   const sets = w.sets?.(c) ?? c.sides;
   const data: Partial<Record<Side, SideData>> = {};
-  for (const s of sets) data[s] = { samples: [], runs: [], checks: {} };
+  for (const s of sets) data[s] = { samples: [], runs: [], checks: {}, cpu: [] };
   w.prepare?.(c);
   for (const s of sets) if (w.check) data[s]!.checks = await w.check(c, s);
   const rounds = w.rounds(c.settings);
   await interleave(sets, rounds, async (s, round) => {
     c.checkAbort();
     const inv = w.invoke(c, s);
-    const v = await measure(c, s, inv, data[s]!);
-    c.say(`${w.id} round ${round + 1}/${rounds} ${w.label?.(s) ?? s}: ${v.toFixed(inv.client === 'curl' ? 1 : 0)} ${w.unit}`);
+    const d = data[s]!;
+    const v = await measure(c, s, w.server?.(s) ?? s, inv, d);
+    const cpu = d.cpu.length === d.samples.length ? `, server CPU ${d.cpu.at(-1)!.toFixed(1)} µs/request` : '';
+    c.say(`${w.id} round ${round + 1}/${rounds} ${w.label?.(s) ?? s}: ${v.toFixed(inv.client === 'curl' ? 1 : 0)} ${w.unit}${cpu}`);
   });
   const checks: Partial<Record<Side, Checks>> = {};
   for (const s of sets) checks[s] = data[s]!.checks;
@@ -231,6 +260,7 @@ export async function runWorkload(c: WorkloadRun, w: WorkloadRow): Promise<Workl
     method: w.method(c),
     baseline: data.baseline ? side(data.baseline) : undefined,
     candidate: side(data.candidate!),
+    judgedOn: w.judgeOn ?? 'rate',
     notes: w.notes?.(c, checks) ?? [],
   });
 }
@@ -256,6 +286,8 @@ function side(d: SideData): SideResult {
     summary: summarize(d.samples),
     runs: d.runs.length ? d.runs : undefined,
     checks: Object.keys(d.checks).length ? d.checks : undefined,
+    // every run has its CPU reading, or none counts (the workers' /proc was not read)
+    ...(d.cpu.length && d.cpu.length === d.samples.length ? { cpu: { samples: d.cpu, summary: summarize(d.cpu) } } : {}),
   };
 }
 

@@ -15,7 +15,7 @@ import { freePort, NginxServer, type ServerSpec } from './server.ts';
 import { summarize } from './stats.ts';
 
 export * from './workload.ts';
-export { humanBytes, interleave, runWorkload, runWorkloads, WORKLOADS, type Invocation, type ServeClients, type Side, type WorkloadRow, type WorkloadRun } from './serve-table.ts';
+export { cpuDelta, humanBytes, interleave, runWorkload, runWorkloads, WORKLOADS, type Invocation, type ServeClients, type Side, type WorkloadRow, type WorkloadRun } from './serve-table.ts';
 import { humanBytes, interleave, runWorkloads, WORKLOADS, type Side, type WorkloadRun } from './serve-table.ts';
 import { compare, type KtlsSection, type ServeSettings, type WorkloadResult } from './workload.ts';
 
@@ -192,7 +192,7 @@ export async function benchServe(o: ServeOptions): Promise<ServeResult> {
       if (o.signal?.aborted) throw new ForgeError('benchmark interrupted', { exitCode: 130 });
     };
 
-    const ctx: WorkloadRun = { settings, sides, doc, scratch, script, brotli: Boolean(brotli), tlsUrl, plainUrl, clients: { curl, wrk }, say, checkAbort };
+    const ctx: WorkloadRun = { settings, sides, doc, scratch, script, brotli: Boolean(brotli), tlsUrl, plainUrl, clients: { curl, wrk }, say, checkAbort, serverCpu: (side) => srv[side]!.workerCpu() };
     const workloads = await runWorkloads(ctx, WORKLOADS, () => loads.push(loadSample()));
 
     for (const w of workloads) {

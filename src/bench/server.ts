@@ -2,11 +2,12 @@
 // nginx may write (pid, lock, error log, access log, *_temp_path) is set explicitly, so a binary
 // configured with distro paths (/etc/nginx, /var/lib/nginx, /run/nginx.pid) never touches them.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { ForgeError } from '../errors.ts';
 import { tempPathDirectives } from '../nginxconf.ts';
+import { childPids, processCpuSeconds } from './proccpu.ts';
 
 export interface ServerSpec {
   bin: string;
@@ -140,26 +141,6 @@ function tail(file: string, lines = 15): string {
   }
 }
 
-/** Children of a process (nginx workers of a master we started), from /proc. */
-function childPids(pid: number): number[] {
-  const out: number[] = [];
-  try {
-    for (const e of readdirSync('/proc')) {
-      if (!/^\d+$/.test(e)) continue;
-      try {
-        const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-        if (ppid === pid) out.push(Number(e));
-      } catch {
-        /* gone */
-      }
-    }
-  } catch {
-    /* no /proc */
-  }
-  return out;
-}
-
 /** Every nginx we started, so an interrupted run can still stop them (by pid). */
 const running = new Set<NginxServer>();
 let exitHookInstalled = false;
@@ -272,6 +253,18 @@ export class NginxServer {
     } catch {
       /* gone */
     }
+  }
+
+  /** utime + stime of each worker (the master's children) so far, in seconds, by pid (/proc/<pid>/stat) */
+  workerCpu(): Map<number, number> {
+    const out = new Map<number, number>();
+    const pid = this.child?.pid;
+    if (pid === undefined) return out;
+    for (const w of childPids(pid)) {
+      const t = processCpuSeconds(w);
+      if (t !== undefined) out.set(w, t);
+    }
+    return out;
   }
 
   /** Error log lines at [alert]/[crit]/[emerg] level (a benchmark with these is suspect). */

@@ -33,6 +33,23 @@ export interface SideResult {
   runs?: WrkRun[];
   /** facts checked before measuring (negotiated TLS, gzip size, ...) */
   checks?: Record<string, string | number | boolean>;
+  /**
+   * server CPU per request, one number per run: the nginx workers' utime + stime (/proc/<pid>/stat)
+   * over the run divided by the requests it served, in microseconds
+   */
+  cpu?: { samples: number[]; summary: Summary };
+}
+
+/** candidate against baseline on server CPU per request (lower is better): the same statistics as the rates */
+export interface CpuComparison {
+  unit: 'µs/request';
+  baseline?: { samples: number[]; summary: Summary };
+  candidate: { samples: number[]; summary: Summary };
+  pct?: PctTable;
+  /** median(candidate) / median(baseline): below 1, the candidate's workers spend less per request */
+  ratio?: number;
+  paired?: PairedResult;
+  difference?: Difference | null;
 }
 
 export interface WorkloadResult {
@@ -55,6 +72,13 @@ export interface WorkloadResult {
    */
   paired?: PairedResult;
   difference?: Difference | null;
+  /** server CPU per request, compared like the rate (when the workers' /proc was read) */
+  serverCpu?: CpuComparison;
+  /**
+   * what the workload's result is judged on: the rate, or the server CPU per request where the
+   * client cannot outrun the server (handshakes: wrk does as much work per handshake as nginx)
+   */
+  judgedOn?: 'rate' | 'server-cpu';
   notes: string[];
 }
 
@@ -83,10 +107,29 @@ export function pairedRatios(base: number[], cand: number[]): PairedResult | und
   return { ratios: summarize(cand.map((c, i) => c / base[i]!)), ci: pairedRatio(base, cand) };
 }
 
+/** The CPU-per-request comparison of two sides (undefined: the candidate's CPU was not read). */
+export function compareCpu(base: SideResult | undefined, cand: SideResult): CpuComparison | undefined {
+  if (!cand.cpu) return undefined;
+  if (!base?.cpu) return { unit: 'µs/request', candidate: cand.cpu };
+  const b = base.cpu;
+  const c = cand.cpu;
+  return {
+    unit: 'µs/request',
+    baseline: b,
+    candidate: c,
+    pct: pctTable(b.summary, c.summary),
+    ratio: b.summary.median === 0 ? Number.NaN : c.summary.median / b.summary.median,
+    difference: difference(b.summary, c.summary),
+    paired: pairedRatios(b.samples, c.samples),
+  };
+}
+
 export function compare(w: Omit<WorkloadResult, 'pct' | 'ratio' | 'difference'>): WorkloadResult {
-  if (!w.baseline) return w;
+  const serverCpu = w.serverCpu ?? compareCpu(w.baseline, w.candidate);
+  if (!w.baseline) return serverCpu ? { ...w, serverCpu } : w;
   return {
     ...w,
+    ...(serverCpu ? { serverCpu } : {}),
     pct: pctTable(w.baseline.summary, w.candidate.summary),
     ratio: w.baseline.summary.median === 0 ? Number.NaN : w.candidate.summary.median / w.baseline.summary.median,
     difference: difference(w.baseline.summary, w.candidate.summary),

@@ -41,6 +41,7 @@ export function planJson(plan: BuildPlan) {
     patches: plan.patches.map((p) => ({ component: p.component, id: p.id, sha256: p.sha256, cves: p.cves })),
     stages: plan.stages.map((s) => ({ id: s.id, kind: s.kind, component: s.component, key: s.key, deps: s.deps })),
     toolchain: plan.toolchain,
+    hardening: plan.hardening,
   };
 }
 

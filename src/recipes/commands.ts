@@ -35,6 +35,35 @@ export interface CommandTarget {
    * no `trim` switches, no `before` runs, the default make target, then its install target
    */
   upstreamDefault?: boolean;
+  /**
+   * The profile's hardening flags (plan.hardening.cflags), added on top of the build system's own
+   * optimisation flags as the recipe's `compilerFlags` says: appended to CFLAGS in the environment
+   * (`cflags` is the CFLAGS the caller's environment already has), or to the configure script's
+   * arguments. Not with `upstreamDefault`
+   */
+  hardening?: string[];
+  cflags?: string;
+  /**
+   * make prints every compiler command in full (automake's V=1, CMake's --verbose), so the
+   * stage log shows the flags each file was compiled with (the pipeline's logs; a test reads them)
+   */
+  verbose?: boolean;
+}
+
+/**
+ * How one library's build takes the hardening flags: environment changes and extra configure
+ * arguments. CFLAGS (autotools, CMake): the caller's CFLAGS (its -O2, debug level, prefix map)
+ * with the flags after it; autotools packages add their own warning/optimisation flags, CMake
+ * appends CMAKE_C_FLAGS_<build type> (Release: -O3 -DNDEBUG), so neither loses its own. arguments
+ * (OpenSSL's Configure): compiler options given as arguments are appended to the target's own
+ * flags (-O3, assembly kept); CFLAGS in its environment would replace them. Pure.
+ */
+export function hardeningOf(spec: BuildSpec, t: Pick<CommandTarget, 'hardening' | 'cflags'>): { env: Record<string, string>; args: string[] } {
+  const flags = t.hardening ?? [];
+  if (!flags.length) return { env: {}, args: [] };
+  if (spec.compilerFlags === 'arguments') return { env: {}, args: flags };
+  const base = spec.env.CFLAGS ?? t.cflags ?? '';
+  return { env: { CFLAGS: [base, ...flags].filter(Boolean).join(' ') }, args: [] };
 }
 
 export function buildSpecOf(c: PlanComponent): BuildSpec {
@@ -46,6 +75,9 @@ export function buildSpecOf(c: PlanComponent): BuildSpec {
 export function libraryCommands(c: PlanComponent, t: CommandTarget): Command[] {
   const spec = buildSpecOf(c);
   const b = t.upstreamDefault ? { ...spec, trim: [], before: [], targets: [], install: spec.system === 'configure' ? ['install'] : spec.install } : spec;
+  const h = t.upstreamDefault ? { env: {}, args: [] } : hardeningOf(spec, t);
+  const env: Record<string, string | null> = { ...b.env, ...h.env };
+  const loud = t.verbose ? { make: ['V=1'], cmake: ['--verbose'] } : { make: [], cmake: [] };
   const make = t.make ?? 'make';
   const prefix = t.prefix ?? b.prefix;
   const destdir = t.destdir ? [`DESTDIR=${t.destdir}`] : [];
@@ -53,17 +85,17 @@ export function libraryCommands(c: PlanComponent, t: CommandTarget): Command[] {
     const cmake = t.cmake ?? 'cmake';
     const dir = b.buildDir ?? t.cmakeDir ?? 'build-forge';
     return [
-      { step: 'configure', cmd: cmake, args: ['-S', '.', '-B', dir, `-DCMAKE_INSTALL_PREFIX=${prefix}`, ...b.args, ...b.trim, ...c.options], env: b.env },
-      ...b.before.map((x) => ({ step: 'make' as const, cmd: cmake, args: ['--build', dir, '--', ...t.jobs, ...x.makeArgs, ...x.targets], env: b.env, expect: x.expect })),
-      { step: 'make', cmd: cmake, args: ['--build', dir, '--', ...t.jobs, ...b.targets], env: b.env },
-      { step: 'install', cmd: cmake, args: ['--install', dir], env: { ...b.env, ...(t.destdir ? { DESTDIR: t.destdir } : {}) } },
+      { step: 'configure', cmd: cmake, args: ['-S', '.', '-B', dir, `-DCMAKE_INSTALL_PREFIX=${prefix}`, ...b.args, ...b.trim, ...c.options, ...h.args], env },
+      ...b.before.map((x) => ({ step: 'make' as const, cmd: cmake, args: ['--build', dir, ...loud.cmake, '--', ...t.jobs, ...x.makeArgs, ...x.targets], env, expect: x.expect })),
+      { step: 'make', cmd: cmake, args: ['--build', dir, ...loud.cmake, '--', ...t.jobs, ...b.targets], env },
+      { step: 'install', cmd: cmake, args: ['--install', dir], env: { ...env, ...(t.destdir ? { DESTDIR: t.destdir } : {}) } },
     ];
   }
   return [
-    { step: 'configure', cmd: b.script, args: [`--prefix=${prefix}`, ...b.args, ...b.trim, ...c.options], env: b.env },
-    ...b.before.map((x) => ({ step: 'make' as const, cmd: make, args: [...t.jobs, ...x.makeArgs, ...x.targets], env: b.env, expect: x.expect })),
-    { step: 'make', cmd: make, args: [...t.jobs, ...b.targets], env: b.env },
-    ...(b.install.length ? [{ step: 'install' as const, cmd: make, args: [...b.install, ...destdir], env: b.env }] : []),
+    { step: 'configure', cmd: b.script, args: [`--prefix=${prefix}`, ...b.args, ...b.trim, ...c.options, ...h.args], env },
+    ...b.before.map((x) => ({ step: 'make' as const, cmd: make, args: [...t.jobs, ...loud.make, ...x.makeArgs, ...x.targets], env, expect: x.expect })),
+    { step: 'make', cmd: make, args: [...t.jobs, ...loud.make, ...b.targets], env },
+    ...(b.install.length ? [{ step: 'install' as const, cmd: make, args: [...b.install, ...destdir], env }] : []),
   ];
 }
 

@@ -87,6 +87,7 @@ export function extendProfile(base: ProfileRecipe, baseFile: string, ext: Profil
       variants,
     },
     ktls: ext.ktls ?? base.ktls,
+    hardening: editList(base.hardening, ext.hardening, ['hardening'], of('hardening'), problems),
     sanitizers: ext.sanitizers ?? base.sanitizers,
   };
   return { profile, problems };

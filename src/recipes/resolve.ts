@@ -11,6 +11,7 @@ import { distroSource, librariesFor, modules, stageId } from '../plan.ts';
 import type { ComponentName, ComponentRecipe, ProfileRecipe } from './schema.ts';
 import { codeOf } from '../kinds.ts';
 import { hashOf, sha256Hex } from '../hash.ts';
+import { hardeningFor, sanitizedCflags, type Hardening } from '../hardening.ts';
 import { sanitizerEnv, sanitizersOf } from '../nginxtests/sanitizers.ts';
 import { loadTestSuite } from '../nginxtests/suite.ts';
 import type { TestStageInputs } from '../stages/test.ts';
@@ -67,6 +68,9 @@ function checkProfile(file: string, p: ProfileRecipe, recipes: RecipeSet, versio
     roles.set(r.role, [...(roles.get(r.role) ?? []), name]);
     if ((r.role === 'tls' || r.role === 'library') && (!r.build || !r.nginx)) {
       problems.push({ file: entry.file, path: r.build ? 'nginx' : 'build', message: `a ${r.role} component needs "build" and "nginx" (how it is compiled and how nginx consumes it)` });
+    }
+    if (r.build?.compilerFlags === 'CFLAGS' && r.build.env.CFLAGS === null && p.hardening.length) {
+      problems.push({ file: entry.file, path: 'build.compilerFlags', message: `is "CFLAGS" but build.env unsets CFLAGS: the profile's hardening flags would never reach the compiler; set "compilerFlags": "arguments" (flags as configure arguments) or stop unsetting CFLAGS` });
     }
     problems.push(...checkModulePin(file, p, recipes, name, entry));
   }
@@ -229,7 +233,7 @@ export function discoverPatches(patchesDir: string, name: ComponentName, version
  * nginx's ./configure arguments: the profile's prefix, paths and modules, then what each library's
  * recipe says nginx needs (in profile order), then one --with-cc-opt and one --with-ld-opt.
  */
-export function nginxConfigureArgs(p: ProfileRecipe, components: PlanComponent[], extraFlags: string[] = []): string[] {
+export function nginxConfigureArgs(p: ProfileRecipe, components: PlanComponent[], extraFlags: string[] = [], hardening: Pick<Hardening, 'cflags' | 'ldflags'> = { cflags: [], ldflags: [] }): string[] {
   const libs = components.filter((c) => c.role !== 'server' && c.consume);
   const args = [`--prefix=${p.nginx.prefix}`];
   for (const [k, v] of Object.entries(p.nginx.paths)) args.push(`--${k}=${v}`);
@@ -240,8 +244,9 @@ export function nginxConfigureArgs(p: ProfileRecipe, components: PlanComponent[]
     const dir = path.posix.join('..', c.layout, c.module.configDir);
     args.push(c.module.link === 'dynamic' ? `--add-dynamic-module=${dir}` : `--add-module=${dir}`);
   }
-  const cc = [...p.nginx.ccOpt, ...libs.flatMap((c) => c.consume!.ccOpt.map((t) => fillConsume(t, c)))];
-  const ld = [...p.nginx.ldOpt, ...libs.flatMap((c) => c.consume!.ldOpt.map((t) => fillConsume(t, c)))];
+  // the profile's hardening flags right after its own options (the same flags every library gets)
+  const cc = [...p.nginx.ccOpt, ...hardening.cflags, ...libs.flatMap((c) => c.consume!.ccOpt.map((t) => fillConsume(t, c)))];
+  const ld = [...p.nginx.ldOpt, ...hardening.ldflags, ...libs.flatMap((c) => c.consume!.ldOpt.map((t) => fillConsume(t, c)))];
   if (cc.length) args.push(`--with-cc-opt=${cc.join(' ')}`);
   if (ld.length) args.push(`--with-ld-opt=${ld.join(' ')}`);
   return args;
@@ -356,12 +361,16 @@ export function resolvePlan(recipes: RecipeSet, profileName: string, opts: Resol
   }
   if (problems.length) throw new RecipeError(problems);
 
-  const configureArgs = nginxConfigureArgs(p, components);
+  const toolchain = opts.toolchain ?? {};
+  // the one place the target's architecture picks the hardening flags (cet only on x86_64)
+  const hardening = hardeningFor(p.hardening, toolchain.arch ?? process.arch);
+  const nginxHardening = { cflags: p.sanitizers ? sanitizedCflags(hardening) : hardening.cflags, ldflags: hardening.ldflags };
+  const configureArgs = nginxConfigureArgs(p, components, [], nginxHardening);
   const install = installPaths(p.nginx.prefix, p.nginx.paths);
   const variants: PlanVariant[] = (p.nginx.variants ?? []).map((v) => ({
     name: v.name,
     description: v.description,
-    configureArgs: nginxConfigureArgs(p, components, v.modules),
+    configureArgs: nginxConfigureArgs(p, components, v.modules, nginxHardening),
     flags: v.modules,
     sbin: path.posix.join(path.posix.dirname(install.sbin), v.name),
     debug: p.nginx.modules.includes('--with-debug') || v.modules.includes('--with-debug'),
@@ -370,7 +379,6 @@ export function resolvePlan(recipes: RecipeSet, profileName: string, opts: Resol
   if (Boolean(p.sanitizers) !== sanitizers.length > 0) {
     throw new RecipeError([{ file, path: 'sanitizers', message: p.sanitizers ? 'is true but nginx.ccOpt/ldOpt have no -fsanitize= option' : `nginx is compiled with -fsanitize=${sanitizers.join(',')}: set "sanitizers": true (a diagnostic build, not shipped)` }]);
   }
-  const toolchain = opts.toolchain ?? {};
   let tests: TestStageInputs | undefined;
   if (opts.tests) {
     const suite = loadTestSuite(recipes.dir).recipe;
@@ -383,7 +391,7 @@ export function resolvePlan(recipes: RecipeSet, profileName: string, opts: Resol
       env: sanitizerEnv(sanitizersOf(configureArgs)),
     };
   }
-  const stages = planStages({ components, patches, patchSets, configureArgs, variants, toolchain, ktls: p.ktls, recipesDir: recipes.dir, tests });
+  const stages = planStages({ components, patches, patchSets, configureArgs, variants, toolchain, hardening, ktls: p.ktls, recipesDir: recipes.dir, tests });
   // a local patch is hashed by its path inside the checkout (its id) and content, not where the checkout is
   const hashedPatches = patches.map((x) => (x.origin.kind === 'local' ? { ...x, origin: { kind: 'local', path: x.id } } : x));
   const body = { profile: p.name, components, configureArgs, variants, patches: hashedPatches, stages: stages.map((s) => s.key), toolchain };
@@ -404,6 +412,7 @@ export function resolvePlan(recipes: RecipeSet, profileName: string, opts: Resol
     patchSets,
     stages,
     toolchain,
+    hardening,
     planHash: hashOf(body),
   };
 }
@@ -415,6 +424,7 @@ interface GraphInput {
   configureArgs: string[];
   variants: PlanVariant[];
   toolchain: Record<string, string>;
+  hardening: Hardening;
   ktls: boolean;
   recipesDir: string;
   /** the test stage's inputs, when asked for (build --test) */
@@ -451,7 +461,7 @@ function planStages(g: GraphInput): PlanStage[] {
     const own = g.patches.filter((x) => x.component === c.name).map((x) => ({ id: x.id, sha256: x.sha256, strip: x.strip }));
     add('patch', c.name, [stageId('extract', c.name)], own, c.name);
     if (c.role === 'tls' || c.role === 'library') {
-      add('library', c.name, [stageId('patch', c.name)], { build: c.build, options: c.options, licenseFiles: c.licenseFiles, toolchain: g.toolchain }, c.name);
+      add('library', c.name, [stageId('patch', c.name)], { build: c.build, options: c.options, licenseFiles: c.licenseFiles, toolchain: g.toolchain, hardening: g.hardening.cflags }, c.name);
     }
   }
   const libsFor = (phase: 'configure' | 'make') => librariesFor(g, phase).map((c) => stageId('library', c.name));
@@ -468,7 +478,7 @@ function planStages(g: GraphInput): PlanStage[] {
   const installs = [stageId('install', nginx.name), ...g.variants.map((v) => stageId('install', v.name))];
   const variantFacts = g.variants.map((v) => [v.name, v.configureArgs, v.debug]);
   const moduleFacts = mods.map((m) => [m.name, m.module]);
-  const expectations = { ktls: g.ktls, configureArgs: g.configureArgs, variants: variantFacts, components: g.components.map((c) => [c.name, c.version, c.role, c.verify, c.ktls ?? null]), modules: moduleFacts };
+  const expectations = { ktls: g.ktls, hardening: g.hardening.protections, configureArgs: g.configureArgs, variants: variantFacts, components: g.components.map((c) => [c.name, c.version, c.role, c.verify, c.ktls ?? null]), modules: moduleFacts };
   add('verify', undefined, installs, expectations);
   add('smoke', undefined, installs, { ktls: g.ktls, vmKernel: smokePins(g.recipesDir), modules: moduleFacts, variants: variantFacts });
   // the suite's pin, the file selection and the environment (sanitizer options); the binary comes in by the install key

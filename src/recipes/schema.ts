@@ -1,6 +1,7 @@
 // The recipe format, defined once with zod. The same definitions validate recipe files
 // (pass 1, see load.ts) and generate the JSON Schema editors use (`nginx-forge schema`).
 import { z } from 'zod';
+import { PROTECTIONS } from '../hardening.ts';
 import {
   controlProblem,
   ENV_NAME,
@@ -266,6 +267,10 @@ export const BuildSpec = z.strictObject({
     .default([])
     .describe('configure switches that only leave out what nginx does not link (subsystems, programs, tests, docs); passed after `args`; the naive benchmark baseline builds without them'),
   env: z.record(EnvName, EnvValue.nullable()).default({}).describe('environment changes for every step: a value sets, null unsets (e.g. OpenSSL records CFLAGS in its version string)'),
+  compilerFlags: z
+    .enum(['CFLAGS', 'arguments'])
+    .default('CFLAGS')
+    .describe('how the build takes the profile\'s hardening flags on top of its own optimisation flags: CFLAGS in the environment (autotools and CMake: CMake appends CMAKE_C_FLAGS_RELEASE to it), or `arguments` of the configure script (OpenSSL\'s Configure appends compiler options given as arguments to its own -O3; CFLAGS in its environment would replace them)'),
   before: z
     .array(
       z.strictObject({
@@ -407,6 +412,10 @@ export const ProfileRecipe = z.strictObject({
       ),
   }),
   ktls: z.boolean().describe('whether this profile promises kernel TLS (verify and smoke expect it)'),
+  hardening: z
+    .array(z.enum(PROTECTIONS))
+    .default([])
+    .describe('the protections every library, module and nginx itself is compiled and linked with (src/hardening.ts turns them into flags for the target: cet only on x86_64); verify fails when the binary lacks one'),
   sanitizers: z
     .boolean()
     .default(false)
@@ -487,6 +496,7 @@ export const ProfileExtension = z.strictObject({
     })
     .optional(),
   ktls: ProfileRecipe.shape.ktls.optional(),
+  hardening: listEdit(z.enum(PROTECTIONS), 'hardening').optional(),
   sanitizers: ProfileRecipe.shape.sanitizers.unwrap().optional(),
 });
 

@@ -22,6 +22,8 @@ export interface LibraryBuildInput {
   /** the build's make jobserver (then `jobs` is empty: MAKEFLAGS carries the parallelism) */
   jobserver?: RunContext['jobserver'];
   onStep?: (step: string) => void;
+  /** the profile's hardening flags (plan.hardening.cflags), on top of the build's own flags */
+  hardening?: string[];
 }
 
 /** Move <staging><prefix>/* into dest (DESTDIR installs with a fixed prefix). */
@@ -37,7 +39,7 @@ export async function buildLibrary(i: LibraryBuildInput): Promise<void> {
   const staging = path.join(i.srcDir, '.forge-staging');
   const ctx: RunContext = { component: c.name, stage: 'library', log: i.log, cwd: i.srcDir, signal: i.signal, jobserver: i.jobserver };
   mkdirSync(i.out, { recursive: true });
-  for (const cmd of libraryCommands(c, { destdir: staging, jobs: i.jobs })) {
+  for (const cmd of libraryCommands(c, { destdir: staging, jobs: i.jobs, hardening: i.hardening, cflags: i.env.CFLAGS, verbose: true })) {
     i.onStep?.(`${cmd.step}: ${cmd.cmd} ${cmd.args.slice(0, 3).join(' ')}${cmd.args.length > 3 ? ' …' : ''}`);
     const env: Record<string, string | undefined> = { ...i.env };
     for (const [k, v] of Object.entries(cmd.env)) env[k] = v ?? undefined;

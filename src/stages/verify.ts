@@ -15,6 +15,7 @@ import { libraries, moduleObjects, modules, modulesPath, server, tlsLibrary, typ
 import { tempPathDirectives } from '../nginxconf.ts';
 import { parseNginxV } from '../nginxv.ts';
 import { sanitizersOf, verifyEnv } from '../nginxtests/sanitizers.ts';
+import { elfHardening, hardeningChecks } from '../elfhardening.ts';
 
 export interface Check {
   check: string;
@@ -197,6 +198,10 @@ export async function verifyBinary(binary: string, plan: BuildPlan, opts: { root
     const who = libraries(plan).filter((l) => l.verify.sharedNames.length).map((l) => l.displayName).join(', ');
     add(`${who} linked statically (readelf -d NEEDED)`, shared.length === 0, `none of ${names.join('/')}`, shared.length ? shared.join(', ') : `none (NEEDED: ${needed.join(', ')})`);
   }
+
+  // hardening: each protection the profile asks for must be found in the binary; the others are
+  // reported as found or not (the report says which protections the binary has)
+  checks.push(...hardeningChecks((await elfHardening(binary)).findings, plan.hardening?.protections ?? []));
 
   // modules: a static one is in nginx -V; a dynamic one's .so files are installed, link their
   // libraries statically, and load (nginx -t below)
