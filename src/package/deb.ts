@@ -124,7 +124,7 @@ set -e
 # the default site is enabled on a first install only, as Debian's nginx does: an admin who
 # removes the link keeps it removed across upgrades and reinstalls
 if [ "$1" = configure ] && [ -z "$2" ]; then
-${enableOnFirstInstall(links, '\t', '${DPKG_ROOT:-}').join('\n')}
+${enableOnFirstInstall(links, '\t', '${DPKG_ROOT:-}').join('\n') || '\t:'}
 fi
 
 # the unprivileged user nginx's worker processes run as (adduser is in Depends); like apt's own
@@ -189,6 +189,8 @@ if [ "$1" = purge ]; then
 \tfi
 \t# logs and temporary files; the system user is kept (Debian never reuses its ids)
 \trm -rf ${purgeDirs.map((d) => `"\${DPKG_ROOT:-}${d}"`).join(' ')}
+\t# the links postinst made (not package files), if still as it made them
+${removeEnableLinks(links, '\t', '${DPKG_ROOT:-}').join('\n') || '\t:'}
 fi
 
 exit 0
@@ -210,21 +212,21 @@ set -e
 
 # as dh_installsystemd/13.11.4 --no-enable --no-start writes it, for ${service}.service
 if [ "$1" = configure ] || [ "$1" = abort-upgrade ] || [ "$1" = abort-deconfigure ] || [ "$1" = abort-remove ]; then
-	if deb-systemd-helper debian-installed ${unit}; then
-		if deb-systemd-helper --quiet was-enabled ${unit}; then
-			deb-systemd-helper enable ${unit} >/dev/null || true
-		fi
-	fi
-	# record the links enabling it would make, for the purge to remove
-	deb-systemd-helper update-state ${unit} >/dev/null || true
+\tif deb-systemd-helper debian-installed ${unit}; then
+\t\tif deb-systemd-helper --quiet was-enabled ${unit}; then
+\t\t\tdeb-systemd-helper enable ${unit} >/dev/null || true
+\t\tfi
+\tfi
+\t# record the links enabling it would make, for the purge to remove
+\tdeb-systemd-helper update-state ${unit} >/dev/null || true
 fi
 if [ "$1" = configure ] || [ "$1" = abort-upgrade ] || [ "$1" = abort-deconfigure ] || [ "$1" = abort-remove ]; then
-	if [ -z "\${DPKG_ROOT:-}" ] && [ -d /run/systemd/system ]; then
-		systemctl --system daemon-reload >/dev/null || true
-		if [ -n "$2" ]; then
-			deb-systemd-invoke try-restart ${unit} >/dev/null || true
-		fi
-	fi
+\tif [ -z "\${DPKG_ROOT:-}" ] && [ -d /run/systemd/system ]; then
+\t\tsystemctl --system daemon-reload >/dev/null || true
+\t\tif [ -n "$2" ]; then
+\t\t\tdeb-systemd-invoke try-restart ${unit} >/dev/null || true
+\t\tfi
+\tfi
 fi
 
 exit 0
@@ -235,13 +237,13 @@ exit 0
 set -e
 
 if [ "$1" = remove ] && [ -d /run/systemd/system ]; then
-	systemctl --system daemon-reload >/dev/null || true
+\tsystemctl --system daemon-reload >/dev/null || true
 fi
 
 if [ "$1" = purge ]; then
-	if [ -x "/usr/bin/deb-systemd-helper" ]; then
-		deb-systemd-helper purge ${unit} >/dev/null || true
-	fi
+\tif [ -x "/usr/bin/deb-systemd-helper" ]; then
+\t\tdeb-systemd-helper purge ${unit} >/dev/null || true
+\tfi
 fi
 
 exit 0

@@ -98,18 +98,18 @@ function postinst(pkg: string, snippet: string, link: string): string {
 set -e
 
 if [ "$1" = configure ]; then
-	# enabled when the package was removed: enabled again
-	was_enabled=
-	if [ -L "\${DPKG_ROOT:-}${link}.removed" ]; then
-		rm -f "\${DPKG_ROOT:-}${link}.removed"
-		was_enabled=yes
-	fi
-	# a fresh install enables the module; an upgrade or reinstall keeps the admin's choice
-	if [ -z "$2" ] || [ -n "$was_enabled" ]; then
-		if [ ! -e "\${DPKG_ROOT:-}${link}" ] && [ ! -L "\${DPKG_ROOT:-}${link}" ]; then
-			ln -s ${snippet} "\${DPKG_ROOT:-}${link}"
-		fi
-	fi
+\t# enabled when the package was removed: enabled again
+\twas_enabled=
+\tif [ -L "\${DPKG_ROOT:-}${link}.removed" ]; then
+\t\trm -f "\${DPKG_ROOT:-}${link}.removed"
+\t\twas_enabled=yes
+\tfi
+\t# a fresh install enables the module; an upgrade or reinstall keeps the admin's choice
+\tif [ -z "$2" ] || [ -n "$was_enabled" ]; then
+\t\tif [ ! -e "\${DPKG_ROOT:-}${link}" ] && [ ! -L "\${DPKG_ROOT:-}${link}" ]; then
+\t\t\tln -s ${snippet} "\${DPKG_ROOT:-}${link}"
+\t\tfi
+\tfi
 fi
 
 exit 0
@@ -122,12 +122,12 @@ function postrm(pkg: string, link: string): string {
 set -e
 
 if [ "$1" = remove ] && [ -L "\${DPKG_ROOT:-}${link}" ]; then
-	# the .so is gone: nginx must not load it; remember that it was enabled
-	mv -f "\${DPKG_ROOT:-}${link}" "\${DPKG_ROOT:-}${link}.removed"
+\t# the .so is gone: nginx must not load it; remember that it was enabled
+\tmv -f "\${DPKG_ROOT:-}${link}" "\${DPKG_ROOT:-}${link}.removed"
 fi
 
 if [ "$1" = purge ]; then
-	rm -f "\${DPKG_ROOT:-}${link}" "\${DPKG_ROOT:-}${link}.removed"
+\trm -f "\${DPKG_ROOT:-}${link}" "\${DPKG_ROOT:-}${link}.removed"
 fi
 
 exit 0
