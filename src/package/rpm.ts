@@ -8,6 +8,13 @@
 //     /var/lib/nginx, /var/log/nginx, /usr/share/nginx/html/*,
 //     /usr/share/doc/<pkg>/{sbom.cdx.json,manifest.json}, /usr/share/licenses/<pkg>/<component>/*
 //
+// Its own systemd unit (ExecStop with kill(1): no start-stop-daemon on RPM distributions).
+// Dynamic modules stay in this package, stripped, with the .deb's load_module snippet in
+// /usr/share/nginx/modules-available/; %post links it into /etc/nginx/modules-enabled/ and
+// sites-enabled/default on a first install only ($1 = 1), %preun removes those links on erase:
+// what the admin disabled stays disabled across upgrades and reinstalls. The twins' sub-packages
+// have %systemd_post/_preun/_postun as they expand.
+//
 // The spec does not compile anything: %install copies the staged tree (the build already ran
 // under nginx-forge's pinned, verified pipeline). Reproducible where rpmbuild allows it:
 // SOURCE_DATE_EPOCH, clamped file mtimes, build time and build host fixed.
