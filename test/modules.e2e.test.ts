@@ -3,7 +3,7 @@
 // verify and the smoke test (which must prove Content-Encoding: br and brotli_static); then the
 // module's own .deb is installed next to the main one in a minbase chroot and nginx -t loads it.
 import { execa } from 'execa';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readlinkSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -61,7 +61,8 @@ describe('ktls-brotli: modules built, verified, smoke-tested and packaged', () =
 
   it('the module .deb depends on the exact nginx package, installs next to it in a chroot and nginx -t loads it; lintian finds no error', async () => {
     expect(process.getuid?.(), 'this test needs root (debootstrap, chroot, dpkg)').toBe(0);
-    const s = await builtSummary('ktls-brotli');
+    // the install trees only, as `nginx-forge package` runs the build (the first test proves the smoke test)
+    const s = await builtSummary('ktls-brotli', ['--no-smoke']);
     const root = s.binary.replace(/\/usr\/sbin\/nginx$/, '');
     const licensesDir = path.join(path.dirname(root), 'licenses');
     const manifest = s.artifacts.find((a) => a.endsWith('manifest.json'));
@@ -109,8 +110,25 @@ describe('ktls-brotli: modules built, verified, smoke-tested and packaged', () =
       // brotli directives are known once the module is loaded
       await shInChroot(r, log, "sed -i 's/^http {/http {\\n    brotli on;\\n    brotli_static on;/' /etc/nginx/nginx.conf");
       expect(await shInChroot(r, log, '/usr/sbin/nginx -t 2>&1')).toContain('test is successful');
+      // the admin's choice holds, as with Debian's libnginx-mod-* (dh_nginx): disabled stays disabled on
+      // reinstall and across remove + install ...
+      const lexists = (f: string) => lstatSync(f, { throwIfNoEntry: false }) !== undefined;
+      rmSync(link);
+      await shInChroot(r, log, 'dpkg -i /tmp/mod.deb');
+      expect(lexists(link), 'disabled, reinstalled').toBe(false);
+      await shInChroot(r, log, 'dpkg -r nginx-forge-ktls-brotli-mod-http-brotli && dpkg -i /tmp/mod.deb');
+      expect(lexists(link), 'disabled, removed, installed').toBe(false);
+      // ... and enabled stays enabled: removed, nginx does not load the missing .so; installed, it is back
+      symlinkSync('/usr/share/nginx/modules-available/mod-http-brotli.conf', link);
+      await shInChroot(r, log, 'dpkg -r nginx-forge-ktls-brotli-mod-http-brotli');
+      expect(lexists(link), 'removed').toBe(false);
+      await shInChroot(r, log, "sed -i '/brotli/d' /etc/nginx/nginx.conf");
+      expect(await shInChroot(r, log, '/usr/sbin/nginx -t 2>&1')).toContain('test is successful');
+      await shInChroot(r, log, 'dpkg -i /tmp/mod.deb');
+      expect(readlinkSync(link), 'enabled, removed, installed').toBe('/usr/share/nginx/modules-available/mod-http-brotli.conf');
       await shInChroot(r, log, 'dpkg --purge nginx-forge-ktls-brotli-mod-http-brotli');
-      expect(existsSync(link)).toBe(false);
+      expect(lexists(link)).toBe(false);
+      expect(lexists(`${link}.removed`)).toBe(false);
       expect(existsSync(path.join(r, 'usr/lib/nginx/modules/ngx_http_brotli_filter_module.so'))).toBe(false);
     } finally {
       removeRoot(r);

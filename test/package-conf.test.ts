@@ -129,6 +129,15 @@ describe('systemd unit and logrotate', () => {
     expect(systemdUnit(userspace)).not.toContain('modprobe');
   });
 
+  it('stops gracefully (QUIT) with the tool each distribution family has: start-stop-daemon on Debian, kill(1) on RPM', () => {
+    expect(systemdUnit(ktls)).toContain('ExecStop=-/sbin/start-stop-daemon --quiet --stop --retry QUIT/5 --pidfile /run/nginx.pid');
+    // RPM distributions have no start-stop-daemon: the QUIT would silently become systemd's SIGTERM
+    for (const unit of [systemdUnit(ktls, undefined, 'rpm'), systemdUnit(ktls, ktls.variants[0], 'rpm')]) {
+      expect(unit).not.toContain('start-stop-daemon');
+      expect(unit.split('\n').filter((l) => l.startsWith('ExecStop'))).toEqual(['ExecStop=/bin/kill -s QUIT $MAINPID']);
+    }
+  });
+
   it('rotates the log directories of the plan and signals the pid file', () => {
     const l = logrotate(ktls, 'adm');
     expect(l.startsWith('/var/log/nginx/*.log {')).toBe(true);

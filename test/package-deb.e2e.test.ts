@@ -4,7 +4,7 @@
 // cached in the state directory's stage cache).
 import { execa } from 'execa';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +18,7 @@ import { builtSummary } from './helpers/builtNginx.ts';
 
 const has = (tool: string) => execa('sh', ['-c', `command -v ${tool}`], { reject: false }).then((r) => r.exitCode === 0);
 const isRoot = process.getuid?.() === 0;
+const lexists = (f: string) => lstatSync(f, { throwIfNoEntry: false }) !== undefined;
 
 const work = mkdtempSync(path.join(tmpdir(), 'nf-deb-test-'));
 const log = path.join(work, 'package.log');
@@ -150,6 +151,9 @@ describe('.deb of the real build', () => {
     expect(readFileSync(path.join(x, 'etc/nginx/nginx.conf'), 'utf8')).toMatch(/^user nginx;\nworker_processes auto;$/m);
     expect(readFileSync(path.join(x, 'etc/nginx/conf.d/ktls.conf'), 'utf8')).toMatch(/^ssl_conf_command Options KTLS;$/m);
     for (const c of ['/etc/nginx/conf.d/ktls.conf', '/etc/nginx/sites-available/default', '/etc/nginx/sites-available/example-tls', '/etc/nginx/snippets/tls.conf']) expect(conffiles).toContain(c);
+    // not a package file: postinst links it on a first install only (it would come back on every upgrade)
+    expect(lexists(path.join(x, 'etc/nginx/sites-enabled/default'))).toBe(false);
+    expect(existsSync(path.join(x, 'etc/nginx/sites-enabled'))).toBe(true);
     const postinst = readFileSync(path.join(x, 'DEBIAN/postinst'), 'utf8');
     expect(postinst).toMatch(/adduser --system/);
     expect(postinst).not.toContain('useradd');
@@ -207,13 +211,28 @@ describe('.deb of the real build', () => {
       expect(dump).toContain('# configuration file /etc/nginx/sites-enabled/default:');
       // production users run no --with-debug binary; the twin beside it has it, with the same config
       expect(await shInChroot(r, log, '/usr/sbin/nginx -V')).not.toContain('--with-debug');
+      // the default site: linked by postinst on the first install; removed by the admin, a reinstall keeps it removed
+      const site = path.join(r, 'etc/nginx/sites-enabled/default');
+      expect(readlinkSync(site)).toBe('../sites-available/default');
+      rmSync(site);
+      expect(await shInChroot(r, log, 'dpkg -i /tmp/pkg.deb')).toContain('Setting up nginx-forge-ktls (1.26.3-1)');
+      expect(lexists(site), 'sites-enabled/default after a reinstall').toBe(false);
+      expect(await shInChroot(r, log, '/usr/sbin/nginx -T')).not.toContain('# configuration file /etc/nginx/sites-enabled/default:');
+      symlinkSync('../sites-available/default', site);
       cpSync(twin, path.join(r, 'tmp/twin.deb'));
       expect(await shInChroot(r, log, 'dpkg -i /tmp/twin.deb')).toContain('Setting up nginx-forge-ktls-debug (1.26.3-1)');
       expect(await shInChroot(r, log, '/usr/sbin/nginx-debug -V')).toMatch(/built with OpenSSL 3\.5\.7[\s\S]*--with-debug/);
       expect(await shInChroot(r, log, '/usr/sbin/nginx-debug -t')).toContain('test is successful');
+      // the twin is not enabled by its install (it conflicts with nginx.service); the admin enables it
+      // (the link `systemctl enable nginx-debug` makes), and its purge removes that link
+      const wants = path.join(r, 'etc/systemd/system/multi-user.target.wants/nginx-debug.service');
+      expect(lexists(wants), 'enabled by the install').toBe(false);
+      await shInChroot(r, log, 'mkdir -p /etc/systemd/system/multi-user.target.wants && ln -s /lib/systemd/system/nginx-debug.service /etc/systemd/system/multi-user.target.wants/nginx-debug.service');
+      expect(readFileSync(path.join(r, 'var/lib/dpkg/info/nginx-forge-ktls-debug.prerm'), 'utf8')).toMatch(/"\$1" = remove[\s\S]*deb-systemd-invoke stop 'nginx-debug\.service'/);
       await shInChroot(r, log, 'dpkg --purge nginx-forge-ktls-debug nginx-forge-ktls');
-      for (const p of ['usr/sbin/nginx', 'usr/sbin/nginx-debug', 'etc/nginx/nginx.conf', 'var/lib/nginx', 'lib/systemd/system/nginx.service']) {
-        expect(existsSync(path.join(r, p)), p).toBe(false);
+      expect(lexists(wants), 'the wants link of the purged twin').toBe(false);
+      for (const p of ['usr/sbin/nginx', 'usr/sbin/nginx-debug', 'etc/nginx/nginx.conf', 'etc/nginx/sites-enabled/default', 'var/lib/nginx', 'lib/systemd/system/nginx.service']) {
+        expect(lexists(path.join(r, p)), p).toBe(false);
       }
     } finally {
       removeRoot(r);

@@ -70,6 +70,46 @@ describe('FreeBSD port skeleton', () => {
     });
   }
 
+  it('ktls-brotli: the module .so files are stripped and loaded through a snippet linked into modules-enabled/, pkg-message says how to disable it', async () => {
+    const { files } = await freebsdPort({ plan: planOf('ktls-brotli'), sourceDateEpoch: EPOCH });
+    expect(files['files/mod-http-brotli.conf.in']).toMatch(/^load_module %%PREFIX%%\/libexec\/nginx\/modules\/ngx_http_brotli_filter_module\.so;$/m);
+    expect(files['files/mod-http-brotli.conf.in']).toMatch(/^load_module %%PREFIX%%\/libexec\/nginx\/modules\/ngx_http_brotli_static_module\.so;$/m);
+    expect(files.Makefile).toMatch(/^SUB_FILES=.*mod-http-brotli\.conf/ms);
+    const rule = files.Makefile!.split('\npost-install-HTTP_BROTLI-on:\n')[1]!.split('\n\n')[0]!;
+    expect(rule).toContain('${STRIP_CMD} --strip-unneeded ${STAGEDIR}${PREFIX}/libexec/nginx/modules/ngx_http_brotli_filter_module.so');
+    expect(rule).toContain('${INSTALL_DATA} ${WRKDIR}/mod-http-brotli.conf ${STAGEDIR}${PREFIX}/share/nginx/modules-available/mod-http-brotli.conf');
+    const plist = files['pkg-plist']!.split('\n');
+    expect(plist).toContain('%%HTTP_BROTLI%%share/nginx/modules-available/mod-http-brotli.conf');
+    expect(plist.filter((l) => l.startsWith('%%HTTP_BROTLI%%@postexec')).join('\n')).toContain('ln -s %D/share/nginx/modules-available/mod-http-brotli.conf %D/etc/nginx/modules-enabled/50-mod-http-brotli.conf');
+    expect(files['files/pkg-message.in']).toContain('rm %%PREFIX%%/etc/nginx/modules-enabled/50-mod-http-brotli.conf');
+  });
+
+  it('pkg-plist links the default site and the module on a first install only: what the admin removed stays removed on upgrade and reinstall', async () => {
+    const { files } = await freebsdPort({ plan: planOf('ktls-brotli'), sourceDateEpoch: EPOCH });
+    const d = tmp();
+    for (const dir of ['etc/nginx/sites-enabled', 'etc/nginx/sites-available', 'etc/nginx/modules-enabled', 'share/nginx/modules-available']) mkdirSync(path.join(d, dir), { recursive: true });
+    const plist = files['pkg-plist']!.split('\n').map((l) => l.replace(/^%%HTTP_BROTLI%%/, ''));
+    // what pkg runs: the @postexec lines as the post-install script, @preunexec as pre-deinstall (%D: the prefix)
+    const phase = (kw: string, env: Record<string, string> = {}) =>
+      execa('sh', ['-ec', plist.filter((l) => l.startsWith(`${kw} `)).map((l) => l.slice(kw.length + 1).replaceAll('%D', d)).join('\n')], { env: { PATH: process.env.PATH!, ...env }, extendEnv: false });
+    const site = path.join(d, 'etc/nginx/sites-enabled/default');
+    const mod = path.join(d, 'etc/nginx/modules-enabled/50-mod-http-brotli.conf');
+    const present = (f: string) => readdirSync(path.dirname(f)).includes(path.basename(f));
+    await phase('@postexec');
+    expect(present(site) && present(mod)).toBe(true);
+    // the admin disables both; an upgrade (pkg exports PKG_UPGRADE=true) runs the old pre-deinstall and the new post-install
+    rmSync(site);
+    rmSync(mod);
+    await phase('@preunexec', { PKG_UPGRADE: 'true' });
+    await phase('@postexec', { PKG_UPGRADE: 'true' });
+    expect(present(site) || present(mod)).toBe(false);
+    // a fresh install makes them again, a deinstall removes the links it made
+    await phase('@postexec');
+    expect(present(site) && present(mod)).toBe(true);
+    await phase('@preunexec');
+    expect(present(site) || present(mod)).toBe(false);
+  });
+
   it('COMMENT fits portlint\'s 70 characters, starts with a capital and ends without a period, for every profile', async () => {
     for (const profile of readdirSync(path.join(BUILTIN_RECIPES, 'profiles')).filter((f) => f.endsWith('.json')).map((f) => f.replace(/\.json$/, ''))) {
       const { files } = await freebsdPort({ plan: planOf(profile), sourceDateEpoch: EPOCH });

@@ -6,7 +6,7 @@
 // --nodeps: the root is Debian, whose libc is not in the rpm database; rpm -V proves the files.
 import { execa } from 'execa';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +18,8 @@ import { builtSummary } from './helpers/builtNginx.ts';
 
 const work = mkdtempSync(path.join(tmpdir(), 'nf-rpm-test-'));
 const log = path.join(work, 'package.log');
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+const lexists = (f: string) => lstatSync(f, { throwIfNoEntry: false }) !== undefined;
 const rpmq = (args: string[]) => execa('rpm', args, { reject: false, all: true, env: { LC_ALL: 'C' } });
 
 async function builtTree() {
@@ -42,7 +44,6 @@ describe('.rpm of the real build', () => {
     tree = await builtTree();
     r = await buildRpm({ plan, ...tree, outDir: path.join(work, 'out'), log, maintainer: 'Test Packager <test@nginx-forge.invalid>' });
   }, 45 * 60_000);
-  afterAll(() => rmSync(work, { recursive: true, force: true }));
 
   it('carries the same content as the .deb: binary, %config(noreplace) configuration, unit, logrotate, docs, licenses', async () => {
     expect(path.basename(r.rpm)).toBe('nginx-forge-ktls-1.26.3-1.x86_64.rpm');
@@ -54,7 +55,8 @@ describe('.rpm of the real build', () => {
       '/etc/nginx/nginx.conf',
       '/etc/nginx/conf.d/ktls.conf',
       '/etc/nginx/sites-available/example-tls',
-      '/etc/nginx/sites-enabled/default',
+      '/etc/nginx/sites-available/default',
+      '/etc/nginx/sites-enabled',
       '/etc/nginx/snippets/tls.conf',
       '/etc/nginx/mime.types',
       '/etc/logrotate.d/nginx',
@@ -68,6 +70,9 @@ describe('.rpm of the real build', () => {
       expect(files, f).toContain(f);
     }
     expect(files.some((f) => f.endsWith('.default') || f.startsWith('/run'))).toBe(false);
+    // the default site's link is made by %post on a first install, not shipped (it would come back on every upgrade)
+    expect(files).not.toContain('/etc/nginx/sites-enabled/default');
+    expect((await rpmq(['-qpc', r.rpm])).stdout.split('\n')).toContain('/etc/nginx/sites-available/default');
     const configs = (await rpmq(['-qpc', r.rpm])).stdout.trim().split('\n');
     expect(configs).toContain('/etc/nginx/nginx.conf');
     expect(configs).toContain('/etc/logrotate.d/nginx');
@@ -76,6 +81,10 @@ describe('.rpm of the real build', () => {
     expect(Number(/^\/etc\/nginx\/nginx\.conf (\d+)$/m.exec(flags)![1]) & 17).toBe(17);
     const scripts = (await rpmq(['-qp', '--scripts', r.rpm])).stdout;
     expect(scripts).toMatch(/preinstall scriptlet[\s\S]*useradd -r -g nginx/);
+    // RPM's own unit: no start-stop-daemon there, QUIT through kill(1)
+    const unit = (await execa('sh', ['-c', `rpm2cpio ${r.rpm} | cpio -i --quiet --to-stdout ./usr/lib/systemd/system/nginx.service`])).stdout;
+    expect(unit).not.toContain('start-stop-daemon');
+    expect(unit).toMatch(/^ExecStop=\/bin\/kill -s QUIT \$MAINPID$/m);
   });
 
   it('the nginx-debug twin is a sub-package: its binary and unit, requiring exactly this nginx', async () => {
@@ -84,6 +93,14 @@ describe('.rpm of the real build', () => {
     expect(files).toEqual(['/usr/lib/systemd/system/nginx-debug.service', '/usr/sbin/nginx-debug']);
     expect((await rpmq(['-qpR', r.twins[0]!])).stdout).toMatch(/^nginx-forge-ktls = 1\.26\.3-1$/m);
     expect((await rpmq(['-qpl', r.rpm])).stdout).not.toContain('nginx-debug');
+    // its own scriptlets (%systemd_post/%systemd_preun as they expand): preset on install, stopped and
+    // disabled on erase (its wants link goes), restarted on upgrade if it runs
+    const scripts = (await rpmq(['-qp', '--scripts', r.twins[0]!])).stdout;
+    expect(scripts).toMatch(/postinstall scriptlet[\s\S]*systemctl --no-reload preset nginx-debug\.service/);
+    expect(scripts).toMatch(/preuninstall scriptlet[\s\S]*if \[ \$1 -eq 0 \][\s\S]*systemctl --no-reload disable --now nginx-debug\.service/);
+    expect(scripts).toMatch(/postuninstall scriptlet[\s\S]*systemctl try-restart nginx-debug\.service/);
+    const unit = (await execa('sh', ['-c', `rpm2cpio ${r.twins[0]} | cpio -i --quiet --to-stdout ./usr/lib/systemd/system/nginx-debug.service`])).stdout;
+    expect(unit).toMatch(/^ExecStop=\/bin\/kill -s QUIT \$MAINPID$/m);
   });
 
   it('is rpmlint clean with its own filter file, and every filter is used', async () => {
@@ -137,9 +154,90 @@ describe('.rpm of the real build', () => {
       expect(await shInChroot(root, log, '/usr/sbin/nginx-debug -V')).toContain('--with-debug');
       expect(await shInChroot(root, log, '/usr/sbin/nginx-debug -t')).toContain('test is successful');
       expect((await rpmq(['--root', root, '-e', '--nodeps', 'nginx-forge-ktls-debug'])).exitCode).toBe(0);
+      // %post linked the default site on the first install; the admin removes it and a reinstall keeps it removed
+      const site = path.join(root, 'etc/nginx/sites-enabled/default');
+      expect(readlinkSync(site)).toBe('../sites-available/default');
+      rmSync(site);
+      const again = await rpmq(['--root', root, '-U', '--replacepkgs', '--nodeps', r.rpm]);
+      expect(again.exitCode, again.all).toBe(0);
+      expect(lexists(site), 'sites-enabled/default after a reinstall').toBe(false);
+      expect(await shInChroot(root, log, '/usr/sbin/nginx -T')).not.toContain('# configuration file /etc/nginx/sites-enabled/default:');
+      // re-enabled by the admin: erase removes the link (as %post makes it); the admin's own (example-tls) stays
+      symlinkSync('../sites-available/default', site);
       const erase = await rpmq(['--root', root, '-e', '--nodeps', 'nginx-forge-ktls']);
       expect(erase.exitCode, erase.all).toBe(0);
-      for (const p of ['usr/sbin/nginx', 'usr/lib/systemd/system/nginx.service', 'etc/nginx/nginx.conf']) expect(existsSync(path.join(root, p)), p).toBe(false);
+      for (const p of ['usr/sbin/nginx', 'usr/lib/systemd/system/nginx.service', 'etc/nginx/nginx.conf', 'etc/nginx/sites-enabled/default']) expect(lexists(path.join(root, p)), p).toBe(false);
+      expect(lexists(path.join(root, 'etc/nginx/sites-enabled/example-tls'))).toBe(true);
+    } finally {
+      removeRoot(root);
+    }
+  }, 15 * 60_000);
+});
+
+// ktls-brotli: the dynamic module ships in the main .rpm (stripped as the module .deb strips it)
+// and is loaded as the .deb loads it: a load_module snippet in /usr/share/nginx/modules-available,
+// linked into /etc/nginx/modules-enabled by %post on a first install. The shared build without
+// its smoke test (a package needs the install trees only, as `nginx-forge package` runs it).
+describe('.rpm of the ktls-brotli build: the module loads, and stays as the admin left it', () => {
+  let r: RpmResult;
+
+  beforeAll(async () => {
+    const s = await builtSummary('ktls-brotli', ['--no-smoke']);
+    const root = s.binary.replace(/\/usr\/sbin\/nginx$/, '');
+    r = await buildRpm({
+      plan: planFromFlags({ profile: 'ktls-brotli' }),
+      root,
+      variants: s.variants,
+      licensesDir: path.join(path.dirname(root), 'licenses'),
+      manifest: s.artifacts.find((a) => a.endsWith('manifest.json')),
+      sbom: s.artifacts.find((a) => a.endsWith('sbom.cdx.json')),
+      outDir: path.join(work, 'out-brotli'),
+      log,
+      maintainer: 'Test Packager <test@nginx-forge.invalid>',
+    });
+  }, 45 * 60_000);
+
+  it('ships the .so files stripped with their load_module snippet, and is rpmlint clean with its own filter file', async () => {
+    const files = (await rpmq(['-qpl', r.rpm])).stdout.split('\n');
+    expect(files).toContain('/usr/share/nginx/modules-available/mod-http-brotli.conf');
+    expect(files).not.toContain('/etc/nginx/modules-enabled/50-mod-http-brotli.conf');
+    const x = path.join(work, 'x-brotli');
+    await execa('sh', ['-c', `mkdir -p ${x} && cd ${x} && rpm2cpio ${r.rpm} | cpio -idm --quiet`]);
+    for (const so of ['ngx_http_brotli_filter_module.so', 'ngx_http_brotli_static_module.so']) {
+      const sections = (await execa('readelf', ['-S', '-W', path.join(x, 'usr/lib/nginx/modules', so)])).stdout;
+      expect(sections, so).not.toMatch(/\.debug_(info|line|str)/);
+      expect(readFileSync(path.join(x, 'usr/share/nginx/modules-available/mod-http-brotli.conf'), 'utf8')).toContain(`load_module /usr/lib/nginx/modules/${so};`);
+    }
+    const l = await rpmlint([r.rpm, ...r.twins], r.rpmlintrc, log);
+    console.info(`rpmlint ${l.version} (ktls-brotli): ${l.errors.length} errors, ${l.warnings.length} warnings`);
+    expect([...l.errors, ...l.warnings]).toEqual([]);
+  }, 120_000);
+
+  it('installed, nginx -t passes with brotli on; a module the admin disabled stays disabled on reinstall; erase removes its link', async () => {
+    expect(process.getuid?.() === 0, 'this test needs root (debootstrap, chroot); CI runs as root').toBe(true);
+    const base = await minbaseRoot(log);
+    const root = await copyRoot(base.dir, log);
+    try {
+      expect((await rpmq(['--root', root, '--initdb'])).exitCode).toBe(0);
+      const install = await rpmq(['--root', root, '-i', '--nodeps', r.rpm]);
+      expect(install.exitCode, install.all).toBe(0);
+      const link = path.join(root, 'etc/nginx/modules-enabled/50-mod-http-brotli.conf');
+      expect(readlinkSync(link)).toBe('/usr/share/nginx/modules-available/mod-http-brotli.conf');
+      await shInChroot(root, log, "sed -i 's/^http {/http {\\n    brotli on;\\n    brotli_static on;/' /etc/nginx/nginx.conf");
+      expect(await shInChroot(root, log, '/usr/sbin/nginx -t')).toContain('test is successful');
+      // disabled by the admin: nginx no longer knows the directive, and a reinstall keeps it that way
+      rmSync(link);
+      const disabled = await execa('chroot', [root, '/usr/sbin/nginx', '-t'], { reject: false, all: true });
+      expect(disabled.all).toContain('unknown directive "brotli"');
+      const again = await rpmq(['--root', root, '-U', '--replacepkgs', '--nodeps', r.rpm]);
+      expect(again.exitCode, again.all).toBe(0);
+      expect(lexists(link), 'modules-enabled link after a reinstall').toBe(false);
+      // enabled again by the admin; erase removes the link (the .so it loads is gone) and the directory
+      symlinkSync('/usr/share/nginx/modules-available/mod-http-brotli.conf', link);
+      const erase = await rpmq(['--root', root, '-e', '--nodeps', 'nginx-forge-ktls-brotli']);
+      expect(erase.exitCode, erase.all).toBe(0);
+      expect(lexists(link)).toBe(false);
+      expect(lexists(path.join(root, 'etc/nginx/modules-enabled'))).toBe(false);
     } finally {
       removeRoot(root);
     }

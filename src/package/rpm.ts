@@ -8,6 +8,13 @@
 //     /var/lib/nginx, /var/log/nginx, /usr/share/nginx/html/*,
 //     /usr/share/doc/<pkg>/{sbom.cdx.json,manifest.json}, /usr/share/licenses/<pkg>/<component>/*
 //
+// Its own systemd unit (ExecStop with kill(1): no start-stop-daemon on RPM distributions).
+// Dynamic modules stay in this package, stripped, with the .deb's load_module snippet in
+// /usr/share/nginx/modules-available/; %post links it into /etc/nginx/modules-enabled/ and
+// sites-enabled/default on a first install only ($1 = 1), %preun removes those links on erase:
+// what the admin disabled stays disabled across upgrades and reinstalls. The twins' sub-packages
+// have %systemd_post/_preun/_postun as they expand.
+//
 // The spec does not compile anything: %install copies the staged tree (the build already ran
 // under nginx-forge's pinned, verified pipeline). Reproducible where rpmbuild allows it:
 // SOURCE_DATE_EPOCH, clamped file mtimes, build time and build host fixed.
@@ -21,7 +28,8 @@ import { copyFileAtomic } from '../outdir.ts';
 import { run, type RunContext } from '../exec.ts';
 import { component, server, type BuildPlan } from '../plan.ts';
 import { formatMaintainer, maintainer, sourceDateEpoch, twinPackageName, walk, wrap } from './common.ts';
-import { stageTree, type Tree } from './service.ts';
+import { enableOnFirstInstall, removeEnableLinks, stageTree, type EnableLink, type Tree } from './service.ts';
+import { dynamicModules, moduleLink, moduleSnippet } from './modules.ts';
 import { assertSafePlan, SYSTEM_DIRS } from '../recipes/safe.ts';
 
 export interface RpmInput {
@@ -97,10 +105,30 @@ export interface SpecInput {
   twinFiles?: Record<string, string[]>;
   /** %install copies this directory into the build root */
   treeDir: string;
+  /** links %post makes on a first install (sites-enabled/default, the modules' modules-enabled links) */
+  links?: EnableLink[];
 }
+
+/**
+ * One service's scriptlet lines, as %systemd_post and %systemd_preun expand (the macros are not
+ * available everywhere rpmbuild runs): preset on a first install (distribution policy says whether
+ * it is enabled); stopped and disabled (its wants links removed) on erase.
+ */
+const systemdPost = (service: string) => `# as %systemd_post expands
+if [ $1 -eq 1 ] && [ -x /usr/bin/systemctl ]; then
+    /usr/bin/systemctl --no-reload preset ${service}.service >/dev/null 2>&1 || :
+fi`;
+const systemdPreun = (service: string) => `# as %systemd_preun expands: stopped and disabled on erase
+if [ $1 -eq 0 ] && [ -x /usr/bin/systemctl ]; then
+    /usr/bin/systemctl --no-reload disable --now ${service}.service >/dev/null 2>&1 || :
+fi`;
+const systemdPostun = (service: string) => `if [ $1 -ge 1 ] && [ -x /usr/bin/systemctl ]; then
+    /usr/bin/systemctl try-restart ${service}.service >/dev/null 2>&1 || :
+fi`;
 
 export function rpmSpec(s: SpecInput): string {
   const { plan } = s;
+  const links = s.links ?? [];
   assertSafePlan(plan, `the RPM spec of ${s.pkg}`);
   const i = plan.install;
   const nginx = server(plan);
@@ -160,20 +188,22 @@ getent passwd ${user} >/dev/null || \\
 exit 0
 
 %post
-# as %systemd_post expands (the macro is not available everywhere rpmbuild runs)
-if [ $1 -eq 1 ] && [ -x /usr/bin/systemctl ]; then
-    /usr/bin/systemctl --no-reload preset ${i.service}.service >/dev/null 2>&1 || :
+# the default site and the dynamic modules are enabled on a first install only (links, not
+# package files): what the admin removes stays removed across upgrades and reinstalls
+if [ $1 -eq 1 ]; then
+${enableOnFirstInstall(links, '    ').join('\n') || '    :'}
 fi
+${systemdPost(i.service)}
 
 %preun
-if [ $1 -eq 0 ] && [ -x /usr/bin/systemctl ]; then
-    /usr/bin/systemctl --no-reload disable --now ${i.service}.service >/dev/null 2>&1 || :
+${systemdPreun(i.service)}
+# on erase, the links %post made (if still as it made them), before the directories go
+if [ $1 -eq 0 ]; then
+${removeEnableLinks(links, '    ').join('\n') || '    :'}
 fi
 
 %postun
-if [ $1 -ge 1 ] && [ -x /usr/bin/systemctl ]; then
-    /usr/bin/systemctl try-restart ${i.service}.service >/dev/null 2>&1 || :
-fi
+${systemdPostun(i.service)}
 
 %files
 ${s.files.join('\n')}
@@ -186,6 +216,15 @@ Requires:       ${s.pkg} = %{version}-%{release}
 
 %description -n ${rpmTwinName(s.pkg, v)}
 ${wrap(`${v.sbin}: ${v.description.replace(/\s*\.?$/, '.')} Built from the same sources, patches and libraries as ${i.sbin} in ${s.pkg}, with ${v.flags.join(' ')} added; ${v.name}.service runs it instead of ${i.service}.service, with the same configuration.`, 76).join('\n')}
+
+%post -n ${rpmTwinName(s.pkg, v)}
+${systemdPost(v.name)}
+
+%preun -n ${rpmTwinName(s.pkg, v)}
+${systemdPreun(v.name)}
+
+%postun -n ${rpmTwinName(s.pkg, v)}
+${systemdPostun(v.name)}
 
 %files -n ${rpmTwinName(s.pkg, v)}
 ${(s.twinFiles?.[v.name] ?? []).join('\n')}
@@ -219,7 +258,17 @@ export function rpmlintrc(plan: BuildPlan, pkg: string): string {
     ...f(['The packages are signed (or not) by whoever publishes them, after the build.'], `${P}\\.\\S+: [EW]: no-signature`),
     ...f(["The worker user is created in %pre with groupadd/useradd, as Fedora's own nginx package does;", 'sysusers.d is not on every RPM distribution this package may be installed on.'], `${P}\\.\\S+: [EW]: (non-standard-(uid|gid)|dangerous-command-in-%pre)`),
     ...f(['The log and temp directories are 0750 on purpose: nginx keeps them private.'], `${P}\\.\\S+: [EW]: non-standard-dir-perm`),
-    ...f(['The only file under /usr/lib is the systemd unit, which belongs there (/usr/lib/systemd/system).'], `${P}\\.\\S+: [EW]: only-non-binary-in-usr-lib`),
+    // a plan with dynamic modules ships their .so files under /usr/lib: then only the twins have the finding
+    ...((dynamicModules(plan).length ? twins : [pkg, ...twins]).length
+      ? f(
+          ['The only file under /usr/lib is the systemd unit, which belongs there (/usr/lib/systemd/system).'],
+          `${dynamicModules(plan).length ? (twins.length > 1 ? `(${twins.join('|')})` : twins[0]) : P}\\.\\S+: [EW]: only-non-binary-in-usr-lib`,
+        )
+      : []),
+    ...f(
+      ["%post links the default site (and each dynamic module's snippet) on a first install only, as Debian's", 'nginx postinst does: a package file would come back on every upgrade after the admin removed it.'],
+      `${pkg}\\.\\S+: [EW]: dangerous-command-in-%post ln`,
+    ),
     ...f(["Manual pages are gzip-compressed (Fedora, RHEL); rpmlint's default expects openSUSE's bzip2,", 'and then does not see the page it has for nginx either.'], `${P}\\.\\S+: [EW]: (manpage-not-compressed bz2|no-manual-page-for-binary (${names.join('|')}))`),
     ...f(["SPDX identifiers of the components' licenses; rpmlint's built-in list predates some of them."], `${P}\\.\\S+: [EW]: invalid-license(-exception)? (BSD-3-Clause|PCRE2-exception)`),
     ...f(['The logrotate rule is named after the service (nginx), not the package: it takes the place', "of the distribution nginx's file (the packages conflict)."], `${P}\\.\\S+: [EW]: incoherent-logrotate-file /etc/logrotate.d/${plan.install.service}`),
@@ -277,7 +326,17 @@ export async function buildRpm(input: RpmInput): Promise<RpmResult> {
       ctx,
       stage: 'package:rpm',
       variants: input.variants,
+      family: 'rpm',
     });
+    // the dynamic modules stay in this package (stripped by stageTree), loaded as the .deb's
+    // module packages load them: a load_module snippet, linked into modules-enabled/ by %post
+    const links = [...tree.links];
+    for (const m of dynamicModules(plan)) {
+      const { link, snippet } = moduleLink(m);
+      mkdirSync(path.dirname(path.join(treeDir, snippet)), { recursive: true });
+      writeFileSync(path.join(treeDir, snippet), moduleSnippet(plan, m, pkg));
+      links.push({ link, target: snippet });
+    }
     const entries = walk(treeDir);
     for (const e of entries) {
       if (e.kind !== 'symlink') chmodSync(path.join(treeDir, e.rel), e.kind === 'dir' || e.mode & 0o111 ? 0o755 : 0o644);
@@ -285,7 +344,7 @@ export async function buildRpm(input: RpmInput): Promise<RpmResult> {
     // the twins' files (nginx-debug and its unit) go to their sub-packages
     const twinPaths = new Map(Object.entries(tree.variantFiles).flatMap(([name, fs]) => fs.map((f) => [f.replace(/^\/+/, ''), name] as const)));
     const twinFiles = Object.fromEntries(plan.variants.map((v) => [v.name, filesSection(plan, entries.filter((e) => twinPaths.get(e.rel) === v.name), pkg)]));
-    const spec = rpmSpec({ plan, pkg, release, who, epoch, files: filesSection(plan, entries.filter((e) => !twinPaths.has(e.rel)), pkg), twinFiles, treeDir });
+    const spec = rpmSpec({ plan, pkg, release, who, epoch, files: filesSection(plan, entries.filter((e) => !twinPaths.has(e.rel)), pkg), twinFiles, treeDir, links });
     const top = path.join(scratch, 'rpmbuild');
     for (const d of ['BUILD', 'BUILDROOT', 'RPMS', 'SPECS', 'SRPMS', 'SOURCES']) mkdirSync(path.join(top, d), { recursive: true });
     const specFile = path.join(top, 'SPECS', `${pkg}.spec`);

@@ -1,7 +1,7 @@
 // Files every Linux package (.deb, .rpm) ships beside the binary: the systemd unit, the logrotate
 // rule, and the staging tree (install output + production configuration + documentation).
 // Paths and names come from plan.install only.
-import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { MissingToolError, StageError } from '../errors.ts';
@@ -10,9 +10,13 @@ import { server, type BuildPlan, type PlanVariant } from '../plan.ts';
 import { confInput, shippedConf } from '../conf/nginx.ts';
 import { licenseFilesOf, sha256File, walk } from './common.ts';
 import { assertSafePlan } from '../recipes/safe.ts';
+import { dynamicModuleFiles, stripModuleObject } from './modules.ts';
 
 /** Relative (no leading slash) form of an absolute install path, for joining onto a package root. */
 export const rel = (p: string) => p.replace(/^\/+/, '');
+
+/** Which distribution family a unit is for: Debian's (start-stop-daemon) or RPM's (no start-stop-daemon). */
+export type UnitFamily = 'deb' | 'rpm';
 
 /**
  * The systemd unit. Hardening that nginx tolerates (its master runs as root, binds ports below
@@ -28,7 +32,7 @@ export const rel = (p: string) => p.replace(/^\/+/, '');
  * (full privileges), PrivateUsers (workers need real uids), SystemCallFilter (not tested under
  * systemd here: io_setup, sendfile and setsockopt(TCP_ULP) must all stay allowed).
  */
-export function systemdUnit(plan: BuildPlan, variant?: PlanVariant): string {
+export function systemdUnit(plan: BuildPlan, variant?: PlanVariant, family: UnitFamily = 'deb'): string {
   assertSafePlan(plan, `the systemd unit ${variant?.name ?? plan.install.service}.service`);
   const i = variant ? { ...plan.install, sbin: variant.sbin } : plan.install;
   const lines = [
@@ -54,7 +58,10 @@ export function systemdUnit(plan: BuildPlan, variant?: PlanVariant): string {
     `ExecStart=${i.sbin}`,
     `ExecReload=${i.sbin} -t -q`,
     'ExecReload=/bin/kill -HUP $MAINPID',
-    `ExecStop=-/sbin/start-stop-daemon --quiet --stop --retry QUIT/5 --pidfile ${i.pid}`,
+    // graceful stop (QUIT: workers finish their requests); after TimeoutStopSec systemd sends
+    // SIGTERM, then SIGKILL to the rest (KillMode=mixed). RPM distributions have no
+    // start-stop-daemon: their nginx.service sends QUIT to the main process with kill(1)
+    family === 'rpm' ? 'ExecStop=/bin/kill -s QUIT $MAINPID' : `ExecStop=-/sbin/start-stop-daemon --quiet --stop --retry QUIT/5 --pidfile ${i.pid}`,
     'TimeoutStopSec=5',
     'KillMode=mixed',
     '',
@@ -138,6 +145,16 @@ export interface TreeInput {
   stage: string;
   /** the twin binaries (plan.variants) as installed: name → binary; each goes beside nginx with its unit */
   variants?: Record<string, string>;
+  /** whose systemd unit: Debian's (default) or an RPM distribution's (systemdUnit) */
+  family?: UnitFamily;
+}
+
+/** A symbolic link the maintainer scripts create on a first install (never a file of the package). */
+export interface EnableLink {
+  /** absolute install path of the link */
+  link: string;
+  /** what it points to (as written) */
+  target: string;
 }
 
 export interface Tree {
@@ -149,7 +166,38 @@ export interface Tree {
   configs: string[];
   /** per twin (plan.variants): its files in the tree (absolute install paths), for its own sub-package */
   variantFiles: Record<string, string[]>;
+  /**
+   * sites-enabled/default and the like: not in the tree. A package file would come back on every
+   * upgrade after the admin removed it; the maintainer scripts create it on a first install only
+   * (enableOnFirstInstall), as Debian's nginx does.
+   */
+  links: EnableLink[];
 }
+
+/** One more level of the indentation given: tabs (.deb scripts) or four spaces (the spec). */
+const inner = (indent: string) => (indent.includes('\t') ? '\t' : '    ');
+
+/**
+ * Shell lines (for a maintainer script's first-install branch) that create each link unless
+ * something is already there. rootVar: a prefix for every path (the .deb's "${DPKG_ROOT:-}").
+ */
+export function enableOnFirstInstall(links: EnableLink[], indent = '\t', rootVar = ''): string[] {
+  return links.flatMap((l) => [
+    `${indent}if [ ! -e "${rootVar}${l.link}" ] && [ ! -L "${rootVar}${l.link}" ]; then`,
+    `${indent}${inner(indent)}ln -s ${l.target} "${rootVar}${l.link}"`,
+    `${indent}fi`,
+  ]);
+}
+
+/** Shell lines that remove each link if it still points where the package made it point (purge, erase). */
+export function removeEnableLinks(links: EnableLink[], indent = '\t', rootVar = ''): string[] {
+  return links.flatMap((l) => [
+    `${indent}if [ -L "${rootVar}${l.link}" ] && [ "$(readlink "${rootVar}${l.link}")" = "${l.target}" ]; then`,
+    `${indent}${inner(indent)}rm -f "${rootVar}${l.link}"`,
+    `${indent}fi`,
+  ]);
+}
+
 
 /**
  * The package's file tree: nginx's install output without what a package must not carry (/run,
@@ -181,10 +229,11 @@ export async function stageTree(t: TreeInput): Promise<Tree> {
     mkdirSync(path.dirname(path.join(confDir, f)), { recursive: true });
     writeFileSync(path.join(confDir, f), text);
   }
-  for (const [f, target] of Object.entries(shipped.symlinks)) {
+  // sites-enabled/default: made by the maintainer scripts on a first install (Tree.links)
+  const links: EnableLink[] = Object.entries(shipped.symlinks).map(([f, target]) => {
     rmSync(path.join(confDir, f), { force: true });
-    symlinkSync(target, path.join(confDir, f));
-  }
+    return { link: path.posix.join(i.confDir, f), target };
+  });
   // manual pages go compressed
   const man = path.join(d, 'usr/share/man');
   if (existsSync(man)) {
@@ -209,7 +258,7 @@ export async function stageTree(t: TreeInput): Promise<Tree> {
       throw new StageError(server(t.plan).name, t.stage, `the plan has the twin ${v.name} but its binary was not given${from ? ` (no ${from})` : ''}`, { hint: `package a build that ran install:${v.name}` });
     }
     put(v.sbin, readFileSync(from), 0o755);
-    put(`${t.unitDir}/${v.name}.service`, systemdUnit(t.plan, v));
+    put(`${t.unitDir}/${v.name}.service`, systemdUnit(t.plan, v, t.family));
     variantFiles[v.name] = [v.sbin, `${t.unitDir}/${v.name}.service`];
   }
   // strip debug info; keep the symbol table for `nm | grep ktls_` (nginx-forge verify)
@@ -219,12 +268,14 @@ export async function stageTree(t: TreeInput): Promise<Tree> {
   if (t.strip === 'debug') {
     try {
       for (const b of [binary, ...t.plan.variants.map((v) => path.join(d, rel(v.sbin)))]) await run(t.ctx, 'strip', ['--strip-debug', '--remove-section=.comment', b]);
+      // the dynamic modules as the module .deb strips them (a package that ships them: the .rpm)
+      for (const so of dynamicModuleFiles(t.plan)) if (existsSync(path.join(d, rel(so)))) await stripModuleObject(t.ctx, path.join(d, rel(so)));
       stripped = true;
     } catch (e) {
       if (!(e instanceof MissingToolError)) throw e;
     }
   }
-  put(`${t.unitDir}/${i.service}.service`, systemdUnit(t.plan));
+  put(`${t.unitDir}/${i.service}.service`, systemdUnit(t.plan, undefined, t.family));
   put(`/etc/logrotate.d/${i.service}`, logrotate(t.plan, t.logGroup));
   for (const dir of [...i.tempDirs, ...i.logDirs]) mkdirSync(path.join(d, rel(dir)), { recursive: true });
   if (t.sbom) put(`${t.docDir}/sbom.cdx.json`, readFileSync(t.sbom));
@@ -235,5 +286,5 @@ export async function stageTree(t: TreeInput): Promise<Tree> {
   const configs = walk(d)
     .filter((e) => e.kind === 'file' && e.rel.startsWith('etc/'))
     .map((e) => `/${e.rel}`);
-  return { dest: d, binary, builtSha, stripped, configs, variantFiles };
+  return { dest: d, binary, builtSha, stripped, configs, variantFiles, links };
 }

@@ -110,7 +110,7 @@ export async function freebsdPort(input: PortInput): Promise<PortResult> {
   warnings.push(...unknownSizeWarnings(distfiles));
 
   const paths = portPaths(plan);
-  const modOpts = freebsdModuleOptions(plan, paths['modules-path']!);
+  const modOpts = freebsdModuleOptions(plan, paths['modules-path']!, path.posix.dirname(paths['conf-path']!));
   const { configure, tlsArgs } = portConfigureArgs(plan, paths, modOpts);
   const layout = portLayout(paths);
   const portConf = portConfiguration(plan, paths);
@@ -120,9 +120,10 @@ export async function freebsdPort(input: PortInput): Promise<PortResult> {
   for (const [rel, from] of localPatchFiles(plan)) files[rel] = readFileSync(from, 'utf8');
   const makefile = portMakefile({ plan, maintainer: input.maintainer, distfiles, configure, tlsArgs, modOpts, layout, portConf, otherProfiles: others });
   for (const [name, { text }] of Object.entries(portConf.templates)) files[`files/${name}.in`] = text;
+  for (const m of modOpts.snippets) files[`files/${m.name}.in`] = m.text;
   files.Makefile = makefile;
   files.distinfo = portDistinfo(epoch, distfiles);
-  files['pkg-plist'] = portPlist(layout, portConf, modOpts.plist);
+  files['pkg-plist'] = portPlist(layout, portConf, modOpts);
   files['pkg-descr'] = portDescr(plan);
   files['files/pkg-message.in'] = portMessage(plan);
   files['files/nginx.in'] = portRcScript(plan);

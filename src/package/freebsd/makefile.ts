@@ -20,7 +20,7 @@ export interface MakefileInput {
   configure: string[];
   tlsArgs: string[];
   /** the module OPTIONS (modules.ts freebsdModuleOptions) */
-  modOpts: { define: string[]; lines: string[] };
+  modOpts: { define: string[]; lines: string[]; snippets: { opt: string; name: string; dest: string; objects: string[] }[] };
   layout: PortLayout;
   portConf: PortConfiguration;
   /** the recipe set's other profiles (their ports install the same files) */
@@ -150,7 +150,7 @@ function variables(m: MakefileInput): string[] {
       : []),
     ...modOpts.lines,
     '',
-    assign('SUB_FILES', ['pkg-message', ...Object.keys(portConf.templates).sort()]),
+    assign('SUB_FILES', ['pkg-message', ...Object.keys(portConf.templates).sort(), ...m.modOpts.snippets.map((s) => s.name)]),
     assign('SUB_LIST', [`PIDFILE=${m.layout.pidPath} CONFFILE=${m.layout.confPath}`]),
     '',
   ];
@@ -160,7 +160,7 @@ function variables(m: MakefileInput): string[] {
  * post-install: what nginx's `make install` writes, as the package should own it; nginx.conf is
  * replaced by the production configuration (conf.ts), rendered for FreeBSD's paths in files/*.in.
  */
-function postInstallRule(layout: PortLayout, portConf: PortConfiguration): string[] {
+function postInstallRule(layout: PortLayout, portConf: PortConfiguration, snippets: MakefileInput['modOpts']['snippets']): string[] {
   const { confDir, confPath, sbinPath, runDirs, tempDirs } = layout;
   return [
     'post-install:',
@@ -174,12 +174,20 @@ function postInstallRule(layout: PortLayout, portConf: PortConfiguration): strin
     ...Object.entries(portConf.templates)
       .sort(([a], [b]) => (a < b ? -1 : 1))
       .map(([name, { rel }]) => `\t\${INSTALL_DATA} \${WRKDIR}/${name} \${STAGEDIR}${confDir}/${rel}.sample`),
-    ...Object.entries(portConf.symlinks).map(([f, target]) => `\t\${LN} -sf ${target} \${STAGEDIR}${confDir}/${f}`),
     ...runDirs.map((d) => `\t-\${RMDIR} \${STAGEDIR}${d}`),
     ...tempDirs.map((d) => `\t\${MKDIR} \${STAGEDIR}${d}`),
     `\t\${INSTALL_MAN} \${WRKSRC}/objs/nginx.8 \${STAGEDIR}\${PREFIX}/share/man/man8`,
     `\t\${STRIP_CMD} --strip-debug \${STAGEDIR}${sbinPath}`,
     '',
+    // each dynamic module: stripped as the .deb strips it, its load_module snippet where the
+    // .deb's module package puts it
+    ...snippets.flatMap((s) => [
+      `post-install-${s.opt}-on:`,
+      ...s.objects.map((so) => `\t\${STRIP_CMD} --strip-unneeded \${STAGEDIR}${so}`),
+      `\t@\${MKDIR} \${STAGEDIR}${path.posix.dirname(s.dest)}`,
+      `\t\${INSTALL_DATA} \${WRKDIR}/${s.name} \${STAGEDIR}${s.dest}`,
+      '',
+    ]),
     '.include <bsd.port.mk>',
     '',
   ];
@@ -190,7 +198,7 @@ export function portMakefile(m: MakefileInput): string {
     ...variables(m),
     ...patchRules(m.plan, m.distfiles, pinnedSslOnly(m.plan)),
     ...preConfigureRule(m.plan),
-    ...postInstallRule(m.layout, m.portConf),
+    ...postInstallRule(m.layout, m.portConf, m.modOpts.snippets),
   ];
   return mk.join('\n');
 }
