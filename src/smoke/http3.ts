@@ -78,7 +78,8 @@ export async function prepareHttp3(io: string, o: { configureArgs: string; distd
     writeFileSync(path.join(io, H3_FILES.script), CLIENT);
     return { tried: true, suite: `nginx-tests ${recipe.commit.slice(0, 12)}` };
   } catch (e) {
-    const msg = (e as Error).message.split('\n')[0];
+    const lines = (e as Error).message.split('\n').map((l) => l.trim()).filter(Boolean);
+    const msg = lines.join(' ').slice(0, 400);
     return { tried: false, why: `no client: the pinned nginx-tests (${recipe.artifact.file}) is ${fetch.offline ? 'not in the distfiles store' : 'not fetchable'} (${msg}); \`nginx-forge test\` or \`fetch\` stores it` };
   } finally {
     await rm(scratch, { recursive: true, force: true }).catch(() => undefined);
