@@ -40,6 +40,7 @@ APT_PACKAGES=(
   libfcgi-perl                 # fastcgi*.t
   libscgi-perl                 # scgi*.t
   libgd-perl                   # image_filter*.t
+  libcryptx-perl               # h3_*.t, quic_*.t: the suite's QUIC client (Test::Nginx::HTTP3); smoke's HTTP/3 request
   memcached                    # memcached*.t start one (its service is never started)
   uwsgi-core                   # uwsgi*.t start one (the bare binary, no service)
   uwsgi-plugin-python3         # ... with a Python app

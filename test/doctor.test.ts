@@ -85,7 +85,7 @@ describe('doctor', () => {
   it("checks what nginx's test suite uses under the need 'test' (a warning, not a failure)", async () => {
     const all = await doctor();
     const ids = all.checks.filter((c) => c.need === 'test').map((c) => c.id);
-    expect(ids).toEqual(expect.arrayContaining(['prove', 'TAP::Harness::Archive', 'IO::Socket::SSL', 'Net::SSLeay', 'Protocol::WebSocket', 'Cache::Memcached', 'FCGI', 'SCGI', 'GD', 'memcached', 'uwsgi', 'setpriv']));
+    expect(ids).toEqual(expect.arrayContaining(['prove', 'TAP::Harness::Archive', 'IO::Socket::SSL', 'Net::SSLeay', 'Protocol::WebSocket', 'Cache::Memcached', 'FCGI', 'SCGI', 'GD', 'CryptX', 'memcached', 'uwsgi', 'setpriv']));
     const r = await doctor({ env: { PATH: pathWithout('memcached', 'uwsgi') } });
     expect(r.ok).toBe(true);
     expect(r.missing.test).toEqual(['memcached', 'uwsgi']);
@@ -131,8 +131,8 @@ describe('doctor', () => {
 });
 
 describe('doctor: the table of checks', () => {
-  const LINUX = ['cc', 'make', 'perl', 'cmake', 'patch', 'xz', 'bzip2', 'gpgv', 'linux-tls-h', 'curl', 'openssl', 'qemu', 'busybox-static', 'depmod', 'prove', 'TAP::Harness::Archive', 'IO::Socket::SSL', 'Net::SSLeay', 'Protocol::WebSocket', 'Cache::Memcached', 'FCGI', 'SCGI', 'GD', 'memcached', 'uwsgi', 'setpriv', 'dpkg-deb', 'rpmbuild', 'tls-ulp'];
-  const FREEBSD = ['cc', 'gmake', 'perl', 'cmake', 'patch', 'xz', 'bzip2', 'gpgv', 'prove', 'TAP::Harness::Archive', 'IO::Socket::SSL', 'Net::SSLeay', 'Protocol::WebSocket', 'Cache::Memcached', 'FCGI', 'SCGI', 'GD', 'memcached', 'uwsgi', 'ktls-sysctl', 'ktls-ocf'];
+  const LINUX = ['cc', 'make', 'perl', 'cmake', 'patch', 'xz', 'bzip2', 'gpgv', 'linux-tls-h', 'curl', 'openssl', 'qemu', 'busybox-static', 'depmod', 'prove', 'TAP::Harness::Archive', 'IO::Socket::SSL', 'Net::SSLeay', 'Protocol::WebSocket', 'Cache::Memcached', 'FCGI', 'SCGI', 'GD', 'CryptX', 'memcached', 'uwsgi', 'setpriv', 'dpkg-deb', 'rpmbuild', 'tls-ulp'];
+  const FREEBSD = ['cc', 'gmake', 'perl', 'cmake', 'patch', 'xz', 'bzip2', 'gpgv', 'prove', 'TAP::Harness::Archive', 'IO::Socket::SSL', 'Net::SSLeay', 'Protocol::WebSocket', 'Cache::Memcached', 'FCGI', 'SCGI', 'GD', 'CryptX', 'memcached', 'uwsgi', 'ktls-sysctl', 'ktls-ocf'];
 
   it('checks every row for its system, in table order, and reports each', async () => {
     expect(checksFor('linux').map((c) => c.id)).toEqual(LINUX);

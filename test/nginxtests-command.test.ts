@@ -100,6 +100,22 @@ describe('nginx-forge test: errors before the suite runs', () => {
     expect(r.stderr).toMatch(/stored .*tree-497cbb0a/);
   });
 
+  it('a selection that is entirely skipped fails (exit 9), naming every file and why it skipped', async () => {
+    // the stand-in nginx builds no http_v3: every h3/quic file skips, so nothing is tested
+    const home = tmp();
+    const logs = path.join(home, 'logs');
+    const r = await cli(['test', fakeNginx(home), ...(TEST_MIRROR ? ['--mirror', TEST_MIRROR] : []), '--logs', logs, '--json', '--files', 'h3*.t', 'quic*.t'], home);
+    expect(r.exitCode, r.stderr).toBe(9);
+    expect(r.stderr).toMatch(/: FAIL\n/);
+    expect(r.stderr).toMatch(/files: 23 selected, 0 ran, 0 passed, 0 failed, 23 skipped/);
+    expect(r.stderr).toMatch(/module not built into this nginx\s+23\s+http_v3 22, http_v2\n/);
+    expect(r.stderr).toContain('every selected file was skipped (23 of 23): nothing was tested, so the run fails; the reasons are above');
+    const report = JSON.parse(r.stdout) as { ok: boolean; allSkipped: boolean; skipped: { module: { file: string; reason: string }[] } };
+    expect(report).toMatchObject({ ok: false, allSkipped: true });
+    expect(report.skipped.module).toContainEqual({ file: 'quic_retry.t', reason: 'no http_v3 available' });
+    expect(JSON.parse(readFileSync(path.join(logs, 'report.json'), 'utf8')).ok).toBe(false);
+  });
+
   it('a relative --mirror directory is resolved against the working directory', () => {
     expect(resolveMirror('../mirror/distfiles')).toBe(path.resolve('../mirror/distfiles'));
     expect(resolveMirror('http://127.0.0.1:8080/d')).toBe('http://127.0.0.1:8080/d');

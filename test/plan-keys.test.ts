@@ -173,7 +173,8 @@ describe('stage keys: the test stage (build --test)', () => {
     expect(changedIds(some, same)).toEqual([]);
   });
 
-  it('a new suite pin changes the test key only', () => {
+  // the pinned suite is also the smoke test's HTTP/3 client (Test::Nginx::HTTP3): its smoke key too
+  it('a new suite pin changes the test key and the smoke key only', () => {
     const dir = copyRecipes('nf-keys-');
     const a = resolvePlan(loadRecipes(dir), 'ktls', { tests: {} });
     const f = path.join(dir, 'testsuites', 'nginx-tests.json');
@@ -181,12 +182,12 @@ describe('stage keys: the test stage (build --test)', () => {
     j.artifact.treeSha256 = 'e'.repeat(64);
     writeFileSync(f, JSON.stringify(j, null, 2));
     const b = resolvePlan(loadRecipes(dir), 'ktls', { tests: {} });
-    expect(changedIds(a, b)).toEqual(['test']);
+    expect(changedIds(a, b).sort()).toEqual(['smoke', 'test']);
     j.commit = 'a'.repeat(40);
     j.artifact.topdir = `nginx-tests-${j.commit}`;
     writeFileSync(f, JSON.stringify(j, null, 2));
     const c = resolvePlan(loadRecipes(dir), 'ktls', { tests: {} });
-    expect(changedIds(b, c)).toEqual(['test']);
+    expect(changedIds(b, c).sort()).toEqual(['smoke', 'test']);
   });
 
   it('a sanitizer profile runs the suite with sanitizer options that make findings fatal, and builds without jemalloc', () => {

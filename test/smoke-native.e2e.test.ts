@@ -8,6 +8,7 @@ import { hostKernel, runSmokeBatch } from '../src/smoke/index.ts';
 import type { SmokeResult } from '../src/smoke/types.ts';
 import { TEST_DISTFILES, TEST_HOME } from './helpers/builtNginx.ts';
 import { smokeNginx, smokeTmp } from './helpers/smokeNginx.ts';
+import { TEST_MIRROR } from './helpers/mirror.ts';
 
 process.env.NGINX_FORGE_HOME = TEST_HOME;
 process.env.NGINX_FORGE_DISTDIR = TEST_DISTFILES;
@@ -26,7 +27,8 @@ beforeAll(async () => {
       { nginx, size: 1024 * 1024 },
       { nginx, size: 256 * 1024, extras: false, ciphers: ['TLS_AES_128_GCM_SHA256'], testHooks: { tamperBody: true } },
     ],
-    { vm: 'never', logDir: dir },
+    // the HTTP/3 client (the pinned nginx-tests) from the store, else the tests' mirror or upstream
+    { vm: 'never', logDir: dir, http3Fetch: { distdir: TEST_DISTFILES, mirrors: TEST_MIRROR ? [TEST_MIRROR] : [] } },
   );
   plain = rs[0]!;
   corrupt = rs[1]!;
@@ -49,6 +51,14 @@ describe('native smoke run (real nginx)', () => {
     expect(plain.next).toMatch(host.tlsModule ? /modprobe tls/ : /--vm always/);
     expect(plain.ciphers).toHaveLength(5);
     expect(plain.ciphers.every((c) => c.verdict === 'KERNEL_NO_KTLS' && !c.ktls && c.bodyOk)).toBe(true);
+  });
+
+  it('one HTTP/3 request to the shipped TLS server with nginx-tests\' QUIC client: 200, the bytes served, logged as HTTP/3.0', () => {
+    expect(plain.env.tlsServer).toBe('shipped');
+    expect(plain.proofs.http3).toMatchObject({ ok: true, required: true });
+    expect(plain.proofs.http3!.detail).toMatch(/^GET \/h3\.bin over HTTP\/3 \(QUIC, UDP \d+\) with nginx-tests 76bb761cdcae's client \(Test::Nginx::HTTP3\): 200, 4096 bytes, sha256 matches; access log: HTTP\/3\.0 200$/);
+    const conf = readFileSync(path.join(plain.logs.dir, 'io', 'nginx.conf'), 'utf8');
+    expect(conf).toMatch(/listen 127\.0\.0\.1:(\d+) ssl;\n.*\n\s+listen 127\.0\.0\.1:\1 quic;/);
   });
 
   it('every download verifies, and the negotiated suite is the one asked for', () => {

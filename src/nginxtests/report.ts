@@ -172,7 +172,9 @@ export interface SuiteReport {
   /** where the TAP archive, prove's output, the kept error logs and report.json are */
   logsDir: string;
   results: FileResult[];
-  /** no failed file and no module missing that the profile builds */
+  /** every selected file was skipped: nothing was tested, so the run fails (the reasons are in `skipped`) */
+  allSkipped: boolean;
+  /** no failed file, no module missing that the profile builds, and at least one file ran */
   ok: boolean;
 }
 
@@ -188,7 +190,7 @@ export interface SummaryInput {
 }
 
 /** Merge the sources into the report's counts (the fields that come from the run are passed through). */
-export function summarize(meta: Omit<SuiteReport, 'files' | 'tests' | 'skipped' | 'missingModules' | 'failed' | 'logLines' | 'results' | 'ok'>, input: SummaryInput): SuiteReport {
+export function summarize(meta: Omit<SuiteReport, 'files' | 'tests' | 'skipped' | 'missingModules' | 'failed' | 'logLines' | 'results' | 'allSkipped' | 'ok'>, input: SummaryInput): SuiteReport {
   const results = input.results.map((r) => {
     const why = input.proveBad.get(r.file);
     return why ? { ...r, status: 'failed' as const, failures: [...r.failures, { name: `prove: ${why}` }] } : r;
@@ -207,6 +209,9 @@ export function summarize(meta: Omit<SuiteReport, 'files' | 'tests' | 'skipped' 
       errorLogs: input.keptLogs.get(r.file) ?? [],
     }));
   const ran = results.filter((r) => r.status !== 'skipped');
+  // a selection that is entirely skipped tested nothing: a pass would hide a missing Perl module
+  // or a module the binary lacks (e.g. --files 'h3*.t' without CryptX)
+  const allSkipped = results.length > 0 && ran.length === 0;
   return {
     ...meta,
     files: {
@@ -226,7 +231,8 @@ export function summarize(meta: Omit<SuiteReport, 'files' | 'tests' | 'skipped' 
     failed,
     logLines: input.logLines,
     results,
-    ok: failed.length === 0 && missingModules.length === 0,
+    allSkipped,
+    ok: failed.length === 0 && missingModules.length === 0 && !allSkipped,
   };
 }
 
@@ -254,6 +260,10 @@ export function renderReport(r: SuiteReport): string {
       const text = detail.join(', ');
       out.push(`    ${SKIP_CLASSES[c].padEnd(w)}  ${String(list.length).padStart(4)}  ${text.length > 110 ? `${text.slice(0, 107)}...` : text}`);
     }
+  }
+  if (r.allSkipped) {
+    out.push(`  every selected file was skipped (${r.files.skipped} of ${r.files.selected}): nothing was tested, so the run fails; the reasons are above`);
+    out.push('    install what they need (`nginx-forge doctor` lists the Perl modules and daemons), build the module they need, or select files that run');
   }
   if (r.missingModules.length) {
     out.push(`  skipped although profile ${r.profile} builds the module (the binary does not match the profile):`);

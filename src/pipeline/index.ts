@@ -98,7 +98,8 @@ export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events:
     jobserver: jobserver && { fd: jobserver.fd, makeflags: jobserver.makeflags },
     ccache: Boolean(opts.ccache),
     fetch: { distdir, mirrors: opts.mirrors, offline: opts.offline, distro: opts.distro, keysDir: path.join(plan.recipesDir, 'keys') },
-    smoke: { vm: opts.smokeVm ?? 'auto', distdir, logDir },
+    // the smoke test's HTTP/3 client (the pinned nginx-tests) comes from the store, else as the build fetches
+    smoke: { vm: opts.smokeVm ?? 'auto', distdir, logDir, http3Fetch: { distdir, mirrors: opts.mirrors, offline: opts.offline, distro: opts.distro } },
   });
   // `until` is that stage's closure alone (package: artifacts, bench: install:nginx); the summary
   // names only the binaries that were built or restored

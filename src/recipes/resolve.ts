@@ -431,10 +431,15 @@ interface GraphInput {
   tests?: TestStageInputs;
 }
 
-/** The smoke test's own pins: the VM kernel recipe decides the verdict as much as the binary. */
+/**
+ * The smoke test's own pins: the VM kernel recipe decides the verdict as much as the binary, and
+ * the pinned nginx-tests is its HTTP/3 client (Test::Nginx::HTTP3).
+ */
 function smokePins(recipesDir: string): string {
-  const f = path.join(recipesDir, 'vm', 'kernel.json');
-  return existsSync(f) ? sha256Hex(readFileSync(f)) : 'none';
+  const pin = (f: string) => (existsSync(f) ? sha256Hex(readFileSync(f)) : 'none');
+  const kernel = pin(path.join(recipesDir, 'vm', 'kernel.json'));
+  const suite = pin(path.join(recipesDir, 'testsuites', 'nginx-tests.json'));
+  return suite === 'none' ? kernel : `${kernel} h3-client:${suite}`;
 }
 
 /**

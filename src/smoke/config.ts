@@ -25,6 +25,15 @@ export interface ConfigParams {
   logLevel?: 'debug' | 'info';
   /** third-party modules: load_module lines, and a location pair per encoding module */
   modules?: SmokeModule[];
+  /** also listen for QUIC (HTTP/3) on the TLS port's number (UDP): the smoke run's HTTP/3 request */
+  quic?: boolean;
+}
+
+/** The TLS server's `listen <addr> ssl;` line gets a QUIC twin on the same address (UDP). */
+function withQuic(server: string, p: ConfigParams): string {
+  if (!p.quic) return server;
+  const addr = `127.0.0.1:${p.tlsPort}`;
+  return server.replace(new RegExp(`^([ \\t]*)listen ${addr.replace(/\./g, '\\.')} ssl;$`, 'm'), `$&\n$1# added by the smoke test for its one HTTP/3 request (not in the shipped file)\n$1listen ${addr} quic;`);
 }
 
 /** The URL paths and scratch directory of a module's encoding proof. */
@@ -151,7 +160,7 @@ ${tempPathDirectives(w.tmp)}
     tcp_nopush on;
     keepalive_timeout 5s;
 
-${tlsServerKind(p.suites) === 'shipped' ? shippedTlsServer(p, w) : customTlsServer(p, w)}
+${withQuic(tlsServerKind(p.suites) === 'shipped' ? shippedTlsServer(p, w) : customTlsServer(p, w), p)}
 
     # gzip (zlib-ng) over static and proxied responses, PCRE2 JIT regex location
     server {

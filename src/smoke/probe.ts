@@ -5,6 +5,7 @@
 import { GZIP_LEVELS, GZIP_SIZES, moduleUrls, workPaths } from './config.ts';
 import type { Suite } from './suites.ts';
 import type { ComponentProof, SmokeModule } from './types.ts';
+import { H3_FILES, H3_SIZE } from './http3-proof.ts';
 
 export interface ProbeParams {
   nginx: string;
@@ -23,6 +24,8 @@ export interface ProbeParams {
   modules?: SmokeModule[];
   /** components proved by nginx -t with their recipe's environment (verify.nginxT) */
   components?: ComponentProof[];
+  /** make one HTTP/3 request with the client prepared in io (smoke/http3.ts) */
+  http3?: boolean;
   /** random per run: each TLS download's User-Agent is nginx-forge-smoke/<token>/<index>, found again in the access log */
   uaToken: string;
 }
@@ -136,6 +139,13 @@ put gz_small_sha256 "$(sha ${sq(`${w.gz}/small.txt`)})"
 put gz_large_sha256 "$(sha ${sq(`${w.gz}/large.txt`)})"
 `
     : ''
+}${
+  p.http3
+    ? `# the file fetched over HTTP/3: small (the QUIC client is Perl)
+head -c ${H3_SIZE} /dev/urandom > ${sq(`${w.html}/${H3_FILES.file}`)}
+put h3_data_sha256 "$(sha ${sq(`${w.html}/${H3_FILES.file}`)})"
+`
+    : ''
 }chmod -R a+r ${sq(w.html)} ${sq(w.gz)}
 ${encodingModules(p)
   .map((m) => {
@@ -239,6 +249,16 @@ run_suite() {
 if [ $up = 1 ]; then
 ${suiteCalls}
   put t_suites "$(now)"
+${
+  p.http3
+    ? `
+  # one HTTP/3 request to the TLS server (QUIC on UDP $TLS_PORT) with nginx-tests' client
+  put h3_port "$TLS_PORT"
+  timeout 120 perl -I "$IO/${H3_FILES.lib}" "$IO/${H3_FILES.script}" "$TLS_PORT" "/${H3_FILES.file}?$UA_TOKEN" >> "$R" 2> "$IO/${H3_FILES.output}"
+  put h3_exit $?
+  put t_h3 "$(now)"`
+    : ''
+}
 ${
   p.extras
     ? `

@@ -55,6 +55,13 @@ export interface SmokeOptions {
   extras?: boolean;
   /** Third-party nginx modules to load (dynamic) and prove (their encodings). */
   nginxModules?: SmokeModule[];
+  /**
+   * How the HTTP/3 request's client (nginx-tests' Test::Nginx::HTTP3, from the pinned suite) is
+   * fetched: default the distfiles store only (`distdir`, offline). The request is made when the
+   * binary has --with-http_v3_module, Perl has CryptX and the suite is found; else the `http3`
+   * proof says why not (reported only).
+   */
+  http3Fetch?: import('../fetch/index.ts').FetchOptions;
   /** Components to prove by their recipes' `verify.nginxT` (default: every component of the built-in recipes that has one). */
   componentProofs?: ComponentProof[];
   /**

@@ -26,6 +26,7 @@
 // table and the run still PASSes; the overall verdict is CIPHER_FALLBACK only when the kernel is
 // ready and the binary is kTLS-capable but the primary suite was not offloaded — typically no suite
 // at all was, because the kernel could not load its crypto (gcm, ctr, ghash) modules.
+import { http3Proof, type Http3Plan } from './http3-proof.ts';
 import type { ModuleObservation } from './observations.ts';
 import type { BinaryInfo } from './binary.ts';
 import { runsBinary, rxDelta, txDelta, type Observations, type SuiteObservation } from './observations.ts';
@@ -38,6 +39,8 @@ export interface JudgeInput {
   obs: Observations;
   /** the component proofs the probe ran, each with its requirement settled */
   components?: (ComponentProof & { required: boolean })[];
+  /** the HTTP/3 request: made (its results are in obs), or why not; undefined: not asked for */
+  http3?: Http3Plan;
   binary: Pick<BinaryInfo, 'debug' | 'opensslKtls' | 'opensslKtlsEvidence' | 'claims' | 'sha256' | 'notNginx' | 'serverHeaders'>;
   config: { ktlsOption: boolean; debugLog: boolean };
   suites: Suite[];
@@ -304,6 +307,8 @@ export function judge(input: JudgeInput): Judgement {
   // third-party modules: each response decodes to the original bytes, the static one is the
   // pre-compressed file as is; a failure names the module
   for (const m of obs.modules ?? []) Object.assign(proofs, moduleProof(m));
+  // the one HTTP/3 request (optional: reported only when no client was there, never a silent pass)
+  proofs.http3 = http3Proof(input.http3, obs.results, obs.accessLog, obs.uaToken);
   const id = identity(input);
   proofs.identity = { ok: id.problems.length === 0, detail: id.problems.length ? id.problems.join('; ') : id.seen, required: true };
   proofs.nginx_t = {

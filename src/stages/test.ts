@@ -42,6 +42,7 @@ export async function testStage(
     const san = sanitizerLines;
     const what = [
       ...(failed.length ? [`${failed.length} file(s) failed: ${failed.join(', ')}`] : []),
+      ...(report.allSkipped ? [`every selected file (${report.files.skipped}) was skipped, nothing was tested: ${Object.values(report.skipped).flat().slice(0, 5).map((s) => `${s.file} (${s.reason})`).join(', ')}`] : []),
       ...(missing.length ? [`skipped for a module the profile builds: ${missing.join(', ')}`] : []),
       ...(san.length ? [`${san.length} sanitizer line(s), first in ${san[0]!.file}: ${san[0]!.line.trim()}`] : []),
     ];
