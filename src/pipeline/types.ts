@@ -53,10 +53,12 @@ export interface BuildSummary {
   variants: Record<string, { binary: string; root: string }>;
   /** licenses/<component>/<file> of every component */
   licensesDir: string;
-  /** files written to `out` (tarball, manifest.json, sbom.cdx.json, SHA256SUMS) */
+  /** files written to `out` (tarball, manifest.json, sbom.cdx.json, vex.openvex.json, SHA256SUMS) */
   artifacts: string[];
   manifest?: string;
   sbom?: string;
+  /** the OpenVEX document beside the SBOM */
+  vex?: string;
   stages: StageResult[];
   seconds: number;
   /** cache entries refused (damaged, changed, misplaced) and rebuilt: one line each */
