@@ -125,6 +125,13 @@ describe('OpenVEX document', () => {
     expect(b2.vulnerabilities.find((v: any) => v.id === QUIC[0]).analysis.state).toBe('resolved');
   });
 
+  it('a notCompiled switch the recipe does not have is a recipe error naming the field (a typo would silently say fixed)', () => {
+    const recipes = copyRecipes();
+    tmps.push(path.dirname(recipes));
+    editJson(path.join(recipes, 'components/openssl.json'), (j) => (j.versions['3.5.7'].patchSets[0].patches[0].notCompiled.switch = 'no-quik'));
+    expect(() => resolvePlan(loadRecipes(recipes), 'ktls')).toThrow(/openssl\.json.*versions\["?3\.5\.7"?\]\.patchSets\[0\]\.patches\[0\]\.notCompiled\.switch.*"no-quik" is not one of this component's build\.args or build\.trim switches/s);
+  });
+
   it('switchInEffect: the last of no-x / enable-x wins', () => {
     expect(switchInEffect(['no-quic'], 'no-quic')).toBe(true);
     expect(switchInEffect(['no-quic', 'enable-quic'], 'no-quic')).toBe(false);

@@ -339,9 +339,18 @@ export function resolvePlan(recipes: RecipeSet, profileName: string, opts: Resol
       ...(v.tag ? { tag: v.tag } : {}),
       ...(cr.role === 'module' && cr.module ? { module: { ...cr.module, link: p.components[name]!.link! } } : {}),
     });
-    for (const set of v.patchSets) {
+    for (const [si, set] of v.patchSets.entries()) {
       patchSets.push({ component: name, name: set.name, description: set.description, artifact: set.artifact });
-      for (const ref of set.patches) {
+      for (const [pi, ref] of set.patches.entries()) {
+        // a not_affected claim names a switch this recipe's build really has (a typo would silently say fixed)
+        const sw = ref.notCompiled?.switch;
+        if (sw && !(cr.build ? [...cr.build.args, ...cr.build.trim] : []).includes(sw)) {
+          problems.push({
+            file: recipes.components.get(name)!.file,
+            path: fieldPath(['versions', version, 'patchSets', si, 'patches', pi, 'notCompiled', 'switch']),
+            message: `"${sw}" is not one of this component's build.args or build.trim switches${cr.build ? '' : ' (it has no build of its own)'}: name the configure switch that leaves the code out, as build.trim spells it`,
+          });
+        }
         patches.push({
           component: name,
           id: `${set.name}/${ref.file}`,
