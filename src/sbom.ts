@@ -9,8 +9,12 @@
 //     as "file" components with their sha256, and in the patched component's pedigree.patches each
 //     patch with the issues it resolves (type security, the CVE id);
 //   - a vulnerabilities section: every CVE resolved by an applied patch, analysis.state "resolved",
-//     with the patch (id, sha256, patch set) as the detail. Without it a CPE-matching scanner would
-//     report the patched CVEs of nginx 1.26.3 and OpenSSL 3.5.7 as open.
+//     with the patch (id, sha256, patch set) as the detail, or "not_affected" (code_not_present)
+//     when this build does not compile its code (src/cves.ts: the same statuses as the OpenVEX
+//     document, src/vex.ts). Without it a CPE-matching scanner would report the patched CVEs of
+//     nginx 1.26.3 and OpenSSL 3.5.7 as open;
+//   - each library's configure switches (nginx-forge:configure:switch properties), the supplier,
+//     and SOURCE_DATE_EPOCH as the timestamp.
 import { PackageURL } from 'packageurl-js';
 import { component, server, type BuildPlan, type PlanComponent, type PlanPatch, type PlanPatchSet } from './plan.ts';
 import type { Artifact } from './recipes/schema.ts';
