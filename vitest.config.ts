@@ -10,7 +10,7 @@ import { defineConfig } from 'vitest/config';
 const CLI_TIER = [
   'audit', 'build-progress', 'cache-integrity', 'doctor', 'extract', 'faults-extract', 'faults-fetch',
   'faults-flags', 'faults-gc', 'faults-interrupt', 'faults-io', 'faults-recipes', 'faults-verify',
-  'fetch', 'fetch-command', 'nginxtests-command', 'package-interrupt', 'package-outdir', 'recipes',
+  'fetch', 'fetch-command', 'nginxtests-command', 'npm-package', 'package-interrupt', 'package-outdir', 'recipes',
   'provenance-cli', 'remote-cache', 'remote-oci', 'smoke-cli', 'smoke-fake', 'terminal', 'tokens',
 ].map((f) => `test/${f}.test.ts`);
 export default defineConfig({

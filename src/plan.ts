@@ -14,6 +14,12 @@ export interface PlanPatch {
   strip: number;
   /** CVE ids this patch resolves (from the recipe; empty for local patches and non-CVE fixes). */
   cves: string[];
+  /**
+   * From the recipe: the configure switch that leaves the vulnerable code out, and that code's files.
+   * The CVEs are not_affected only when the build's configure switches really leave it out
+   * (vexStatus in src/vex.ts); otherwise they are fixed by this patch.
+   */
+  notCompiled?: { switch: string; code: string[] };
   /** Local patches: absolute path of the file. Patch-set patches: path inside the patch-set archive. */
   origin: { kind: 'local'; path: string } | { kind: 'patchset'; patchSet: string; path: string };
 }
@@ -56,7 +62,9 @@ export interface PlanComponent {
   /** kTLS facts from the recipe: the option that enables it, the first version that can. */
   ktls?: { option?: string; minVersion: string };
   /** CPE and purl templates ("{version}") for the SBOM, from the recipe. */
-  identity?: { cpe: string; purl: string };
+  identity?: { cpe?: string; purl: string };
+  /** The upstream git tag of this version when the identity purl's {version} would not spell it (recipe `tag`). */
+  tag?: string;
   /** Modules: the recipe's module data and how this profile links it. */
   module?: ModuleSpec & { link: 'static' | 'dynamic' };
 }

@@ -9,11 +9,19 @@
 //     as "file" components with their sha256, and in the patched component's pedigree.patches each
 //     patch with the issues it resolves (type security, the CVE id);
 //   - a vulnerabilities section: every CVE resolved by an applied patch, analysis.state "resolved",
-//     with the patch (id, sha256, patch set) as the detail. Without it a CPE-matching scanner would
-//     report the patched CVEs of nginx 1.26.3 and OpenSSL 3.5.7 as open.
+//     with the patch (id, sha256, patch set) as the detail, or "not_affected" (code_not_present)
+//     when this build does not compile its code (src/cves.ts: the same statuses as the OpenVEX
+//     document, src/vex.ts). Without it a CPE-matching scanner would report the patched CVEs of
+//     nginx 1.26.3 and OpenSSL 3.5.7 as open;
+//   - each library's configure switches (nginx-forge:configure:switch properties), the supplier,
+//     and SOURCE_DATE_EPOCH as the timestamp.
 import { PackageURL } from 'packageurl-js';
 import { component, server, type BuildPlan, type PlanComponent, type PlanPatch, type PlanPatchSet } from './plan.ts';
 import type { Artifact } from './recipes/schema.ts';
+import { componentSwitches, cveAnalyses, fixedStatement, notCompiledStatement } from './cves.ts';
+
+/** Who supplies these artifacts (the SBOM's metadata.supplier, the VEX document's author): the LICENSE's holders. */
+export const SUPPLIER = 'nginx-forge contributors';
 
 export interface SbomInput {
   plan: BuildPlan;
@@ -32,6 +40,32 @@ export function uuidFrom(hex: string): string {
 }
 
 const fill = (template: string, version: string) => template.split('{version}').join(version);
+
+/**
+ * The purl of the upstream release: the recipe's identity with this version, or, when the recipe
+ * names the version's git tag (Debian's 1.0.0~rc is tag v1.0.0rc), with that tag as its version.
+ */
+export function upstreamPurl(c: Pick<PlanComponent, 'identity' | 'version' | 'tag'>): string | undefined {
+  if (!c.identity) return undefined;
+  if (!c.tag) return canonicalPurl(fill(c.identity.purl, c.version));
+  const p = PackageURL.fromString(fill(c.identity.purl, c.version));
+  return new PackageURL(p.type, p.namespace, p.name, c.tag, p.qualifiers, p.subpath).toString();
+}
+
+/** The component's CPE for this version, when the NVD has one (recipe identity.cpe). */
+export const componentCpe = (c: Pick<PlanComponent, 'identity' | 'version'>): string | undefined => (c.identity?.cpe ? fill(c.identity.cpe, c.version) : undefined);
+
+/**
+ * The purl the SBOM gives the bytes built: the upstream release's, or for a distro repack (or a
+ * component without an identity) pkg:generic with the archive's checksum. The VEX document names
+ * its products by this same purl.
+ */
+export function componentPurl(c: PlanComponent, chosen?: { file: string; sha256: string }): string {
+  const used = usedArtifact(c, chosen);
+  const up = upstreamPurl(c);
+  if (up && !used.upstream) return up;
+  return new PackageURL('generic', undefined, c.name, used.version, { checksum: `sha256:${used.artifact.sha256}` }).toString();
+}
 
 /** Canonical form of a purl (the library encodes what the spec wants encoded). */
 export function canonicalPurl(purl: string): string {
@@ -80,10 +114,10 @@ export function cyclonedx(input: SbomInput) {
   const components: Record<string, unknown>[] = plan.components.map((c) => {
     const used = usedArtifact(c, input.artifactFiles[c.name]);
     const patches = plan.patches.filter((p) => p.component === c.name);
-    const upstreamPurl = c.identity ? canonicalPurl(fill(c.identity.purl, c.version)) : undefined;
-    const purl = used.upstream
-      ? new PackageURL('generic', undefined, c.name, used.version, { checksum: `sha256:${used.artifact.sha256}` }).toString()
-      : (upstreamPurl ?? new PackageURL('generic', undefined, c.name, c.version, { checksum: `sha256:${used.artifact.sha256}` }).toString());
+    const upPurl = upstreamPurl(c);
+    const purl = componentPurl(c, input.artifactFiles[c.name]);
+    const cpe = componentCpe(c);
+    const switches = componentSwitches(plan, c);
     const url = used.artifact.urls[0];
     const pedigree: Record<string, unknown> = {};
     if (used.upstream) {
@@ -93,7 +127,7 @@ export function cyclonedx(input: SbomInput) {
           'bom-ref': `${componentRef(c)}:upstream`,
           name: c.name,
           version: c.version,
-          ...(upstreamPurl ? { purl: upstreamPurl } : {}),
+          ...(upPurl ? { purl: upPurl } : {}),
           hashes: [{ alg: 'SHA-256', content: used.upstream.sha256 }],
         },
       ];
@@ -116,16 +150,22 @@ export function cyclonedx(input: SbomInput) {
       version: used.version,
       hashes: [{ alg: 'SHA-256', content: used.artifact.sha256 }],
       licenses: [{ expression: c.license }],
-      ...(c.identity ? { cpe: fill(c.identity.cpe, c.version) } : {}),
+      ...(cpe ? { cpe } : {}),
       purl,
       ...(url ? { externalReferences: [{ type: 'distribution', url }] } : {}),
       ...(Object.keys(pedigree).length ? { pedigree } : {}),
       ...(c.module
+        ? { description: `nginx module (${c.module.link === 'dynamic' ? 'dynamic: --add-dynamic-module, loaded with load_module' : 'static: --add-module, inside the nginx binary'})` }
+        : {}),
+      ...(c.module || (c.build && switches.length)
         ? {
-            description: `nginx module (${c.module.link === 'dynamic' ? 'dynamic: --add-dynamic-module, loaded with load_module' : 'static: --add-module, inside the nginx binary'})`,
             properties: [
-              { name: 'nginx-forge:module:link', value: c.module.link },
-              ...c.module.names.map((n) => ({ name: 'nginx-forge:module:name', value: n })),
+              ...(c.module
+                ? [{ name: 'nginx-forge:module:link', value: c.module.link }, ...c.module.names.map((n) => ({ name: 'nginx-forge:module:name', value: n }))]
+                : []),
+              // a library's configure switches, in the order its configure got them (OpenSSL's
+              // no-*/enable-*): what a not_affected claim in the vulnerabilities is checked against
+              ...(c.build ? switches.map((value) => ({ name: 'nginx-forge:configure:switch', value })) : []),
             ],
           }
         : {}),
@@ -149,25 +189,19 @@ export function cyclonedx(input: SbomInput) {
   const local = plan.patches.filter((p) => p.origin.kind === 'local');
   for (const p of local) components.push(patchComponent(p));
 
-  // every CVE an applied patch resolves
-  const byCve = new Map<string, PlanPatch[]>();
-  for (const p of plan.patches) for (const id of p.cves) byCve.set(id, [...(byCve.get(id) ?? []), p]);
-  const vulnerabilities = [...byCve.entries()]
-    .sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true }))
-    .map(([id, patches]) => ({
-      'bom-ref': `vulnerability:${id}`,
-      id,
-      source: vulnSource(id),
-      analysis: {
-        state: 'resolved',
-        response: ['update'],
-        detail: `Resolved in this build by ${patches.map((p) => `${p.id} (sha256 ${p.sha256}${p.origin.kind === 'patchset' ? `, from ${plan.patchSets.find((s) => p.origin.kind === 'patchset' && s.name === p.origin.patchSet)?.artifact.file}` : ''})`).join(' and ')}, applied to the ${[...new Set(patches.map((p) => p.component))].join(', ')} sources before compiling.`,
-      },
-      affects: [...new Set(patches.map((p) => p.component))].map((name) => ({
-        ref: componentRef(component(plan, name)),
-        versions: [{ version: component(plan, name).version, status: 'unaffected' }],
-      })),
-    }));
+  // every CVE an applied patch resolves; not_affected when its code is not compiled (src/cves.ts)
+  const vulnerabilities = cveAnalyses(plan).map((a) => ({
+    'bom-ref': `vulnerability:${a.id}`,
+    id: a.id,
+    source: vulnSource(a.id),
+    analysis: a.notCompiled
+      ? { state: 'not_affected', justification: 'code_not_present', response: ['update'], detail: `${notCompiledStatement(a)} ${fixedStatement(plan, a)}` }
+      : { state: 'resolved', response: ['update'], detail: fixedStatement(plan, a) },
+    affects: a.components.map((name) => ({
+      ref: componentRef(component(plan, name)),
+      versions: [{ version: component(plan, name).version, status: 'unaffected' }],
+    })),
+  }));
 
   return {
     bomFormat: 'CycloneDX',
@@ -175,7 +209,9 @@ export function cyclonedx(input: SbomInput) {
     serialNumber: `urn:uuid:${serial}`,
     version: 1,
     metadata: {
+      // SOURCE_DATE_EPOCH (the tarball's mtimes, the compilers' __DATE__): the same plan, the same bytes
       timestamp: new Date(input.epoch * 1000).toISOString(),
+      supplier: { name: SUPPLIER },
       tools: { components: [{ type: 'application', name: 'nginx-forge', version: input.toolVersion ?? '0.1.0' }] },
       component: {
         type: 'application',

@@ -180,6 +180,98 @@ describe('nginx-forge audit (local archive)', () => {
   }, 60_000);
 });
 
+describe('audit: Debian testing and unstable as a proxy for upstream releases', () => {
+  let server: TestServer;
+  let tmp: string;
+
+  const stanza = (pkg: string, version: string, dir: string, files: { name: string; body: Buffer }[]) =>
+    [`Package: ${pkg}`, `Version: ${version}`, 'Checksums-Sha256:', ...files.map((f) => ` ${sha(f.body)} ${f.body.length} ${f.name}`), `Directory: ${dir}`, ''].join('\n');
+  async function serveIndex(suitePath: string, stanzas: string[]) {
+    const xz = await execa('xz', ['-c'], { input: stanzas.join('\n'), encoding: 'buffer' });
+    server.on(suitePath, { kind: 'bytes', body: Buffer.from(xz.stdout as Uint8Array) });
+  }
+
+  beforeAll(async () => {
+    server = await startServer();
+    tmp = await mkdtemp(path.join(os.tmpdir(), 'nf-audit-dev-'));
+  });
+  afterAll(async () => {
+    await server.close();
+    await rm(tmp, { recursive: true, force: true });
+  });
+
+  it('reads the upstream version a Debian version packages', async () => {
+    const { debianUpstreamVersion } = await import('../src/audit/index.ts');
+    expect(debianUpstreamVersion('1:5.3.1-1')).toBe('5.3.1');
+    expect(debianUpstreamVersion('2.2.4+dfsg-1')).toBe('2.2.4');
+    expect(debianUpstreamVersion('1.0.0~rc-2')).toBe('1.0.0~rc');
+    expect(debianUpstreamVersion('3.6.5-1~exp1')).toBe('3.6.5');
+    expect(debianUpstreamVersion('1.30.6')).toBe('1.30.6');
+  });
+
+  it('lists each newer upstream version there and says whether this machine can fetch its orig tarball', async () => {
+    const orig = (name: string) => ({ name, body: Buffer.from(`orig of ${name}\n`) });
+    const jemalloc = orig('jemalloc_5.3.1.orig.tar.bz2');
+    const openssl = orig('openssl_3.6.5.orig.tar.gz');
+    const nginx = orig('nginx_1.30.6.orig.tar.gz');
+    const dsc = (n: string) => ({ name: n, body: Buffer.from('dsc\n') });
+    // served: jemalloc's and openssl's orig tarballs; nginx's is listed but not on this mirror (404)
+    server.on('/debian/pool/main/j/jemalloc/jemalloc_5.3.1.orig.tar.bz2', { kind: 'bytes', body: jemalloc.body });
+    server.on('/debian/pool/main/o/openssl/openssl_3.6.5.orig.tar.gz', { kind: 'bytes', body: openssl.body });
+    await serveIndex('/debian/dists/testing/main/source/Sources.xz', [
+      stanza('openssl', '3.6.5-1', 'pool/main/o/openssl', [dsc('openssl_3.6.5-1.dsc'), openssl]),
+      stanza('pcre2', '10.48-1', 'pool/main/p/pcre2', [dsc('pcre2_10.48-1.dsc'), orig('pcre2_10.48.orig.tar.bz2')]),
+      stanza('pcre2', '10.48+dfsg-1', 'pool/main/p/pcre2', [dsc('pcre2_10.48+dfsg-1.dsc'), orig('pcre2_10.48+dfsg.orig.tar.bz2')]),
+      stanza('jemalloc', '5.3.0-3', 'pool/main/j/jemalloc', [dsc('jemalloc_5.3.0-3.dsc'), orig('jemalloc_5.3.0.orig.tar.bz2')]),
+    ]);
+    await serveIndex('/debian/dists/unstable/main/source/Sources.xz', [
+      stanza('openssl', '3.6.5-1', 'pool/main/o/openssl', [dsc('openssl_3.6.5-1.dsc'), openssl]),
+      stanza('jemalloc', '5.3.1-1', 'pool/main/j/jemalloc', [dsc('jemalloc_5.3.1-1.dsc'), jemalloc]),
+      stanza('nginx', '1.30.6-1', 'pool/main/n/nginx', [dsc('nginx_1.30.6-1.dsc'), nginx]),
+      stanza('nginx', '1.30.5-2', 'pool/main/n/nginx', [dsc('nginx_1.30.5-2.dsc')]),
+    ]);
+    const audit = (args: string[]) =>
+      execa('node', [path.join(PROJECT_ROOT, 'bin/nginx-forge.mjs'), 'audit', '--archive', `${server.url}/debian`, '--distdir', path.join(tmp, 'distfiles'), '--timeout', '5', ...args], {
+        reject: false,
+        env: { CI: '1', NGINX_FORGE_HOME: path.join(tmp, 'home') },
+      });
+    const r = await audit(['--json']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    const dev = (name: string) => j.components.find((c: any) => c.name === name).development;
+    expect(dev('jemalloc').suites).toEqual([
+      { suite: 'testing', status: 'ok', url: `${server.url}/debian/dists/testing/main/source/Sources.xz`, newest: '5.3.0-3' },
+      { suite: 'unstable', status: 'ok', url: `${server.url}/debian/dists/unstable/main/source/Sources.xz`, newest: '5.3.1-1' },
+    ]);
+    expect(dev('jemalloc').newer).toEqual([
+      { version: '5.3.1', debVersion: '5.3.1-1', suite: 'unstable', file: 'jemalloc_5.3.1.orig.tar.bz2', url: `${server.url}/debian/pool/main/j/jemalloc/jemalloc_5.3.1.orig.tar.bz2`, fetchable: true },
+    ]);
+    expect(dev('openssl').newer).toMatchObject([{ version: '3.6.5', debVersion: '3.6.5-1', fetchable: true }]);
+    // newest first; a version without an orig tarball in the index cannot be fetched
+    expect(dev('nginx').newer).toMatchObject([
+      { version: '1.30.6', suite: 'unstable', fetchable: false, reason: 'HTTP 404' },
+      { version: '1.30.5', fetchable: false, reason: 'the index names no orig tarball' },
+    ]);
+    // the pinned version (pcre2 10.48) and a repack of it (10.48+dfsg) are not newer
+    expect(dev('pcre2').newer).toEqual([]);
+    expect(j.newerReleases).toEqual([
+      { component: 'nginx', version: '1.30.6', suite: 'unstable', fetchable: false },
+      { component: 'nginx', version: '1.30.5', suite: 'unstable', fetchable: false },
+      { component: 'openssl', version: '3.6.5', suite: 'testing', fetchable: true },
+      { component: 'jemalloc', version: '5.3.1', suite: 'unstable', fetchable: true },
+    ]);
+    // asked with HEAD: nothing downloaded
+    const heads = server.requests.filter((q) => q.path.includes('/pool/') && q.path.includes('.orig.'));
+    expect(heads.length).toBeGreaterThan(0);
+    for (const q of heads) expect(q.method).toBe('HEAD');
+
+    const text = await audit([]);
+    expect(text.stdout).toContain(`  release   5.3.1 newer than the pin (5.3.1-1 in unstable): fetchable here (${server.url}/debian/pool/main/j/jemalloc/jemalloc_5.3.1.orig.tar.bz2)`);
+    expect(text.stdout).toContain('  release   1.30.6 newer than the pin (1.30.6-1 in unstable): NOT fetchable here: HTTP 404');
+    expect(text.stdout).toContain('newer upstream releases (Debian testing/unstable): fetchable here: openssl 3.6.5, jemalloc 5.3.1; not fetchable here: nginx 1.30.6, nginx 1.30.5');
+  }, 60_000);
+});
+
 describe('audit --read-patches (refreshing a pin)', () => {
   it('finds CVE ids in file names, DEP-3 headers and changelog lines, not in "Add test for CVE-…" names', async () => {
     const { cvesOfPatch } = await import('../src/audit/patches.ts');

@@ -9,6 +9,7 @@ import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { BUILTIN_RECIPES, PROJECT_ROOT } from '../src/recipes/load.ts';
 import { KINDS } from '../src/kinds.ts';
+import { OpenVexDocument } from '../src/vex.ts';
 import { builtSummary, CLI, forge, TEST_DISTFILES, TEST_HOME } from './helpers/builtNginx.ts';
 
 const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
@@ -21,7 +22,7 @@ describe('build --profile ktls (real, from an empty cache)', () => {
     for (const st of s.cold.stages) expect([st.id, st.status]).toEqual([st.id, 'built']);
 
     const names = s.artifacts.map((a) => path.basename(a)).sort();
-    expect(names).toEqual(['SHA256SUMS', 'manifest.json', 'nginx-1.26.3-ktls-linux-x86_64.tar.gz', 'sbom.cdx.json']);
+    expect(names).toEqual(['SHA256SUMS', 'manifest.json', 'nginx-1.26.3-ktls-linux-x86_64.tar.gz', 'sbom.cdx.json', 'vex.openvex.json']);
     const dir = path.dirname(s.artifacts[0]!);
     for (const line of readFileSync(path.join(dir, 'SHA256SUMS'), 'utf8').trim().split('\n')) {
       const [hash, file] = line.split(/\s+/);
@@ -46,7 +47,21 @@ describe('build --profile ktls (real, from an empty cache)', () => {
     expect(sbom.components.filter((c: { type: string }) => c.type === 'library')).toHaveLength(5);
     expect(await new Validation.JsonStrictValidator(Spec.Version.v1dot5).validate(JSON.stringify(sbom))).toBeNull();
     const resolved = sbom.vulnerabilities.filter((x: { analysis: { state: string } }) => x.analysis.state === 'resolved').map((x: { id: string }) => x.id);
-    expect(resolved).toEqual(expect.arrayContaining(['CVE-2026-42055', 'CVE-2026-48142', 'CVE-2026-42533', 'CVE-2026-14456']));
+    expect(resolved).toEqual(expect.arrayContaining(['CVE-2026-42055', 'CVE-2026-48142', 'CVE-2026-42533', 'CVE-2026-75803']));
+    // the QUIC fix's code is not compiled (no-quic): not_affected, in the SBOM and in the VEX document
+    expect(sbom.vulnerabilities.find((x: { id: string }) => x.id === 'CVE-2026-14456').analysis).toMatchObject({ state: 'not_affected', justification: 'code_not_present' });
+    const vex = JSON.parse(readFileSync(path.join(dir, 'vex.openvex.json'), 'utf8'));
+    expect(OpenVexDocument.safeParse(vex).success).toBe(true);
+    expect(vex.statements.map((x: { vulnerability: { name: string } }) => x.vulnerability.name).sort()).toEqual([...manifest.resolvedCves].sort());
+    expect(vex.statements.find((x: { vulnerability: { name: string } }) => x.vulnerability.name === 'CVE-2026-14456')).toMatchObject({ status: 'not_affected', justification: 'vulnerable_code_not_present' });
+    expect(vex.timestamp).toBe(new Date(manifest.sourceDateEpoch * 1000).toISOString());
+    // vulnerable_code_not_present, seen in the binary: no symbol of the QUIC, CMP and CMS code those
+    // CVEs are in (quic_port.c, quic_ackm.c, cmp_protect.c, cms_kari.c); the TLS code is there
+    const syms = (await execa('nm', [s.binary])).stdout;
+    for (const f of ['ossl_quic_port_new', 'ossl_ackm_new', 'ossl_cmp_calc_protection', 'CMS_RecipientInfo_kari_decrypt']) expect(syms).not.toMatch(new RegExp(` ${f}$`, 'm'));
+    expect(syms).toMatch(/ SSL_CTX_new$/m);
+    // the switch list the library stage passed, as the manifest records it
+    expect(manifest.components.find((c: { name: string }) => c.name === 'openssl').configure).toEqual(expect.arrayContaining(['no-quic', 'no-cmp', 'enable-ktls']));
 
     const tar = await execa('tar', ['-tzf', s.artifacts.find((a) => a.endsWith('.tar.gz'))!]);
     const members = tar.stdout.split('\n');

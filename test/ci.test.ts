@@ -118,7 +118,7 @@ describe('CI templates', () => {
     for (const c of caches) expect(c.with.key).toContain('${{ steps.plan.outputs.hash }}');
     expect(github.jobs.build.env.NGINX_FORGE_HOME).toContain('.nginx-forge');
     const upload = steps.find((s: any) => String(s.uses).startsWith('actions/upload-artifact@') && !s.if);
-    for (const p of ['dist/*.tar.gz', 'dist/*.deb', 'dist/sbom.cdx.json', 'dist/SHA256SUMS']) expect(upload.with.path).toContain(p);
+    for (const p of ['dist/*.tar.gz', 'dist/*.deb', 'dist/sbom.cdx.json', 'dist/vex.openvex.json', 'dist/SHA256SUMS']) expect(upload.with.path).toContain(p);
     // every matrix.<field> the workflow uses is a field `ci matrix` prints
     const fields = new Set(Object.keys(ciMatrix().include[0]!));
     for (const [expr] of read('ci/github-actions.yml').matchAll(/\$\{\{[^}]*\}\}/g)) {
@@ -201,7 +201,7 @@ describe('CI templates', () => {
     expect(gitlab.build.rules).toEqual(gitlab.matrix.rules);
     // the child pipeline takes its jobs from the template file
     expect(child.include).toEqual([{ local: GITLAB_JOBS }]);
-    expect(childJob('build').artifacts.paths).toEqual(expect.arrayContaining(['dist/*.deb', 'dist/sbom.cdx.json', 'dist/SHA256SUMS']));
+    expect(childJob('build').artifacts.paths).toEqual(expect.arrayContaining(['dist/*.deb', 'dist/sbom.cdx.json', 'dist/vex.openvex.json', 'dist/SHA256SUMS']));
     expect(gitlabJobs.variables.NGINX_FORGE_HOME).toContain('.nginx-forge');
   });
 

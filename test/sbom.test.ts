@@ -109,7 +109,45 @@ describe('CycloneDX SBOM', () => {
     expect(v.affects).toEqual([{ ref: 'component:nginx', versions: [{ version: '1.26.3', status: 'unaffected' }] }]);
     // CVE-2026-42946 is fixed by two patches: both are named
     expect(bom.vulnerabilities.find((x: any) => x.id === 'CVE-2026-42946').analysis.detail).toMatch(/42946\.1\.patch.*42946\.2\.patch/);
-    for (const x of bom.vulnerabilities) expect(x.analysis.state).toBe('resolved');
+    // resolved, except the CVEs whose code this build leaves out (test/vex.test.ts): not_affected, code_not_present
+    const trimmed = ['CVE-2026-14456', 'CVE-2026-18798', 'CVE-2026-63072', 'CVE-2026-63073', 'CVE-2026-63074', 'CVE-2026-63075', 'CVE-2026-63076'];
+    for (const x of bom.vulnerabilities) expect([x.id, x.analysis.state]).toEqual([x.id, trimmed.includes(x.id) ? 'not_affected' : 'resolved']);
+    const quic = bom.vulnerabilities.find((x: any) => x.id === 'CVE-2026-18798').analysis;
+    expect(quic.justification).toBe('code_not_present');
+    expect(quic.detail).toMatch(/ssl\/quic\/quic_port\.c.*no-quic.*Resolved in this build by openssl-debian-security\/Avoid-double-free/);
+  });
+
+  it('names the GitHub-hosted modules by pkg:github purls of their tags (not pkg:generic), and validates with them', async () => {
+    const purls: Record<string, string> = {};
+    for (const profile of ['ktls-brotli', 'ktls-geoip2']) {
+      const p = resolvePlan(loadRecipes(), profile);
+      const b = cyclonedx({ plan: p, artifactFiles: {}, epoch: 1, binarySha }) as any;
+      expect(await validate(b)).toBeNull();
+      for (const c of b.components.filter((x: any) => x.type === 'library')) {
+        purls[c.name] = c.purl;
+        expect(c.purl.startsWith('pkg:generic/'), `${c.name}: ${c.purl}`).toBe(false);
+      }
+      for (const m of p.components.filter((c) => c.module)) expect(b.components.find((c: any) => c.name === m.name).cpe).toBeUndefined();
+    }
+    // Debian's 1.0.0~rc is upstream's tag v1.0.0rc (the recipe's version tag)
+    expect(purls['ngx-brotli']).toBe('pkg:github/google/ngx_brotli@v1.0.0rc');
+    expect(purls['ngx-echo']).toBe('pkg:github/openresty/echo-nginx-module@v0.63');
+    expect(purls['ngx-geoip2']).toBe('pkg:github/leev/ngx_http_geoip2_module@3.4');
+    expect(purls.brotli).toBe('pkg:github/google/brotli@v1.1.0');
+    expect(purls.libmaxminddb).toMatch(/^pkg:github\/maxmind\/libmaxminddb@/);
+  });
+
+  it('names its supplier, and its timestamp is SOURCE_DATE_EPOCH', () => {
+    expect(bom.metadata.supplier).toEqual({ name: 'nginx-forge contributors' });
+    expect(bom.metadata.timestamp).toBe('2023-11-14T22:13:20.000Z');
+  });
+
+  it('records every configure switch of each library as properties, in command-line order', () => {
+    const openssl = bom.components.find((c: any) => c.name === 'openssl');
+    const switches = openssl.properties.filter((p: any) => p.name === 'nginx-forge:configure:switch').map((p: any) => p.value);
+    const recipe = plan.components.find((c) => c.name === 'openssl')!;
+    expect(switches).toEqual([...recipe.build!.args, ...recipe.build!.trim, ...recipe.options]);
+    expect(switches).toEqual(expect.arrayContaining(['no-quic', 'no-dtls', 'no-cms', 'no-cmp', 'enable-ktls', 'no-makedepend']));
   });
 
   it('is deterministic for a plan', () => {

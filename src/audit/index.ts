@@ -14,6 +14,10 @@
 //     into those the profile's patches already resolve and those still pending.
 // A revision that the index lists but whose files cannot be fetched is "listed but unreachable":
 // its fixes are unknown here, and it is reported, not counted as a pending fix.
+//   - development: the same source package in Debian's testing and unstable (DEVELOPMENT_SUITES,
+//     from the same archive bases), a proxy for upstream releases where the release pages cannot
+//     be read: each upstream version there newer than the pin, and whether this machine can fetch
+//     it (a HEAD of its orig tarball in the pool on that archive: fetchable or not, and why).
 import { execa } from 'execa';
 import * as tar from 'tar';
 import { request } from 'undici';
@@ -75,6 +79,29 @@ export interface DistroAudit {
   newer: RevisionAudit[];
 }
 
+/** Debian's development suites: what upstream released recently, as Debian packaged it. */
+export const DEVELOPMENT_SUITES = ['testing', 'unstable'] as const;
+
+export interface DevelopmentRelease {
+  /** the upstream version (the Debian version without epoch, revision and repack suffix) */
+  version: string;
+  /** its newest Debian revision, and the first suite listing that (testing before unstable: it migrated) */
+  debVersion: string;
+  suite: string;
+  /** the orig tarball in the pool, when the index names one */
+  file?: string;
+  url?: string;
+  /** whether this machine can fetch that file (HEAD on the archive answered 200) */
+  fetchable: boolean;
+  reason?: string;
+}
+
+export interface DevelopmentAudit {
+  suites: { suite: string; status: Reach; url?: string; reason?: string; newest?: string }[];
+  /** upstream versions newer than the pin, newest first */
+  newer: DevelopmentRelease[];
+}
+
 export interface ComponentAudit {
   name: ComponentName;
   version: string;
@@ -83,6 +110,8 @@ export interface ComponentAudit {
   resolves: string[];
   upstream: UpstreamAudit;
   distro?: DistroAudit;
+  /** the watched source package in Debian testing and unstable */
+  development?: DevelopmentAudit;
 }
 
 export interface AuditReport {
@@ -94,6 +123,8 @@ export interface AuditReport {
   pending: { component: ComponentName; cve: string; revision: string; suite: string }[];
   /** newer revisions listed in an index whose files cannot be fetched */
   listedUnreachable: { component: ComponentName; revision: string; suite: string; reason?: string }[];
+  /** upstream versions newer than the pins that Debian's development suites list, and whether each is fetchable here */
+  newerReleases: { component: ComponentName; version: string; suite: string; fetchable: boolean }[];
   /** sources that could not be read at all */
   unreachable: { component: ComponentName; what: string; url?: string; reason?: string }[];
   exitCode: ExitCodeValue;
@@ -120,6 +151,38 @@ class HttpStatus extends Error {
   }
 }
 class Unreachable extends Error {}
+
+/**
+ * Whether `url` can be fetched from here: a HEAD request through the fetch code's dispatcher (a
+ * server that refuses HEAD is asked with a GET whose body is discarded); failures worded by the
+ * fetcher's classifier (HTTP 404, connection refused, timeout …).
+ */
+export async function probe(url: string, d: Dispatcher, timeoutMs: number, signal?: AbortSignal): Promise<{ ok: true } | { ok: false; reason: string }> {
+  try {
+    for (const method of ['HEAD', 'GET'] as const) {
+      const res = await request(url, { method, dispatcher: d, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal, headers: { 'user-agent': USER_AGENT } });
+      await res.body.dump();
+      if (res.statusCode === 200) return { ok: true };
+      if (method === 'HEAD' && (res.statusCode === 405 || res.statusCode === 501)) continue;
+      return { ok: false, reason: `HTTP ${res.statusCode}` };
+    }
+    return { ok: false, reason: 'HTTP 405' };
+  } catch (e) {
+    if (signal?.aborted) throw e;
+    return { ok: false, reason: classify(url, e, timeoutMs).reason.split('\n')[0]! };
+  }
+}
+
+/**
+ * The upstream version a Debian version packages: without the epoch, the Debian revision and a
+ * repack suffix (1:5.3.1-1 → 5.3.1, 2.2.4+dfsg-1 → 2.2.4, 1.0.0~rc-2 → 1.0.0~rc).
+ */
+export function debianUpstreamVersion(debVersion: string): string {
+  return debVersion
+    .replace(/^\d+:/, '')
+    .replace(/-[^-]*$/, '')
+    .replace(/[+~](?:dfsg|ds|repack)\d*$/i, '');
+}
 
 /** xz-compressed bytes → bytes, through the system `xz` (as the extract stage does). */
 export async function unxz(data: Buffer, what: string, signal?: AbortSignal): Promise<Buffer> {
@@ -180,7 +243,7 @@ export async function runAudit(recipes: RecipeSet, profile: string, opts: AuditO
     : { ...aptArchives(opts.aptRoot ?? '/'), from: 'apt sources' as const };
   const { dispatcher, close } = makeDispatcher(timeoutMs);
   const log = opts.onLog ?? (() => undefined);
-  const report: AuditReport = { profile, archives, components: [], pending: [], listedUnreachable: [], unreachable: [], exitCode: ExitCode.ok };
+  const report: AuditReport = { profile, archives, components: [], pending: [], listedUnreachable: [], newerReleases: [], unreachable: [], exitCode: ExitCode.ok };
   // one Sources index per archive root and suite, shared by every component
   const indexes = new Map<string, Promise<{ url: string; entries: SourceEntry[] }>>();
   const index = (root: string, suite: string) => {
@@ -310,6 +373,60 @@ export async function runAudit(recipes: RecipeSet, profile: string, opts: AuditO
           da.newer.push(rev);
         }
         ca.distro = da;
+
+        // Debian's development suites as a proxy for upstream releases
+        const dev: DevelopmentAudit = { suites: [], newer: [] };
+        const listed: { entry: SourceEntry; suite: string; root: string }[] = [];
+        for (const suite of DEVELOPMENT_SUITES) {
+          if (!archives.main.length) {
+            dev.suites.push({ suite, status: 'unreachable', reason: "this host's apt sources name no main archive" });
+            continue;
+          }
+          const reasons: string[] = [];
+          let done = false;
+          for (const root of archives.main) {
+            try {
+              const ix = await index(root, suite);
+              const mine = ix.entries.filter((e) => e.package === dw.source);
+              for (const entry of mine) listed.push({ entry, suite, root });
+              dev.suites.push({ suite, status: 'ok', url: ix.url, newest: mine.map((e) => e.version).sort(compareDebVersions).at(-1) });
+              done = true;
+              break;
+            } catch (e) {
+              if (!(e instanceof Unreachable)) throw e;
+              reasons.push(`${root}/dists/${suite}/main/source/Sources.xz: ${e.message}`);
+            }
+          }
+          if (!done) {
+            dev.suites.push({ suite, status: 'unreachable', reason: reasons.join('; ') });
+            report.unreachable.push({ component: c.name, what: `Sources index of ${suite}`, reason: reasons.join('; ') });
+          }
+        }
+        // per upstream version newer than the pin: its newest Debian revision
+        const byUpstream = new Map<string, { entry: SourceEntry; suite: string; root: string }>();
+        for (const l of listed) {
+          const v = debianUpstreamVersion(l.entry.version);
+          if (compareDebVersions(v, c.version) <= 0) continue;
+          const had = byUpstream.get(v);
+          if (!had || compareDebVersions(l.entry.version, had.entry.version) > 0) byUpstream.set(v, l);
+        }
+        for (const v of [...byUpstream.keys()].sort(compareDebVersions).reverse()) {
+          const { entry, suite, root } = byUpstream.get(v)!;
+          const orig = entry.files.find((f) => /\.orig\.tar\.(gz|xz|bz2|zst)$/.test(f.name));
+          const rel: DevelopmentRelease = { version: v, debVersion: entry.version, suite, fetchable: false };
+          if (!orig) rel.reason = 'the index names no orig tarball';
+          else {
+            rel.file = orig.name;
+            rel.url = `${root}/${entry.directory}/${encodeURIComponent(orig.name)}`;
+            log(`checking ${rel.url}`);
+            const reach = await probe(rel.url, dispatcher, timeoutMs, opts.signal);
+            rel.fetchable = reach.ok;
+            if (!reach.ok) rel.reason = reach.reason;
+          }
+          dev.newer.push(rel);
+          report.newerReleases.push({ component: c.name, version: v, suite, fetchable: rel.fetchable });
+        }
+        ca.development = dev;
       }
       report.components.push(ca);
     }

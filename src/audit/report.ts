@@ -30,6 +30,16 @@ export function renderAudit(r: AuditReport): string {
     const suites = d.suites.map((s) => (s.status === 'ok' ? `${s.suite}: ${s.newest ?? 'not listed'}` : `${s.suite}: UNREACHABLE (${s.reason})`)).join('; ');
     out.push(`  distro    ${d.source}, baseline ${d.baseline}; ${suites}`);
     if (!d.newer.length && d.suites.some((s) => s.status === 'ok')) out.push('            no newer revision listed');
+    const dev = c.development;
+    if (dev) {
+      const suites = dev.suites.map((s) => (s.status === 'ok' ? `${s.suite}: ${s.newest ?? 'not listed'}` : `${s.suite}: UNREACHABLE (${s.reason})`)).join('; ');
+      out.push(`  releases  Debian's development suites (a proxy for upstream): ${suites}`);
+      if (!dev.newer.length && dev.suites.some((s) => s.status === 'ok')) out.push('            no upstream version newer than the pin listed');
+      for (const n of dev.newer) {
+        const where = n.url ? ` (${n.url})` : '';
+        out.push(`  release   ${n.version} newer than the pin (${n.debVersion} in ${n.suite}): ${n.fetchable ? 'fetchable here' : `NOT fetchable here: ${n.reason}`}${where}`);
+      }
+    }
     for (const n of d.newer) {
       if (n.status === 'read') {
         const parts = [n.resolved.length ? `already resolved: ${list(n.resolved)}` : '', n.pending.length ? `NOT APPLIED: ${list(n.pending)}` : ''].filter(Boolean);
@@ -51,6 +61,12 @@ export function renderAudit(r: AuditReport): string {
   }
   if (r.listedUnreachable.length) {
     out.push(`listed but unreachable: ${r.listedUnreachable.map((x) => `${x.component} ${x.revision}`).join(', ')} (run audit where the archive serves them)`);
+  }
+  if (r.newerReleases.length) {
+    const fmt = (xs: typeof r.newerReleases) => xs.map((x) => `${x.component} ${x.version}`).join(', ');
+    const yes = r.newerReleases.filter((x) => x.fetchable);
+    const no = r.newerReleases.filter((x) => !x.fetchable);
+    out.push(`newer upstream releases (Debian testing/unstable): ${yes.length ? `fetchable here: ${fmt(yes)}` : 'none fetchable here'}${no.length ? `; not fetchable here: ${fmt(no)}` : ''}`);
   }
   if (r.unreachable.length) out.push(`unreachable sources: ${r.unreachable.length} (${[...new Set(r.unreachable.map((u) => u.url ?? u.what))].join(', ')})`);
   return `${out.join('\n')}\n`;

@@ -184,6 +184,7 @@ export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events:
     manifest: artifacts.find((a) => a.endsWith('manifest.json')),
     sbom: artifacts.find((a) => a.endsWith('sbom.cdx.json')),
     ...(provenance ? { provenance } : {}),
+    vex: artifacts.find((a) => a.endsWith('vex.openvex.json')),
     stages: plan.stages.map((s) => results.get(s.id) ?? { id: s.id, status: 'skipped' as const, seconds: 0, detail: 'not reached' }),
     refused,
     ...(remote ? { remote: remote.stats } : {}),

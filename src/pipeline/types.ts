@@ -55,12 +55,14 @@ export interface BuildSummary {
   variants: Record<string, { binary: string; root: string }>;
   /** licenses/<component>/<file> of every component */
   licensesDir: string;
-  /** files written to `out` (tarball, manifest.json, sbom.cdx.json, SHA256SUMS) */
+  /** files written to `out` (tarball, manifest.json, sbom.cdx.json, vex.openvex.json, SHA256SUMS) */
   artifacts: string[];
   manifest?: string;
   sbom?: string;
   /** <out>/<name>.intoto.jsonl: the signed provenance of the artifacts (with a provenance key) */
   provenance?: string;
+  /** the OpenVEX document beside the SBOM */
+  vex?: string;
   stages: StageResult[];
   seconds: number;
   /** cache entries refused (damaged, changed, misplaced) and rebuilt: one line each */

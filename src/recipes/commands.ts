@@ -71,6 +71,16 @@ export function buildSpecOf(c: PlanComponent): BuildSpec {
   return c.build;
 }
 
+/**
+ * The switches a library's configure (or cmake) gets after its prefix: the recipe's `args`, its
+ * `trim`, then the profile's options (the last of `no-x`/`enable-x` wins). The manifest and the SBOM
+ * record exactly this list, and a not_affected claim (src/vex.ts) is checked against it.
+ */
+export function configureSwitches(c: PlanComponent, t: Pick<CommandTarget, 'upstreamDefault'> = {}): string[] {
+  const spec = buildSpecOf(c);
+  return [...spec.args, ...(t.upstreamDefault ? [] : spec.trim), ...c.options];
+}
+
 /** The commands that compile (and, when the recipe says so, install) one library. Pure. */
 export function libraryCommands(c: PlanComponent, t: CommandTarget): Command[] {
   const spec = buildSpecOf(c);
@@ -85,14 +95,14 @@ export function libraryCommands(c: PlanComponent, t: CommandTarget): Command[] {
     const cmake = t.cmake ?? 'cmake';
     const dir = b.buildDir ?? t.cmakeDir ?? 'build-forge';
     return [
-      { step: 'configure', cmd: cmake, args: ['-S', '.', '-B', dir, `-DCMAKE_INSTALL_PREFIX=${prefix}`, ...b.args, ...b.trim, ...c.options, ...h.args], env },
+      { step: 'configure', cmd: cmake, args: ['-S', '.', '-B', dir, `-DCMAKE_INSTALL_PREFIX=${prefix}`, ...configureSwitches(c, t), ...h.args], env },
       ...b.before.map((x) => ({ step: 'make' as const, cmd: cmake, args: ['--build', dir, ...loud.cmake, '--', ...t.jobs, ...x.makeArgs, ...x.targets], env, expect: x.expect })),
       { step: 'make', cmd: cmake, args: ['--build', dir, ...loud.cmake, '--', ...t.jobs, ...b.targets], env },
       { step: 'install', cmd: cmake, args: ['--install', dir], env: { ...env, ...(t.destdir ? { DESTDIR: t.destdir } : {}) } },
     ];
   }
   return [
-    { step: 'configure', cmd: b.script, args: [`--prefix=${prefix}`, ...b.args, ...b.trim, ...c.options, ...h.args], env },
+    { step: 'configure', cmd: b.script, args: [`--prefix=${prefix}`, ...configureSwitches(c, t), ...h.args], env },
     ...b.before.map((x) => ({ step: 'make' as const, cmd: make, args: [...t.jobs, ...loud.make, ...x.makeArgs, ...x.targets], env, expect: x.expect })),
     { step: 'make', cmd: make, args: [...t.jobs, ...loud.make, ...b.targets], env },
     ...(b.install.length ? [{ step: 'install' as const, cmd: make, args: [...b.install, ...destdir], env }] : []),

@@ -4,6 +4,7 @@ import path from 'node:path';
 import semver from 'semver';
 import { RecipeError, UsageError, type RecipeProblem } from '../errors.ts';
 import type { BuildPlan, PlanComponent, PlanInstall, PlanPatch, PlanPatchSet, PlanStage, PlanVariant, StageKind } from '../plan.ts';
+import { configureSwitches } from './commands.ts';
 import { fillConsume } from './consume.ts';
 import { ownableDirProblem, pathProblem } from './safe.ts';
 import { TEMP_PATHS, tempKind } from '../nginxconf.ts';
@@ -340,17 +341,28 @@ export function resolvePlan(recipes: RecipeSet, profileName: string, opts: Resol
       verify: cr.verify,
       ktls: cr.ktls,
       identity: cr.identity,
+      ...(v.tag ? { tag: v.tag } : {}),
       ...(cr.role === 'module' && cr.module ? { module: { ...cr.module, link: p.components[name]!.link! } } : {}),
     });
-    for (const set of v.patchSets) {
+    for (const [si, set] of v.patchSets.entries()) {
       patchSets.push({ component: name, name: set.name, description: set.description, artifact: set.artifact });
-      for (const ref of set.patches) {
+      for (const [pi, ref] of set.patches.entries()) {
+        // a not_affected claim names a switch this recipe's build really has (a typo would silently say fixed)
+        const sw = ref.notCompiled?.switch;
+        if (sw && !(cr.build ? [...cr.build.args, ...cr.build.trim] : []).includes(sw)) {
+          problems.push({
+            file: recipes.components.get(name)!.file,
+            path: fieldPath(['versions', version, 'patchSets', si, 'patches', pi, 'notCompiled', 'switch']),
+            message: `"${sw}" is not one of this component's build.args or build.trim switches${cr.build ? '' : ' (it has no build of its own)'}: name the configure switch that leaves the code out, as build.trim spells it`,
+          });
+        }
         patches.push({
           component: name,
           id: `${set.name}/${ref.file}`,
           sha256: ref.sha256,
           strip: set.strip,
           cves: ref.cves,
+          ...(ref.notCompiled ? { notCompiled: ref.notCompiled } : {}),
           origin: { kind: 'patchset', patchSet: set.name, path: path.posix.join(set.dir, ref.file) },
         });
       }
@@ -494,7 +506,12 @@ function planStages(g: GraphInput): PlanStage[] {
     patches: g.patches.map((x) => [x.id, x.sha256]),
     patchSets: g.patchSets.map((s) => [s.name, s.description, s.artifact.sha256, s.artifact.file]),
     // what the manifest and SBOM say beyond the bytes: identities and resolved CVEs
-    sbom: { identity: g.components.map((c) => c.identity ?? null), cves: g.patches.map((x) => x.cves) },
+    sbom: {
+      identity: g.components.map((c) => [c.identity ?? null, c.tag ?? null]),
+      cves: g.patches.map((x) => [x.cves, x.notCompiled ?? null]),
+      // the libraries' configure switches: recorded, and what a not_affected claim is checked against
+      configure: g.components.filter((c) => c.build).map((c) => [c.name, configureSwitches(c)]),
+    },
     modules: mods.map((m) => [m.name, m.module.link, m.module.names]),
     toolchain: g.toolchain,
   });

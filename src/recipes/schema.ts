@@ -175,6 +175,13 @@ export const PatchRef = z.strictObject({
     .array(CveId)
     .default([])
     .describe('CVE ids this patch resolves, as its DEP-3 header or the distro changelog names them (empty for hardening, tests and follow-ups)'),
+  notCompiled: z
+    .strictObject({
+      switch: OptionWord.describe('the configure switch of this component that leaves the code out, e.g. "no-quic"'),
+      code: z.array(relPath('the source tree')).min(1).describe("the vulnerable source files this fix changes (the patch's non-test files), e.g. \"ssl/quic/quic_port.c\""),
+    })
+    .optional()
+    .describe("the CVEs' code is not compiled when the build passes `switch`: the VEX document and the SBOM then say not_affected (vulnerable_code_not_present) with the switch as the justification; a build whose configure switches do not leave it out (a profile's enable-*) says fixed"),
 });
 
 /** A patch of the distro series deliberately not applied, with the reason. */
@@ -205,6 +212,11 @@ export const PatchSet = z.strictObject({
 export const ComponentVersion = z.strictObject({
   artifacts: z.array(Artifact).min(1).describe('equivalent source archives, most preferred first'),
   patchSets: z.array(PatchSet).default([]),
+  tag: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/, { error: 'must be a git tag name like "v1.0.0rc"' })
+    .optional()
+    .describe("the upstream git tag of this version when the identity purl's {version} would not spell it (Debian's 1.0.0~rc is tag v1.0.0rc): the purl's version becomes this tag"),
   notes: z.string().optional(),
 });
 
@@ -237,7 +249,8 @@ export const Identity = z.strictObject({
     .regex(/^cpe:2\.3:a:[a-z0-9_.-]+:[a-z0-9_.-]+:\{version\}(:[^:\s]+){7}$/, {
       error: 'must be a CPE 2.3 application name with "{version}" as its version, e.g. "cpe:2.3:a:openssl:openssl:{version}:*:*:*:*:*:*:*"',
     })
-    .describe("the NVD's vendor:product for this component"),
+    .optional()
+    .describe("the NVD's vendor:product for this component (leave it out when the NVD has none: a made-up CPE matches nothing)"),
   purl: z
     .string()
     .regex(/^pkg:[a-z][a-z0-9.+-]*\/[^@\s]+@[^@\s]*\{version\}[^@\s]*$/, {

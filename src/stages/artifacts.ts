@@ -3,6 +3,7 @@
 //                                                  licenses/ (sorted, fixed mtime, root-owned)
 //   manifest.json   versions, source hashes, patches + hashes, configure args, toolchain
 //   sbom.cdx.json   CycloneDX 1.5 SBOM
+//   vex.openvex.json  OpenVEX 0.2.0: every CVE the patches resolve, fixed or not_affected (src/vex.ts)
 //   SHA256SUMS
 import { createHash } from 'node:crypto';
 import { cpSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
@@ -12,6 +13,8 @@ import * as tar from 'tar';
 import { moduleObjects, modules, modulesPath, server, type BuildPlan } from '../plan.ts';
 import { updateSha256Sums } from '../outdir.ts';
 import { cyclonedx as sbom, usedArtifact } from '../sbom.ts';
+import { componentSwitches, cveAnalyses } from '../cves.ts';
+import { openvex, VEX_FILE } from '../vex.ts';
 
 export interface PackageInput {
   plan: BuildPlan;
@@ -68,6 +71,9 @@ export function manifest(input: PackageInput, binarySha: string) {
         license: c.license,
         source: { file: used.artifact.file, sha256: used.artifact.sha256, ...(used.upstream ? { version: used.version } : {}) },
         options: c.options,
+        // a library's whole configure command line after --prefix (recipe args, trim, the profile's
+        // options: OpenSSL's no-*/enable-*), exactly as the library stage passed it
+        ...(c.build ? { configure: componentSwitches(plan, c) } : {}),
       };
     }),
     /** third-party modules: how each is linked, and the .so files of a dynamic one (in the tarball's modules/) */
@@ -83,6 +89,8 @@ export function manifest(input: PackageInput, binarySha: string) {
     patches: plan.patches.map((p) => ({ component: p.component, id: p.id, sha256: p.sha256, cves: p.cves })),
     /** CVE ids resolved by the applied patches (also in the SBOM's vulnerabilities section). */
     resolvedCves: [...new Set(plan.patches.flatMap((p) => p.cves))].sort(),
+    /** of those, the CVEs whose code this build does not compile, with the switch that leaves it out (vex.openvex.json: not_affected) */
+    notAffectedCves: cveAnalyses(plan).flatMap((a) => (a.notCompiled ? [{ id: a.id, notCompiled: a.notCompiled }] : [])),
     configureArgs: plan.configureArgs,
     toolchain: plan.toolchain,
   };
@@ -133,6 +141,8 @@ export async function writeArtifacts(input: PackageInput): Promise<string[]> {
   writeFileSync(manifestPath, `${JSON.stringify(man, null, 2)}\n`);
   const sbomPath = path.join(out, 'sbom.cdx.json');
   writeFileSync(sbomPath, `${JSON.stringify(cyclonedx(input, binarySha), null, 2)}\n`);
-  const files = [tarball, manifestPath, sbomPath];
+  const vexPath = path.join(out, VEX_FILE);
+  writeFileSync(vexPath, `${JSON.stringify(openvex({ plan, artifactFiles: input.artifactFiles, epoch: input.epoch }), null, 2)}\n`);
+  const files = [tarball, manifestPath, sbomPath, vexPath];
   return [...files, updateSha256Sums(out, files)];
 }
