@@ -133,7 +133,7 @@ describe('CycloneDX SBOM', () => {
     expect(purls['ngx-brotli']).toBe('pkg:github/google/ngx_brotli@v1.0.0rc');
     expect(purls['ngx-echo']).toBe('pkg:github/openresty/echo-nginx-module@v0.63');
     expect(purls['ngx-geoip2']).toBe('pkg:github/leev/ngx_http_geoip2_module@3.4');
-    expect(purls.brotli).toBe('pkg:github/google/brotli@v1.1.0');
+    expect(purls.brotli).toBe('pkg:github/google/brotli@v1.2.0');
     expect(purls.libmaxminddb).toMatch(/^pkg:github\/maxmind\/libmaxminddb@/);
   });
 
