@@ -104,6 +104,12 @@ export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events:
   const targets = [...(opts.until && opts.withInstalls ? installTargets(plan) : []), ...buildTargets(plan, opts.until)];
   const estimates = firstBuildEstimates(plan);
   const skip: Record<string, string> = opts.smoke === false ? { [stageId('smoke')]: 'skipped (--no-smoke)' } : {};
+  if (plan.cross && opts.smoke !== false && stageClosure(plan, targets).includes(stageId('smoke'))) {
+    throw new UsageError(
+      `the smoke test of a cross build for ${plan.target.triple} needs a ${plan.target.cpu} VM, which nginx-forge does not boot yet (the kTLS smoke VM is x86-64)`,
+      `add --no-smoke: the binary is still verified (nginx -V, -t, the library checks) under ${plan.target.qemu}`,
+    );
+  }
   const refused: string[] = [];
   const reported: BuildEvents = {
     ...events,

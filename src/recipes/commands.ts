@@ -5,6 +5,7 @@
 import { StageError } from '../errors.ts';
 import type { PlanComponent } from '../plan.ts';
 import type { BuildSpec } from './schema.ts';
+import { cmakeToolchain, type Target } from '../target.ts';
 
 export interface Command {
   /** the command to run ("make", "cmake", or the configure script) */
@@ -12,6 +13,8 @@ export interface Command {
   args: string[];
   /** environment changes: a value sets, null unsets */
   env: Record<string, string | null>;
+  /** files (relative to the source tree) written before the command runs, e.g. a cross build's CMake toolchain file */
+  files?: Record<string, string>;
   /** what this command does, for progress and logs */
   step: 'configure' | 'make' | 'install';
   /** a file (relative to the source tree) the command must have written, with a text in it */
@@ -35,9 +38,11 @@ export interface CommandTarget {
    * no `trim` switches, no `before` runs, the default make target, then its install target
    */
   upstreamDefault?: boolean;
+  /** a cross build's target (src/target.ts): --host / the recipe's `cross` data / a CMake toolchain file */
+  target?: Target;
 }
 
-export function buildSpecOf(c: PlanComponent): BuildSpec {
+export function buildSpecOf(c: PlanComponent): Omit<BuildSpec, 'cross'> {
   if (!c.build) throw new StageError(c.name, 'library', 'the recipe has no "build" section', { hint: `add one to recipes/components/${c.name}.json` });
   return c.build;
 }
@@ -49,18 +54,33 @@ export function libraryCommands(c: PlanComponent, t: CommandTarget): Command[] {
   const make = t.make ?? 'make';
   const prefix = t.prefix ?? b.prefix;
   const destdir = t.destdir ? [`DESTDIR=${t.destdir}`] : [];
+  // a cross build: the recipe's data for the target (c.cross, from the plan) and the generic part
+  // every component of a build system shares (autoconf's --host, a CMake toolchain file)
+  const x = t.target ? (c.cross ?? { args: [], host: true }) : undefined;
   if (b.system === 'cmake') {
     const cmake = t.cmake ?? 'cmake';
     const dir = b.buildDir ?? t.cmakeDir ?? 'build-forge';
+    const tc = t.target ? `forge-toolchain-${t.target.triple}.cmake` : undefined;
     return [
-      { step: 'configure', cmd: cmake, args: ['-S', '.', '-B', dir, `-DCMAKE_INSTALL_PREFIX=${prefix}`, ...b.args, ...b.trim, ...c.options], env: b.env },
+      {
+        step: 'configure',
+        cmd: cmake,
+        args: ['-S', '.', '-B', dir, `-DCMAKE_INSTALL_PREFIX=${prefix}`, ...(tc ? [`-DCMAKE_TOOLCHAIN_FILE=${tc}`] : []), ...b.args, ...b.trim, ...(x?.args ?? []), ...c.options],
+        env: b.env,
+        ...(tc && t.target ? { files: { [tc]: cmakeToolchain(t.target) } } : {}),
+      },
       ...b.before.map((x) => ({ step: 'make' as const, cmd: cmake, args: ['--build', dir, '--', ...t.jobs, ...x.makeArgs, ...x.targets], env: b.env, expect: x.expect })),
       { step: 'make', cmd: cmake, args: ['--build', dir, '--', ...t.jobs, ...b.targets], env: b.env },
       { step: 'install', cmd: cmake, args: ['--install', dir], env: { ...b.env, ...(t.destdir ? { DESTDIR: t.destdir } : {}) } },
     ];
   }
   return [
-    { step: 'configure', cmd: b.script, args: [`--prefix=${prefix}`, ...b.args, ...b.trim, ...c.options], env: b.env },
+    {
+      step: 'configure',
+      cmd: x?.script ?? b.script,
+      args: [`--prefix=${prefix}`, ...b.args, ...b.trim, ...(x && t.target && x.host ? [`--host=${t.target.triple}`] : []), ...(x?.args ?? []), ...c.options],
+      env: b.env,
+    },
     ...b.before.map((x) => ({ step: 'make' as const, cmd: make, args: [...t.jobs, ...x.makeArgs, ...x.targets], env: b.env, expect: x.expect })),
     { step: 'make', cmd: make, args: [...t.jobs, ...b.targets], env: b.env },
     ...(b.install.length ? [{ step: 'install' as const, cmd: make, args: [...b.install, ...destdir], env: b.env }] : []),

@@ -22,6 +22,7 @@ export const implement: Implement = (b) => ({
       log: ctx.log,
       signal: ctx.signal,
       onStep: (s) => ctx.update(s),
+      target: b.plan.cross ? b.plan.target : undefined,
     });
     copyLicenses(c, tree.src, path.join(ctx.out, 'licenses', c.name), 'library');
     rmSync(tree.ws, { recursive: true, force: true });
