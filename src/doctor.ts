@@ -158,6 +158,15 @@ export const DOCTOR_CHECKS: readonly CheckRow[] = [
     .filter((t) => t.triple !== hostTriple())
     .flatMap((t): CheckRow[] => [
       { id: `${t.triple}-gcc`, title: `${t.triple}-gcc`, need: 'cross', on: 'linux', neededFor: `--target ${t.triple}: the cross compiler, binutils and ${t.debArch} libc every component is built with`, probe: tool(`${t.triple}-gcc`), packages: { debian: t.crossPackages[0]! } },
+      {
+        id: `${t.triple}-libcrypt`,
+        title: `libcrypt (${t.debArch})`,
+        need: 'cross',
+        on: 'linux',
+        neededFor: `--target ${t.triple}: nginx links the target's libcrypt (auth_basic); Debian ships it only as a multiarch package`,
+        probe: { run: async () => (existsSync(`/usr/lib/${t.triple}/libcrypt.so`) ? { ok: true, detail: `/usr/lib/${t.triple}/libcrypt.so` } : { ok: false, detail: `no /usr/lib/${t.triple}/libcrypt.so` }) },
+        packages: { debian: `libcrypt-dev:${t.debArch}` },
+      },
       { id: t.qemu, title: t.qemu, need: 'cross', on: 'linux', neededFor: `--target ${t.triple}: runs nginx's configure test programs and verify's nginx -V / -t on this machine`, probe: tool(t.qemu), packages: { debian: 'qemu-user-static' } },
     ]),
   // ---- smoke: `build` skips or reports the smoke test without them
@@ -310,7 +319,9 @@ export const NEEDS: Record<Need, { words: string; missingStatus: string; missing
     missingStatus: 'missing',
     missing: (n) => {
       const others = Object.values(TARGETS).filter((t) => t.triple !== hostTriple());
-      return `Note: a cross build (build --target ${others.map((t) => t.triple).join(' or ')}) needs: ${n}; on Debian/Ubuntu: apt-get install ${[...new Set(others.flatMap((t) => t.crossPackages))].join(' ')}.`;
+      const arches = others.map((t) => t.debArch);
+      const pkgs = [...new Set(others.flatMap((t) => [...t.crossPackages, `libcrypt-dev:${t.debArch}`]))];
+      return `Note: a cross build (build --target ${others.map((t) => t.triple).join(' or ')}) needs: ${n}; on Debian/Ubuntu: ${arches.map((a) => `dpkg --add-architecture ${a} && `).join('')}apt-get update && apt-get install ${pkgs.join(' ')}.`;
     },
   },
   smoke: { words: 'smoke test', missingStatus: 'missing', missing: (n) => `Warning: the smoke test cannot run without: ${n} (build with --no-smoke, or install them).` },
