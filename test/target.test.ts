@@ -10,6 +10,7 @@ import { component, type BuildPlan } from '../src/plan.ts';
 import { libraryCommands } from '../src/recipes/commands.ts';
 import { loadRecipes } from '../src/recipes/load.ts';
 import { resolvePlan } from '../src/recipes/resolve.ts';
+import { artifactBase } from '../src/stages/artifacts.ts';
 import { verifyBinary } from '../src/stages/verify.ts';
 import { autotestCompiler, hostTriple, targetOf, TARGETS } from '../src/target.ts';
 
@@ -63,6 +64,11 @@ describe('the target of a plan', () => {
       expect(args).toContain('--crossbuild=Linux::aarch64');
       expect(args).toContain('--with-cc=aarch64-linux-gnu-gcc');
     }
+  });
+
+  it('the tarball is named by the target\'s CPU, not the build host\'s', () => {
+    expect(artifactBase(arm)).toBe('nginx-1.26.3-ktls-linux-aarch64');
+    expect(artifactBase(host)).toBe(`nginx-1.26.3-ktls-linux-${host.target.cpu}`);
   });
 
   it('a profile\'s "target" field is the default, --target overrides it', () => {
