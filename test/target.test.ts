@@ -144,3 +144,25 @@ describe('verify: a binary for another machine than the plan\'s target', () => {
     expect(checks[0]!.actual).toMatch(/the binary is for another machine than the plan's target/);
   });
 });
+
+describe('a cross build\'s smoke test', () => {
+  it('is refused before any work, naming --no-smoke; with --no-smoke, or a native plan, nothing is refused', async () => {
+    const { refuseCrossSmoke, runBuild } = await import('../src/pipeline/index.ts');
+    // the target that is not this host's: a cross build wherever the test runs
+    const other = Object.values(TARGETS).find((t) => t.triple !== hostTriple())!;
+    const cross = resolvePlan(recipes, 'ktls', { toolchain: tc, target: other.triple });
+    expect(cross.cross).toBe(true);
+    await expect(runBuild(cross, {})).rejects.toThrow(new RegExp(`the smoke test of a cross build for ${other.triple} needs a VM for ${other.cpu}`));
+    let hint: string | undefined;
+    try {
+      refuseCrossSmoke(cross, {});
+    } catch (e) {
+      expect(e).toBeInstanceOf(UsageError);
+      hint = (e as UsageError).hint;
+    }
+    expect(hint).toMatch(/^add --no-smoke: the binary is still verified .* under qemu-/);
+    expect(() => refuseCrossSmoke(cross, { smoke: false })).not.toThrow();
+    expect(() => refuseCrossSmoke(cross, { until: 'install:nginx' })).not.toThrow();
+    expect(() => refuseCrossSmoke(host, {})).not.toThrow();
+  });
+});

@@ -65,7 +65,17 @@ export function stageClosure(plan: BuildPlan, targets: string[]): string[] {
   return plan.stages.filter((s) => seen.has(s.id)).map((s) => s.id);
 }
 
+/** A cross build's smoke test would need a VM of the target's machine: refused (before any work) until there is one. */
+export function refuseCrossSmoke(plan: BuildPlan, opts: Pick<BuildOptions, 'smoke' | 'until'>): void {
+  if (!plan.cross || opts.smoke === false || !stageClosure(plan, buildTargets(plan, opts.until)).includes(stageId('smoke'))) return;
+  throw new UsageError(
+    `the smoke test of a cross build for ${plan.target.triple} needs a VM for ${plan.target.cpu}, which nginx-forge does not boot yet (the kTLS smoke VM is x86-64)`,
+    `add --no-smoke: the binary is still verified (nginx -V, -t, the library checks) under ${plan.target.qemu}`,
+  );
+}
+
 export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events: BuildEvents = {}): Promise<BuildSummary> {
+  refuseCrossSmoke(plan, opts);
   const t0 = Date.now();
   const cache = new StageCache(stagesDir());
   const jobs = opts.jobs ?? os.availableParallelism();
@@ -104,12 +114,6 @@ export async function runBuild(plan: BuildPlan, opts: BuildOptions = {}, events:
   const targets = [...(opts.until && opts.withInstalls ? installTargets(plan) : []), ...buildTargets(plan, opts.until)];
   const estimates = firstBuildEstimates(plan);
   const skip: Record<string, string> = opts.smoke === false ? { [stageId('smoke')]: 'skipped (--no-smoke)' } : {};
-  if (plan.cross && opts.smoke !== false && stageClosure(plan, targets).includes(stageId('smoke'))) {
-    throw new UsageError(
-      `the smoke test of a cross build for ${plan.target.triple} needs a ${plan.target.cpu} VM, which nginx-forge does not boot yet (the kTLS smoke VM is x86-64)`,
-      `add --no-smoke: the binary is still verified (nginx -V, -t, the library checks) under ${plan.target.qemu}`,
-    );
-  }
   const refused: string[] = [];
   const reported: BuildEvents = {
     ...events,
