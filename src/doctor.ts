@@ -10,8 +10,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { which } from './which.ts';
+import { hostTriple, TARGETS } from './target.ts';
 
-export type Need = 'build' | 'smoke' | 'package' | 'test' | 'kernel';
+export type Need = 'build' | 'cross' | 'smoke' | 'package' | 'test' | 'kernel';
 export type Family = 'debian' | 'alpine' | 'freebsd';
 
 export interface Check {
@@ -152,6 +153,22 @@ export const DOCTOR_CHECKS: readonly CheckRow[] = [
   { id: 'bzip2', title: 'bzip2', need: 'build', neededFor: '.tar.bz2 sources (jemalloc)', probe: tool('bzip2', null), packages: { debian: 'bzip2', alpine: 'bzip2', freebsd: '' } },
   { id: 'gpgv', title: 'gpgv', need: 'build', neededFor: 'checking release signatures (nginx .asc)', probe: tool('gpgv'), packages: { debian: 'gpgv', alpine: 'gpgv', freebsd: 'gnupg' } },
   { id: 'linux-tls-h', title: 'kernel headers (linux/tls.h)', need: 'build', on: 'linux', neededFor: 'OpenSSL\'s kTLS code (enable-ktls) is compiled against them', probe: { run: linuxTlsHeader }, packages: { debian: 'linux-libc-dev', alpine: 'linux-headers' } },
+  // ---- cross: `build --target <triple>` for another machine than this one (src/target.ts), one row per tool per target
+  ...Object.values(TARGETS)
+    .filter((t) => t.triple !== hostTriple())
+    .flatMap((t): CheckRow[] => [
+      { id: `${t.triple}-gcc`, title: `${t.triple}-gcc`, need: 'cross', on: 'linux', neededFor: `--target ${t.triple}: the cross compiler, binutils and ${t.debArch} libc every component is built with`, probe: tool(`${t.triple}-gcc`), packages: { debian: t.crossPackages[0]! } },
+      {
+        id: `${t.triple}-libcrypt`,
+        title: `libcrypt (${t.debArch})`,
+        need: 'cross',
+        on: 'linux',
+        neededFor: `--target ${t.triple}: nginx links the target's libcrypt (auth_basic); Debian ships it only as a multiarch package`,
+        probe: { run: async () => (existsSync(`/usr/lib/${t.triple}/libcrypt.so`) ? { ok: true, detail: `/usr/lib/${t.triple}/libcrypt.so` } : { ok: false, detail: `no /usr/lib/${t.triple}/libcrypt.so` }) },
+        packages: { debian: `libcrypt-dev:${t.debArch}` },
+      },
+      { id: t.qemu, title: t.qemu, need: 'cross', on: 'linux', neededFor: `--target ${t.triple}: runs nginx's configure test programs and verify's nginx -V / -t on this machine`, probe: tool(t.qemu), packages: { debian: 'qemu-user-static' } },
+    ]),
   // ---- smoke: `build` skips or reports the smoke test without them
   { id: 'curl', title: 'curl', need: 'smoke', on: 'linux', neededFor: 'the smoke test\'s TLS client', probe: tool('curl'), packages: { debian: 'curl', alpine: 'curl', freebsd: 'curl' } },
   { id: 'openssl', title: 'openssl', need: 'smoke', on: 'linux', neededFor: 'the smoke test\'s certificates', probe: tool('openssl', ['version']), packages: { debian: 'openssl', alpine: 'openssl', freebsd: '' } },
@@ -276,10 +293,10 @@ export async function doctor(opts: DoctorOptions = {}): Promise<DoctorReport> {
       return { ...s, ok: r.ok, detail: r.detail, ...(r.hint ? { hint: r.hint } : {}) };
     }),
   );
-  const missing = { build: [], smoke: [], package: [], test: [], kernel: [] } as Record<Need, string[]>;
+  const missing = { build: [], cross: [], smoke: [], package: [], test: [], kernel: [] } as Record<Need, string[]>;
   for (const c of checks) if (!c.ok) missing[c.need].push(c.id);
   const install: Partial<Record<Family, string>> = {};
-  const toInstall = checks.filter((c) => !c.ok && c.need !== 'kernel');
+  const toInstall = checks.filter((c) => !c.ok && c.need !== 'kernel' && c.need !== 'cross');
   for (const f of ['debian', 'alpine', 'freebsd'] as Family[]) {
     const pkgs = [...new Set(toInstall.map((c) => c.packages[f]).filter((p): p is string => Boolean(p)))];
     if (pkgs.length) install[f] = INSTALL[f](pkgs);
@@ -298,6 +315,16 @@ export async function doctor(opts: DoctorOptions = {}): Promise<DoctorReport> {
 /** What each need means: its words in the table, the status of a missing check, the summary line of what is missing. */
 export const NEEDS: Record<Need, { words: string; missingStatus: string; missing?: (names: string) => string; present?: string }> = {
   build: { words: 'build', missingStatus: 'MISSING', missing: (n) => `Missing for a build: ${n}.`, present: 'Everything a build needs is present.' },
+  cross: {
+    words: 'cross build',
+    missingStatus: 'missing',
+    missing: (n) => {
+      const others = Object.values(TARGETS).filter((t) => t.triple !== hostTriple());
+      const arches = others.map((t) => t.debArch);
+      const pkgs = [...new Set(others.flatMap((t) => [...t.crossPackages, `libcrypt-dev:${t.debArch}`]))];
+      return `Note: a cross build (build --target ${others.map((t) => t.triple).join(' or ')}) needs: ${n}; on Debian/Ubuntu: ${arches.map((a) => `dpkg --add-architecture ${a} && `).join('')}apt-get update && apt-get install ${pkgs.join(' ')}.`;
+    },
+  },
   smoke: { words: 'smoke test', missingStatus: 'missing', missing: (n) => `Warning: the smoke test cannot run without: ${n} (build with --no-smoke, or install them).` },
   package: { words: 'packaging', missingStatus: 'missing', missing: (n) => `Warning: packaging (.deb, .rpm) needs: ${n}.` },
   test: { words: 'test suite', missingStatus: 'missing', missing: (n) => `Warning: \`nginx-forge test\` (nginx's test suite) needs: ${n} (files that need a missing Perl module or daemon are skipped).` },

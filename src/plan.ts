@@ -1,6 +1,7 @@
 // The BuildPlan: everything a build needs to know, resolved from recipes + profile + flags.
 // Produced by recipes/resolve.ts (pure). Stages consume it; nothing here does I/O.
 import type { Hardening } from './hardening.ts';
+import type { Target } from './target.ts';
 import type { Artifact, BuildSpec, ComponentName, ConsumeSpec, DistroFile, ModuleSpec, ProfileRecipe, VerifySpec } from './recipes/schema.ts';
 
 export type { ComponentName } from './recipes/schema.ts';
@@ -52,8 +53,10 @@ export interface PlanComponent {
   licenseFiles: string[];
   /** Top-level directory name of the unpacked source (same for every artifact of a version). */
   topdir: string;
-  /** Libraries: how the generic builder compiles it. */
-  build?: BuildSpec;
+  /** Libraries: how the generic builder compiles it (the recipe's per-target `cross` data taken out: see `cross`). */
+  build?: Omit<BuildSpec, 'cross'>;
+  /** Libraries of a cross build: what the recipe's `build.cross` says for the plan's target. */
+  cross?: NonNullable<BuildSpec['cross']>[string];
   /** Libraries: how nginx consumes the build output. */
   consume?: ConsumeSpec;
   /** Where the build output sits relative to nginx's source tree's parent (libraries). */
@@ -170,10 +173,14 @@ export interface BuildPlan {
   /** twin binaries built beside nginx from the same dependency stages (e.g. nginx-debug) */
   variants: PlanVariant[];
   stages: PlanStage[];
-  /** Facts about the build host that feed the keys (compiler version, ...). */
+  /** Facts about the build host that feed the keys (compiler version, ...; a cross build's target and cross compiler). */
   toolchain: Record<string, string>;
   /** the profile's protections on this target and their flags (every library, module and nginx gets them) */
   hardening: Hardening;
+  /** the machine the build is for (src/target.ts): the host's, or another one's (a cross build) */
+  target: Target;
+  /** whether `target` is another machine than the build host (then every compiling stage's key names it) */
+  cross: boolean;
   /** sha256 over the whole plan; names a build uniquely. */
   planHash: string;
 }

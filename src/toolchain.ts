@@ -1,6 +1,9 @@
 // Facts about the build host that change what a compiler produces; they feed the stage keys.
+// A cross build adds its target and the cross compiler's identity (its `gcc -v` version line);
+// a native build's facts are the same as before targets existed, so its keys are too.
 import { execaSync } from 'execa';
 import os from 'node:os';
+import { isCross, type Target } from './target.ts';
 
 function firstLine(cmd: string, args: string[]): string {
   try {
@@ -11,12 +14,25 @@ function firstLine(cmd: string, args: string[]): string {
   }
 }
 
-export function toolchainFacts(): Record<string, string> {
+/** The cross compiler's identity: the version line of `<triple>-gcc -v` ("missing" when it is not installed). */
+export function crossCompiler(t: Target): string {
+  try {
+    // gcc -v prints to stderr: "gcc version 12.2.0 (Debian 12.2.0-14+deb12u1)"
+    const r = execaSync(`${t.triple}-gcc`, ['-v'], { reject: false, timeout: 10_000 });
+    return r.exitCode === 0 ? (String(r.stderr).split('\n').find((l) => l.startsWith('gcc version ')) ?? 'missing').trim() : 'missing';
+  } catch {
+    return 'missing';
+  }
+}
+
+export function toolchainFacts(target?: Target): Record<string, string> {
+  const cross: Record<string, string> = target && isCross(target) ? { target: target.triple, crossCc: crossCompiler(target) } : {};
   return {
     cc: firstLine(process.env.CC ?? 'cc', ['--version']),
     make: firstLine('make', ['--version']),
     cmake: firstLine('cmake', ['--version']),
     arch: os.arch(),
     platform: os.platform(),
+    ...cross,
   };
 }

@@ -12,7 +12,8 @@ export function addPlanOptions(cmd: Command): Command {
     .option('--set <component=version...>', 'use another catalog version of a component (repeatable, once per component)', parseSet)
     .option('--recipes <dir>', 'use this recipe directory instead of the built-in one')
     .option('--patches <dir>', 'use this patches directory (default: patches/ next to the recipes)')
-    .option('--prefix <path>', "nginx install prefix (overrides the profile's): absolute, normalised, letters, digits and / . _ + ~ -", parsePrefix);
+    .option('--prefix <path>', "nginx install prefix (overrides the profile's): absolute, normalised, letters, digits and / . _ + ~ -", parsePrefix)
+    .option('--target <triple>', "the machine to build for, a GNU triple (overrides the profile's \"target\"; default: this host's), e.g. aarch64-linux-gnu: a cross build (see doctor)");
 }
 
 /** The fetch flags of fetch, build, package, test and bench build; src/flags/fetch.ts maps them (fetchOptionsOf). */

@@ -42,7 +42,14 @@ export function planJson(plan: BuildPlan) {
     stages: plan.stages.map((s) => ({ id: s.id, kind: s.kind, component: s.component, key: s.key, deps: s.deps })),
     toolchain: plan.toolchain,
     hardening: plan.hardening,
+    target: { triple: plan.target.triple, cross: plan.cross },
   };
+}
+
+/** What the plan builds for: the host's own machine, or another one (a cross build, with its compiler). */
+export function targetLine(plan: BuildPlan): string {
+  if (!plan.cross) return `target ${plan.target.triple} (this host's own)`;
+  return `target ${plan.target.triple}: a cross build (${plan.target.triple}-gcc${plan.toolchain.crossCc ? `: ${plan.toolchain.crossCc}` : ''}); configure's test programs and verify run under ${plan.target.qemu}`;
 }
 
 export async function run(flags: PlanFlags & { json?: boolean; explainKey?: string; graph?: boolean }): Promise<number> {
@@ -71,7 +78,7 @@ export async function run(flags: PlanFlags & { json?: boolean; explainKey?: stri
     printJson(planJson(plan));
     return 0;
   }
-  const out: string[] = [`profile ${plan.profile}: ${plan.description}`, ...(plan.extends.length ? [`extends ${plan.extends.join(' → ')} (plan --json shows the resolved profile)`] : []), '', 'components:'];
+  const out: string[] = [`profile ${plan.profile}: ${plan.description}`, ...(plan.extends.length ? [`extends ${plan.extends.join(' → ')} (plan --json shows the resolved profile)`] : []), targetLine(plan), '', 'components:'];
   for (const c of plan.components) out.push(`  ${c.name.padEnd(9)} ${c.version.padEnd(8)} ${c.role.padEnd(7)} sha256 ${c.sha256}`);
   out.push('', 'patches:');
   for (const p of plan.patches) out.push(`  ${p.component.padEnd(9)} ${p.id}`);

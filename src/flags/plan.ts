@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { BuildPlan } from '../plan.ts';
 import { BUILTIN_RECIPES, loadRecipes } from '../recipes/load.ts';
 import { resolvePlan } from '../recipes/resolve.ts';
+import { targetOf } from '../target.ts';
 import { toolchainFacts } from '../toolchain.ts';
 import { checkInputDir } from './dirs.ts';
 
@@ -14,6 +15,8 @@ export interface PlanFlags {
   recipes?: string;
   patches?: string;
   prefix?: string;
+  /** --target: the GNU triple to build for (default: the profile's "target", else the host's) */
+  target?: string;
   /** build/plan --test: add the stage `test`; --test-files implies it */
   test?: boolean;
   testFiles?: string[];
@@ -25,12 +28,15 @@ export function planFromFlags(flags: PlanFlags, withToolchain = true): BuildPlan
   if (flags.recipes) checkInputDir('--recipes', dir);
   if (flags.patches) checkInputDir('--patches', path.resolve(flags.patches));
   const recipes = loadRecipes(dir);
+  // the target decides which compiler's identity feeds the keys: the cross one's for a cross build
+  const target = targetOf(flags.target ?? recipes.profiles.get(flags.profile)?.recipe.target, flags.target ? '--target' : `profile ${flags.profile}: "target"`);
   const patchesDir = flags.patches ? path.resolve(flags.patches) : flags.recipes ? path.join(path.dirname(dir), 'patches') : undefined;
   return resolvePlan(recipes, flags.profile, {
     set: flags.set,
     prefix: flags.prefix,
     patchesDir,
     tests: flags.test || flags.testFiles?.length ? { files: flags.testFiles } : undefined,
-    toolchain: withToolchain ? toolchainFacts() : undefined,
+    target: target.triple,
+    toolchain: withToolchain ? toolchainFacts(target) : undefined,
   });
 }

@@ -5,6 +5,7 @@
 import { StageError } from '../errors.ts';
 import type { PlanComponent } from '../plan.ts';
 import type { BuildSpec } from './schema.ts';
+import { cmakeToolchain, type Target } from '../target.ts';
 
 export interface Command {
   /** the command to run ("make", "cmake", or the configure script) */
@@ -12,6 +13,8 @@ export interface Command {
   args: string[];
   /** environment changes: a value sets, null unsets */
   env: Record<string, string | null>;
+  /** files (relative to the source tree) written before the command runs, e.g. a cross build's CMake toolchain file */
+  files?: Record<string, string>;
   /** what this command does, for progress and logs */
   step: 'configure' | 'make' | 'install';
   /** a file (relative to the source tree) the command must have written, with a text in it */
@@ -48,6 +51,8 @@ export interface CommandTarget {
    * stage log shows the flags each file was compiled with (the pipeline's logs; a test reads them)
    */
   verbose?: boolean;
+  /** a cross build's target (src/target.ts): --host / the recipe's `cross` data / a CMake toolchain file */
+  target?: Target;
 }
 
 /**
@@ -58,7 +63,7 @@ export interface CommandTarget {
  * (OpenSSL's Configure): compiler options given as arguments are appended to the target's own
  * flags (-O3, assembly kept); CFLAGS in its environment would replace them. Pure.
  */
-export function hardeningOf(spec: BuildSpec, t: Pick<CommandTarget, 'hardening' | 'cflags'>): { env: Record<string, string>; args: string[] } {
+export function hardeningOf(spec: Omit<BuildSpec, 'cross'>, t: Pick<CommandTarget, 'hardening' | 'cflags'>): { env: Record<string, string>; args: string[] } {
   const flags = t.hardening ?? [];
   if (!flags.length) return { env: {}, args: [] };
   if (spec.compilerFlags === 'arguments') return { env: {}, args: flags };
@@ -66,7 +71,7 @@ export function hardeningOf(spec: BuildSpec, t: Pick<CommandTarget, 'hardening' 
   return { env: { CFLAGS: [base, ...flags].filter(Boolean).join(' ') }, args: [] };
 }
 
-export function buildSpecOf(c: PlanComponent): BuildSpec {
+export function buildSpecOf(c: PlanComponent): Omit<BuildSpec, 'cross'> {
   if (!c.build) throw new StageError(c.name, 'library', 'the recipe has no "build" section', { hint: `add one to recipes/components/${c.name}.json` });
   return c.build;
 }
@@ -76,10 +81,16 @@ export function buildSpecOf(c: PlanComponent): BuildSpec {
  * `trim`, then the profile's options (the last of `no-x`/`enable-x` wins). The manifest and the SBOM
  * record exactly this list, and a not_affected claim (src/vex.ts) is checked against it.
  */
-export function configureSwitches(c: PlanComponent, t: Pick<CommandTarget, 'upstreamDefault'> = {}): string[] {
+export function configureSwitches(c: PlanComponent, t: Pick<CommandTarget, 'upstreamDefault' | 'target'> = {}): string[] {
   const spec = buildSpecOf(c);
-  return [...spec.args, ...(t.upstreamDefault ? [] : spec.trim), ...c.options];
+  // a cross build: autoconf's --host and the recipe's data for the target, before the profile's options
+  const x = crossOf(c, t);
+  const cross = x ? [...(spec.system !== 'cmake' && x.host && t.target ? [`--host=${t.target.triple}`] : []), ...x.args] : [];
+  return [...spec.args, ...(t.upstreamDefault ? [] : spec.trim), ...cross, ...c.options];
 }
+
+/** The recipe's data for a cross build's target (c.cross, from the plan); undefined for a host build. */
+const crossOf = (c: PlanComponent, t: Pick<CommandTarget, 'target'>) => (t.target ? (c.cross ?? { args: [], host: true }) : undefined);
 
 /** The commands that compile (and, when the recipe says so, install) one library. Pure. */
 export function libraryCommands(c: PlanComponent, t: CommandTarget): Command[] {
@@ -91,18 +102,28 @@ export function libraryCommands(c: PlanComponent, t: CommandTarget): Command[] {
   const make = t.make ?? 'make';
   const prefix = t.prefix ?? b.prefix;
   const destdir = t.destdir ? [`DESTDIR=${t.destdir}`] : [];
+  // a cross build: the recipe's data for the target (c.cross, from the plan) and the generic part
+  // every component of a build system shares (autoconf's --host, a CMake toolchain file)
+  const x = crossOf(c, t);
   if (b.system === 'cmake') {
     const cmake = t.cmake ?? 'cmake';
     const dir = b.buildDir ?? t.cmakeDir ?? 'build-forge';
+    const tc = t.target ? `forge-toolchain-${t.target.triple}.cmake` : undefined;
     return [
-      { step: 'configure', cmd: cmake, args: ['-S', '.', '-B', dir, `-DCMAKE_INSTALL_PREFIX=${prefix}`, ...configureSwitches(c, t), ...h.args], env },
+      {
+        step: 'configure',
+        cmd: cmake,
+        args: ['-S', '.', '-B', dir, `-DCMAKE_INSTALL_PREFIX=${prefix}`, ...(tc ? [`-DCMAKE_TOOLCHAIN_FILE=${tc}`] : []), ...configureSwitches(c, t), ...h.args],
+        env,
+        ...(tc && t.target ? { files: { [tc]: cmakeToolchain(t.target) } } : {}),
+      },
       ...b.before.map((x) => ({ step: 'make' as const, cmd: cmake, args: ['--build', dir, ...loud.cmake, '--', ...t.jobs, ...x.makeArgs, ...x.targets], env, expect: x.expect })),
       { step: 'make', cmd: cmake, args: ['--build', dir, ...loud.cmake, '--', ...t.jobs, ...b.targets], env },
       { step: 'install', cmd: cmake, args: ['--install', dir], env: { ...env, ...(t.destdir ? { DESTDIR: t.destdir } : {}) } },
     ];
   }
   return [
-    { step: 'configure', cmd: b.script, args: [`--prefix=${prefix}`, ...configureSwitches(c, t), ...h.args], env },
+    { step: 'configure', cmd: x?.script ?? b.script, args: [`--prefix=${prefix}`, ...configureSwitches(c, t), ...h.args], env },
     ...b.before.map((x) => ({ step: 'make' as const, cmd: make, args: [...t.jobs, ...loud.make, ...x.makeArgs, ...x.targets], env, expect: x.expect })),
     { step: 'make', cmd: make, args: [...t.jobs, ...loud.make, ...b.targets], env },
     ...(b.install.length ? [{ step: 'install' as const, cmd: make, args: [...b.install, ...destdir], env }] : []),

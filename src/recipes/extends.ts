@@ -77,6 +77,7 @@ export function extendProfile(base: ProfileRecipe, baseFile: string, ext: Profil
     ...(ext.$schema !== undefined ? { $schema: ext.$schema } : {}),
     name: ext.name,
     description: ext.description,
+    ...((ext.target ?? base.target) !== undefined ? { target: ext.target ?? base.target } : {}),
     components: Object.fromEntries(components),
     nginx: {
       prefix: n.prefix ?? base.nginx.prefix,

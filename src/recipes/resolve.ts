@@ -9,7 +9,8 @@ import { fillConsume } from './consume.ts';
 import { ownableDirProblem, pathProblem } from './safe.ts';
 import { TEMP_PATHS, tempKind } from '../nginxconf.ts';
 import { distroSource, librariesFor, modules, stageId } from '../plan.ts';
-import type { ComponentName, ComponentRecipe, ProfileRecipe } from './schema.ts';
+import type { BuildSpec, ComponentName, ComponentRecipe, ProfileRecipe } from './schema.ts';
+import { isCross, nginxCrossbuild, targetOf, type Target } from '../target.ts';
 import { codeOf } from '../kinds.ts';
 import { hashOf, sha256Hex } from '../hash.ts';
 import { hardeningFor, sanitizedCflags, type Hardening } from '../hardening.ts';
@@ -24,6 +25,8 @@ export interface ResolveOptions {
   patchesDir?: string;
   /** Facts about the build host (compiler version, ...) that must feed the cache keys. */
   toolchain?: Record<string, string>;
+  /** `--target`: the GNU triple to build for instead of the profile's "target" (default: the host's). */
+  target?: string;
   /** `--prefix`: nginx install prefix instead of the profile's. */
   prefix?: string;
   /** `build --test [--test-files GLOB...]`: add the stage `test` (nginx's test suite against the binary). */
@@ -308,6 +311,8 @@ export function resolvePlan(recipes: RecipeSet, profileName: string, opts: Resol
   const problems = [...checkProfile(file, p, recipes, versions), ...checkOwnedDirs(file, p, opts.prefix)];
   if (problems.length) throw new RecipeError(problems);
 
+  const target = targetOf(opts.target ?? p.target, opts.target ? '--target' : `${displayPath(file)}: "target"`);
+  const cross = isCross(target);
   const patchesDir = opts.patchesDir ?? BUILTIN_PATCHES;
   const components: PlanComponent[] = [];
   const patches: PlanPatch[] = [];
@@ -335,7 +340,7 @@ export function resolvePlan(recipes: RecipeSet, profileName: string, opts: Resol
       license: cr.license,
       licenseFiles: cr.licenseFiles,
       topdir: first.topdir,
-      build: cr.build,
+      ...(cr.build ? buildOf(cr.build, cross ? target.triple : undefined) : {}),
       consume: cr.nginx,
       layout: cr.nginx ? (cr.nginx.placement === 'source' ? first.topdir : `deps/${name}`) : undefined,
       verify: cr.verify,
@@ -375,14 +380,15 @@ export function resolvePlan(recipes: RecipeSet, profileName: string, opts: Resol
 
   const toolchain = opts.toolchain ?? {};
   // the one place the target's architecture picks the hardening flags (cet only on x86_64)
-  const hardening = hardeningFor(p.hardening, toolchain.arch ?? process.arch);
+  const hardening = hardeningFor(p.hardening, cross ? target.nodeArch : (toolchain.arch ?? process.arch));
   const nginxHardening = { cflags: p.sanitizers ? sanitizedCflags(hardening) : hardening.cflags, ldflags: hardening.ldflags };
-  const configureArgs = nginxConfigureArgs(p, components, [], nginxHardening);
+  const crossArgs = cross ? crossConfigureArgs(target) : [];
+  const configureArgs = nginxConfigureArgs(p, components, crossArgs, nginxHardening);
   const install = installPaths(p.nginx.prefix, p.nginx.paths);
   const variants: PlanVariant[] = (p.nginx.variants ?? []).map((v) => ({
     name: v.name,
     description: v.description,
-    configureArgs: nginxConfigureArgs(p, components, v.modules, nginxHardening),
+    configureArgs: nginxConfigureArgs(p, components, [...crossArgs, ...v.modules], nginxHardening),
     flags: v.modules,
     sbin: path.posix.join(path.posix.dirname(install.sbin), v.name),
     debug: p.nginx.modules.includes('--with-debug') || v.modules.includes('--with-debug'),
@@ -403,10 +409,10 @@ export function resolvePlan(recipes: RecipeSet, profileName: string, opts: Resol
       env: sanitizerEnv(sanitizersOf(configureArgs)),
     };
   }
-  const stages = planStages({ components, patches, patchSets, configureArgs, variants, toolchain, hardening, ktls: p.ktls, recipesDir: recipes.dir, tests });
+  const stages = planStages({ components, patches, patchSets, configureArgs, variants, toolchain, hardening, ktls: p.ktls, recipesDir: recipes.dir, tests, target: cross ? target.triple : undefined });
   // a local patch is hashed by its path inside the checkout (its id) and content, not where the checkout is
   const hashedPatches = patches.map((x) => (x.origin.kind === 'local' ? { ...x, origin: { kind: 'local', path: x.id } } : x));
-  const body = { profile: p.name, components, configureArgs, variants, patches: hashedPatches, stages: stages.map((s) => s.key), toolchain };
+  const body = { profile: p.name, components, configureArgs, variants, patches: hashedPatches, stages: stages.map((s) => s.key), toolchain, ...(cross ? { target: target.triple } : {}) };
   return {
     profile: p.name,
     description: p.description,
@@ -425,6 +431,8 @@ export function resolvePlan(recipes: RecipeSet, profileName: string, opts: Resol
     stages,
     toolchain,
     hardening,
+    target,
+    cross,
     planHash: hashOf(body),
   };
 }
@@ -441,6 +449,26 @@ interface GraphInput {
   recipesDir: string;
   /** the test stage's inputs, when asked for (build --test) */
   tests?: TestStageInputs;
+  /** a cross build's target triple (undefined for the host's own: its keys stay what they were) */
+  target?: string;
+}
+
+/**
+ * A recipe's build data as the plan carries it: the per-target `cross` table taken out, and the
+ * entry of a cross build's target put beside it (a native plan's components are as before).
+ */
+function buildOf(b: BuildSpec, triple: string | undefined): Pick<PlanComponent, 'build' | 'cross'> {
+  const { cross, ...build } = b;
+  const mine = triple ? (cross[triple] ?? { args: [], host: true }) : undefined;
+  return { build, ...(mine ? { cross: mine } : {}) };
+}
+
+/**
+ * What nginx's ./configure is told in a cross build: the platform (its auto/os tests then follow
+ * the target's, not `uname`'s) and the cross compiler. Both show in `nginx -V`, as they should.
+ */
+export function crossConfigureArgs(t: Target): string[] {
+  return [`--crossbuild=${nginxCrossbuild(t)}`, `--with-cc=${t.triple}-gcc`];
 }
 
 /**
@@ -462,6 +490,9 @@ function smokePins(recipesDir: string): string {
 function planStages(g: GraphInput): PlanStage[] {
   const stages: PlanStage[] = [];
   const keys = new Map<string, string>();
+  // a cross build's compiling stages also name the target (and a library its cross data); a
+  // native build's inputs are exactly what they were before targets existed
+  const crossInputs = (c?: PlanComponent) => (g.target ? { target: g.target, ...(c?.cross ? { cross: c.cross } : {}) } : {});
   // the id is the kind and the component's or binary's name, spelled by stageId alone
   const add = (kind: StageKind, name: string | undefined, deps: string[], inputs: unknown, component?: ComponentName, variant?: string) => {
     const id = stageId(kind, name);
@@ -478,7 +509,7 @@ function planStages(g: GraphInput): PlanStage[] {
     const own = g.patches.filter((x) => x.component === c.name).map((x) => ({ id: x.id, sha256: x.sha256, strip: x.strip }));
     add('patch', c.name, [stageId('extract', c.name)], own, c.name);
     if (c.role === 'tls' || c.role === 'library') {
-      add('library', c.name, [stageId('patch', c.name)], { build: c.build, options: c.options, licenseFiles: c.licenseFiles, toolchain: g.toolchain, hardening: g.hardening.cflags }, c.name);
+      add('library', c.name, [stageId('patch', c.name)], { build: c.build, options: c.options, licenseFiles: c.licenseFiles, toolchain: g.toolchain, hardening: g.hardening.cflags, ...crossInputs(c) }, c.name);
     }
   }
   const libsFor = (phase: 'configure' | 'make') => librariesFor(g, phase).map((c) => stageId('library', c.name));
@@ -488,7 +519,7 @@ function planStages(g: GraphInput): PlanStage[] {
   // dependency stage above is shared, only the configure arguments and the binary's name differ
   const layout = g.components.map((c) => [c.name, c.layout ?? null, c.consume?.newerThanMakefile ?? []]);
   for (const v of [{ name: nginx.name, configureArgs: g.configureArgs, variant: undefined as string | undefined }, ...g.variants.map((v) => ({ ...v, variant: v.name }))]) {
-    add('configure', v.name, [stageId('patch', nginx.name), ...mods.map((m) => stageId('patch', m.name)), ...libsFor('configure')], { configureArgs: v.configureArgs, layout, toolchain: g.toolchain }, nginx.name, v.variant);
+    add('configure', v.name, [stageId('patch', nginx.name), ...mods.map((m) => stageId('patch', m.name)), ...libsFor('configure')], { configureArgs: v.configureArgs, layout, toolchain: g.toolchain, ...crossInputs() }, nginx.name, v.variant);
     add('compile', v.name, [stageId('configure', v.name), ...libsFor('make')], {}, nginx.name, v.variant);
     add('install', v.name, [stageId('compile', v.name)], { licenseFiles: nginx.licenseFiles, modules: mods.map((m) => [m.name, m.licenseFiles]), ...(v.variant ? { binary: v.name } : {}) }, nginx.name, v.variant);
   }

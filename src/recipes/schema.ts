@@ -19,6 +19,7 @@ import {
   SAFE_NAME_MESSAGE,
   SAFE_REL_PATH,
 } from './safe.ts';
+import { TARGETS } from '../target.ts';
 
 export const Sha256 = z
   .string()
@@ -96,6 +97,9 @@ const MakeArg = z.string().refine((v) => makeWordProblem(v) === undefined, { err
 
 /** One configure or compiler option of a profile: no spaces, no shell syntax. */
 const OptionWord = z.string().regex(OPTION_WORD, { error: (iss) => optionProblem(iss.input) ?? 'must be one option' });
+
+/** A target's GNU triple, one of src/target.ts's. */
+export const TargetTriple = z.enum(Object.keys(TARGETS) as [string, ...string[]], { error: (iss) => `${JSON.stringify(iss.input)} is not a target nginx-forge knows (known: ${Object.keys(TARGETS).join(', ')})` });
 
 export const Signature = z.strictObject({
   urls: z.array(z.url()).default([]),
@@ -306,6 +310,17 @@ export const BuildSpec = z.strictObject({
   copy: z.array(relPath('the build tree')).default([]).describe('files and folders copied from the build tree into the output instead of an install (mtimes kept)'),
   produces: z.array(relPath('the output')).default([]).describe('files the output must contain, checked after the build'),
   flagOptions: z.record(z.string(), z.array(OptionWord)).default({}).describe('extra options when the profile\'s nginx flags contain the key, e.g. {"--with-pcre-jit": ["--enable-jit"]}'),
+  cross: z
+    .partialRecord(
+      TargetTriple,
+      z.strictObject({
+        script: z.string().regex(/^\.\/[A-Za-z0-9._-]+$/, { error: 'must be a script in the source tree, e.g. "./Configure"' }).optional().describe('configure system: the script of a cross build instead of `script`'),
+        args: z.array(Arg).default([]).describe('arguments added after `args` and `trim` in a cross build for this target, e.g. OpenSSL\'s ["linux-aarch64", "--cross-compile-prefix=aarch64-linux-gnu-"]'),
+        host: z.boolean().default(true).describe('configure system: pass --host=<triple> (autoconf); false for a script that takes the target otherwise (OpenSSL)'),
+      }),
+    )
+    .default({})
+    .describe('what a cross build for a target (GNU triple) changes: configure scripts get --host=<triple>, CMake a toolchain file the builder writes; this says what else one component needs'),
 });
 
 /**
@@ -396,6 +411,7 @@ export const ProfileRecipe = z.strictObject({
   $schema: z.string().optional(),
   name: SafeName,
   description: z.string().min(1),
+  target: TargetTriple.optional().describe('the machine this profile builds for, a GNU triple (default: the build host\'s; `--target` overrides it); another one than the host\'s is a cross build'),
   components: z
     .record(ComponentName, ComponentPin)
     .describe('the components this profile builds, in build order; nginx must be one of them, a component not listed is not built'),
@@ -466,6 +482,7 @@ export const ProfileExtension = z.strictObject({
   name: ProfileRecipe.shape.name,
   extends: ProfileRecipe.shape.name.describe('the base profile (recipes/profiles/<extends>.json), itself complete or extending another'),
   description: ProfileRecipe.shape.description,
+  target: ProfileRecipe.shape.target,
   components: z
     .strictObject({
       remove: z.array(ComponentName).optional().describe("components of the base's this profile does not build"),

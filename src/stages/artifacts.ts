@@ -32,7 +32,8 @@ export interface PackageInput {
 const sha256File = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
 
 export function artifactBase(plan: BuildPlan): string {
-  const arch = os.arch() === 'x64' ? 'x86_64' : os.arch();
+  // the machine the binary is for (the plan's target: a cross build's is not this host's)
+  const arch = plan.target?.cpu ?? (os.arch() === 'x64' ? 'x86_64' : os.arch());
   const s = server(plan);
   return `${s.name}-${s.version}-${plan.profile}-${os.platform()}-${arch}`;
 }

@@ -4,12 +4,13 @@
 // install with the recipe's fixed prefix (never a build path), then the prefix becomes the
 // stage's output below `outputDir`, or, with `copy`, the listed files of the build tree do
 // (the tree nginx's own --with-*= rule expects). `produces` is checked last.
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { run, type RunContext } from '../exec.ts';
 import { StageError } from '../errors.ts';
 import type { PlanComponent } from '../plan.ts';
 import { buildSpecOf, copiedOutputs, libraryCommands } from '../recipes/commands.ts';
+import type { Target } from '../target.ts';
 
 export interface LibraryBuildInput {
   component: PlanComponent;
@@ -24,6 +25,8 @@ export interface LibraryBuildInput {
   onStep?: (step: string) => void;
   /** the profile's hardening flags (plan.hardening.cflags), on top of the build's own flags */
   hardening?: string[];
+  /** a cross build's target (undefined: the host's own) */
+  target?: Target;
 }
 
 /** Move <staging><prefix>/* into dest (DESTDIR installs with a fixed prefix). */
@@ -39,7 +42,8 @@ export async function buildLibrary(i: LibraryBuildInput): Promise<void> {
   const staging = path.join(i.srcDir, '.forge-staging');
   const ctx: RunContext = { component: c.name, stage: 'library', log: i.log, cwd: i.srcDir, signal: i.signal, jobserver: i.jobserver };
   mkdirSync(i.out, { recursive: true });
-  for (const cmd of libraryCommands(c, { destdir: staging, jobs: i.jobs, hardening: i.hardening, cflags: i.env.CFLAGS, verbose: true })) {
+  for (const cmd of libraryCommands(c, { destdir: staging, jobs: i.jobs, hardening: i.hardening, cflags: i.env.CFLAGS, verbose: true, target: i.target })) {
+    for (const [f, text] of Object.entries(cmd.files ?? {})) writeFileSync(path.join(i.srcDir, f), text);
     i.onStep?.(`${cmd.step}: ${cmd.cmd} ${cmd.args.slice(0, 3).join(' ')}${cmd.args.length > 3 ? ' …' : ''}`);
     const env: Record<string, string | undefined> = { ...i.env };
     for (const [k, v] of Object.entries(cmd.env)) env[k] = v ?? undefined;

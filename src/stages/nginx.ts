@@ -2,11 +2,13 @@
 // output where its plan layout says, so the configure arguments hold only relative paths (no
 // build path ever reaches `nginx -V`), and marks what a recipe's `newerThanMakefile` names
 // newer than nginx's Makefile, so nginx's make links prebuilt trees instead of rebuilding them.
-import { cpSync, existsSync, mkdirSync, readdirSync, statSync, utimesSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { run, type RunContext } from '../exec.ts';
 import { StageError } from '../errors.ts';
 import { librariesFor, type BuildPlan, type PlanComponent } from '../plan.ts';
+import { autotestCompiler } from '../target.ts';
+import { which } from '../which.ts';
 
 export interface NginxWorkspace {
   /** parent dir: holds nginx-x.y.z/, openssl-x/, pcre2-x/, deps/... */
@@ -61,8 +63,28 @@ const ctx = (w: NginxWorkspace, stage: string): RunContext => ({
   jobserver: w.jobserver,
 });
 
+/**
+ * A cross build's configure: the compiler it runs is the wrapper of src/target.ts, first in its
+ * PATH under the cross compiler's name, so that the test programs configure compiles run under
+ * qemu-user (configure alone: make, in the compile stage, finds the real compiler).
+ */
+function crossConfigureEnv(plan: BuildPlan, w: NginxWorkspace): Record<string, string> {
+  const t = plan.target;
+  if (!which(t.qemu)) {
+    throw new StageError('nginx', 'configure', `a cross build for ${t.triple} runs nginx's configure test programs under ${t.qemu}, which is not installed`, {
+      hint: `apt-get install ${t.crossPackages.join(' ')} (nginx-forge doctor --target ${t.triple} lists what a cross build needs)`,
+    });
+  }
+  const dir = path.join(w.ws, '.forge-cross', 'bin');
+  mkdirSync(dir, { recursive: true });
+  const pathVar = w.env.PATH ?? process.env.PATH ?? '/usr/bin:/bin';
+  writeFileSync(path.join(dir, `${t.triple}-gcc`), autotestCompiler(t, pathVar), { mode: 0o755 });
+  return { ...w.env, PATH: `${dir}:${pathVar}` };
+}
+
 export async function configure(plan: BuildPlan, w: NginxWorkspace): Promise<void> {
-  await run(ctx(w, 'configure'), './configure', plan.configureArgs);
+  const c = ctx(w, 'configure');
+  await run(plan.cross ? { ...c, env: crossConfigureEnv(plan, w) } : c, './configure', plan.configureArgs);
   const makefile = path.join(w.src, 'objs', 'Makefile');
   if (!existsSync(makefile)) throw new StageError('nginx', 'configure', 'configure finished without writing objs/Makefile', { log: w.log('configure') });
   // prebuilt dependency outputs must look newer than the Makefile their rules depend on

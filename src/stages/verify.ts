@@ -7,6 +7,7 @@
 //   that must not be NEEDED (linked statically), an `nginx -t` run that shows it (jemalloc stats)
 //   nginx -t on a generated config
 import { execa } from 'execa';
+import { runnerFor, toolPrefix, type Target } from '../target.ts';
 import { accessSync, closeSync, constants, existsSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { tempDir } from '../tmpdirs.ts';
@@ -111,12 +112,27 @@ export function notAnExecutable(binary: string): string | undefined {
   return 'is not an ELF executable (it does not start with \\x7fELF)';
 }
 
-async function runNginx(binary: string, args: string[], env: Record<string, string> = {}, plan?: BuildPlan) {
+async function runNginx(binary: string, args: string[], env: Record<string, string> = {}, plan?: BuildPlan, target?: Target) {
+  // a binary for another machine runs under qemu-user (src/target.ts)
+  const r = target ? runnerFor(target, binary) : { cmd: binary, args: [] };
   try {
-    return await execa(binary, args, { reject: false, all: true, env: { ...(plan ? verifyEnv(sanitizersOf(plan.configureArgs)) : {}), ...env }, timeout: 30_000 });
+    return await execa(r.cmd, [...r.args, ...args], { reject: false, all: true, env: { ...(plan ? verifyEnv(sanitizersOf(plan.configureArgs)) : {}), ...env }, timeout: 30_000 });
   } catch (e) {
+    if (r.cmd !== binary) throw new MissingToolError(r.cmd, 'verify', `it runs the ${target!.cpu} binary here: apt-get install ${target!.crossPackages.join(' ')}`);
     throw new MissingToolError(binary, 'verify', `is ${binary} an executable nginx?`);
   }
+}
+
+/**
+ * The ELF machine of the binary as `readelf -h` reads it (any architecture's ELF header), against
+ * the plan's target: an arm64 binary verified as an x86-64 plan (or the reverse) is named as such.
+ */
+export async function elfMachineCheck(binary: string, target: Target): Promise<{ ok: boolean; actual: string }> {
+  const r = await execa('readelf', ['-h', binary], { reject: false });
+  if ((r as { code?: string }).code === 'ENOENT') throw new MissingToolError('readelf', 'verify (binutils)');
+  const machine = /^\s*Machine:\s*(.+)$/m.exec(String(r.stdout))?.[1]?.trim();
+  if (!machine) return { ok: false, actual: `readelf -h cannot read it: ${String(r.stderr).trim().split('\n')[0]}` };
+  return { ok: machine === target.elfName, actual: machine };
 }
 
 export async function verifyBinary(binary: string, plan: BuildPlan, opts: { root?: string } = {}): Promise<Check[]> {
@@ -128,7 +144,12 @@ export async function verifyBinary(binary: string, plan: BuildPlan, opts: { root
     add('an ELF executable', false, 'an executable nginx binary', notExe);
     return checks;
   }
-  const v = await runNginx(binary, ['-V']);
+  const target = plan.target;
+  const m = await elfMachineCheck(binary, target);
+  add('ELF machine (readelf -h)', m.ok, `${target.elfName} (the plan's target, ${target.triple})`, m.ok ? m.actual : `${m.actual}: the binary is for another machine than the plan's target (--target, or the profile's "target")`);
+  if (!m.ok) return checks;
+  const run = plan.cross ? target : undefined;
+  const v = await runNginx(binary, ['-V'], {}, undefined, run);
   const out = String(v.all ?? '');
   if (v.exitCode !== 0 && !out.includes('nginx version')) {
     // no exit code: it did not start (execa's reason), or it ended by a signal
@@ -178,7 +199,7 @@ export async function verifyBinary(binary: string, plan: BuildPlan, opts: { root
     } else {
       // the TLS library is built into nginx: its configure options must carry the kTLS option
       if (ktlsOption) add(`${ktlsOption} in ${ssl!.displayName} options`, line.includes(ktlsOption), ktlsOption, line.includes(ktlsOption) ? ktlsOption : 'absent');
-      const nm = await execa('nm', [binary], { reject: false, maxBuffer: 256 * 1024 * 1024 });
+      const nm = await execa(`${toolPrefix(target)}nm`, [binary], { reject: false, maxBuffer: 256 * 1024 * 1024 });
       const syms = String(nm.stdout).split('\n').filter((l) => /\bktls_/.test(l)).length;
       const stripped = /no symbols/.test(String(nm.stderr));
       add('kTLS in the OpenSSL linked in (nm: ktls_*)', syms > 0, '> 0 ktls_* functions', nm.exitCode === 0 ? String(syms) : stripped ? 'cannot tell: the binary is stripped' : `nm failed: ${nm.stderr}`);
@@ -230,12 +251,12 @@ export async function verifyBinary(binary: string, plan: BuildPlan, opts: { root
     const conf = path.join(dir, 'nginx.conf');
     writeFileSync(conf, minimalConfig(dir));
     const base = ['-t', '-p', dir, '-c', conf, '-e', path.join(dir, 'logs/error.log')];
-    const t = await runNginx(binary, base, {}, plan);
+    const t = await runNginx(binary, base, {}, plan, run);
     add('nginx -t', t.exitCode === 0, 'syntax ok / test is successful', t.exitCode === 0 ? 'ok' : String(t.all).trim().split('\n').slice(-3).join(' '));
     for (const lib of libraries(plan)) {
       const t2 = lib.verify.nginxT;
       if (!t2) continue;
-      const r = await runNginx(binary, base, t2.env, plan);
+      const r = await runNginx(binary, base, t2.env, plan, run);
       const seen = String(r.all).includes(t2.expect);
       const env = Object.entries(t2.env).map(([k, v]) => `${k}=${v}`).join(' ');
       add(`${lib.displayName} (${env} nginx -t)`, seen, `"${t2.expect}" printed`, seen ? 'printed' : 'not printed');
@@ -245,7 +266,7 @@ export async function verifyBinary(binary: string, plan: BuildPlan, opts: { root
       if (!sos.every((f) => existsSync(f))) continue;
       const mconf = path.join(dir, `nginx-${m.name}.conf`);
       writeFileSync(mconf, minimalConfig(dir, { main: sos.map((f) => `load_module ${f};`), http: m.module.directives, location: m.module.locationDirectives }));
-      const r = await runNginx(binary, ['-t', '-p', dir, '-c', mconf, '-e', path.join(dir, 'logs/error.log')], {}, plan);
+      const r = await runNginx(binary, ['-t', '-p', dir, '-c', mconf, '-e', path.join(dir, 'logs/error.log')], {}, plan, run);
       const how = [sos.length ? `load_module ${moduleObjects(m).join(', ')}` : '', [...m.module.directives, ...m.module.locationDirectives].join(' ')].filter(Boolean).join(' + ');
       add(`module ${m.displayName} (${m.name}, ${m.module.link}): nginx -t with ${how || 'nothing'}`, r.exitCode === 0, 'syntax ok / test is successful', r.exitCode === 0 ? 'ok' : String(r.all).trim().split('\n').slice(-3).join(' '));
     }

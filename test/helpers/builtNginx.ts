@@ -66,3 +66,16 @@ export async function builtNginx(profile: Profile, variant?: string): Promise<st
 }
 
 export type { BuildSummary };
+
+/**
+ * The ONE arm64 cross build (`build --profile ktls --target aarch64-linux-gnu --no-smoke`),
+ * shared by the arm64 e2e tests like the native build above; its stages are cached apart from
+ * the native ones (the target is in their keys).
+ */
+export async function builtCross(profile: Profile, target: string): Promise<SummaryJson> {
+  mkdirSync(TEST_HOME, { recursive: true });
+  const out = path.join(TEST_DIST, `dist-${profile}-${target}`);
+  const r = await forge(['build', '--profile', profile, '--target', target, '--no-smoke', '--json', '--out', out]);
+  if (r.exitCode !== 0) throw new Error(`nginx-forge build --profile ${profile} --target ${target} --no-smoke failed (exit ${r.exitCode}):\n${String(r.stderr).slice(-4000)}`);
+  return JSON.parse(String(r.stdout)) as SummaryJson;
+}

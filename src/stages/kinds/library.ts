@@ -23,6 +23,7 @@ export const implement: Implement = (b) => ({
       signal: ctx.signal,
       onStep: (s) => ctx.update(s),
       hardening: b.plan.hardening.cflags,
+      target: b.plan.cross ? b.plan.target : undefined,
     });
     copyLicenses(c, tree.src, path.join(ctx.out, 'licenses', c.name), 'library');
     rmSync(tree.ws, { recursive: true, force: true });

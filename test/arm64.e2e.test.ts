@@ -1,0 +1,97 @@
+// The arm64 e2e test: the real cross build of profile ktls for aarch64-linux-gnu on this amd64
+// machine (`build --profile ktls --target aarch64-linux-gnu --no-smoke`), ONE build shared by the
+// tests below (test/helpers/builtNginx.ts builtCross). Cost: a cold cross build of every
+// component (about 15-20 min on 2 busy cores, OpenSSL most of it), nothing when its stages are
+// cached; then two configure runs of nginx for the ngx_auto_config.h comparison (about a minute).
+// Needs crossbuild-essential-arm64 and qemu-user-static (ci/setup.sh).
+import { execa } from 'execa';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { storePath } from '../src/fetch/store.ts';
+import { server } from '../src/plan.ts';
+import { loadRecipes } from '../src/recipes/load.ts';
+import { resolvePlan } from '../src/recipes/resolve.ts';
+import { configure } from '../src/stages/nginx.ts';
+import { TARGETS } from '../src/target.ts';
+import { builtCross, forge, TEST_DISTFILES, type SummaryJson } from './helpers/builtNginx.ts';
+import { mirrorFlags } from './helpers/mirror.ts';
+import { AARCH64_SIZES, preseededCompilerDir } from './helpers/preseeded.ts';
+
+const T = TARGETS['aarch64-linux-gnu']!;
+let built: SummaryJson;
+
+beforeAll(async () => {
+  built = await builtCross('ktls', T.triple);
+}, 60 * 60_000);
+
+describe('arm64: cross-built on amd64', () => {
+  it('ends with an AArch64 ELF (readelf -h), nginx and nginx-debug', async () => {
+    for (const b of [built.binary, built.variants['nginx-debug']!]) {
+      const h = await execa('readelf', ['-h', b]);
+      expect(h.stdout, b).toMatch(/^\s*Machine:\s+AArch64$/m);
+      expect(h.stdout).toMatch(/^\s*Class:\s+ELF64$/m);
+    }
+    // verify ran in the build (it is a dependency of the artifacts) and passed
+    expect(built.stages.find((s) => s.id === 'verify')?.status).toMatch(/^(built|cached)$/);
+  });
+
+  it('verify passes under qemu-user: nginx -V, nginx -t, kTLS in the OpenSSL linked in, the libraries static, jemalloc', async () => {
+    const r = await forge(['verify', '--profile', 'ktls', '--target', T.triple, built.binary]);
+    expect(r.exitCode, String(r.stdout) + String(r.stderr)).toBe(0);
+    const out = String(r.stdout);
+    for (const check of ['ELF machine (readelf -h)', 'nginx version', 'configure arguments', 'kTLS in the OpenSSL linked in (nm: ktls_*)', 'zlib-ng string in the binary', 'nginx -t', 'jemalloc (MALLOC_CONF=stats_print:true nginx -t)']) {
+      expect(out, check).toContain(check);
+    }
+    // jemalloc built with --with-lg-page=16 (its recipe's cross data): 64 KiB pages, so the binary also runs on 64 KiB-page kernels
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'forge-arm64-t-'));
+    mkdirSync(path.join(dir, 'logs'));
+    writeFileSync(path.join(dir, 'nginx.conf'), 'events {}\nhttp {}\n');
+    const stats = await execa(T.qemu, ['-L', T.sysroot, built.binary, '-t', '-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'logs/error.log')], { all: true, env: { MALLOC_CONF: 'stats_print:true' } });
+    expect(stats.all).toMatch(/^Page size: 65536$/m);
+    const v = await execa(T.qemu, ['-L', T.sysroot, built.binary, '-V'], { all: true });
+    expect(v.all).toMatch(/--crossbuild=Linux::aarch64 --with-cc=aarch64-linux-gnu-gcc/);
+    expect(v.all).toMatch(/built with OpenSSL 3\.5\.7/);
+  });
+
+  it('the same binary checked against the amd64 plan is a clear architecture error', async () => {
+    const r = await forge(['verify', '--profile', 'ktls', '--target', 'x86_64-linux-gnu', built.binary]);
+    expect(r.exitCode).not.toBe(0);
+    expect(String(r.stdout) + String(r.stderr)).toMatch(/ELF machine \(readelf -h\)[\s\S]*AArch64: the binary is for another machine than the plan's target/);
+  });
+});
+
+describe("arm64: nginx's configure answers (qemu-user against pre-seeded answers)", () => {
+  it('objs/ngx_auto_config.h is the same both ways', async () => {
+    const plan = resolvePlan(loadRecipes(), 'ktls', { target: T.triple });
+    const nginx = server(plan);
+    // the sources into the test's distfiles store (a cached build did not need them)
+    const f = await forge(['fetch', '--profile', 'ktls', ...mirrorFlags()]);
+    expect(f.exitCode, String(f.stderr)).toBe(0);
+    const tarball = storePath(TEST_DISTFILES, nginx.artifacts[0]!);
+    // what decides the run-time answers: the size and byte-order tests, and the feature tests nginx
+    // runs (epoll, eventfd, sendfile, file AIO, threads, atomics); no library trees needed
+    const args = ['--crossbuild=Linux::aarch64', `--with-cc=${T.triple}-gcc`, '--with-threads', '--with-file-aio', '--with-http_v2_module', '--without-http_rewrite_module', '--without-http_gzip_module'];
+    const header = async (how: 'qemu' | 'preseeded') => {
+      const ws = mkdtempSync(path.join(os.tmpdir(), `forge-arm64-${how}-`));
+      await execa('tar', ['-xzf', tarball, '-C', ws]);
+      const src = path.join(ws, nginx.topdir);
+      const log = path.join(ws, 'configure.log');
+      const env = { LC_ALL: 'C', PATH: process.env.PATH! };
+      if (how === 'qemu') {
+        // the product's own configure step, as a cross build runs it
+        await configure({ ...plan, configureArgs: args, components: [nginx] }, { ws, src, env, jobs: [], log: () => log });
+      } else {
+        const bin = preseededCompilerDir(path.join(ws, '.preseeded'), T, AARCH64_SIZES, env.PATH);
+        await execa('./configure', args, { cwd: src, env: { ...env, PATH: `${bin}:${env.PATH}` } });
+      }
+      return readFileSync(path.join(src, 'objs', 'ngx_auto_config.h'), 'utf8');
+    };
+    const viaQemu = await header('qemu');
+    const preseeded = await header('preseeded');
+    // the answers a run gives, present (a failed run under qemu would leave them out or stop configure)
+    for (const m of ['NGX_PTR_SIZE  8', 'NGX_SIG_ATOMIC_T_SIZE  4', 'NGX_TIME_T_SIZE  8', 'NGX_HAVE_LITTLE_ENDIAN  1', 'NGX_HAVE_EPOLL  1', 'NGX_HAVE_FILE_AIO  1']) expect(viaQemu).toContain(`#define ${m}`);
+    expect(viaQemu.split('\n')).toEqual(preseeded.split('\n'));
+  }, 10 * 60_000);
+});
