@@ -48,6 +48,7 @@ APT_PACKAGES=(
   docker-registry   # tests: the distribution registry the remote cache pushes to and pulls from
   apache2-utils     # tests: htpasswd -B makes the registry's Basic auth file
   skopeo            # tests: an independent client reads back the manifest nginx-forge pushed
+  gdb               # tests: a core dump of the packaged nginx reads with the -dbgsym package (gcore, bt)
 )
 
 missing=()
