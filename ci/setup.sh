@@ -54,6 +54,7 @@ APT_PACKAGES=(
   crossbuild-essential-arm64  # aarch64-linux-gnu-gcc, its binutils and the arm64 libc
   qemu-user-static            # qemu-aarch64-static: nginx's configure test programs, verify's nginx -V / -t
   libcrypt-dev:arm64          # the target's libcrypt (nginx's auth_basic links it); Debian has no cross package of it, only multiarch
+  gdb               # tests: a core dump of the packaged nginx reads with the -dbgsym package (gcore, bt)
 )
 
 # libcrypt-dev:arm64 above is a multiarch package: dpkg must know the arm64 architecture first

@@ -22,7 +22,7 @@ describe('build --profile ktls (real, from an empty cache)', () => {
     for (const st of s.cold.stages) expect([st.id, st.status]).toEqual([st.id, 'built']);
 
     const names = s.artifacts.map((a) => path.basename(a)).sort();
-    expect(names).toEqual(['SHA256SUMS', 'manifest.json', 'nginx-1.26.3-ktls-linux-x86_64.tar.gz', 'sbom.cdx.json', 'vex.openvex.json']);
+    expect(names).toEqual(['SHA256SUMS', 'manifest.json', 'nginx-1.26.3-ktls-linux-x86_64-debug.tar.gz', 'nginx-1.26.3-ktls-linux-x86_64.tar.gz', 'sbom.cdx.json', 'vex.openvex.json']);
     const dir = path.dirname(s.artifacts[0]!);
     for (const line of readFileSync(path.join(dir, 'SHA256SUMS'), 'utf8').trim().split('\n')) {
       const [hash, file] = line.split(/\s+/);

@@ -24,10 +24,13 @@ describe('package --format deb', () => {
     expect(status.smoke).toBe('skipped');
     for (const id of ['install:nginx', 'verify', 'artifacts']) expect(status[id], id).toBe('cached');
     expect(Object.values(status)).not.toContain('built');
-    expect(path.basename(j.deb)).toMatch(/^nginx-forge-ktls_1\.26\.3-1_.+\.deb$/);
+    // the version names the build host's distribution (package/distro.ts): 1.26.3-1~deb12u1 on Debian 12
+    expect(path.basename(j.deb)).toMatch(/^nginx-forge-ktls_1\.26\.3-1(~deb\d+u1)?_.+\.deb$/);
+    // and the debug symbols come beside it, in SHA256SUMS too
+    expect(j.dbgsym.map((d: string) => path.basename(d))).toEqual([path.basename(j.deb).replace('nginx-forge-ktls_', 'nginx-forge-ktls-dbgsym_'), path.basename(j.deb).replace('nginx-forge-ktls_', 'nginx-forge-ktls-debug-dbgsym_')]);
     expect(existsSync(j.deb)).toBe(true);
     const sums = readFileSync(path.join(out, 'SHA256SUMS'), 'utf8');
-    for (const f of ['manifest.json', 'sbom.cdx.json', path.basename(j.deb)]) expect(sums, f).toMatch(new RegExp(`^[0-9a-f]{64}  ${f.replace(/[.+]/g, '\\$&')}$`, 'm'));
+    for (const f of ['manifest.json', 'sbom.cdx.json', path.basename(j.deb), ...j.dbgsym.map((d: string) => path.basename(d))]) expect(sums, f).toMatch(new RegExp(`^[0-9a-f]{64}  ${f.replace(/[.+]/g, '\\$&')}$`, 'm'));
     expect(sums).toMatch(/^[0-9a-f]{64} {2}nginx-1\.26\.3-ktls-linux-[a-z0-9_]+\.tar\.gz$/m);
     await execa('sha256sum', ['--check', '--quiet', 'SHA256SUMS'], { cwd: out });
     const files = (await execa('dpkg-deb', ['-c', j.deb])).stdout;

@@ -104,7 +104,7 @@ describe('.rpm of the real build', () => {
   });
 
   it('is rpmlint clean with its own filter file, and every filter is used', async () => {
-    const l = await rpmlint([r.rpm, ...r.twins], r.rpmlintrc, log);
+    const l = await rpmlint([r.rpm, ...r.twins, ...(r.debuginfo ? [r.debuginfo] : [])], r.rpmlintrc, log);
     console.info(`rpmlint ${l.version}: ${l.errors.length} errors, ${l.warnings.length} warnings`);
     // an unused filter is an rpmlint error (unused-rpmlintrc-filter), so this also checks the filters
     expect([...l.errors, ...l.warnings]).toEqual([]);

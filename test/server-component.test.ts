@@ -51,7 +51,7 @@ describe('the server component comes from the plan', () => {
   });
 
   it('gives the packages their version', async () => {
-    expect(debVersion(plan)).toBe(`${s.version}-1`);
+    expect(debVersion(plan, 1, null)).toBe(`${s.version}-1`);
     const spec = rpmSpec({ plan, pkg: 'nginx-forge-ktls', release: 1, who: 'A <a@b.invalid>', epoch: 1767225600, files: ['/usr/sbin/nginx'], treeDir: '/t' });
     expect(spec).toMatch(new RegExp(`^Version:\\s+${s.version.replaceAll('.', '\\.')}$`, 'm'));
     const { files } = await freebsdPort({ plan, sourceDateEpoch: 1767225600 });

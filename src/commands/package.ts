@@ -1,7 +1,8 @@
 // `nginx-forge package --format deb|rpm|freebsd-port`:
 //   deb           runs the build (cached: usually nothing to do after `nginx-forge build`) up to and
 //                 including its package stage (verify, tarball, manifest, SBOM; no smoke test), then
-//                 wraps the install tree into <out>/nginx-forge-<profile>_<version>-1_<arch>.deb and
+//                 wraps the install tree into <out>/nginx-forge-<profile>_<version>-1~deb12u1_<arch>.deb
+//                 (the suffix names the build host's distribution, package/distro.ts), its -dbgsym, and
 //                 adds it to <out>/SHA256SUMS
 //   rpm           the same build, then rpmbuild on a spec generated from the plan:
 //                 <out>/nginx-forge-<profile>-<version>-1.<arch>.rpm, with the spec and the rpmlint
@@ -11,7 +12,8 @@
 import path from 'node:path';
 import { runBuild, type BuildEvents } from '../pipeline/index.ts';
 import { stageId } from '../plan.ts';
-import { buildDebs, debPackageName, debVersion } from '../package/deb.ts';
+import { buildDebs, debDistro, debPackageName, debVersion } from '../package/deb.ts';
+import { debRevisionSuffix } from '../package/distro.ts';
 import { buildModuleDebs } from '../package/modules.ts';
 import { buildRpm } from '../package/rpm.ts';
 import { maintainer } from '../package/common.ts';
@@ -66,16 +68,19 @@ export async function run(flags: PackageFlags): Promise<number> {
   };
   // one interrupt path for the build and the packaging after it: Ctrl-C during dpkg-deb or
   // rpmbuild stops it (and what it forked), removes the temp tree and the partial package, exit 130
-  const { summary, made, twins, moduleDebs, provenance, sums } = await interruptible('package', async (signal) => {
+  const { summary, made, twins, dbgsym, moduleDebs, provenance, sums } = await interruptible('package', async (signal) => {
     const summary = await runBuild(plan, { ...fetch, out, smoke: false, until: stageId('artifacts'), withInstalls: true, verifyContent: true, remote, provenanceKey: provenanceKey?.privatePem, signal }, events);
     const logDir = path.join(logsDir(), `${plan.profile}-${plan.planHash.slice(0, 12)}`);
     const variants = Object.fromEntries(Object.entries(summary.variants).map(([name, v]) => [name, v.binary]));
     const tree = { plan, root: summary.root, licensesDir: summary.licensesDir, sbom: summary.sbom, manifest: summary.manifest, outDir: out, variants, signal };
     // the main package and one sub-package per twin (nginx-debug), depending on exactly it
-    const { made, twins } =
+    // and the debug symbols of their binaries (<pkg>-dbgsym .debs, one <pkg>-debuginfo .rpm)
+    // the .deb's version names the distribution it is built for (the host's): 1.26.3-1~deb12u1
+    const distro = debDistro(undefined);
+    const { made, twins, dbgsym } =
       flags.format === 'rpm'
-        ? await buildRpm({ ...tree, log: path.join(logDir, 'package-rpm.log') }).then((r) => ({ made: r.rpm, twins: r.twins }))
-        : await buildDebs({ ...tree, log: path.join(logDir, 'package-deb.log') }).then((r) => ({ made: r.deb, twins: r.twins }));
+        ? await buildRpm({ ...tree, log: path.join(logDir, 'package-rpm.log') }).then((r) => ({ made: r.rpm, twins: r.twins, dbgsym: r.debuginfo ? [r.debuginfo] : [] }))
+        : await buildDebs({ ...tree, distro: distro ?? null, log: path.join(logDir, 'package-deb.log') }).then((r) => ({ made: r.deb, twins: r.twins, dbgsym: r.dbgsym }));
     // .deb: each dynamic module in a package of its own, depending on exactly this nginx package
     const moduleDebs =
       flags.format === 'deb'
@@ -87,16 +92,17 @@ export async function run(flags: PackageFlags): Promise<number> {
             outDir: out,
             log: path.join(logDir, 'package-deb.log'),
             nginxPackage: debPackageName(plan),
-            nginxVersion: debVersion(plan),
+            nginxVersion: debVersion(plan, 1, distro ?? null),
+            versionSuffix: debRevisionSuffix(distro),
             arch: /_([^_]+)\.deb$/.exec(made)![1]!,
             signal,
           })
         : [];
     signal.throwIfAborted();
-    const files = [made, ...twins, ...moduleDebs];
+    const files = [made, ...twins, ...dbgsym, ...moduleDebs];
     // the packages' own provenance beside them (the build's tarball has its own, from runBuild)
     const provenance = provenanceKey ? writeProvenance({ out, plan, output: flags.format, files, manifest: summary.manifest, privatePem: provenanceKey.privatePem }) : undefined;
-    return { summary, made, twins, moduleDebs, provenance, sums: updateSha256Sums(out, [...files, ...(provenance ? [provenance] : [])]) };
+    return { summary, made, twins, dbgsym, moduleDebs, provenance, sums: updateSha256Sums(out, [...files, ...(provenance ? [provenance] : [])]) };
   });
   if (flags.json) {
     printJson({
@@ -105,8 +111,9 @@ export async function run(flags: PackageFlags): Promise<number> {
       planHash: plan.planHash,
       [flags.format]: made,
       twins,
+      dbgsym,
       moduleDebs,
-      artifacts: [...summary.artifacts.filter((a) => a !== sums), made, ...twins, ...moduleDebs, ...(provenance ? [provenance] : []), sums],
+      artifacts: [...summary.artifacts.filter((a) => a !== sums), made, ...twins, ...dbgsym, ...moduleDebs, ...(provenance ? [provenance] : []), sums],
       // the packages' signed provenance (the build's is among the artifacts); null without a key
       provenance: provenance ?? null,
       stages: summary.stages.map((x) => ({ id: x.id, status: x.status, seconds: x.seconds })),
@@ -114,6 +121,7 @@ export async function run(flags: PackageFlags): Promise<number> {
   } else {
     say(flags, `.${flags.format}:${' '.repeat(Math.max(1, 10 - flags.format.length - 2))}${shown(made)}`);
     for (const d of twins) say(flags, `twin:      ${shown(d)}`);
+    for (const d of dbgsym) say(flags, `symbols:   ${shown(d)}`);
     for (const d of moduleDebs) say(flags, `module:    ${shown(d)}`);
     if (provenance) say(flags, `provenance: ${shown(provenance)}`);
     else say(flags, NO_PROVENANCE_NOTE);

@@ -23,7 +23,7 @@ export interface HostSuite {
   mirror: string;
 }
 
-function osRelease(root = '/'): Record<string, string> {
+export function osRelease(root = '/'): Record<string, string> {
   const out: Record<string, string> = {};
   for (const f of ['etc/os-release', 'usr/lib/os-release']) {
     const file = path.join(root, f);

@@ -43,6 +43,8 @@ import {
   wrap,
 } from './common.ts';
 import { enableOnFirstInstall, ownedDirs, rel, removeEnableLinks, stageTree, type EnableLink } from './service.ts';
+import { buildDbgsymDeb } from './dbgsym.ts';
+import { debRevisionSuffix, debUnitDir, hostDistro, type Distro } from './distro.ts';
 
 export interface DebInput {
   plan: BuildPlan;
@@ -71,10 +73,24 @@ export interface DebInput {
   unitDir?: string;
   /** the twin binaries (plan.variants) as built: name → binary in its install tree (BuildSummary.variants) */
   variants?: Record<string, string>;
+  /**
+   * the distribution the package is for (distro.ts): its revision suffix (~deb12u1) and unit
+   * directory; default: the build host's; null: none (plain <version>-<revision>)
+   */
+  distro?: Distro | null;
+  /** the debug-symbol packages (<pkg>-dbgsym, one per package with binaries); default true with strip 'debug' */
+  dbgsym?: boolean;
 }
 
 export const debPackageName = (plan: BuildPlan) => `nginx-forge-${plan.profile}`;
-export const debVersion = (plan: BuildPlan, revision = 1) => `${server(plan).version}-${revision}`;
+/** The target distribution of a DebInput: given, none (null), or the build host's (undefined). */
+export const debDistro = (d: Distro | null | undefined): Distro | undefined => (d === undefined ? hostDistro() : (d ?? undefined));
+
+/**
+ * <nginx version>-<revision><distro suffix>: 1.26.3-1~deb12u1 for Debian 12, 1.26.3-1~deb13u1 for
+ * Debian 13 (distro.ts); the distribution defaults to the build host's, null for none (1.26.3-1).
+ */
+export const debVersion = (plan: BuildPlan, revision = 1, distro?: Distro | null) => `${server(plan).version}-${revision}${debRevisionSuffix(debDistro(distro))}`;
 
 const DEBIAN_ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'armhf', ia32: 'i386', ppc64: 'ppc64el', s390x: 's390x', riscv64: 'riscv64' };
 
@@ -404,12 +420,13 @@ export async function buildDeb(input: DebInput): Promise<string> {
 export const debTwinName = (plan: BuildPlan, v: PlanVariant) => twinPackageName(debPackageName(plan), v);
 
 /** The main .deb and one package per twin (plan.variants), all in input.outDir. */
-export async function buildDebs(input: DebInput): Promise<{ deb: string; twins: string[] }> {
+export async function buildDebs(input: DebInput): Promise<{ deb: string; twins: string[]; dbgsym: string[] }> {
   const { plan } = input;
   const i = plan.install;
   const ctx: RunContext = { component: server(plan).name, stage: 'package:deb', log: input.log, signal: input.signal };
   const pkg = debPackageName(plan);
-  const version = debVersion(plan, input.revision ?? 1);
+  const distro = debDistro(input.distro);
+  const version = debVersion(plan, input.revision ?? 1, distro ?? null);
   const user = i.user;
   const epoch = sourceDateEpoch(input.sourceDateEpoch, input.manifest);
   const who = formatMaintainer(maintainer(input.maintainer));
@@ -418,7 +435,7 @@ export async function buildDebs(input: DebInput): Promise<{ deb: string; twins: 
   try {
     const pkgRoot = path.join(scratch, 'pkg');
     const docDir = `/usr/share/doc/${pkg}`;
-    const unitDir = `/${(input.unitDir ?? (await defaultUnitDir(ctx))).replace(/^\/+|\/+$/g, '')}`;
+    const unitDir = `/${(input.unitDir ?? debUnitDir(distro) ?? (await defaultUnitDir(ctx))).replace(/^\/+|\/+$/g, '')}`;
     const tree = await stageTree({
       plan,
       root: input.root,
@@ -433,6 +450,7 @@ export async function buildDebs(input: DebInput): Promise<{ deb: string; twins: 
       ctx,
       stage: 'package:deb',
       variants: input.variants,
+      debugDir: input.dbgsym === false ? undefined : path.join(scratch, 'debug'),
     });
     const { binary, builtSha, stripped } = tree;
     // dynamic modules ship in packages of their own (modules.ts), and so do the twins (nginx-debug)
@@ -459,7 +477,7 @@ export async function buildDebs(input: DebInput): Promise<{ deb: string; twins: 
     put(`${docDir}/README.Debian`, readme(pkg, plan, stripped, builtSha, user));
     put(
       `/usr/share/lintian/overrides/${pkg}`,
-      lintianOverrides(pkg, rel(i.sbin), stripped, { zlibBanner: hasZlibBanner(readFileSync(binary)), firstRevision: (input.revision ?? 1) === 1 }),
+      lintianOverrides(pkg, rel(i.sbin), stripped, { zlibBanner: hasZlibBanner(readFileSync(binary)), firstRevision: /-1$/.test(version) }),
     );
 
     const depends = await sharedLibDepends(ctx, binary, scratch);
@@ -557,7 +575,15 @@ export async function buildDebs(input: DebInput): Promise<{ deb: string; twins: 
         }),
       );
     }
-    return { deb, twins };
+    // the debug symbols of each package's binaries: <pkg>-dbgsym, depending on exactly that package
+    const dbgsym: string[] = [];
+    const owners: [string, string][] = [[pkg, i.sbin], ...plan.variants.map((v): [string, string] => [debTwinName(plan, v), v.sbin])];
+    for (const [owner, sbin] of owners) {
+      const debug = tree.debug.filter((d) => d.file === path.join(pkgRoot, rel(sbin)));
+      if (!debug.length) continue;
+      dbgsym.push(await buildDbgsymDeb({ pkg: owner, source: pkg, version, arch, maintainer: who, homepage, debug, epoch, outDir: input.outDir, ctx }));
+    }
+    return { deb, twins, dbgsym };
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }

@@ -20,6 +20,7 @@ import { gzipSync } from 'node:zlib';
 import { MissingToolError, StageError } from '../errors.ts';
 import { run, type RunContext } from '../exec.ts';
 import { component, libraries, moduleObjects, modules, modulesPath, server, type BuildPlan, type PlanComponent } from '../plan.ts';
+import { debRevisionSuffix, hostDistro } from './distro.ts';
 import { controlText, copyrightLines, dep5License, formatMaintainer, licenseFilesOf, maintainer, packDeb, rfc2822, sourceDateEpoch, walk, wrap } from './common.ts';
 
 type Module = ReturnType<typeof modules>[number];
@@ -193,6 +194,8 @@ export interface ModuleDebInput {
   /** the main package's name */
   nginxPackage: string;
   revision?: number;
+  /** after the revision: the target distribution's (distro.ts debRevisionSuffix, e.g. ~deb12u1; default the build host's), as the main package's */
+  versionSuffix?: string;
   maintainer?: string;
   sourceDateEpoch?: number;
   manifest?: string;
@@ -210,7 +213,7 @@ async function buildModuleDeb(input: ModuleDebInput, m: Module): Promise<string>
   const { plan } = input;
   const pkg = modulePackageName(plan, m);
   const ctx: RunContext = { component: m.name, stage: 'package:deb', log: input.log, signal: input.signal };
-  const version = moduleDebVersion(m, input.revision ?? 1);
+  const version = `${moduleDebVersion(m, input.revision ?? 1)}${input.versionSuffix ?? debRevisionSuffix(hostDistro())}`;
   const epoch = sourceDateEpoch(input.sourceDateEpoch, input.manifest);
   const who = formatMaintainer(maintainer(input.maintainer));
   const scratch = tempDir('moddeb');

@@ -19,7 +19,7 @@
 // under nginx-forge's pinned, verified pipeline). Reproducible where rpmbuild allows it:
 // SOURCE_DATE_EPOCH, clamped file mtimes, build time and build host fixed.
 // rpmlint findings that are intended are filtered in <pkg>.rpmlintrc, each with its reason.
-import { appendFileSync, chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, copyFileSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { tempDir } from '../tmpdirs.ts';
@@ -30,6 +30,7 @@ import { component, server, type BuildPlan } from '../plan.ts';
 import { formatMaintainer, maintainer, sourceDateEpoch, twinPackageName, walk, wrap } from './common.ts';
 import { enableOnFirstInstall, removeEnableLinks, stageTree, type EnableLink, type Tree } from './service.ts';
 import { dynamicModules, moduleLink, moduleSnippet } from './modules.ts';
+import type { DebugFile } from './debug.ts';
 import { assertSafePlan, SYSTEM_DIRS } from '../recipes/safe.ts';
 
 export interface RpmInput {
@@ -91,6 +92,30 @@ export function filesSection(plan: BuildPlan, entries: { rel: string; kind: 'dir
   return out;
 }
 
+/** The debug-symbol sub-package's name, as Fedora's find-debuginfo names it. */
+export const rpmDebuginfoName = (pkg: string) => `${pkg}-debuginfo`;
+
+/**
+ * The debug files in Fedora's layout inside a package tree: the file at
+ * usr/lib/debug/<path>-<version>-<release>.<arch>.debug, and usr/lib/debug/.build-id/xx/rest.debug
+ * a relative link to it. Returns the %files lines of the debuginfo sub-package.
+ */
+export function placeDebuginfo(treeDir: string, debug: DebugFile[], nvra: string): string[] {
+  const files: string[] = [];
+  const dirs = new Set<string>();
+  for (const d of [...new Map(debug.map((x) => [x.buildId, x])).values()]) {
+    const target = `usr/lib/debug/${path.relative(treeDir, d.file)}-${nvra}.debug`;
+    mkdirSync(path.dirname(path.join(treeDir, target)), { recursive: true });
+    copyFileSync(d.debug, path.join(treeDir, target));
+    chmodSync(path.join(treeDir, target), 0o644);
+    mkdirSync(path.dirname(path.join(treeDir, d.rel)), { recursive: true });
+    symlinkSync(path.relative(path.dirname(`/${d.rel}`), `/${target}`), path.join(treeDir, d.rel));
+    dirs.add(`/${path.dirname(d.rel)}`);
+    files.push(`/${target}`, `/${d.rel}`);
+  }
+  return [...[...dirs].sort().map((d) => `%dir ${d}`), ...files];
+}
+
 /** A twin's sub-package name: <pkg>-debug for nginx-debug. */
 export const rpmTwinName = twinPackageName;
 
@@ -107,6 +132,8 @@ export interface SpecInput {
   treeDir: string;
   /** links %post makes on a first install (sites-enabled/default, the modules' modules-enabled links) */
   links?: EnableLink[];
+  /** the <pkg>-debuginfo sub-package: its %files lines (rpm adds `Provides: debuginfo(build-id) = ...` itself) */
+  debuginfo?: { files: string[] };
 }
 
 /**
@@ -156,7 +183,7 @@ export function rpmSpec(s: SpecInput): string {
 
 Name:           ${s.pkg}
 Version:        ${nginx.version}
-Release:        ${s.release}
+Release:        ${s.release}%{?dist}
 Summary:        High performance web server (nginx built by nginx-forge, profile ${plan.profile})
 Group:          Productivity/Networking/Web/Servers
 Packager:       ${s.who}
@@ -230,7 +257,20 @@ ${systemdPostun(v.name)}
 ${(s.twinFiles?.[v.name] ?? []).join('\n')}
 `,
   )
-  .join('')}
+  .join('')}${
+    s.debuginfo
+      ? `
+%package -n ${rpmDebuginfoName(s.pkg)}
+Summary:        Debug information for package ${s.pkg}
+
+%description -n ${rpmDebuginfoName(s.pkg)}
+${wrap(`This package provides debug information for package ${s.pkg} (${[i.sbin, ...plan.variants.map((v) => v.sbin)].join(', ')}), in Fedora's layout: /usr/lib/debug<path>-<version>-<release>.<arch>.debug, found by gdb through /usr/lib/debug/.build-id/.`, 76).join('\n')}
+
+%files -n ${rpmDebuginfoName(s.pkg)}
+${s.debuginfo.files.join('\n')}
+`
+      : ''
+  }
 %changelog
 * ${date} ${s.who} - ${nginx.version}-${s.release}
 - Built by nginx-forge from pinned, verified sources: profile ${plan.profile},
@@ -243,11 +283,12 @@ ${(s.twinFiles?.[v.name] ?? []).join('\n')}
  * rpmlint findings this package has on purpose, as rpmlint's own filter file (addFilter takes a
  * regular expression over the output line). Each with its reason.
  */
-export function rpmlintrc(plan: BuildPlan, pkg: string): string {
+export function rpmlintrc(plan: BuildPlan, pkg: string, o: { debuginfo?: boolean } = {}): string {
   const f = (why: string[], re: string) => [...why.map((l) => `# ${l}`), `addFilter("${re}")`, ''];
-  // the main package and its twins' sub-packages (nginx-debug), and every binary they ship
+  // the main package and its twins' sub-packages (nginx-debug), the debuginfo one, and every binary they ship
   const twins = plan.variants.map((v) => rpmTwinName(pkg, v));
-  const P = twins.length ? `(${[pkg, ...twins].join('|')})` : pkg;
+  const dbg = o.debuginfo ? [rpmDebuginfoName(pkg)] : [];
+  const P = twins.length + dbg.length ? `(${[pkg, ...twins, ...dbg].join('|')})` : pkg;
   const sbins = [plan.install.sbin, ...plan.variants.map((v) => v.sbin)];
   const bins = sbins.length > 1 ? `(${sbins.join('|')})` : sbins[0]!;
   const names = sbins.map((b) => b.split('/').pop()!);
@@ -279,6 +320,12 @@ export function rpmlintrc(plan: BuildPlan, pkg: string): string {
           `(${twins.join('|')})\\.\\S+: [EW]: (requires-on-release ${pkg} = |no-documentation)`,
         )
       : []),
+    ...(dbg.length
+      ? f(
+          ['The debug files are `objcopy --only-keep-debug` output: the symbols and DWARF of the binaries, without', "their dynamic section or code (so neither dependency information nor calls to look at), and, like Fedora's", 'debuginfo packages, no documentation of their own. They are unstripped: the symbols are what they are for.'],
+          `${dbg[0]}\\.\\S+: [EW]: ((shared-library-without-dependency-information|binary-or-shlib-calls-gethostbyname|unstripped-binary-or-object) /usr/lib/debug/|no-documentation)`,
+        )
+      : []),
   ].join('\n');
 }
 
@@ -297,6 +344,8 @@ export interface RpmResult {
   spec: string;
   rpmlintrc: string;
   tree: Tree;
+  /** <pkg>-debuginfo: the debug symbols of nginx and its twins (none when not stripped) */
+  debuginfo?: string;
 }
 
 /** Build the .rpm; returns its path in outDir (the spec and rpmlintrc are written next to it). */
@@ -327,6 +376,7 @@ export async function buildRpm(input: RpmInput): Promise<RpmResult> {
       stage: 'package:rpm',
       variants: input.variants,
       family: 'rpm',
+      debugDir: path.join(scratch, 'debug'),
     });
     // the dynamic modules stay in this package (stripped by stageTree), loaded as the .deb's
     // module packages load them: a load_module snippet, linked into modules-enabled/ by %post
@@ -337,14 +387,20 @@ export async function buildRpm(input: RpmInput): Promise<RpmResult> {
       writeFileSync(path.join(treeDir, snippet), moduleSnippet(plan, m, pkg));
       links.push({ link, target: snippet });
     }
-    const entries = walk(treeDir);
+    const arch = await rpmArch(ctx);
+    // the distribution's tag where rpmbuild's macros define one (.fc41, .el9: Release 1%{?dist});
+    // none on a Debian build host, where the package is for any RPM distribution
+    const dist = (await run(ctx, 'rpm', ['--eval', '%{?dist}'])).trim();
+    const debugLines = tree.debug.length ? placeDebuginfo(treeDir, tree.debug, `${server(plan).version}-${release}${dist}.${arch}`) : [];
+    const entries = walk(treeDir).filter((e) => e.rel !== 'usr/lib/debug' && !e.rel.startsWith('usr/lib/debug/'));
     for (const e of entries) {
       if (e.kind !== 'symlink') chmodSync(path.join(treeDir, e.rel), e.kind === 'dir' || e.mode & 0o111 ? 0o755 : 0o644);
     }
     // the twins' files (nginx-debug and its unit) go to their sub-packages
     const twinPaths = new Map(Object.entries(tree.variantFiles).flatMap(([name, fs]) => fs.map((f) => [f.replace(/^\/+/, ''), name] as const)));
     const twinFiles = Object.fromEntries(plan.variants.map((v) => [v.name, filesSection(plan, entries.filter((e) => twinPaths.get(e.rel) === v.name), pkg)]));
-    const spec = rpmSpec({ plan, pkg, release, who, epoch, files: filesSection(plan, entries.filter((e) => !twinPaths.has(e.rel)), pkg), twinFiles, treeDir, links });
+    const debuginfo = debugLines.length ? { files: debugLines } : undefined;
+    const spec = rpmSpec({ plan, pkg, release, who, epoch, files: filesSection(plan, entries.filter((e) => !twinPaths.has(e.rel)), pkg), twinFiles, treeDir, links, debuginfo });
     const top = path.join(scratch, 'rpmbuild');
     for (const d of ['BUILD', 'BUILDROOT', 'RPMS', 'SPECS', 'SRPMS', 'SOURCES']) mkdirSync(path.join(top, d), { recursive: true });
     const specFile = path.join(top, 'SPECS', `${pkg}.spec`);
@@ -354,14 +410,13 @@ export async function buildRpm(input: RpmInput): Promise<RpmResult> {
       'rpmbuild',
       ['-bb', '--define', `_topdir ${top}`, specFile],
     );
-    const arch = await rpmArch(ctx);
     const built = walk(path.join(top, 'RPMS')).filter((e) => e.kind === 'file' && e.rel.endsWith('.rpm')).map((e) => e.rel);
-    const names = [pkg, ...plan.variants.map((v) => rpmTwinName(pkg, v))];
+    const names = [pkg, ...plan.variants.map((v) => rpmTwinName(pkg, v)), ...(debuginfo ? [rpmDebuginfoName(pkg)] : [])];
     if (built.length !== names.length) throw new Error(`rpmbuild made ${built.length} packages, expected ${names.join(', ')}: ${built.join(', ')}`);
     mkdirSync(input.outDir, { recursive: true });
     const out = path.resolve(input.outDir);
-    const [rpm, ...twins] = names.map((name) => {
-      const file = `${name}-${server(plan).version}-${release}.${arch}.rpm`;
+    const made = names.map((name) => {
+      const file = `${name}-${server(plan).version}-${release}${dist}.${arch}.rpm`;
       const from = built.find((b) => path.basename(b) === file);
       if (!from) throw new Error(`rpmbuild did not make ${file} (made: ${built.join(', ')})`);
       const to = path.join(out, file);
@@ -371,8 +426,10 @@ export async function buildRpm(input: RpmInput): Promise<RpmResult> {
     const specOut = path.join(out, `${pkg}.spec`);
     writeFileSync(specOut, spec.replaceAll(treeDir, '%{_sourcedir}/tree'));
     const lintrc = path.join(out, `${pkg}.rpmlintrc`);
-    writeFileSync(lintrc, rpmlintrc(plan, pkg));
-    return { rpm: rpm!, twins, spec: specOut, rpmlintrc: lintrc, tree: { ...tree, dest: '' } };
+    writeFileSync(lintrc, rpmlintrc(plan, pkg, { debuginfo: Boolean(debuginfo) }));
+    const rpm = made[0]!;
+    const twins = made.slice(1, 1 + plan.variants.length);
+    return { rpm, twins, spec: specOut, rpmlintrc: lintrc, tree: { ...tree, dest: '' }, ...(debuginfo ? { debuginfo: made.at(-1)! } : {}) };
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }

@@ -11,6 +11,7 @@ import { confInput, shippedConf } from '../conf/nginx.ts';
 import { licenseFilesOf, sha256File, walk } from './common.ts';
 import { assertSafePlan } from '../recipes/safe.ts';
 import { dynamicModuleFiles, stripModuleObject } from './modules.ts';
+import { splitDebug, type DebugFile } from './debug.ts';
 
 /** Relative (no leading slash) form of an absolute install path, for joining onto a package root. */
 export const rel = (p: string) => p.replace(/^\/+/, '');
@@ -145,6 +146,8 @@ export interface TreeInput {
   stage: string;
   /** the twin binaries (plan.variants) as installed: name → binary; each goes beside nginx with its unit */
   variants?: Record<string, string>;
+  /** with strip 'debug': the binaries' debug files are written here first (debug.ts, build-id layout) */
+  debugDir?: string;
   /** whose systemd unit: Debian's (default) or an RPM distribution's (systemdUnit) */
   family?: UnitFamily;
 }
@@ -166,6 +169,8 @@ export interface Tree {
   configs: string[];
   /** per twin (plan.variants): its files in the tree (absolute install paths), for its own sub-package */
   variantFiles: Record<string, string[]>;
+  /** the separate debug files of nginx and its twins (when TreeInput.debugDir was given and they were stripped) */
+  debug: DebugFile[];
   /**
    * sites-enabled/default and the like: not in the tree. A package file would come back on every
    * upgrade after the admin removed it; the maintainer scripts create it on a first install only
@@ -265,9 +270,12 @@ export async function stageTree(t: TreeInput): Promise<Tree> {
   const binary = path.join(d, binRel);
   const builtSha = sha256File(binary);
   let stripped = false;
+  let debug: DebugFile[] = [];
   if (t.strip === 'debug') {
     try {
-      for (const b of [binary, ...t.plan.variants.map((v) => path.join(d, rel(v.sbin)))]) await run(t.ctx, 'strip', ['--strip-debug', '--remove-section=.comment', b]);
+      const bins = [binary, ...t.plan.variants.map((v) => path.join(d, rel(v.sbin)))];
+      if (t.debugDir) debug = await splitDebug(t.ctx, bins, t.debugDir);
+      for (const b of bins) await run(t.ctx, 'strip', ['--strip-debug', '--remove-section=.comment', b]);
       // the dynamic modules as the module .deb strips them (a package that ships them: the .rpm)
       for (const so of dynamicModuleFiles(t.plan)) if (existsSync(path.join(d, rel(so)))) await stripModuleObject(t.ctx, path.join(d, rel(so)));
       stripped = true;
@@ -286,5 +294,5 @@ export async function stageTree(t: TreeInput): Promise<Tree> {
   const configs = walk(d)
     .filter((e) => e.kind === 'file' && e.rel.startsWith('etc/'))
     .map((e) => `/${e.rel}`);
-  return { dest: d, binary, builtSha, stripped, configs, variantFiles, links };
+  return { dest: d, binary, builtSha, stripped, configs, variantFiles, links, debug };
 }

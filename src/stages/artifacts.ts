@@ -4,6 +4,10 @@
 //   manifest.json   versions, source hashes, patches + hashes, configure args, toolchain
 //   sbom.cdx.json   CycloneDX 1.5 SBOM
 //   vex.openvex.json  OpenVEX 0.2.0: every CVE the patches resolve, fixed or not_affected (src/vex.ts)
+//   nginx-<version>-<profile>-<os>-<arch>-debug.tar.gz
+//                   the debug symbols of every binary and module in the tarball, in the build-id
+//                   layout gdb searches (usr/lib/debug/.build-id/xx/rest.debug, package/debug.ts):
+//                   for the binaries once stripped (the packages' are), or for a core dump's reader
 //   SHA256SUMS
 import { createHash } from 'node:crypto';
 import { cpSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
@@ -15,6 +19,7 @@ import { updateSha256Sums } from '../outdir.ts';
 import { cyclonedx as sbom, usedArtifact } from '../sbom.ts';
 import { componentSwitches, cveAnalyses } from '../cves.ts';
 import { openvex, VEX_FILE } from '../vex.ts';
+import { splitDebug } from '../package/debug.ts';
 
 export interface PackageInput {
   plan: BuildPlan;
@@ -27,6 +32,9 @@ export interface PackageInput {
   out: string;
   /** the twin binaries (plan.variants) as installed: name → the binary in its install tree */
   variantBinaries?: Record<string, string>;
+  /** the stage's log (objcopy of the debug symbols) and its Ctrl-C */
+  log?: string;
+  signal?: AbortSignal;
 }
 
 const sha256File = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
@@ -135,8 +143,22 @@ export async function writeArtifacts(input: PackageInput): Promise<string[]> {
     { gzip: { level: 9 }, file: tarball, cwd: stage, portable: true, noDirRecurse: true, mtime, noMtime: false },
     [base, ...listFiles(top).map((f) => `${base}/${f}`)],
   );
+  // the debug symbols, apart: the same files the .deb's dbgsym and the .rpm's debuginfo ship
+  const debugBase = `${base}-debug`;
+  const elfs = [path.join(top, 'sbin', server(plan).name), ...plan.variants.map((v) => path.join(top, 'sbin', v.name)), ...sos.map((so) => path.join(top, 'modules', so))];
+  const debugStage = path.join(out, `.${debugBase}.staging`);
+  const debugTarball = path.join(out, `${debugBase}.tar.gz`);
   const { rmSync } = await import('node:fs');
-  rmSync(stage, { recursive: true, force: true });
+  try {
+    await splitDebug({ component: server(plan).name, stage: 'artifacts', log: input.log ?? path.join(out, '.artifacts.log'), signal: input.signal }, elfs, path.join(debugStage, debugBase));
+    await tar.c(
+      { gzip: { level: 9 }, file: debugTarball, cwd: debugStage, portable: true, noDirRecurse: true, mtime, noMtime: false },
+      [debugBase, ...listFiles(path.join(debugStage, debugBase)).map((f) => `${debugBase}/${f}`)],
+    );
+  } finally {
+    rmSync(stage, { recursive: true, force: true });
+    rmSync(debugStage, { recursive: true, force: true });
+  }
 
   const manifestPath = path.join(out, 'manifest.json');
   writeFileSync(manifestPath, `${JSON.stringify(man, null, 2)}\n`);
@@ -144,6 +166,6 @@ export async function writeArtifacts(input: PackageInput): Promise<string[]> {
   writeFileSync(sbomPath, `${JSON.stringify(cyclonedx(input, binarySha), null, 2)}\n`);
   const vexPath = path.join(out, VEX_FILE);
   writeFileSync(vexPath, `${JSON.stringify(openvex({ plan, artifactFiles: input.artifactFiles, epoch: input.epoch }), null, 2)}\n`);
-  const files = [tarball, manifestPath, sbomPath, vexPath];
+  const files = [tarball, debugTarball, manifestPath, sbomPath, vexPath];
   return [...files, updateSha256Sums(out, files)];
 }

@@ -47,10 +47,19 @@ export async function seedCachedBuild(state: string, profile = 'ktls'): Promise<
   }
 }
 
-/** A directory of fake tools for PATH: `strip` that accepts anything, and the given scripts. */
+/**
+ * A directory of fake tools for PATH: `strip` that accepts anything, `readelf` that reports one
+ * build-id and `objcopy` that writes an empty debug file (the packages' debug-symbol split, for the
+ * text stand-ins), and the given scripts.
+ */
 export function fakeTools(dir: string, scripts: Record<string, string>): string {
   mkdirSync(dir, { recursive: true });
-  for (const [name, body] of Object.entries({ strip: 'exit 0', ...scripts })) {
+  const fakes = {
+    strip: 'exit 0',
+    readelf: 'echo "    Build ID: 0123456789abcdef0123456789abcdef01234567"',
+    objcopy: 'for a; do out=$a; done; : > "$out"',
+  };
+  for (const [name, body] of Object.entries({ ...fakes, ...scripts })) {
     writeFileSync(path.join(dir, name), `#!/bin/sh\n${body}\n`);
     chmodSync(path.join(dir, name), 0o755);
   }

@@ -177,7 +177,11 @@ function postInstallRule(layout: PortLayout, portConf: PortConfiguration, snippe
     ...runDirs.map((d) => `\t-\${RMDIR} \${STAGEDIR}${d}`),
     ...tempDirs.map((d) => `\t\${MKDIR} \${STAGEDIR}${d}`),
     `\t\${INSTALL_MAN} \${WRKSRC}/objs/nginx.8 \${STAGEDIR}\${PREFIX}/share/man/man8`,
+    // WITH_DEBUG=yes (the ports framework's knob: -g, no stripping) keeps the debug information in
+    // the installed binary, for gdb on a core; without it the package carries none (as the .deb/.rpm)
+    '.if !defined(WITH_DEBUG)',
     `\t\${STRIP_CMD} --strip-debug \${STAGEDIR}${sbinPath}`,
+    '.endif',
     '',
     // each dynamic module: stripped as the .deb strips it, its load_module snippet where the
     // .deb's module package puts it
