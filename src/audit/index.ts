@@ -260,6 +260,24 @@ export async function runAudit(recipes: RecipeSet, profile: string, opts: AuditO
     }
     return indexes.get(url)!;
   };
+  type Listed = { entry: SourceEntry; suite: string; root: string };
+  type SuiteLine = DistroAudit['suites'][number];
+  // one suite's index from the first archive root that answers: its line and the source's entries
+  const readSuite = async (suite: string, roots: string[], source: string, noRoots: string): Promise<{ line: SuiteLine; entries: Listed[] }> => {
+    if (!roots.length) return { line: { suite, status: 'unreachable', reason: noRoots }, entries: [] };
+    const reasons: string[] = [];
+    for (const root of roots) {
+      try {
+        const ix = await index(root, suite);
+        const mine = ix.entries.filter((e) => e.package === source);
+        return { line: { suite, status: 'ok', url: ix.url, newest: mine.map((e) => e.version).sort(compareDebVersions).at(-1) }, entries: mine.map((entry) => ({ entry, suite, root })) };
+      } catch (e) {
+        if (!(e instanceof Unreachable)) throw e;
+        reasons.push(`${root}/dists/${suite}/main/source/Sources.xz: ${e.message}`);
+      }
+    }
+    return { line: { suite, status: 'unreachable', reason: reasons.join('; ') }, entries: [] };
+  };
 
   try {
     for (const c of plan.components) {
@@ -300,34 +318,13 @@ export async function runAudit(recipes: RecipeSet, profile: string, opts: AuditO
       if (dw) {
         const baseline = ca.patchSets.find((s) => s.distroVersion)?.distroVersion ?? `${c.version}-1`;
         const da: DistroAudit = { source: dw.source, baseline, suites: [], newer: [] };
-        const found: { entry: SourceEntry; suite: string; root: string }[] = [];
+        const found: Listed[] = [];
         for (const suite of dw.suites) {
-          const roots = /-security$|\/updates$/.test(suite) ? archives.security : archives.main;
-          if (!roots.length) {
-            da.suites.push({ suite, status: 'unreachable', reason: `this host's apt sources name no ${/-security$/.test(suite) ? 'security' : 'main'} archive` });
-            report.unreachable.push({ component: c.name, what: `Sources index of ${suite}`, reason: da.suites.at(-1)!.reason });
-            continue;
-          }
-          const reasons: string[] = [];
-          let done = false;
-          for (const root of roots) {
-            try {
-              const ix = await index(root, suite);
-              const mine = ix.entries.filter((e) => e.package === dw.source);
-              for (const entry of mine) found.push({ entry, suite, root });
-              const newest = mine.map((e) => e.version).sort(compareDebVersions).at(-1);
-              da.suites.push({ suite, status: 'ok', url: ix.url, newest });
-              done = true;
-              break;
-            } catch (e) {
-              if (!(e instanceof Unreachable)) throw e;
-              reasons.push(`${root}/dists/${suite}/main/source/Sources.xz: ${e.message}`);
-            }
-          }
-          if (!done) {
-            da.suites.push({ suite, status: 'unreachable', reason: reasons.join('; ') });
-            report.unreachable.push({ component: c.name, what: `Sources index of ${suite}`, reason: reasons.join('; ') });
-          }
+          const security = /-security$|\/updates$/.test(suite);
+          const r = await readSuite(suite, security ? archives.security : archives.main, dw.source, `this host's apt sources name no ${/-security$/.test(suite) ? 'security' : 'main'} archive`);
+          da.suites.push(r.line);
+          found.push(...r.entries);
+          if (r.line.status === 'unreachable') report.unreachable.push({ component: c.name, what: `Sources index of ${suite}`, reason: r.line.reason });
         }
         const byVersion = new Map<string, { entry: SourceEntry; suite: string; root: string }>();
         for (const f of found) if (!byVersion.has(f.entry.version)) byVersion.set(f.entry.version, f);
@@ -376,31 +373,13 @@ export async function runAudit(recipes: RecipeSet, profile: string, opts: AuditO
 
         // Debian's development suites as a proxy for upstream releases
         const dev: DevelopmentAudit = { suites: [], newer: [] };
-        const listed: { entry: SourceEntry; suite: string; root: string }[] = [];
+        const listed: Listed[] = [];
         for (const suite of DEVELOPMENT_SUITES) {
-          if (!archives.main.length) {
-            dev.suites.push({ suite, status: 'unreachable', reason: "this host's apt sources name no main archive" });
-            continue;
-          }
-          const reasons: string[] = [];
-          let done = false;
-          for (const root of archives.main) {
-            try {
-              const ix = await index(root, suite);
-              const mine = ix.entries.filter((e) => e.package === dw.source);
-              for (const entry of mine) listed.push({ entry, suite, root });
-              dev.suites.push({ suite, status: 'ok', url: ix.url, newest: mine.map((e) => e.version).sort(compareDebVersions).at(-1) });
-              done = true;
-              break;
-            } catch (e) {
-              if (!(e instanceof Unreachable)) throw e;
-              reasons.push(`${root}/dists/${suite}/main/source/Sources.xz: ${e.message}`);
-            }
-          }
-          if (!done) {
-            dev.suites.push({ suite, status: 'unreachable', reason: reasons.join('; ') });
-            report.unreachable.push({ component: c.name, what: `Sources index of ${suite}`, reason: reasons.join('; ') });
-          }
+          const r = await readSuite(suite, archives.main, dw.source, "this host's apt sources name no main archive");
+          dev.suites.push(r.line);
+          listed.push(...r.entries);
+          // no main archive at all is said once, by the distro suites above
+          if (r.line.status === 'unreachable' && archives.main.length) report.unreachable.push({ component: c.name, what: `Sources index of ${suite}`, reason: r.line.reason });
         }
         // per upstream version newer than the pin: its newest Debian revision
         const byUpstream = new Map<string, { entry: SourceEntry; suite: string; root: string }>();
