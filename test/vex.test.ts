@@ -8,6 +8,7 @@
 //     component's configure switches as manifest.json and the SBOM record them, not undone later;
 //   - the claim follows the build: a profile that turns QUIC back on (enable-quic) gets "fixed";
 //   - writeArtifacts puts vex.openvex.json in --out and in its SHA256SUMS.
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -156,9 +157,11 @@ describe('OpenVEX document', () => {
     const root = path.join(t, 'root');
     const sbin = path.join(root, p.install.sbin);
     mkdirSync(path.dirname(sbin), { recursive: true });
-    writeFileSync(sbin, 'not really nginx\n');
+    // real ELF files with a build-id: the artifacts stage also writes the debug-symbol archive
+    const elf = (out: string) => execFileSync('cc', ['-g', '-Wl,--build-id=sha1', '-x', 'c', '-', '-o', out], { input: 'int main(void) { return 0; }\n' });
+    elf(sbin);
     const debug = path.join(t, 'nginx-debug');
-    writeFileSync(debug, 'not really nginx-debug\n');
+    elf(debug);
     mkdirSync(path.join(t, 'licenses', 'nginx'), { recursive: true });
     writeFileSync(path.join(t, 'licenses', 'nginx', 'LICENSE'), 'license\n');
     const out = path.join(t, 'out');
