@@ -224,7 +224,7 @@ describe('.deb of the real build', () => {
       const site = path.join(r, 'etc/nginx/sites-enabled/default');
       expect(readlinkSync(site)).toBe('../sites-available/default');
       rmSync(site);
-      expect(await shInChroot(r, log, 'dpkg -i /tmp/pkg.deb')).toContain('Setting up nginx-forge-ktls (1.26.3-1)');
+      expect(await shInChroot(r, log, 'dpkg -i /tmp/pkg.deb')).toContain(`Setting up nginx-forge-ktls (${V})`);
       expect(lexists(site), 'sites-enabled/default after a reinstall').toBe(false);
       expect(await shInChroot(r, log, '/usr/sbin/nginx -T')).not.toContain('# configuration file /etc/nginx/sites-enabled/default:');
       symlinkSync('../sites-available/default', site);
