@@ -208,7 +208,7 @@ describe('.rpm of the ktls-brotli build: the module loads, and stays as the admi
       expect(sections, so).not.toMatch(/\.debug_(info|line|str)/);
       expect(readFileSync(path.join(x, 'usr/share/nginx/modules-available/mod-http-brotli.conf'), 'utf8')).toContain(`load_module /usr/lib/nginx/modules/${so};`);
     }
-    const l = await rpmlint([r.rpm, ...r.twins], r.rpmlintrc, log);
+    const l = await rpmlint([r.rpm, ...r.twins, ...(r.debuginfo ? [r.debuginfo] : [])], r.rpmlintrc, log);
     console.info(`rpmlint ${l.version} (ktls-brotli): ${l.errors.length} errors, ${l.warnings.length} warnings`);
     expect([...l.errors, ...l.warnings]).toEqual([]);
   }, 120_000);
