@@ -44,7 +44,10 @@ export async function buildIdOf(ctx: RunContext, file: string): Promise<string |
  * Writes the debug file of each ELF file into debugRoot (build-id layout, see buildIdPath), before
  * the caller strips them. A file without a build-id is refused: its symbols could not be found.
  */
-export async function splitDebug(ctx: RunContext, files: string[], debugRoot: string): Promise<DebugFile[]> {
+export async function splitDebug(ctx: RunContext, files: string[], debugRoot: string, opts: { toolPrefix?: string } = {}): Promise<DebugFile[]> {
+  // a cross build's binaries are read by the target's binutils (aarch64-linux-gnu-objcopy): the
+  // host's objcopy does not recognise an AArch64 file
+  const objcopy = `${opts.toolPrefix ?? ''}objcopy`;
   const out: DebugFile[] = [];
   for (const file of files) {
     const buildId = await buildIdOf(ctx, file);
@@ -61,7 +64,7 @@ export async function splitDebug(ctx: RunContext, files: string[], debugRoot: st
     }
     const debug = path.join(debugRoot, rel);
     mkdirSync(path.dirname(debug), { recursive: true });
-    await run(ctx, 'objcopy', ['--only-keep-debug', '--compress-debug-sections', file, debug]);
+    await run(ctx, objcopy, ['--only-keep-debug', '--compress-debug-sections', file, debug]);
     chmodSync(debug, 0o644);
     out.push({ file, buildId, debug, rel });
   }

@@ -150,7 +150,7 @@ export async function writeArtifacts(input: PackageInput): Promise<string[]> {
   const debugTarball = path.join(out, `${debugBase}.tar.gz`);
   const { rmSync } = await import('node:fs');
   try {
-    await splitDebug({ component: server(plan).name, stage: 'artifacts', log: input.log ?? path.join(out, '.artifacts.log'), signal: input.signal }, elfs, path.join(debugStage, debugBase));
+    await splitDebug({ component: server(plan).name, stage: 'artifacts', log: input.log ?? path.join(out, '.artifacts.log'), signal: input.signal }, elfs, path.join(debugStage, debugBase), { toolPrefix: plan.cross ? `${plan.target.triple}-` : undefined });
     await tar.c(
       { gzip: { level: 9 }, file: debugTarball, cwd: debugStage, portable: true, noDirRecurse: true, mtime, noMtime: false },
       [debugBase, ...listFiles(path.join(debugStage, debugBase)).map((f) => `${debugBase}/${f}`)],
