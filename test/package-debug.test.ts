@@ -37,6 +37,16 @@ describe('debug files in the build-id layout', () => {
     expect(gdb.all).toMatch(/^Line 1 of ".*with-id\.c"/m);
   });
 
+  it('a cross build\'s AArch64 binary: split with the target\'s objcopy (the host\'s does not recognise it)', async () => {
+    const src = path.join(work, 'arm.c');
+    writeFileSync(src, 'int main(void) { return 0; }\n');
+    const bin = path.join(work, 'arm');
+    await execa('aarch64-linux-gnu-gcc', ['-g', '-Wl,--build-id=sha1', '-o', bin, src]);
+    await expect(splitDebug(ctx, [bin], path.join(work, 'dbg-arm-host'))).rejects.toThrow(/objcopy/);
+    const [d] = await splitDebug(ctx, [bin], path.join(work, 'dbg-arm'), { toolPrefix: 'aarch64-linux-gnu-' });
+    expect(existsSync(d!.debug)).toBe(true);
+  });
+
   it('refuses a binary without a build-id, naming the link flag to add', async () => {
     const bin = await elf('no-id', ['-Wl,--build-id=none']);
     expect(await buildIdOf(ctx, bin)).toBeUndefined();
