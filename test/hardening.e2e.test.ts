@@ -35,9 +35,9 @@ function libraryLog(name: string): string | undefined {
     const before = at < 0 ? cmd.args : cmd.args.slice(0, at);
     const after = at < 0 ? [] : cmd.args.slice(at + 1);
     const q = (xs: string[]) => xs.map(quoteArg).join(' ');
-    // the whole command, not a prefix of it: a cross build's configure line (--host=… after the
-    // same arguments, its log in another <profile>-<plan> directory) starts the same way
-    return (l: string) => l.startsWith('$ (cd ') && l.includes(` && ${q([cmd.cmd, ...before])}${at < 0 ? ')' : ' '}`) && l.endsWith(`${after.length ? ` ${q(after)}` : ''})`);
+    // not a cross build's log (its configure line starts the same way, then --host=… or
+    // OpenSSL's --cross-compile-prefix=…; its compilers are aarch64-linux-gnu-gcc)
+    return (l: string) => l.startsWith('$ (cd ') && !/ --host=| --cross-compile-prefix=/.test(l) && l.includes(` && ${q([cmd.cmd, ...before])}`) && l.endsWith(`${after.length ? ` ${q(after)}` : ''})`);
   });
   const dir = path.join(TEST_HOME, 'logs');
   const logs = readdirSync(dir)
