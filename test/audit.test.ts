@@ -83,18 +83,22 @@ nginx (1.26.3-3+deb13u9) trixie-security; urgency=medium
 
 const LISTING = '<a href="nginx-1.26.3.tar.gz">nginx-1.26.3.tar.gz</a> <a href="nginx-1.26.4.tar.gz">x</a> <a href="nginx-1.30.5.tar.gz">x</a> nginx-1.29.0.tar.gz';
 
+/** One Sources stanza of a Debian archive index. */
+const stanza = (pkg: string, version: string, dir: string, files: { name: string; body: Buffer }[]) =>
+  [`Package: ${pkg}`, `Version: ${version}`, 'Checksums-Sha256:', ...files.map((f) => ` ${sha(f.body)} ${f.body.length} ${f.name}`), `Directory: ${dir}`, ''].join('\n');
+
+/** Serve a Sources.xz index of these stanzas at suitePath. */
+async function serveSources(server: TestServer, suitePath: string, stanzas: string[]) {
+  const xz = await execa('xz', ['-c'], { input: stanzas.join('\n'), encoding: 'buffer' });
+  server.on(suitePath, { kind: 'bytes', body: Buffer.from(xz.stdout as Uint8Array) });
+}
+
 describe('nginx-forge audit (local archive)', () => {
   let server: TestServer;
   let tmp: string;
   let recipes: string;
 
-  const stanza = (pkg: string, version: string, dir: string, files: { name: string; body: Buffer }[]) =>
-    [`Package: ${pkg}`, `Version: ${version}`, 'Checksums-Sha256:', ...files.map((f) => ` ${sha(f.body)} ${f.body.length} ${f.name}`), `Directory: ${dir}`, ''].join('\n');
-
-  async function serveIndex(suitePath: string, stanzas: string[]) {
-    const xz = await execa('xz', ['-c'], { input: stanzas.join('\n'), encoding: 'buffer' });
-    server.on(suitePath, { kind: 'bytes', body: Buffer.from(xz.stdout as Uint8Array) });
-  }
+  const serveIndex = (suitePath: string, stanzas: string[]) => serveSources(server, suitePath, stanzas);
 
   beforeAll(async () => {
     server = await startServer();
@@ -184,12 +188,7 @@ describe('audit: Debian testing and unstable as a proxy for upstream releases', 
   let server: TestServer;
   let tmp: string;
 
-  const stanza = (pkg: string, version: string, dir: string, files: { name: string; body: Buffer }[]) =>
-    [`Package: ${pkg}`, `Version: ${version}`, 'Checksums-Sha256:', ...files.map((f) => ` ${sha(f.body)} ${f.body.length} ${f.name}`), `Directory: ${dir}`, ''].join('\n');
-  async function serveIndex(suitePath: string, stanzas: string[]) {
-    const xz = await execa('xz', ['-c'], { input: stanzas.join('\n'), encoding: 'buffer' });
-    server.on(suitePath, { kind: 'bytes', body: Buffer.from(xz.stdout as Uint8Array) });
-  }
+  const serveIndex = (suitePath: string, stanzas: string[]) => serveSources(server, suitePath, stanzas);
 
   beforeAll(async () => {
     server = await startServer();
