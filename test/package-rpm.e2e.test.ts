@@ -34,6 +34,22 @@ async function builtTree() {
   };
 }
 
+/** A throwaway copy of the minbase root with an rpm database and `rpmFile` installed (--nodeps). */
+async function installedRoot(rpmFile: string): Promise<string> {
+  expect(process.getuid?.() === 0, 'this test needs root (debootstrap, chroot); CI runs as root').toBe(true);
+  const base = await minbaseRoot(log);
+  const root = await copyRoot(base.dir, log);
+  try {
+    expect((await rpmq(['--root', root, '--initdb'])).exitCode).toBe(0);
+    const install = await rpmq(['--root', root, '-i', '--nodeps', rpmFile]);
+    expect(install.exitCode, install.all).toBe(0);
+    return root;
+  } catch (e) {
+    removeRoot(root);
+    throw e;
+  }
+}
+
 describe('.rpm of the real build', () => {
   let plan: BuildPlan;
   let r: RpmResult;
@@ -119,13 +135,8 @@ describe('.rpm of the real build', () => {
   }, 120_000);
 
   it('installs with rpm --root into a throwaway root: %pre makes the user, nginx -V and nginx -t pass, erase cleans up', async () => {
-    expect(process.getuid?.() === 0, 'this test needs root (debootstrap, chroot); CI runs as root').toBe(true);
-    const base = await minbaseRoot(log);
-    const root = await copyRoot(base.dir, log);
+    const root = await installedRoot(r.rpm);
     try {
-      expect((await rpmq(['--root', root, '--initdb'])).exitCode).toBe(0);
-      const install = await rpmq(['--root', root, '-i', '--nodeps', r.rpm]);
-      expect(install.exitCode, install.all).toBe(0);
       expect(await shInChroot(root, log, 'getent passwd nginx')).toMatch(/^nginx:x:\d+:\d+:nginx web server:\/var\/lib\/nginx:\/sbin\/nologin$/m);
       const verify = await rpmq(['--root', root, '-V', '--nodeps', 'nginx-forge-ktls']);
       expect(verify.exitCode, verify.all).toBe(0);
@@ -214,13 +225,8 @@ describe('.rpm of the ktls-brotli build: the module loads, and stays as the admi
   }, 120_000);
 
   it('installed, nginx -t passes with brotli on; a module the admin disabled stays disabled on reinstall; erase removes its link', async () => {
-    expect(process.getuid?.() === 0, 'this test needs root (debootstrap, chroot); CI runs as root').toBe(true);
-    const base = await minbaseRoot(log);
-    const root = await copyRoot(base.dir, log);
+    const root = await installedRoot(r.rpm);
     try {
-      expect((await rpmq(['--root', root, '--initdb'])).exitCode).toBe(0);
-      const install = await rpmq(['--root', root, '-i', '--nodeps', r.rpm]);
-      expect(install.exitCode, install.all).toBe(0);
       const link = path.join(root, 'etc/nginx/modules-enabled/50-mod-http-brotli.conf');
       expect(readlinkSync(link)).toBe('/usr/share/nginx/modules-available/mod-http-brotli.conf');
       await shInChroot(root, log, "sed -i 's/^http {/http {\\n    brotli on;\\n    brotli_static on;/' /etc/nginx/nginx.conf");
