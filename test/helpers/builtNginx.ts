@@ -41,12 +41,18 @@ export function forge(args: string[], env: Record<string, string> = {}, timeout 
 }
 
 const coldFile = (p: Profile) => path.join(TEST_HOME, `cold-build-${p}.json`);
+/**
+ * Arguments every build of a profile gets. The userspace binary is only ever run by the smoke VM
+ * test's batch (one boot for every scenario), so its build skips its own smoke stage: a second VM
+ * boot (~1-2 min on 2 cores) that would prove nothing the batch does not.
+ */
+const PROFILE_ARGS: Partial<Record<Profile, string[]>> = { userspace: ['--no-smoke'] };
 
 /** Build (or restore) a profile; returns this call's summary and the cold build's summary. */
 export async function builtSummary(profile: Profile, extra: string[] = []): Promise<SummaryJson & { cold: SummaryJson }> {
   mkdirSync(TEST_HOME, { recursive: true });
   const out = path.join(TEST_DIST, `dist-${profile}`);
-  const r = await forge(['build', '--profile', profile, '--json', '--out', out, ...extra]);
+  const r = await forge(['build', '--profile', profile, '--json', '--out', out, ...(PROFILE_ARGS[profile] ?? []), ...extra]);
   if (r.exitCode !== 0) {
     throw new Error(`nginx-forge build --profile ${profile} failed (exit ${r.exitCode}):\n${String(r.stderr).slice(-4000)}`);
   }
