@@ -10,6 +10,7 @@ APT_PACKAGES=(
   build-essential   # cc, make: compiling OpenSSL, PCRE2, jemalloc, nginx
   perl              # OpenSSL's Configure
   cmake             # zlib-ng
+  autoconf          # jemalloc 5.3.1: configure generated from a git-tag archive
   patch             # applying patches
   xz-utils bzip2    # .tar.xz / .tar.bz2 sources
   gpgv              # detached signature checks

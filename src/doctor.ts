@@ -148,6 +148,7 @@ export const DOCTOR_CHECKS: readonly CheckRow[] = [
   { id: 'gmake', title: 'gmake', need: 'build', on: 'freebsd', neededFor: 'jemalloc\'s and OpenSSL\'s GNU makefiles', probe: tool('gmake'), packages: { debian: 'make', alpine: 'make', freebsd: 'gmake' } },
   { id: 'perl', title: 'perl', need: 'build', neededFor: 'OpenSSL\'s Configure', probe: tool('perl', ['-e', 'print "perl $^V\\n"']), packages: { debian: 'perl', alpine: 'perl', freebsd: 'perl5' } },
   { id: 'cmake', title: 'cmake', need: 'build', neededFor: 'zlib-ng (built with CMake)', probe: tool('cmake'), packages: { debian: 'cmake', alpine: 'cmake', freebsd: 'cmake' } },
+  { id: 'autoconf', title: 'autoconf', need: 'build', neededFor: 'jemalloc 5.3.1: its source is a git-tag archive without configure, which autoconf generates (recipe versions.<v>.bootstrap)', probe: tool('autoconf'), packages: { debian: 'autoconf', alpine: 'autoconf', freebsd: 'autoconf' } },
   { id: 'patch', title: 'patch', need: 'build', neededFor: 'applying the security patch set and project patches', probe: tool('patch'), packages: { debian: 'patch', alpine: 'patch', freebsd: '' } },
   { id: 'xz', title: 'xz', need: 'build', neededFor: '.tar.xz sources (zlib-ng repack, Debian patch set)', probe: tool('xz'), packages: { debian: 'xz-utils', alpine: 'xz', freebsd: '' } },
   { id: 'bzip2', title: 'bzip2', need: 'build', neededFor: '.tar.bz2 sources (jemalloc)', probe: tool('bzip2', null), packages: { debian: 'bzip2', alpine: 'bzip2', freebsd: '' } },

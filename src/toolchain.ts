@@ -36,3 +36,12 @@ export function toolchainFacts(target?: Target): Record<string, string> {
     ...cross,
   };
 }
+
+/**
+ * The version lines of the bootstrap tools named (recipe `versions.<v>.bootstrap.run`, e.g.
+ * autoconf's "autoconf (GNU Autoconf) 2.71"; "missing" when it is not installed). They feed only
+ * the key of a library that bootstraps (resolve.ts), so a host without the tool keeps every other key.
+ */
+export function bootstrapToolFacts(tools: Iterable<string>): Record<string, string> {
+  return Object.fromEntries([...new Set(tools)].sort().map((t) => [t, firstLine(t, ['--version'])]));
+}

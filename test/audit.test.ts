@@ -210,22 +210,22 @@ describe('audit: Debian testing and unstable as a proxy for upstream releases', 
 
   it('lists each newer upstream version there and says whether this machine can fetch its orig tarball', async () => {
     const orig = (name: string) => ({ name, body: Buffer.from(`orig of ${name}\n`) });
-    const jemalloc = orig('jemalloc_5.3.1.orig.tar.bz2');
+    const jemalloc = orig('jemalloc_5.4.0.orig.tar.gz'); // a made-up release newer than the pin (5.3.1)
     const openssl = orig('openssl_3.6.5.orig.tar.gz');
     const nginx = orig('nginx_1.30.6.orig.tar.gz');
     const dsc = (n: string) => ({ name: n, body: Buffer.from('dsc\n') });
     // served: jemalloc's and openssl's orig tarballs; nginx's is listed but not on this mirror (404)
-    server.on('/debian/pool/main/j/jemalloc/jemalloc_5.3.1.orig.tar.bz2', { kind: 'bytes', body: jemalloc.body });
+    server.on('/debian/pool/main/j/jemalloc/jemalloc_5.4.0.orig.tar.gz', { kind: 'bytes', body: jemalloc.body });
     server.on('/debian/pool/main/o/openssl/openssl_3.6.5.orig.tar.gz', { kind: 'bytes', body: openssl.body });
     await serveIndex('/debian/dists/testing/main/source/Sources.xz', [
       stanza('openssl', '3.6.5-1', 'pool/main/o/openssl', [dsc('openssl_3.6.5-1.dsc'), openssl]),
       stanza('pcre2', '10.48-1', 'pool/main/p/pcre2', [dsc('pcre2_10.48-1.dsc'), orig('pcre2_10.48.orig.tar.bz2')]),
       stanza('pcre2', '10.48+dfsg-1', 'pool/main/p/pcre2', [dsc('pcre2_10.48+dfsg-1.dsc'), orig('pcre2_10.48+dfsg.orig.tar.bz2')]),
-      stanza('jemalloc', '5.3.0-3', 'pool/main/j/jemalloc', [dsc('jemalloc_5.3.0-3.dsc'), orig('jemalloc_5.3.0.orig.tar.bz2')]),
+      stanza('jemalloc', '5.3.1-2', 'pool/main/j/jemalloc', [dsc('jemalloc_5.3.1-2.dsc'), orig('jemalloc_5.3.1.orig.tar.gz')]),
     ]);
     await serveIndex('/debian/dists/unstable/main/source/Sources.xz', [
       stanza('openssl', '3.6.5-1', 'pool/main/o/openssl', [dsc('openssl_3.6.5-1.dsc'), openssl]),
-      stanza('jemalloc', '5.3.1-1', 'pool/main/j/jemalloc', [dsc('jemalloc_5.3.1-1.dsc'), jemalloc]),
+      stanza('jemalloc', '5.4.0-1', 'pool/main/j/jemalloc', [dsc('jemalloc_5.4.0-1.dsc'), jemalloc]),
       stanza('nginx', '1.30.6-1', 'pool/main/n/nginx', [dsc('nginx_1.30.6-1.dsc'), nginx]),
       stanza('nginx', '1.30.5-2', 'pool/main/n/nginx', [dsc('nginx_1.30.5-2.dsc')]),
     ]);
@@ -239,11 +239,11 @@ describe('audit: Debian testing and unstable as a proxy for upstream releases', 
     const j = JSON.parse(r.stdout);
     const dev = (name: string) => j.components.find((c: any) => c.name === name).development;
     expect(dev('jemalloc').suites).toEqual([
-      { suite: 'testing', status: 'ok', url: `${server.url}/debian/dists/testing/main/source/Sources.xz`, newest: '5.3.0-3' },
-      { suite: 'unstable', status: 'ok', url: `${server.url}/debian/dists/unstable/main/source/Sources.xz`, newest: '5.3.1-1' },
+      { suite: 'testing', status: 'ok', url: `${server.url}/debian/dists/testing/main/source/Sources.xz`, newest: '5.3.1-2' },
+      { suite: 'unstable', status: 'ok', url: `${server.url}/debian/dists/unstable/main/source/Sources.xz`, newest: '5.4.0-1' },
     ]);
     expect(dev('jemalloc').newer).toEqual([
-      { version: '5.3.1', debVersion: '5.3.1-1', suite: 'unstable', file: 'jemalloc_5.3.1.orig.tar.bz2', url: `${server.url}/debian/pool/main/j/jemalloc/jemalloc_5.3.1.orig.tar.bz2`, fetchable: true },
+      { version: '5.4.0', debVersion: '5.4.0-1', suite: 'unstable', file: 'jemalloc_5.4.0.orig.tar.gz', url: `${server.url}/debian/pool/main/j/jemalloc/jemalloc_5.4.0.orig.tar.gz`, fetchable: true },
     ]);
     expect(dev('openssl').newer).toMatchObject([{ version: '3.6.5', debVersion: '3.6.5-1', fetchable: true }]);
     // newest first; a version without an orig tarball in the index cannot be fetched
@@ -251,13 +251,13 @@ describe('audit: Debian testing and unstable as a proxy for upstream releases', 
       { version: '1.30.6', suite: 'unstable', fetchable: false, reason: 'HTTP 404' },
       { version: '1.30.5', fetchable: false, reason: 'the index names no orig tarball' },
     ]);
-    // the pinned version (pcre2 10.48) and a repack of it (10.48+dfsg) are not newer
+    // the pinned version (pcre2 10.48, jemalloc 5.3.1 in testing) and a repack of it (10.48+dfsg) are not newer
     expect(dev('pcre2').newer).toEqual([]);
     expect(j.newerReleases).toEqual([
       { component: 'nginx', version: '1.30.6', suite: 'unstable', fetchable: false },
       { component: 'nginx', version: '1.30.5', suite: 'unstable', fetchable: false },
       { component: 'openssl', version: '3.6.5', suite: 'testing', fetchable: true },
-      { component: 'jemalloc', version: '5.3.1', suite: 'unstable', fetchable: true },
+      { component: 'jemalloc', version: '5.4.0', suite: 'unstable', fetchable: true },
     ]);
     // asked with HEAD: nothing downloaded
     const heads = server.requests.filter((q) => q.path.includes('/pool/') && q.path.includes('.orig.'));
@@ -265,9 +265,9 @@ describe('audit: Debian testing and unstable as a proxy for upstream releases', 
     for (const q of heads) expect(q.method).toBe('HEAD');
 
     const text = await audit([]);
-    expect(text.stdout).toContain(`  release   5.3.1 newer than the pin (5.3.1-1 in unstable): fetchable here (${server.url}/debian/pool/main/j/jemalloc/jemalloc_5.3.1.orig.tar.bz2)`);
+    expect(text.stdout).toContain(`  release   5.4.0 newer than the pin (5.4.0-1 in unstable): fetchable here (${server.url}/debian/pool/main/j/jemalloc/jemalloc_5.4.0.orig.tar.gz)`);
     expect(text.stdout).toContain('  release   1.30.6 newer than the pin (1.30.6-1 in unstable): NOT fetchable here: HTTP 404');
-    expect(text.stdout).toContain('newer upstream releases (Debian testing/unstable): fetchable here: openssl 3.6.5, jemalloc 5.3.1; not fetchable here: nginx 1.30.6, nginx 1.30.5');
+    expect(text.stdout).toContain('newer upstream releases (Debian testing/unstable): fetchable here: openssl 3.6.5, jemalloc 5.4.0; not fetchable here: nginx 1.30.6, nginx 1.30.5');
   }, 60_000);
 });
 

@@ -55,7 +55,7 @@ const forge = (args: string[]) =>
 
 describe('nginx-forge fetch', () => {
   // ktls profile: 5 components (zlib-ng has two equivalent archives; the first wins) + 2 patch sets (nginx, OpenSSL)
-  const wanted = ['nginx-1.26.3.tar.gz', 'openssl-3.5.7.tar.gz', 'pcre2-10.48.tar.gz', 'zlib-ng-2.2.4.tar.gz', 'jemalloc-5.3.0.tar.bz2', 'nginx_1.26.3-3+deb13u9.debian.tar.xz', 'openssl_3.5.7-1~deb13u2.debian.tar.xz'];
+  const wanted = ['nginx-1.26.3.tar.gz', 'openssl-3.5.7.tar.gz', 'pcre2-10.48.tar.gz', 'zlib-ng-2.2.4.tar.gz', 'jemalloc_5.3.1.orig.tar.gz', 'nginx_1.26.3-3+deb13u9.debian.tar.xz', 'openssl_3.5.7-1~deb13u2.debian.tar.xz'];
 
   it('downloads and verifies every source, then a second run downloads nothing, then --offline works', async () => {
     const first = await forge(['--jobs', '3']);

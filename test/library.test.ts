@@ -45,8 +45,8 @@ describe('libraryCommands', () => {
     writeFileSync(path.join(src, 'configure'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
     // the symbol lister "succeeds" but lists nothing: an empty generated header
     writeFileSync(path.join(src, 'Makefile'), 'gen.h:\n\ttouch gen.h\nall:\n\ttrue\n');
-    const je = component(plan, 'jemalloc');
-    const c = { ...je, options: [], build: { ...je.build!, args: [], trim: [], targets: ['all'], install: [], copy: [], produces: [],
+    const { bootstrap: _, ...je } = component(plan, 'jemalloc').build!;
+    const c = { ...component(plan, 'jemalloc'), options: [], build: { ...je, args: [], trim: [], targets: ['all'], install: [], copy: [], produces: [],
       before: [{ targets: ['gen.h'], makeArgs: [], reason: 'test', expect: { file: 'gen.h', contains: '#define arena_boot' } }] } };
     const err = await buildLibrary({ component: c, srcDir: src, out: path.join(src, 'out'), jobs: [], env: {}, log: path.join(src, 'log') }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StageError);
@@ -58,13 +58,14 @@ describe('libraryCommands', () => {
     const je = component(plan, 'jemalloc');
     const cmds = libraryCommands(je, { jobs: ['-j2'] });
     expect(cmds.map((c) => [c.step, c.args.at(-1)])).toEqual([
+      ['bootstrap', undefined],
       ['configure', '--disable-doc'],
       ['make', 'include/jemalloc/internal/private_namespace.gen.h'],
       ['make', 'lib/libjemalloc.a'],
     ]);
     // the symbol-name objects first, unoptimised, in their own make run; the library's own flags untouched
-    expect(cmds[1]!.args).toEqual(['-j2', 'EXTRA_CFLAGS=-O0 -g0 -flto', 'include/jemalloc/internal/private_namespace.gen.h']);
-    expect(cmds[2]!.args).toEqual(['-j2', 'lib/libjemalloc.a']);
+    expect(cmds[2]!.args).toEqual(['-j2', 'EXTRA_CFLAGS=-O0 -g0 -flto', 'include/jemalloc/internal/private_namespace.gen.h']);
+    expect(cmds[3]!.args).toEqual(['-j2', 'lib/libjemalloc.a']);
     expect(copiedOutputs(je)).toEqual(['lib/libjemalloc.a', 'include/jemalloc/jemalloc.h']);
     expect(libraryCommands(component(plan, 'pcre2'), { jobs: [] })[1]!.args).toEqual(['libpcre2-8.la']);
   });
@@ -76,6 +77,7 @@ describe('libraryCommands', () => {
     expect(args.indexOf('no-apps')).toBeLessThan(args.indexOf('enable-ktls'));
     const je = libraryCommands(component(plan, 'jemalloc'), { jobs: ['-j2'], prefix: '/x', upstreamDefault: true });
     expect(je.map((c) => [c.step, c.args])).toEqual([
+      ['bootstrap', []],
       ['configure', ['--prefix=/x', '--disable-shared', '--enable-static']],
       ['make', ['-j2']],
       ['install', ['install']],

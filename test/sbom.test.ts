@@ -50,7 +50,7 @@ describe('CycloneDX SBOM', () => {
     expect(byName.nginx.purl).toBe('pkg:github/nginx/nginx@release-1.26.3');
     expect(byName.openssl.purl).toBe('pkg:github/openssl/openssl@openssl-3.5.7');
     expect(byName.pcre2.purl).toBe('pkg:github/pcre2project/pcre2@pcre2-10.48');
-    expect(byName.jemalloc.purl).toBe('pkg:github/jemalloc/jemalloc@5.3.0');
+    expect(byName.jemalloc.purl).toBe('pkg:github/jemalloc/jemalloc@5.3.1');
     for (const c of Object.values(byName) as any[]) expect(PackageURL.fromString(c.purl).toString()).toBe(c.purl);
   });
 

@@ -6,7 +6,7 @@ import type { BuildPlan } from '../plan.ts';
 import { BUILTIN_RECIPES, loadRecipes } from '../recipes/load.ts';
 import { resolvePlan } from '../recipes/resolve.ts';
 import { targetOf } from '../target.ts';
-import { toolchainFacts } from '../toolchain.ts';
+import { bootstrapToolFacts, toolchainFacts } from '../toolchain.ts';
 import { checkInputDir } from './dirs.ts';
 
 export interface PlanFlags {
@@ -31,6 +31,9 @@ export function planFromFlags(flags: PlanFlags, withToolchain = true): BuildPlan
   // the target decides which compiler's identity feeds the keys: the cross one's for a cross build
   const target = targetOf(flags.target ?? recipes.profiles.get(flags.profile)?.recipe.target, flags.target ? '--target' : `profile ${flags.profile}: "target"`);
   const patchesDir = flags.patches ? path.resolve(flags.patches) : flags.recipes ? path.join(path.dirname(dir), 'patches') : undefined;
+  // the bootstrap tools any version of the profile's components runs (a --set may pick one): asked only when some does
+  const pins = Object.keys(recipes.profiles.get(flags.profile)?.recipe.components ?? {});
+  const tools = pins.flatMap((n) => Object.values(recipes.components.get(n)?.recipe.versions ?? {}).flatMap((v) => (v.bootstrap ? [v.bootstrap.run] : [])));
   return resolvePlan(recipes, flags.profile, {
     set: flags.set,
     prefix: flags.prefix,
@@ -38,5 +41,6 @@ export function planFromFlags(flags: PlanFlags, withToolchain = true): BuildPlan
     tests: flags.test || flags.testFiles?.length ? { files: flags.testFiles } : undefined,
     target: target.triple,
     toolchain: withToolchain ? toolchainFacts(target) : undefined,
+    bootstrapTools: withToolchain && tools.length ? bootstrapToolFacts(tools) : undefined,
   });
 }

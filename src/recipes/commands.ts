@@ -4,7 +4,7 @@
 // baseline runs them by hand, so all three build a library the same way.
 import { StageError } from '../errors.ts';
 import type { PlanComponent } from '../plan.ts';
-import type { BuildSpec } from './schema.ts';
+import type { Bootstrap, BuildSpec } from './schema.ts';
 import { cmakeToolchain, type Target } from '../target.ts';
 
 export interface Command {
@@ -16,7 +16,7 @@ export interface Command {
   /** files (relative to the source tree) written before the command runs, e.g. a cross build's CMake toolchain file */
   files?: Record<string, string>;
   /** what this command does, for progress and logs */
-  step: 'configure' | 'make' | 'install';
+  step: 'bootstrap' | 'configure' | 'make' | 'install';
   /** a file (relative to the source tree) the command must have written, with a text in it */
   expect?: { file: string; contains: string };
 }
@@ -122,12 +122,22 @@ export function libraryCommands(c: PlanComponent, t: CommandTarget): Command[] {
       { step: 'install', cmd: cmake, args: ['--install', dir], env: { ...env, ...(t.destdir ? { DESTDIR: t.destdir } : {}) } },
     ];
   }
+  // a version's archive without a generated configure (a git-tag archive): its files, then its
+  // tool, then configure, which must write what the recipe expects (recipe versions.<v>.bootstrap)
+  const boot = b.bootstrap;
   return [
-    { step: 'configure', cmd: x?.script ?? b.script, args: [`--prefix=${prefix}`, ...configureSwitches(c, t), ...h.args], env },
+    ...(boot ? [bootstrapCommand(boot, env)] : []),
+    { step: 'configure', cmd: x?.script ?? b.script, args: [`--prefix=${prefix}`, ...configureSwitches(c, t), ...h.args], env, ...(boot?.expect ? { expect: boot.expect } : {}) },
     ...b.before.map((x) => ({ step: 'make' as const, cmd: make, args: [...t.jobs, ...loud.make, ...x.makeArgs, ...x.targets], env, expect: x.expect })),
     { step: 'make', cmd: make, args: [...t.jobs, ...loud.make, ...b.targets], env },
     ...(b.install.length ? [{ step: 'install' as const, cmd: make, args: [...b.install, ...destdir], env }] : []),
   ];
+}
+
+/** The command of a version's bootstrap: its tool, run with the recipe's one-line files written first (each with a newline). */
+function bootstrapCommand(boot: Bootstrap, env: Record<string, string | null>): Command {
+  const files = Object.fromEntries(Object.entries(boot.files).map(([f, line]) => [f, `${line}\n`]));
+  return { step: 'bootstrap', cmd: boot.run, args: [], env, ...(Object.keys(files).length ? { files } : {}) };
 }
 
 /** Files and folders of the build tree that make up the output (recipe `copy`), relative to both. Pure. */

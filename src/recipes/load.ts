@@ -206,6 +206,10 @@ function crossCheckComponents(set: RecipeSet): RecipeProblem[] {
         }
       }
       if (!semverOf(version)) problems.push({ file, path: fieldPath(['versions', version]), message: 'is not a comparable version' });
+      if (v.bootstrap && recipe.build?.system !== 'configure') {
+        const has = recipe.build ? `is built with ${recipe.build.system}` : 'has no "build" section';
+        problems.push({ file, path: fieldPath(['versions', version, 'bootstrap']), message: `generates a configure script, but ${recipe.name} ${has}: a bootstrap belongs to a "configure" build; remove it or set build.system to "configure"` });
+      }
       const tops = new Set(v.artifacts.map((a) => a.topdir));
       if (tops.size > 1) {
         problems.push({ file, path: fieldPath(['versions', version, 'artifacts']), message: `equivalent artifacts must unpack to the same directory, found ${[...tops].join(', ')}` });

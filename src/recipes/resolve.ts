@@ -9,7 +9,7 @@ import { fillConsume } from './consume.ts';
 import { ownableDirProblem, pathProblem } from './safe.ts';
 import { TEMP_PATHS, tempKind } from '../nginxconf.ts';
 import { distroSource, librariesFor, modules, stageId } from '../plan.ts';
-import type { BuildSpec, ComponentName, ComponentRecipe, ProfileRecipe } from './schema.ts';
+import type { Bootstrap, BuildSpec, ComponentName, ComponentRecipe, ProfileRecipe } from './schema.ts';
 import { isCross, nginxCrossbuild, targetOf, type Target } from '../target.ts';
 import { codeOf } from '../kinds.ts';
 import { hashOf, sha256Hex } from '../hash.ts';
@@ -25,6 +25,11 @@ export interface ResolveOptions {
   patchesDir?: string;
   /** Facts about the build host (compiler version, ...) that must feed the cache keys. */
   toolchain?: Record<string, string>;
+  /**
+   * The versions of the bootstrap tools (recipe `versions.<v>.bootstrap.run`, e.g. autoconf's
+   * `--version` line): only the key of a library whose pinned version bootstraps gets its tool's.
+   */
+  bootstrapTools?: Record<string, string>;
   /** `--target`: the GNU triple to build for instead of the profile's "target" (default: the host's). */
   target?: string;
   /** `--prefix`: nginx install prefix instead of the profile's. */
@@ -340,7 +345,7 @@ export function resolvePlan(recipes: RecipeSet, profileName: string, opts: Resol
       license: cr.license,
       licenseFiles: cr.licenseFiles,
       topdir: first.topdir,
-      ...(cr.build ? buildOf(cr.build, cross ? target.triple : undefined) : {}),
+      ...(cr.build ? buildOf(cr.build, cross ? target.triple : undefined, v.bootstrap) : {}),
       consume: cr.nginx,
       layout: cr.nginx ? (cr.nginx.placement === 'source' ? first.topdir : `deps/${name}`) : undefined,
       verify: cr.verify,
@@ -409,7 +414,7 @@ export function resolvePlan(recipes: RecipeSet, profileName: string, opts: Resol
       env: sanitizerEnv(sanitizersOf(configureArgs)),
     };
   }
-  const stages = planStages({ components, patches, patchSets, configureArgs, variants, toolchain, hardening, ktls: p.ktls, recipesDir: recipes.dir, tests, target: cross ? target.triple : undefined });
+  const stages = planStages({ components, patches, patchSets, configureArgs, variants, toolchain, bootstrapTools: opts.bootstrapTools ?? {}, hardening, ktls: p.ktls, recipesDir: recipes.dir, tests, target: cross ? target.triple : undefined });
   // a local patch is hashed by its path inside the checkout (its id) and content, not where the checkout is
   const hashedPatches = patches.map((x) => (x.origin.kind === 'local' ? { ...x, origin: { kind: 'local', path: x.id } } : x));
   const body = { profile: p.name, components, configureArgs, variants, patches: hashedPatches, stages: stages.map((s) => s.key), toolchain, ...(cross ? { target: target.triple } : {}) };
@@ -444,6 +449,7 @@ interface GraphInput {
   configureArgs: string[];
   variants: PlanVariant[];
   toolchain: Record<string, string>;
+  bootstrapTools: Record<string, string>;
   hardening: Hardening;
   ktls: boolean;
   recipesDir: string;
@@ -455,12 +461,13 @@ interface GraphInput {
 
 /**
  * A recipe's build data as the plan carries it: the per-target `cross` table taken out, and the
- * entry of a cross build's target put beside it (a native plan's components are as before).
+ * entry of a cross build's target put beside it; the pinned version's `bootstrap` put in (a
+ * version without one, and a native plan, give the components they gave before).
  */
-function buildOf(b: BuildSpec, triple: string | undefined): Pick<PlanComponent, 'build' | 'cross'> {
+function buildOf(b: BuildSpec, triple: string | undefined, bootstrap?: Bootstrap): Pick<PlanComponent, 'build' | 'cross'> {
   const { cross, ...build } = b;
   const mine = triple ? (cross[triple] ?? { args: [], host: true }) : undefined;
-  return { build, ...(mine ? { cross: mine } : {}) };
+  return { build: bootstrap ? { ...build, bootstrap } : build, ...(mine ? { cross: mine } : {}) };
 }
 
 /**
@@ -509,7 +516,9 @@ function planStages(g: GraphInput): PlanStage[] {
     const own = g.patches.filter((x) => x.component === c.name).map((x) => ({ id: x.id, sha256: x.sha256, strip: x.strip }));
     add('patch', c.name, [stageId('extract', c.name)], own, c.name);
     if (c.role === 'tls' || c.role === 'library') {
-      add('library', c.name, [stageId('patch', c.name)], { build: c.build, options: c.options, licenseFiles: c.licenseFiles, toolchain: g.toolchain, hardening: g.hardening.cflags, ...crossInputs(c) }, c.name);
+      // a version that bootstraps (its build.bootstrap) also names its tool's version; no other key does
+      const tool = c.build?.bootstrap ? { bootstrapTool: g.bootstrapTools[c.build.bootstrap.run] ?? 'unknown' } : {};
+      add('library', c.name, [stageId('patch', c.name)], { build: c.build, options: c.options, licenseFiles: c.licenseFiles, toolchain: g.toolchain, hardening: g.hardening.cflags, ...crossInputs(c), ...tool }, c.name);
     }
   }
   const libsFor = (phase: 'configure' | 'make') => librariesFor(g, phase).map((c) => stageId('library', c.name));

@@ -213,9 +213,38 @@ export const PatchSet = z.strictObject({
     .describe('the distro source package version this patch set comes from (audit compares it with the Sources index)'),
 });
 
+/** A text a command must have written into a file of the build tree (a tool that silently wrote nothing fails the stage). */
+const Expect = z.strictObject({ file: relPath('the build tree'), contains: z.string().min(1) });
+
+/**
+ * The tools a bootstrap can run to generate a configure script: each is run as itself, without
+ * arguments, in the source tree. Its version goes into that library's stage key only
+ * (src/toolchain.ts: bootstrapToolFacts); the FreeBSD port gets USES=autoreconf:build.
+ */
+export const BOOTSTRAP_TOOLS = ['autoconf'] as const;
+export type BootstrapTool = (typeof BOOTSTRAP_TOOLS)[number];
+
+/**
+ * What a source archive of one version needs before its configure script can run: an archive of
+ * a git tag (Debian's orig tarball of jemalloc 5.3.1) has no generated `configure` and none of the
+ * files a release tarball's `make dist` writes (jemalloc's VERSION, otherwise read by `git describe`).
+ */
+export const Bootstrap = z.strictObject({
+  files: z
+    .record(relPath('the source tree'), Arg.refine((v) => v.length > 0, { error: 'must not be empty' }))
+    .default({})
+    .describe('files written into the source tree first, each one line of text (a newline is added), e.g. {"VERSION": "5.3.1-0-g<commit>"}'),
+  run: z
+    .enum(BOOTSTRAP_TOOLS, { error: (iss) => `${JSON.stringify(iss.input)} is not a bootstrap tool nginx-forge knows (known: ${BOOTSTRAP_TOOLS.join(', ')})` })
+    .describe('the tool that generates the configure script, run in the source tree after the files are written'),
+  expect: Expect.optional().describe('a file configure must then have written and a text it must contain, e.g. the version jemalloc.h defines (a bogus 0.0.0 fails the stage)'),
+  reason: z.string().min(10).describe('why this version needs it (what the archive lacks)'),
+});
+
 export const ComponentVersion = z.strictObject({
   artifacts: z.array(Artifact).min(1).describe('equivalent source archives, most preferred first'),
   patchSets: z.array(PatchSet).default([]),
+  bootstrap: Bootstrap.optional().describe('configure system: steps before configure for an archive without a generated configure script (a git-tag archive)'),
   tag: z
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/, { error: 'must be a git tag name like "v1.0.0rc"' })
@@ -294,8 +323,7 @@ export const BuildSpec = z.strictObject({
         targets: z.array(MakeArg).min(1).describe('make targets'),
         makeArgs: z.array(MakeArg).default([]).describe('make variables for this run only, e.g. "EXTRA_CFLAGS=-O0 -g0" (no "$": make would expand it)'),
         reason: z.string().min(1).describe('why: what these targets are and why nginx does not need them built the usual way'),
-        expect: z
-          .strictObject({ file: relPath('the build tree'), contains: z.string().min(1) })
+        expect: Expect
           .optional()
           .describe('a file this run must have written and a text it must contain: a tool that silently wrote nothing fails the stage'),
       }),
@@ -543,7 +571,13 @@ export type ComponentRecipe = z.infer<typeof ComponentRecipe>;
 export type ProfileRecipe = z.infer<typeof ProfileRecipe>;
 export type ProfileExtension = z.infer<typeof ProfileExtension>;
 export type DistroFile = z.infer<typeof DistroFile>;
-export type BuildSpec = z.infer<typeof BuildSpec>;
+export type Bootstrap = z.infer<typeof Bootstrap>;
+/**
+ * A library's build data. In a plan (PlanComponent.build) it also carries the pinned version's
+ * `bootstrap` (recipe `versions.<v>.bootstrap`), so the builder, the port and the stage key see it
+ * with the rest of the build; a recipe's `build` section cannot hold it.
+ */
+export type BuildSpec = z.infer<typeof BuildSpec> & { bootstrap?: Bootstrap };
 export type ConsumeSpec = z.infer<typeof ConsumeSpec>;
 export type VerifySpec = z.infer<typeof VerifySpec>;
 export type ModuleSpec = z.infer<typeof ModuleSpec>;

@@ -53,7 +53,9 @@ export async function buildLibrary(i: LibraryBuildInput): Promise<void> {
       if (!existsSync(f) || !readFileSync(f, 'utf8').includes(cmd.expect.contains)) {
         throw new StageError(c.name, 'library', `${cmd.cmd} ${cmd.args.join(' ')} did not write "${cmd.expect.contains}" into ${cmd.expect.file}`, {
           log: i.log,
-          hint: `the tools it runs produced nothing usable (see the log); check "build.before" in recipes/components/${c.name}.json`,
+          hint: cmd.step === 'configure'
+            ? `configure did not produce what "versions.${c.version}.bootstrap.expect" in recipes/components/${c.name}.json says (see the log: a bogus version means the bootstrap files were not read)`
+            : `the tools it runs produced nothing usable (see the log); check "build.before" in recipes/components/${c.name}.json`,
         });
       }
     }

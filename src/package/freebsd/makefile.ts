@@ -101,7 +101,8 @@ function variables(m: MakefileInput): string[] {
       assign(`LICENSE_PERMS_${id}`, ['dist-mirror dist-sell pkg-mirror pkg-sell auto-accept']),
     ]),
     '',
-    assign('USES', ['cmake:indirect cpe gmake perl5']),
+    // autoconf for a library whose archive has no configure (recipe versions.<v>.bootstrap; pre-configure runs it)
+    assign('USES', [`${plan.components.some((c) => c.build?.bootstrap) ? 'autoreconf:build ' : ''}cmake:indirect cpe gmake perl5`]),
     assign('USE_PERL5', ['build']),
     assign('CPE_VENDOR', ['f5']),
     assign('CPE_PRODUCT', ['nginx']),
