@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { checksFor, doctor, DOCTOR_CHECKS, isStaticElf, NEEDS, renderDoctor, which, type Family } from '../src/doctor.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-const TOOLS = ['cc', 'make', 'perl', 'cmake', 'patch', 'xz', 'bzip2', 'gpgv', 'curl', 'openssl', 'qemu-system-x86_64', 'depmod', 'dpkg-deb', 'rpmbuild', 'modprobe', 'gmake', 'prove', 'setpriv', 'memcached', 'uwsgi'];
+const TOOLS = ['cc', 'make', 'perl', 'cmake', 'autoconf', 'patch', 'xz', 'bzip2', 'gpgv', 'curl', 'openssl', 'qemu-system-x86_64', 'depmod', 'dpkg-deb', 'rpmbuild', 'modprobe', 'gmake', 'prove', 'setpriv', 'memcached', 'uwsgi'];
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
@@ -33,7 +33,7 @@ describe('doctor', () => {
       expect(c.neededFor.length, c.id).toBeGreaterThan(5);
       if (c.need !== 'kernel') expect(c.packages.debian, c.id).toBeTruthy();
     }
-    for (const id of ['cc', 'make', 'perl', 'cmake', 'patch', 'xz', 'bzip2', 'gpgv', 'linux-tls-h', 'qemu', 'busybox-static', 'dpkg-deb', 'tls-ulp']) {
+    for (const id of ['cc', 'make', 'perl', 'cmake', 'autoconf', 'patch', 'xz', 'bzip2', 'gpgv', 'linux-tls-h', 'qemu', 'busybox-static', 'dpkg-deb', 'tls-ulp']) {
       expect(r.checks.map((c) => c.id)).toContain(id);
     }
     // this project's machines run ci/setup.sh, which installs every build prerequisite
@@ -131,8 +131,8 @@ describe('doctor', () => {
 });
 
 describe('doctor: the table of checks', () => {
-  const LINUX = ['cc', 'make', 'perl', 'cmake', 'patch', 'xz', 'bzip2', 'gpgv', 'linux-tls-h', 'aarch64-linux-gnu-gcc', 'aarch64-linux-gnu-libcrypt', 'qemu-aarch64-static', 'curl', 'openssl', 'qemu', 'busybox-static', 'depmod', 'prove', 'TAP::Harness::Archive', 'IO::Socket::SSL', 'Net::SSLeay', 'Protocol::WebSocket', 'Cache::Memcached', 'FCGI', 'SCGI', 'GD', 'CryptX', 'memcached', 'uwsgi', 'setpriv', 'dpkg-deb', 'rpmbuild', 'tls-ulp'];
-  const FREEBSD = ['cc', 'gmake', 'perl', 'cmake', 'patch', 'xz', 'bzip2', 'gpgv', 'prove', 'TAP::Harness::Archive', 'IO::Socket::SSL', 'Net::SSLeay', 'Protocol::WebSocket', 'Cache::Memcached', 'FCGI', 'SCGI', 'GD', 'CryptX', 'memcached', 'uwsgi', 'ktls-sysctl', 'ktls-ocf'];
+  const LINUX = ['cc', 'make', 'perl', 'cmake', 'autoconf', 'patch', 'xz', 'bzip2', 'gpgv', 'linux-tls-h', 'aarch64-linux-gnu-gcc', 'aarch64-linux-gnu-libcrypt', 'qemu-aarch64-static', 'curl', 'openssl', 'qemu', 'busybox-static', 'depmod', 'prove', 'TAP::Harness::Archive', 'IO::Socket::SSL', 'Net::SSLeay', 'Protocol::WebSocket', 'Cache::Memcached', 'FCGI', 'SCGI', 'GD', 'CryptX', 'memcached', 'uwsgi', 'setpriv', 'dpkg-deb', 'rpmbuild', 'tls-ulp'];
+  const FREEBSD = ['cc', 'gmake', 'perl', 'cmake', 'autoconf', 'patch', 'xz', 'bzip2', 'gpgv', 'prove', 'TAP::Harness::Archive', 'IO::Socket::SSL', 'Net::SSLeay', 'Protocol::WebSocket', 'Cache::Memcached', 'FCGI', 'SCGI', 'GD', 'CryptX', 'memcached', 'uwsgi', 'ktls-sysctl', 'ktls-ocf'];
 
   it('checks every row for its system, in table order, and reports each', async () => {
     expect(checksFor('linux').map((c) => c.id)).toEqual(LINUX);
