@@ -12,6 +12,8 @@ import { loadRecipes } from '../src/recipes/load.ts';
 import { resolvePlan } from '../src/recipes/resolve.ts';
 import { Bootstrap, BuildSpec } from '../src/recipes/schema.ts';
 import { buildLibrary } from '../src/stages/library.ts';
+import { libraryCommands } from '../src/recipes/commands.ts';
+import { targetOf } from '../src/target.ts';
 import { copyRecipes, editJson } from './helpers/recipes.ts';
 
 /** A git-tag-like tree: configure.ac and templates, no configure; configure reads VERSION as jemalloc's does, else writes a bogus version. */
@@ -94,6 +96,18 @@ describe('versions.<v>.bootstrap: a source archive without a generated configure
       j.versions['5.3.1'].bootstrap.files = { VERSION: '5.3.1-0-gabc' };
     });
     expect(() => loadRecipes(dir)).toThrow(/zlib-ng\.json: versions\["[^"]+"\]\.bootstrap: generates a configure script, but zlib-ng is built with cmake/);
+  });
+
+  it('jemalloc 5.3.1: VERSION and autoconf, then configure with the cross data of an arm64 build (--host, --with-lg-page=16), checked against the VERSION line', () => {
+    const je = (target?: string) => component(resolvePlan(loadRecipes(), 'ktls', { target }), 'jemalloc');
+    const cross = libraryCommands(je('aarch64-linux-gnu'), { jobs: [], target: targetOf('aarch64-linux-gnu', 'test') });
+    expect(cross.slice(0, 2).map((c) => [c.step, c.cmd])).toEqual([['bootstrap', 'autoconf'], ['configure', './configure']]);
+    expect(cross[0]!.files).toEqual({ VERSION: '5.3.1-0-g81034ce1f1373e37dc865038e1bc8eeecf559ce8\n' });
+    expect(cross[1]!.args).toEqual(expect.arrayContaining(['--host=aarch64-linux-gnu', '--with-lg-page=16']));
+    expect(cross[1]!.expect).toEqual({ file: 'include/jemalloc/jemalloc.h', contains: '#define JEMALLOC_VERSION "5.3.1-0-g81034ce1f1373e37dc865038e1bc8eeecf559ce8"' });
+    // the release tarball of 5.3.0 has its configure: no bootstrap step
+    const old = component(resolvePlan(loadRecipes(), 'ktls', { set: ['jemalloc=5.3.0'] }), 'jemalloc');
+    expect(libraryCommands(old, { jobs: [] }).map((c) => c.step)).toEqual(['configure', 'make', 'make']);
   });
 
   it("the tool's version goes into that library's key only: every other key is the same with another autoconf or none", () => {
