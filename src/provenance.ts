@@ -31,6 +31,7 @@ import { distroSource, server, type BuildPlan } from './plan.ts';
 import { PROJECT_ROOT } from './recipes/load.ts';
 import { INTOTO_PAYLOAD_TYPE, STATEMENT_TYPE, dsseEnvelope, verifyDsseEnvelope, type Statement } from './remote/sign.ts';
 import { usedArtifact } from './sbom.ts';
+import { targetFacts } from './package/targettools.ts';
 
 export const PROVENANCE_PREDICATE_TYPE = 'https://slsa.dev/provenance/v1';
 /** What this provenance's parameters mean (README "Provenance"). */
@@ -109,7 +110,9 @@ export function provenanceStatement(input: ProvenanceInput): Statement {
           variants: plan.variants.map((v) => ({ name: v.name, configureArgs: v.configureArgs })),
           componentOptions: Object.fromEntries(plan.components.filter((c) => c.options.length).map((c) => [c.name, c.options])),
           toolchain: plan.toolchain,
+          // where it was built, and the machine the binaries are for (a cross build's differ)
           platform: `${os.platform()}-${arch}`,
+          target: targetFacts(plan.target),
           ...(input.sourceDateEpoch !== undefined ? { sourceDateEpoch: input.sourceDateEpoch } : {}),
         },
         resolvedDependencies: [...sources, ...patchSets, ...patches],

@@ -218,8 +218,13 @@ export function cyclonedx(input: SbomInput) {
         'bom-ref': appRef,
         name: nginx.name,
         version: nginx.version,
-        description: `nginx built by nginx-forge, profile ${plan.profile}`,
+        description: `nginx built by nginx-forge, profile ${plan.profile}, for ${plan.target.triple}`,
         hashes: [{ alg: 'SHA-256', content: input.binarySha }],
+        // the machine the binary is for (src/target.ts): a cross build's is not the build host's
+        properties: [
+          { name: 'nginx-forge:target:triple', value: plan.target.triple },
+          { name: 'nginx-forge:target:cpu', value: plan.target.cpu },
+        ],
       },
     },
     components,

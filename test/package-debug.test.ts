@@ -8,10 +8,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { planFromFlags } from '../src/flags/plan.ts';
 import { buildIdOf, buildIdPath, splitDebug } from '../src/package/debug.ts';
 import { placeDebuginfo, rpmlintrc, rpmSpec } from '../src/package/rpm.ts';
+import { TARGETS, targetOf } from '../src/target.ts';
 
 const work = mkdtempSync(path.join(tmpdir(), 'nf-debug-unit-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 const ctx = { component: 'nginx', stage: 'package:test', log: path.join(work, 'log') };
+/** this machine's own target: its binutils are the host's */
+const HOST = targetOf(undefined);
 
 async function elf(name: string, ldflags: string[]): Promise<string> {
   const src = path.join(work, `${name}.c`);
@@ -27,7 +30,7 @@ describe('debug files in the build-id layout', () => {
     const id = await buildIdOf(ctx, bin);
     expect(id).toMatch(/^[0-9a-f]{40}$/);
     expect(buildIdPath(id!)).toBe(`usr/lib/debug/.build-id/${id!.slice(0, 2)}/${id!.slice(2)}.debug`);
-    const [d] = await splitDebug(ctx, [bin, bin], path.join(work, 'dbg'));
+    const [d] = await splitDebug(ctx, [bin, bin], path.join(work, 'dbg'), HOST);
     expect(d!.rel).toBe(buildIdPath(id!));
     expect(existsSync(d!.debug)).toBe(true);
     await execa('strip', ['--strip-debug', bin]);
@@ -42,15 +45,15 @@ describe('debug files in the build-id layout', () => {
     writeFileSync(src, 'int main(void) { return 0; }\n');
     const bin = path.join(work, 'arm');
     await execa('aarch64-linux-gnu-gcc', ['-g', '-Wl,--build-id=sha1', '-o', bin, src]);
-    await expect(splitDebug(ctx, [bin], path.join(work, 'dbg-arm-host'))).rejects.toThrow(/objcopy/);
-    const [d] = await splitDebug(ctx, [bin], path.join(work, 'dbg-arm'), { toolPrefix: 'aarch64-linux-gnu-' });
+    await expect(splitDebug(ctx, [bin], path.join(work, 'dbg-arm-host'), HOST)).rejects.toThrow(/objcopy/);
+    const [d] = await splitDebug(ctx, [bin], path.join(work, 'dbg-arm'), TARGETS['aarch64-linux-gnu']!);
     expect(existsSync(d!.debug)).toBe(true);
   });
 
   it('refuses a binary without a build-id, naming the link flag to add', async () => {
     const bin = await elf('no-id', ['-Wl,--build-id=none']);
     expect(await buildIdOf(ctx, bin)).toBeUndefined();
-    const e = (await splitDebug(ctx, [bin], path.join(work, 'dbg2')).catch((x: unknown) => x)) as Error & { hint?: string };
+    const e = (await splitDebug(ctx, [bin], path.join(work, 'dbg2'), HOST).catch((x: unknown) => x)) as Error & { hint?: string };
     expect(e.message).toMatch(/no-id has no GNU build-id note, so its debug symbols could not be found by gdb/);
     expect(e.hint).toMatch(/-Wl,--build-id=sha1 \(the profile's nginx\.ldOpt/);
   });
@@ -60,7 +63,7 @@ describe('debug files in the build-id layout', () => {
     const tree = path.join(work, 'tree');
     const binInTree = path.join(tree, 'usr/sbin/nginx');
     await execa('install', ['-D', bin, binInTree]);
-    const debug = await splitDebug(ctx, [binInTree], path.join(work, 'dbg3'));
+    const debug = await splitDebug(ctx, [binInTree], path.join(work, 'dbg3'), HOST);
     const lines = placeDebuginfo(tree, debug, '1.26.3-1.x86_64');
     const id = debug[0]!.buildId;
     const link = `usr/lib/debug/.build-id/${id.slice(0, 2)}/${id.slice(2)}.debug`;

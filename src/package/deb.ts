@@ -22,7 +22,6 @@
 // Deterministic: every mtime is SOURCE_DATE_EPOCH, modes are normalised, owners are root
 // (--root-owner-group), dpkg-deb sorts the members. Same inputs → byte-identical .deb.
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { tempDir } from '../tmpdirs.ts';
 import { gzipSync } from 'node:zlib';
@@ -44,6 +43,7 @@ import {
 } from './common.ts';
 import { enableOnFirstInstall, ownedDirs, rel, removeEnableLinks, stageTree, type EnableLink } from './service.ts';
 import { buildDbgsymDeb } from './dbgsym.ts';
+import { shlibDepends } from './targettools.ts';
 import { debRevisionSuffix, debUnitDir, hostDistro, type Distro } from './distro.ts';
 
 export interface DebInput {
@@ -65,7 +65,7 @@ export interface DebInput {
   maintainer?: string;
   /** default: SOURCE_DATE_EPOCH, else the manifest's sourceDateEpoch, else a fixed date */
   sourceDateEpoch?: number;
-  /** Debian architecture (default: dpkg --print-architecture) */
+  /** Debian architecture (default: the plan's target's, src/target.ts: amd64, arm64) */
   arch?: string;
   /** 'debug' (default): strip debug info only, keep the symbol table; 'none': ship the binary as built */
   strip?: 'debug' | 'none';
@@ -92,15 +92,6 @@ export const debDistro = (d: Distro | null | undefined): Distro | undefined => (
  */
 export const debVersion = (plan: BuildPlan, revision = 1, distro?: Distro | null) => `${server(plan).version}-${revision}${debRevisionSuffix(debDistro(distro))}`;
 
-const DEBIAN_ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'armhf', ia32: 'i386', ppc64: 'ppc64el', s390x: 's390x', riscv64: 'riscv64' };
-
-async function debArch(ctx: RunContext): Promise<string> {
-  try {
-    return (await run(ctx, 'dpkg', ['--print-architecture'])).trim();
-  } catch {
-    return DEBIAN_ARCH[os.arch()] ?? os.arch();
-  }
-}
 
 /**
  * Debian 13 (dpkg 1.22) finished the /usr merge: packages ship /usr/lib/systemd/system and lintian
@@ -117,20 +108,6 @@ async function defaultUnitDir(ctx: RunContext): Promise<string> {
   return 'lib/systemd/system';
 }
 
-/** Depends from dpkg-shlibdeps (needs a debian/control next to it), else the static list. */
-async function sharedLibDepends(ctx: RunContext, binary: string, scratch: string): Promise<{ depends: string; how: string }> {
-  const dir = path.join(scratch, 'shlibdeps');
-  mkdirSync(path.join(dir, 'debian'), { recursive: true });
-  writeFileSync(path.join(dir, 'debian', 'control'), 'Source: nginx-forge\n\nPackage: nginx-forge\nArchitecture: any\n');
-  try {
-    const out = await run({ ...ctx, cwd: dir }, 'dpkg-shlibdeps', ['-O', '-e', binary]);
-    const m = /^shlibs:Depends=(.*)$/m.exec(out);
-    if (m && m[1]!.trim()) return { depends: m[1]!.trim(), how: 'dpkg-shlibdeps' };
-  } catch {
-    // not installed, or no dpkg database for the libraries: fall back
-  }
-  return { depends: 'libc6', how: 'static list (dpkg-shlibdeps unavailable)' };
-}
 
 function postinst(pkg: string, user: string, stateDirs: string[], service: string, links: EnableLink[]): string {
   return `#!/bin/sh
@@ -473,8 +450,9 @@ export async function buildDebs(input: DebInput): Promise<{ deb: string; twins: 
       lintianOverrides(pkg, rel(i.sbin), stripped, { zlibBanner: hasZlibBanner(readFileSync(binary)), firstRevision: /-1$/.test(version) }),
     );
 
-    const depends = await sharedLibDepends(ctx, binary, scratch);
-    const arch = input.arch ?? (await debArch(ctx));
+    const depends = await shlibDepends(ctx, [binary], scratch, plan.target);
+    // the target's Debian architecture (arm64 for a cross build for aarch64-linux-gnu), never the build host's
+    const arch = input.arch ?? plan.target.debArch;
     const conflicts = 'nginx, nginx-common, nginx-core, nginx-extras, nginx-full, nginx-light';
     const description = [
       `nginx web server built by nginx-forge (${plan.profile})`,
@@ -525,7 +503,7 @@ export async function buildDebs(input: DebInput): Promise<{ deb: string; twins: 
     for (const v of plan.variants) {
       const twinRoot = twinRoots[v.name]!;
       const twin = debTwinName(plan, v);
-      const twinDepends = await sharedLibDepends(ctx, path.join(twinRoot, rel(v.sbin)), scratch);
+      const twinDepends = await shlibDepends(ctx, [path.join(twinRoot, rel(v.sbin))], scratch, plan.target);
       // Debian's dh_installdocs --link-doc: the doc directory is the main package's (exact Depends);
       // the manual page is nginx's, as the options are
       mkdirSync(path.join(twinRoot, 'usr/share/doc'), { recursive: true });

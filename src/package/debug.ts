@@ -16,6 +16,8 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { StageError } from '../errors.ts';
 import { run, type RunContext } from '../exec.ts';
+import type { Target } from '../target.ts';
+import { targetTool } from './targettools.ts';
 
 export interface DebugFile {
   /** the ELF file the symbols belong to, as given */
@@ -44,10 +46,10 @@ export async function buildIdOf(ctx: RunContext, file: string): Promise<string |
  * Writes the debug file of each ELF file into debugRoot (build-id layout, see buildIdPath), before
  * the caller strips them. A file without a build-id is refused: its symbols could not be found.
  */
-export async function splitDebug(ctx: RunContext, files: string[], debugRoot: string, opts: { toolPrefix?: string } = {}): Promise<DebugFile[]> {
+export async function splitDebug(ctx: RunContext, files: string[], debugRoot: string, target: Target): Promise<DebugFile[]> {
   // a cross build's binaries are read by the target's binutils (aarch64-linux-gnu-objcopy): the
   // host's objcopy does not recognise an AArch64 file
-  const objcopy = `${opts.toolPrefix ?? ''}objcopy`;
+  const objcopy = targetTool(target, 'objcopy');
   const out: DebugFile[] = [];
   for (const file of files) {
     const buildId = await buildIdOf(ctx, file);

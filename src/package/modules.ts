@@ -21,6 +21,8 @@ import { MissingToolError, StageError } from '../errors.ts';
 import { run, type RunContext } from '../exec.ts';
 import { component, libraries, moduleObjects, modules, modulesPath, server, type BuildPlan, type PlanComponent } from '../plan.ts';
 import { debRevisionSuffix, hostDistro } from './distro.ts';
+import type { Target } from '../target.ts';
+import { shlibDepends, targetTool } from './targettools.ts';
 import { controlText, copyrightLines, dep5License, formatMaintainer, licenseFilesOf, maintainer, packDeb, rfc2822, sourceDateEpoch, walk, wrap } from './common.ts';
 
 type Module = ReturnType<typeof modules>[number];
@@ -77,9 +79,9 @@ export function dynamicModuleFiles(plan: BuildPlan): string[] {
 }
 
 /** A module's .so as every package ships it: no debug information, no unneeded symbols. */
-export async function stripModuleObject(ctx: RunContext, file: string): Promise<void> {
+export async function stripModuleObject(ctx: RunContext, file: string, target: Target): Promise<void> {
   try {
-    await run(ctx, 'strip', ['--strip-unneeded', '--remove-section=.comment', file]);
+    await run(ctx, targetTool(target, 'strip'), ['--strip-unneeded', '--remove-section=.comment', file]);
   } catch (e) {
     if (!(e instanceof MissingToolError)) throw e;
   }
@@ -166,19 +168,6 @@ function copyright(plan: BuildPlan, m: Module, licensesDir: string, pkg: string)
   return `${paras.join('\n\n')}\n`;
 }
 
-async function shlibsDepends(ctx: RunContext, files: string[], scratch: string): Promise<string> {
-  const dir = path.join(scratch, 'shlibdeps');
-  mkdirSync(path.join(dir, 'debian'), { recursive: true });
-  writeFileSync(path.join(dir, 'debian', 'control'), 'Source: nginx-forge\n\nPackage: nginx-forge\nArchitecture: any\n');
-  try {
-    const out = await run({ ...ctx, cwd: dir }, 'dpkg-shlibdeps', ['-O', '-e', ...files]);
-    const m = /^shlibs:Depends=(.*)$/m.exec(out);
-    if (m && m[1]!.trim()) return m[1]!.trim();
-  } catch {
-    // not installed: the static list
-  }
-  return 'libc6';
-}
 
 export interface ModuleDebInput {
   plan: BuildPlan;
@@ -233,7 +222,7 @@ async function buildModuleDeb(input: ModuleDebInput, m: Module): Promise<string>
       put(rel, readFileSync(from));
       sos.push(path.join(pkgRoot, rel));
     }
-    for (const f of sos) await stripModuleObject(ctx, f);
+    for (const f of sos) await stripModuleObject(ctx, f, plan.target);
     const { link, snippet } = moduleLink(m);
     put(snippet.replace(/^\//, ''), moduleSnippet(plan, m));
     const doc = `usr/share/doc/${pkg}`;
@@ -253,7 +242,7 @@ async function buildModuleDeb(input: ModuleDebInput, m: Module): Promise<string>
       ].join('\n'),
     );
 
-    const depends = await shlibsDepends(ctx, sos, scratch);
+    const { depends } = await shlibDepends(ctx, sos, scratch, plan.target);
     const libs = libraries(plan).filter((l) => m.module.requires.includes(l.name));
     // a description line starting with "." is a control statement (e.g. ".br files"): wrap narrower
     const para = (t: string) => [78, 76, 74, 72, 70, 68].map((w) => wrap(t, w)).find((ls) => !ls.some((l) => l.startsWith('.'))) ?? wrap(t.replace(/(^|\s)\./g, '$1 .'), 78);

@@ -20,7 +20,6 @@
 // SOURCE_DATE_EPOCH, clamped file mtimes, build time and build host fixed.
 // rpmlint findings that are intended are filtered in <pkg>.rpmlintrc, each with its reason.
 import { appendFileSync, chmodSync, copyFileSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { tempDir } from '../tmpdirs.ts';
 import { execa } from 'execa';
@@ -196,6 +195,8 @@ Recommends:     logrotate
 Provides:       webserver
 Provides:       nginx = ${nginx.version}-${s.release}
 Conflicts:      ${conflicts.join(' ')}
+# the binaries are built for ${plan.target.triple} (nginx-forge's target): rpmbuild --target ${plan.target.rpmArch}
+ExclusiveArch:  ${plan.target.rpmArch}
 
 %description
 ${description.join('\n')}
@@ -329,13 +330,6 @@ export function rpmlintrc(plan: BuildPlan, pkg: string, o: { debuginfo?: boolean
   ].join('\n');
 }
 
-async function rpmArch(ctx: RunContext): Promise<string> {
-  try {
-    return (await run(ctx, 'rpm', ['--eval', '%{_arch}'])).trim();
-  } catch {
-    return os.arch() === 'x64' ? 'x86_64' : os.arch() === 'arm64' ? 'aarch64' : os.arch();
-  }
-}
 
 export interface RpmResult {
   rpm: string;
@@ -387,7 +381,8 @@ export async function buildRpm(input: RpmInput): Promise<RpmResult> {
       writeFileSync(path.join(treeDir, snippet), moduleSnippet(plan, m, pkg));
       links.push({ link, target: snippet });
     }
-    const arch = await rpmArch(ctx);
+    // the target's RPM architecture (aarch64 for a cross build), never the build host's
+    const arch = plan.target.rpmArch;
     // the distribution's tag where rpmbuild's macros define one (.fc41, .el9: Release 1%{?dist});
     // none on a Debian build host, where the package is for any RPM distribution
     const dist = (await run(ctx, 'rpm', ['--eval', '%{?dist}'])).trim();
@@ -408,7 +403,7 @@ export async function buildRpm(input: RpmInput): Promise<RpmResult> {
     await run(
       { ...ctx, env: { ...process.env, SOURCE_DATE_EPOCH: String(epoch), LC_ALL: 'C', TZ: 'UTC' }, timeoutMs: 20 * 60_000 },
       'rpmbuild',
-      ['-bb', '--define', `_topdir ${top}`, specFile],
+      ['-bb', '--target', arch, '--define', `_topdir ${top}`, specFile],
     );
     const built = walk(path.join(top, 'RPMS')).filter((e) => e.kind === 'file' && e.rel.endsWith('.rpm')).map((e) => e.rel);
     const names = [pkg, ...plan.variants.map((v) => rpmTwinName(pkg, v)), ...(debuginfo ? [rpmDebuginfoName(pkg)] : [])];

@@ -12,6 +12,7 @@ import { licenseFilesOf, sha256File, walk } from './common.ts';
 import { assertSafePlan } from '../recipes/safe.ts';
 import { dynamicModuleFiles, stripModuleObject } from './modules.ts';
 import { splitDebug, type DebugFile } from './debug.ts';
+import { targetTool } from './targettools.ts';
 
 /** Relative (no leading slash) form of an absolute install path, for joining onto a package root. */
 export const rel = (p: string) => p.replace(/^\/+/, '');
@@ -274,10 +275,11 @@ export async function stageTree(t: TreeInput): Promise<Tree> {
   if (t.strip === 'debug') {
     try {
       const bins = [binary, ...t.plan.variants.map((v) => path.join(d, rel(v.sbin)))];
-      if (t.debugDir) debug = await splitDebug(t.ctx, bins, t.debugDir);
-      for (const b of bins) await run(t.ctx, 'strip', ['--strip-debug', '--remove-section=.comment', b]);
+      // with the target's binutils (aarch64-linux-gnu-strip for a cross build's binaries)
+      if (t.debugDir) debug = await splitDebug(t.ctx, bins, t.debugDir, t.plan.target);
+      for (const b of bins) await run(t.ctx, targetTool(t.plan.target, 'strip'), ['--strip-debug', '--remove-section=.comment', b]);
       // the dynamic modules as the module .deb strips them (a package that ships them: the .rpm)
-      for (const so of dynamicModuleFiles(t.plan)) if (existsSync(path.join(d, rel(so)))) await stripModuleObject(t.ctx, path.join(d, rel(so)));
+      for (const so of dynamicModuleFiles(t.plan)) if (existsSync(path.join(d, rel(so)))) await stripModuleObject(t.ctx, path.join(d, rel(so)), t.plan.target);
       stripped = true;
     } catch (e) {
       if (!(e instanceof MissingToolError)) throw e;

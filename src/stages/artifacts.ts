@@ -20,6 +20,7 @@ import { cyclonedx as sbom, usedArtifact } from '../sbom.ts';
 import { componentSwitches, cveAnalyses } from '../cves.ts';
 import { openvex, VEX_FILE } from '../vex.ts';
 import { splitDebug } from '../package/debug.ts';
+import { targetFacts } from '../package/targettools.ts';
 
 export interface PackageInput {
   plan: BuildPlan;
@@ -62,6 +63,8 @@ export function manifest(input: PackageInput, binarySha: string) {
     name: server(plan).name,
     profile: plan.profile,
     planHash: plan.planHash,
+    /** the machine the binaries are for (src/target.ts): a cross build's is not the build host's */
+    target: targetFacts(plan.target),
     sourceDateEpoch: input.epoch,
     binary: { path: `sbin/${server(plan).name}`, sha256: binarySha },
     /** twins built from the same dependencies (nginx-debug): their flags beyond the production build */
@@ -150,7 +153,7 @@ export async function writeArtifacts(input: PackageInput): Promise<string[]> {
   const debugTarball = path.join(out, `${debugBase}.tar.gz`);
   const { rmSync } = await import('node:fs');
   try {
-    await splitDebug({ component: server(plan).name, stage: 'artifacts', log: input.log ?? path.join(out, '.artifacts.log'), signal: input.signal }, elfs, path.join(debugStage, debugBase), { toolPrefix: plan.cross ? `${plan.target.triple}-` : undefined });
+    await splitDebug({ component: server(plan).name, stage: 'artifacts', log: input.log ?? path.join(out, '.artifacts.log'), signal: input.signal }, elfs, path.join(debugStage, debugBase), plan.target);
     await tar.c(
       { gzip: { level: 9 }, file: debugTarball, cwd: debugStage, portable: true, noDirRecurse: true, mtime, noMtime: false },
       [debugBase, ...listFiles(path.join(debugStage, debugBase)).map((f) => `${debugBase}/${f}`)],
