@@ -333,6 +333,9 @@ describe('bench build', () => {
     const md = buildMarkdown(r, 'build-cross.svg');
     expect(md).toContain('| stage | x86_64-linux-gnu s | aarch64-linux-gnu s | cross / native |');
     expect(md).toContain('| configure:nginx | 30.0 | 60.0 | 2.00x |');
+    expect(md).toContain('| scenario | wall s | this / native | CPU s | this / native (CPU) | stages run |');
+    expect(md).not.toContain('naive');
+    expect(text).toMatch(/^cold build +[\d.]+ +1\.00x /m);
     expect(md).toContain('Reproduce: `nginx-forge bench build --profile ktls --target aarch64-linux-gnu`');
     expect(buildChart(r)).toContain('cross build: for aarch64-linux-gnu');
   });
@@ -340,10 +343,12 @@ describe('bench build', () => {
   it('crossComparison: only stages that ran in both builds, ratios to the hundredth', async () => {
     const { crossComparison } = await import('../src/bench/build.ts');
     const load = { loadavg: [0, 0, 0] } as never;
-    const native = { id: 'cold' as const, title: '', seconds: 100, cpuSeconds: 180, load, notes: [], stages: [{ id: 'a', status: 'built' as const, seconds: 3 }, { id: 'b', status: 'cached' as const, seconds: 0 }] };
-    const cross = { id: 'cross' as const, title: '', seconds: 250, cpuSeconds: 400, load, notes: [], stages: [{ id: 'a', status: 'built' as const, seconds: 10 }, { id: 'b', status: 'built' as const, seconds: 5 }] };
+    const native = { id: 'cold' as const, title: '', seconds: 100, cpuSeconds: 180, load, notes: [], stages: <import('../src/pipeline/types.ts').StageResult[]>[{ id: 'a', status: 'built' as const, seconds: 3 }, { id: 'b', status: 'cached' as const, seconds: 0 }] };
+    native.stages.push({ id: 'c', status: 'built', seconds: 0.2 });
+    const cross = { id: 'cross' as const, title: '', seconds: 250, cpuSeconds: 400, load, notes: [], stages: [{ id: 'a', status: 'built' as const, seconds: 10 }, { id: 'b', status: 'built' as const, seconds: 5 }, { id: 'c', status: 'built' as const, seconds: 0.3 }] };
+    // c: a 0.2 s stage's ratio would be noise (under CROSS_RATIO_MIN): none given
     expect(crossComparison(native, cross, 'x86_64-linux-gnu', 'aarch64-linux-gnu', 'h')).toEqual({
-      host: 'x86_64-linux-gnu', target: 'aarch64-linux-gnu', nativePlanHash: 'h', overNative: 2.5, cpuOverNative: 2.22, stages: [{ id: 'a', native: 3, cross: 10, ratio: 3.33 }],
+      host: 'x86_64-linux-gnu', target: 'aarch64-linux-gnu', nativePlanHash: 'h', overNative: 2.5, cpuOverNative: 2.22, stages: [{ id: 'a', native: 3, cross: 10, ratio: 3.33 }, { id: 'c', native: 0.2, cross: 0.3, ratio: null }],
     });
     expect(crossComparison({ ...native, cpuSeconds: undefined }, cross, 'h', 't', 'x').cpuOverNative).toBeUndefined();
   });

@@ -19,6 +19,11 @@ export function fmtSecs(x: number): string {
 }
 
 function speedup(r: BuildBenchResult, s: Scenario, which: 'speedup' | 'cpuSpeedup' = 'speedup'): string {
+  // a cross comparison (bench build --target): the cross build over the native one instead
+  if (r.cross) {
+    const v = s.id === 'cold' ? 1 : s.id === 'cross' ? (which === 'speedup' ? r.cross.overNative : r.cross.cpuOverNative) : undefined;
+    return v === undefined ? '-' : `${v.toFixed(2)}x`;
+  }
   if (s.id === 'naive') return r.scenarios.some((x) => x.id === 'naive') ? '1.00x' : '-';
   const v = (r[which] ?? {})[s.id];
   if (v === undefined) return '-';
@@ -73,11 +78,12 @@ export function crossLines(r: BuildBenchResult): string[] {
 
 /** The stages of both builds side by side: [stage, native s, cross s, cross / native]. */
 function crossStageRows(r: BuildBenchResult): string[][] {
-  return (r.cross?.stages ?? []).map((s) => [s.id, fmtSecs(s.native), fmtSecs(s.cross), `${s.ratio.toFixed(2)}x`]);
+  return (r.cross?.stages ?? []).map((s) => [s.id, fmtSecs(s.native), fmtSecs(s.cross), s.ratio === null ? '-' : `${s.ratio.toFixed(2)}x`]);
 }
 
 function rows(r: BuildBenchResult, stagesRun = true): string[][] {
-  const out = [['scenario', 'wall s', 'naive / this', 'CPU s', 'naive / this (CPU)', ...(stagesRun ? ['stages run'] : [])]];
+  const ratio = r.cross ? 'this / native' : 'naive / this';
+  const out = [['scenario', 'wall s', ratio, 'CPU s', `${ratio} (CPU)`, ...(stagesRun ? ['stages run'] : [])]];
   for (const s of r.scenarios) {
     const ran = s.id === 'naive' ? `${s.steps?.length ?? 0} steps` : s.built?.length ? s.built.join(' ') : 'none';
     out.push([
@@ -129,7 +135,7 @@ export function buildMarkdown(r: BuildBenchResult, chartFile?: string): string {
   out.push('');
   const [head, ...body] = rows(r);
   out.push(`| ${head!.join(' | ')} |`, '|---|---:|---:|---:|---:|---|', ...body.map((x) => `| ${x.map((c, i) => (i === 5 ? `\`${c}\`` : c)).join(' | ')} |`));
-  out.push('', '"naive / this": how many times faster than the naive build. CPU seconds are user + system time of every process the scenario ran (and of nginx-forge itself), which other jobs on the machine disturb much less than wall-clock time.');
+  out.push('', `${r.cross ? '"this / native": how many times the native build\'s time the scenario took (per stage below: wall time, which includes waiting for a job token while other stages compile).' : '"naive / this": how many times faster than the naive build.'} CPU seconds are user + system time of every process the scenario ran (and of nginx-forge itself), which other jobs on the machine disturb much less than wall-clock time.`);
   const cl = compileLinkLine(r);
   if (cl) out.push('', cl);
   const xl = crossLines(r);

@@ -139,9 +139,15 @@ export interface CrossComparison {
   overNative: number;
   /** the same with CPU seconds */
   cpuOverNative?: number;
-  /** every stage that ran in both builds: its native and cross wall seconds, cross / native */
-  stages: { id: string; native: number; cross: number; ratio: number }[];
+  /**
+   * every stage that ran in both builds: its native and cross wall seconds, cross / native
+   * (null when the native stage took under CROSS_RATIO_MIN seconds: a ratio of noise)
+   */
+  stages: { id: string; native: number; cross: number; ratio: number | null }[];
 }
+
+/** A stage's cross / native ratio is given only from this many native seconds up. */
+export const CROSS_RATIO_MIN = 0.5;
 
 /** The cross build of `cross` against the native one: whole and stage by stage. */
 export function crossComparison(native: Scenario, cross: Scenario, host: string, target: string, nativePlanHash: string): CrossComparison {
@@ -149,7 +155,7 @@ export function crossComparison(native: Scenario, cross: Scenario, host: string,
   const nativeStages = new Map((native.stages ?? []).filter((s) => s.status === 'built').map((s) => [s.id, s.seconds]));
   const stages = (cross.stages ?? [])
     .filter((s) => s.status === 'built' && nativeStages.has(s.id))
-    .map((s) => ({ id: s.id, native: nativeStages.get(s.id)!, cross: s.seconds, ratio: ratio(s.seconds, nativeStages.get(s.id)!) }));
+    .map((s) => ({ id: s.id, native: nativeStages.get(s.id)!, cross: s.seconds, ratio: nativeStages.get(s.id)! < CROSS_RATIO_MIN ? null : ratio(s.seconds, nativeStages.get(s.id)!) }));
   return {
     host,
     target,
