@@ -51,16 +51,22 @@ APT_PACKAGES=(
   apache2-utils     # tests: htpasswd -B makes the registry's Basic auth file
   skopeo            # tests: an independent client reads back the manifest nginx-forge pushed
   devscripts        # tests: Debian's hardening-check on the built nginx (stack protector, fortify, stack clash)
-  # cross builds (build --target aarch64-linux-gnu) and the arm64 e2e test
-  crossbuild-essential-arm64  # aarch64-linux-gnu-gcc, its binutils and the arm64 libc
-  qemu-user-static            # qemu-aarch64-static: nginx's configure test programs, verify's nginx -V / -t
-  libcrypt-dev:arm64          # the target's libcrypt (nginx's auth_basic links it); Debian has no cross package of it, only multiarch
   gdb               # tests: a core dump of the packaged nginx reads with the -dbgsym package (gcore, bt)
 )
 
-# libcrypt-dev:arm64 above is a multiarch package: dpkg must know the arm64 architecture first
-if ! dpkg --print-foreign-architectures | grep -qx arm64; then
-  if [ "$(id -u)" -eq 0 ]; then dpkg --add-architecture arm64; else sudo dpkg --add-architecture arm64; fi
+# cross builds (build --target aarch64-linux-gnu) and the arm64 e2e test: on an amd64 machine
+# only. An arm64 machine (GitHub's arm64 runners) builds arm64 natively, and Debian has no
+# aarch64-linux-gnu cross compiler for arm64 (crossbuild-essential-arm64 is not installable there).
+if [ "$(dpkg --print-architecture)" = amd64 ]; then
+  APT_PACKAGES+=(
+    crossbuild-essential-arm64  # aarch64-linux-gnu-gcc, its binutils and the arm64 libc
+    qemu-user-static            # qemu-aarch64-static: nginx's configure test programs, verify's nginx -V / -t
+    libcrypt-dev:arm64          # the target's libcrypt (nginx's auth_basic links it); Debian has no cross package of it, only multiarch
+  )
+  # libcrypt-dev:arm64 is a multiarch package: dpkg must know the arm64 architecture first
+  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    if [ "$(id -u)" -eq 0 ]; then dpkg --add-architecture arm64; else sudo dpkg --add-architecture arm64; fi
+  fi
 fi
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -111,9 +111,10 @@ export function program(): Command {
 
   const ci = prog.command('ci').description('helpers for CI pipelines');
   ci.command('matrix')
-    .description('print the CI build matrix (profiles x distros) as JSON, or as the GitLab child pipeline')
+    .description('print the CI build matrix (profiles x distros x targets) as JSON, or as the GitLab child pipeline')
     .addOption(new Option('--format <format>', 'json (GitHub Actions fromJSON, any CI) or gitlab (the child pipeline ci/gitlab-ci.yml triggers)').choices(['json', 'gitlab']).default('json'))
     .option('--recipes <dir>', 'use this recipe directory instead of the built-in one')
+    .option('--sanitizers', "print the sanitizer job's matrix instead (profiles with \"sanitizers\": true), as JSON")
     .action(lazy('ci', 'matrix'));
 
   prog

@@ -289,6 +289,70 @@ describe('bench build', () => {
     expect(buildMarkdown(r)).toContain('- fresh runner, warm registry');
   });
 
+  it('--target aarch64-linux-gnu: the native cold build, then the cold cross build, in one run and one state dir; the ratio printed', async () => {
+    const calls: { target: string; cross: boolean; force?: boolean; home?: string; until?: string }[] = [];
+    const before = process.env.NGINX_FORGE_HOME;
+    // seconds per stage: the cross build's configure runs its test programs under qemu-user
+    const secs = (plan: BuildPlan, id: string) => (plan.cross ? (id === 'configure:nginx' ? 60 : 20) : (id === 'configure:nginx' ? 30 : 10));
+    const fake = async (plan: BuildPlan, opts: BuildOptions): Promise<BuildSummary> => {
+      calls.push({ target: plan.target.triple, cross: plan.cross, force: opts.force, home: process.env.NGINX_FORGE_HOME, until: opts.until });
+      return {
+        profile: plan.profile, planHash: plan.planHash, binary: '/x/usr/sbin/nginx', root: '/x', licensesDir: '/x/l', variants: {}, artifacts: [],
+        stages: plan.stages.map((s) => ({ id: s.id, status: 'built', seconds: secs(plan, s.id) })), seconds: 0,
+      };
+    };
+    const cli: string[][] = [];
+    const r = await benchBuild({ flags: { profile: 'ktls', target: 'aarch64-linux-gnu' }, runBuild: fake, jobs: 2, runCli: async (args) => (cli.push(args), 0.5) });
+    expect(process.env.NGINX_FORGE_HOME).toBe(before);
+    // native first, then cross; both forced (every stage runs), in the bench's one private state dir
+    expect(calls.map((c) => [c.target, c.cross, c.force, c.until])).toEqual([
+      ['x86_64-linux-gnu', false, true, 'install:nginx'],
+      ['aarch64-linux-gnu', true, true, 'install:nginx'],
+    ]);
+    expect(new Set(calls.map((c) => c.home)).size).toBe(1);
+    expect(calls[0]!.home).not.toBe(before);
+    // the cache scenarios are the native bench's: not repeated for the target
+    expect(r.scenarios.map((s) => s.id)).toEqual(['cold', 'cross']);
+    expect(cli).toEqual([]);
+    expect(r.registry).toBeUndefined();
+    expect(r.target).toBe('aarch64-linux-gnu');
+    expect(r.command).toBe('nginx-forge bench build --profile ktls --target aarch64-linux-gnu');
+    const native = planFromFlags({ profile: 'ktls', target: 'x86_64-linux-gnu' }, false);
+    expect(r.cross).toMatchObject({ host: 'x86_64-linux-gnu', target: 'aarch64-linux-gnu', nativePlanHash: planFromFlags({ profile: 'ktls', target: 'x86_64-linux-gnu' }).planHash });
+    expect(r.cross!.nativePlanHash).not.toBe(r.planHash);
+    const [cold, cross] = r.scenarios;
+    expect(r.cross!.overNative).toBe(Math.round((cross!.seconds / Math.max(cold!.seconds, 0.001)) * 100) / 100);
+    // stage by stage: every stage of the plan, with the seconds runBuild reported
+    expect(r.cross!.stages.map((s) => s.id)).toEqual(native.stages.map((s) => s.id));
+    expect(r.cross!.stages.find((s) => s.id === 'configure:nginx')).toEqual({ id: 'configure:nginx', native: 30, cross: 60, ratio: 2 });
+    expect(r.cross!.stages.find((s) => s.id === 'library:openssl')).toEqual({ id: 'library:openssl', native: 10, cross: 20, ratio: 2 });
+    const text = buildText(r);
+    expect(text).toMatch(/^cross build for aarch64-linux-gnu: [\d.]+ s against the native x86_64-linux-gnu build's [\d.]+ s: [\d.]+x the wall time/m);
+    expect(text).toMatch(/^configure:nginx +30\.0 +60\.0 +2\.00x$/m);
+    expect(text).not.toContain('variant for the nginx-only rebuild');
+    const md = buildMarkdown(r, 'build-cross.svg');
+    expect(md).toContain('| stage | x86_64-linux-gnu s | aarch64-linux-gnu s | cross / native |');
+    expect(md).toContain('| configure:nginx | 30.0 | 60.0 | 2.00x |');
+    expect(md).toContain('| scenario | wall s | this / native | CPU s | this / native (CPU) | stages run |');
+    expect(md).not.toContain('naive');
+    expect(text).toMatch(/^cold build +[\d.]+ +1\.00x /m);
+    expect(md).toContain('Reproduce: `nginx-forge bench build --profile ktls --target aarch64-linux-gnu`');
+    expect(buildChart(r)).toContain('cross build: for aarch64-linux-gnu');
+  });
+
+  it('crossComparison: only stages that ran in both builds, ratios to the hundredth', async () => {
+    const { crossComparison } = await import('../src/bench/build.ts');
+    const load = { loadavg: [0, 0, 0] } as never;
+    const native = { id: 'cold' as const, title: '', seconds: 100, cpuSeconds: 180, load, notes: [], stages: <import('../src/pipeline/types.ts').StageResult[]>[{ id: 'a', status: 'built' as const, seconds: 3 }, { id: 'b', status: 'cached' as const, seconds: 0 }] };
+    native.stages.push({ id: 'c', status: 'built', seconds: 0.2 });
+    const cross = { id: 'cross' as const, title: '', seconds: 250, cpuSeconds: 400, load, notes: [], stages: [{ id: 'a', status: 'built' as const, seconds: 10 }, { id: 'b', status: 'built' as const, seconds: 5 }, { id: 'c', status: 'built' as const, seconds: 0.3 }] };
+    // c: a 0.2 s stage's ratio would be noise (under CROSS_RATIO_MIN): none given
+    expect(crossComparison(native, cross, 'x86_64-linux-gnu', 'aarch64-linux-gnu', 'h')).toEqual({
+      host: 'x86_64-linux-gnu', target: 'aarch64-linux-gnu', nativePlanHash: 'h', overNative: 2.5, cpuOverNative: 2.22, stages: [{ id: 'a', native: 3, cross: 10, ratio: 3.33 }, { id: 'c', native: 0.2, cross: 0.3, ratio: null }],
+    });
+    expect(crossComparison({ ...native, cpuSeconds: undefined }, cross, 'h', 't', 'x').cpuOverNative).toBeUndefined();
+  });
+
   it('warns when the warm rebuild or the nginx-only rebuild ran library stages', async () => {
     let n = 0;
     const fake = async (plan: BuildPlan): Promise<BuildSummary> => {

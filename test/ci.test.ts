@@ -1,12 +1,14 @@
 // The CI templates users copy: they must parse, call only real commands and options, reference
 // only scripts that exist, and build the matrix `nginx-forge ci matrix` prints.
 import type { Command } from 'commander';
-import { cpSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { program } from '../src/cli.ts';
-import { ciMatrix, CI_DISTROS, GITLAB_JOBS, gitlabPipeline, sanitizerProfiles } from '../src/commands/ci.ts';
+import { ciMatrix, CI_DISTROS, CI_TARGETS, GITLAB_HOST, GITLAB_JOBS, gitlabPipeline, sanitizerMatrix, sanitizerProfiles } from '../src/commands/ci.ts';
+import { TARGETS } from '../src/target.ts';
 import { copyRecipes, editJson } from './helpers/recipes.ts';
 import { loadRecipes, BUILTIN_RECIPES } from '../src/recipes/load.ts';
 
@@ -126,6 +128,74 @@ describe('CI templates', () => {
     }
   });
 
+  it('both templates: every plan, fetch, build and .deb package of a build job is for the matrix target; stage caches keyed by it; the smoke test only where its VM exists', () => {
+    const commands = (text: string) => invocations(text).map((w) => w.join(' '));
+    const targeted = /^(plan|fetch|build|package --format deb) /;
+    const gh = github.jobs.build.steps.filter((s: any) => s.run).flatMap((s: any) => commands(s.run)).filter((c: string) => targeted.test(c));
+    const gl = childJob('build').script.flatMap((l: string) => commands(l)).filter((c: string) => targeted.test(c));
+    for (const [where, cmds, flag] of [['github', gh, '--target "${{ matrix.target }}"'], ['gitlab', gl, '--target "$TARGET"']] as const) {
+      // plan twice (printed, and its hash), fetch, build, build --test, package --format deb
+      expect(cmds.length, where).toBeGreaterThanOrEqual(6);
+      for (const c of cmds) expect(c, where).toContain(flag);
+    }
+    // GitHub: each target on a runner of its own machine: a native build, arm64 on ubuntu-24.04-arm
+    expect(github.jobs.build['runs-on']).toBe('${{ matrix.runsOn }}');
+    expect(ciMatrix().include.filter((e) => e.target === 'aarch64-linux-gnu').map((e) => e.runsOn)).toEqual(expect.arrayContaining(['ubuntu-24.04-arm']));
+    expect(new Set(ciMatrix().include.filter((e) => e.target === 'aarch64-linux-gnu').map((e) => e.runsOn))).toEqual(new Set(['ubuntu-24.04-arm']));
+    const cache = github.jobs.build.steps.find((s: any) => s.with?.path === '.nginx-forge/stages');
+    expect(cache.with.key).toBe('stages-${{ matrix.distro }}-${{ matrix.target }}-${{ matrix.profile }}-${{ steps.plan.outputs.hash }}');
+    expect(cache.with['restore-keys'].trim()).toBe('stages-${{ matrix.distro }}-${{ matrix.target }}-${{ matrix.profile }}-');
+    const smoke = github.jobs.build.steps.find((s: any) => s.run && commands(s.run).some((c) => c.startsWith('smoke ')));
+    expect(smoke.if).toBe('matrix.smoke');
+    // GitLab: cross builds on its amd64 runners; cache per target; smoke only when SMOKE
+    expect(gitlabJobs['.build'].cache[1].key).toBe('nginx-forge-stages-$CI_COMMIT_REF_SLUG-$DISTRO-$TARGET-$PROFILE');
+    expect(childJob('build').script.find((l: string) => commands(l).some((c) => c.startsWith('smoke ')))).toMatch(/^if \[ "\$SMOKE" = true \]; then /);
+    expect(childJob('build').artifacts.name).toBe('nginx-forge-$PROFILE-$DISTRO-$ARCH');
+    expect(gitlabJobs['.build'].tags).toBeUndefined();
+    // the arm64 artifacts are uploaded like the amd64 ones: the same paths, names by arch
+    expect(github.jobs.build.steps.find((s: any) => String(s.uses).startsWith('actions/upload-artifact@') && !s.if).with.name).toBe('${{ matrix.artifact }}');
+  });
+
+  it('ci/setup.sh installs the arm64 cross toolchain on an amd64 machine only (Debian has none for arm64: an arm64 runner builds natively)', async () => {
+    const { execa } = await import('execa');
+    const run = async (arch: string) => {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'nf-setup-'));
+      try {
+        // the script in a tree of its own (it cd's to its parent), and fake dpkg, dpkg-query, apt-get, npm
+        mkdirSync(path.join(dir, 'ci'));
+        cpSync(path.join(ROOT, 'ci/setup.sh'), path.join(dir, 'ci/setup.sh'));
+        for (const d of ['node_modules', 'lib', 'src', 'bin']) mkdirSync(path.join(dir, d));
+        writeFileSync(path.join(dir, 'package-lock.json'), '{}');
+        writeFileSync(path.join(dir, 'node_modules/.package-lock.json'), '{}');
+        writeFileSync(path.join(dir, 'lib/cli.js'), '');
+        const log = path.join(dir, 'calls.log');
+        const fake = (name: string, body: string) => {
+          writeFileSync(path.join(dir, 'bin', name), `#!/bin/sh\necho "${name} $*" >> ${log}\n${body}\n`);
+          chmodSync(path.join(dir, 'bin', name), 0o755);
+        };
+        fake('dpkg', `case "$1" in --print-architecture) echo ${arch} ;; --print-foreign-architectures) ;; esac`);
+        fake('dpkg-query', 'exit 1');
+        fake('apt-get', 'exit 0');
+        fake('sudo', '"$@"');
+        fake('npm', 'exit 0');
+        // policy-rc.d is never written for real: tee writes nothing, so the script's chmod && own_policy chain stops there
+        fake('tee', 'cat >/dev/null');
+        fake('chmod', 'exit 1');
+        await execa('bash', [path.join(dir, 'ci/setup.sh')], { env: { PATH: `${path.join(dir, 'bin')}:${process.env.PATH}` }, extendEnv: true });
+        return readFileSync(log, 'utf8').split('\n').filter((l) => /^(apt-get install|dpkg --add-architecture)/.test(l));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    };
+    const amd64 = await run('amd64');
+    expect(amd64[0]).toBe('dpkg --add-architecture arm64');
+    expect(amd64.find((l) => l.startsWith('apt-get install'))).toMatch(/ crossbuild-essential-arm64 qemu-user-static libcrypt-dev:arm64/);
+    const arm64 = await run('arm64');
+    expect(arm64).toHaveLength(1);
+    expect(arm64[0]).toMatch(/^apt-get install .* build-essential /);
+    expect(arm64[0]).not.toMatch(/crossbuild-essential|:arm64|qemu-user-static/);
+  });
+
   it('GitHub: every action is pinned by a 40-hex commit with its version as a comment, one commit per action', () => {
     const text = read('ci/github-actions.yml');
     const uses = [...text.matchAll(/^\s*(?:- )?uses: (.*)$/gm)].map((m) => m[1]!);
@@ -206,8 +276,8 @@ describe('CI templates', () => {
   });
 
   it('GitLab: the child pipeline is exactly `ci matrix`: every release profile of recipes/profiles/ on every distro, same images', () => {
-    const pairs = child.build.parallel.matrix.map((e: any) => `${e.PROFILE} ${e.DISTRO} ${e.IMAGE} ${e.TESTS}`);
-    expect(pairs).toEqual(ciMatrix().include.map((e) => `${e.profile} ${e.distro} ${e.image} ${e.tests}`));
+    const pairs = child.build.parallel.matrix.map((e: any) => `${e.PROFILE} ${e.DISTRO} ${e.IMAGE} ${e.TARGET} ${e.ARCH} ${e.TESTS} ${e.SMOKE}`);
+    expect(pairs).toEqual(ciMatrix().include.map((e) => `${e.profile} ${e.distro} ${e.image} ${e.target} ${e.arch} ${e.tests} ${e.smoke}`));
     const files = readdirSync(path.join(ROOT, 'recipes/profiles')).filter((f) => f.endsWith('.json')).map((f) => f.replace(/\.json$/, ''));
     const recipes = loadRecipes(BUILTIN_RECIPES);
     const built = new Set([...child.build.parallel.matrix.map((e: any) => e.PROFILE), ...child.sanitizers.parallel.matrix.map((e: any) => e.PROFILE)]);
@@ -220,7 +290,7 @@ describe('CI templates', () => {
     cpSync(path.join(dir, 'profiles', 'userspace.json'), path.join(dir, 'profiles', 'userspace-copy.json'));
     editJson(path.join(dir, 'profiles', 'userspace-copy.json'), (j) => (j.name = 'userspace-copy'));
     const m = parse(gitlabPipeline(dir)).build.parallel.matrix.filter((e: any) => e.PROFILE === 'userspace-copy');
-    expect(m.map((e: any) => e.DISTRO)).toEqual(CI_DISTROS.map((d) => d.distro));
+    expect(m.map((e: any) => `${e.DISTRO} ${e.TARGET}`)).toEqual(CI_DISTROS.flatMap((d) => CI_TARGETS.map((t) => `${d.distro} ${t.target}`)));
   });
 
   it('GitLab: the templates name no profile (the matrix comes from `ci matrix`)', () => {
@@ -239,7 +309,16 @@ describe('nginx\'s test suite in CI', () => {
     const san = sanitizerProfiles();
     expect(san).toContain('ktls-asan');
     for (const e of ciMatrix().include) expect(san).not.toContain(e.profile);
-    expect(github.jobs.sanitizers.strategy.matrix.profile).toEqual(san);
+    // GitHub: the sanitizer matrix comes from `ci matrix --sanitizers` like the build's, no profile named
+    expect(github.jobs.sanitizers.strategy.matrix).toBe('${{ fromJSON(needs.matrix.outputs.sanitizers) }}');
+    expect(github.jobs.sanitizers.needs).toBe('matrix');
+    expect(github.jobs.matrix.outputs.sanitizers).toBe('${{ steps.matrix.outputs.sanitizers }}');
+    const step = github.jobs.matrix.steps.find((s: any) => s.id === 'matrix').run;
+    expect(step).toContain('node bin/nginx-forge.mjs ci matrix --sanitizers | tee sanitizers.json');
+    expect(step).toContain('echo "sanitizers=$(jq -c . sanitizers.json)" >> "$GITHUB_OUTPUT"');
+    expect(sanitizerMatrix().include.map((e) => e.profile)).toEqual(san);
+    // no sanitizer profile: no job (an empty matrix is an error on GitHub)
+    expect(github.jobs.sanitizers.if).toBe(`needs.matrix.outputs.sanitizers != '${JSON.stringify({ include: [] })}'`);
     expect(child.sanitizers.parallel.matrix.map((e: any) => e.PROFILE)).toEqual(san);
     const gh = github.jobs.sanitizers.steps.filter((s: any) => s.run).flatMap((s: any) => commands(s.run));
     const gl = childJob('sanitizers').script.flatMap((l: string) => commands(l));
@@ -249,12 +328,11 @@ describe('nginx\'s test suite in CI', () => {
       expect(build, where).toContain('--test');
       expect(build, where).toContain('--no-smoke');
     }
-    expect(github.jobs.sanitizers.if).toBe(github.jobs.matrix.if);
     expect(child.sanitizers.extends).toBe('.sanitizers');
   });
 
   it('the normal job runs build --test for the default profile (ktls) only, as `ci matrix` says, in both templates', () => {
-    expect([...new Set(ciMatrix().include.filter((e) => e.tests).map((e) => e.profile))]).toEqual(['ktls']);
+    expect([...new Set(ciMatrix().include.filter((e) => e.tests).map((e) => `${e.profile} ${e.target}`))]).toEqual(['ktls x86_64-linux-gnu']);
     const step = github.jobs.build.steps.find((s: any) => s.run && commands(s.run).some((c) => c.startsWith('build ') && c.includes('--test')));
     expect(step?.if).toBe('matrix.tests');
     const line = childJob('build').script.find((l: string) => commands(l).some((c) => c.startsWith('build ') && c.includes('--test')));
@@ -306,10 +384,26 @@ describe('ci matrix', () => {
     const recipes = loadRecipes(BUILTIN_RECIPES);
     const profiles = [...recipes.profiles.keys()].sort().filter((p) => !recipes.profiles.get(p)!.recipe.sanitizers);
     const m = ciMatrix();
-    expect(m.include).toHaveLength(profiles.length * CI_DISTROS.length);
+    expect(m.include).toHaveLength(profiles.length * CI_DISTROS.length * CI_TARGETS.length);
     expect([...new Set(m.include.map((e) => e.profile))]).toEqual(profiles);
-    const ktls = m.include.find((e) => e.profile === 'ktls')!;
-    expect(ktls).toMatchObject({ ktls: true, distro: 'debian-12', image: 'node:20-bookworm', runsOn: 'ubuntu-24.04', artifact: 'nginx-forge-ktls-debian-12', tests: true });
+    const ktls = m.include.filter((e) => e.profile === 'ktls' && e.distro === 'debian-12');
+    expect(ktls).toEqual([
+      { profile: 'ktls', ktls: true, distro: 'debian-12', image: 'node:20-bookworm', target: 'x86_64-linux-gnu', arch: 'amd64', runsOn: 'ubuntu-24.04', artifact: 'nginx-forge-ktls-debian-12-amd64', tests: true, smoke: true },
+      // GitHub's arm64 runner builds it natively; no arm64 VM yet, and GitLab cross-builds it (no test suite)
+      { profile: 'ktls', ktls: true, distro: 'debian-12', image: 'node:20-bookworm', target: 'aarch64-linux-gnu', arch: 'arm64', runsOn: 'ubuntu-24.04-arm', artifact: 'nginx-forge-ktls-debian-12-arm64', tests: false, smoke: false },
+    ]);
+    // every artifact name is its own: the arm64 and amd64 uploads of one job pair never collide
+    expect(new Set(m.include.map((e) => e.artifact)).size).toBe(m.include.length);
+  });
+
+  it('the targets are src/target.ts\'s; a profile that names its target is built for it alone, one CI does not build is a clear error', () => {
+    for (const t of CI_TARGETS) expect(TARGETS[t.target], t.target).toBeDefined();
+    expect(GITLAB_HOST).toBe('x86_64-linux-gnu');
+    const dir = copyRecipes('nf-ci-target-');
+    editJson(path.join(dir, 'profiles', 'userspace.json'), (j) => (j.target = 'aarch64-linux-gnu'));
+    const own = ciMatrix(dir).include.filter((e) => e.profile === 'userspace');
+    expect(own.map((e) => `${e.distro} ${e.target} ${e.runsOn}`)).toEqual(['debian-12 aarch64-linux-gnu ubuntu-24.04-arm', 'debian-13 aarch64-linux-gnu ubuntu-24.04-arm']);
+    expect(parse(gitlabPipeline(dir)).build.parallel.matrix.filter((e: any) => e.PROFILE === 'userspace').map((e: any) => e.TARGET)).toEqual(['aarch64-linux-gnu', 'aarch64-linux-gnu']);
   });
 
   it('the CLI prints it as JSON', async () => {
@@ -318,5 +412,10 @@ describe('ci matrix', () => {
     expect(JSON.parse(r.stdout)).toEqual(ciMatrix());
     const g = await execa(process.execPath, [path.join(ROOT, 'bin/nginx-forge.mjs'), 'ci', 'matrix', '--format', 'gitlab'], { cwd: ROOT });
     expect(g.stdout.trim()).toBe(gitlabPipeline().trim());
+    const san = await execa(process.execPath, [path.join(ROOT, 'bin/nginx-forge.mjs'), 'ci', 'matrix', '--sanitizers'], { cwd: ROOT });
+    expect(JSON.parse(san.stdout)).toEqual(sanitizerMatrix());
+    const bad = await execa(process.execPath, [path.join(ROOT, 'bin/nginx-forge.mjs'), 'ci', 'matrix', '--sanitizers', '--format', 'gitlab'], { cwd: ROOT, reject: false });
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toMatch(/--sanitizers with --format gitlab: the sanitizer matrix is JSON only/);
   });
 });

@@ -10,6 +10,7 @@ const SHORT: Record<Scenario['id'], string> = {
   registry: 'fresh runner, warm registry',
   'nginx-only': 'nginx-only',
   naive: 'naive make',
+  cross: 'cross build',
 };
 
 /** 473.4, 65.6, 0.042: one decimal, or three below a second */
@@ -18,6 +19,11 @@ export function fmtSecs(x: number): string {
 }
 
 function speedup(r: BuildBenchResult, s: Scenario, which: 'speedup' | 'cpuSpeedup' = 'speedup'): string {
+  // a cross comparison (bench build --target): the cross build over the native one instead
+  if (r.cross) {
+    const v = s.id === 'cold' ? 1 : s.id === 'cross' ? (which === 'speedup' ? r.cross.overNative : r.cross.cpuOverNative) : undefined;
+    return v === undefined ? '-' : `${v.toFixed(2)}x`;
+  }
   if (s.id === 'naive') return r.scenarios.some((x) => x.id === 'naive') ? '1.00x' : '-';
   const v = (r[which] ?? {})[s.id];
   if (v === undefined) return '-';
@@ -60,8 +66,24 @@ export function registryLines(r: BuildBenchResult): string[] {
   ];
 }
 
+/** The cross build against the native one (bench build --target): the ratio, then stage by stage. */
+export function crossLines(r: BuildBenchResult): string[] {
+  const x = r.cross;
+  const native = r.scenarios.find((s) => s.id === 'cold');
+  const cross = r.scenarios.find((s) => s.id === 'cross');
+  if (!x || !native || !cross) return [];
+  const cpu = x.cpuOverNative === undefined ? '' : `; CPU ${fmtSecs(cross.cpuSeconds!)} s against ${fmtSecs(native.cpuSeconds!)} s: ${x.cpuOverNative.toFixed(2)}x`;
+  return [`cross build for ${x.target}: ${fmtSecs(cross.seconds)} s against the native ${x.host} build's ${fmtSecs(native.seconds)} s: ${x.overNative.toFixed(2)}x the wall time${cpu}`];
+}
+
+/** The stages of both builds side by side: [stage, native s, cross s, cross / native]. */
+function crossStageRows(r: BuildBenchResult): string[][] {
+  return (r.cross?.stages ?? []).map((s) => [s.id, fmtSecs(s.native), fmtSecs(s.cross), s.ratio === null ? '-' : `${s.ratio.toFixed(2)}x`]);
+}
+
 function rows(r: BuildBenchResult, stagesRun = true): string[][] {
-  const out = [['scenario', 'wall s', 'naive / this', 'CPU s', 'naive / this (CPU)', ...(stagesRun ? ['stages run'] : [])]];
+  const ratio = r.cross ? 'this / native' : 'naive / this';
+  const out = [['scenario', 'wall s', ratio, 'CPU s', `${ratio} (CPU)`, ...(stagesRun ? ['stages run'] : [])]];
   for (const s of r.scenarios) {
     const ran = s.id === 'naive' ? `${s.steps?.length ?? 0} steps` : s.built?.length ? s.built.join(' ') : 'none';
     out.push([
@@ -81,9 +103,12 @@ export function buildText(r: BuildBenchResult, written: string[] = []): string {
   out.push(`nginx-forge bench build: profile ${r.profile}, -j${r.jobs}, ${r.startedAt}, ${r.seconds} s in all`);
   out.push(`machine: ${machineLine(r.machine)}`);
   out.push(`         ${loadLine(r.load.before, r.load.after)}`);
-  out.push(`variant for the nginx-only rebuild: ${r.variantChange}`);
+  if (r.variantChange) out.push(`variant for the nginx-only rebuild: ${r.variantChange}`);
   out.push('');
   out.push(alignTable(rows(r, false)));
+  out.push(...crossLines(r));
+  const xs = crossStageRows(r);
+  if (xs.length) out.push('', alignTable([['stage', `${r.cross!.host} s`, `${r.cross!.target} s`, 'cross / native'], ...xs]));
   for (const s of r.scenarios) if (s.id !== 'naive') out.push(`${SHORT[s.id]} ran: ${s.built?.length ? s.built.join(' ') : 'nothing (all restored from the cache)'}`);
   const cl = compileLinkLine(r);
   if (cl) out.push(cl);
@@ -106,13 +131,18 @@ export function buildMarkdown(r: BuildBenchResult, chartFile?: string): string {
   out.push(`- machine: ${machineLine(r.machine)}`);
   out.push(`- ${loadLine(r.load.before, r.load.after)} (other jobs share the machine)`);
   out.push(`- tools: ${Object.values(r.machine.tools).join('; ')}`);
-  out.push(`- nginx-only variant: ${r.variantChange}`);
+  if (r.variantChange) out.push(`- nginx-only variant: ${r.variantChange}`);
   out.push('');
   const [head, ...body] = rows(r);
   out.push(`| ${head!.join(' | ')} |`, '|---|---:|---:|---:|---:|---|', ...body.map((x) => `| ${x.map((c, i) => (i === 5 ? `\`${c}\`` : c)).join(' | ')} |`));
-  out.push('', '"naive / this": how many times faster than the naive build. CPU seconds are user + system time of every process the scenario ran (and of nginx-forge itself), which other jobs on the machine disturb much less than wall-clock time.');
+  out.push('', `${r.cross ? '"this / native": how many times the native build\'s time the scenario took (per stage below: wall time, which includes waiting for a job token while other stages compile).' : '"naive / this": how many times faster than the naive build.'} CPU seconds are user + system time of every process the scenario ran (and of nginx-forge itself), which other jobs on the machine disturb much less than wall-clock time.`);
   const cl = compileLinkLine(r);
   if (cl) out.push('', cl);
+  const xl = crossLines(r);
+  if (xl.length) {
+    out.push('', ...xl.map((l) => `- ${l}`), '', `| stage | ${r.cross!.host} s | ${r.cross!.target} s | cross / native |`, '|---|---:|---:|---:|');
+    out.push(...crossStageRows(r).map((x) => `| ${x.join(' | ')} |`));
+  }
   const cc = cacheCheckLines(r);
   if (cc.length) out.push('', ...cc.map((l) => `- ${l}`));
   const rg = registryLines(r);
@@ -138,7 +168,9 @@ export function buildChart(r: BuildBenchResult): string {
     subtitle: [
       machineLine(r.machine),
       `${loadLine(r.load.before, r.load.after)}; ${r.startedAt.slice(0, 10)}`,
-      `naive: nginx's own make with in-tree OpenSSL/PCRE2, no cache; under the labels: naive / this, wall and CPU`,
+      r.cross
+        ? `cold build: native for ${r.cross.host}; cross build: for ${r.cross.target}, ${r.cross.overNative.toFixed(2)}x its wall time`
+        : `naive: nginx's own make with in-tree OpenSSL/PCRE2, no cache; under the labels: naive / this, wall and CPU`,
     ],
     yLabel: 'seconds',
     series,

@@ -22,6 +22,11 @@
 // After the naive build (outside its time), nginx's own compile+link alone is measured in the
 // naive tree: its objects removed, `make` again (OpenSSL and PCRE2 are up to date there). The
 // nginx-only rebuild is compared with it.
+// With --target another machine than this one (a cross build, e.g. aarch64-linux-gnu on amd64),
+// the bench compares instead: the native cold build of the same profile for this host, then the
+// cold cross build, in one run and one state dir (both forced: every stage runs), and the ratio
+// cross / native, wall and CPU, whole and per stage. The cache scenarios are the native bench's:
+// they are not repeated for the target (results: build-cross.*, the native run's stay).
 // The stage cache lives in a temporary NGINX_FORGE_HOME, so the user's cache is neither used nor
 // touched; the distfiles store is the user's (read only: nothing is downloaded when it is complete).
 import { tempDir } from '../tmpdirs.ts';
@@ -41,6 +46,7 @@ import { planFromFlags, type PlanFlags } from '../flags/plan.ts';
 import { timedCli } from './cli.ts';
 import { sha256File } from '../hash.ts';
 import { which } from '../which.ts';
+import { targetOf } from '../target.ts';
 import { CACHEABLE_KINDS } from '../flags/cache.ts';
 import { startLocalRegistry } from '../remote/local-registry.ts';
 import { generateKeyPair } from '../remote/sign.ts';
@@ -49,7 +55,7 @@ import { loadSample, machineInfo, type LoadSample, type MachineInfo } from './ma
 
 export const BUILD_SCHEMA = 'nginx-forge/bench-build@1';
 
-export type ScenarioId = 'cold' | 'warm' | 'registry' | 'nginx-only' | 'naive';
+export type ScenarioId = 'cold' | 'warm' | 'registry' | 'nginx-only' | 'naive' | 'cross';
 
 export interface Scenario {
   id: ScenarioId;
@@ -82,6 +88,8 @@ export interface BuildBenchResult {
   load: { before: LoadSample; after: LoadSample };
   profile: string;
   planHash: string;
+  /** the GNU triple the bench's plan builds for (the host's, or a cross build's: see `cross`) */
+  target: string;
   jobs: number;
   /** the change that makes the nginx-only variant */
   variantChange: string;
@@ -98,6 +106,8 @@ export interface BuildBenchResult {
   cacheCheck?: CacheCheck;
   /** the fresh-runner-warm-registry scenario's traffic and result */
   registry?: RegistryScenario;
+  /** --target another machine: the cold cross build against the native cold build */
+  cross?: CrossComparison;
   warnings: string[];
 }
 
@@ -116,6 +126,44 @@ export interface RegistryScenario {
   overCold: number;
   /** the fresh runner's binary is byte-identical to the cold build's (undefined: not comparable) */
   sameBinary?: boolean;
+}
+
+/** A cold cross build against the native cold build of the same profile, in one run. */
+export interface CrossComparison {
+  /** the build host's triple (the "cold" scenario) and the target's (the "cross" scenario) */
+  host: string;
+  target: string;
+  /** the native plan's hash ("cold"); the bench's planHash is the cross plan's */
+  nativePlanHash: string;
+  /** cross seconds / native seconds: how many times longer the cross build takes, wall clock */
+  overNative: number;
+  /** the same with CPU seconds */
+  cpuOverNative?: number;
+  /**
+   * every stage that ran in both builds: its native and cross wall seconds, cross / native
+   * (null when the native stage took under CROSS_RATIO_MIN seconds: a ratio of noise)
+   */
+  stages: { id: string; native: number; cross: number; ratio: number | null }[];
+}
+
+/** A stage's cross / native ratio is given only from this many native seconds up. */
+export const CROSS_RATIO_MIN = 0.5;
+
+/** The cross build of `cross` against the native one: whole and stage by stage. */
+export function crossComparison(native: Scenario, cross: Scenario, host: string, target: string, nativePlanHash: string): CrossComparison {
+  const ratio = (a: number, b: number) => Math.round((a / Math.max(b, 0.001)) * 100) / 100;
+  const nativeStages = new Map((native.stages ?? []).filter((s) => s.status === 'built').map((s) => [s.id, s.seconds]));
+  const stages = (cross.stages ?? [])
+    .filter((s) => s.status === 'built' && nativeStages.has(s.id))
+    .map((s) => ({ id: s.id, native: nativeStages.get(s.id)!, cross: s.seconds, ratio: nativeStages.get(s.id)! < CROSS_RATIO_MIN ? null : ratio(s.seconds, nativeStages.get(s.id)!) }));
+  return {
+    host,
+    target,
+    nativePlanHash,
+    overNative: ratio(cross.seconds, native.seconds),
+    ...(native.cpuSeconds !== undefined && cross.cpuSeconds !== undefined ? { cpuOverNative: ratio(cross.cpuSeconds, native.cpuSeconds) } : {}),
+    stages,
+  };
 }
 
 /** The fresh runner from a warm registry is meant to be at least this many times faster than a cold build (issue 22). */
@@ -314,6 +362,7 @@ export async function benchBuild(o: BenchBuildOptions): Promise<BuildBenchResult
   let nginxCompileLinkSecs: number | undefined;
   let cacheCheck: CacheCheck | undefined;
   let registry: RegistryScenario | undefined;
+  let cross: CrossComparison | undefined;
   try {
     process.env.NGINX_FORGE_HOME = path.join(scratch, 'home');
 
@@ -331,69 +380,79 @@ export async function benchBuild(o: BenchBuildOptions): Promise<BuildBenchResult
       return sc;
     };
 
-    await forge('cold', 'cold build: empty stage cache, sources from the distfiles store', plan, true);
-    const warm = await forge('warm', 'warm rebuild: same plan, nothing changed', plan, false);
-    const unexpected = (warm.built ?? []).filter((id) => stage(plan, id).kind !== 'fetch');
-    if (unexpected.length) warnings.push(`warm rebuild ran stages it should have restored: ${unexpected.join(', ')}`);
+    if (plan.cross) {
+      // the native plan of the same profile and flags, for this host
+      const host = targetOf(undefined).triple;
+      const native = planFromFlags({ ...o.flags, target: host });
+      const cold = await forge('cold', `native cold build for ${host}: every stage runs, sources from the distfiles store`, native, true);
+      const x = await forge('cross', `cross cold build for ${plan.target.triple} on ${host}: every stage runs`, plan, true);
+      cross = crossComparison(cold, x, host, plan.target.triple, native.planHash);
+      say(`cross: ${x.seconds} s against the native ${cold.seconds} s: ${cross.overNative}x the wall time${cross.cpuOverNative === undefined ? '' : `, ${cross.cpuOverNative}x the CPU time`}`);
+    } else {
+      await forge('cold', 'cold build: empty stage cache, sources from the distfiles store', plan, true);
+      const warm = await forge('warm', 'warm rebuild: same plan, nothing changed', plan, false);
+      const unexpected = (warm.built ?? []).filter((id) => stage(plan, id).kind !== 'fetch');
+      if (unexpected.length) warnings.push(`warm rebuild ran stages it should have restored: ${unexpected.join(', ')}`);
 
-    say('cache check: the all-cached build as a process, and the TLS library entry\'s check');
-    cacheCheck = await measureCacheCheck(plan, o.flags, distdir, path.join(scratch, 'out-cached'), o.runCli);
-    const cc = cacheCheck;
-    say(`cache check: all-cached build ${cc.cachedBuild.median} s; ${cc.tlsLibrary.stage} every byte ${cc.tlsLibrary.contentSeconds} s, by stamps ${cc.tlsLibrary.stampSeconds} s`);
-    if (cc.cachedBuild.median > CACHED_BUILD_BUDGET) {
-      warnings.push(
-        `the all-cached build took ${cc.cachedBuild.median} s (median of ${cc.cachedBuild.samples.length}), over its ${CACHED_BUILD_BUDGET} s budget` +
-          `${cc.cachedBuild.cpuMedian !== undefined ? ` (CPU ${cc.cachedBuild.cpuMedian} s; load ${loadSample().loadavg[0]})` : ''}${cc.cachedBuild.compiledCli ? '' : ' (through tsx: no compiled CLI, run `npm run build`)'}`,
-      );
-    }
-
-    if (!o.skipRegistry) {
-      const cold = scenarios.find((x) => x.id === 'cold')!;
-      const r = await registryScenario(plan, buildOpts, scratch, runBuild, cold, say, warnings);
-      if (r) {
-        scenarios.push(r.scenario);
-        registry = r.result;
+      say('cache check: the all-cached build as a process, and the TLS library entry\'s check');
+      cacheCheck = await measureCacheCheck(plan, o.flags, distdir, path.join(scratch, 'out-cached'), o.runCli);
+      const cc = cacheCheck;
+      say(`cache check: all-cached build ${cc.cachedBuild.median} s; ${cc.tlsLibrary.stage} every byte ${cc.tlsLibrary.contentSeconds} s, by stamps ${cc.tlsLibrary.stampSeconds} s`);
+      if (cc.cachedBuild.median > CACHED_BUILD_BUDGET) {
+        warnings.push(
+          `the all-cached build took ${cc.cachedBuild.median} s (median of ${cc.cachedBuild.samples.length}), over its ${CACHED_BUILD_BUDGET} s budget` +
+            `${cc.cachedBuild.cpuMedian !== undefined ? ` (CPU ${cc.cachedBuild.cpuMedian} s; load ${loadSample().loadavg[0]})` : ''}${cc.cachedBuild.compiledCli ? '' : ' (through tsx: no compiled CLI, run `npm run build`)'}`,
+        );
       }
-    }
 
-    const variant = variantRecipes(plan.recipesDir, plan.profile, path.join(scratch, 'recipes'));
-    variantChange = variant.change;
-    const vplan = planFromFlags({ ...o.flags, recipes: variant.dir, patches: plan.patchesDir });
-    const depStages = plan.stages.filter((s) => s.kind === 'library');
-    const changed = depStages.filter((s) => vplan.stages.find((v) => v.id === s.id)?.key !== s.key).map((s) => s.id);
-    if (changed.length) warnings.push(`the variant changed dependency stage keys too: ${changed.join(', ')}`);
-    const only = await forge('nginx-only', `nginx-only rebuild: ${variant.change}`, vplan, false, [variant.change]);
-    const depsBuilt = (only.built ?? []).filter((id) => {
-      const st = stage(vplan, id);
-      return DEPENDENCY_KINDS.has(st.kind) && st.component !== server(vplan).name;
-    });
-    if (depsBuilt.length) warnings.push(`nginx-only rebuild rebuilt dependency stages: ${depsBuilt.join(', ')}`);
+      if (!o.skipRegistry) {
+        const cold = scenarios.find((x) => x.id === 'cold')!;
+        const r = await registryScenario(plan, buildOpts, scratch, runBuild, cold, say, warnings);
+        if (r) {
+          scenarios.push(r.scenario);
+          registry = r.result;
+        }
+      }
 
-    if (!o.skipNaive) {
-      say('naive: one shell session, nginx\'s own make with in-tree OpenSSL and PCRE2');
-      const c0 = cpuMark();
-      const s0 = now();
-      const steps = await naiveBuild(plan, distdir, path.join(scratch, 'naive'), jobs, say, o.signal);
-      const seconds = secs(s0);
-      const cpuSeconds = cpuSince(c0);
-      say(`naive: ${seconds} s (CPU ${cpuSeconds ?? '?'} s)`);
-      const s1 = now();
-      await nginxCompileLink(path.join(scratch, 'naive'), plan, jobs, o.signal);
-      nginxCompileLinkSecs = secs(s1);
-      say(`nginx's own compile+link alone: ${nginxCompileLinkSecs} s`);
-      scenarios.push({
-        id: 'naive',
-        title: 'naive baseline: tar, patch, zlib-ng and jemalloc by their default builds, then nginx ./configure && make (in-tree OpenSSL, PCRE2)',
-        seconds,
-        cpuSeconds,
-        steps,
-        binary: path.join(scratch, 'naive', 'root', 'usr/sbin/nginx'),
-        load: loadSample(),
-        notes: [
-          'same verified tarballs, same patches, same nginx configure arguments, same -j; no cache, every step every time',
-          'libraries nginx cannot build in-tree: their default make target and install, without the recipes\' trim switches and before-runs',
-        ],
+      const variant = variantRecipes(plan.recipesDir, plan.profile, path.join(scratch, 'recipes'));
+      variantChange = variant.change;
+      const vplan = planFromFlags({ ...o.flags, recipes: variant.dir, patches: plan.patchesDir });
+      const depStages = plan.stages.filter((s) => s.kind === 'library');
+      const changed = depStages.filter((s) => vplan.stages.find((v) => v.id === s.id)?.key !== s.key).map((s) => s.id);
+      if (changed.length) warnings.push(`the variant changed dependency stage keys too: ${changed.join(', ')}`);
+      const only = await forge('nginx-only', `nginx-only rebuild: ${variant.change}`, vplan, false, [variant.change]);
+      const depsBuilt = (only.built ?? []).filter((id) => {
+        const st = stage(vplan, id);
+        return DEPENDENCY_KINDS.has(st.kind) && st.component !== server(vplan).name;
       });
+      if (depsBuilt.length) warnings.push(`nginx-only rebuild rebuilt dependency stages: ${depsBuilt.join(', ')}`);
+
+      if (!o.skipNaive) {
+        say('naive: one shell session, nginx\'s own make with in-tree OpenSSL and PCRE2');
+        const c0 = cpuMark();
+        const s0 = now();
+        const steps = await naiveBuild(plan, distdir, path.join(scratch, 'naive'), jobs, say, o.signal);
+        const seconds = secs(s0);
+        const cpuSeconds = cpuSince(c0);
+        say(`naive: ${seconds} s (CPU ${cpuSeconds ?? '?'} s)`);
+        const s1 = now();
+        await nginxCompileLink(path.join(scratch, 'naive'), plan, jobs, o.signal);
+        nginxCompileLinkSecs = secs(s1);
+        say(`nginx's own compile+link alone: ${nginxCompileLinkSecs} s`);
+        scenarios.push({
+          id: 'naive',
+          title: 'naive baseline: tar, patch, zlib-ng and jemalloc by their default builds, then nginx ./configure && make (in-tree OpenSSL, PCRE2)',
+          seconds,
+          cpuSeconds,
+          steps,
+          binary: path.join(scratch, 'naive', 'root', 'usr/sbin/nginx'),
+          load: loadSample(),
+          notes: [
+            'same verified tarballs, same patches, same nginx configure arguments, same -j; no cache, every step every time',
+            'libraries nginx cannot build in-tree: their default make target and install, without the recipes\' trim switches and before-runs',
+          ],
+        });
+      }
     }
   } finally {
     if (prevHome === undefined) delete process.env.NGINX_FORGE_HOME;
@@ -419,11 +478,12 @@ export async function benchBuild(o: BenchBuildOptions): Promise<BuildBenchResult
     startedAt,
     finishedAt: new Date().toISOString(),
     seconds: secs(t0),
-    command: `nginx-forge bench build --profile ${plan.profile}`,
+    command: `nginx-forge bench build --profile ${plan.profile}${plan.cross ? ` --target ${plan.target.triple}` : ''}`,
     machine,
     load: { before, after },
     profile: plan.profile,
     planHash: plan.planHash,
+    target: plan.target.triple,
     jobs,
     variantChange,
     scenarios,
@@ -434,6 +494,7 @@ export async function benchBuild(o: BenchBuildOptions): Promise<BuildBenchResult
       : {}),
     ...(cacheCheck ? { cacheCheck } : {}),
     ...(registry ? { registry } : {}),
+    ...(cross ? { cross } : {}),
     warnings,
   };
 }

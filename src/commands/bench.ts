@@ -57,9 +57,11 @@ export async function build(flags: BenchBuildFlags): Promise<number> {
   const progress = (l: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] bench build: ${l}\n`);
   const result = await interruptible('bench build', (signal) => benchBuild({ flags, progress, signal }));
   mkdirSync(resultsDir, { recursive: true });
-  const json = path.join(resultsDir, 'build.json');
-  const svg = path.join(resultsDir, 'build.svg');
-  const md = path.join(resultsDir, 'build.md');
+  // a cross comparison (--target another machine) keeps the native run's files
+  const base = result.cross ? 'build-cross' : 'build';
+  const json = path.join(resultsDir, `${base}.json`);
+  const svg = path.join(resultsDir, `${base}.svg`);
+  const md = path.join(resultsDir, `${base}.md`);
   writeFileSync(json, `${JSON.stringify(result, null, 2)}\n`);
   writeFileSync(svg, buildChart(result));
   writeFileSync(md, buildMarkdown(result, path.basename(svg)));
