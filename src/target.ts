@@ -26,23 +26,6 @@ export interface Target {
   sysroot: string;
   /** the Debian packages a cross build for it needs (doctor, ci/setup.sh) */
   crossPackages: string[];
-  /** the kTLS smoke test's VM of this machine (TCG on any host) */
-  vm: TargetVm;
-}
-
-/** How the smoke test boots a VM of a target's machine. */
-export interface TargetVm {
-  /** QEMU's system emulator and the Debian package that has it */
-  qemu: string;
-  qemuPackage: string;
-  /** machine and CPU options: a CPU model with the AES (and carry-less multiply) extensions, so the kernel's gcm(aes) is the accelerated one */
-  machineArgs: string[];
-  /** the kernel's serial console */
-  console: string;
-  /** the pinned kernel package: recipes/vm/<file> */
-  kernelRecipe: string;
-  /** lib/modules/<release>/ directories put whole into the initramfs: the kernel loads ciphers from them on demand */
-  cryptoModuleDirs: string[];
 }
 
 export const TARGETS: Record<string, Target> = {
@@ -57,14 +40,6 @@ export const TARGETS: Record<string, Target> = {
     qemu: 'qemu-x86_64-static',
     sysroot: '/usr/x86_64-linux-gnu',
     crossPackages: ['crossbuild-essential-amd64', 'qemu-user-static'],
-    vm: {
-      qemu: 'qemu-system-x86_64',
-      qemuPackage: 'qemu-system-x86',
-      machineArgs: ['-cpu', 'max'],
-      console: 'ttyS0',
-      kernelRecipe: 'kernel.json',
-      cryptoModuleDirs: ['kernel/crypto', 'kernel/arch/x86/crypto', 'kernel/lib/crypto'],
-    },
   },
   'aarch64-linux-gnu': {
     triple: 'aarch64-linux-gnu',
@@ -77,15 +52,6 @@ export const TARGETS: Record<string, Target> = {
     qemu: 'qemu-aarch64-static',
     sysroot: '/usr/aarch64-linux-gnu',
     crossPackages: ['crossbuild-essential-arm64', 'qemu-user-static'],
-    vm: {
-      qemu: 'qemu-system-aarch64',
-      qemuPackage: 'qemu-system-arm',
-      // virt: PCI(e) for virtio-9p; -cpu max has FEAT_AES and FEAT_PMULL (gcm-aes-ce)
-      machineArgs: ['-machine', 'virt', '-cpu', 'max'],
-      console: 'ttyAMA0',
-      kernelRecipe: 'kernel-aarch64.json',
-      cryptoModuleDirs: ['kernel/crypto', 'kernel/arch/arm64/crypto', 'kernel/lib/crypto'],
-    },
   },
 };
 

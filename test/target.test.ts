@@ -16,6 +16,7 @@ import { verifyBinary } from '../src/stages/verify.ts';
 import { autotestCompiler, hostTriple, targetOf, TARGETS } from '../src/target.ts';
 import { kernelRecipeOf, loadKernelArtifact } from '../src/smoke/vm/kernel.ts';
 import { qemuArgs } from '../src/smoke/vm/index.ts';
+import { vmOf } from '../src/smoke/vm/machines.ts';
 import { findStaticBusybox } from '../src/smoke/vm/initramfs.ts';
 
 const recipes = loadRecipes();
@@ -154,7 +155,7 @@ describe('a cross build\'s smoke test: a VM of the target\'s machine', () => {
     for (const t of Object.values(TARGETS)) {
       const a = loadKernelArtifact(kernelRecipeOf(t));
       expect(a.file).toMatch(new RegExp(`_${t.debArch}\\.deb$`));
-      expect(t.vm.cryptoModuleDirs).toContain(`kernel/arch/${t.cpu === 'x86_64' ? 'x86' : 'arm64'}/crypto`);
+      expect(vmOf(t).cryptoModuleDirs).toContain(`kernel/arch/${t.cpu === 'x86_64' ? 'x86' : 'arm64'}/crypto`);
     }
     // the x86-64 VM boots exactly as before; the arm64 one the virt machine with a CPU that has AES/PMULL, on ttyAMA0
     expect(qemuArgs({ vmlinuz: '/k', initrd: '/i', io: '/io' }).slice(0, 2)).toEqual(['-cpu', 'max']);

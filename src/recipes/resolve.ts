@@ -11,6 +11,7 @@ import { TEMP_PATHS, tempKind } from '../nginxconf.ts';
 import { distroSource, librariesFor, modules, stageId } from '../plan.ts';
 import type { BuildSpec, ComponentName, ComponentRecipe, ProfileRecipe } from './schema.ts';
 import { isCross, nginxCrossbuild, targetOf, type Target } from '../target.ts';
+import { vmKernelRecipe } from './vmkernel.ts';
 import { codeOf } from '../kinds.ts';
 import { hashOf, sha256Hex } from '../hash.ts';
 import { hardeningFor, sanitizedCflags, type Hardening } from '../hardening.ts';
@@ -477,7 +478,7 @@ export function crossConfigureArgs(t: Target): string[] {
  */
 function smokePins(recipesDir: string, triple: string | undefined): string {
   const pin = (f: string) => (existsSync(f) ? sha256Hex(readFileSync(f)) : 'none');
-  const kernel = pin(path.join(recipesDir, 'vm', targetOf(triple).vm.kernelRecipe));
+  const kernel = pin(path.join(recipesDir, 'vm', vmKernelRecipe(targetOf(triple))));
   const suite = pin(path.join(recipesDir, 'testsuites', 'nginx-tests.json'));
   return suite === 'none' ? kernel : `${kernel} h3-client:${suite}`;
 }

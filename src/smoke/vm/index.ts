@@ -13,6 +13,7 @@ import { GUEST_FILES, IO_TAG, ROOT_TAG, renderGuestEnv } from './guest.ts';
 import { buildInitramfs } from './initramfs.ts';
 import { customKernel, pinnedKernel, type KernelTree } from './kernel.ts';
 import { hostTriple, targetOf, type Target } from '../../target.ts';
+import { vmOf } from './machines.ts';
 
 export const DEFAULT_VM_TIMEOUT_SEC = 240;
 
@@ -50,7 +51,7 @@ export interface VmRunResult {
 const qv = (s: string) => s.replace(/,/g, ',,');
 
 export function qemuArgs(p: { vmlinuz: string; initrd: string; io: string; target?: Target; root?: string }): string[] {
-  const vm = (p.target ?? targetOf(undefined)).vm;
+  const vm = vmOf(p.target ?? targetOf(undefined));
   return [
     ...vm.machineArgs,
     '-accel', 'tcg,thread=multi',
@@ -87,8 +88,8 @@ export async function runInVm(o: VmRunOptions): Promise<VmRunResult> {
       hint: `give it a guest root of the ${target.debArch} architecture (the build's smoke stage makes one with debootstrap)`,
     });
   }
-  if (!which(target.vm.qemu, { PATH: `${process.env.PATH ?? ''}:/usr/bin:/bin` })) {
-    throw new MissingToolError(target.vm.qemu, `the smoke test's ${target.cpu} VM`, `install ${target.vm.qemuPackage} (Debian/Ubuntu: apt-get install ${target.vm.qemuPackage})`);
+  if (!which(vmOf(target).qemu, { PATH: `${process.env.PATH ?? ''}:/usr/bin:/bin` })) {
+    throw new MissingToolError(vmOf(target).qemu, `the smoke test's ${target.cpu} VM`, `install ${vmOf(target).qemuPackage} (Debian/Ubuntu: apt-get install ${vmOf(target).qemuPackage})`);
   }
   const kernel = o.kernel ? customKernel(o.kernel, o.modules) : await pinnedKernel({ target, distdir: o.distdir, signal: o.signal, onLog: o.onLog, ctx: o.ctx });
   o.onLog?.(`VM kernel ${kernel.release} (${kernel.custom ? kernel.vmlinuz : kernel.source})${root === '/' ? '' : `, guest root ${root}`}`);
@@ -103,11 +104,11 @@ export async function runInVm(o: VmRunOptions): Promise<VmRunResult> {
   writeFileSync(consoleLog, '');
   const timeoutSec = o.timeoutSec ?? DEFAULT_VM_TIMEOUT_SEC;
   const t0 = Date.now();
-  o.onLog?.(`booting QEMU (${target.vm.qemu}, TCG, 2 vCPUs, 2 GiB; timeout ${timeoutSec} s); console: ${consoleLog}`);
+  o.onLog?.(`booting QEMU (${vmOf(target).qemu}, TCG, 2 vCPUs, 2 GiB; timeout ${timeoutSec} s); console: ${consoleLog}`);
   try {
     await run(
       { component: 'smoke', stage: 'vm', log: consoleLog, signal: o.signal, timeoutMs: timeoutSec * 1000 },
-      target.vm.qemu,
+      vmOf(target).qemu,
       qemuArgs({ vmlinuz: kernel.vmlinuz, initrd: initrd.path, io: o.share, target, root }),
       { forceKillAfterDelay: 3000 },
     );

@@ -12,7 +12,8 @@ import { run, type RunContext } from '../../exec.ts';
 import { cpioNewc, type CpioEntry } from './cpio.ts';
 import { renderInit } from './guest.ts';
 import { parseElfHeader } from '../elf.ts';
-import { TARGETS, type Target } from '../../target.ts';
+import type { Target } from '../../target.ts';
+import { VMS, vmOf } from './machines.ts';
 
 export const INITRAMFS_FORMAT = 1;
 /** Modules loaded by name (virtio transport, 9p, kernel TLS). */
@@ -20,7 +21,7 @@ export const MODULE_ROOTS = ['virtio_pci', '9pnet_virtio', '9p', 'tls'];
 /** Without these the guest cannot mount the host root at all. */
 export const REQUIRED_MODULES = ['virtio_pci', '9pnet_virtio', '9p'];
 /** Whole directories (the x86-64 VM's; a target's are its vm.cryptoModuleDirs): the kernel loads ciphers on demand (gcm(aes), ctr, ghash, chacha20poly1305...). */
-export const MODULE_DIRS = TARGETS['x86_64-linux-gnu']!.vm.cryptoModuleDirs;
+export const MODULE_DIRS = VMS['x86_64-linux-gnu']!.cryptoModuleDirs;
 const SKIP = new Set(['tcrypt']); // runs self-tests when loaded
 
 const KO = /\.ko(\.(xz|zst|gz))?$/;
@@ -184,7 +185,7 @@ export async function buildInitramfs(
   vm: { target?: Target; root?: string } = {},
 ): Promise<InitramfsResult> {
   const release = path.basename(path.resolve(modulesDir));
-  const sel = await selectModules(modulesDir, ctx, vm.target?.vm.cryptoModuleDirs);
+  const sel = await selectModules(modulesDir, ctx, vm.target ? vmOf(vm.target).cryptoModuleDirs : undefined);
   const stillMissing = sel.missing.filter((m) => REQUIRED_MODULES.includes(m));
   if (stillMissing.length) {
     throw new ForgeError(`the VM kernel's modules (${modulesDir}) lack ${stillMissing.join(', ')}, needed to share the host root over 9p`, {

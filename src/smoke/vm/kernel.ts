@@ -10,6 +10,7 @@ import { distfilesDir, stateDir } from '../../paths.ts';
 import { BUILTIN_RECIPES, displayPath, zodProblems } from '../../recipes/load.ts';
 import { FileArtifact } from '../../recipes/schema.ts';
 import type { Target } from '../../target.ts';
+import { vmKernelRecipe } from '../../recipes/vmkernel.ts';
 
 export interface KernelTree {
   /** bzImage */
@@ -25,7 +26,7 @@ export interface KernelTree {
 
 export const KERNEL_RECIPE = path.join(BUILTIN_RECIPES, 'vm', 'kernel.json');
 /** The pinned kernel of a target's VM (recipes/vm/kernel.json is the x86-64 one). */
-export const kernelRecipeOf = (t: Target): string => path.join(BUILTIN_RECIPES, 'vm', t.vm.kernelRecipe);
+export const kernelRecipeOf = (t: Target): string => path.join(BUILTIN_RECIPES, 'vm', vmKernelRecipe(t));
 
 export function loadKernelArtifact(file = KERNEL_RECIPE): FileArtifact {
   const display = displayPath(file);
