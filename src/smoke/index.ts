@@ -253,7 +253,10 @@ export async function runSmokeBatch(runs: SmokeRun[], opts: SmokeOptions = {}): 
       const ioSeen = mode === 'vm' ? `${scratch}/nginx-forge/share/${rel}` : io;
       const [tlsPort, httpPort, upstreamPort] = ports as [number, number, number];
       const components = (run.componentProofs ?? opts.componentProofs ?? (catalog ??= catalogComponentProofs())).map((c) => settleRequired(c, binary.configureArgs));
-      const http3 = await prepareHttp3(io, { configureArgs: binary.configureArgs, distdir: distfilesDir(opts.distdir), fetch: opts.http3Fetch, signal: opts.signal });
+      // the QUIC client is Perl with CryptX: the host's, which a guest root of another architecture has not
+      const http3: Http3Plan = guestRoot
+        ? { tried: false, why: `no client: the ${target.debArch} guest root has no Perl with CryptX (nginx-tests' QUIC client)` }
+        : await prepareHttp3(io, { configureArgs: binary.configureArgs, distdir: distfilesDir(opts.distdir), fetch: opts.http3Fetch, signal: opts.signal });
       log(`${runs.length > 1 ? `run ${i}: ` : ''}HTTP/3 request: ${http3.tried ? `yes, with ${http3.suite}'s QUIC client` : `not tried: ${http3.why}`}`);
       const p: Prepared = { index: i, run, dir, io, ioSeen, rel, work, nativeWork, binary, suites, ktlsOption: !hooks.noKtlsOption, debugLog: !hooks.noDebugLog, components, http3 };
       prepared.push(p);
