@@ -51,6 +51,7 @@ APT_PACKAGES=(
   apache2-utils     # tests: htpasswd -B makes the registry's Basic auth file
   skopeo            # tests: an independent client reads back the manifest nginx-forge pushed
   devscripts        # tests: Debian's hardening-check on the built nginx (stack protector, fortify, stack clash)
+  qemu-system-arm   # the smoke test of an arm64 build: its VM (qemu-system-aarch64, virt machine, TCG)
   gdb               # tests: a core dump of the packaged nginx reads with the -dbgsym package (gcore, bt)
 )
 
@@ -85,6 +86,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   [ -z "$own_policy" ] || $SUDO rm -f "$policy"
+fi
+
+# arm64 binaries in a chroot (the arm64 guest root of the smoke VM, the arm64 .deb's install root):
+# binfmt_misc hands them to qemu-user-static, registered with the F flag (Debian's entry has it)
+binfmt=/proc/sys/fs/binfmt_misc
+if [ "$(id -u)" -eq 0 ] && [ -f /usr/lib/binfmt.d/qemu-aarch64.conf ]; then
+  [ -e "$binfmt/status" ] || mount -t binfmt_misc binfmt_misc "$binfmt" 2>/dev/null || echo "setup: cannot mount binfmt_misc on $binfmt (arm64 chroots will say what they need)"
+  if [ -e "$binfmt/register" ] && [ ! -e "$binfmt/qemu-aarch64" ]; then
+    cat /usr/lib/binfmt.d/qemu-aarch64.conf > "$binfmt/register" || echo "setup: cannot register qemu-aarch64 with binfmt_misc"
+  fi
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -1,5 +1,6 @@
 // Targets (src/target.ts): the plan's target and its keys, the builders' flags per target, the
 // compiler wrapper nginx's configure runs in a cross build, verify's architecture check.
+import { createHash } from 'node:crypto';
 import { execa } from 'execa';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -13,6 +14,10 @@ import { resolvePlan } from '../src/recipes/resolve.ts';
 import { artifactBase } from '../src/stages/artifacts.ts';
 import { verifyBinary } from '../src/stages/verify.ts';
 import { autotestCompiler, hostTriple, targetOf, TARGETS } from '../src/target.ts';
+import { kernelRecipeOf, loadKernelArtifact } from '../src/smoke/vm/kernel.ts';
+import { qemuArgs } from '../src/smoke/vm/index.ts';
+import { vmOf } from '../src/smoke/vm/machines.ts';
+import { findStaticBusybox } from '../src/smoke/vm/initramfs.ts';
 
 const recipes = loadRecipes();
 const tc = { cc: 'gcc 12', arch: 'x64' };
@@ -146,24 +151,45 @@ describe('verify: a binary for another machine than the plan\'s target', () => {
   });
 });
 
-describe('a cross build\'s smoke test', () => {
-  it('is refused before any work, naming --no-smoke; with --no-smoke, or a native plan, nothing is refused', async () => {
-    const { refuseCrossSmoke, runBuild } = await import('../src/pipeline/index.ts');
-    // the target that is not this host's: a cross build wherever the test runs
-    const other = Object.values(TARGETS).find((t) => t.triple !== hostTriple())!;
-    const cross = resolvePlan(recipes, 'ktls', { toolchain: tc, target: other.triple });
-    expect(cross.cross).toBe(true);
-    await expect(runBuild(cross, {})).rejects.toThrow(new RegExp(`the smoke test of a cross build for ${other.triple} needs a VM for ${other.cpu}`));
-    let hint: string | undefined;
-    try {
-      refuseCrossSmoke(cross, {});
-    } catch (e) {
-      expect(e).toBeInstanceOf(UsageError);
-      hint = (e as UsageError).hint;
+describe('a cross build\'s smoke test: a VM of the target\'s machine', () => {
+  it('every target has a VM: QEMU for its machine, a console, a pinned kernel recipe that parses, its CPU\'s crypto module dir', () => {
+    for (const t of Object.values(TARGETS)) {
+      const a = loadKernelArtifact(kernelRecipeOf(t));
+      expect(a.file).toMatch(new RegExp(`_${t.debArch}\\.deb$`));
+      expect(vmOf(t).cryptoModuleDirs).toContain(`kernel/arch/${t.cpu === 'x86_64' ? 'x86' : 'arm64'}/crypto`);
     }
-    expect(hint).toMatch(/^add --no-smoke: the binary is still verified .* under qemu-/);
-    expect(() => refuseCrossSmoke(cross, { smoke: false })).not.toThrow();
-    expect(() => refuseCrossSmoke(cross, { until: 'install:nginx' })).not.toThrow();
-    expect(() => refuseCrossSmoke(host, {})).not.toThrow();
+    // the x86-64 VM boots exactly as before; the arm64 one the virt machine with a CPU that has AES/PMULL, on ttyAMA0
+    expect(qemuArgs({ vmlinuz: '/k', initrd: '/i', io: '/io' }).slice(0, 2)).toEqual(['-cpu', 'max']);
+    const a = qemuArgs({ vmlinuz: '/k', initrd: '/i', io: '/io', target: TARGETS['aarch64-linux-gnu'], root: '/roots/arm64,x' }).join(' ');
+    expect(a).toMatch(/^-machine virt -cpu max /);
+    expect(a).toContain('console=ttyAMA0 ');
+    expect(a).toContain('path=/roots/arm64,,x,security_model=none,readonly=on');
+  });
+
+  it('the smoke stage key names the target\'s kernel recipe (an arm64 plan\'s smoke key differs from the amd64 one beyond the target)', () => {
+    const smokeKernel = (p: BuildPlan) => (p.stages.find((s) => s.id === 'smoke')!.keyInputs.inputs as { vmKernel: string }).vmKernel;
+    const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
+    expect(smokeKernel(arm).startsWith(sha(kernelRecipeOf(TARGETS['aarch64-linux-gnu']!)))).toBe(true);
+    expect(smokeKernel(host).startsWith(sha(kernelRecipeOf(TARGETS['x86_64-linux-gnu']!)))).toBe(true);
+  });
+
+  it('a VM of another machine refuses the host root, and --vm never / --kernel for a foreign binary are usage errors', async () => {
+    const other = Object.values(TARGETS).find((t) => t.triple !== hostTriple())!;
+    const { runInVm } = await import('../src/smoke/vm/index.ts');
+    await expect(runInVm({ share: os.tmpdir(), runs: [], scratch: '/run', target: other, ctx: { component: 'smoke', stage: 'vm', log: '/dev/null' } })).rejects.toThrow(new RegExp(`a ${other.cpu} VM cannot chroot into this .* host's root`));
+    const { runSmoke } = await import('../src/smoke/index.ts');
+    await expect(runSmoke('/bin/true', { target: other, vm: 'never' })).rejects.toThrow(new RegExp(`--vm never: a binary for ${other.triple} cannot be tested`));
+    await expect(runSmoke('/bin/true', { target: other, kernel: '/k', modules: '/m' })).rejects.toThrow(/--kernel: the smoke test of a .* binary boots the pinned/);
+  });
+
+  it('the initramfs takes a guest root\'s busybox only when it is for the VM\'s machine', () => {
+    const other = Object.values(TARGETS).find((t) => t.triple !== hostTriple())!;
+    const root = mkdtempSync(path.join(os.tmpdir(), 'guest-root-'));
+    mkdirSync(path.join(root, 'bin'));
+    // the host's own static busybox in a root for another machine: refused, naming both machines
+    writeFileSync(path.join(root, 'bin', 'busybox'), readFileSync(findStaticBusybox().path));
+    expect(() => findStaticBusybox(root, other)).toThrow(new RegExp(`a busybox for e_machine \\d+, not for the VM's ${other.elfName} \\(${other.elfMachine}\\)`));
+    expect(findStaticBusybox(root, targetOf(undefined)).path).toBe(path.join(root, 'bin', 'busybox'));
+    expect(() => findStaticBusybox(path.join(root, 'none'), other)).toThrow(/busybox \(statically linked\) in the guest root/);
   });
 });

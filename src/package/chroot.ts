@@ -19,7 +19,7 @@ import { run, type RunContext } from '../exec.ts';
 import { aptSources } from '../fetch/apt.ts';
 import { stagesDir } from '../paths.ts';
 import { hashOf } from '../hash.ts';
-import { TARGETS } from '../target.ts';
+import { TARGETS, type Target } from '../target.ts';
 
 export interface HostSuite {
   distro: string;
@@ -94,6 +94,14 @@ export function foreignArchProblem(arch: string, binfmt = BINFMT): { message: st
     return { message: `binfmt_misc's ${name} entry has flags "${flags}", without F: the emulator would have to be inside the chroot`, hint: `register it with the F flag (Debian's qemu-user-static does: update-binfmts --enable ${name})` };
   }
   return undefined;
+}
+
+/** What the smoke test's VM of another machine needs in its guest root: the probe's client and a static busybox for the initramfs. */
+export const GUEST_ROOT_PACKAGES = ['busybox-static', 'ca-certificates', 'curl'];
+
+/** The smoke test's guest root for a VM of `target`'s machine: a cached minbase root of its architecture. */
+export async function smokeGuestRoot(target: Target, log: string, signal?: AbortSignal): Promise<string> {
+  return (await minbaseRoot(log, signal, { arch: target.debArch, include: GUEST_ROOT_PACKAGES })).dir;
 }
 
 /**

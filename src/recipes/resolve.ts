@@ -11,6 +11,7 @@ import { TEMP_PATHS, tempKind } from '../nginxconf.ts';
 import { distroSource, librariesFor, modules, stageId } from '../plan.ts';
 import type { Bootstrap, BuildSpec, ComponentName, ComponentRecipe, ProfileRecipe } from './schema.ts';
 import { isCross, nginxCrossbuild, targetOf, type Target } from '../target.ts';
+import { vmKernelRecipe } from './vmkernel.ts';
 import { codeOf } from '../kinds.ts';
 import { hashOf, sha256Hex } from '../hash.ts';
 import { hardeningFor, sanitizedCflags, type Hardening } from '../hardening.ts';
@@ -482,9 +483,9 @@ export function crossConfigureArgs(t: Target): string[] {
  * The smoke test's own pins: the VM kernel recipe decides the verdict as much as the binary, and
  * the pinned nginx-tests is its HTTP/3 client (Test::Nginx::HTTP3).
  */
-function smokePins(recipesDir: string): string {
+function smokePins(recipesDir: string, triple: string | undefined): string {
   const pin = (f: string) => (existsSync(f) ? sha256Hex(readFileSync(f)) : 'none');
-  const kernel = pin(path.join(recipesDir, 'vm', 'kernel.json'));
+  const kernel = pin(path.join(recipesDir, 'vm', vmKernelRecipe(targetOf(triple))));
   const suite = pin(path.join(recipesDir, 'testsuites', 'nginx-tests.json'));
   return suite === 'none' ? kernel : `${kernel} h3-client:${suite}`;
 }
@@ -537,7 +538,7 @@ function planStages(g: GraphInput): PlanStage[] {
   const moduleFacts = mods.map((m) => [m.name, m.module]);
   const expectations = { ktls: g.ktls, hardening: g.hardening.protections, configureArgs: g.configureArgs, variants: variantFacts, components: g.components.map((c) => [c.name, c.version, c.role, c.verify, c.ktls ?? null]), modules: moduleFacts };
   add('verify', undefined, installs, expectations);
-  add('smoke', undefined, installs, { ktls: g.ktls, vmKernel: smokePins(g.recipesDir), modules: moduleFacts, variants: variantFacts });
+  add('smoke', undefined, installs, { ktls: g.ktls, vmKernel: smokePins(g.recipesDir, g.target), modules: moduleFacts, variants: variantFacts });
   // the suite's pin, the file selection and the environment (sanitizer options); the binary comes in by the install key
   if (g.tests) add('test', undefined, [stageId('install', nginx.name)], g.tests);
   add('artifacts', undefined, [...installs, stageId('verify')], {

@@ -8,6 +8,7 @@ import { execa } from 'execa';
 import { run, type RunContext } from '../exec.ts';
 import { ExitCode, ForgeError, UsageError } from '../errors.ts';
 import { readElf, type ElfImage } from './elf.ts';
+import { isCross, runnerFor, type Target } from '../target.ts';
 import { configureValue, hasConfigureArg, parseNginxV, tlsMajorMinor, type NginxV } from '../nginxv.ts';
 
 export interface BinaryInfo {
@@ -148,18 +149,25 @@ export function interpretBinary(
   };
 }
 
-export async function inspectBinary(nginxPath: string, ctx: RunContext): Promise<BinaryInfo> {
+/**
+ * `target`: the machine the binary is for (default this one). A binary of another machine is
+ * read the same way and its `-V` run under qemu-user; OpenSSL's being linked in is then read
+ * from its dynamic section (ldd cannot run it).
+ */
+export async function inspectBinary(nginxPath: string, ctx: RunContext, target?: Target): Promise<BinaryInfo> {
+  const cross = target !== undefined && isCross(target);
   try {
     if (!statSync(nginxPath).isFile()) throw new Error('not a file');
     accessSync(nginxPath, constants.X_OK);
   } catch {
     throw new UsageError(`nginx binary ${nginxPath} does not exist or is not executable`, 'pass the path of an nginx binary, e.g. dist/<build>/usr/sbin/nginx');
   }
-  const image = await readElf(nginxPath);
+  const image = await readElf(nginxPath, target?.nodeArch);
   // not an ELF (or one that cannot run here): not nginx, and nothing of it is run
   if (!image.elf || image.problem) return interpretBinary(nginxPath, '', image);
   // nginx -V writes to stderr and exits 0; anything else is not nginx's -V
-  const v = await execa(nginxPath, ['-V'], { reject: false, all: true, timeout: 30_000, cancelSignal: ctx.signal, stdin: 'ignore' });
+  const runner = target ? runnerFor(target, nginxPath) : { cmd: nginxPath, args: [] };
+  const v = await execa(runner.cmd, [...runner.args, '-V'], { reject: false, all: true, timeout: 30_000, cancelSignal: ctx.signal, stdin: 'ignore' });
   if (ctx.signal?.aborted) throw new ForgeError('smoke test interrupted', { exitCode: ExitCode.interrupted });
   const text = String(v.all ?? '');
   appendFileSync(ctx.log, `\n$ ${nginxPath} -V\n${text}\n(exit ${v.exitCode ?? v.signal ?? (v.timedOut ? 'timed out' : '?')})\n`);
@@ -172,6 +180,12 @@ export async function inspectBinary(nginxPath: string, ctx: RunContext): Promise
   // a dynamically linked libssl carries the kTLS code instead of the binary
   let libssl: ElfImage | undefined;
   let staticLinked = false;
+  if (cross) {
+    // the target's libssl is not on this host: judged from the binary, as a linked-in OpenSSL
+    const d = await run(ctx, 'readelf', ['-d', '-W', nginxPath]).catch(() => '');
+    staticLinked = /Shared library: \[libc\.so/.test(d) && !/Shared library: \[libssl/.test(d);
+    return interpretBinary(nginxPath, text, image, undefined, staticLinked);
+  }
   try {
     const ldd = await run(ctx, '/bin/sh', ['-c', 'ldd "$0" 2>/dev/null || echo "ldd failed"', nginxPath]);
     const p = /libssl\.so[^\s]*\s+=>\s+(\S+)/.exec(ldd)?.[1];

@@ -109,10 +109,11 @@ async function tool(cmd: string, args: string[]) {
   }
 }
 
-export async function readElf(file: string): Promise<ElfImage> {
+/** `arch`: the machine the file must be for, as node names it (default this one; a cross build's target's nodeArch). */
+export async function readElf(file: string, arch: string = process.arch): Promise<ElfImage> {
   const head = fileHead(file);
   const sha256 = createHash('sha256').update(readFileSync(file)).digest('hex');
-  const h = parseElfHeader(head);
+  const h = parseElfHeader(head, arch);
   if (!h) {
     return { path: file, sha256, elf: false, head: head.toString('latin1').split('\n')[0]!.replace(/[^\x20-\x7e]/g, '?').slice(0, 40), data: Buffer.alloc(0), imports: [] };
   }

@@ -7,7 +7,7 @@
 // script into <logDir>/io → run the probe (sh natively, or the VM's chroot) → read observations
 // (what listened on the test ports, with the libssl it mapped) → judge (verdict.ts, pure).
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { brotliCompressSync, constants as zlibConstants, deflateSync, gzipSync } from 'node:zlib';
 import net from 'node:net';
 import os from 'node:os';
@@ -29,6 +29,7 @@ import { prepareHttp3, type Http3Plan } from './http3.ts';
 import { GUEST_FILES } from './vm/guest.ts';
 import { DEFAULT_VM_TIMEOUT_SEC, runInVm } from './vm/index.ts';
 import { which } from '../which.ts';
+import { hostTriple, isCross, targetOf } from '../target.ts';
 
 export type { SmokeOptions, SmokeResult, Verdict, CipherResult, Proof, VmMode, SmokeModule, ComponentProof } from './types.ts';
 export { MATRIX, DEFAULT_SUITE, parseSuites } from './suites.ts';
@@ -102,11 +103,11 @@ async function freePorts(n: number): Promise<number[]> {
   }
 }
 
-/** A guest directory to mount the scratch tmpfs on: exists on the host, and hides nothing the run needs. */
-export function guestScratch(nginx: string[]): string {
+/** A guest directory to mount the scratch tmpfs on: exists in the guest's root (the host's), and hides nothing the run needs. */
+export function guestScratch(nginx: string[], root = '/'): string {
   const real = nginx.map((n) => path.resolve(n));
   for (const d of ['/run', '/mnt', '/srv', '/media', '/opt', '/var/tmp', '/tmp']) {
-    if (existsSync(d) && !real.some((r) => r.startsWith(`${d}/`))) return d;
+    if (existsSync(path.join(root, d)) && !real.some((r) => r.startsWith(`${d}/`))) return d;
   }
   throw new ForgeError(`no directory on the host root can hold the VM's scratch tmpfs without hiding ${nginx.join(', ')}`, { exitCode: ExitCode.smoke });
 }
@@ -172,6 +173,11 @@ export async function runSmokeBatch(runs: SmokeRun[], opts: SmokeOptions = {}): 
     }
   }
 
+  const target = opts.target ?? targetOf(undefined);
+  const foreign = isCross(target);
+  if (foreign && vmMode === 'never') throw new UsageError(`--vm never: a binary for ${target.triple} cannot be tested on this ${hostTriple() ?? process.arch} host's kernel`, `it is tested in a ${target.cpu} VM: drop --vm never`);
+  if (foreign && opts.kernel) throw new UsageError(`--kernel: the smoke test of a ${target.triple} binary boots the pinned ${target.cpu} kernel`, 'drop --kernel/--modules');
+  if (foreign && !opts.guestRoot) throw new ForgeError(`the smoke test of a ${target.triple} binary needs a guest root of that architecture`, { exitCode: ExitCode.smoke });
   // the probe's tools (natively and, through the shared host root, in the VM)
   for (const [tool, why] of [
     ['curl', 'the smoke test client'],
@@ -188,9 +194,16 @@ export async function runSmokeBatch(runs: SmokeRun[], opts: SmokeOptions = {}): 
   mkdirSync(root, { recursive: true });
   const ctx: RunContext = { component: 'smoke', stage: 'smoke', log: path.join(root, 'smoke.log'), signal: opts.signal };
   const host = hostKernel();
-  const mode: 'native' | 'vm' = vmMode === 'always' || opts.kernel ? 'vm' : vmMode === 'never' ? 'native' : host.tlsReady ? 'native' : 'vm';
+  const mode: 'native' | 'vm' = foreign || vmMode === 'always' || opts.kernel ? 'vm' : vmMode === 'never' ? 'native' : host.tlsReady ? 'native' : 'vm';
   if (mode === 'native' && runs.some((r) => r.testHooks?.blockCrypto)) throw new UsageError('testHooks.blockCrypto works only in the VM');
-  const scratch = mode === 'vm' ? guestScratch(runs.flatMap((r) => [r.nginx, ...(r.nginxModules ?? []).flatMap((m) => m.load)])) : '';
+  // a VM of another machine chroots into a root of its own architecture; the binaries go into the share
+  const guestRoot = foreign ? await opts.guestRoot!() : undefined;
+  if (guestRoot) {
+    for (const [tool, why] of [['curl', 'the smoke test client'], ['sha256sum', 'hashing the served and downloaded bytes'], ['base64', 'the gzip test file']] as const) {
+      if (!['usr/bin', 'bin'].some((d) => existsSync(path.join(guestRoot, d, tool)))) throw new MissingToolError(`${tool} in the ${target.debArch} guest root ${guestRoot}`, why, 'the guest root is made with debootstrap --include=curl,busybox-static: remove its cache entry to make it again');
+    }
+  }
+  const scratch = mode === 'vm' ? guestScratch(guestRoot ? [] : runs.flatMap((r) => [r.nginx, ...(r.nginxModules ?? []).flatMap((m) => m.load)]), guestRoot) : '';
   if (mode === 'vm') {
     const big = runs.find((r) => (r.size ?? DEFAULT_SIZE) > MAX_VM_SIZE);
     if (big) throw new UsageError(`--size ${big.size}: at most ${MAX_VM_SIZE} bytes in the VM (its scratch is a tmpfs in 2 GiB of guest RAM)`);
@@ -211,7 +224,7 @@ export async function runSmokeBatch(runs: SmokeRun[], opts: SmokeOptions = {}): 
       rmSync(io, { recursive: true, force: true });
       mkdirSync(io, { recursive: true });
       const rel = path.relative(root, io);
-      const binary = await inspectBinary(path.resolve(run.nginx), ctx);
+      const binary = await inspectBinary(path.resolve(run.nginx), ctx, target);
       const suites = parseSuites(run.ciphers);
       if (binary.notNginx.length) {
         const result = notNginxResult(binary, mode, dir, t0);
@@ -240,20 +253,26 @@ export async function runSmokeBatch(runs: SmokeRun[], opts: SmokeOptions = {}): 
       const ioSeen = mode === 'vm' ? `${scratch}/nginx-forge/share/${rel}` : io;
       const [tlsPort, httpPort, upstreamPort] = ports as [number, number, number];
       const components = (run.componentProofs ?? opts.componentProofs ?? (catalog ??= catalogComponentProofs())).map((c) => settleRequired(c, binary.configureArgs));
-      const http3 = await prepareHttp3(io, { configureArgs: binary.configureArgs, distdir: distfilesDir(opts.distdir), fetch: opts.http3Fetch, signal: opts.signal });
+      // the QUIC client is Perl with CryptX: the host's, which a guest root of another architecture has not
+      const http3: Http3Plan = guestRoot
+        ? { tried: false, why: `no client: the ${target.debArch} guest root has no Perl with CryptX (nginx-tests' QUIC client)` }
+        : await prepareHttp3(io, { configureArgs: binary.configureArgs, distdir: distfilesDir(opts.distdir), fetch: opts.http3Fetch, signal: opts.signal });
       log(`${runs.length > 1 ? `run ${i}: ` : ''}HTTP/3 request: ${http3.tried ? `yes, with ${http3.suite}'s QUIC client` : `not tried: ${http3.why}`}`);
       const p: Prepared = { index: i, run, dir, io, ioSeen, rel, work, nativeWork, binary, suites, ktlsOption: !hooks.noKtlsOption, debugLog: !hooks.noDebugLog, components, http3 };
       prepared.push(p);
-      const mods = run.nginxModules ?? [];
+      // in a foreign guest root the binaries are copies in the share (byte-identical: the identity proof holds)
+      const seen = guestRoot ? intoShare(io, ioSeen) : (f: string) => path.resolve(f);
+      const nginxSeen = seen(run.nginx);
+      const mods = (run.nginxModules ?? []).map((m) => (guestRoot ? { ...m, load: m.load.map(seen) } : m));
       for (const m of mods) prepareModule(io, m);
       writeFileSync(
         path.join(io, 'nginx.conf'),
-        renderConfig({ work, io: ioSeen, tlsPort, httpPort, upstreamPort, suites, user: workerUser(mode === 'vm' || process.getuid?.() === 0), ktlsOption: p.ktlsOption, logLevel: p.debugLog ? 'debug' : 'info', modules: mods, quic: http3.tried }),
+        renderConfig({ work, io: ioSeen, tlsPort, httpPort, upstreamPort, suites, user: workerUser(mode === 'vm' || process.getuid?.() === 0, path.join(guestRoot ?? '/', 'etc')), ktlsOption: p.ktlsOption, logLevel: p.debugLog ? 'debug' : 'info', modules: mods, quic: http3.tried }),
       );
       writeFileSync(
         path.join(io, 'probe.sh'),
         renderProbe({
-          nginx: path.resolve(run.nginx),
+          nginx: nginxSeen,
           work,
           io: ioSeen,
           size: run.size ?? DEFAULT_SIZE,
@@ -283,6 +302,8 @@ export async function runSmokeBatch(runs: SmokeRun[], opts: SmokeOptions = {}): 
         scratch,
         kernel: opts.kernel,
         modules: opts.modules,
+        target,
+        root: guestRoot,
         distdir: opts.distdir,
         // the HTTP/3 request's Perl client (QUIC crypto in Perl) is slow under TCG: its own time
         timeoutSec: vmTimeoutSec + (opts.vmTimeoutSec === undefined ? VM_HTTP3_SEC * prepared.filter((p) => p.http3.tried).length : 0),
@@ -320,7 +341,7 @@ export async function runSmokeBatch(runs: SmokeRun[], opts: SmokeOptions = {}): 
         });
       }
       // the TLS library the running nginx really mapped, when ldd named another (or none)
-      p.binary = await withMappedLibssl(p.binary, mappedLibssl(obs, p.binary));
+      if (!foreign) p.binary = await withMappedLibssl(p.binary, mappedLibssl(obs, p.binary));
       const j = judge({
         mode,
         obs,
@@ -361,6 +382,17 @@ export async function runSmokeBatch(runs: SmokeRun[], opts: SmokeOptions = {}): 
   } finally {
     for (const p of prepared) if (p.nativeWork) rmSync(p.nativeWork, { recursive: true, force: true });
   }
+}
+
+/** Copies a file into the run's io directory (bin/) and returns the path the guest sees it at. */
+function intoShare(io: string, ioSeen: string): (file: string) => string {
+  return (file) => {
+    mkdirSync(path.join(io, 'bin'), { recursive: true });
+    const name = path.basename(file);
+    copyFileSync(path.resolve(file), path.join(io, 'bin', name));
+    chmodSync(path.join(io, 'bin', name), 0o755);
+    return `${ioSeen}/bin/${name}`;
+  };
 }
 
 /** A binary that is not nginx: the NOT_NGINX result, with nothing run. */

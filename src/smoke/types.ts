@@ -43,6 +43,13 @@ export interface SmokeOptions {
   ciphers?: string[];
   /** Size of the served random file in bytes (default 4 MiB). */
   size?: number;
+  /**
+   * The machine the binaries are for (default: this host's). A binary of another machine (an
+   * arm64 build on x86-64) is tested in a VM of that machine, which chroots into `guestRoot`.
+   */
+  target?: import('../target.ts').Target;
+  /** For a target other than the host's: makes (or finds) a root of the target's architecture with the probe's tools (curl, coreutils, busybox-static); the caller's, so the smoke test stays apart from packaging. */
+  guestRoot?: () => Promise<string>;
   /** distfiles store for the pinned kernel package (default: <state>/distfiles). */
   distdir?: string;
   /** Where logs and raw results are kept (default: <state>/logs/smoke-<time>). */

@@ -1,14 +1,19 @@
 // Run the probe inside a QEMU guest (TCG: nested KVM hangs on the machines this was built on):
 // the host root is shared read-only over 9p, the io directory is shared writable, and the guest's
 // /init (guest.ts) chroots into the host root to run the same probe script as a native run.
+// A VM of another machine (an arm64 guest on an x86-64 host: src/target.ts's vm table) gets a
+// guest root of its own architecture instead of the host's (a Debian root with the probe's tools).
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { ExitCode, ForgeError, StageError } from '../../errors.ts';
+import { ExitCode, ForgeError, MissingToolError, StageError } from '../../errors.ts';
+import { which } from '../../which.ts';
 import { run, type RunContext } from '../../exec.ts';
 import { stateDir } from '../../paths.ts';
 import { GUEST_FILES, IO_TAG, ROOT_TAG, renderGuestEnv } from './guest.ts';
 import { buildInitramfs } from './initramfs.ts';
 import { customKernel, pinnedKernel, type KernelTree } from './kernel.ts';
+import { hostTriple, targetOf, type Target } from '../../target.ts';
+import { vmOf } from './machines.ts';
 
 export const DEFAULT_VM_TIMEOUT_SEC = 240;
 
@@ -21,6 +26,10 @@ export interface VmRunOptions {
   scratch: string;
   kernel?: string;
   modules?: string;
+  /** the VM's machine (default: the host's) */
+  target?: Target;
+  /** the root the guest chroots into: the host's "/" (default), or one of the target's architecture */
+  root?: string;
   distdir?: string;
   timeoutSec?: number;
   signal?: AbortSignal;
@@ -41,18 +50,19 @@ export interface VmRunResult {
 /** QEMU's option syntax doubles commas inside values. */
 const qv = (s: string) => s.replace(/,/g, ',,');
 
-export function qemuArgs(p: { vmlinuz: string; initrd: string; io: string }): string[] {
+export function qemuArgs(p: { vmlinuz: string; initrd: string; io: string; target?: Target; root?: string }): string[] {
+  const vm = vmOf(p.target ?? targetOf(undefined));
   return [
+    ...vm.machineArgs,
     '-accel', 'tcg,thread=multi',
-    '-cpu', 'max',
     '-m', '2048',
     '-smp', '2',
     '-nographic',
     '-no-reboot',
     '-kernel', p.vmlinuz,
     '-initrd', p.initrd,
-    '-append', 'console=ttyS0 panic=-1 loglevel=4 rdinit=/init',
-    '-fsdev', `local,id=${ROOT_TAG},path=/,security_model=none,readonly=on,multidevs=remap`,
+    '-append', `console=${vm.console} panic=-1 loglevel=4 rdinit=/init`,
+    '-fsdev', `local,id=${ROOT_TAG},path=${qv(p.root ?? '/')},security_model=none,readonly=on,multidevs=remap`,
     '-device', `virtio-9p-pci,fsdev=${ROOT_TAG},mount_tag=${ROOT_TAG}`,
     '-fsdev', `local,id=${IO_TAG},path=${qv(p.io)},security_model=none,multidevs=remap`,
     '-device', `virtio-9p-pci,fsdev=${IO_TAG},mount_tag=${IO_TAG}`,
@@ -69,15 +79,21 @@ function tail(file: string, n = 15): string {
 }
 
 export async function runInVm(o: VmRunOptions): Promise<VmRunResult> {
-  if (process.arch !== 'x64') {
-    throw new ForgeError(`the smoke test VM runs an x86-64 kernel; this host is ${process.arch}`, {
+  const host = hostTriple();
+  const target = o.target ?? targetOf(undefined);
+  const root = o.root ?? '/';
+  if (root === '/' && target.triple !== host) {
+    throw new ForgeError(`a ${target.cpu} VM cannot chroot into this ${host ?? process.arch} host's root`, {
       exitCode: ExitCode.smoke,
-      hint: 'run on an x86-64 host, or natively on a kernel with kTLS (--vm never after `modprobe tls`)',
+      hint: `give it a guest root of the ${target.debArch} architecture (the build's smoke stage makes one with debootstrap)`,
     });
   }
-  const kernel = o.kernel ? customKernel(o.kernel, o.modules) : await pinnedKernel({ distdir: o.distdir, signal: o.signal, onLog: o.onLog, ctx: o.ctx });
-  o.onLog?.(`VM kernel ${kernel.release} (${kernel.custom ? kernel.vmlinuz : kernel.source})`);
-  const initrd = await buildInitramfs(kernel.modulesDir, path.join(stateDir(), 'vm', 'initramfs'), o.ctx, o.onLog);
+  if (!which(vmOf(target).qemu, { PATH: `${process.env.PATH ?? ''}:/usr/bin:/bin` })) {
+    throw new MissingToolError(vmOf(target).qemu, `the smoke test's ${target.cpu} VM`, `install ${vmOf(target).qemuPackage} (Debian/Ubuntu: apt-get install ${vmOf(target).qemuPackage})`);
+  }
+  const kernel = o.kernel ? customKernel(o.kernel, o.modules) : await pinnedKernel({ target, distdir: o.distdir, signal: o.signal, onLog: o.onLog, ctx: o.ctx });
+  o.onLog?.(`VM kernel ${kernel.release} (${kernel.custom ? kernel.vmlinuz : kernel.source})${root === '/' ? '' : `, guest root ${root}`}`);
+  const initrd = await buildInitramfs(kernel.modulesDir, path.join(stateDir(), 'vm', 'initramfs'), o.ctx, o.onLog, { target, root });
   o.onLog?.(`initramfs ${initrd.path} (${initrd.modules} modules${initrd.cached ? ', cached' : ''})`);
 
   // nothing from an earlier boot in the same directory may be taken for this one's
@@ -88,12 +104,12 @@ export async function runInVm(o: VmRunOptions): Promise<VmRunResult> {
   writeFileSync(consoleLog, '');
   const timeoutSec = o.timeoutSec ?? DEFAULT_VM_TIMEOUT_SEC;
   const t0 = Date.now();
-  o.onLog?.(`booting QEMU (TCG, 2 vCPUs, 2 GiB; timeout ${timeoutSec} s); console: ${consoleLog}`);
+  o.onLog?.(`booting QEMU (${vmOf(target).qemu}, TCG, 2 vCPUs, 2 GiB; timeout ${timeoutSec} s); console: ${consoleLog}`);
   try {
     await run(
       { component: 'smoke', stage: 'vm', log: consoleLog, signal: o.signal, timeoutMs: timeoutSec * 1000 },
-      'qemu-system-x86_64',
-      qemuArgs({ vmlinuz: kernel.vmlinuz, initrd: initrd.path, io: o.share }),
+      vmOf(target).qemu,
+      qemuArgs({ vmlinuz: kernel.vmlinuz, initrd: initrd.path, io: o.share, target, root }),
       { forceKillAfterDelay: 3000 },
     );
   } catch (e) {

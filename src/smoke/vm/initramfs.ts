@@ -1,6 +1,8 @@
 // The VM's initramfs: a static busybox, /init (guest.ts), and the kernel modules the test needs —
-// virtio_pci, 9pnet_virtio, 9p, tls and everything in crypto/, arch/x86/crypto/, lib/crypto/ —
-// with their dependencies, indexed by depmod. Packed as cpio newc + gzip, cached by content.
+// virtio_pci, 9pnet_virtio, 9p, tls and everything in crypto/, arch/<cpu>/crypto/, lib/crypto/
+// (the target's, src/target.ts) — with their dependencies, indexed by depmod. Packed as cpio
+// newc + gzip, cached by content. The busybox is the host's, or for a VM of another machine the
+// one in its guest root (of the target's architecture).
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, mkdtempSync } from 'node:fs';
 import path from 'node:path';
@@ -9,14 +11,17 @@ import { ForgeError, MissingToolError, ExitCode } from '../../errors.ts';
 import { run, type RunContext } from '../../exec.ts';
 import { cpioNewc, type CpioEntry } from './cpio.ts';
 import { renderInit } from './guest.ts';
+import { parseElfHeader } from '../elf.ts';
+import type { Target } from '../../target.ts';
+import { VMS, vmOf } from './machines.ts';
 
 export const INITRAMFS_FORMAT = 1;
 /** Modules loaded by name (virtio transport, 9p, kernel TLS). */
 export const MODULE_ROOTS = ['virtio_pci', '9pnet_virtio', '9p', 'tls'];
 /** Without these the guest cannot mount the host root at all. */
 export const REQUIRED_MODULES = ['virtio_pci', '9pnet_virtio', '9p'];
-/** Whole directories: the kernel loads ciphers on demand (gcm(aes), ctr, ghash, chacha20poly1305...). */
-export const MODULE_DIRS = ['kernel/crypto', 'kernel/arch/x86/crypto', 'kernel/lib/crypto'];
+/** Whole directories (the x86-64 VM's; a target's are its vm.cryptoModuleDirs): the kernel loads ciphers on demand (gcm(aes), ctr, ghash, chacha20poly1305...). */
+export const MODULE_DIRS = VMS['x86_64-linux-gnu']!.cryptoModuleDirs;
 const SKIP = new Set(['tcrypt']); // runs self-tests when loaded
 
 const KO = /\.ko(\.(xz|zst|gz))?$/;
@@ -80,7 +85,7 @@ export interface ModuleSelection {
   missing: string[];
 }
 
-export async function selectModules(modulesDir: string, ctx: RunContext): Promise<ModuleSelection> {
+export async function selectModules(modulesDir: string, ctx: RunContext, dirs: readonly string[] = MODULE_DIRS): Promise<ModuleSelection> {
   const idx = indexModules(modulesDir);
   const builtin = builtinModules(modulesDir);
   const want: string[] = [];
@@ -89,7 +94,7 @@ export async function selectModules(modulesDir: string, ctx: RunContext): Promis
     if (idx.has(m)) want.push(m);
     else if (!builtin.has(m)) missing.push(m);
   }
-  for (const [name, rel] of idx) if (MODULE_DIRS.some((d) => rel.startsWith(`${d}/`)) && !SKIP.has(name)) want.push(name);
+  for (const [name, rel] of idx) if (dirs.some((d) => rel.startsWith(`${d}/`)) && !SKIP.has(name)) want.push(name);
   const chosen = new Set<string>();
   const queue = [...want];
   while (queue.length) {
@@ -124,10 +129,13 @@ export function isStaticElf(buf: Buffer): boolean {
 /** Where busybox is looked for, in order (Debian's busybox-static installs /bin/busybox). */
 export const BUSYBOX_PATHS = ['/bin/busybox', '/usr/bin/busybox', '/sbin/busybox', '/usr/sbin/busybox', '/bin/busybox.static'];
 
-/** The first statically linked busybox, and the dynamically linked ones seen before it. One search for doctor and the VM. */
-export function staticBusybox(): { path?: string; data?: Buffer; dynamic: string[] } {
+/**
+ * The first statically linked busybox (under `root`: a guest root of another machine), and the
+ * dynamically linked ones seen before it. One search for doctor and the VM.
+ */
+export function staticBusybox(root = '/'): { path?: string; data?: Buffer; dynamic: string[] } {
   const dynamic: string[] = [];
-  for (const p of BUSYBOX_PATHS) {
+  for (const p of BUSYBOX_PATHS.map((b) => path.join(root, b))) {
     if (!existsSync(p)) continue;
     const data = readFileSync(p);
     if (isStaticElf(data)) return { path: p, data, dynamic };
@@ -136,10 +144,20 @@ export function staticBusybox(): { path?: string; data?: Buffer; dynamic: string
   return { dynamic };
 }
 
-export function findStaticBusybox(): { path: string; data: Buffer } {
-  const found = staticBusybox();
-  if (found.path) return { path: found.path, data: found.data! };
-  throw new MissingToolError('busybox (statically linked)', 'the smoke test VM initramfs', `install busybox-static (Debian/Ubuntu: apt-get install busybox-static)${found.dynamic.length ? `; found only ${found.dynamic.map((p) => `${p} (dynamically linked)`).join(', ')}` : ''}`);
+export function findStaticBusybox(root = '/', target?: Target): { path: string; data: Buffer } {
+  const found = staticBusybox(root);
+  const where = root === '/' ? '' : ` in the guest root ${root}`;
+  if (found.path) {
+    const machine = parseElfHeader(found.data!, target?.nodeArch)?.header?.machine;
+    if (target && machine !== target.elfMachine) {
+      throw new ForgeError(`${found.path}: a busybox for e_machine ${machine}, not for the VM's ${target.elfName} (${target.elfMachine})`, {
+        exitCode: ExitCode.smoke,
+        hint: `the guest root of a ${target.cpu} VM must hold that architecture's busybox-static`,
+      });
+    }
+    return { path: found.path, data: found.data! };
+  }
+  throw new MissingToolError(`busybox (statically linked)${where}`, 'the smoke test VM initramfs', `install busybox-static${root === '/' ? ' (Debian/Ubuntu: apt-get install busybox-static)' : ' into that root'}${found.dynamic.length ? `; found only ${found.dynamic.map((p) => `${p} (dynamically linked)`).join(', ')}` : ''}`);
 }
 
 function findDepmod(): string {
@@ -158,9 +176,16 @@ export interface InitramfsResult {
  * Build (or reuse) the initramfs for the kernel whose modules are in `modulesDir`
  * (lib/modules/<release>). Written to `cacheDir/initramfs-<key>.cpio.gz` atomically.
  */
-export async function buildInitramfs(modulesDir: string, cacheDir: string, ctx: RunContext, onLog?: (l: string) => void): Promise<InitramfsResult> {
+export async function buildInitramfs(
+  modulesDir: string,
+  cacheDir: string,
+  ctx: RunContext,
+  onLog?: (l: string) => void,
+  /** the VM's machine (default x86-64) and where its busybox is (default the host's root) */
+  vm: { target?: Target; root?: string } = {},
+): Promise<InitramfsResult> {
   const release = path.basename(path.resolve(modulesDir));
-  const sel = await selectModules(modulesDir, ctx);
+  const sel = await selectModules(modulesDir, ctx, vm.target ? vmOf(vm.target).cryptoModuleDirs : undefined);
   const stillMissing = sel.missing.filter((m) => REQUIRED_MODULES.includes(m));
   if (stillMissing.length) {
     throw new ForgeError(`the VM kernel's modules (${modulesDir}) lack ${stillMissing.join(', ')}, needed to share the host root over 9p`, {
@@ -169,7 +194,7 @@ export async function buildInitramfs(modulesDir: string, cacheDir: string, ctx: 
     });
   }
   if (sel.missing.includes('tls')) onLog?.(`VM kernel ${release} has no tls module and no built-in tls: expect KERNEL_NO_KTLS`);
-  const busybox = findStaticBusybox();
+  const busybox = findStaticBusybox(vm.root, vm.target);
   const init = renderInit();
   const extras = ['modules.builtin', 'modules.builtin.modinfo', 'modules.order'].filter((f) => existsSync(path.join(modulesDir, f)));
 

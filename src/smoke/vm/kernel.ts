@@ -9,6 +9,8 @@ import { fetchArtifact } from '../../fetch/index.ts';
 import { distfilesDir, stateDir } from '../../paths.ts';
 import { BUILTIN_RECIPES, displayPath, zodProblems } from '../../recipes/load.ts';
 import { FileArtifact } from '../../recipes/schema.ts';
+import type { Target } from '../../target.ts';
+import { vmKernelRecipe } from '../../recipes/vmkernel.ts';
 
 export interface KernelTree {
   /** bzImage */
@@ -23,6 +25,8 @@ export interface KernelTree {
 }
 
 export const KERNEL_RECIPE = path.join(BUILTIN_RECIPES, 'vm', 'kernel.json');
+/** The pinned kernel of a target's VM (recipes/vm/kernel.json is the x86-64 one). */
+export const kernelRecipeOf = (t: Target): string => path.join(BUILTIN_RECIPES, 'vm', vmKernelRecipe(t));
 
 export function loadKernelArtifact(file = KERNEL_RECIPE): FileArtifact {
   const display = displayPath(file);
@@ -53,8 +57,8 @@ export function findKernelIn(root: string): { vmlinuz: string; modulesDir: strin
 }
 
 /** Fetch + verify + unpack the pinned kernel (once; later runs reuse the unpacked tree). */
-export async function pinnedKernel(opts: { distdir?: string; signal?: AbortSignal; onLog?: (l: string) => void; ctx: RunContext }): Promise<KernelTree> {
-  const a = loadKernelArtifact();
+export async function pinnedKernel(opts: { target: Target; distdir?: string; signal?: AbortSignal; onLog?: (l: string) => void; ctx: RunContext }): Promise<KernelTree> {
+  const a = loadKernelArtifact(kernelRecipeOf(opts.target));
   const dest = path.join(kernelsDir(), a.sha256);
   const done = path.join(dest, '.nginx-forge-unpacked');
   if (!existsSync(done)) {

@@ -3,6 +3,7 @@
 import path from 'node:path';
 import { modulesPath } from '../../plan.ts';
 import { smokeModules, smokeStage } from '../smoke.ts';
+import { smokeGuestRoot } from '../../package/chroot.ts';
 import { binariesOf, binaryIn, installRoot, type Implement } from './common.ts';
 
 export const implement: Implement = (b) => ({
@@ -12,6 +13,8 @@ export const implement: Implement = (b) => ({
       const root = installRoot(ctx, x.install);
       return { name: x.name, variant: x.variant, nginx: binaryIn(root, plan, x.variant), nginxModules: smokeModules(plan, path.join(root, modulesPath(plan))) };
     });
-    return smokeStage(binaries, plan, { ...b.smoke, signal: ctx.signal, onLog: (l: string) => ctx.update(l) });
+    // a cross build's binaries run in a VM of the target's machine, in a root of its architecture
+    const guestRoot = plan.cross ? () => smokeGuestRoot(plan.target, ctx.log, ctx.signal) : undefined;
+    return smokeStage(binaries, plan, { ...b.smoke, target: plan.target, guestRoot, signal: ctx.signal, onLog: (l: string) => ctx.update(l) });
   },
 });
