@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { which } from './which.ts';
+import { vmOf } from './smoke/vm/machines.ts';
 import { hostTriple, TARGETS } from './target.ts';
 
 export type Need = 'build' | 'cross' | 'smoke' | 'package' | 'test' | 'kernel';
@@ -169,6 +170,7 @@ export const DOCTOR_CHECKS: readonly CheckRow[] = [
         packages: { debian: `libcrypt-dev:${t.debArch}` },
       },
       { id: t.qemu, title: t.qemu, need: 'cross', on: 'linux', neededFor: `--target ${t.triple}: runs nginx's configure test programs and verify's nginx -V / -t on this machine`, probe: tool(t.qemu), packages: { debian: 'qemu-user-static' } },
+      { id: vmOf(t).qemu, title: vmOf(t).qemu, need: 'cross', on: 'linux', neededFor: `--target ${t.triple}: the smoke test's ${t.cpu} VM (without --no-smoke; its guest root is made with debootstrap)`, probe: tool(vmOf(t).qemu), packages: { debian: vmOf(t).qemuPackage } },
     ]),
   // ---- smoke: `build` skips or reports the smoke test without them
   { id: 'curl', title: 'curl', need: 'smoke', on: 'linux', neededFor: 'the smoke test\'s TLS client', probe: tool('curl'), packages: { debian: 'curl', alpine: 'curl', freebsd: 'curl' } },
@@ -322,7 +324,7 @@ export const NEEDS: Record<Need, { words: string; missingStatus: string; missing
     missing: (n) => {
       const others = Object.values(TARGETS).filter((t) => t.triple !== hostTriple());
       const arches = others.map((t) => t.debArch);
-      const pkgs = [...new Set(others.flatMap((t) => [...t.crossPackages, `libcrypt-dev:${t.debArch}`]))];
+      const pkgs = [...new Set(others.flatMap((t) => [...t.crossPackages, `libcrypt-dev:${t.debArch}`, vmOf(t).qemuPackage]))];
       return `Note: a cross build (build --target ${others.map((t) => t.triple).join(' or ')}) needs: ${n}; on Debian/Ubuntu: ${arches.map((a) => `dpkg --add-architecture ${a} && `).join('')}apt-get update && apt-get install ${pkgs.join(' ')}.`;
     },
   },

@@ -131,7 +131,8 @@ describe('doctor', () => {
 });
 
 describe('doctor: the table of checks', () => {
-  const LINUX = ['cc', 'make', 'perl', 'cmake', 'autoconf', 'patch', 'xz', 'bzip2', 'gpgv', 'linux-tls-h', 'aarch64-linux-gnu-gcc', 'aarch64-linux-gnu-libcrypt', 'qemu-aarch64-static', 'curl', 'openssl', 'qemu', 'busybox-static', 'depmod', 'prove', 'TAP::Harness::Archive', 'IO::Socket::SSL', 'Net::SSLeay', 'Protocol::WebSocket', 'Cache::Memcached', 'FCGI', 'SCGI', 'GD', 'CryptX', 'memcached', 'uwsgi', 'setpriv', 'dpkg-deb', 'rpmbuild', 'tls-ulp'];
+  const LINUX = ['cc', 'make', 'perl', 'cmake', 'autoconf', 'patch', 'xz', 'bzip2', 'gpgv', 'linux-tls-h', 'aarch64-linux-gnu-gcc', 'aarch64-linux-gnu-libcrypt', 'qemu-aarch64-static',
+  'qemu-system-aarch64', 'curl', 'openssl', 'qemu', 'busybox-static', 'depmod', 'prove', 'TAP::Harness::Archive', 'IO::Socket::SSL', 'Net::SSLeay', 'Protocol::WebSocket', 'Cache::Memcached', 'FCGI', 'SCGI', 'GD', 'CryptX', 'memcached', 'uwsgi', 'setpriv', 'dpkg-deb', 'rpmbuild', 'tls-ulp'];
   const FREEBSD = ['cc', 'gmake', 'perl', 'cmake', 'autoconf', 'patch', 'xz', 'bzip2', 'gpgv', 'prove', 'TAP::Harness::Archive', 'IO::Socket::SSL', 'Net::SSLeay', 'Protocol::WebSocket', 'Cache::Memcached', 'FCGI', 'SCGI', 'GD', 'CryptX', 'memcached', 'uwsgi', 'ktls-sysctl', 'ktls-ocf'];
 
   it('checks every row for its system, in table order, and reports each', async () => {
