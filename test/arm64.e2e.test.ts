@@ -5,7 +5,7 @@
 // cached; then two configure runs of nginx for the ngx_auto_config.h comparison (about a minute).
 // Needs crossbuild-essential-arm64 and qemu-user-static (ci/setup.sh).
 import { execa } from 'execa';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +19,9 @@ import { builtCross, forge, TEST_DISTFILES, type SummaryJson } from './helpers/b
 import { mirrorFlags } from './helpers/mirror.ts';
 import { AARCH64_SIZES, preseededCompilerDir } from './helpers/preseeded.ts';
 import type { SmokeResult } from '../src/smoke/index.ts';
+import { copyRoot, GUEST_ROOT_PACKAGES, minbaseRoot, removeRoot, shInChroot } from '../src/package/chroot.ts';
+import { lintian } from '../src/package/lintian.ts';
+import { rpmlint } from '../src/package/rpm.ts';
 
 const T = TARGETS['aarch64-linux-gnu']!;
 let built: SummaryJson;
@@ -143,4 +146,71 @@ describe('arm64: the kTLS smoke test in an arm64 VM', () => {
     expect(d).toMatchObject({ ktls: true, ktlsSendLine: true, bodyOk: true });
     expect(d.sslSendfileBytes).toBeGreaterThan(0);
   });
+});
+
+// The packages of the shared cross build (`package --target aarch64-linux-gnu`: every build stage
+// a cache hit, only the packages made), installed for real: the arm64 .deb by dpkg in a copy of
+// the cached arm64 root the smoke VM uses (the same GUEST_ROOT_PACKAGES, so no second debootstrap;
+// its binaries, dpkg and the maintainer scripts included, run under qemu-user through binfmt_misc).
+describe('arm64: packaged (.deb arm64, .rpm aarch64), installed in an arm64 root', () => {
+  const work = mkdtempSync(path.join(os.tmpdir(), 'forge-arm64-pkg-'));
+  const log = path.join(work, 'package.log');
+  let deb: { deb: string; twins: string[]; dbgsym: string[] };
+  let rpm: { rpm: string; twins: string[]; dbgsym: string[] };
+  beforeAll(async () => {
+    const pkg = async (format: 'deb' | 'rpm') => {
+      const r = await forge(['package', '--format', format, '--profile', 'ktls', '--target', T.triple, '--out', path.join(work, format), '--json']);
+      expect(r.exitCode, String(r.stderr)).toBe(0);
+      const j = JSON.parse(String(r.stdout));
+      expect(j.planHash).toBe(built.planHash);
+      expect(j.stages.map((x: { status: string }) => x.status)).not.toContain('built');
+      return j;
+    };
+    deb = await pkg('deb');
+    rpm = await pkg('rpm');
+  }, 20 * 60_000);
+
+  it('the arm64 .deb installs with dpkg in the arm64 root: maintainer scripts run, nginx -V and nginx -t pass (twin too)', async () => {
+    expect(path.basename(deb.deb)).toMatch(/^nginx-forge-ktls_1\.26\.3-1(~deb\d+u1)?_arm64\.deb$/);
+    const base = await minbaseRoot(log, undefined, { arch: T.debArch, include: GUEST_ROOT_PACKAGES });
+    console.info(`arm64 root: ${base.cached ? 'cached' : 'made'} (debootstrap took ${base.seconds.toFixed(0)} s)`);
+    const r = await copyRoot(base.dir, log);
+    try {
+      expect(await shInChroot(r, log, 'dpkg --print-architecture')).toBe('arm64');
+      cpSync(deb.deb, path.join(r, 'tmp/pkg.deb'));
+      cpSync(deb.twins[0]!, path.join(r, 'tmp/twin.deb'));
+      // every Depends is in the root already (libc6, adduser): dpkg -i alone, no apt-get
+      expect(await shInChroot(r, log, 'dpkg -i /tmp/pkg.deb')).toMatch(/Setting up nginx-forge-ktls \(1\.26\.3-1/);
+      expect(await shInChroot(r, log, "dpkg-query -W -f='${Status} ${Architecture}' nginx-forge-ktls")).toBe('install ok installed arm64');
+      expect(await shInChroot(r, log, 'getent passwd nginx')).toMatch(/^nginx:x:\d+:\d+::\/nonexistent:/);
+      expect((await execa('readelf', ['-h', path.join(r, 'usr/sbin/nginx')])).stdout).toMatch(/^\s*Machine:\s+AArch64$/m);
+      expect(await shInChroot(r, log, '/usr/sbin/nginx -V')).toMatch(/nginx version: nginx\/1\.26\.3[\s\S]*built with OpenSSL 3\.5\.7[\s\S]*--conf-path=\/etc\/nginx\/nginx\.conf/);
+      // the shipped configuration (kTLS on, the default site linked by postinst), as nginx reads it
+      const t = await shInChroot(r, log, '/usr/sbin/nginx -t');
+      expect(t).toContain('syntax is ok');
+      expect(t).toContain('test is successful');
+      expect(await shInChroot(r, log, '/usr/sbin/nginx -T')).toContain('# configuration file /etc/nginx/conf.d/ktls.conf:');
+      expect(await shInChroot(r, log, 'dpkg -i /tmp/twin.deb')).toMatch(/Setting up nginx-forge-ktls-debug \(1\.26\.3-1/);
+      expect(await shInChroot(r, log, '/usr/sbin/nginx-debug -t')).toContain('test is successful');
+    } finally {
+      removeRoot(r);
+    }
+  }, 15 * 60_000);
+
+  it('the arm64 .debs pass lintian without errors, every override used', async () => {
+    for (const d of [deb.deb, ...deb.twins]) {
+      const report = await lintian(d, log);
+      console.info(`${path.basename(d)}: ${report.version}: ${report.errors.length} errors, ${report.warnings.length} warnings${report.warnings.length ? `\n  ${report.warnings.map((x) => x.line).join('\n  ')}` : ''}`);
+      expect(report.errors.map((x) => x.line)).toEqual([]);
+      expect(report.tags.filter((x) => x.tag === 'unused-override').map((x) => x.line)).toEqual([]);
+    }
+  }, 5 * 60_000);
+
+  it('the aarch64 .rpms are rpmlint clean with their own filter file, every filter used', async () => {
+    expect(path.basename(rpm.rpm)).toBe('nginx-forge-ktls-1.26.3-1.aarch64.rpm');
+    const l = await rpmlint([rpm.rpm, ...rpm.twins, ...rpm.dbgsym], path.join(work, 'rpm', 'nginx-forge-ktls.rpmlintrc'), log);
+    console.info(`rpmlint ${l.version}: ${l.errors.length} errors, ${l.warnings.length} warnings`);
+    expect([...l.errors, ...l.warnings]).toEqual([]);
+    expect(l.lines.join('\n')).toMatch(/0 errors, 0 warnings/);
+  }, 5 * 60_000);
 });
